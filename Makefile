@@ -1,0 +1,76 @@
+# orch — build, test and demo. Needs make and npm (for the pinned Deno); nothing else.
+
+DENO_VERSION := 2.9.6
+TOOLS := $(CURDIR)/.tools
+
+# The pinned Deno: the one on PATH when it is exactly that version, else one
+# installed from the npm registry's `deno` package into .tools/.
+DENO := $(shell d=$$(command -v deno 2>/dev/null); \
+	if [ -n "$$d" ] && "$$d" --version 2>/dev/null | head -n1 | grep -q "^deno $(DENO_VERSION) "; \
+	then echo "$$d"; else echo "$(TOOLS)/bin/deno"; fi)
+
+TEST_FLAGS := --allow-all --parallel
+
+.PHONY: all deps demo test fmt fmt-check lint check unit integration fault bench build bundle clean
+
+all: check
+
+$(TOOLS)/bin/deno:
+	@echo "installing deno $(DENO_VERSION) from the npm registry into .tools/"
+	@mkdir -p $(TOOLS)/bin
+	@npm install --prefix $(TOOLS)/deno --no-save --no-audit --no-fund --loglevel=error deno@$(DENO_VERSION) >/dev/null
+	@bin=$$(ls $(TOOLS)/deno/node_modules/@deno/*/deno 2>/dev/null | head -n1); \
+	  if [ -z "$$bin" ]; then echo "no deno binary for this platform in the npm package" >&2; exit 1; fi; \
+	  ln -sf "$$bin" $(TOOLS)/bin/deno
+	@$(TOOLS)/bin/deno --version | head -n1
+
+# Fetches the npm dependencies pinned in deno.lock.
+deps: $(if $(filter $(TOOLS)/bin/deno,$(DENO)),$(TOOLS)/bin/deno)
+	@$(DENO) install --frozen --quiet
+
+## A real conductor, three real players, real jobs, real output; then everything is stopped.
+demo: deps
+	$(DENO) run --allow-all tests/demo.ts
+
+## Format check, lint, type check, and every test.
+test: deps fmt-check lint check
+	$(DENO) test $(TEST_FLAGS) tests/
+
+fmt: deps
+	$(DENO) fmt
+
+fmt-check: deps
+	$(DENO) fmt --check
+
+lint: deps
+	$(DENO) lint
+
+check: deps
+	$(DENO) check main.ts tests/
+
+unit: deps
+	$(DENO) test $(TEST_FLAGS) tests/unit/
+
+integration: deps
+	$(DENO) test $(TEST_FLAGS) tests/integration/
+
+## The fault suite alone: kills, restarts, partitions.
+fault: deps
+	$(DENO) test $(TEST_FLAGS) tests/fault/
+
+## Benchmarks print figures; they never fail on timing.
+bench: deps bundle
+	$(DENO) run --allow-all tests/bench/submit_wait.ts
+
+## A single executable, dist/orch. Offline: DENORT_BIN=/path/to/denort make build
+build: deps
+	@mkdir -p dist
+	$(DENO) compile --allow-all --output dist/orch main.ts
+
+## One JavaScript file, dist/orch.js, that any deno runs: deno run -A dist/orch.js
+bundle: deps
+	@mkdir -p dist
+	$(DENO) bundle --quiet --output dist/orch.js main.ts
+
+clean:
+	rm -rf dist

@@ -1,0 +1,147 @@
+/**
+ * How jobs, tasks and players read in a terminal.
+ *
+ * @module
+ */
+
+import { formatDuration } from "../lib/config/mod.ts";
+import type { JobSummary, JobView, PlayerView, TaskView } from "../lib/protocol/mod.ts";
+import { EXIT } from "./_common.ts";
+
+/** Lines of each output tail `orch status` shows when not told. */
+export const DEFAULT_LINES = 5;
+
+/** Lines of a table, columns padded to their widest cell; the last column is not padded. */
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** A time as `2026-11-22 08:40:01Z`. */
+export function formatTime(ms: number | null): string {
+  if (ms === null) return "-";
+  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+function scopeText(job: { scope: string }): string {
+  return job.scope === "all" ? "all of" : "one of";
+}
+
+function exitText(t: TaskView): string {
+  if (t.signal) return t.signal;
+  if (t.exit_code !== null) return String(t.exit_code);
+  return "-";
+}
+
+function durationText(t: TaskView): string {
+  if (t.started_at === null) return "-";
+  if (t.ended_at === null) return "running";
+  return formatDuration(t.ended_at - t.started_at);
+}
+
+/** The last `n` lines of `text` (all when n is Infinity). */
+function lastLines(text: string, n: number): string[] {
+  const lines = text.replace(/\n$/, "").split("\n");
+  if (text === "" || n === 0) return [];
+  return n === Infinity ? lines : lines.slice(-n);
+}
+
+function responseText(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/**
+ * A job as `orch status` shows it. `lines`: how many lines of each output
+ * tail to show; the stdout tail of a task with a response is shown only when
+ * `lines` was asked for, as the response already says what stdout did.
+ */
+export function formatJob(job: JobView, lines: number | undefined): string[] {
+  const counts = new Map<string, number>();
+  for (const t of job.tasks) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
+  const tally = [...counts].map(([s, n]) => `${n} ${s}`).join(", ");
+  const out = [
+    `job ${job.id}: ${job.score} on ${scopeText(job)} ${job.targets.join(", ")}`,
+    `aggregate: ${job.aggregate} (${tally})`,
+    `submitted: ${formatTime(job.submitted_at)} by ${job.submitted_by}` +
+    (job.finished_at !== null
+      ? `, finished after ${formatDuration(job.finished_at - job.submitted_at)}`
+      : ""),
+  ];
+  const params = Object.entries(job.params);
+  if (params.length > 0) out.push(`params: ${params.map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  out.push("");
+  const rows = job.tasks.map((
+    t,
+  ) => [t.host ?? "(not placed)", t.state, exitText(t), durationText(t)]);
+  const header = ["HOST", "STATE", "EXIT", "DURATION"];
+  const [head, ...body] = table(header, rows);
+  out.push(head);
+  job.tasks.forEach((t, i) => {
+    out.push(body[i]);
+    const pad = "    ";
+    if (t.reason && t.state !== "succeeded") out.push(`${pad}reason: ${t.reason}`);
+    for (const tried of t.tried) {
+      out.push(`${pad}refused by ${tried.player}: ${tried.code}: ${tried.message}`);
+    }
+    for (const [k, v] of Object.entries(t.response ?? {})) {
+      out.push(`${pad}${k}=${responseText(v)}`);
+    }
+    const n = lines ?? DEFAULT_LINES;
+    const hasResponse = Object.keys(t.response ?? {}).length > 0;
+    if (lines !== undefined || !hasResponse) {
+      for (const l of lastLines(t.stdout_tail, n)) out.push(`${pad}stdout| ${l}`);
+    }
+    for (const l of lastLines(t.stderr_tail, n)) out.push(`${pad}stderr| ${l}`);
+  });
+  return out;
+}
+
+/** `orch jobs` lines. */
+export function formatJobs(jobs: JobSummary[]): string[] {
+  return table(
+    ["ID", "SCORE", "SCOPE", "TARGETS", "AGGREGATE", "SUBMITTED", "BY"],
+    jobs.map((j) => [
+      String(j.id),
+      j.score,
+      scopeText(j),
+      String(j.targets),
+      j.aggregate,
+      formatTime(j.submitted_at),
+      j.submitted_by,
+    ]),
+  );
+}
+
+/** `orch players` lines. */
+export function formatPlayers(players: PlayerView[]): string[] {
+  return table(
+    ["NAME", "STATE", "ADDRESS", "VERSION", "RUNNING", "SCORES", "LAST SEEN"],
+    players.map((p) => [
+      p.name,
+      !p.authorised ? "not listed" : p.connected ? "connected" : "offline",
+      p.address ?? "-",
+      p.version ?? "-",
+      p.connected ? `${p.running}/${p.slots}` : String(p.running),
+      p.scores.length > 4
+        ? `${p.scores.slice(0, 4).join(",")},+${p.scores.length - 4}`
+        : p.scores.join(",") || "-",
+      formatTime(p.last_seen),
+    ]),
+  );
+}
+
+/** The exit status for a job: by aggregate once finished, "pending" while not. */
+export function jobExit(job: JobView): number {
+  switch (job.aggregate) {
+    case "success":
+      return EXIT.ok;
+    case "partial":
+      return EXIT.partial;
+    case "failure":
+      return EXIT.failure;
+    default:
+      return EXIT.pending;
+  }
+}

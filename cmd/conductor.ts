@@ -1,0 +1,75 @@
+/**
+ * `orch conductor`: runs the conductor until SIGTERM or SIGINT; SIGHUP
+ * reloads the players file.
+ *
+ * @module
+ */
+
+import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { CONDUCTOR_CONFIG_PATH, conductorKeys } from "../lib/config/mod.ts";
+import { startConductor } from "../lib/conductor/mod.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { ConductorStore } from "../lib/store/mod.ts";
+import { loadTlsMaterial } from "../lib/tls/mod.ts";
+import {
+  addConfigFlags,
+  configFromFlags,
+  EXIT,
+  exitState,
+  stderrLogger,
+  untilSignal,
+} from "./_common.ts";
+
+/** `orch conductor`. */
+export function conductorCommand(): CommandUnknownOpts {
+  const cmd = new Command("conductor")
+    .description(
+      "run the conductor: the durable queue that players connect to and the audience submits to",
+    );
+  addConfigFlags(cmd, conductorKeys, CONDUCTOR_CONFIG_PATH);
+  cmd.action(async (opts) => {
+    const config = await configFromFlags(conductorKeys, opts, CONDUCTOR_CONFIG_PATH);
+    const log = stderrLogger(config.log_level, config.log_format);
+    const tls = await loadTlsMaterial(
+      { ca: config.ca, cert: config.cert, key: config.key },
+      "conductor",
+      new Date(),
+    );
+    const store = ConductorStore.open(config.db);
+    let fatal: (err: unknown) => void = () => {};
+    const failed = new Promise<unknown>((resolve) => (fatal = resolve));
+    let conductor;
+    try {
+      conductor = await startConductor({
+        store,
+        tls,
+        listen: config.listen!,
+        audienceListen: config.audience_listen,
+        audienceSocket: config.audience_socket === "" ? null : config.audience_socket,
+        audienceSocketMode: config.audience_socket_mode,
+        playersFile: config.players_file,
+        heartbeatMs: config.heartbeat,
+        maxFrame: config.max_frame,
+        log,
+        onFatal: (err) => fatal(err),
+      });
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    const c = conductor;
+    const signal = untilSignal(["SIGTERM", "SIGINT"], () => {
+      c.reload().catch((err) =>
+        log.error("players file not reloaded; keeping the old list", { error: errorMessage(err) })
+      );
+    });
+    const why = await Promise.race([
+      signal.then((s) => ({ signal: s })),
+      failed.then((err) => ({ err })),
+    ]);
+    if ("signal" in why) log.info("stopping", { signal: why.signal });
+    await c.stop();
+    exitState.code = "err" in why ? EXIT.internal : EXIT.ok;
+  });
+  return cmd;
+}

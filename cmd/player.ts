@@ -1,0 +1,89 @@
+/**
+ * `orch player`: runs a player until SIGTERM or SIGINT; SIGHUP rescans the
+ * scores directory and re-announces it.
+ *
+ * @module
+ */
+
+import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { join } from "node:path";
+import { PLAYER_CONFIG_PATH, playerKeys } from "../lib/config/mod.ts";
+import { errorMessage, OrchError } from "../lib/errors.ts";
+import { startPlayer } from "../lib/player/mod.ts";
+import { PLAYER_NAME, PLAYER_NAME_DESC } from "../lib/protocol/mod.ts";
+import { Journal } from "../lib/store/mod.ts";
+import { loadTlsMaterial } from "../lib/tls/mod.ts";
+import {
+  addConfigFlags,
+  configFromFlags,
+  EXIT,
+  exitState,
+  stderrLogger,
+  untilSignal,
+} from "./_common.ts";
+
+/** `orch player`. */
+export function playerCommand(): CommandUnknownOpts {
+  const cmd = new Command("player")
+    .description("run a player: connect to the conductor and run the scores it assigns");
+  addConfigFlags(cmd, playerKeys, PLAYER_CONFIG_PATH);
+  cmd.action(async (opts) => {
+    const config = await configFromFlags(playerKeys, opts, PLAYER_CONFIG_PATH);
+    const log = stderrLogger(config.log_level, config.log_format);
+    if (config.conductor === null) {
+      throw new OrchError(
+        "config",
+        "no conductor address: set conductor in the config file or pass --conductor HOST:PORT",
+      );
+    }
+    const name = config.name || Deno.hostname().toLowerCase();
+    if (!PLAYER_NAME.test(name)) {
+      throw new OrchError(
+        "config",
+        `this host's name ${JSON.stringify(name)} is not ${PLAYER_NAME_DESC}`,
+        {
+          hint: "set name in the config file or pass --name",
+        },
+      );
+    }
+    const tls = await loadTlsMaterial(
+      { ca: config.ca, cert: config.cert, key: config.key },
+      "player",
+      new Date(),
+    );
+    if (!tls.names.includes(name)) {
+      throw new OrchError("config", `certificate ${config.cert} is for ${tls.name}, not ${name}`, {
+        hint: `issue one with: orch ca issue ${name} --role player (or set name to ${tls.name})`,
+      });
+    }
+    const journal = Journal.open(join(config.state_dir, "journal.db"));
+    let player;
+    try {
+      player = await startPlayer({
+        name,
+        conductor: config.conductor,
+        conductorName: config.conductor_name || config.conductor.host,
+        tls,
+        scoresDir: config.scores_dir,
+        journal,
+        slots: config.slots,
+        heartbeatMs: config.heartbeat,
+        reconnectMaxMs: config.reconnect_max,
+        killGraceMs: config.kill_grace,
+        maxFrame: config.max_frame,
+        log: log.with({ player: name }),
+      });
+    } catch (err) {
+      journal.close();
+      throw err;
+    }
+    const p = player;
+    const signal = await untilSignal(["SIGTERM", "SIGINT"], () => {
+      p.rescan().catch((err) => log.error("scores not rescanned", { error: errorMessage(err) }));
+    });
+    log.info("stopping", { signal });
+    await p.stop(config.stop_grace);
+    exitState.code = EXIT.ok;
+  });
+  return cmd;
+}

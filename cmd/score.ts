@@ -1,0 +1,40 @@
+/**
+ * `orch score lint [DIR]`: checks a scores directory before it is deployed.
+ *
+ * @module
+ */
+
+import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { formatProblem, scanScores } from "../lib/score/mod.ts";
+import { EXIT, exitState, out } from "./_common.ts";
+
+/** `orch score`. */
+export function scoreCommand(): CommandUnknownOpts {
+  const score = new Command("score").description("work with scores");
+  score.command("lint")
+    .description(
+      "check each score's name, executable bit and conf; print problems as FILE:LINE: message",
+    )
+    .argument("[dir]", "the scores directory", "/usr/lib/orchestra/scores")
+    .option("--strict", "count hints as problems too")
+    .action(async (dir, opts) => {
+      const catalog = await scanScores(dir);
+      for (const s of catalog.scores.values()) {
+        const params = s.conf.params === null
+          ? "any params"
+          : `params: ${Object.keys(s.conf.params).join(", ") || "none"}`;
+        out(`${s.path}: ok (${s.conf.interface}; ${params})`);
+      }
+      for (const p of catalog.problems) out(formatProblem(p));
+      const errors = catalog.problems.filter((p) => p.severity === "error").length;
+      const hints = catalog.problems.length - errors;
+      const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+      out(
+        `${catalog.dir}: ${plural(catalog.scores.size, "valid score")}, ${
+          plural(errors, "error")
+        }, ${plural(hints, "hint")}`,
+      );
+      if (errors > 0 || (opts.strict && hints > 0)) exitState.code = EXIT.failure;
+    });
+  return score;
+}

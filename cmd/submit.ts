@@ -1,0 +1,107 @@
+/**
+ * `orch submit SCORE --all|--one --target HOST… [KEY=VALUE…]`: submits a
+ * job; prints its id, or with `--wait` waits for it and prints the outcome.
+ *
+ * @module
+ */
+
+import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { parseDuration } from "../lib/config/mod.ts";
+import { OrchError } from "../lib/errors.ts";
+import { decodeSubmit } from "../lib/protocol/mod.ts";
+import { addAudienceFlags, clientFromFlags, err, exitState, out } from "./_common.ts";
+import { formatJob, jobExit } from "./_format.ts";
+
+function collectTargets(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(",").map((t) => t.trim()).filter((t) => t !== "")];
+}
+
+/** Parses `KEY=VALUE` arguments into params; the key must be well-formed. */
+export function parseParams(args: string[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const arg of args) {
+    const eq = arg.indexOf("=");
+    if (eq <= 0) {
+      throw new OrchError("usage", `argument ${JSON.stringify(arg)} is not KEY=VALUE`);
+    }
+    const key = arg.slice(0, eq);
+    if (Object.hasOwn(params, key)) throw new OrchError("usage", `parameter ${key} is given twice`);
+    params[key] = arg.slice(eq + 1);
+  }
+  return params;
+}
+
+/** Parses a `--wait-timeout` or similar duration flag. */
+export function durationFlag(flag: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    throw new OrchError(
+      "usage",
+      `${flag} ${JSON.stringify(text)} is not a duration (e.g. 30s, 10m)`,
+    );
+  }
+  return ms;
+}
+
+/** Parses `--lines N|all`. */
+export function linesFlag(text: string): number {
+  if (text === "all") return Infinity;
+  if (!/^\d{1,6}$/.test(text)) {
+    throw new OrchError("usage", `--lines ${JSON.stringify(text)} is not a number or "all"`);
+  }
+  return Number(text);
+}
+
+/** `orch submit`. */
+export function submitCommand(): CommandUnknownOpts {
+  const cmd = new Command("submit")
+    .description("submit a job: run SCORE on all of, or one of, the target hosts")
+    .argument("<score>", "the score to run")
+    .argument("[params...]", "parameters as KEY=VALUE (the score sees ORC_KEY)")
+    .option("--all", "run on every target (one task per target)")
+    .option("--one", "run once, on the first free target")
+    .option(
+      "-t, --target <host>",
+      "a target host (repeatable; comma-separated lists too)",
+      collectTargets,
+      [],
+    )
+    .option("-w, --wait", "wait for the job to finish; the exit status tells the outcome")
+    .option("--wait-timeout <duration>", "with --wait: give up waiting after this long (exit 5)")
+    .option("--json", "print JSON instead of text")
+    .option("--lines <n>", "with --wait: lines of each output tail to show, or all (default 5)");
+  addAudienceFlags(cmd);
+  cmd.action(async (score, args, opts) => {
+    if (!!opts.all === !!opts.one) {
+      throw new OrchError("usage", "say --all or --one (exactly one of them)");
+    }
+    if (opts.target.length === 0) {
+      throw new OrchError("usage", "name at least one target with --target HOST");
+    }
+    const lines = opts.lines === undefined ? undefined : linesFlag(opts.lines);
+    const waitTimeout = opts.waitTimeout === undefined
+      ? null
+      : durationFlag("--wait-timeout", opts.waitTimeout);
+    const request = decodeSubmit({
+      score,
+      scope: opts.all ? "all" : "one",
+      targets: opts.target,
+      params: parseParams(args),
+    });
+    const client = await clientFromFlags(opts);
+    const id = await client.submit(request);
+    if (!opts.wait) {
+      out(opts.json ? JSON.stringify({ id }) : String(id));
+      return;
+    }
+    if (!opts.json) err(`job ${id} submitted; waiting`);
+    const job = await client.waitJob(id, {
+      timeoutMs: waitTimeout,
+      onRetry: (e) => err(`orch: ${e.message}; retrying`),
+    });
+    if (opts.json) out(JSON.stringify(job, null, 2));
+    else for (const line of formatJob(job, lines)) out(line);
+    exitState.code = jobExit(job);
+  });
+  return cmd;
+}

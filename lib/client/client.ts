@@ -1,0 +1,172 @@
+/**
+ * The audience's client for the conductor's API, over the local Unix
+ * socket or over HTTPS with an audience certificate. Used by `orch submit`,
+ * `orch status`, `orch jobs` and `orch players`, and usable by any script.
+ *
+ * @module
+ */
+
+import http from "node:http";
+import https from "node:https";
+import { errorMessage, OrchError } from "../errors.ts";
+import {
+  API_PREFIX,
+  concatBytes,
+  errorFromBody,
+  type JobSummary,
+  type JobView,
+  type PlayerView,
+  type SubmitRequest,
+} from "../protocol/mod.ts";
+import { clientTlsOptions, type TlsMaterial } from "../tls/mod.ts";
+
+/** Where the conductor's API is. */
+export type Endpoint =
+  | { kind: "socket"; path: string }
+  | { kind: "https"; host: string; port: number; tls: TlsMaterial; expectName: string };
+
+/** Largest answer the client reads. */
+const MAX_ANSWER = 64 << 20;
+/** Longest single long-poll. */
+const POLL_S = 60;
+
+/** A client of one conductor. */
+export class AudienceClient {
+  constructor(readonly endpoint: Endpoint) {}
+
+  /** Where the client talks to, for messages. */
+  get where(): string {
+    const e = this.endpoint;
+    return e.kind === "socket" ? e.path : `https://${e.host}:${e.port}`;
+  }
+
+  /** Submits a job; resolves with its id once the conductor has stored it. */
+  async submit(req: SubmitRequest): Promise<number> {
+    const body = await this.#call("POST", "/jobs", req) as { id: number };
+    return body.id;
+  }
+
+  /** A job as it is now. */
+  async job(id: number): Promise<JobView> {
+    return await this.#call("GET", `/jobs/${id}`) as JobView;
+  }
+
+  /**
+   * Waits until job `id` is finished, with long polls (no busy loop). Rides
+   * out a conductor restart: an unreachable conductor is retried until
+   * `timeoutMs` (null: for ever). Resolves with the job as it is when
+   * finished or when time is up.
+   */
+  async waitJob(
+    id: number,
+    opts: { timeoutMs: number | null; onRetry?: (err: OrchError) => void },
+  ): Promise<JobView> {
+    const deadline = opts.timeoutMs === null ? Infinity : Date.now() + opts.timeoutMs;
+    let delay = 250;
+    for (;;) {
+      const left = deadline - Date.now();
+      const waitS = Math.max(0, Math.min(POLL_S, left / 1000));
+      try {
+        const job = await this.#call("GET", `/jobs/${id}?wait=${waitS.toFixed(3)}`) as JobView;
+        delay = 250;
+        if (job.finished_at !== null || Date.now() >= deadline) return job;
+      } catch (err) {
+        if (!(err instanceof OrchError) || err.code !== "unavailable" || Date.now() >= deadline) {
+          throw err;
+        }
+        opts.onRetry?.(err);
+        await new Promise((r) =>
+          setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())))
+        );
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  /** The newest jobs. */
+  async jobs(limit: number, before?: number): Promise<JobSummary[]> {
+    const q = `?limit=${limit}${before ? `&before=${before}` : ""}`;
+    return (await this.#call("GET", `/jobs${q}`) as { jobs: JobSummary[] }).jobs;
+  }
+
+  /** The players. */
+  async players(): Promise<PlayerView[]> {
+    return (await this.#call("GET", "/players") as { players: PlayerView[] }).players;
+  }
+
+  /** The conductor's health answer. */
+  async health(): Promise<Record<string, unknown>> {
+    return await this.#call("GET", "/health") as Record<string, unknown>;
+  }
+
+  #call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const e = this.endpoint;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (payload !== undefined) {
+      headers["content-type"] = "application/json";
+      headers["content-length"] = String(new TextEncoder().encode(payload).length);
+    }
+    const options = { method, path: `${API_PREFIX}${path}`, headers };
+    return new Promise((resolve, reject) => {
+      const onResponse = (res: http.IncomingMessage) => {
+        const chunks: Uint8Array[] = [];
+        let size = 0;
+        res.on("data", (c: Uint8Array) => {
+          size += c.length;
+          if (size > MAX_ANSWER) {
+            res.destroy();
+            reject(new OrchError("protocol", `the conductor's answer exceeds ${MAX_ANSWER} bytes`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on("error", (err) => reject(this.#unavailable(err)));
+        res.on("end", () => {
+          const text = new TextDecoder().decode(concatBytes(chunks));
+          let parsed: unknown;
+          try {
+            parsed = text === "" ? null : JSON.parse(text);
+          } catch {
+            reject(
+              new OrchError(
+                "protocol",
+                `the conductor answered ${res.statusCode} with a body that is not JSON`,
+              ),
+            );
+            return;
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve(parsed);
+          else reject(errorFromBody(status, parsed));
+        });
+      };
+      const req = e.kind === "socket"
+        ? http.request({ ...options, socketPath: e.path }, onResponse)
+        : https.request({
+          ...options,
+          host: e.host,
+          port: e.port,
+          ...clientTlsOptions(e.tls, e.expectName, "conductor"),
+        }, onResponse);
+      req.on("error", (err) => reject(this.#unavailable(err)));
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  #unavailable(err: unknown): OrchError {
+    const code = (err as { code?: string }).code;
+    const why = code === "ENOENT"
+      ? "no such socket"
+      : code === "ECONNREFUSED"
+      ? "connection refused"
+      : code === "EACCES"
+      ? "permission denied (check the socket's group and mode)"
+      : errorMessage(err);
+    return new OrchError("unavailable", `cannot reach the conductor at ${this.where}: ${why}`, {
+      cause: err,
+      hint: "is the conductor running? choose it with --socket PATH or --conductor HOST:PORT",
+    });
+  }
+}

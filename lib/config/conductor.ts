@@ -1,0 +1,44 @@
+/**
+ * The conductor's configuration keys.
+ *
+ * @module
+ */
+
+import { LOG_LEVELS } from "../log.ts";
+import { address, duration, mode, oneOf, path, size } from "./spec.ts";
+
+/** Where the conductor looks for its config file when `--config` is not given. */
+export const CONDUCTOR_CONFIG_PATH = "/etc/orchestra/conductor.yaml";
+
+/** Every conductor configuration key; each is also a flag (`players_file` → `--players-file`). */
+export const conductorKeys = {
+  listen: address(
+    { host: "0.0.0.0", port: 2258 },
+    2258,
+    "Address players connect to (TLS, client certificate required).",
+  ),
+  audience_listen: address(
+    { host: "0.0.0.0", port: 2259 },
+    2259,
+    `Address of the audience HTTPS API (audience client certificate required); "off" disables it.`,
+    { allowOff: true },
+  ),
+  audience_socket: path(
+    "/run/orchestra/audience.sock",
+    `Unix socket of the audience API, guarded by its file mode; "" disables it.`,
+    { allowEmpty: true },
+  ),
+  audience_socket_mode: mode(0o660, "File mode of the audience socket."),
+  db: path("/var/lib/orchestra/conductor.db", "The SQLite database holding the queue and results."),
+  players_file: path(
+    "/etc/orchestra/players",
+    "Names of the players allowed to connect, one per line; reloaded on SIGHUP.",
+  ),
+  ca: path("/etc/orchestra/ca.crt", "The deployment CA certificate."),
+  cert: path("/etc/orchestra/conductor.crt", "The conductor's certificate (role conductor)."),
+  key: path("/etc/orchestra/conductor.key", "The conductor's private key (mode 0600)."),
+  heartbeat: duration(15_000, "A player silent this long is taken for gone.", 300),
+  max_frame: size(1 << 20, "Largest protocol frame accepted from a player.", 65536, 64 << 20),
+  log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
+  log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),
+};

@@ -1,0 +1,42 @@
+/**
+ * The player's configuration keys.
+ *
+ * @module
+ */
+
+import { LOG_LEVELS } from "../log.ts";
+import { address, duration, hostName, int, oneOf, path, size, str } from "./spec.ts";
+
+/** Where the player looks for its config file when `--config` is not given. */
+export const PLAYER_CONFIG_PATH = "/etc/orchestra/player.yaml";
+
+/** Every player configuration key; each is also a flag (`scores_dir` → `--scores-dir`). */
+export const playerKeys = {
+  name: hostName(
+    "",
+    "This player's name (default: the host name); must be in its certificate and the players file.",
+  ),
+  conductor: address(null, 2258, "The conductor's address, host:port (port 2258 when left out)."),
+  conductor_name: str(
+    "",
+    "Name the conductor's certificate must hold (default: the host part of conductor).",
+    { allowEmpty: true },
+  ),
+  ca: path("/etc/orchestra/ca.crt", "The deployment CA certificate."),
+  cert: path("/etc/orchestra/player.crt", "This player's certificate (role player)."),
+  key: path("/etc/orchestra/player.key", "This player's private key (mode 0600)."),
+  scores_dir: path("/usr/lib/orchestra/scores", "Folder of the scores this player may run."),
+  state_dir: path("/var/lib/orchestra/player", "Folder of the player's journal."),
+  slots: int(4, "Tasks run at the same time.", 1, 1024),
+  heartbeat: duration(15_000, "A conductor silent this long is taken for gone.", 300),
+  reconnect_max: duration(30_000, "Longest wait between attempts to reach the conductor.", 100),
+  kill_grace: duration(5_000, "Time between SIGTERM and SIGKILL when a score is stopped.", 0),
+  stop_grace: duration(
+    30_000,
+    "On SIGTERM, how long running tasks may go on before they are stopped (and end interrupted).",
+    0,
+  ),
+  max_frame: size(1 << 20, "Largest protocol frame accepted from the conductor.", 65536, 64 << 20),
+  log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
+  log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),
+};

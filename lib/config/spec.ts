@@ -1,0 +1,194 @@
+/**
+ * Configuration keys are declared once — name, type, default, doc — and the
+ * same declaration drives the YAML file, the command-line flags, validation
+ * and the documentation.
+ *
+ * @module
+ */
+
+import { PLAYER_NAME, PLAYER_NAME_DESC } from "../protocol/names.ts";
+import { describe } from "../protocol/validate.ts";
+import { parseDuration, parseSize } from "./units.ts";
+
+/** One configuration key. */
+export interface Key<T> {
+  /** One sentence for `--help` and the README. */
+  doc: string;
+  /** The value when neither the file nor a flag sets it. */
+  default: T;
+  /** What the flag takes, e.g. `<duration>`. */
+  placeholder: string;
+  /** Relative paths in a config file are taken from the file's folder. */
+  isPath?: boolean;
+  /** Turns a YAML value or a flag's text into a value; throws an `Error` saying what is wrong. */
+  parse(value: unknown): T;
+}
+
+/** A set of keys. */
+export type Spec = Record<string, Key<unknown>>;
+
+/** The typed values of a spec. */
+export type Values<S extends Spec> = { [K in keyof S]: S[K] extends Key<infer T> ? T : never };
+
+function bad(value: unknown, expected: string): never {
+  throw new Error(`${describe(value)} is not ${expected}`);
+}
+
+/** A free-form string. */
+export function str(def: string, doc: string, opts: { allowEmpty?: boolean } = {}): Key<string> {
+  return {
+    doc,
+    default: def,
+    placeholder: "<text>",
+    parse(v) {
+      if (typeof v === "number") v = String(v);
+      if (typeof v !== "string") bad(v, "a string");
+      if (!opts.allowEmpty && v === "") bad(v, "a non-empty string");
+      return v;
+    },
+  };
+}
+
+/** A file-system path; relative paths in a file are taken from the file's folder. */
+export function path(def: string, doc: string, opts: { allowEmpty?: boolean } = {}): Key<string> {
+  return { ...str(def, doc, opts), placeholder: "<path>", isPath: true };
+}
+
+/** A host name, as players and conductors are named. */
+export function hostName(def: string, doc: string): Key<string> {
+  return {
+    doc,
+    default: def,
+    placeholder: "<name>",
+    parse(v) {
+      if (typeof v !== "string" || !PLAYER_NAME.test(v)) bad(v, PLAYER_NAME_DESC);
+      return v.toLowerCase();
+    },
+  };
+}
+
+/** A listen or connect address, `host:port`; `defaultPort` fills in a bare host. */
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** A `host:port` address, `[v6]:port` for IPv6; "" or "off" when `allowOff`. */
+export function address(
+  def: Address | null,
+  defaultPort: number,
+  doc: string,
+  opts: { allowOff?: boolean } = {},
+): Key<Address | null> {
+  return {
+    doc,
+    default: def,
+    placeholder: "<host:port>",
+    parse(v) {
+      if (opts.allowOff && (v === "" || v === "off" || v === false)) return null;
+      if (typeof v !== "string") bad(v, "an address (host:port)");
+      const parsed = parseAddress(v, defaultPort);
+      if (!parsed) bad(v, `an address (host:port${opts.allowOff ? `, or "off"` : ""})`);
+      return parsed;
+    },
+  };
+}
+
+/** Parses `host:port`, `[v6]:port`, `:port` or `host`; undefined when malformed. */
+export function parseAddress(text: string, defaultPort: number): Address | undefined {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s\[\]]*))(?::(\d{1,5}))?$/.exec(text.trim());
+  if (!m) return undefined;
+  const host = m[1] ?? (m[2] || "0.0.0.0");
+  const port = m[3] === undefined ? defaultPort : Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host, port };
+}
+
+/** Formats an address for messages. */
+export function formatAddress(a: Address): string {
+  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** A duration in milliseconds, written `15s`, `2m`, `500ms`. */
+export function duration(def: number, doc: string, min = 1, max = 400 * 86_400_000): Key<number> {
+  return {
+    doc,
+    default: def,
+    placeholder: "<duration>",
+    parse(v) {
+      const ms = typeof v === "number"
+        ? v * 1000
+        : typeof v === "string"
+        ? parseDuration(v)
+        : undefined;
+      if (ms === undefined || !Number.isFinite(ms)) bad(v, "a duration (e.g. 500ms, 15s, 2m)");
+      if (ms < min || ms > max) throw new Error(`${ms}ms is out of range (${min}ms..${max}ms)`);
+      return ms;
+    },
+  };
+}
+
+/** An integer within [min, max]. */
+export function int(def: number, doc: string, min: number, max: number): Key<number> {
+  return {
+    doc,
+    default: def,
+    placeholder: "<n>",
+    parse(v) {
+      const n = typeof v === "number"
+        ? v
+        : typeof v === "string" && /^-?\d+$/.test(v)
+        ? Number(v)
+        : NaN;
+      if (!Number.isSafeInteger(n)) bad(v, "an integer");
+      if (n < min || n > max) throw new Error(`${n} is out of range (${min}..${max})`);
+      return n;
+    },
+  };
+}
+
+/** A size in bytes, written `64KiB`, `1MiB` or a number. */
+export function size(def: number, doc: string, min: number, max: number): Key<number> {
+  return {
+    doc,
+    default: def,
+    placeholder: "<size>",
+    parse(v) {
+      const n = typeof v === "number" ? v : typeof v === "string" ? parseSize(v) : undefined;
+      if (n === undefined || !Number.isSafeInteger(n)) bad(v, "a size (e.g. 65536, 64KiB, 1MiB)");
+      if (n < min || n > max) throw new Error(`${n} bytes is out of range (${min}..${max})`);
+      return n;
+    },
+  };
+}
+
+/** One of a fixed set of words. */
+export function oneOf<T extends string>(def: T, values: readonly T[], doc: string): Key<T> {
+  return {
+    doc,
+    default: def,
+    placeholder: `<${values.join("|")}>`,
+    parse(v) {
+      if (typeof v !== "string" || !(values as readonly string[]).includes(v)) {
+        bad(v, `one of ${values.join(", ")}`);
+      }
+      return v as T;
+    },
+  };
+}
+
+/** A file mode, written in octal (`0660`). */
+export function mode(def: number, doc: string): Key<number> {
+  return {
+    doc,
+    default: def,
+    placeholder: "<octal>",
+    parse(v) {
+      const text = typeof v === "number" ? String(v) : v;
+      if (typeof text !== "string" || !/^0?[0-7]{3}$/.test(text)) {
+        bad(v, "a file mode in octal (e.g. 0660)");
+      }
+      return parseInt(text, 8);
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Durations (`500ms`, `15s`, `10m`, `2h`, `1d`) and sizes (`64KiB`, `1MiB`)
+ * as people write them, and back.
+ *
+ * @module
+ */
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/**
+ * Milliseconds in a duration such as `15s`, `1m30s` or `250ms`; a bare
+ * number is seconds. Returns undefined when `text` is not a duration.
+ */
+export function parseDuration(text: string): number | undefined {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(t)) return undefined;
+  let total = 0;
+  for (const m of t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]];
+  }
+  return Math.round(total);
+}
+
+/** A duration in ms written the short way people read: `250ms`, `1.5s`, `2m05s`, `3h10m`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1).replace(/\.?0+$/, "")}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  const m = Math.round(s / 60);
+  if (m < 1440) return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(m / 1440)}d${String(Math.floor((m % 1440) / 60)).padStart(2, "0")}h`;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1000,
+  kb: 1000,
+  kib: 1024,
+  m: 1_000_000,
+  mb: 1_000_000,
+  mib: 1 << 20,
+  g: 1_000_000_000,
+  gb: 1_000_000_000,
+  gib: 1 << 30,
+};
+
+/** Bytes in a size such as `1MiB`, `64KiB`, `4096`; undefined when not a size. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(text.trim());
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[m[2].toLowerCase()];
+  if (unit === undefined) return undefined;
+  return Math.round(Number(m[1]) * unit);
+}

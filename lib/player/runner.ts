@@ -1,0 +1,138 @@
+/**
+ * Turning an assignment into a run of a score and the run into a result:
+ * parameters into the environment or stdin, the response out of stdout, the
+ * exit status into an outcome.
+ *
+ * @module
+ */
+
+import { HeadBuffer, KvCollector, type RunOutcome, runScore, scoreEnv } from "../exec/mod.ts";
+import { type Assign, LIMITS, type ResultBody } from "../protocol/mod.ts";
+import { DEFAULT_PATH, type Score } from "../score/mod.ts";
+
+/** Abort reason for a run stopped because the player is shutting down (outcome interrupted). */
+export const INTERRUPT = "interrupted";
+
+/** Everything needed to run one assignment. */
+export interface TaskRun {
+  assign: Assign;
+  score: Score;
+  /** Parameters after checking, defaults filled in. */
+  params: Record<string, string>;
+  player: string;
+  cwd: string;
+  killGraceMs: number;
+  signal: AbortSignal;
+  onSpawn: (pid: number) => void;
+}
+
+/** The timeout for a run: the job's, capped by the conf's maximum, else the conf's default. */
+export function effectiveTimeout(assign: Assign, score: Score): number | null {
+  const max = score.conf.max_timeout_ms;
+  const asked = assign.timeout_ms ?? score.conf.timeout_ms;
+  if (asked === null) return max;
+  return max === null ? asked : Math.min(asked, max);
+}
+
+/** Runs the score of an assignment; throws `SpawnError` when it cannot start. */
+export async function runTask(run: TaskRun): Promise<ResultBody> {
+  const { assign, score } = run;
+  const iface = score.conf.interface;
+  const kv = iface === "pipe"
+    ? new KvCollector({
+      maxKeys: LIMITS.maxResponseKeys,
+      maxBytes: LIMITS.maxResponseBytes,
+      maxLine: LIMITS.maxParamValue + 256,
+    })
+    : null;
+  const head = iface === "json" ? new HeadBuffer(LIMITS.maxResponseBytes) : null;
+  const outcome = await runScore({
+    executable: score.path,
+    cwd: run.cwd,
+    env: scoreEnv({
+      path: score.conf.path ?? DEFAULT_PATH,
+      params: run.params,
+      jobId: assign.job_id,
+      taskId: assign.task_id,
+      attempt: assign.attempt,
+      player: run.player,
+      score: score.name,
+    }),
+    stdin: iface === "json" ? new TextEncoder().encode(JSON.stringify(run.params)) : null,
+    timeoutMs: effectiveTimeout(assign, score),
+    killGraceMs: run.killGraceMs,
+    tailBytes: LIMITS.maxTailBytes,
+    onStdout: (c) => {
+      kv?.write(c);
+      head?.write(c);
+    },
+    signal: run.signal,
+    onSpawn: run.onSpawn,
+  });
+  kv?.end();
+  return toResult(outcome, kv, head, run.signal.reason === INTERRUPT);
+}
+
+function toResult(
+  run: RunOutcome,
+  kv: KvCollector | null,
+  head: HeadBuffer | null,
+  interrupted: boolean,
+): ResultBody {
+  let response: Record<string, unknown> = {};
+  let error: string | null = null;
+  let outcome: ResultBody["outcome"];
+  if (run.timedOut) outcome = "timed_out";
+  else if (run.cancelled) outcome = interrupted ? "interrupted" : "cancelled";
+  else outcome = run.exitCode === 0 ? "succeeded" : "failed";
+
+  if (kv) {
+    response = { ...kv.values };
+    error = kv.problem;
+  } else if (head && outcome === "succeeded") {
+    const parsed = parseJsonResponse(head);
+    if (typeof parsed === "string") {
+      outcome = "failed";
+      error = parsed;
+    } else response = parsed;
+  }
+  if (run.timedOut) error = "the score ran out of time and was stopped";
+  else if (run.cancelled) {
+    error = interrupted ? "the player shut down while the score ran" : "cancelled while it ran";
+  } else if (outcome === "failed" && error === null) {
+    error = run.signal
+      ? `the score was killed by ${run.signal}`
+      : `the score exited with status ${run.exitCode}`;
+  }
+  return {
+    outcome,
+    exit_code: run.exitCode,
+    signal: run.signal,
+    response,
+    stdout_tail: run.stdoutTail,
+    stderr_tail: run.stderrTail,
+    started_at: run.startedAt,
+    ended_at: run.endedAt,
+    error,
+  };
+}
+
+/** The JSON object a `json` score printed, or why there is none. */
+function parseJsonResponse(head: HeadBuffer): Record<string, unknown> | string {
+  if (head.overflow) return `the JSON response is larger than ${head.limit} bytes`;
+  const text = head.text().trim();
+  if (text === "") return "the score printed no JSON response (a json score must print one object)";
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return `the score's stdout is not JSON: ${(err as Error).message}`;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return "the score's JSON response is not an object";
+  }
+  if (Object.keys(value).length > LIMITS.maxResponseKeys) {
+    return `the JSON response has more than ${LIMITS.maxResponseKeys} keys`;
+  }
+  return value as Record<string, unknown>;
+}

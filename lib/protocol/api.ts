@@ -1,0 +1,164 @@
+/**
+ * The audience API's wire types (`/v1/…`, HTTP + JSON) and the decoding of
+ * requests from untrusted bodies.
+ *
+ * @module
+ */
+
+import { type ErrorCode, isErrorCode, OrchError } from "../errors.ts";
+import {
+  LIMITS,
+  normalizePlayerName,
+  PARAM_KEY,
+  PARAM_KEY_DESC,
+  PLAYER_NAME,
+  PLAYER_NAME_DESC,
+  SCORE_NAME,
+  SCORE_NAME_DESC,
+} from "./names.ts";
+import type { Aggregate, TaskState } from "./states.ts";
+import { isPlainObject, Obj } from "./validate.ts";
+
+/** The audience API version prefix. */
+export const API_PREFIX = "/v1";
+
+/** `all`: run on every target; `one`: run once, on one of the targets. */
+export type Scope = "all" | "one";
+
+/** Body of `POST /v1/jobs`. */
+export interface SubmitRequest {
+  score: string;
+  scope: Scope;
+  targets: string[];
+  params: Record<string, string>;
+}
+
+/** Answer to a successful submit. */
+export interface SubmitResponse {
+  id: number;
+}
+
+/** A player that refused a one-of task, and why. */
+export interface TriedPlayer {
+  player: string;
+  code: string;
+  message: string;
+}
+
+/** One task of a job, as the audience sees it. */
+export interface TaskView {
+  id: number;
+  /** The host it runs on; `null` for a one-of task not yet placed. */
+  host: string | null;
+  state: TaskState;
+  attempt: number;
+  /** Why the task is in its state, when the state alone does not say. */
+  reason: string | null;
+  exit_code: number | null;
+  signal: string | null;
+  started_at: number | null;
+  ended_at: number | null;
+  response: Record<string, unknown> | null;
+  stdout_tail: string;
+  stderr_tail: string;
+  /** Players that refused this one-of task before. */
+  tried: TriedPlayer[];
+}
+
+/** A job, as the audience sees it. */
+export interface JobView {
+  id: number;
+  score: string;
+  scope: Scope;
+  targets: string[];
+  params: Record<string, string>;
+  submitted_at: number;
+  submitted_by: string;
+  finished_at: number | null;
+  aggregate: Aggregate;
+  tasks: TaskView[];
+}
+
+/** A line of `GET /v1/jobs`. */
+export interface JobSummary {
+  id: number;
+  score: string;
+  scope: Scope;
+  targets: number;
+  submitted_at: number;
+  submitted_by: string;
+  finished_at: number | null;
+  aggregate: Aggregate;
+  /** How many tasks are in each state. */
+  counts: Partial<Record<TaskState, number>>;
+}
+
+/** A player, as the audience sees it. */
+export interface PlayerView {
+  name: string;
+  /** Listed in the players file now. */
+  authorised: boolean;
+  connected: boolean;
+  address: string | null;
+  version: string | null;
+  slots: number;
+  running: number;
+  /** Scores it announced most recently. */
+  scores: string[];
+  last_seen: number | null;
+}
+
+/** Body of every error answer. */
+export interface ApiError {
+  error: { code: ErrorCode; message: string; hint?: string };
+}
+
+/** Decodes and validates a submit body; throws `OrchError("invalid")` naming the field. */
+export function decodeSubmit(value: unknown): SubmitRequest {
+  const o = Obj.from(value, "", "invalid");
+  o.only(["score", "scope", "targets", "params"]);
+  const score = o.str("score", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC });
+  const scope = o.oneOf("scope", ["all", "one"] as const);
+  const seen = new Set<string>();
+  const targets = o.arr("targets", LIMITS.maxTargets, (v, path) => {
+    if (typeof v !== "string" || !PLAYER_NAME.test(v)) {
+      throw new OrchError(
+        "invalid",
+        `${path}: ${JSON.stringify(v)} is not ${PLAYER_NAME_DESC}`,
+      );
+    }
+    return normalizePlayerName(v);
+  }).filter((t) => (seen.has(t) ? false : (seen.add(t), true)));
+  if (targets.length === 0) o.fail("targets", "at least one target is needed");
+  const params = o.has("params")
+    ? o.strMap("params", {
+      keyPattern: PARAM_KEY,
+      keyDesc: PARAM_KEY_DESC,
+      maxEntries: LIMITS.maxParams,
+      maxValue: LIMITS.maxParamValue,
+      maxTotal: LIMITS.maxParamsTotal,
+    })
+    : {};
+  return { score, scope, targets, params };
+}
+
+/** Turns an error answer's body into an `OrchError`; the one place codes come back from the wire. */
+export function errorFromBody(status: number, body: unknown): OrchError {
+  if (isPlainObject(body) && isPlainObject(body.error)) {
+    const { code, message, hint } = body.error;
+    if (isErrorCode(code) && typeof message === "string") {
+      return new OrchError(code, message, typeof hint === "string" ? { hint } : undefined);
+    }
+  }
+  return new OrchError(
+    status >= 500 ? "internal" : "invalid",
+    `conductor answered ${status} without an error body`,
+  );
+}
+
+/** The body of an error answer for `err`; the one place codes go onto the wire. */
+export function errorToBody(err: OrchError): ApiError {
+  const body: ApiError = { error: { code: err.code, message: err.message } };
+  if (err.hint !== undefined) body.error.hint = err.hint;
+  return body;
+}

@@ -1,0 +1,416 @@
+/**
+ * Every message of the conductor ↔ player protocol, and the one step that
+ * turns an untrusted JSON value into a typed message or a protocol error.
+ *
+ * New message kinds are added; old ones are not changed in place. A peer
+ * that receives a message type it does not know closes the connection with
+ * a protocol error, so a change of meaning needs a new protocol version.
+ *
+ * @module
+ */
+
+import { OrchError } from "../errors.ts";
+import {
+  LIMITS,
+  PARAM_KEY,
+  PARAM_KEY_DESC,
+  PLAYER_NAME,
+  PLAYER_NAME_DESC,
+  SCORE_NAME,
+  SCORE_NAME_DESC,
+} from "./names.ts";
+import { isPlainObject, Obj, utf8Length } from "./validate.ts";
+
+/** The protocol version this build speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest epoch-milliseconds value accepted on the wire (year 2286). */
+const MAX_TIME = 9_999_999_999_999;
+/** Largest task / job id and attempt number accepted on the wire. */
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+/** Largest duration (ms) accepted on the wire: 400 days. */
+const MAX_DURATION = 400 * 86_400_000;
+
+/** How a score receives its parameters and returns its response. */
+export type ScoreInterface = "env" | "pipe" | "json";
+/** The score interfaces, for validation. */
+export const SCORE_INTERFACES: readonly ScoreInterface[] = ["env", "pipe", "json"];
+
+/** The type of a declared score parameter. */
+export type ParamType = "string" | "int" | "bool" | "enum";
+/** The parameter types, for validation. */
+export const PARAM_TYPES: readonly ParamType[] = ["string", "int", "bool", "enum"];
+
+/** A parameter a score declares in its conf. Values always travel as strings. */
+export interface ParamSpec {
+  type: ParamType;
+  required: boolean;
+  default?: string;
+  /** For `enum`: the allowed values. */
+  values?: string[];
+  /** For `string`: a regular expression the whole value must match. */
+  pattern?: string;
+  /** For `string`: largest length in characters. */
+  max_length?: number;
+  /** For `int`: bounds. */
+  min?: number;
+  max?: number;
+  description?: string;
+}
+
+/** What a player says about one of its scores. */
+export interface ScoreInfo {
+  name: string;
+  interface: ScoreInterface;
+  /** Declared parameters; `null` when the conf declares none (any keys accepted). */
+  params: Record<string, ParamSpec> | null;
+  /** Default timeout from the conf, in ms; `null` for none. */
+  timeout_ms: number | null;
+  /** Largest timeout a job may ask for, in ms; `null` for no limit. */
+  max_timeout_ms: number | null;
+  /** The conf says running it twice is harmless (needed for retries). */
+  idempotent: boolean;
+}
+
+/** A task the player holds in its journal, reported on every (re)connect. */
+export interface JournalEntry {
+  task_id: number;
+  attempt: number;
+  /** The conductor that assigned it (see `welcome.conductor_id`). */
+  conductor_id: string;
+  /** `running`: accepted and not finished; `finished`: result not yet acknowledged. */
+  state: "running" | "finished";
+}
+
+/** How a task's attempt ended on the player. */
+export type Outcome = "succeeded" | "failed" | "timed_out" | "cancelled" | "interrupted";
+/** The outcomes, for validation. */
+export const OUTCOMES: readonly Outcome[] = [
+  "succeeded",
+  "failed",
+  "timed_out",
+  "cancelled",
+  "interrupted",
+];
+
+/** Why a player refused an assignment (a soft failure: nothing ran). */
+export type RejectCode = "unknown_score" | "bad_params" | "cannot_start" | "busy" | "draining";
+/** The reject codes, for validation. */
+export const REJECT_CODES: readonly RejectCode[] = [
+  "unknown_score",
+  "bad_params",
+  "cannot_start",
+  "busy",
+  "draining",
+];
+
+/** What a player result carries besides its identity. */
+export interface ResultBody {
+  outcome: Outcome;
+  exit_code: number | null;
+  signal: string | null;
+  /** The score's response: key/values (`pipe`) or a JSON object (`json`). */
+  response: Record<string, unknown>;
+  stdout_tail: string;
+  stderr_tail: string;
+  started_at: number;
+  ended_at: number;
+  /** Why the outcome is what it is, when the exit status alone does not say. */
+  error: string | null;
+}
+
+/** Player → conductor: the first frame on a connection. */
+export interface Hello {
+  type: "hello";
+  name: string;
+  version: string;
+  protocol: number;
+  slots: number;
+  scores: ScoreInfo[];
+  journal: JournalEntry[];
+}
+
+/** Conductor → player: the hello was accepted. */
+export interface Welcome {
+  type: "welcome";
+  protocol: number;
+  /** Identity of the conductor's database; journal entries from another one are stale. */
+  conductor_id: string;
+  /** The conductor's heartbeat interval in ms. */
+  heartbeat_ms: number;
+}
+
+/** Conductor → player: the hello was refused; the connection closes. */
+export interface Refuse {
+  type: "refuse";
+  code: "forbidden" | "protocol" | "conflict";
+  message: string;
+}
+
+/** Player → conductor: how many tasks it takes at once from now on (0 stops new work). */
+export interface Ready {
+  type: "ready";
+  slots: number;
+}
+
+/** Conductor → player: run this task. */
+export interface Assign {
+  type: "assign";
+  task_id: number;
+  attempt: number;
+  job_id: number;
+  score: string;
+  params: Record<string, string>;
+  /** Timeout for this run in ms, `null` for the score's default. */
+  timeout_ms: number | null;
+}
+
+/** Player → conductor: the task was accepted and is starting. */
+export interface Accept {
+  type: "accept";
+  task_id: number;
+  attempt: number;
+  started_at: number;
+}
+
+/** Player → conductor: the task was not started (soft failure). */
+export interface Reject {
+  type: "reject";
+  task_id: number;
+  attempt: number;
+  code: RejectCode;
+  message: string;
+}
+
+/** Player → conductor: how an attempt ended. Sent again until acknowledged. */
+export interface Result extends ResultBody {
+  type: "result";
+  task_id: number;
+  attempt: number;
+}
+
+/** Conductor → player: the result is committed; the player may forget it. */
+export interface ResultAck {
+  type: "result_ack";
+  task_id: number;
+  attempt: number;
+}
+
+/** Conductor → player: stop this task if it runs; forget it if it has not started. */
+export interface Cancel {
+  type: "cancel";
+  task_id: number;
+  attempt: number;
+}
+
+/** Either side: are you there? */
+export interface Ping {
+  type: "ping";
+  t: number;
+}
+
+/** Either side: yes. */
+export interface Pong {
+  type: "pong";
+  t: number;
+}
+
+/** Messages a player sends. */
+export type PlayerMessage = Hello | Ready | Accept | Reject | Result | Ping | Pong;
+/** Messages a conductor sends. */
+export type ConductorMessage = Welcome | Refuse | Assign | ResultAck | Cancel | Ping | Pong;
+/** Any protocol message. */
+export type Message = PlayerMessage | ConductorMessage;
+
+const taskRef = (o: Obj) => ({
+  task_id: o.int("task_id", 1, MAX_ID),
+  attempt: o.int("attempt", 1, MAX_ID),
+});
+
+const paramMap = (o: Obj, key: string) =>
+  o.strMap(key, {
+    keyPattern: PARAM_KEY,
+    keyDesc: PARAM_KEY_DESC,
+    maxEntries: LIMITS.maxParams,
+    maxValue: LIMITS.maxParamValue,
+    maxTotal: LIMITS.maxParamsTotal,
+  });
+
+/** Decodes one declared parameter; shared by the wire and the score conf. */
+export function decodeParamSpec(o: Obj): ParamSpec {
+  o.only([
+    "type",
+    "required",
+    "default",
+    "values",
+    "pattern",
+    "max_length",
+    "min",
+    "max",
+    "description",
+  ]);
+  const spec: ParamSpec = {
+    type: o.oneOf("type", PARAM_TYPES),
+    required: o.optBool("required", false),
+  };
+  const def = o.optStr("default", { max: LIMITS.maxParamValue, noNul: true });
+  if (def !== undefined) spec.default = def;
+  if (o.has("values")) {
+    spec.values = o.arr("values", 1000, (v, path) => {
+      if (typeof v !== "string") throw new OrchError(o.code, `${path}: expected a string`);
+      return v;
+    });
+  }
+  const pattern = o.optStr("pattern", { max: 1000 });
+  if (pattern !== undefined) spec.pattern = pattern;
+  const maxLength = o.optInt("max_length", 0, LIMITS.maxParamValue);
+  if (maxLength !== undefined) spec.max_length = maxLength;
+  const min = o.optInt("min", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (min !== undefined) spec.min = min;
+  const max = o.optInt("max", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (max !== undefined) spec.max = max;
+  const description = o.optStr("description", { max: 4096 });
+  if (description !== undefined) spec.description = description;
+  return spec;
+}
+
+function decodeScoreInfo(v: unknown, path: string): ScoreInfo {
+  const o = Obj.from(v, path, "protocol");
+  let params: Record<string, ParamSpec> | null = null;
+  if (o.has("params")) {
+    const p = o.obj("params");
+    const keys = Object.keys(p.raw);
+    if (keys.length > LIMITS.maxParams) p.fail("", `expected at most ${LIMITS.maxParams} params`);
+    params = {};
+    for (const key of keys) {
+      if (!PARAM_KEY.test(key)) p.fail(key, `invalid key: ${PARAM_KEY_DESC}`);
+      params[key] = decodeParamSpec(p.obj(key));
+    }
+  }
+  return {
+    name: o.str("name", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC }),
+    interface: o.oneOf("interface", SCORE_INTERFACES),
+    params,
+    timeout_ms: o.optInt("timeout_ms", 1, MAX_DURATION) ?? null,
+    max_timeout_ms: o.optInt("max_timeout_ms", 1, MAX_DURATION) ?? null,
+    idempotent: o.optBool("idempotent", false),
+  };
+}
+
+function decodeJournalEntry(v: unknown, path: string): JournalEntry {
+  const o = Obj.from(v, path, "protocol");
+  return {
+    ...taskRef(o),
+    conductor_id: o.str("conductor_id", { max: 64 }),
+    state: o.oneOf("state", ["running", "finished"] as const),
+  };
+}
+
+function decodeResponse(o: Obj, key: string): Record<string, unknown> {
+  const raw = o.raw[key];
+  if (!isPlainObject(raw)) o.fail(key, "expected an object");
+  if (Object.keys(raw).length > LIMITS.maxResponseKeys) {
+    o.fail(key, `expected at most ${LIMITS.maxResponseKeys} keys`);
+  }
+  if (utf8Length(JSON.stringify(raw)) > LIMITS.maxResponseBytes) {
+    o.fail(key, `expected at most ${LIMITS.maxResponseBytes} bytes`);
+  }
+  return raw;
+}
+
+/**
+ * Turns an untrusted JSON value into a message of one of the `allowed`
+ * types, or throws an `OrchError` with code `protocol` naming the field.
+ */
+export function decodeMessage<T extends Message["type"]>(
+  value: unknown,
+  allowed: readonly T[],
+): Extract<Message, { type: T }> {
+  const o = Obj.from(value, "message", "protocol");
+  const type = o.str("type", { max: 32 });
+  if (!(allowed as readonly string[]).includes(type)) {
+    throw new OrchError("protocol", `unexpected message type ${JSON.stringify(type)}`);
+  }
+  const m = new Obj(o.raw, type, "protocol");
+  return decodeBody(type as Message["type"], m) as Extract<Message, { type: T }>;
+}
+
+function decodeBody(type: Message["type"], o: Obj): Message {
+  switch (type) {
+    case "hello":
+      return {
+        type,
+        name: o.str("name", { pattern: PLAYER_NAME, patternDesc: PLAYER_NAME_DESC }),
+        version: o.str("version", { max: 64 }),
+        protocol: o.int("protocol", 1, 1_000_000),
+        slots: o.int("slots", 0, LIMITS.maxSlots),
+        scores: o.arr("scores", LIMITS.maxScores, decodeScoreInfo),
+        journal: o.arr("journal", 1_000_000, decodeJournalEntry),
+      };
+    case "welcome":
+      return {
+        type,
+        protocol: o.int("protocol", 1, 1_000_000),
+        conductor_id: o.str("conductor_id", { min: 1, max: 64 }),
+        heartbeat_ms: o.int("heartbeat_ms", 1, MAX_DURATION),
+      };
+    case "refuse":
+      return {
+        type,
+        code: o.oneOf("code", ["forbidden", "protocol", "conflict"] as const),
+        message: o.str("message", { max: 4096 }),
+      };
+    case "ready":
+      return { type, slots: o.int("slots", 0, LIMITS.maxSlots) };
+    case "assign":
+      return {
+        type,
+        ...taskRef(o),
+        job_id: o.int("job_id", 1, MAX_ID),
+        score: o.str("score", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC }),
+        params: paramMap(o, "params"),
+        timeout_ms: o.optInt("timeout_ms", 1, MAX_DURATION) ?? null,
+      };
+    case "accept":
+      return { type, ...taskRef(o), started_at: o.int("started_at", 0, MAX_TIME) };
+    case "reject":
+      return {
+        type,
+        ...taskRef(o),
+        code: o.oneOf("code", REJECT_CODES),
+        message: o.str("message", { max: 4096 }),
+      };
+    case "result":
+      return {
+        type,
+        ...taskRef(o),
+        outcome: o.oneOf("outcome", OUTCOMES),
+        exit_code: o.optInt("exit_code", -1, 255) ?? null,
+        signal: o.optStr("signal", { max: 32 }) ?? null,
+        response: decodeResponse(o, "response"),
+        stdout_tail: o.str("stdout_tail", { max: LIMITS.maxTailBytes * 4 }),
+        stderr_tail: o.str("stderr_tail", { max: LIMITS.maxTailBytes * 4 }),
+        started_at: o.int("started_at", 0, MAX_TIME),
+        ended_at: o.int("ended_at", 0, MAX_TIME),
+        error: o.optStr("error", { max: 4096 }) ?? null,
+      };
+    case "result_ack":
+    case "cancel":
+      return { type, ...taskRef(o) };
+    case "ping":
+    case "pong":
+      return { type, t: o.int("t", 0, MAX_TIME) };
+  }
+}
+
+/** Message types a conductor accepts from a player after the hello. */
+export const PLAYER_TYPES = ["ready", "accept", "reject", "result", "ping", "pong"] as const;
+/** Message types a player accepts from a conductor after the welcome. */
+export const CONDUCTOR_TYPES = [
+  "assign",
+  "result_ack",
+  "cancel",
+  "ping",
+  "pong",
+  "refuse",
+] as const;

@@ -1,0 +1,17 @@
+/**
+ * The wire: every message between conductor and player, the audience API's
+ * types, framing, name rules and the decoding of untrusted input into typed
+ * values. This folder does no I/O.
+ *
+ * @module
+ */
+
+export * from "./api.ts";
+export * from "./framing.ts";
+export * from "./messages.ts";
+export * from "./names.ts";
+export * from "./states.ts";
+export * from "./validate.ts";
+
+/** The version of this orch build. */
+export const ORCH_VERSION = "0.1.0";

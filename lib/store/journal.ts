@@ -1,0 +1,151 @@
+/**
+ * The player's journal: every task it accepted and every result the
+ * conductor has not yet acknowledged, on disk. A task is written here
+ * before its score starts; its result is written here before it is sent,
+ * and removed only after the conductor's `result_ack`. After a crash the
+ * player knows exactly what it had started and what it still owes.
+ *
+ * @module
+ */
+
+import type { ResultBody } from "../protocol/mod.ts";
+import { type Database, openDatabase, transaction } from "./db.ts";
+
+const JOURNAL_MIGRATIONS = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE tasks (
+        task_id      INTEGER NOT NULL,
+        attempt      INTEGER NOT NULL,
+        conductor_id TEXT NOT NULL,
+        job_id       INTEGER NOT NULL,
+        score        TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('running', 'finished')),
+        pid          INTEGER,              -- the score's process (and process group) id
+        pid_start    TEXT,                 -- its start time, to tell it from a later process with that id
+        accepted_at  INTEGER NOT NULL,
+        result       TEXT,                 -- JSON ResultBody once finished
+        PRIMARY KEY (task_id, attempt)
+      ) STRICT;
+    `,
+  },
+];
+
+/** A task in the journal. */
+export interface JournalTask {
+  taskId: number;
+  attempt: number;
+  conductorId: string;
+  jobId: number;
+  score: string;
+  state: "running" | "finished";
+  pid: number | null;
+  pidStart: string | null;
+  acceptedAt: number;
+  result: ResultBody | null;
+}
+
+type Row = Record<string, unknown>;
+
+/** The player's journal. Every method commits before it returns. */
+export class Journal {
+  readonly #db: Database;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /** Opens the journal at `path`, creating it when absent. */
+  static open(path: string): Journal {
+    return new Journal(
+      openDatabase(path, {
+        what: "player journal",
+        migrations: JOURNAL_MIGRATIONS,
+        exclusive: true,
+      }),
+    );
+  }
+
+  /** Records an accepted task, before its score starts. */
+  accept(
+    t: {
+      taskId: number;
+      attempt: number;
+      conductorId: string;
+      jobId: number;
+      score: string;
+      acceptedAt: number;
+    },
+  ): void {
+    this.#db.prepare(
+      `INSERT OR REPLACE INTO tasks (task_id, attempt, conductor_id, job_id, score, state, accepted_at)
+       VALUES (?, ?, ?, ?, ?, 'running', ?)`,
+    ).run(t.taskId, t.attempt, t.conductorId, t.jobId, t.score, t.acceptedAt);
+  }
+
+  /** Records the process running a task. */
+  setProcess(taskId: number, attempt: number, pid: number, pidStart: string | null): void {
+    this.#db.prepare("UPDATE tasks SET pid = ?, pid_start = ? WHERE task_id = ? AND attempt = ?")
+      .run(pid, pidStart, taskId, attempt);
+  }
+
+  /** Records a task's result, before it is sent. */
+  finish(taskId: number, attempt: number, result: ResultBody): void {
+    this.#db.prepare(
+      "UPDATE tasks SET state = 'finished', result = ? WHERE task_id = ? AND attempt = ?",
+    )
+      .run(JSON.stringify(result), taskId, attempt);
+  }
+
+  /** Forgets a task (its result was acknowledged, or it never started). */
+  remove(taskId: number, attempt: number): boolean {
+    const info = this.#db.prepare("DELETE FROM tasks WHERE task_id = ? AND attempt = ?").run(
+      taskId,
+      attempt,
+    );
+    return Number(info.changes) > 0;
+  }
+
+  /** Forgets every task assigned by a conductor other than `conductorId`; returns them. */
+  dropForeign(conductorId: string): JournalTask[] {
+    return transaction(this.#db, () => {
+      const gone = this.#select("WHERE conductor_id <> ?", conductorId);
+      this.#db.prepare("DELETE FROM tasks WHERE conductor_id <> ?").run(conductorId);
+      return gone;
+    });
+  }
+
+  /** One task, or undefined. */
+  get(taskId: number, attempt: number): JournalTask | undefined {
+    return this.#select("WHERE task_id = ? AND attempt = ?", taskId, attempt)[0];
+  }
+
+  /** Every task in the journal, oldest first. */
+  all(): JournalTask[] {
+    return this.#select("");
+  }
+
+  #select(where: string, ...args: (string | number)[]): JournalTask[] {
+    const rows = this.#db.prepare(`SELECT * FROM tasks ${where} ORDER BY accepted_at, task_id`).all(
+      ...args,
+    ) as Row[];
+    return rows.map((r) => ({
+      taskId: r.task_id as number,
+      attempt: r.attempt as number,
+      conductorId: r.conductor_id as string,
+      jobId: r.job_id as number,
+      score: r.score as string,
+      state: r.state as JournalTask["state"],
+      pid: (r.pid as number | null) ?? null,
+      pidStart: (r.pid_start as string | null) ?? null,
+      acceptedAt: r.accepted_at as number,
+      result: r.result ? JSON.parse(r.result as string) : null,
+    }));
+  }
+
+  /** Closes the journal. */
+  close(): void {
+    this.#db.close();
+  }
+}

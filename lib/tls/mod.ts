@@ -1,0 +1,13 @@
+/**
+ * Everything about certificates and TLS: the deployment CA and the
+ * certificates it issues, loading and checking a node's certificate
+ * material, and mutually authenticated listening and connecting. The only
+ * owner of `node:tls` and `node:https`.
+ *
+ * @module
+ */
+
+export * from "./ca.ts";
+export * from "./files.ts";
+export * from "./mtls.ts";
+export * from "./peer.ts";
