@@ -70,11 +70,9 @@ export async function loadTlsMaterial(
   role: Role,
   now: Date,
 ): Promise<TlsMaterial> {
-  const [caPem, certPem, keyPem] = await Promise.all([
-    readTextFile(paths.ca, "CA certificate"),
-    readTextFile(paths.cert, "certificate"),
-    readTextFile(paths.key, "key file"),
-  ]);
+  const caPem = await readTextFile(paths.ca, "CA certificate");
+  const certPem = await readTextFile(paths.cert, "certificate");
+  const keyPem = await readTextFile(paths.key, "key file");
   await checkKeyMode(paths.key);
   const ca = parseCertificate(caPem, "CA certificate", paths.ca);
   const cert = parseCertificate(certPem, "certificate", paths.cert);

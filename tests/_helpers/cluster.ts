@@ -1,0 +1,242 @@
+/**
+ * A real deployment for tests (and the demo): a CA made by `orch ca`, a
+ * conductor and players as separate `orch` processes on loopback, a real
+ * SQLite file, real scores, all in a temp dir removed afterwards.
+ *
+ * @example
+ * ```ts
+ * await using c = await Cluster.create({ players: ["p1", "p2"] });
+ * await c.startConductor();
+ * await c.startPlayer("p1");
+ * const id = await c.client.submit({ score: "hello", scope: "all", targets: ["p1"], params: {} });
+ * ```
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { AudienceClient } from "../../lib/client/mod.ts";
+import type { JobView } from "../../lib/protocol/mod.ts";
+import { orch, Proc, ROOT, until } from "./proc.ts";
+
+/** What to make. */
+export interface ClusterOptions {
+  /** Players to issue certificates for and list in the players file. */
+  players: string[];
+  /** Names in the players file, when not `players`. */
+  listed?: string[];
+  /** Scores directory for every player (default: the repository's scores/). */
+  scoresDir?: string;
+  /** Heartbeat for conductor and players (default 2s). */
+  heartbeat?: string;
+  /** Run `orch` from this file (the bundle) instead of the source. */
+  entry?: string;
+  /** Keep the temp dir. */
+  keep?: boolean;
+}
+
+/** Where a started conductor listens. */
+export interface ConductorInfo {
+  proc: Proc;
+  playersPort: number;
+  audiencePort: number;
+}
+
+/** A throwaway deployment. */
+export class Cluster implements AsyncDisposable {
+  readonly dir: string;
+  readonly caDir: string;
+  readonly opts: ClusterOptions;
+  readonly procs = new Set<Proc>();
+  conductor: ConductorInfo | null = null;
+  readonly players = new Map<string, Proc>();
+  /** Players port: chosen once, so a restarted conductor is found by its players. */
+  playersPort = 0;
+  audiencePort = 0;
+
+  private constructor(dir: string, opts: ClusterOptions) {
+    this.dir = dir;
+    this.caDir = join(dir, "ca");
+    this.opts = opts;
+  }
+
+  /** Makes the CA, certificates for the conductor, every player and an audience member, and the players file. */
+  static async create(opts: ClusterOptions): Promise<Cluster> {
+    const dir = await Deno.makeTempDir({ prefix: "orch-test-" });
+    const c = new Cluster(dir, opts);
+    await c.orchOk(["ca", "init", c.caDir]);
+    await Promise.all([
+      c.orchOk([
+        "ca",
+        "issue",
+        "conductor",
+        "--role",
+        "conductor",
+        "--san",
+        "localhost",
+        "--san",
+        "127.0.0.1",
+        "--ca-dir",
+        c.caDir,
+      ]),
+      c.orchOk(["ca", "issue", "alice", "--role", "audience", "--ca-dir", c.caDir]),
+      ...opts.players.map((p) =>
+        c.orchOk(["ca", "issue", p, "--role", "player", "--ca-dir", c.caDir])
+      ),
+    ]);
+    await c.writePlayersFile(opts.listed ?? opts.players);
+    return c;
+  }
+
+  /** Runs `orch` and throws unless it exits 0. */
+  async orchOk(args: string[]): Promise<string> {
+    const r = await orch(args, { entry: this.opts.entry });
+    if (r.code !== 0) throw new Error(`orch ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** Runs `orch` with the audience socket set. */
+  cli(args: string[]) {
+    return orch(args, { entry: this.opts.entry, env: { ORCH_SOCKET: this.socket } });
+  }
+
+  /** Path of the players file. */
+  get playersFile(): string {
+    return join(this.dir, "players");
+  }
+
+  /** Rewrites the players file. */
+  async writePlayersFile(names: string[]): Promise<void> {
+    await Deno.writeTextFile(this.playersFile, `# players for this test\n${names.join("\n")}\n`);
+  }
+
+  get socket(): string {
+    return join(this.dir, "audience.sock");
+  }
+
+  get db(): string {
+    return join(this.dir, "conductor.db");
+  }
+
+  /** A client over the Unix socket. */
+  get client(): AudienceClient {
+    return new AudienceClient({ kind: "socket", path: this.socket });
+  }
+
+  /** Flags for the conductor. */
+  conductorArgs(extra: string[] = []): string[] {
+    return [
+      "conductor",
+      "--listen",
+      `127.0.0.1:${this.playersPort}`,
+      "--audience-listen",
+      `127.0.0.1:${this.audiencePort}`,
+      "--audience-socket",
+      this.socket,
+      "--db",
+      this.db,
+      "--players-file",
+      this.playersFile,
+      "--ca",
+      join(this.caDir, "ca.crt"),
+      "--cert",
+      join(this.caDir, "conductor.crt"),
+      "--key",
+      join(this.caDir, "conductor.key"),
+      "--heartbeat",
+      this.opts.heartbeat ?? "2s",
+      "--log-level",
+      "debug",
+      ...extra,
+    ];
+  }
+
+  /** Starts the conductor and waits until it listens. */
+  async startConductor(extra: string[] = []): Promise<ConductorInfo> {
+    const proc = this.track(
+      new Proc("conductor", this.conductorArgs(extra), { entry: this.opts.entry }),
+    );
+    const m = await proc.waitFor(/conductor ready players=[^ ]*:(\d+) audience=[^ ]*:(\d+)/);
+    this.playersPort = Number(m[1]);
+    this.audiencePort = Number(m[2]);
+    this.conductor = { proc, playersPort: this.playersPort, audiencePort: this.audiencePort };
+    return this.conductor;
+  }
+
+  /** Flags for player `name`. */
+  playerArgs(name: string, extra: string[] = []): string[] {
+    return [
+      "player",
+      "--name",
+      name,
+      "--conductor",
+      `127.0.0.1:${this.playersPort}`,
+      "--conductor-name",
+      "localhost",
+      "--ca",
+      join(this.caDir, "ca.crt"),
+      "--cert",
+      join(this.caDir, `${name}.crt`),
+      "--key",
+      join(this.caDir, `${name}.key`),
+      "--scores-dir",
+      this.opts.scoresDir ?? join(ROOT, "scores"),
+      "--state-dir",
+      join(this.dir, `state-${name}`),
+      "--heartbeat",
+      this.opts.heartbeat ?? "2s",
+      "--reconnect-max",
+      "1s",
+      "--kill-grace",
+      "1s",
+      "--stop-grace",
+      "1s",
+      "--log-level",
+      "debug",
+      ...extra,
+    ];
+  }
+
+  /** Starts player `name`; with `wait` (default), until the conductor lists it as connected and ready. */
+  async startPlayer(
+    name: string,
+    opts: { extra?: string[]; wait?: boolean; env?: Record<string, string> } = {},
+  ): Promise<Proc> {
+    const proc = this.track(
+      new Proc(name, this.playerArgs(name, opts.extra), { entry: this.opts.entry, env: opts.env }),
+    );
+    this.players.set(name, proc);
+    if (opts.wait ?? true) await this.waitConnected(name);
+    return proc;
+  }
+
+  /** Waits until the conductor shows `name` connected with free slots. */
+  async waitConnected(name: string): Promise<void> {
+    await until(`${name} connected`, async () => {
+      const players = await this.client.players();
+      return players.some((p) => p.name === name && p.connected && p.slots > 0);
+    });
+  }
+
+  /** Keeps `proc` to be stopped at the end. */
+  track(proc: Proc): Proc {
+    this.procs.add(proc);
+    proc.exited.then(() => this.procs.delete(proc));
+    return proc;
+  }
+
+  /** Waits for job `id` to finish (long poll), failing after `timeoutMs`. */
+  async wait(id: number, timeoutMs = 20_000): Promise<JobView> {
+    const job = await this.client.waitJob(id, { timeoutMs });
+    if (job.finished_at === null) {
+      throw new Error(`job ${id} did not finish within ${timeoutMs}ms: ${JSON.stringify(job)}`);
+    }
+    return job;
+  }
+
+  /** Stops every process and removes the temp dir. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await Promise.all([...this.procs].map((p) => p.stop(3000)));
+    if (!this.opts.keep) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,267 @@
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { Cluster } from "../_helpers/cluster.ts";
+import { orch, ROOT } from "../_helpers/proc.ts";
+
+Deno.test("submit --wait prints the outcome and exits 0 on success, 3 on failure, 4 on partial, 5 when still running", async () => {
+  await using c = await Cluster.create({ players: ["p1", "p2"] });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await c.startPlayer("p2");
+
+  let r = await c.cli(["submit", "hello", "--all", "-t", "p1,p2", "NAME=cli", "--wait"]);
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(r.stdout, /^job 1: hello on all of p1, p2\naggregate: success \(2 succeeded\)\n/);
+  assertMatch(
+    r.stdout,
+    /\nHOST +STATE +EXIT +DURATION\np1 +succeeded +0 +\d+ms\n +greeting=hello, cli from p1\n +job=1\n/,
+  );
+
+  r = await c.cli(["submit", "fail", "--one", "-t", "p2", "--wait"]);
+  assertEquals(r.code, 3);
+  assertMatch(r.stdout, /aggregate: failure/);
+  assertMatch(
+    r.stdout,
+    /p2 +failed +1 .*\n +reason: the score exited with status 1\n +reason=on purpose\n +stderr\| about to fail/,
+  );
+
+  // A partial outcome: the score is missing on one of the targets.
+  await c.players.get("p2")!.stop();
+  const empty = await Deno.makeTempDir();
+  try {
+    await c.startPlayer("p2", { extra: ["--scores-dir", empty] });
+    r = await c.cli(["submit", "hello", "--all", "-t", "p1", "-t", "p2", "--wait"]);
+    assertEquals(r.code, 4, r.stdout + r.stderr);
+    assertMatch(r.stdout, /aggregate: partial \(1 succeeded, 1 rejected\)/);
+  } finally {
+    await Deno.remove(empty, { recursive: true });
+  }
+
+  r = await c.cli([
+    "submit",
+    "sleep",
+    "--all",
+    "-t",
+    "p1",
+    "SECONDS=2",
+    "--wait",
+    "--wait-timeout",
+    "200ms",
+    "--json",
+  ]);
+  assertEquals(r.code, 5);
+  const job = JSON.parse(r.stdout);
+  assertEquals(job.aggregate, "running");
+
+  r = await c.cli(["status", String(job.id), "--wait"]);
+  assertEquals(r.code, 0);
+  assertMatch(r.stdout, /p1 +succeeded +0 +2(\.\d+)?s\n +stdout\| slept 2s/);
+});
+
+Deno.test("submit without --wait prints only the job id; status shows it", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  let r = await c.cli(["submit", "hello", "--all", "-t", "p1"]);
+  // No player has ever announced hello: the conductor cannot know the score.
+  assertEquals(r.code, 2);
+  await c.startPlayer("p1");
+  r = await c.cli(["submit", "hello", "--all", "-t", "p1"]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(r.stdout, "1\n");
+  r = await c.cli(["submit", "hello", "--all", "-t", "p1", "--json"]);
+  assertEquals(JSON.parse(r.stdout), { id: 2 });
+  await c.wait(2);
+  r = await c.cli(["status", "2", "--json"]);
+  assertEquals(JSON.parse(r.stdout).aggregate, "success");
+  r = await c.cli(["jobs"]);
+  assertMatch(
+    r.stdout,
+    /^ID +SCORE +SCOPE +TARGETS +AGGREGATE +SUBMITTED +BY\n2 +hello +all of +1 +success .* local\n1 +hello/,
+  );
+  r = await c.cli(["status", "99"]);
+  assertEquals(r.code, 2);
+  assertEquals(r.stderr, "orch: no job 99\n");
+});
+
+Deno.test("the audience commands explain an unreachable conductor and exit 6", async () => {
+  const r = await orch(["status", "1", "--socket", "/nonexistent/orch.sock"]);
+  assertEquals(r.code, 6);
+  assertMatch(
+    r.stderr,
+    /^orch: cannot reach the conductor at \/nonexistent\/orch\.sock: no such socket\nhint: is the conductor running\?/,
+  );
+});
+
+Deno.test("usage errors exit 2 with a message, help exits 0", async () => {
+  let r = await orch(["--help"]);
+  assertEquals(r.code, 0);
+  assertMatch(r.stdout, /Usage: orch \[options\] \[command\]/);
+  for (const cmd of ["conductor", "player", "submit", "status", "jobs", "players", "score", "ca"]) {
+    r = await orch([cmd, "--help"]);
+    assertEquals(r.code, 0, cmd);
+  }
+  r = await orch(["frobnicate"]);
+  assertEquals(r.code, 2);
+  assertMatch(r.stderr, /unknown command 'frobnicate'/);
+  r = await orch(["submit", "hello", "--all", "--one", "-t", "p1"]);
+  assertEquals(r.code, 2);
+  assertEquals(r.stderr, "orch: say --all or --one (exactly one of them)\n");
+  r = await orch(["submit", "hello", "--all", "-t", "p1", "oops"]);
+  assertEquals(r.stderr, 'orch: argument "oops" is not KEY=VALUE\n');
+});
+
+Deno.test("config files: errors name the file, the line and the key", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = join(dir, "conductor.yaml");
+    await Deno.writeTextFile(file, "# conductor\nlisten: 127.0.0.1:0\nheartbaet: 5s\n");
+    let r = await orch(["conductor", "--config", file]);
+    assertEquals(r.code, 2);
+    assertEquals(
+      r.stderr,
+      `orch: ${file}:3: unknown key 'heartbaet' (did you mean 'heartbeat'?)\n`,
+    );
+
+    await Deno.writeTextFile(file, "listen: 127.0.0.1:0\nheartbeat: soon\n");
+    r = await orch(["conductor", "--config", file]);
+    assertEquals(
+      r.stderr,
+      `orch: ${file}:2: key 'heartbeat': the string "soon" is not a duration (e.g. 500ms, 15s, 2m)\n`,
+    );
+
+    await Deno.writeTextFile(file, "listen: [unclosed\n");
+    r = await orch(["conductor", "--config", file]);
+    assertEquals(r.code, 2);
+    assertMatch(r.stderr, new RegExp(`^orch: ${file}:\\d+: `));
+
+    r = await orch(["conductor", "--config", join(dir, "missing.yaml")]);
+    assertEquals(r.stderr, `orch: config file ${join(dir, "missing.yaml")} does not exist\n`);
+
+    r = await orch([
+      "conductor",
+      "--config",
+      file.replace("conductor.yaml", "none.yaml"),
+      "--max-frame",
+      "12",
+    ]);
+    assertMatch(r.stderr, /does not exist/);
+
+    // Relative paths in a file are taken from the file's folder; flags override the file.
+    await Deno.writeTextFile(file, "players_file: players\nheartbeat: 5s\n");
+    r = await orch(["conductor", "--config", file, "--heartbeat", "nope"]);
+    assertEquals(
+      r.stderr,
+      'orch: flag --heartbeat: the string "nope" is not a duration (e.g. 500ms, 15s, 2m)\n',
+    );
+    r = await orch(["conductor", "--config", file, "--ca", join(dir, "none.crt")]);
+    assertEquals(r.stderr, `orch: CA certificate ${join(dir, "none.crt")} does not exist\n`);
+
+    // A players file with a bad name is refused with its line.
+    await using c = await Cluster.create({ players: ["p1"] });
+    await Deno.writeTextFile(c.playersFile, "p1\n# fine\nnot a name\n");
+    r = await orch(c.conductorArgs());
+    assertEquals(r.code, 2);
+    assertMatch(r.stderr, new RegExp(`^orch: ${c.playersFile}:3: "not a name" is not a host name`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("score lint reports each problem as FILE:LINE: message and exits 3", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "good"), "#!/bin/sh\n", { mode: 0o755 });
+    await Deno.writeTextFile(
+      join(dir, "good.conf"),
+      "interface: pipe\nparams:\n  N: {type: int, min: 1}\n",
+    );
+    await Deno.writeTextFile(join(dir, "noexec"), "#!/bin/sh\n", { mode: 0o644 });
+    await Deno.writeTextFile(join(dir, "badconf"), "#!/bin/sh\n", { mode: 0o755 });
+    await Deno.writeTextFile(
+      join(dir, "badconf.conf"),
+      "interface: pipes\ntimeout: forever\ncolour: blue\nparams:\n  N: {type: int, default: x}\n  E: {type: enum}\n",
+    );
+    await Deno.writeTextFile(join(dir, "old"), "#!/bin/sh\n", { mode: 0o755 });
+    await Deno.writeTextFile(join(dir, "old.conf"), "# original\ninterface=env\n");
+    await Deno.writeTextFile(join(dir, "orphan.conf"), "interface: env\n");
+    await Deno.writeTextFile(join(dir, "bad name!"), "#!/bin/sh\n", { mode: 0o755 });
+    await Deno.writeTextFile(join(dir, "open"), "#!/bin/sh\n", { mode: 0o777 });
+    await Deno.chmod(join(dir, "open"), 0o777);
+
+    const r = await orch(["score", "lint", dir]);
+    assertEquals(r.code, 3, r.stdout);
+    const lines = r.stdout.trim().split("\n");
+    const expect = [
+      `${dir}/good: ok (pipe; params: N)`,
+      `${dir}/old: ok (env; any params)`,
+      `${dir}/bad name!: hint: ignored: the name is not a score name`,
+      `${dir}/badconf.conf:1: key 'interface': "pipes" is not one of env, pipe, json`,
+      `${dir}/badconf.conf:2: key 'timeout': "forever" is not a duration (e.g. 30s, 10m, 1h)`,
+      `${dir}/badconf.conf:3: unknown key 'colour'`,
+      `${dir}/badconf.conf:5: parameter N: default "x" is not an integer`,
+      `${dir}/badconf.conf:6: parameter E: type enum needs 'values'`,
+      `${dir}/noexec: not executable (mode 0644); run: chmod +x ${dir}/noexec`,
+      `${dir}/old.conf:2: hint: old key=value form; in YAML write: interface: env`,
+      `${dir}/open: writable by everyone (mode 0777): anyone could change what runs`,
+      `${dir}/orphan.conf: conf for a score that does not exist (orphan)`,
+      `${dir}: 2 valid scores, 8 errors, 2 hints`,
+    ];
+    assertEquals(lines.length, expect.length, r.stdout);
+    for (let i = 0; i < expect.length; i++) {
+      assert(lines[i].startsWith(expect[i]), `line ${i}: ${lines[i]}\nexpected: ${expect[i]}`);
+    }
+
+    // The shipped scores are clean.
+    const shipped = await orch(["score", "lint", join(ROOT, "scores"), "--strict"]);
+    assertEquals(shipped.code, 0, shipped.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ca: keys are 0600, certificates carry role and names, nothing is overwritten", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let r = await orch(["ca", "init", join(dir, "ca")]);
+    assertEquals(r.code, 0, r.stderr);
+    r = await orch([
+      "ca",
+      "issue",
+      "node1.example.com",
+      "--role",
+      "player",
+      "--san",
+      "10.0.0.1",
+      "--ca-dir",
+      join(dir, "ca"),
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    for (const f of ["ca/ca.key", "ca/node1.example.com.key"]) {
+      assertEquals((await Deno.stat(join(dir, f))).mode! & 0o777, 0o600, f);
+    }
+    assertEquals((await Deno.stat(join(dir, "ca/ca.crt"))).mode! & 0o777, 0o644);
+    const cert = await Deno.readTextFile(join(dir, "ca/node1.example.com.crt"));
+    assertMatch(cert, /^-----BEGIN CERTIFICATE-----\n/);
+
+    r = await orch(["ca", "init", join(dir, "ca")]);
+    assertEquals(r.code, 2);
+    assertMatch(
+      r.stderr,
+      /ca\.key exists already; not replacing it\nhint: remove it first, or pass --force/,
+    );
+    r = await orch(["ca", "issue", "x", "--role", "king", "--ca-dir", join(dir, "ca")]);
+    assertEquals(r.code, 2);
+    assertMatch(
+      r.stderr,
+      /argument 'king' is invalid. Allowed choices are conductor, player, audience/,
+    );
+    r = await orch(["ca", "issue", "../evil", "--role", "player", "--ca-dir", join(dir, "ca")]);
+    assertEquals(r.code, 2);
+    assertMatch(r.stderr, /certificate name "..\/evil" is not valid/);
+    r = await orch(["ca", "issue", "x", "--role", "player", "--ca-dir", join(dir, "nowhere")]);
+    assertEquals(r.code, 2);
+    assertMatch(r.stderr, /CA certificate .*nowhere\/ca\.crt does not exist/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

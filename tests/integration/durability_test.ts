@@ -1,0 +1,95 @@
+import { join } from "node:path";
+import { assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { Cluster } from "../_helpers/cluster.ts";
+import { orch, Proc, ROOT } from "../_helpers/proc.ts";
+
+Deno.test("a job acknowledged just before the conductor is killed with -9 runs after a restart", async () => {
+  await using c = await Cluster.create({ players: ["p1", "p2"] });
+  const first = await c.startConductor();
+  await c.startPlayer("p1");
+  await c.startPlayer("p2", { wait: false });
+
+  const ids: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    ids.push(
+      await c.client.submit({
+        score: "hello",
+        scope: "all",
+        targets: ["p1", "p2"],
+        params: { NAME: `n${i}` },
+      }),
+    );
+  }
+  await first.proc.kill9();
+
+  await c.startConductor();
+  for (const id of ids) {
+    const job = await c.wait(id);
+    assertEquals(job.aggregate, "success", JSON.stringify(job));
+    for (const t of job.tasks) {
+      assertEquals(t.response?.greeting, `hello, n${ids.indexOf(id)} from ${t.host}`);
+    }
+  }
+});
+
+Deno.test("a restarted conductor keeps its database identity and its finished jobs", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  const first = await c.startConductor();
+  await c.startPlayer("p1");
+  const id = await c.client.submit({ score: "hello", scope: "all", targets: ["p1"], params: {} });
+  const before = await c.wait(id);
+  const health = await c.client.health();
+  await first.proc.stop();
+
+  await c.startConductor();
+  assertEquals(await c.client.job(id), before);
+  assertEquals((await c.client.health()).conductor_id, health.conductor_id);
+});
+
+Deno.test("a second conductor on the same database refuses to start", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  const r = await orch(
+    c.conductorArgs([
+      "--listen",
+      "127.0.0.1:0",
+      "--audience-listen",
+      "off",
+      "--audience-socket",
+      "",
+    ]),
+  );
+  assertEquals(r.code, 2);
+  assertMatch(r.stderr, /conductor database .* is in use by another process/);
+});
+
+Deno.test("the one-file bundle runs a player from an empty folder", async () => {
+  const bundle = join(ROOT, "dist/orch.js");
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--output", bundle, join(ROOT, "main.ts")],
+    cwd: ROOT,
+  }).output();
+  assertEquals(built.code, 0, new TextDecoder().decode(built.stderr));
+  const empty = await Deno.makeTempDir({ prefix: "orch-bundle-" });
+  try {
+    await Deno.copyFile(bundle, join(empty, "orch.js"));
+    await using c = await Cluster.create({ players: ["p1"] });
+    await c.startConductor();
+    const player = c.track(
+      new Proc("p1-bundle", c.playerArgs("p1"), {
+        entry: join(empty, "orch.js"),
+        cwd: empty,
+        env: { DENO_DIR: join(empty, ".deno") },
+      }),
+    );
+    await player.waitFor(/connected to the conductor/);
+    await c.waitConnected("p1");
+    const job = await c.wait(
+      await c.client.submit({ score: "hello", scope: "all", targets: ["p1"], params: {} }),
+    );
+    assertEquals(job.aggregate, "success");
+    assertEquals(job.tasks[0].response?.greeting, "hello, world from p1");
+  } finally {
+    await Deno.remove(empty, { recursive: true });
+  }
+});
