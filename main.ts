@@ -12,6 +12,7 @@ import { errorMessage, isUserError, OrchError } from "./lib/errors.ts";
 import { ORCH_VERSION } from "./lib/protocol/mod.ts";
 import { err, EXIT, exitState, out } from "./cmd/_common.ts";
 import { caCommand } from "./cmd/ca.ts";
+import { cancelCommand } from "./cmd/cancel.ts";
 import { conductorCommand } from "./cmd/conductor.ts";
 import { jobsCommand } from "./cmd/jobs.ts";
 import { playerCommand } from "./cmd/player.ts";
@@ -38,6 +39,7 @@ export function program(): Command {
       playerCommand(),
       submitCommand(),
       statusCommand(),
+      cancelCommand(),
       jobsCommand(),
       playersCommand(),
       scoreCommand(),

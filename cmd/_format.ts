@@ -5,7 +5,13 @@
  */
 
 import { formatDuration } from "../lib/config/mod.ts";
-import type { JobSummary, JobView, PlayerView, TaskView } from "../lib/protocol/mod.ts";
+import type {
+  AttemptView,
+  JobSummary,
+  JobView,
+  PlayerView,
+  TaskView,
+} from "../lib/protocol/mod.ts";
 import { EXIT } from "./_common.ts";
 
 /** Lines of each output tail `orch status` shows when not told. */
@@ -48,6 +54,17 @@ function lastLines(text: string, n: number): string[] {
   return n === Infinity ? lines : lines.slice(-n);
 }
 
+function attemptText(a: AttemptView): string {
+  const parts = [a.player, a.state];
+  if (a.signal) parts.push(a.signal);
+  else if (a.exit_code !== null) parts.push(`exit ${a.exit_code}`);
+  if (a.started_at !== null && a.ended_at !== null) {
+    parts.push(formatDuration(a.ended_at - a.started_at));
+  }
+  if (a.error && a.state !== "succeeded") parts.push(`(${a.error})`);
+  return parts.join(" ");
+}
+
 function responseText(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
@@ -71,6 +88,12 @@ export function formatJob(job: JobView, lines: number | undefined): string[] {
   ];
   const params = Object.entries(job.params);
   if (params.length > 0) out.push(`params: ${params.map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  const limits = [];
+  if (job.timeout_ms !== null) limits.push(`timeout ${formatDuration(job.timeout_ms)}`);
+  if (job.deadline !== null) limits.push(`deadline ${formatTime(job.deadline)}`);
+  if (job.retries > 0) limits.push(`retries ${job.retries}`);
+  if (job.cancelled_at !== null) limits.push(`cancelled ${formatTime(job.cancelled_at)}`);
+  if (limits.length > 0) out.push(limits.join(", "));
   out.push("");
   const rows = job.tasks.map((
     t,
@@ -84,6 +107,15 @@ export function formatJob(job: JobView, lines: number | undefined): string[] {
     if (t.reason && t.state !== "succeeded") out.push(`${pad}reason: ${t.reason}`);
     for (const tried of t.tried) {
       out.push(`${pad}refused by ${tried.player}: ${tried.code}: ${tried.message}`);
+    }
+    if (t.cancel_requested && (t.state === "assigned" || t.state === "running")) {
+      out.push(`${pad}cancel asked for: stopping it on ${t.host}`);
+    }
+    if (t.not_before !== null && t.state === "queued") {
+      out.push(`${pad}retry after ${formatTime(t.not_before)}`);
+    }
+    if (t.attempts.length > 1) {
+      for (const a of t.attempts) out.push(`${pad}attempt ${a.attempt}: ${attemptText(a)}`);
     }
     for (const [k, v] of Object.entries(t.response ?? {})) {
       out.push(`${pad}${k}=${responseText(v)}`);

@@ -50,6 +50,9 @@ export function conductorCommand(): CommandUnknownOpts {
         playersFile: config.players_file,
         heartbeatMs: config.heartbeat,
         maxFrame: config.max_frame,
+        retryBackoffMs: config.retry_backoff,
+        lostAfterMs: config.lost_after,
+        tickMs: 1000,
         log,
         onFatal: (err) => fatal(err),
       });

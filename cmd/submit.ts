@@ -8,7 +8,7 @@
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { parseDuration } from "../lib/config/mod.ts";
 import { OrchError } from "../lib/errors.ts";
-import { decodeSubmit } from "../lib/protocol/mod.ts";
+import { decodeSubmit, MAX_RETRIES } from "../lib/protocol/mod.ts";
 import { addAudienceFlags, clientFromFlags, err, exitState, out } from "./_common.ts";
 import { formatJob, jobExit } from "./_format.ts";
 
@@ -43,6 +43,36 @@ export function durationFlag(flag: string, text: string): number {
   return ms;
 }
 
+/**
+ * Parses `--deadline`: a duration from now (`10m`) or an absolute time
+ * (`2026-11-22T10:00:00Z`); returns epoch ms.
+ */
+export function deadlineFlag(text: string, now: number): number {
+  const ms = parseDuration(text);
+  if (ms !== undefined) return now + ms;
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) {
+    const t = Date.parse(text);
+    if (!Number.isNaN(t)) return t;
+  }
+  throw new OrchError(
+    "usage",
+    `--deadline ${
+      JSON.stringify(text)
+    } is neither a duration (10m) nor a time with its zone (2026-11-22T10:00:00Z)`,
+  );
+}
+
+/** Parses `--retries N`. */
+export function retriesFlag(text: string): number {
+  if (!/^\d{1,3}$/.test(text) || Number(text) > MAX_RETRIES) {
+    throw new OrchError(
+      "usage",
+      `--retries ${JSON.stringify(text)} is not a number 0..${MAX_RETRIES}`,
+    );
+  }
+  return Number(text);
+}
+
 /** Parses `--lines N|all`. */
 export function linesFlag(text: string): number {
   if (text === "all") return Infinity;
@@ -66,6 +96,15 @@ export function submitCommand(): CommandUnknownOpts {
       collectTargets,
       [],
     )
+    .option(
+      "--timeout <duration>",
+      "stop each run after this long (at most the score's max_timeout)",
+    )
+    .option(
+      "--deadline <when>",
+      "a task not started by then ends expired: a duration (10m) or a time (ISO 8601)",
+    )
+    .option("--retries <n>", "run again after a failure, up to n times (idempotent scores only)")
     .option("-w, --wait", "wait for the job to finish; the exit status tells the outcome")
     .option("--wait-timeout <duration>", "with --wait: give up waiting after this long (exit 5)")
     .option("--json", "print JSON instead of text")
@@ -87,6 +126,9 @@ export function submitCommand(): CommandUnknownOpts {
       scope: opts.all ? "all" : "one",
       targets: opts.target,
       params: parseParams(args),
+      timeout_ms: opts.timeout === undefined ? null : durationFlag("--timeout", opts.timeout),
+      deadline: opts.deadline === undefined ? null : deadlineFlag(opts.deadline, Date.now()),
+      retries: opts.retries === undefined ? 0 : retriesFlag(opts.retries),
     });
     const client = await clientFromFlags(opts);
     const id = await client.submit(request);

@@ -11,12 +11,13 @@ import https from "node:https";
 import { errorMessage, OrchError } from "../errors.ts";
 import {
   API_PREFIX,
+  type CancelResponse,
   concatBytes,
   errorFromBody,
   type JobSummary,
   type JobView,
   type PlayerView,
-  type SubmitRequest,
+  type SubmitInput,
 } from "../protocol/mod.ts";
 import { clientTlsOptions, type TlsMaterial } from "../tls/mod.ts";
 
@@ -41,9 +42,14 @@ export class AudienceClient {
   }
 
   /** Submits a job; resolves with its id once the conductor has stored it. */
-  async submit(req: SubmitRequest): Promise<number> {
+  async submit(req: SubmitInput): Promise<number> {
     const body = await this.#call("POST", "/jobs", req) as { id: number };
     return body.id;
+  }
+
+  /** Cancels a job. */
+  async cancel(id: number): Promise<CancelResponse> {
+    return await this.#call("POST", `/jobs/${id}/cancel`, {}) as CancelResponse;
   }
 
   /** A job as it is now. */

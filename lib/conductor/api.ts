@@ -10,6 +10,7 @@
  * | POST | /v1/jobs | submit a job; 201 `{id}` once it is durable |
  * | GET | /v1/jobs?limit=N&before=ID | newest jobs first |
  * | GET | /v1/jobs/ID?wait=SECONDS | one job; with `wait`, answers when it finishes or the time is up |
+ * | POST | /v1/jobs/ID/cancel | cancel a job: queued tasks end at once, running ones are stopped |
  * | GET | /v1/players | players: authorised, connected, scores |
  *
  * @module
@@ -19,6 +20,7 @@ import { ERROR_CODES, errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
   API_PREFIX,
+  type CancelResponse,
   concatBytes,
   decodeSubmit,
   errorToBody,
@@ -32,6 +34,7 @@ import {
 /** What the API needs from the conductor. */
 export interface AudienceBackend {
   submit(req: SubmitRequest, submittedBy: string): Promise<number>;
+  cancel(id: number, by: string): Promise<CancelResponse>;
   job(id: number): JobView | undefined;
   waitJob(id: number, timeoutMs: number, signal?: AbortSignal): Promise<JobView | undefined>;
   jobs(limit: number, before?: number): JobSummary[];
@@ -102,6 +105,10 @@ async function route(backend: AudienceBackend, req: Request, caller: Caller): Pr
     const job = waitS ? await backend.waitJob(id, waitS * 1000, caller.signal) : backend.job(id);
     if (!job) throw new OrchError("not_found", `no job ${id}`);
     return json(200, job);
+  }
+  if (parts.length === 3 && parts[0] === "jobs" && parts[2] === "cancel") {
+    allow(req, "POST");
+    return json(200, await backend.cancel(parseId(parts[1]), caller.id));
   }
   throw new OrchError("not_found", `no such path: ${path}`);
 }

@@ -14,11 +14,13 @@ import { errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
   type Assign,
+  type CancelResponse,
   type ConductorMessage,
   type Hello,
   type JobSummary,
   type JobView,
   ORCH_VERSION,
+  type Outcome,
   PLAYER_TYPES,
   type PlayerMessage,
   type PlayerView,
@@ -30,7 +32,6 @@ import {
   type TaskState,
   type TriedPlayer,
 } from "../protocol/mod.ts";
-import { checkParams } from "../score/mod.ts";
 import { type ConductorStore, GroupCommit, type PlayerRecord, playerView } from "../store/mod.ts";
 import type { Address } from "../config/mod.ts";
 import { readPlayersFile } from "../config/mod.ts";
@@ -47,6 +48,7 @@ import { Queue, type TaskRec } from "./queue.ts";
 import { Session } from "./session.ts";
 import { type AudienceServers, startAudienceServers } from "./http.ts";
 import { createApiHandler } from "./api.ts";
+import { admit } from "./admission.ts";
 
 /** What a conductor needs; configuration is adapted to this at the edge. */
 export interface ConductorOptions {
@@ -62,6 +64,12 @@ export interface ConductorOptions {
   playersFile: string;
   heartbeatMs: number;
   maxFrame: number;
+  /** First wait before a failed run is retried; it doubles with each failure (capped at 64×). */
+  retryBackoffMs: number;
+  /** A player gone this long has its running tasks ended interrupted; 0: wait for it for ever. */
+  lostAfterMs: number;
+  /** How often deadlines, retry waits and lost players are checked. */
+  tickMs: number;
   log: Logger;
   /** Called when the database fails under the conductor; it must stop. */
   onFatal: (err: unknown) => void;
@@ -102,8 +110,11 @@ export class Conductor {
   readonly conductorId: string;
   #server: TlsServer | null = null;
   #audience: AudienceServers | null = null;
+  /** Since when each player that holds tasks has been disconnected. */
+  readonly #goneSince = new Map<string, number>();
   #dispatchQueued = false;
   #stopping = false;
+  #ticker: ReturnType<typeof setInterval> | undefined;
   addresses: ConductorAddresses | null = null;
 
   constructor(opts: ConductorOptions, authorised: Set<string>) {
@@ -126,6 +137,9 @@ export class Conductor {
     for (const jobId of this.#store.unfinishedDoneJobs()) {
       this.#commit.write(() => this.#store.finishJob(jobId, Date.now()));
     }
+    // Players holding tasks are gone until they say hello again.
+    const now = Date.now();
+    for (const t of this.#queue.all()) if (t.state !== "queued") this.#goneSince.set(t.host!, now);
   }
 
   /** Starts listening for players and the audience. */
@@ -161,6 +175,7 @@ export class Conductor {
       open_tasks: this.#queue.size,
       version: ORCH_VERSION,
     });
+    this.#ticker = setInterval(() => this.#tick(), o.tickMs);
     this.#scheduleDispatch();
   }
 
@@ -297,6 +312,7 @@ export class Conductor {
       if (e.conductor_id === this.conductorId) mine.set(`${e.task_id}/${e.attempt}`, e);
     }
     const toCancel: { task_id: number; attempt: number }[] = [];
+    this.#goneSince.delete(name);
     const { durable } = this.#commit.write(() => {
       this.#store.savePlayer(record);
       for (const t of this.#queue.heldBy(name)) {
@@ -307,17 +323,25 @@ export class Conductor {
             this.#store.start(t.id, t.attempt, now, now);
             this.#queue.start(t);
           }
+          if (t.cancelRequested && entry.state === "running") {
+            toCancel.push({ task_id: t.id, attempt: t.attempt });
+          }
           continue;
         }
         if (t.state === "assigned") {
           // Sent but never accepted: it did not run; it may go anywhere again.
           this.#store.endAttempt(t.id, t.attempt, "unstarted", "the player never accepted it", now);
-          this.#requeue(t, t.scope === "one" ? this.#queue.takeHeadSeq() : t.seq, now);
+          if (t.cancelRequested) {
+            this.#finishTask(t, "cancelled", "cancelled before it started", now);
+          } else this.#requeue(t, t.scope === "one" ? this.#queue.takeHeadSeq() : t.seq, now);
         } else {
           // Accepted, and the player no longer knows of it: it was cut short.
-          const why = `${name} lost track of it (journal lost while it ran)`;
-          this.#store.endAttempt(t.id, t.attempt, "interrupted", why, now);
-          this.#finishTask(t, "interrupted", why, now);
+          this.#ranAndFailed(
+            t,
+            "interrupted",
+            `${name} lost track of it (journal lost while it ran)`,
+            now,
+          );
         }
       }
       for (const e of mine.values()) {
@@ -357,6 +381,7 @@ export class Conductor {
         holding: this.#queue.heldCount(session.name),
       });
       const now = Date.now();
+      if (this.#queue.heldCount(session.name) > 0) this.#goneSince.set(session.name, now);
       const rec = this.#records.get(session.name);
       if (rec) rec.lastSeen = now;
       if (!this.#stopping) this.#commit.write(() => this.#store.touchPlayer(session.name!, now));
@@ -407,7 +432,9 @@ export class Conductor {
     const now = Date.now();
     this.#commit.write(() => {
       this.#store.endAttempt(t.id, t.attempt, "rejected", `${m.code}: ${m.message}`, now);
-      if (m.code === "busy" || m.code === "draining") {
+      if (t.cancelRequested) {
+        this.#finishTask(t, "cancelled", "cancelled before it started", now);
+      } else if (m.code === "busy" || m.code === "draining") {
         // Not about the task: try again, first in line.
         this.#requeue(t, t.scope === "one" ? this.#queue.takeHeadSeq() : t.seq, now);
       } else {
@@ -440,15 +467,48 @@ export class Conductor {
     }
   }
 
-  /** Puts a task back in the queue. Must run inside a write. */
-  #requeue(t: TaskRec, seq: number, now: number): void {
-    this.#store.requeue(t.id, seq, t.tried, t.scope === "one", now);
+  /** Puts a task back in the queue, to be placed from `notBefore` on. Must run inside a write. */
+  #requeue(t: TaskRec, seq: number, now: number, notBefore: number | null = null): void {
+    t.notBefore = notBefore;
+    this.#store.requeue(t.id, {
+      seq,
+      tried: t.tried,
+      clearHost: t.scope === "one",
+      notBefore,
+      failures: t.failures,
+    }, now);
     this.#queue.requeue(t, seq);
+  }
+
+  /**
+   * A run ended without success. It is retried after a backoff when the
+   * job allows more retries (and nobody cancelled it); else the task ends
+   * with `outcome`. Must run inside a write.
+   */
+  #ranAndFailed(t: TaskRec, outcome: Outcome, reason: string | null, now: number): void {
+    const attempt = this.#store.attemptState(t.id, t.attempt);
+    if (attempt && (attempt.state === "assigned" || attempt.state === "running")) {
+      this.#store.endAttempt(t.id, t.attempt, outcome, reason, now);
+    }
+    t.failures++;
+    if (!t.cancelRequested && t.failures <= t.retries) {
+      const wait = this.#opts.retryBackoffMs * 2 ** Math.min(t.failures - 1, 6);
+      this.#log.info("retrying a task", {
+        task: t.id,
+        job: t.jobId,
+        after: outcome,
+        retry: `${t.failures}/${t.retries}`,
+        in_ms: wait,
+      });
+      this.#requeue(t, t.seq, now, now + wait);
+      return;
+    }
+    this.#finishTask(t, outcome, reason, now);
   }
 
   /** Ends a task; marks its job finished when it was the last. Must run inside a write. */
   #finishTask(t: TaskRec, state: TaskState, reason: string | null, now: number): void {
-    this.#store.finish(t.id, state, reason, t.tried, now);
+    this.#store.finish(t.id, state, reason, t.tried, t.failures, now);
     const left = this.#queue.close(t);
     if (left === 0) {
       this.#store.finishJob(t.jobId, now);
@@ -492,7 +552,12 @@ export class Conductor {
     const t = this.#held(session, r.task_id, r.attempt);
     const { durable } = this.#commit.write(() => {
       this.#store.recordResult(r.task_id, r.attempt, r);
-      if (t) this.#finishTask(t, r.outcome, r.error, now);
+      if (!t) return;
+      if (r.outcome === "failed" || r.outcome === "timed_out" || r.outcome === "interrupted") {
+        this.#ranAndFailed(t, r.outcome, r.error, now);
+      } else {
+        this.#finishTask(t, r.outcome, r.error, now);
+      }
     });
     this.#log.info("task finished", {
       player,
@@ -529,19 +594,23 @@ export class Conductor {
 
   /** Places queued tasks on free players, oldest first. */
   #dispatch(): void {
+    const now = Date.now();
     for (;;) {
       let best: { t: TaskRec; s: Session } | undefined;
       for (const s of this.#sessions.values()) {
         if (!this.#free(s.name!)) continue;
-        const t = this.#queue.headFor(s.name!);
+        const t = this.#queue.headFor(s.name!, now);
         if (t && (!best || t.seq < best.t.seq)) best = { t, s };
       }
-      const one = this.#firstOneOf(best?.t.seq ?? Infinity);
+      const one = this.#firstOneOf(best?.t.seq ?? Infinity, now);
       if (one) best = one;
       if (!best) return;
       const { t, s } = best;
+      if (t.deadline !== null && now > t.deadline) {
+        this.#commit.write(() => this.#expire(t, now));
+        continue;
+      }
       if (!s.scores.has(t.score)) {
-        const now = Date.now();
         this.#commit.write(() =>
           this.#softFailure(t, {
             player: s.name!,
@@ -555,10 +624,21 @@ export class Conductor {
     }
   }
 
+  /** Ends a queued task whose deadline has passed. Must run inside a write. */
+  #expire(t: TaskRec, now: number): void {
+    this.#finishTask(
+      t,
+      "expired",
+      `not started by its deadline ${new Date(t.deadline!).toISOString()}`,
+      now,
+    );
+  }
+
   /** The first queued one-of task (ahead of `before`) with a free, untried target, and that target. */
-  #firstOneOf(before: number): { t: TaskRec; s: Session } | undefined {
+  #firstOneOf(before: number, now: number): { t: TaskRec; s: Session } | undefined {
     for (const t of this.#queue.queuedOneOf()) {
       if (t.seq >= before) return undefined;
+      if (t.notBefore !== null && t.notBefore > now) continue;
       for (const c of t.candidates) {
         if (!this.#authorised.has(c) || t.tried.some((x) => x.player === c)) continue;
         const s = this.#free(c);
@@ -566,6 +646,41 @@ export class Conductor {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Housekeeping every `tickMs`: queued tasks past their deadline expire,
+   * retries whose wait is over are placed, and the running tasks of a
+   * player gone longer than `lostAfterMs` end interrupted.
+   */
+  #tick(): void {
+    if (this.#stopping) return;
+    const now = Date.now();
+    const expired = [...this.#queue.all()].filter((t) =>
+      t.state === "queued" && t.deadline !== null && now > t.deadline
+    );
+    const lost: [string, TaskRec[]][] = [];
+    if (this.#opts.lostAfterMs > 0) {
+      for (const [name, since] of this.#goneSince) {
+        if (now - since < this.#opts.lostAfterMs || this.#sessions.has(name)) continue;
+        this.#goneSince.delete(name);
+        lost.push([name, this.#queue.heldBy(name)]);
+      }
+    }
+    if (expired.length > 0 || lost.length > 0) {
+      this.#commit.write(() => {
+        for (const t of expired) this.#expire(t, now);
+        for (const [name, tasks] of lost) {
+          this.#log.warn("player lost: ending its tasks", { player: name, tasks: tasks.length });
+          const gone = `${name} was gone for more than ${
+            Math.round(this.#opts.lostAfterMs / 1000)
+          }s`;
+          // Whether they started is unknown: they end interrupted and never run twice.
+          for (const t of tasks) this.#ranAndFailed(t, "interrupted", gone, now);
+        }
+      });
+    }
+    if (this.#queue.size > 0) this.#scheduleDispatch();
   }
 
   #assign(t: TaskRec, s: Session): void {
@@ -582,7 +697,7 @@ export class Conductor {
       job_id: t.jobId,
       score: t.score,
       params: t.params,
-      timeout_ms: null,
+      timeout_ms: t.timeoutMs,
     };
     durable.then(() => {
       if (!s.send(msg)) {
@@ -602,12 +717,22 @@ export class Conductor {
   /** Validates and stores a job; resolves with its id once it is durable. */
   async submit(req: SubmitRequest, submittedBy: string): Promise<number> {
     if (this.#stopping) throw new OrchError("unavailable", "the conductor is shutting down");
-    this.#validate(req);
+    const now = Date.now();
+    admit(req, { authorised: this.#authorised, announced: this.#announced, now });
     const n = req.scope === "all" ? req.targets.length : 1;
     const firstSeq = this.#queue.takeTailSeqs(n);
-    const now = Date.now();
     const { value, durable } = this.#commit.write(() =>
-      this.#store.insertJob({ ...req, submittedAt: now, submittedBy }, firstSeq)
+      this.#store.insertJob({
+        score: req.score,
+        scope: req.scope,
+        targets: req.targets,
+        params: req.params,
+        timeoutMs: req.timeout_ms,
+        deadline: req.deadline,
+        retries: req.retries,
+        submittedAt: now,
+        submittedBy,
+      }, firstSeq)
     );
     value.taskIds.forEach((id, i) =>
       this.#queue.add({
@@ -622,6 +747,12 @@ export class Conductor {
         state: "queued",
         attempt: 0,
         tried: [],
+        timeoutMs: req.timeout_ms,
+        deadline: req.deadline,
+        retries: req.retries,
+        notBefore: null,
+        failures: 0,
+        cancelRequested: false,
       })
     );
     this.#log.info("job submitted", {
@@ -636,50 +767,36 @@ export class Conductor {
     return value.jobId;
   }
 
-  #validate(req: SubmitRequest): void {
-    const unknown = req.targets.filter((t) => !this.#authorised.has(t));
-    if (unknown.length > 0) {
-      throw new OrchError(
-        "invalid",
-        `target${unknown.length > 1 ? "s" : ""} ${unknown.slice(0, 10).join(", ")}${
-          unknown.length > 10 ? ` and ${unknown.length - 10} more` : ""
-        } not in the players file`,
-        { hint: `the conductor knows ${this.#authorised.size} players; see: orch players` },
-      );
-    }
-    const declarations: { player: string; info: ScoreInfo }[] = [];
-    let anywhere: ScoreInfo | undefined;
-    for (const [player, scores] of this.#announced) {
-      const info = scores.get(req.score);
-      if (!info) continue;
-      anywhere ??= info;
-      if (req.targets.includes(player)) declarations.push({ player, info });
-    }
-    if (!anywhere) {
-      const known = new Set<string>();
-      for (const scores of this.#announced.values()) for (const s of scores.keys()) known.add(s);
-      throw new OrchError(
-        "invalid",
-        `unknown score ${JSON.stringify(req.score)}: no player has announced it`,
-        {
-          hint: known.size
-            ? `known scores: ${[...known].sort().slice(0, 30).join(", ")}`
-            : "no player has connected yet, so no score is known",
-        },
-      );
-    }
-    if (declarations.length === 0) declarations.push({ player: "", info: anywhere });
-    for (const { player, info } of declarations) {
-      const check = checkParams(info.params, req.params);
-      if (!check.ok) {
-        throw new OrchError(
-          "invalid",
-          `bad parameters for score ${req.score}${player ? ` (as declared on ${player})` : ""}: ${
-            check.problems.join("; ")
-          }`,
-        );
+  /**
+   * Cancels a job: tasks not started end `cancelled` at once; tasks sent to
+   * a player are stopped there (their process group killed) and end
+   * `cancelled` when the player reports back.
+   */
+  async cancel(id: number, by: string): Promise<CancelResponse> {
+    if (this.#stopping) throw new OrchError("unavailable", "the conductor is shutting down");
+    if (!this.#store.getJob(id)) throw new OrchError("not_found", `no job ${id}`);
+    const now = Date.now();
+    const stop: TaskRec[] = [];
+    let cancelled = 0;
+    const { durable } = this.#commit.write(() => {
+      this.#store.cancelJob(id, now);
+      for (const t of this.#queue.ofJob(id)) {
+        if (t.state === "queued") {
+          this.#finishTask(t, "cancelled", `cancelled by ${by}`, now);
+          cancelled++;
+        } else if (!t.cancelRequested) {
+          t.cancelRequested = true;
+          this.#store.requestCancel(t.id, now);
+          stop.push(t);
+        }
       }
+    });
+    await durable;
+    for (const t of stop) {
+      this.#sessions.get(t.host!)?.send({ type: "cancel", task_id: t.id, attempt: t.attempt });
     }
+    this.#log.info("job cancelled", { job: id, by, cancelled, stopping: stop.length });
+    return { id, cancelled, stopping: stop.length };
   }
 
   /** A job, or undefined. */
@@ -693,7 +810,7 @@ export class Conductor {
    */
   async waitJob(id: number, timeoutMs: number, signal?: AbortSignal): Promise<JobView | undefined> {
     const job = this.#store.getJob(id);
-    if (!job || job.finished_at !== null || timeoutMs <= 0) return job;
+    if (!job || job.finished_at !== null || timeoutMs <= 0 || this.#stopping) return job;
     await new Promise<void>((resolve) => {
       let set = this.#watchers.get(id);
       if (!set) this.#watchers.set(id, set = new Set());
@@ -798,14 +915,16 @@ export class Conductor {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    clearInterval(this.#ticker);
     const closing = this.#server
       ? new Promise<void>((r) => this.#server!.close(() => r()))
       : Promise.resolve();
+    // Waiting clients are answered now, so that the audience servers can drain.
+    for (const set of [...this.#watchers.values()]) for (const w of [...set]) w();
     await this.#audience?.stop();
     for (const s of [...this.#sessions.values(), ...this.#pending]) {
       s.peer.close("the conductor is stopping");
     }
-    for (const set of this.#watchers.values()) for (const w of set) w();
     await closing;
     this.#commit.close();
     this.#store.close();

@@ -27,6 +27,18 @@ export interface TaskRec {
   attempt: number;
   /** One-of: players that refused it. */
   tried: TriedPlayer[];
+  /** The job's timeout for each run (ms), or null for the score's default. */
+  timeoutMs: number | null;
+  /** Epoch ms by which it must start, or null. */
+  deadline: number | null;
+  /** Retries the job allows after a failed run. */
+  retries: number;
+  /** Not to be placed before then (retry backoff), or null. */
+  notBefore: number | null;
+  /** Runs that did not succeed so far. */
+  failures: number;
+  /** A cancel is pending: stop it where it runs, never place it again. */
+  cancelRequested: boolean;
 }
 
 /** A list of tasks kept in ascending `seq` order. */
@@ -53,10 +65,6 @@ class SeqList {
     const i = this.items.indexOf(t);
     if (i >= 0) this.items.splice(i, 1);
   }
-
-  get head(): TaskRec | undefined {
-    return this.items[0];
-  }
 }
 
 /** Every open task, indexed for the scheduler. */
@@ -65,7 +73,7 @@ export class Queue {
   readonly #queuedFor = new Map<string, SeqList>();
   readonly #oneOf = new SeqList();
   readonly #held = new Map<string, Set<TaskRec>>();
-  readonly #openPerJob = new Map<number, number>();
+  readonly #byJob = new Map<number, Set<TaskRec>>();
   #low = 0;
   #high = 0;
 
@@ -86,6 +94,12 @@ export class Queue {
         state: t.state,
         attempt: t.attempt,
         tried: t.tried,
+        timeoutMs: t.timeoutMs,
+        deadline: t.deadline,
+        retries: t.retries,
+        notBefore: t.notBefore,
+        failures: t.failures,
+        cancelRequested: t.cancelRequested,
       });
     }
   }
@@ -105,7 +119,9 @@ export class Queue {
   /** Adds an open task. */
   add(t: TaskRec): void {
     this.#tasks.set(t.id, t);
-    this.#openPerJob.set(t.jobId, (this.#openPerJob.get(t.jobId) ?? 0) + 1);
+    let job = this.#byJob.get(t.jobId);
+    if (!job) this.#byJob.set(t.jobId, job = new Set());
+    job.add(t);
     this.#index(t);
   }
 
@@ -167,10 +183,15 @@ export class Queue {
   close(t: TaskRec): number {
     this.#unindex(t);
     this.#tasks.delete(t.id);
-    const left = (this.#openPerJob.get(t.jobId) ?? 1) - 1;
-    if (left <= 0) this.#openPerJob.delete(t.jobId);
-    else this.#openPerJob.set(t.jobId, left);
-    return left;
+    const job = this.#byJob.get(t.jobId);
+    job?.delete(t);
+    if (job?.size === 0) this.#byJob.delete(t.jobId);
+    return job?.size ?? 0;
+  }
+
+  /** The open tasks of job `jobId`. */
+  ofJob(jobId: number): TaskRec[] {
+    return [...(this.#byJob.get(jobId) ?? [])];
   }
 
   /** Tasks assigned to or running on `player`. */
@@ -183,9 +204,12 @@ export class Queue {
     return this.#held.get(player)?.size ?? 0;
   }
 
-  /** The first queued all-of task for `player`. */
-  headFor(player: string): TaskRec | undefined {
-    return this.#queuedFor.get(player)?.head;
+  /** The first queued all-of task for `player` that may be placed at `now`. */
+  headFor(player: string, now: number): TaskRec | undefined {
+    for (const t of this.#queuedFor.get(player)?.items ?? []) {
+      if (t.notBefore === null || t.notBefore <= now) return t;
+    }
+    return undefined;
   }
 
   /** Queued all-of tasks for `player`, in order. */

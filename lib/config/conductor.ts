@@ -39,6 +39,16 @@ export const conductorKeys = {
   key: path("/etc/orchestra/conductor.key", "The conductor's private key (mode 0600)."),
   heartbeat: duration(15_000, "A player silent this long is taken for gone.", 300),
   max_frame: size(1 << 20, "Largest protocol frame accepted from a player.", 65536, 64 << 20),
+  retry_backoff: duration(
+    5_000,
+    "Wait before the first retry of a failed run; it doubles with each failure (up to 64×).",
+    0,
+  ),
+  lost_after: duration(
+    0,
+    "A player gone this long has its running tasks ended interrupted; 0 waits for it for ever.",
+    0,
+  ),
   log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
   log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),
 };

@@ -48,6 +48,9 @@ export interface PlayerOptions {
 
 type Link = Peer<ConductorMessage, PlayerMessage>;
 
+/** On stop, how long to wait for the conductor to acknowledge the last results. */
+const ACK_WAIT_MS = 2000;
+
 interface Running {
   abort: AbortController;
   done: Promise<void>;
@@ -73,6 +76,8 @@ export class Player {
   readonly #backoff: Backoff;
   #stopping = false;
   #wake: (() => void) | null = null;
+  /** Called when the journal empties (every result acknowledged). */
+  #onDrained: (() => void) | null = null;
   #loop: Promise<void> | null = null;
 
   constructor(opts: PlayerOptions, catalog: Catalog) {
@@ -242,6 +247,7 @@ export class Player {
           if (this.#opts.journal.remove(m.task_id, m.attempt)) {
             this.#log.debug("result acknowledged", { task: m.task_id, attempt: m.attempt });
           }
+          if (this.#opts.journal.all().length === 0) this.#onDrained?.();
           return;
       }
     } catch (err) {
@@ -420,9 +426,15 @@ export class Player {
         await all;
       }
     }
-    // Give results just sent a moment to be acknowledged.
-    if (this.#link && this.#opts.journal.all().length > 0) {
-      await new Promise((r) => setTimeout(r, 200));
+    // Give results just sent a moment to be acknowledged; what is not stays in the journal.
+    if (this.#welcomed && this.#opts.journal.all().length > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ACK_WAIT_MS);
+        this.#onDrained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
     }
     this.#link?.close("the player is stopping");
     this.#wake?.();

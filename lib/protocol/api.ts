@@ -31,6 +31,42 @@ export interface SubmitRequest {
   scope: Scope;
   targets: string[];
   params: Record<string, string>;
+  /** Timeout of each run in ms; null for the score's default. Never above the score's `max_timeout`. */
+  timeout_ms: number | null;
+  /** Epoch ms by which a task must have started, or it ends `expired`; null for none. */
+  deadline: number | null;
+  /** Runs again after a failure, for idempotent scores only. */
+  retries: number;
+}
+
+/** What a client sends to submit a job: the options may be left out. */
+export type SubmitInput =
+  & Omit<SubmitRequest, "timeout_ms" | "deadline" | "retries">
+  & Partial<Pick<SubmitRequest, "timeout_ms" | "deadline" | "retries">>;
+
+/** Largest number of retries a job may ask for. */
+export const MAX_RETRIES = 100;
+
+/** Answer to `POST /v1/jobs/ID/cancel`. */
+export interface CancelResponse {
+  id: number;
+  /** Tasks that had not started and are now cancelled. */
+  cancelled: number;
+  /** Tasks running (or sent to a player) that are being stopped. */
+  stopping: number;
+}
+
+/** One attempt of a task. */
+export interface AttemptView {
+  attempt: number;
+  player: string;
+  /** assigned, running, rejected, unstarted, or an outcome. */
+  state: string;
+  started_at: number | null;
+  ended_at: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  error: string | null;
 }
 
 /** Answer to a successful submit. */
@@ -63,6 +99,12 @@ export interface TaskView {
   stderr_tail: string;
   /** Players that refused this one-of task before. */
   tried: TriedPlayer[];
+  /** Every attempt, oldest first. */
+  attempts: AttemptView[];
+  /** A retry waits until then (epoch ms). */
+  not_before: number | null;
+  /** A cancel was asked for while it ran. */
+  cancel_requested: boolean;
 }
 
 /** A job, as the audience sees it. */
@@ -75,6 +117,10 @@ export interface JobView {
   submitted_at: number;
   submitted_by: string;
   finished_at: number | null;
+  timeout_ms: number | null;
+  deadline: number | null;
+  retries: number;
+  cancelled_at: number | null;
   aggregate: Aggregate;
   tasks: TaskView[];
 }
@@ -116,7 +162,7 @@ export interface ApiError {
 /** Decodes and validates a submit body; throws `OrchError("invalid")` naming the field. */
 export function decodeSubmit(value: unknown): SubmitRequest {
   const o = Obj.from(value, "", "invalid");
-  o.only(["score", "scope", "targets", "params"]);
+  o.only(["score", "scope", "targets", "params", "timeout_ms", "deadline", "retries"]);
   const score = o.str("score", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC });
   const scope = o.oneOf("scope", ["all", "one"] as const);
   const seen = new Set<string>();
@@ -139,7 +185,15 @@ export function decodeSubmit(value: unknown): SubmitRequest {
       maxTotal: LIMITS.maxParamsTotal,
     })
     : {};
-  return { score, scope, targets, params };
+  return {
+    score,
+    scope,
+    targets,
+    params,
+    timeout_ms: o.optInt("timeout_ms", 1, 400 * 86_400_000) ?? null,
+    deadline: o.optInt("deadline", 1, 9_999_999_999_999) ?? null,
+    retries: o.optInt("retries", 0, MAX_RETRIES) ?? 0,
+  };
 }
 
 /** Turns an error answer's body into an `OrchError`; the one place codes come back from the wire. */

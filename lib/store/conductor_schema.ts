@@ -70,4 +70,16 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    sql: `
+      ALTER TABLE jobs ADD COLUMN timeout_ms INTEGER;        -- asked for by the job; null: the score's default
+      ALTER TABLE jobs ADD COLUMN deadline INTEGER;          -- epoch ms; a task not started by then ends expired
+      ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN cancelled_at INTEGER;
+      ALTER TABLE tasks ADD COLUMN not_before INTEGER;       -- a retry waits until then (epoch ms)
+      ALTER TABLE tasks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;  -- attempts that ran and did not succeed
+      ALTER TABLE tasks ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

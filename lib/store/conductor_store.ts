@@ -9,6 +9,7 @@
 
 import type { StatementSync } from "node:sqlite";
 import type {
+  AttemptView,
   JobSummary,
   JobView,
   PlayerView,
@@ -29,6 +30,9 @@ export interface NewJob {
   scope: Scope;
   targets: string[];
   params: Record<string, string>;
+  timeoutMs: number | null;
+  deadline: number | null;
+  retries: number;
   submittedAt: number;
   submittedBy: string;
 }
@@ -46,6 +50,23 @@ export interface OpenTask {
   state: "queued" | "assigned" | "running";
   attempt: number;
   tried: TriedPlayer[];
+  timeoutMs: number | null;
+  deadline: number | null;
+  retries: number;
+  notBefore: number | null;
+  failures: number;
+  cancelRequested: boolean;
+}
+
+/** How a task goes back into the queue. */
+export interface Requeue {
+  seq: number;
+  tried: TriedPlayer[];
+  /** A one-of task loses its placement. */
+  clearHost: boolean;
+  /** Not to be placed before then (a retry's backoff); null for at once. */
+  notBefore: number | null;
+  failures: number;
 }
 
 /** A player as last seen. */
@@ -115,8 +136,8 @@ export class ConductorStore {
   /** Stores a job and its tasks (one per target for all-of, one for one-of), queued at `seqs`. */
   insertJob(job: NewJob, firstSeq: number): { jobId: number; taskIds: number[] } {
     const info = this.#q(
-      `INSERT INTO jobs (score, scope, targets, params, submitted_at, submitted_by)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (score, scope, targets, params, submitted_at, submitted_by, timeout_ms, deadline, retries)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       job.score,
       job.scope,
@@ -124,6 +145,9 @@ export class ConductorStore {
       JSON.stringify(job.params),
       job.submittedAt,
       job.submittedBy,
+      job.timeoutMs,
+      job.deadline,
+      job.retries,
     );
     const jobId = Number(info.lastInsertRowid);
     const hosts = job.scope === "all" ? job.targets : [null];
@@ -198,19 +222,21 @@ export class ConductorStore {
     );
   }
 
-  /** Puts a task back in the queue at `seq`; a one-of task loses its placement. */
-  requeue(
-    taskId: number,
-    seq: number,
-    tried: TriedPlayer[],
-    clearHost: boolean,
-    now: number,
-  ): void {
+  /** Puts a task back in the queue. */
+  requeue(taskId: number, r: Requeue, now: number): void {
     this.#q(
-      `UPDATE tasks SET state = 'queued', seq = ?, tried = ?, updated_at = ?,
+      `UPDATE tasks SET state = 'queued', seq = ?, tried = ?, not_before = ?, failures = ?, updated_at = ?,
          host = CASE WHEN ? THEN NULL ELSE host END
        WHERE id = ?`,
-    ).run(seq, JSON.stringify(tried), now, clearHost ? 1 : 0, taskId);
+    ).run(
+      r.seq,
+      JSON.stringify(r.tried),
+      r.notBefore,
+      r.failures,
+      now,
+      r.clearHost ? 1 : 0,
+      taskId,
+    );
   }
 
   /** Moves a task to a final state. */
@@ -219,10 +245,26 @@ export class ConductorStore {
     state: TaskState,
     reason: string | null,
     tried: TriedPlayer[],
+    failures: number,
     now: number,
   ): void {
-    this.#q("UPDATE tasks SET state = ?, reason = ?, tried = ?, updated_at = ? WHERE id = ?")
-      .run(state, reason, JSON.stringify(tried), now, taskId);
+    this.#q(
+      "UPDATE tasks SET state = ?, reason = ?, tried = ?, failures = ?, updated_at = ? WHERE id = ?",
+    )
+      .run(state, reason, JSON.stringify(tried), failures, now, taskId);
+  }
+
+  /** Notes that a task is to be stopped where it runs. */
+  requestCancel(taskId: number, now: number): void {
+    this.#q("UPDATE tasks SET cancel_requested = 1, updated_at = ? WHERE id = ?").run(now, taskId);
+  }
+
+  /** Notes that a job was cancelled. */
+  cancelJob(jobId: number, now: number): void {
+    this.#q("UPDATE jobs SET cancelled_at = COALESCE(cancelled_at, ?) WHERE id = ?").run(
+      now,
+      jobId,
+    );
   }
 
   /** Marks a job finished (all tasks final). */
@@ -233,8 +275,8 @@ export class ConductorStore {
   /** Every task that is not final, in queue order, with what the scheduler needs of its job. */
   openTasks(): OpenTask[] {
     const rows = this.#q(
-      `SELECT t.id, t.job_id, t.seq, t.host, t.state, t.attempt, t.tried,
-              j.scope, j.score, j.params, j.targets
+      `SELECT t.id, t.job_id, t.seq, t.host, t.state, t.attempt, t.tried, t.not_before, t.failures,
+              t.cancel_requested, j.scope, j.score, j.params, j.targets, j.timeout_ms, j.deadline, j.retries
        FROM tasks t JOIN jobs j ON j.id = t.job_id
        WHERE t.state IN ('queued', 'assigned', 'running')
        ORDER BY t.seq`,
@@ -251,6 +293,12 @@ export class ConductorStore {
       state: r.state as OpenTask["state"],
       attempt: r.attempt as number,
       tried: JSON.parse(r.tried as string),
+      timeoutMs: r.timeout_ms as number | null,
+      deadline: r.deadline as number | null,
+      retries: r.retries as number,
+      notBefore: r.not_before as number | null,
+      failures: r.failures as number,
+      cancelRequested: r.cancel_requested === 1,
     }));
   }
 
@@ -268,11 +316,31 @@ export class ConductorStore {
     const j = this.#q("SELECT * FROM jobs WHERE id = ?").get(id) as Row | undefined;
     if (!j) return undefined;
     const rows = this.#q(
-      `SELECT t.id, t.host, t.state, t.attempt, t.reason, t.tried,
+      `SELECT t.id, t.host, t.state, t.attempt, t.reason, t.tried, t.not_before, t.cancel_requested,
               a.started_at, a.ended_at, a.exit_code, a.signal, a.response, a.stdout_tail, a.stderr_tail, a.error
        FROM tasks t LEFT JOIN attempts a ON a.task_id = t.id AND a.attempt = t.attempt
        WHERE t.job_id = ? ORDER BY t.id`,
     ).all(id) as Row[];
+    const attempts = new Map<number, AttemptView[]>();
+    for (
+      const a of this.#q(
+        `SELECT a.task_id, a.attempt, a.player, a.state, a.started_at, a.ended_at, a.exit_code, a.signal, a.error
+         FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE t.job_id = ? ORDER BY a.task_id, a.attempt`,
+      ).all(id) as Row[]
+    ) {
+      const list = attempts.get(a.task_id as number) ?? [];
+      list.push({
+        attempt: a.attempt as number,
+        player: a.player as string,
+        state: a.state as string,
+        started_at: a.started_at as number | null,
+        ended_at: a.ended_at as number | null,
+        exit_code: a.exit_code as number | null,
+        signal: a.signal as string | null,
+        error: a.error as string | null,
+      });
+      attempts.set(a.task_id as number, list);
+    }
     const tasks: TaskView[] = rows.map((r) => ({
       id: r.id as number,
       host: r.host as string | null,
@@ -287,6 +355,9 @@ export class ConductorStore {
       stdout_tail: (r.stdout_tail as string | null) ?? "",
       stderr_tail: (r.stderr_tail as string | null) ?? "",
       tried: JSON.parse(r.tried as string),
+      attempts: attempts.get(r.id as number) ?? [],
+      not_before: (r.not_before as number | null) ?? null,
+      cancel_requested: r.cancel_requested === 1,
     }));
     return {
       id: j.id as number,
@@ -297,6 +368,10 @@ export class ConductorStore {
       submitted_at: j.submitted_at as number,
       submitted_by: j.submitted_by as string,
       finished_at: (j.finished_at as number | null) ?? null,
+      timeout_ms: (j.timeout_ms as number | null) ?? null,
+      deadline: (j.deadline as number | null) ?? null,
+      retries: j.retries as number,
+      cancelled_at: (j.cancelled_at as number | null) ?? null,
       aggregate: aggregateOf(tasks.map((t) => t.state)),
       tasks,
     };
