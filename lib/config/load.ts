@@ -92,9 +92,13 @@ export function parseConfigText(spec: Spec, text: string, file: string): Record<
     }
     const valueNode = pair.value;
     const raw = isScalar(valueNode) ? valueNode.value : valueNode === null ? null : valueNode;
+    // A number's notation matters to some keys (0o660); a quoted value is its text already.
+    const source = isScalar(valueNode) && typeof raw === "number" && valueNode.range
+      ? text.slice(valueNode.range[0], valueNode.range[1])
+      : undefined;
     try {
       if (!isScalar(valueNode) && valueNode !== null) throw new Error("expected a single value");
-      const v = k.parse(raw);
+      const v = k.parse(raw, source);
       out[key] = k.isPath && typeof v === "string" && v !== "" ? resolve(base, v) : v;
     } catch (err) {
       throw new OrchError("config", `${file}:${line}: key '${key}': ${(err as Error).message}`);

@@ -20,8 +20,12 @@ export interface Key<T> {
   placeholder: string;
   /** Relative paths in a config file are taken from the file's folder. */
   isPath?: boolean;
-  /** Turns a YAML value or a flag's text into a value; throws an `Error` saying what is wrong. */
-  parse(value: unknown): T;
+  /**
+   * Turns a YAML value or a flag's text into a value; throws an `Error`
+   * saying what is wrong. `source` is the value as written in the file, for
+   * keys whose meaning depends on the notation (a file mode).
+   */
+  parse(value: unknown, source?: string): T;
 }
 
 /** A set of keys. */
@@ -61,6 +65,8 @@ export function hostName(def: string, doc: string): Key<string> {
     default: def,
     placeholder: "<name>",
     parse(v) {
+      // An all-digit name is a valid label, though YAML reads it as a number.
+      if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) v = String(v);
       if (typeof v !== "string" || !PLAYER_NAME.test(v)) bad(v, PLAYER_NAME_DESC);
       return v.toLowerCase();
     },
@@ -96,6 +102,7 @@ export function address(
 
 /** Parses `host:port`, `[v6]:port`, `:port` or `host`; undefined when malformed. */
 export function parseAddress(text: string, defaultPort: number): Address | undefined {
+  if (text.trim() === "") return undefined;
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s\[\]]*))(?::(\d{1,5}))?$/.exec(text.trim());
   if (!m) return undefined;
   const host = m[1] ?? (m[2] || "0.0.0.0");
@@ -117,7 +124,7 @@ export function duration(def: number, doc: string, min = 1, max = 400 * 86_400_0
     placeholder: "<duration>",
     parse(v) {
       const ms = typeof v === "number"
-        ? v * 1000
+        ? Math.round(v * 1000)
         : typeof v === "string"
         ? parseDuration(v)
         : undefined;
@@ -177,18 +184,18 @@ export function oneOf<T extends string>(def: T, values: readonly T[], doc: strin
   };
 }
 
-/** A file mode, written in octal (`0660`). */
+/** A file mode, written in octal: `0660`, `660` or `0o660`. */
 export function mode(def: number, doc: string): Key<number> {
   return {
     doc,
     default: def,
     placeholder: "<octal>",
-    parse(v) {
-      const text = typeof v === "number" ? String(v) : v;
-      if (typeof text !== "string" || !/^0?[0-7]{3}$/.test(text)) {
-        bad(v, "a file mode in octal (e.g. 0660)");
-      }
-      return parseInt(text, 8);
+    parse(v, source) {
+      // YAML reads 0660 as decimal 660 and 0o660 as 432: the notation, not the number, says the mode.
+      const text = source ?? (typeof v === "number" ? String(v) : v);
+      const m = typeof text === "string" ? /^(?:0o|0)?([0-7]{3})$/.exec(text.trim()) : null;
+      if (!m) bad(v, "a file mode in octal (e.g. 0660)");
+      return parseInt(m[1], 8);
     },
   };
 }

@@ -30,8 +30,10 @@ export function parseDuration(text: string): number | undefined {
 
 /** A duration in ms written the short way people read: `250ms`, `1.5s`, `2m05s`, `3h10m`. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1).replace(/\.?0+$/, "")}s`;
+  if (Math.round(ms) < 1000) return `${Math.round(ms)}ms`;
+  // Round before choosing the unit, so that 59.99s reads 1m00s rather than 60s.
+  const secs = Number((ms / 1000).toFixed(ms < 10_000 ? 2 : 1));
+  if (secs < 60) return `${secs}s`;
   const s = Math.round(ms / 1000);
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   const m = Math.round(s / 60);

@@ -201,6 +201,10 @@ export class Player {
             this.#welcomed = false;
           }
           if (refused) return resolve();
+          if (this.#stopping) {
+            this.#log.info("disconnected from the conductor", { reason });
+            return resolve();
+          }
           this.#log.warn("disconnected from the conductor", {
             reason,
             hint: welcomed
@@ -263,7 +267,7 @@ export class Player {
     this.#conductorId = w.conductor_id;
     this.#welcomed = true;
     this.#backoff.reset();
-    link.allow(CONDUCTOR_TYPES.filter((t) => t !== "refuse"));
+    link.allow(CONDUCTOR_TYPES);
     const foreign = this.#opts.journal.dropForeign(w.conductor_id);
     if (foreign.length > 0) {
       this.#log.warn("dropped journal entries from another conductor database", {

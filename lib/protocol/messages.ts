@@ -280,7 +280,9 @@ function decodeScoreInfo(v: unknown, path: string): ScoreInfo {
   if (o.has("params")) {
     const p = o.obj("params");
     const keys = Object.keys(p.raw);
-    if (keys.length > LIMITS.maxParams) p.fail("", `expected at most ${LIMITS.maxParams} params`);
+    if (keys.length > LIMITS.maxParams) {
+      o.fail("params", `expected at most ${LIMITS.maxParams} params`);
+    }
     params = {};
     for (const key of keys) {
       if (!PARAM_KEY.test(key)) p.fail(key, `invalid key: ${PARAM_KEY_DESC}`);

@@ -22,7 +22,8 @@ export class Obj {
   /** Reads `value` as an object, or throws naming `path`. */
   static from(value: unknown, path: string, code: ErrorCode): Obj {
     if (!isPlainObject(value)) {
-      throw new OrchError(code, `${path}: expected an object, got ${describe(value)}`);
+      const where = path === "" ? "" : `${path}: `;
+      throw new OrchError(code, `${where}expected an object, got ${describe(value)}`);
     }
     return new Obj(value, path, code);
   }

@@ -105,6 +105,10 @@ function parseLegacy(lines: { text: string; line: number }[]): ConfParse {
     const m = LEGACY_LINE.exec(text)!;
     const key = m[1];
     const value = m[2].trim();
+    if (key === "params") {
+      b.error(line, "params cannot be declared in the old key=value form; write the conf in YAML");
+      continue;
+    }
     b.hint(line, `old key=value form; in YAML write: ${key}: ${value === "" ? '""' : value}`);
     b.set(key, value, line);
   }
@@ -198,7 +202,7 @@ class ConfBuilder {
       }
       case "timeout":
       case "max_timeout": {
-        const ms = typeof value === "number" ? value * 1000 : parseDuration(text);
+        const ms = typeof value === "number" ? Math.round(value * 1000) : parseDuration(text);
         if (ms === undefined || ms <= 0) {
           fail(`${JSON.stringify(text)} is not a duration (e.g. 30s, 10m, 1h)`);
           return;

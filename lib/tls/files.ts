@@ -97,8 +97,8 @@ export async function loadTlsMaterial(
     throw new OrchError(
       "config",
       `certificate ${paths.cert} is for ${
-        ou.length ? `a ${ou.join("/")}` : "no orch role"
-      }, not a ${role}`,
+        ou.length ? withArticle(ou.join("/")) : "no orch role"
+      }, not ${withArticle(role)}`,
       { hint: `issue one with: orch ca issue NAME --role ${role}` },
     );
   }
@@ -135,6 +135,11 @@ export async function loadTlsMaterial(
     names: certNames(cert),
     notAfter: cert.notAfter,
   };
+}
+
+/** "a player", "an audience". */
+function withArticle(word: string): string {
+  return `${/^[aeiou]/i.test(word) ? "an" : "a"} ${word}`;
 }
 
 /** Refuses a private key that others than its owner may read, as ssh does. */

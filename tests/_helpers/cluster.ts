@@ -200,10 +200,14 @@ export class Cluster implements AsyncDisposable {
   /** Starts player `name`; with `wait` (default), until the conductor lists it as connected and ready. */
   async startPlayer(
     name: string,
-    opts: { extra?: string[]; wait?: boolean; env?: Record<string, string> } = {},
+    opts: { extra?: string[]; wait?: boolean; env?: Record<string, string>; wrap?: string[] } = {},
   ): Promise<Proc> {
     const proc = this.track(
-      new Proc(name, this.playerArgs(name, opts.extra), { entry: this.opts.entry, env: opts.env }),
+      new Proc(name, this.playerArgs(name, opts.extra), {
+        entry: this.opts.entry,
+        env: opts.env,
+        wrap: opts.wrap,
+      }),
     );
     this.players.set(name, proc);
     if (opts.wait ?? true) await this.waitConnected(name);

@@ -60,10 +60,11 @@ export class Proc {
   constructor(
     name: string,
     args: string[],
-    opts: { cwd?: string; env?: Record<string, string>; entry?: string } = {},
+    opts: { cwd?: string; env?: Record<string, string>; entry?: string; wrap?: string[] } = {},
   ) {
     this.name = name;
-    const [cmd, ...pre] = orchCommand(opts.entry);
+    // `wrap` runs orch under another command, e.g. `ip netns exec NS`.
+    const [cmd, ...pre] = [...(opts.wrap ?? []), ...orchCommand(opts.entry)];
     this.child = new Deno.Command(cmd, {
       args: [...pre, ...args],
       cwd: opts.cwd,
@@ -188,4 +189,22 @@ export async function until<T>(
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Ids of live processes whose environment holds `key=value` (Linux /proc). */
+export function processesWithEnv(key: string, value: string): number[] {
+  const needle = `${key}=${value}`;
+  const found: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      const env = Deno.readTextFileSync(`/proc/${e.name}/environ`).split("\0");
+      if (env.includes(needle)) found.push(Number(e.name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
 }

@@ -1,0 +1,225 @@
+import { assertEquals } from "../../_helpers/assert.ts";
+import { HeadBuffer, KvCollector, type KvLimits, TailBuffer } from "../../../lib/exec/output.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const b = (s: string) => enc.encode(s);
+
+// --- TailBuffer -------------------------------------------------------------
+
+Deno.test("a tail buffer that never filled keeps everything", () => {
+  const t = new TailBuffer(8);
+  t.write(b("abc"));
+  t.write(b("de"));
+  assertEquals(dec.decode(t.bytes()), "abcde");
+  assertEquals(t.text(), "abcde");
+  assertEquals(t.total, 5);
+});
+
+Deno.test("a tail buffer filled exactly keeps everything without a marker", () => {
+  const t = new TailBuffer(8);
+  t.write(b("1234"));
+  t.write(b("5678"));
+  assertEquals(t.text(), "12345678");
+  t.write(b("9"));
+  assertEquals(dec.decode(t.bytes()), "23456789");
+});
+
+Deno.test("a tail buffer wraps around and keeps exactly the last bytes, oldest first", () => {
+  const t = new TailBuffer(8);
+  t.write(b("abcdef"));
+  t.write(b("ghij"));
+  assertEquals(dec.decode(t.bytes()), "cdefghij");
+  t.write(b("kl"));
+  assertEquals(dec.decode(t.bytes()), "efghijkl");
+  assertEquals(t.total, 12);
+});
+
+Deno.test("a chunk larger than the buffer leaves only its own tail", () => {
+  const t = new TailBuffer(8);
+  t.write(b("xyz"));
+  t.write(b("0123456789"));
+  assertEquals(dec.decode(t.bytes()), "23456789");
+  t.write(b("ab"));
+  assertEquals(dec.decode(t.bytes()), "456789ab");
+});
+
+Deno.test("whatever the chunking, a tail buffer keeps the same last bytes", () => {
+  const all = new Uint8Array(1000).map((_, i) => (i * 7 + 3) & 0xff);
+  for (const size of [1, 2, 3, 5, 7, 8, 13, 64, 999, 1000]) {
+    const t = new TailBuffer(37);
+    for (let i = 0; i < all.length; i += size) t.write(all.subarray(i, i + size));
+    assertEquals([...t.bytes()], [...all.subarray(1000 - 37)], `chunks of ${size}`);
+    assertEquals(t.total, 1000);
+  }
+});
+
+Deno.test("when bytes were dropped the text starts after the next line break, behind a marker", () => {
+  const t = new TailBuffer(16);
+  t.write(b("line1\nline2\nline3\nline4\n")); // 24 bytes; kept: "ne2\nline3\nline4\n"
+  assertEquals(dec.decode(t.bytes()), "ne2\nline3\nline4\n");
+  assertEquals(t.text(), "[… 12 earlier bytes not kept]\nline3\nline4\n");
+});
+
+Deno.test("when the kept bytes hold no line break, the marker is followed by all of them", () => {
+  const t = new TailBuffer(4);
+  t.write(b("abcdefgh"));
+  assertEquals(t.text(), "[… 4 earlier bytes not kept]\nefgh");
+});
+
+Deno.test("a line break only at the very end does not drop the last line", () => {
+  const t = new TailBuffer(4);
+  t.write(b("xxabc\n"));
+  assertEquals(t.text(), "[… 2 earlier bytes not kept]\nabc\n");
+});
+
+Deno.test("a tail that starts inside a multi-byte character skips to the next line", () => {
+  const t = new TailBuffer(8);
+  t.write(b("ééééé\nok\n")); // 14 bytes: the 8 kept start in the second byte of an é
+  assertEquals(t.text(), "[… 11 earlier bytes not kept]\nok\n");
+});
+
+Deno.test("a tail buffer of size zero keeps nothing but counts", () => {
+  const t = new TailBuffer(0);
+  t.write(b("abc"));
+  assertEquals(t.bytes().length, 0);
+  assertEquals(t.total, 3);
+});
+
+// --- HeadBuffer -------------------------------------------------------------
+
+Deno.test("a head buffer keeps the first bytes and notes the overflow", () => {
+  const h = new HeadBuffer(5);
+  h.write(b("abc"));
+  assertEquals([h.text(), h.overflow], ["abc", false]);
+  h.write(b("defg"));
+  assertEquals([h.text(), h.overflow], ["abcde", true]);
+  h.write(b("h"));
+  assertEquals([h.text(), h.overflow], ["abcde", true]);
+});
+
+Deno.test("a head buffer filled exactly has not overflowed", () => {
+  const h = new HeadBuffer(5);
+  h.write(b("abcde"));
+  h.write(new Uint8Array(0));
+  assertEquals([h.text(), h.overflow], ["abcde", false]);
+  h.write(b("f"));
+  assertEquals(h.overflow, true);
+});
+
+Deno.test("a head buffer copies what it keeps", () => {
+  const h = new HeadBuffer(10);
+  const chunk = b("hello");
+  h.write(chunk);
+  chunk.fill(0x21);
+  assertEquals(h.text(), "hello");
+});
+
+// --- KvCollector ------------------------------------------------------------
+
+const LIMITS: KvLimits = { maxKeys: 100, maxBytes: 10_000, maxLine: 1000 };
+
+function collect(text: string | string[], limits: KvLimits = LIMITS): KvCollector {
+  const kv = new KvCollector(limits);
+  for (const part of Array.isArray(text) ? text : [text]) kv.write(b(part));
+  kv.end();
+  return kv;
+}
+
+/** The collected pairs, in order, as plain entries (values has no prototype). */
+const pairs = (kv: KvCollector) => Object.entries(kv.values);
+
+Deno.test("key=value lines are split at the first '='", () => {
+  const kv = collect("a=1\nb=x=y\nc=\n");
+  assertEquals(pairs(kv), [["a", "1"], ["b", "x=y"], ["c", ""]]);
+  assertEquals(kv.problem, null);
+});
+
+Deno.test("lines without '=' and lines with an empty key are not part of the response", () => {
+  const kv = collect("hello world\n=x\n\nk=v\n==\n");
+  assertEquals(pairs(kv), [["k", "v"]]);
+  assertEquals(kv.problem, null);
+});
+
+Deno.test("a later line for the same key replaces the value", () => {
+  assertEquals(pairs(collect("a=1\na=2\n")), [["a", "2"]]);
+});
+
+Deno.test("a CR before the line feed is not part of the value", () => {
+  assertEquals(pairs(collect("a=1\r\nb=2\r\n")), [["a", "1"], ["b", "2"]]);
+});
+
+Deno.test("a last line without a newline counts once the stream ends", () => {
+  const kv = new KvCollector(LIMITS);
+  kv.write(b("a=1\nb=2"));
+  assertEquals(pairs(kv), [["a", "1"]]);
+  kv.end();
+  assertEquals(pairs(kv), [["a", "1"], ["b", "2"]]);
+});
+
+Deno.test("a line split over chunks, even inside a character, is read whole", () => {
+  const text = "key=välue\nother=thing\nlast=é";
+  const bytes = b(text);
+  for (let size = 1; size <= 5; size++) {
+    const kv = new KvCollector(LIMITS);
+    for (let i = 0; i < bytes.length; i += size) kv.write(bytes.subarray(i, i + size));
+    kv.end();
+    assertEquals(
+      pairs(kv),
+      [["key", "välue"], ["other", "thing"], ["last", "é"]],
+      `chunks of ${size}`,
+    );
+  }
+});
+
+Deno.test("a new key over the key limit is left out with a problem; known keys still change", () => {
+  const kv = collect("a=1\nb=2\nc=3\nd=4\na=5\n", { ...LIMITS, maxKeys: 2 });
+  assertEquals(pairs(kv), [["a", "5"], ["b", "2"]]);
+  assertEquals(kv.problem, "the response has more than 2 keys; the rest were left out");
+});
+
+Deno.test("lines past the byte limit are left out with a problem", () => {
+  // "a=12345" is 7 bytes, "b=6789" 6 more: 13 > 10.
+  const kv = collect("a=12345\nb=6789\nc=1\n", { ...LIMITS, maxBytes: 10 });
+  assertEquals(pairs(kv), [["a", "12345"]]);
+  assertEquals(kv.problem, "the response is larger than 10 bytes; the rest was left out");
+});
+
+Deno.test("a line of exactly the line limit is kept", () => {
+  const kv = collect(`k=${"x".repeat(8)}\n`, { ...LIMITS, maxLine: 10 });
+  assertEquals(pairs(kv), [["k", "x".repeat(8)]]);
+  assertEquals(kv.problem, null);
+});
+
+Deno.test("a very long line is skipped with a problem, and the lines after it still count", () => {
+  const kv = collect(["a=1\nb=", "x".repeat(30), "y".repeat(30), "\nc=3\n"], {
+    ...LIMITS,
+    maxLine: 10,
+  });
+  assertEquals(pairs(kv), [["a", "1"], ["c", "3"]]);
+  assertEquals(kv.problem, "a stdout line longer than 10 bytes was left out of the response");
+});
+
+Deno.test("a very long last line without a newline is skipped with a problem", () => {
+  const kv = collect(["a=1\n", "b=" + "x".repeat(20)], { ...LIMITS, maxLine: 10 });
+  assertEquals(pairs(kv), [["a", "1"]]);
+  assertEquals(kv.problem, "a stdout line longer than 10 bytes was left out of the response");
+});
+
+Deno.test("the first problem is the one kept", () => {
+  const kv = collect(`${"z".repeat(20)}\na=1\nb=2\nc=3\n`, {
+    maxKeys: 1,
+    maxBytes: 1000,
+    maxLine: 10,
+  });
+  assertEquals(pairs(kv), [["a", "1"]]);
+  assertEquals(kv.problem, "a stdout line longer than 10 bytes was left out of the response");
+});
+
+Deno.test("__proto__ and other Object member names are plain keys", () => {
+  const kv = collect("__proto__=x\nconstructor=y\ntoString=z\n");
+  assertEquals(pairs(kv), [["__proto__", "x"], ["constructor", "y"], ["toString", "z"]]);
+  assertEquals(Object.getPrototypeOf(kv.values), null);
+  assertEquals(Object.hasOwn(kv.values, "__proto__"), true);
+  assertEquals(({} as Record<string, unknown>).x, undefined);
+});

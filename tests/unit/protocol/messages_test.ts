@@ -1,0 +1,421 @@
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotMatch,
+  assertThrows,
+} from "../../_helpers/assert.ts";
+import { OrchError } from "../../../lib/errors.ts";
+import {
+  CONDUCTOR_TYPES,
+  decodeMessage,
+  type Message,
+  PLAYER_TYPES,
+} from "../../../lib/protocol/messages.ts";
+
+const ALL_TYPES: Message["type"][] = [
+  "hello",
+  "welcome",
+  "refuse",
+  "ready",
+  "assign",
+  "accept",
+  "reject",
+  "result",
+  "result_ack",
+  "cancel",
+  "ping",
+  "pong",
+];
+
+/** Decodes a JSON round trip of `value`, as off the wire. */
+function decode(value: unknown, allowed: readonly Message["type"][] = ALL_TYPES): Message {
+  return decodeMessage(JSON.parse(JSON.stringify(value)), allowed);
+}
+
+/** Asserts that decoding `value` throws a protocol error with exactly `message`. */
+function refused(value: unknown, message: string, allowed = ALL_TYPES): void {
+  const err = assertThrows(() => decode(value, allowed));
+  assert(err instanceof OrchError, `expected an OrchError, got ${err}`);
+  assertEquals(err.code, "protocol");
+  assertEquals(err.message, message);
+}
+
+const HOST_DESC =
+  "a host name (letters, digits, '-' and '.', each label 1-63 characters, at most 253 in all)";
+const KEY_DESC = "a parameter key (a letter, then letters, digits or '_', at most 64)";
+
+const hello = {
+  type: "hello",
+  name: "web-1.example.com",
+  version: "0.1.0",
+  protocol: 1,
+  slots: 4,
+  scores: [
+    {
+      name: "deploy",
+      interface: "pipe",
+      params: {
+        COUNT: { type: "int", required: false, default: "3", min: 1, max: 10 },
+        MODE: { type: "enum", required: true, values: ["fast", "slow"] },
+      },
+      timeout_ms: 30000,
+      max_timeout_ms: 600000,
+      idempotent: true,
+    },
+    { name: "uptime", interface: "env" },
+  ],
+  journal: [{ task_id: 7, attempt: 2, conductor_id: "c-123", state: "finished" }],
+};
+
+const result = {
+  type: "result",
+  task_id: 5,
+  attempt: 1,
+  outcome: "succeeded",
+  exit_code: 0,
+  signal: null,
+  response: { KEY: "value" },
+  stdout_tail: "out\n",
+  stderr_tail: "",
+  started_at: 1700000000000,
+  ended_at: 1700000001000,
+  error: null,
+};
+
+const assign = {
+  type: "assign",
+  task_id: 5,
+  attempt: 1,
+  job_id: 3,
+  score: "deploy",
+  params: { COUNT: "3", MODE: "fast" },
+  timeout_ms: 60000,
+};
+
+// --- valid messages -------------------------------------------------------
+
+Deno.test("a hello decodes with its scores and journal, optional score fields defaulted", () => {
+  assertEquals(decode(hello), {
+    type: "hello",
+    name: "web-1.example.com",
+    version: "0.1.0",
+    protocol: 1,
+    slots: 4,
+    scores: [
+      {
+        name: "deploy",
+        interface: "pipe",
+        params: {
+          COUNT: { type: "int", required: false, default: "3", min: 1, max: 10 },
+          MODE: { type: "enum", required: true, values: ["fast", "slow"] },
+        },
+        timeout_ms: 30000,
+        max_timeout_ms: 600000,
+        idempotent: true,
+      },
+      {
+        name: "uptime",
+        interface: "env",
+        params: null,
+        timeout_ms: null,
+        max_timeout_ms: null,
+        idempotent: false,
+      },
+    ],
+    journal: [{ task_id: 7, attempt: 2, conductor_id: "c-123", state: "finished" }],
+  });
+});
+
+Deno.test("a welcome decodes", () => {
+  const m = { type: "welcome", protocol: 1, conductor_id: "abc", heartbeat_ms: 15000 };
+  assertEquals(decode(m), m);
+});
+
+Deno.test("a refuse decodes", () => {
+  const m = { type: "refuse", code: "forbidden", message: "not in the players file" };
+  assertEquals(decode(m), m);
+});
+
+Deno.test("a ready decodes, and zero slots is allowed", () => {
+  assertEquals(decode({ type: "ready", slots: 0 }), { type: "ready", slots: 0 });
+  assertEquals(decode({ type: "ready", slots: 1024 }), { type: "ready", slots: 1024 });
+});
+
+Deno.test("an assign decodes", () => {
+  assertEquals(decode(assign), assign);
+});
+
+Deno.test("an assign without a timeout, or with a null one, has timeout_ms null", () => {
+  const { timeout_ms: _, ...without } = assign;
+  assertEquals(decode(without), { ...assign, timeout_ms: null });
+  assertEquals(decode({ ...assign, timeout_ms: null }), { ...assign, timeout_ms: null });
+});
+
+Deno.test("an accept decodes", () => {
+  const m = { type: "accept", task_id: 1, attempt: 1, started_at: 1700000000000 };
+  assertEquals(decode(m), m);
+});
+
+Deno.test("a reject decodes", () => {
+  const m = { type: "reject", task_id: 1, attempt: 2, code: "busy", message: "no free slot" };
+  assertEquals(decode(m), m);
+});
+
+Deno.test("a result decodes", () => {
+  assertEquals(decode(result), result);
+});
+
+Deno.test("a result with a signal and no exit code decodes; absent optionals are null", () => {
+  const { exit_code: _e, signal: _s, error: _r, ...rest } = result;
+  assertEquals(decode({ ...rest, outcome: "timed_out", signal: "SIGKILL" }), {
+    ...result,
+    outcome: "timed_out",
+    exit_code: null,
+    signal: "SIGKILL",
+    error: null,
+  });
+});
+
+Deno.test("a result_ack and a cancel decode", () => {
+  for (const type of ["result_ack", "cancel"]) {
+    const m = { type, task_id: 9, attempt: 3 };
+    assertEquals(decode(m), m);
+  }
+});
+
+Deno.test("a ping and a pong decode", () => {
+  assertEquals(decode({ type: "ping", t: 123 }), { type: "ping", t: 123 });
+  assertEquals(decode({ type: "pong", t: 0 }), { type: "pong", t: 0 });
+});
+
+// --- types ----------------------------------------------------------------
+
+Deno.test("an unknown message type is refused", () => {
+  refused({ type: "bogus" }, 'unexpected message type "bogus"');
+});
+
+Deno.test("a known type outside the allowed ones is refused", () => {
+  refused({ type: "ready", slots: 1 }, 'unexpected message type "ready"', ["hello"]);
+});
+
+Deno.test("a conductor does not take conductor messages, nor a player player messages", () => {
+  refused(
+    { type: "welcome", protocol: 1, conductor_id: "x", heartbeat_ms: 1 },
+    'unexpected message type "welcome"',
+    [...PLAYER_TYPES],
+  );
+  refused({ type: "ready", slots: 1 }, 'unexpected message type "ready"', [...CONDUCTOR_TYPES]);
+  // A hello only comes first, never later.
+  refused(hello, 'unexpected message type "hello"', [...PLAYER_TYPES]);
+});
+
+Deno.test("a message that is not an object is refused", () => {
+  refused([1, 2], "message: expected an object, got an array");
+  refused(null, "message: expected an object, got null");
+  refused("hello", 'message: expected an object, got the string "hello"');
+});
+
+Deno.test("a message without a type is refused", () => {
+  refused({ slots: 1 }, "message.type: expected a string, got nothing");
+  refused({ type: 5 }, "message.type: expected a string, got the number 5");
+});
+
+// --- fields ----------------------------------------------------------------
+
+Deno.test("a missing field is named with its path", () => {
+  const { slots: _, ...noSlots } = hello;
+  refused(noSlots, "hello.slots: expected an integer, got nothing");
+});
+
+Deno.test("an ill-typed field is named with its path", () => {
+  refused({ ...hello, slots: "4" }, 'hello.slots: expected an integer, got the string "4"');
+  refused({ ...hello, slots: 1.5 }, "hello.slots: expected an integer, got the number 1.5");
+  refused({ ...hello, scores: {} }, "hello.scores: expected an array, got an object");
+  refused(
+    { type: "ping", t: true },
+    "ping.t: expected an integer, got true",
+  );
+});
+
+Deno.test("an integer out of range is refused with the range", () => {
+  refused({ ...hello, slots: 1025 }, "hello.slots: expected 0..1024, got 1025");
+  refused({ ...hello, protocol: 0 }, "hello.protocol: expected 1..1000000, got 0");
+  refused(
+    { type: "accept", task_id: 0, attempt: 1, started_at: 1 },
+    "accept.task_id: expected 1..9007199254740991, got 0",
+  );
+});
+
+Deno.test("a player name that is not a host name is refused", () => {
+  refused({ ...hello, name: "bad name" }, `hello.name: "bad name" is not ${HOST_DESC}`);
+});
+
+Deno.test("a field inside a nested array item is named with the index", () => {
+  refused(
+    { ...hello, scores: [hello.scores[0], { name: "x y", interface: "env" }] },
+    "hello.scores[1].name: \"x y\" is not a score name (letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128)",
+  );
+  refused(
+    { ...hello, journal: [{ task_id: 1, attempt: 1, conductor_id: "c", state: "lost" }] },
+    'hello.journal[0].state: expected one of running, finished, got the string "lost"',
+  );
+});
+
+Deno.test("a declared parameter of an announced score is checked field by field", () => {
+  const score = {
+    name: "s",
+    interface: "env",
+    params: { N: { type: "float" } },
+  };
+  refused(
+    { ...hello, scores: [score] },
+    'hello.scores[0].params.N.type: expected one of string, int, bool, enum, got the string "float"',
+  );
+  refused(
+    { ...hello, scores: [{ ...score, params: { "1N": { type: "int" } } }] },
+    `hello.scores[0].params.1N: invalid key: ${KEY_DESC}`,
+  );
+  refused(
+    { ...hello, scores: [{ ...score, params: { N: { type: "int", colour: "red" } } }] },
+    "hello.scores[0].params.N.colour: unknown field (known: type, required, default, values, pattern, max_length, min, max, description)",
+  );
+});
+
+Deno.test("too many declared parameters name the params field itself", () => {
+  const params: Record<string, unknown> = {};
+  for (let i = 0; i < 257; i++) params[`P${i}`] = { type: "string" };
+  const err = assertThrows(() =>
+    decode({ ...hello, scores: [{ name: "s", interface: "env", params }] })
+  );
+  assert(err instanceof OrchError);
+  assertEquals(err.code, "protocol");
+  assertMatch(err.message, /at most 256 params/);
+  // The path is the params object, not an empty key below it ("params.: …").
+  assertNotMatch(err.message, /\.:/);
+  assertMatch(err.message, /^hello\.scores\[0\]\.params: /);
+});
+
+Deno.test("a refuse code outside the known ones is refused", () => {
+  refused(
+    { type: "refuse", code: "nope", message: "" },
+    'refuse.code: expected one of forbidden, protocol, conflict, got the string "nope"',
+  );
+});
+
+Deno.test("a reject code outside the known ones is refused", () => {
+  refused(
+    { type: "reject", task_id: 1, attempt: 1, code: "tired", message: "" },
+    'reject.code: expected one of unknown_score, bad_params, cannot_start, busy, draining, got the string "tired"',
+  );
+});
+
+Deno.test("a result exit code must be within -1..255", () => {
+  refused({ ...result, exit_code: 256 }, "result.exit_code: expected -1..255, got 256");
+  assertEquals((decode({ ...result, exit_code: -1 }) as { exit_code: number }).exit_code, -1);
+});
+
+// --- params -----------------------------------------------------------------
+
+Deno.test("assign params keys must be parameter keys", () => {
+  refused({ ...assign, params: { "1A": "x" } }, `assign.params.1A: invalid key: ${KEY_DESC}`);
+  refused({ ...assign, params: { "A-B": "x" } }, `assign.params.A-B: invalid key: ${KEY_DESC}`);
+  refused({ ...assign, params: { "": "x" } }, `assign.params.: invalid key: ${KEY_DESC}`);
+  refused(
+    { ...assign, params: { ["A".repeat(65)]: "x" } },
+    `assign.params.${"A".repeat(65)}: invalid key: ${KEY_DESC}`,
+  );
+});
+
+Deno.test("a parameter key of 64 characters is accepted", () => {
+  const key = "A" + "b_9".repeat(21);
+  assertEquals(key.length, 64);
+  const m = decode({ ...assign, params: { [key]: "v" } }) as { params: Record<string, string> };
+  assertEquals(m.params, { [key]: "v" });
+});
+
+Deno.test("assign params values must be strings", () => {
+  refused({ ...assign, params: { A: 1 } }, "assign.params.A: expected a string, got the number 1");
+  refused({ ...assign, params: { A: null } }, "assign.params.A: expected a string, got null");
+  refused({ ...assign, params: [] }, "assign.params: expected an object, got an array");
+});
+
+Deno.test("a NUL character in a parameter value is refused", () => {
+  refused(
+    { ...assign, params: { A: "a\u0000b" } },
+    "assign.params.A: must not contain NUL characters",
+  );
+});
+
+Deno.test("an empty parameter value is accepted", () => {
+  const m = decode({ ...assign, params: { A: "" } }) as { params: Record<string, string> };
+  assertEquals(m.params, { A: "" });
+});
+
+Deno.test("a parameter value over 64 KiB is refused, counted in UTF-8 bytes", () => {
+  refused(
+    { ...assign, params: { A: "x".repeat(65537) } },
+    "assign.params.A: expected at most 65536 bytes, got 65537",
+  );
+  // 32769 two-byte characters: 32769 characters but 65538 bytes.
+  refused(
+    { ...assign, params: { A: "é".repeat(32769) } },
+    "assign.params.A: expected at most 65536 bytes, got 65538",
+  );
+  const ok = decode({ ...assign, params: { A: "x".repeat(65536) } }) as {
+    params: Record<string, string>;
+  };
+  assertEquals(ok.params.A.length, 65536);
+});
+
+Deno.test("all parameters together may hold at most 256 KiB", () => {
+  const params: Record<string, string> = {};
+  for (const k of ["A", "B", "C", "D", "E"]) params[k] = "x".repeat(60000);
+  refused({ ...assign, params }, "assign.params: expected at most 262144 bytes in all, got 300005");
+});
+
+Deno.test("at most 256 parameters are accepted", () => {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < 257; i++) params[`P${i}`] = "";
+  refused({ ...assign, params }, "assign.params: expected at most 256 entries, got 257");
+  delete params.P0;
+  const m = decode({ ...assign, params }) as { params: Record<string, string> };
+  assertEquals(Object.keys(m.params).length, 256);
+});
+
+// --- response ---------------------------------------------------------------
+
+Deno.test("a result response must be an object", () => {
+  refused({ ...result, response: [] }, "result.response: expected an object");
+  refused({ ...result, response: "k=v" }, "result.response: expected an object");
+  refused({ ...result, response: null }, "result.response: expected an object");
+});
+
+Deno.test("a result response may have at most 1024 keys", () => {
+  const response: Record<string, string> = {};
+  for (let i = 0; i < 1024; i++) response[`k${i}`] = "v";
+  assertEquals(
+    Object.keys((decode({ ...result, response }) as { response: object }).response).length,
+    1024,
+  );
+  response.k1024 = "v";
+  refused({ ...result, response }, "result.response: expected at most 1024 keys");
+});
+
+Deno.test("a result response may hold at most 256 KiB of JSON", () => {
+  // {"a":"…"} is 8 bytes of JSON around the value.
+  const fits = { a: "x".repeat(262144 - 8) };
+  assertEquals(JSON.stringify(fits).length, 262144);
+  assertEquals((decode({ ...result, response: fits }) as { response: unknown }).response, fits);
+  refused(
+    { ...result, response: { a: "x".repeat(262144 - 7) } },
+    "result.response: expected at most 262144 bytes",
+  );
+});
+
+Deno.test("output tails are limited to four times the kept bytes", () => {
+  refused(
+    { ...result, stdout_tail: "x".repeat(65537) },
+    "result.stdout_tail: expected at most 65536 bytes, got 65537",
+  );
+});
