@@ -53,11 +53,10 @@ Deno.test("fault 1: kill -9 of the conductor mid-burst of 500 submits: every ack
 
     // Every job the database holds is whole (two tasks), finished, and ran once per host.
     const jobs = [];
-    for (let before: number | undefined;;) {
-      const page = await c.client.jobs(1000, before);
-      if (page.length === 0) break;
+    let page = await c.client.jobs(1000);
+    while (page.length > 0) {
       jobs.push(...page);
-      before = page[page.length - 1].id;
+      page = await c.client.jobs(1000, page[page.length - 1].id);
     }
     for (const j of jobs) {
       assertEquals(j.targets, 2, `job ${j.id}`);

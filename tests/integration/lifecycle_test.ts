@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { ROOT, until } from "../_helpers/proc.ts";
 
