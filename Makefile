@@ -61,6 +61,7 @@ fault: deps
 ## Benchmarks print figures; they never fail on timing.
 bench: deps bundle
 	$(DENO) run --allow-all tests/bench/submit_wait.ts
+	$(DENO) run --allow-all tests/bench/reconnect.ts
 
 ## A single executable, dist/orch. Offline: DENORT_BIN=/path/to/denort make build
 build: deps
