@@ -32,14 +32,24 @@ const first = await c.startConductor(["--log-level", "info"]);
 
 const players = [];
 for (const name of names) {
-  const made = await issueCertificate(ca, { name, role: "player", sans: [], days: 1, now: new Date() });
+  const made = await issueCertificate(ca, {
+    name,
+    role: "player",
+    sans: [],
+    days: 1,
+    now: new Date(),
+  });
   await Deno.writeTextFile(join(c.caDir, `${name}.crt`), made.certPem);
   await Deno.writeTextFile(join(c.caDir, `${name}.key`), made.keyPem, { mode: 0o600 });
-  const tls = await loadTlsMaterial({
-    ca: join(c.caDir, "ca.crt"),
-    cert: join(c.caDir, `${name}.crt`),
-    key: join(c.caDir, `${name}.key`),
-  }, "player", new Date());
+  const tls = await loadTlsMaterial(
+    {
+      ca: join(c.caDir, "ca.crt"),
+      cert: join(c.caDir, `${name}.crt`),
+      key: join(c.caDir, `${name}.key`),
+    },
+    "player",
+    new Date(),
+  );
   players.push(
     await startPlayer({
       name,
@@ -77,11 +87,18 @@ async function restart(how: "SIGKILL" | "SIGTERM", downMs = 0): Promise<void> {
     .sort((a, b) => a - b);
   const bucket = Math.max(100, Math.ceil(times[times.length - 1] / 10 / 100) * 100);
   const spread = new Map<number, number>();
-  for (const t of times) spread.set(Math.floor(t / bucket), (spread.get(Math.floor(t / bucket)) ?? 0) + 1);
-  const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((times.length * p) / 100))];
+  for (const t of times) {
+    spread.set(Math.floor(t / bucket), (spread.get(Math.floor(t / bucket)) ?? 0) + 1);
+  }
+  const pct = (p: number) =>
+    times[Math.min(times.length - 1, Math.floor((times.length * p) / 100))];
   console.log(
-    `${how}${downMs ? ` + ${downMs / 1000}s away` : ""}: conductor down ${ready - t0} ms (until ready); all ${count} back ${allBack - ready} ms after it was ready; ` +
-      `hellos after ready: p10 ${pct(10)} ms, p50 ${pct(50)} ms, p90 ${pct(90)} ms, last ${times[times.length - 1]} ms`,
+    `${how}${downMs ? ` + ${downMs / 1000}s away` : ""}: conductor down ${
+      ready - t0
+    } ms (until ready); all ${count} back ${allBack - ready} ms after it was ready; ` +
+      `hellos after ready: p10 ${pct(10)} ms, p50 ${pct(50)} ms, p90 ${pct(90)} ms, last ${
+        times[times.length - 1]
+      } ms`,
   );
   console.log(
     `  hellos per ${bucket} ms after ready: ${

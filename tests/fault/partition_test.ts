@@ -13,7 +13,9 @@ async function ip(...args: string[]): Promise<{ ok: boolean; err: string }> {
 }
 
 /** A network namespace joined to this one by a veth pair; null and why, when one cannot be made. */
-async function makeLink(): Promise<{ ns: string; hostIf: string; hostIp: string; del: () => Promise<void> } | string> {
+async function makeLink(): Promise<
+  { ns: string; hostIf: string; hostIp: string; del: () => Promise<void> } | string
+> {
   const id = crypto.getRandomValues(new Uint8Array(3));
   const tag = Array.from(id.slice(0, 2), (b) => b.toString(16).padStart(2, "0")).join("");
   const ns = `orch-${tag}`;
@@ -59,7 +61,11 @@ Deno.test({
     const link = await makeLink();
     if (typeof link === "string") throw new Error(link);
     try {
-      await using c = await Cluster.create({ players: ["p1"], scoresDir: FAULT_SCORES, heartbeat: "2s" });
+      await using c = await Cluster.create({
+        players: ["p1"],
+        scoresDir: FAULT_SCORES,
+        heartbeat: "2s",
+      });
       const conductor = await c.startConductor(["--listen", "0.0.0.0:0"]);
       const p1 = await c.startPlayer("p1", {
         wrap: ["ip", "netns", "exec", link.ns],
@@ -67,14 +73,23 @@ Deno.test({
       });
       const out = await Deno.makeTempDir();
       try {
-        const id = await c.client.submit({ score: "append", scope: "all", targets: ["p1"], params: { OUT: out, SLEEP: "4" } });
+        const id = await c.client.submit({
+          score: "append",
+          scope: "all",
+          targets: ["p1"],
+          params: { OUT: out, SLEEP: "4" },
+        });
         await until("running", async () => (await c.client.job(id)).tasks[0].state === "running");
         const fromC = conductor.proc.lines.length;
         const fromP = p1.lines.length;
 
         const down = Date.now();
         assertEquals((await ip("link", "set", link.hostIf, "down")).ok, true);
-        await conductor.proc.waitFor(/player disconnected player=p1 reason="no message for/, 10_000, fromC);
+        await conductor.proc.waitFor(
+          /player disconnected player=p1 reason="no message for/,
+          10_000,
+          fromC,
+        );
         const conductorNoticed = Date.now() - down;
         await p1.waitFor(/disconnected from the conductor .*reason="no message for/, 10_000, fromP);
         const playerNoticed = Date.now() - down;
@@ -91,7 +106,9 @@ Deno.test({
         assertEquals(job.aggregate, "success");
         assertEquals(job.tasks[0].attempts.length, 1);
         assertEquals((await appendedRuns(out)).get("p1")?.length, 1);
-        const recorded = conductor.proc.lines.filter((l) => /task finished .*task=1 attempt=1/.test(l)).length;
+        const recorded = conductor.proc.lines.filter((l) =>
+          /task finished .*task=1 attempt=1/.test(l)
+        ).length;
         assertEquals(recorded, 1);
         assertMatch(p1.log, /connected to the conductor .*resent=1/);
         report("fault 4 (partition)", {
