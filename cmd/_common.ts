@@ -11,6 +11,7 @@ import { OrchError } from "../lib/errors.ts";
 import { createLogger, type Logger, type LogLevel } from "../lib/log.ts";
 import { flagName, loadConfig, parseAddress, type Spec, type Values } from "../lib/config/mod.ts";
 import { AudienceClient } from "../lib/client/mod.ts";
+import type { JobView } from "../lib/protocol/mod.ts";
 import { loadTlsMaterial } from "../lib/tls/mod.ts";
 
 /** Exit statuses, as documented in the README. */
@@ -142,6 +143,15 @@ export async function clientFromFlags(opts: Record<string, unknown>): Promise<Au
     kind: "socket",
     path: pick("socket", "ORCH_SOCKET", "/run/orchestra/audience.sock"),
   });
+}
+
+/** Waits for job `id` to finish (for ever when `timeoutMs` is null), telling stderr about retries. */
+export function waitForJob(
+  client: AudienceClient,
+  id: number,
+  timeoutMs: number | null,
+): Promise<JobView> {
+  return client.waitJob(id, { timeoutMs, onRetry: (e) => err(`orch: ${e.message}; retrying`) });
 }
 
 /** Parses a job id argument. */

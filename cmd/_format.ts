@@ -12,7 +12,7 @@ import type {
   PlayerView,
   TaskView,
 } from "../lib/protocol/mod.ts";
-import { EXIT } from "./_common.ts";
+import { EXIT, out } from "./_common.ts";
 
 /** Lines of each output tail `orch status` shows when not told. */
 export const DEFAULT_LINES = 5;
@@ -162,6 +162,12 @@ export function formatPlayers(players: PlayerView[]): string[] {
       formatTime(p.last_seen),
     ]),
   );
+}
+
+/** Prints a job as JSON or as `orch status` shows it. */
+export function printJob(job: JobView, opts: { json?: boolean; lines?: number }): void {
+  if (opts.json) out(JSON.stringify(job, null, 2));
+  else for (const line of formatJob(job, opts.lines)) out(line);
 }
 
 /** The exit status for a job: by aggregate once finished, "pending" while not. */

@@ -6,8 +6,15 @@
  */
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
-import { addAudienceFlags, clientFromFlags, err, exitState, out, parseJobId } from "./_common.ts";
-import { formatJob, jobExit } from "./_format.ts";
+import {
+  addAudienceFlags,
+  clientFromFlags,
+  exitState,
+  out,
+  parseJobId,
+  waitForJob,
+} from "./_common.ts";
+import { jobExit, printJob } from "./_format.ts";
 
 /** `orch cancel`. */
 export function cancelCommand(): CommandUnknownOpts {
@@ -30,12 +37,8 @@ export function cancelCommand(): CommandUnknownOpts {
         );}
       return;
     }
-    const job = await client.waitJob(id, {
-      timeoutMs: null,
-      onRetry: (e) => err(`orch: ${e.message}; retrying`),
-    });
-    if (opts.json) out(JSON.stringify(job, null, 2));
-    else for (const line of formatJob(job, undefined)) out(line);
+    const job = await waitForJob(client, id, null);
+    printJob(job, { json: opts.json });
     exitState.code = jobExit(job);
   });
   return cmd;

@@ -5,8 +5,8 @@
  */
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
-import { addAudienceFlags, clientFromFlags, err, exitState, out, parseJobId } from "./_common.ts";
-import { formatJob, jobExit } from "./_format.ts";
+import { addAudienceFlags, clientFromFlags, exitState, parseJobId, waitForJob } from "./_common.ts";
+import { jobExit, printJob } from "./_format.ts";
 import { durationFlag, linesFlag } from "./submit.ts";
 
 /** `orch status`. */
@@ -28,14 +28,8 @@ export function statusCommand(): CommandUnknownOpts {
       ? null
       : durationFlag("--wait-timeout", opts.waitTimeout);
     const client = await clientFromFlags(opts);
-    const job = opts.wait
-      ? await client.waitJob(id, {
-        timeoutMs: waitTimeout,
-        onRetry: (e) => err(`orch: ${e.message}; retrying`),
-      })
-      : await client.job(id);
-    if (opts.json) out(JSON.stringify(job, null, 2));
-    else for (const line of formatJob(job, lines)) out(line);
+    const job = opts.wait ? await waitForJob(client, id, waitTimeout) : await client.job(id);
+    printJob(job, { json: opts.json, lines });
     if (opts.wait) exitState.code = jobExit(job);
   });
   return cmd;

@@ -9,8 +9,8 @@ import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { parseDuration } from "../lib/config/mod.ts";
 import { OrchError } from "../lib/errors.ts";
 import { decodeSubmit, MAX_RETRIES } from "../lib/protocol/mod.ts";
-import { addAudienceFlags, clientFromFlags, err, exitState, out } from "./_common.ts";
-import { formatJob, jobExit } from "./_format.ts";
+import { addAudienceFlags, clientFromFlags, err, exitState, out, waitForJob } from "./_common.ts";
+import { jobExit, printJob } from "./_format.ts";
 
 function collectTargets(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(",").map((t) => t.trim()).filter((t) => t !== "")];
@@ -137,12 +137,8 @@ export function submitCommand(): CommandUnknownOpts {
       return;
     }
     if (!opts.json) err(`job ${id} submitted; waiting`);
-    const job = await client.waitJob(id, {
-      timeoutMs: waitTimeout,
-      onRetry: (e) => err(`orch: ${e.message}; retrying`),
-    });
-    if (opts.json) out(JSON.stringify(job, null, 2));
-    else for (const line of formatJob(job, lines)) out(line);
+    const job = await waitForJob(client, id, waitTimeout);
+    printJob(job, { json: opts.json, lines });
     exitState.code = jobExit(job);
   });
   return cmd;

@@ -399,6 +399,8 @@ export class Conductor {
 
   #onAccept(session: Session, taskId: number, attempt: number, startedAt: number): void {
     const t = this.#held(session, taskId, attempt);
+    // Already running: reconciliation saw it in the player's journal before this accept arrived.
+    if (t?.state === "running") return;
     if (!t || t.state !== "assigned") {
       this.#log.warn("ignored an accept for a task the player does not hold", {
         player: session.name,

@@ -7,38 +7,12 @@
  * @module
  */
 
-import type { Scope, TriedPlayer } from "../protocol/mod.ts";
 import type { OpenTask } from "../store/mod.ts";
 
-/** A task that is not final. */
-export interface TaskRec {
-  id: number;
-  jobId: number;
-  /** Queue position; lower runs first. */
-  seq: number;
-  scope: Scope;
-  score: string;
-  params: Record<string, string>;
+/** A task that is not final, as the scheduler keeps it. */
+export interface TaskRec extends Omit<OpenTask, "targets"> {
   /** All-of: `[host]`; one-of: the job's targets in the order given. */
   candidates: string[];
-  /** The player it is assigned to or running on; all-of: always its target. */
-  host: string | null;
-  state: "queued" | "assigned" | "running";
-  attempt: number;
-  /** One-of: players that refused it. */
-  tried: TriedPlayer[];
-  /** The job's timeout for each run (ms), or null for the score's default. */
-  timeoutMs: number | null;
-  /** Epoch ms by which it must start, or null. */
-  deadline: number | null;
-  /** Retries the job allows after a failed run. */
-  retries: number;
-  /** Not to be placed before then (retry backoff), or null. */
-  notBefore: number | null;
-  /** Runs that did not succeed so far. */
-  failures: number;
-  /** A cancel is pending: stop it where it runs, never place it again. */
-  cancelRequested: boolean;
 }
 
 /** A list of tasks kept in ascending `seq` order. */
@@ -81,26 +55,8 @@ export class Queue {
   load(tasks: OpenTask[], seqRange: { low: number; high: number }): void {
     this.#low = seqRange.low;
     this.#high = seqRange.high;
-    for (const t of tasks) {
-      this.add({
-        id: t.id,
-        jobId: t.jobId,
-        seq: t.seq,
-        scope: t.scope,
-        score: t.score,
-        params: t.params,
-        candidates: t.scope === "all" ? [t.host!] : t.targets,
-        host: t.host,
-        state: t.state,
-        attempt: t.attempt,
-        tried: t.tried,
-        timeoutMs: t.timeoutMs,
-        deadline: t.deadline,
-        retries: t.retries,
-        notBefore: t.notBefore,
-        failures: t.failures,
-        cancelRequested: t.cancelRequested,
-      });
+    for (const { targets, ...t } of tasks) {
+      this.add({ ...t, candidates: t.scope === "all" ? [t.host!] : targets });
     }
   }
 

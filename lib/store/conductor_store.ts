@@ -41,20 +41,31 @@ export interface NewJob {
 export interface OpenTask {
   id: number;
   jobId: number;
+  /** Queue position; lower runs first. */
   seq: number;
   scope: Scope;
   score: string;
   params: Record<string, string>;
+  /** The job's targets in the order given. */
   targets: string[];
+  /** The player it is assigned to or running on; all-of: always its target. */
   host: string | null;
   state: "queued" | "assigned" | "running";
+  /** The latest attempt (0 before the first). */
   attempt: number;
+  /** One-of: players that refused it. */
   tried: TriedPlayer[];
+  /** The job's timeout for each run (ms), or null for the score's default. */
   timeoutMs: number | null;
+  /** Epoch ms by which it must start, or null. */
   deadline: number | null;
+  /** Retries the job allows after a failed run. */
   retries: number;
+  /** Not to be placed before then (retry backoff), or null. */
   notBefore: number | null;
+  /** Runs that did not succeed so far. */
   failures: number;
+  /** A cancel is pending: stop it where it runs, never place it again. */
   cancelRequested: boolean;
 }
 

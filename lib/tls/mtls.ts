@@ -51,6 +51,9 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Connections one listener holds at most; more are refused until some close. */
+const MAX_CONNECTIONS = 20_000;
+
 function serverOptions(material: TlsMaterial): tls.TlsOptions {
   return {
     ca: material.ca,
@@ -86,6 +89,7 @@ export function createMutualTlsServer(
   onRefused: (reason: string) => void,
 ): tls.Server {
   const server = tls.createServer(serverOptions(material), onSecure);
+  server.maxConnections = MAX_CONNECTIONS;
   server.on("tlsClientError", (err) => onRefused(describeHandshakeError(err)));
   return server;
 }
@@ -97,6 +101,7 @@ export function createMutualHttpsServer(
   onRefused: (reason: string) => void,
 ): https.Server {
   const server = https.createServer(serverOptions(material), handler);
+  server.maxConnections = MAX_CONNECTIONS;
   server.on("tlsClientError", (err) => onRefused(describeHandshakeError(err)));
   return server;
 }
