@@ -66,7 +66,12 @@ bench: deps bundle
 ## A single executable, dist/orch. Offline: DENORT_BIN=/path/to/denort make build
 build: deps
 	@mkdir -p dist
-	$(DENO) compile --allow-all --output dist/orch main.ts
+	@$(DENO) compile --allow-all --output dist/orch main.ts || { \
+	  echo "make build: deno compile needs the denort $(DENO_VERSION) base binary; it downloads it from" >&2; \
+	  echo "dl.deno.land, or takes it from DENORT_BIN=/path/to/denort when that host is unreachable." >&2; \
+	  echo "make bundle makes dist/orch.js instead, which any deno runs: deno run -A orch.js" >&2; \
+	  exit 1; }
+	@echo "wrote dist/orch"
 
 ## One JavaScript file, dist/orch.js, that any deno runs: deno run -A dist/orch.js
 bundle: deps

@@ -107,7 +107,7 @@ export function caCommand(): CommandUnknownOpts {
       const caKeyPath = join(opts.caDir, "ca.key");
       const caCert = await readTextFile(caCertPath, "CA certificate");
       const caKey = await readTextFile(caKeyPath, "CA key");
-      parseCertificate(caCert, "CA certificate", caCertPath);
+      await parseCertificate(caCert, "CA certificate", caCertPath);
       const made = await issueCertificate({ certPem: caCert, keyPem: caKey }, {
         name,
         role: opts.role as Role,

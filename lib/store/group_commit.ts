@@ -4,13 +4,14 @@
  * A write runs at once, inside the open transaction (in a savepoint of its
  * own, so a write that throws undoes only itself), and its promise settles
  * once the transaction holding it is committed. The transaction commits
- * after the current turn of the event loop, or sooner when it grows large.
+ * once the I/O events at hand are handled, or sooner when it grows large.
  * Whatever must wait for durability — answering a submit, acknowledging a
  * result, sending an assignment — waits for that promise.
  *
  * @module
  */
 
+import { clearImmediate, setImmediate } from "node:timers";
 import type { Database } from "./db.ts";
 
 /** Writes grouped per commit at most. */
@@ -23,7 +24,7 @@ export class GroupCommit {
   #open = false;
   #count = 0;
   #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: ReturnType<typeof setImmediate> | undefined;
   #closed = false;
   /** Commits made, for tests and metrics. */
   commits = 0;
@@ -47,7 +48,9 @@ export class GroupCommit {
     if (!this.#open) {
       this.#db.exec("BEGIN IMMEDIATE");
       this.#open = true;
-      this.#timer = setTimeout(() => this.flush(), 0);
+      // setImmediate runs after the I/O already at hand (so its writes join this group),
+      // and costs microseconds where setTimeout(0) costs milliseconds.
+      this.#timer = setImmediate(() => this.flush());
     }
     this.#db.exec("SAVEPOINT w");
     let value: T;
@@ -81,7 +84,7 @@ export class GroupCommit {
   /** Commits the open transaction now, if there is one. */
   flush(): void {
     if (!this.#open) return;
-    clearTimeout(this.#timer);
+    if (this.#timer !== undefined) clearImmediate(this.#timer);
     const waiters = this.#waiters;
     this.#waiters = [];
     this.#open = false;

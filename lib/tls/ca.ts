@@ -10,9 +10,11 @@
  * @module
  */
 
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "./_x509.ts";
 import { OrchError } from "../errors.ts";
+
+/** The certificate library, loaded on first use. */
+export const loadX509 = (): Promise<typeof X509> => import("./_x509.ts");
 
 /** What a certificate's holder is. */
 export type Role = "conductor" | "player" | "audience";
@@ -41,7 +43,7 @@ async function newKeys(): Promise<CryptoKeyPair> {
 
 async function keyToPem(key: CryptoKey): Promise<string> {
   const der = await crypto.subtle.exportKey("pkcs8", key);
-  return x509.PemConverter.encode(der, "PRIVATE KEY");
+  return (await loadX509()).PemConverter.encode(der, "PRIVATE KEY");
 }
 
 function serial(): string {
@@ -55,6 +57,7 @@ function serial(): string {
 export async function createCA(
   opts: { name: string; days: number; now: Date },
 ): Promise<CertifiedKey> {
+  const x509 = await loadX509();
   const keys = await newKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -96,16 +99,17 @@ export async function issueCertificate(
       hint: "use a host name (letters, digits, '-', '.'), or for the audience a user name",
     });
   }
+  const x509 = await loadX509();
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await importPrivateKey(ca.keyPem, "CA key");
   const keys = await newKeys();
-  const names = new Map<string, x509.JsonGeneralName>();
+  const names = new Map<string, X509.JsonGeneralName>();
   for (const n of [opts.name, ...opts.sans]) {
     const gn = generalName(n);
     if (gn) names.set(`${gn.type}:${gn.value.toLowerCase()}`, gn);
   }
   const eku = opts.role === "conductor" ? [SERVER_AUTH, CLIENT_AUTH] : [CLIENT_AUTH];
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.ExtendedKeyUsageExtension(eku, false),
@@ -133,7 +137,7 @@ export async function issueCertificate(
 /** Imports a PEM PKCS#8 ECDSA P-256 private key; `what` names it in errors. */
 export async function importPrivateKey(pem: string, what: string): Promise<CryptoKey> {
   try {
-    const der = x509.PemConverter.decodeFirst(pem);
+    const der = (await loadX509()).PemConverter.decodeFirst(pem);
     return await crypto.subtle.importKey("pkcs8", der, ALG, true, ["sign"]);
   } catch (err) {
     throw new OrchError("invalid", `${what} is not a PEM PKCS#8 ECDSA P-256 private key`, {
@@ -147,7 +151,7 @@ const DNS_NAME =
   /^(?=.{1,253}$)(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** A SAN entry for `name`: an IP address, a DNS name, or nothing for other names. */
-function generalName(name: string): x509.JsonGeneralName | undefined {
+function generalName(name: string): X509.JsonGeneralName | undefined {
   if (IPV4.test(name)) return { type: "ip", value: name };
   if (name.includes(":")) {
     try {

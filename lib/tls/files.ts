@@ -7,10 +7,9 @@
  * @module
  */
 
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "./_x509.ts";
 import { OrchError } from "../errors.ts";
-import { importPrivateKey, type Role } from "./ca.ts";
+import { importPrivateKey, loadX509, type Role } from "./ca.ts";
 
 /** Paths of the three files a node needs. */
 export interface TlsPaths {
@@ -53,7 +52,12 @@ export async function readTextFile(path: string, what: string): Promise<string> 
 }
 
 /** Parses one PEM certificate; `what` and `path` name it in errors. */
-export function parseCertificate(pem: string, what: string, path: string): x509.X509Certificate {
+export async function parseCertificate(
+  pem: string,
+  what: string,
+  path: string,
+): Promise<X509.X509Certificate> {
+  const x509 = await loadX509();
   try {
     return new x509.X509Certificate(pem);
   } catch (err) {
@@ -74,8 +78,9 @@ export async function loadTlsMaterial(
   const certPem = await readTextFile(paths.cert, "certificate");
   const keyPem = await readTextFile(paths.key, "key file");
   await checkKeyMode(paths.key);
-  const ca = parseCertificate(caPem, "CA certificate", paths.ca);
-  const cert = parseCertificate(certPem, "certificate", paths.cert);
+  const x509 = await loadX509();
+  const ca = await parseCertificate(caPem, "CA certificate", paths.ca);
+  const cert = await parseCertificate(certPem, "certificate", paths.cert);
   const key = await importPrivateKey(keyPem, `key file ${paths.key}`).catch((err) => {
     throw new OrchError("config", (err as Error).message);
   });
@@ -132,7 +137,7 @@ export async function loadTlsMaterial(
     cert: certPem,
     key: keyPem,
     name: cn,
-    names: certNames(cert),
+    names: certNames(cert, x509),
     notAfter: cert.notAfter,
   };
 }
@@ -158,13 +163,13 @@ async function checkKeyMode(path: string): Promise<void> {
   }
 }
 
-async function keyMatches(key: CryptoKey, cert: x509.X509Certificate): Promise<boolean> {
+async function keyMatches(key: CryptoKey, cert: X509.X509Certificate): Promise<boolean> {
   const jwk = await crypto.subtle.exportKey("jwk", key);
   const certJwk = await crypto.subtle.exportKey("jwk", await cert.publicKey.export());
   return jwk.x === certJwk.x && jwk.y === certJwk.y;
 }
 
-function certNames(cert: x509.X509Certificate): string[] {
+function certNames(cert: X509.X509Certificate, x509: typeof X509): string[] {
   const names = new Set<string>();
   for (const cn of cert.subjectName.getField("CN")) names.add(cn.toLowerCase());
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
