@@ -48,7 +48,12 @@ export function err(line: string): void {
 
 function writeAll(w: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
   let off = 0;
-  while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
+  try {
+    while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
+  } catch (e) {
+    // The reader went away (`orch jobs | head`): nobody is left to tell.
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+  }
 }
 
 /** A logger writing to stderr. */

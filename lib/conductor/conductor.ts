@@ -19,6 +19,7 @@ import {
   type Hello,
   type JobSummary,
   type JobView,
+  normalizePlayerName,
   ORCH_VERSION,
   type Outcome,
   PLAYER_TYPES,
@@ -249,7 +250,7 @@ export class Conductor {
 
   #onHello(session: Session, hello: Hello): void {
     this.#pending.delete(session);
-    const name = hello.name;
+    const name = normalizePlayerName(hello.name);
     const id = session.identity;
     if (hello.protocol !== PROTOCOL_VERSION) {
       return this.#refuse(

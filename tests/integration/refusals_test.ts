@@ -273,3 +273,14 @@ Deno.test("a submit naming an unknown score, a malformed or unlisted target is r
   }
   assertEquals(await c.client.jobs(100), []);
 });
+
+Deno.test("a player refuses a conductor whose certificate does not hold the expected name", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  const p1 = await c.startPlayer("p1", {
+    wait: false,
+    extra: ["--conductor-name", "conductor.example.com"],
+  });
+  await p1.waitFor(/cannot reach the conductor .*conductor\.example\.com/);
+  assertEquals((await c.client.players()).find((p) => p.name === "p1")?.connected, false);
+});
