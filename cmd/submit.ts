@@ -8,7 +8,7 @@
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { parseDuration } from "../lib/config/mod.ts";
 import { OrchError } from "../lib/errors.ts";
-import { decodeSubmit, MAX_RETRIES } from "../lib/protocol/mod.ts";
+import { decodeSubmit, LIMITS, MAX_RETRIES } from "../lib/protocol/mod.ts";
 import { addAudienceFlags, clientFromFlags, err, exitState, out, waitForJob } from "./_common.ts";
 import { jobExit, printJob } from "./_format.ts";
 
@@ -38,6 +38,18 @@ export function durationFlag(flag: string, text: string): number {
     throw new OrchError(
       "usage",
       `${flag} ${JSON.stringify(text)} is not a duration (e.g. 30s, 10m)`,
+    );
+  }
+  return ms;
+}
+
+/** Parses `--timeout`: a duration from 1 ms to 24 days. */
+export function timeoutFlag(text: string): number {
+  const ms = durationFlag("--timeout", text);
+  if (ms < 1 || ms > LIMITS.maxTimeoutMs) {
+    throw new OrchError(
+      "usage",
+      `--timeout ${JSON.stringify(text)} is out of range: from 1ms to 24d`,
     );
   }
   return ms;
@@ -126,7 +138,7 @@ export function submitCommand(): CommandUnknownOpts {
       scope: opts.all ? "all" : "one",
       targets: opts.target,
       params: parseParams(args),
-      timeout_ms: opts.timeout === undefined ? null : durationFlag("--timeout", opts.timeout),
+      timeout_ms: opts.timeout === undefined ? null : timeoutFlag(opts.timeout),
       deadline: opts.deadline === undefined ? null : deadlineFlag(opts.deadline, Date.now()),
       retries: opts.retries === undefined ? 0 : retriesFlag(opts.retries),
     });

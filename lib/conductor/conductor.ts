@@ -138,8 +138,15 @@ export class Conductor {
     for (const jobId of this.#store.unfinishedDoneJobs()) {
       this.#commit.write(() => this.#store.finishJob(jobId, Date.now()));
     }
-    // Players holding tasks are gone until they say hello again.
+    // The players file may have changed while the conductor was down.
     const now = Date.now();
+    const dropped = this.#commit.write(() => this.#dropUnlisted(now)).value;
+    if (dropped.ended > 0) {
+      this.#log.warn("tasks of players no longer listed ended player_removed", {
+        tasks: dropped.ended,
+      });
+    }
+    // Players holding tasks are gone until they say hello again.
     for (const t of this.#queue.all()) if (t.state !== "queued") this.#goneSince.set(t.host!, now);
   }
 
@@ -230,6 +237,7 @@ export class Conductor {
           return this.#onHello(session, m);
         case "ready":
           session.slots = m.slots;
+          session.blocked = false;
           return this.#scheduleDispatch();
         case "accept":
           return this.#onAccept(session, m.task_id, m.attempt, m.started_at);
@@ -430,11 +438,16 @@ export class Conductor {
       task: t.id,
       job: t.jobId,
       code: m.code,
-      reason: m.message,
+      // Parameter problems quote values, which are never logged; orch status shows them.
+      reason: m.code === "bad_params" ? undefined : m.message,
     });
     const now = Date.now();
     this.#commit.write(() => {
       this.#store.endAttempt(t.id, t.attempt, "rejected", `${m.code}: ${m.message}`, now);
+      if (m.code === "busy" || m.code === "draining") {
+        // The player is fuller than the conductor thought: wait for its next ready.
+        session.blocked = true;
+      }
       if (t.cancelRequested) {
         this.#finishTask(t, "cancelled", "cancelled before it started", now);
       } else if (m.code === "busy" || m.code === "draining") {
@@ -548,7 +561,8 @@ export class Conductor {
         task: r.task_id,
         attempt: r.attempt,
       });
-      ack();
+      // The first copy may still be in the open transaction: acknowledge once it is durable.
+      this.#commit.afterCommit(ack);
       return;
     }
     const now = Date.now();
@@ -591,7 +605,9 @@ export class Conductor {
 
   #free(name: string): Session | undefined {
     const s = this.#sessions.get(name);
-    if (!s || s.slots <= this.#queue.heldCount(name) || s.peer.closed) return undefined;
+    if (!s || s.blocked || s.slots <= this.#queue.heldCount(name) || s.peer.closed) {
+      return undefined;
+    }
     return s;
   }
 
@@ -870,40 +886,16 @@ export class Conductor {
     const removed = [...this.#authorised].filter((n) => !next.has(n));
     const added = [...next].filter((n) => !this.#authorised.has(n));
     this.#authorised = next;
-    const now = Date.now();
-    this.#commit.write(() => {
-      for (const name of removed) {
-        for (const t of [...this.#queue.queuedFor(name), ...this.#queue.heldBy(name)]) {
-          if (t.state !== "queued") {
-            this.#store.endAttempt(
-              t.id,
-              t.attempt,
-              "player_removed",
-              `${name} was removed from the players file`,
-              now,
-            );
-          }
-          this.#finishTask(t, "player_removed", `${name} was removed from the players file`, now);
-        }
-      }
-      // One-of tasks that have no listed, untried target left.
-      for (const t of [...this.#queue.queuedOneOf()]) {
-        const left = t.candidates.filter((c) =>
-          next.has(c) && !t.tried.some((x) => x.player === c)
-        );
-        if (left.length === 0) {
-          this.#finishTask(
-            t,
-            "player_removed",
-            "none of its targets is in the players file any more",
-            now,
-          );
-        }
-      }
-    });
+    const { value: dropped, durable } = this.#commit.write(() => this.#dropUnlisted(Date.now()));
+    await durable;
     for (const name of removed) {
       const s = this.#sessions.get(name);
-      if (s) this.#refuse(s, "forbidden", `${name} was removed from the players file`);
+      if (!s) continue;
+      // Its running scores are stopped first: their results can no longer be delivered.
+      for (const t of dropped.held.filter((x) => x.host === name)) {
+        s.send({ type: "cancel", task_id: t.id, attempt: t.attempt });
+      }
+      this.#refuse(s, "forbidden", `${name} was removed from the players file`);
     }
     this.#log.info("players file reloaded", {
       players: next.size,
@@ -912,6 +904,41 @@ export class Conductor {
     });
     this.#scheduleDispatch();
     return { added, removed };
+  }
+
+  /**
+   * Ends, as `player_removed`, every open task that only unlisted players
+   * could run: all-of tasks of players not in the players file (queued or
+   * running there), and one-of tasks without a listed, untried target.
+   * Returns how many tasks ended, and those that were on a player. Must
+   * run inside a write.
+   */
+  #dropUnlisted(now: number): { ended: number; held: TaskRec[] } {
+    const held: TaskRec[] = [];
+    const before = this.#queue.size;
+    for (const t of [...this.#queue.all()]) {
+      if (t.state !== "queued") {
+        if (this.#authorised.has(t.host!)) continue;
+        const why = `${t.host} was removed from the players file`;
+        this.#store.endAttempt(t.id, t.attempt, "player_removed", why, now);
+        held.push({ ...t });
+        this.#finishTask(t, "player_removed", why, now);
+      } else if (t.scope === "all") {
+        if (!this.#authorised.has(t.host!)) {
+          this.#finishTask(t, "player_removed", `${t.host} was removed from the players file`, now);
+        }
+      } else if (
+        !t.candidates.some((c) => this.#authorised.has(c) && !t.tried.some((x) => x.player === c))
+      ) {
+        this.#finishTask(
+          t,
+          "player_removed",
+          "none of its targets is in the players file any more",
+          now,
+        );
+      }
+    }
+    return { ended: before - this.#queue.size, held };
   }
 
   /** Stops accepting, closes every connection, commits what is pending, closes the database. */

@@ -111,16 +111,21 @@ async function clearStaleSocket(path: string): Promise<void> {
   if (!info.isSocket) {
     throw new OrchError("config", `audience socket ${path} exists and is not a socket`);
   }
+  let conn: Deno.Conn;
   try {
-    const conn = await Deno.connect({ transport: "unix", path });
-    conn.close();
-    throw new OrchError("conflict", `another process is listening on audience socket ${path}`, {
-      hint: "is another conductor running?",
-    });
+    conn = await Deno.connect({ transport: "unix", path });
   } catch (err) {
-    if (err instanceof OrchError) throw err;
+    // Only a socket nobody listens on is stale; anything else (permission denied) is not ours to remove.
+    if (!(err instanceof Deno.errors.ConnectionRefused)) {
+      throw new OrchError("config", `cannot check audience socket ${path}: ${errorMessage(err)}`);
+    }
     await Deno.remove(path);
+    return;
   }
+  conn.close();
+  throw new OrchError("conflict", `another process is listening on audience socket ${path}`, {
+    hint: "is another conductor running?",
+  });
 }
 
 async function serveHttps(

@@ -14,6 +14,8 @@ export class Session {
   version = "";
   /** Tasks it takes at once, as it last said; 0 until its first `ready`. */
   slots = 0;
+  /** It refused a task as busy: nothing more is sent until its next `ready`. */
+  blocked = false;
   /** Its scores, as announced in its hello. */
   scores = new Map<string, ScoreInfo>();
   readonly connectedAt: number;

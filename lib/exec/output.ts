@@ -7,6 +7,7 @@
  */
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 /** Keeps the last `limit` bytes written to it. */
 export class TailBuffer {
@@ -182,7 +183,9 @@ export class KvCollector {
       }
       this.#keys++;
     }
-    this.#bytes += bytes.length;
+    // Counted as the response travels: JSON-encoded, where quotes and control characters grow.
+    this.#bytes += encoder.encode(JSON.stringify(key)).length +
+      encoder.encode(JSON.stringify(value)).length + 2;
     if (this.#bytes > this.limits.maxBytes) {
       this.problem ??=
         `the response is larger than ${this.limits.maxBytes} bytes; the rest was left out`;

@@ -79,7 +79,19 @@ export async function runScore(opts: RunOptions): Promise<RunOutcome> {
     throw new SpawnError(spawnErrorMessage(opts, err), err);
   }
   const pid = child.pid;
-  opts.onSpawn?.(pid);
+  try {
+    opts.onSpawn?.(pid);
+  } catch (err) {
+    // The caller could not record the run: nothing may run that orch cannot account for.
+    signalGroup(pid, "SIGKILL");
+    if (opts.stdin !== null) await child.stdin.close().catch(() => {});
+    await Promise.all([
+      child.stdout.cancel().catch(() => {}),
+      child.stderr.cancel().catch(() => {}),
+    ]);
+    await child.status;
+    throw err;
+  }
 
   if (opts.stdin !== null) {
     const writer = child.stdin.getWriter();
@@ -102,10 +114,11 @@ export async function runScore(opts: RunOptions): Promise<RunOutcome> {
   const stop = () => {
     stopping ??= stopGroup(pid, opts.killGraceMs);
   };
+  // Timers wait at most 2^31-1 ms; a longer delay would fire at once.
   const timer = opts.timeoutMs === null ? undefined : setTimeout(() => {
     timedOut = true;
     stop();
-  }, opts.timeoutMs);
+  }, Math.min(opts.timeoutMs, 2_147_483_647));
   const onAbort = () => {
     if (timedOut) return;
     cancelled = true;

@@ -14,6 +14,7 @@ import type { Address } from "../config/mod.ts";
 import { processStartTime, SpawnError, stopLeftoverGroup } from "../exec/mod.ts";
 import {
   type Assign,
+  clip,
   CONDUCTOR_TYPES,
   type ConductorMessage,
   ORCH_VERSION,
@@ -24,10 +25,10 @@ import {
   type Welcome,
 } from "../protocol/mod.ts";
 import { type Catalog, checkParams, formatProblem, scanScores, scoreInfo } from "../score/mod.ts";
-import type { Journal } from "../store/mod.ts";
+import type { Journal, JournalKey } from "../store/mod.ts";
 import { connectMutualTls, Peer, type TlsMaterial } from "../tls/mod.ts";
 import { Backoff } from "./backoff.ts";
-import { INTERRUPT, runTask } from "./runner.ts";
+import { emptyResult, failedResult, INTERRUPT, runTask, sendableResult } from "./runner.ts";
 
 /** What a player needs; configuration is adapted to this at the edge. */
 export interface PlayerOptions {
@@ -54,6 +55,14 @@ const ACK_WAIT_MS = 2000;
 interface Running {
   abort: AbortController;
   done: Promise<void>;
+  key: JournalKey;
+}
+
+/** Longest reason sent with a reject (the protocol allows 4096 bytes). */
+const MAX_MESSAGE = 1000;
+
+function keyText(k: JournalKey): string {
+  return `${k.conductorId}/${k.taskId}/${k.attempt}`;
 }
 
 /** Starts a player: recovers its journal, reads its scores, and begins connecting. */
@@ -110,21 +119,10 @@ export class Player {
       if (t.state !== "running") continue;
       const stopped = t.pid !== null &&
         await stopLeftoverGroup(t.pid, t.pidStart, this.#opts.killGraceMs);
-      const now = Date.now();
-      const result: ResultBody = {
-        outcome: "interrupted",
-        exit_code: null,
-        signal: null,
-        response: {},
-        stdout_tail: "",
-        stderr_tail: "",
-        started_at: t.acceptedAt,
-        ended_at: now,
-        error: `the player stopped while the score ran${
-          stopped ? "; its leftover processes were stopped" : ""
-        }`,
-      };
-      this.#opts.journal.finish(t.taskId, t.attempt, result);
+      const why = `the player stopped while the score ran${
+        stopped ? "; its leftover processes were stopped" : ""
+      }`;
+      this.#opts.journal.finish(t, emptyResult("interrupted", why, t.acceptedAt));
       this.#log.warn("task interrupted by a player restart", {
         task: t.taskId,
         attempt: t.attempt,
@@ -240,7 +238,7 @@ export class Player {
         case "assign":
           return this.#onAssign(link, m);
         case "cancel": {
-          const r = this.#running.get(`${m.task_id}/${m.attempt}`);
+          const r = this.#running.get(keyText(this.#key(m.task_id, m.attempt)));
           if (r) {
             this.#log.info("cancelling a task", { task: m.task_id, attempt: m.attempt });
             r.abort.abort();
@@ -248,7 +246,7 @@ export class Player {
           return;
         }
         case "result_ack":
-          if (this.#opts.journal.remove(m.task_id, m.attempt)) {
+          if (this.#opts.journal.remove(this.#key(m.task_id, m.attempt))) {
             this.#log.debug("result acknowledged", { task: m.task_id, attempt: m.attempt });
           }
           if (this.#opts.journal.all().length === 0) this.#onDrained?.();
@@ -274,6 +272,10 @@ export class Player {
         count: foreign.length,
       });
     }
+    // Runs for another conductor database have nobody to report to: stop them.
+    for (const r of this.#running.values()) {
+      if (r.key.conductorId !== w.conductor_id) r.abort.abort(INTERRUPT);
+    }
     let resent = 0;
     for (const t of this.#opts.journal.all()) {
       if (t.state === "finished" && t.result) {
@@ -295,15 +297,22 @@ export class Player {
       job: a.job_id,
       score: a.score,
       code,
-      reason: message,
+      // Parameter problems quote values, which are never logged; orch status shows them.
+      reason: code === "bad_params" ? undefined : message,
     });
-    link.send({ type: "reject", task_id: a.task_id, attempt: a.attempt, code, message });
+    link.send({
+      type: "reject",
+      task_id: a.task_id,
+      attempt: a.attempt,
+      code,
+      message: clip(message, MAX_MESSAGE),
+    });
   }
 
   #onAssign(link: Link, a: Assign): void {
-    const key = `${a.task_id}/${a.attempt}`;
+    const key = this.#key(a.task_id, a.attempt);
     const journal = this.#opts.journal;
-    const known = journal.get(a.task_id, a.attempt);
+    const known = journal.get(key);
     if (known) {
       // Assigned again (the conductor missed our accept): say again what we know.
       if (known.state === "running") {
@@ -339,15 +348,9 @@ export class Player {
       return this.#reject(link, a, "cannot_start", `${score.path}: ${errorMessage(err)}`);
     }
 
-    journal.accept({
-      taskId: a.task_id,
-      attempt: a.attempt,
-      conductorId: this.#conductorId!,
-      jobId: a.job_id,
-      score: a.score,
-      acceptedAt: Date.now(),
-    });
+    journal.accept({ ...key, jobId: a.job_id, score: a.score, acceptedAt: Date.now() });
     const abort = new AbortController();
+    const fields = { task: a.task_id, attempt: a.attempt, job: a.job_id, score: a.score };
     const done = runTask({
       assign: a,
       score,
@@ -357,45 +360,84 @@ export class Player {
       killGraceMs: this.#opts.killGraceMs,
       signal: abort.signal,
       onSpawn: (pid) => {
-        journal.setProcess(a.task_id, a.attempt, pid, processStartTime(pid));
-        this.#link?.send({
+        journal.setProcess(key, pid, processStartTime(pid));
+        this.#sendFor(key, {
           type: "accept",
           task_id: a.task_id,
           attempt: a.attempt,
           started_at: Date.now(),
         });
-        this.#log.info("task started", {
-          task: a.task_id,
-          attempt: a.attempt,
-          job: a.job_id,
-          score: a.score,
-          pid,
-        });
+        this.#log.info("task started", { ...fields, pid });
       },
-    }).then((result) => {
-      journal.finish(a.task_id, a.attempt, result);
-      this.#log.info("task finished", {
-        task: a.task_id,
-        attempt: a.attempt,
-        outcome: result.outcome,
-        exit: result.exit_code ?? result.signal ?? undefined,
-        ms: result.ended_at - result.started_at,
-      });
-      if (this.#welcomed) {
-        this.#link?.send({ type: "result", task_id: a.task_id, attempt: a.attempt, ...result });
+    }).then(
+      (result) => this.#finished(key, result),
+      (err) => {
+        if (err instanceof SpawnError) {
+          journal.remove(key);
+          this.#log.warn("refused a task", {
+            ...fields,
+            code: "cannot_start",
+            reason: err.message,
+          });
+          this.#sendFor(key, {
+            type: "reject",
+            task_id: a.task_id,
+            attempt: a.attempt,
+            code: "cannot_start",
+            message: clip(err.message, MAX_MESSAGE),
+          });
+          return;
+        }
+        // Started, then failed inside orch (the journal could not be written, say): report what is known.
+        this.#log.error("task failed to run", { ...fields, error: errorMessage(err) });
+        this.#finished(key, failedResult(`orch could not run it: ${errorMessage(err)}`));
+      },
+    ).finally(() => {
+      this.#running.delete(keyText(key));
+      // A slot is free: the conductor may have held back after a busy refusal.
+      if (this.#welcomed && !this.#stopping) {
+        this.#link?.send({ type: "ready", slots: this.#opts.slots });
       }
-    }, (err) => {
-      if (err instanceof SpawnError) {
-        journal.remove(a.task_id, a.attempt);
-        const l = this.#link;
-        if (l) this.#reject(l, a, "cannot_start", err.message);
-        return;
-      }
-      this.#log.error("task failed to run", { task: a.task_id, error: errorMessage(err) });
-    }).finally(() => {
-      this.#running.delete(key);
     });
-    this.#running.set(key, { abort, done });
+    this.#running.set(keyText(key), { abort, done, key });
+  }
+
+  /** Records a run's result in the journal, then sends it if the conductor that asked for it is here. */
+  #finished(key: JournalKey, raw: ResultBody): void {
+    const result = sendableResult(raw, key.taskId, key.attempt);
+    let kept = false;
+    try {
+      kept = this.#opts.journal.finish(key, result);
+    } catch (err) {
+      this.#log.error("cannot write a result to the journal", {
+        task: key.taskId,
+        error: errorMessage(err),
+      });
+    }
+    this.#log.info("task finished", {
+      task: key.taskId,
+      attempt: key.attempt,
+      outcome: result.outcome,
+      exit: result.exit_code ?? result.signal ?? undefined,
+      ms: result.ended_at - result.started_at,
+    });
+    if (!kept) {
+      this.#log.warn("result dropped: its task belongs to another conductor database", {
+        task: key.taskId,
+      });
+      return;
+    }
+    this.#sendFor(key, { type: "result", task_id: key.taskId, attempt: key.attempt, ...result });
+  }
+
+  /** Sends `m` when connected and welcomed by the conductor database that `key` belongs to. */
+  #sendFor(key: JournalKey, m: PlayerMessage): void {
+    if (this.#welcomed && this.#conductorId === key.conductorId) this.#link?.send(m);
+  }
+
+  /** The journal key of a task of the conductor this player is talking to. */
+  #key(taskId: number, attempt: number): JournalKey {
+    return { conductorId: this.#conductorId!, taskId, attempt };
   }
 
   /** Reads the scores directory again and re-announces (by reconnecting); running tasks go on. */

@@ -7,7 +7,15 @@
  */
 
 import { HeadBuffer, KvCollector, type RunOutcome, runScore, scoreEnv } from "../exec/mod.ts";
-import { type Assign, LIMITS, type ResultBody } from "../protocol/mod.ts";
+import { errorMessage } from "../errors.ts";
+import {
+  type Assign,
+  clip,
+  decodeMessage,
+  LIMITS,
+  type Outcome,
+  type ResultBody,
+} from "../protocol/mod.ts";
 import { DEFAULT_PATH, type Score } from "../score/mod.ts";
 
 /** Abort reason for a run stopped because the player is shutting down (outcome interrupted). */
@@ -114,6 +122,60 @@ function toResult(
     started_at: run.startedAt,
     ended_at: run.endedAt,
     error,
+  };
+}
+
+/** A result for a run that left no output: stopped by a player restart, or failed inside orch. */
+export function emptyResult(outcome: Outcome, error: string, startedAt = Date.now()): ResultBody {
+  return {
+    outcome,
+    exit_code: null,
+    signal: null,
+    response: {},
+    stdout_tail: "",
+    stderr_tail: "",
+    started_at: startedAt,
+    ended_at: Date.now(),
+    error,
+  };
+}
+
+/** {@linkcode emptyResult} for a run that orch itself could not carry through. */
+export function failedResult(error: string): ResultBody {
+  return emptyResult("failed", error);
+}
+
+/**
+ * `result` as the conductor will accept it. A result it would refuse (a
+ * response over the limits, say) would be sent again after every reconnect
+ * and refused every time; instead the response is dropped, the outcome
+ * becomes failed, and the error says why.
+ */
+export function sendableResult(result: ResultBody, taskId: number, attempt: number): ResultBody {
+  const problem = (r: ResultBody) => {
+    try {
+      decodeMessage(
+        JSON.parse(JSON.stringify({ type: "result", task_id: taskId, attempt, ...r })),
+        ["result"],
+      );
+      return null;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  };
+  const first = problem(result);
+  if (first === null) return result;
+  const fixed: ResultBody = {
+    ...result,
+    outcome: result.outcome === "succeeded" ? "failed" : result.outcome,
+    response: {},
+    error: clip(`the result could not be reported as it was: ${first}`, 1000),
+  };
+  if (problem(fixed) === null) return fixed;
+  return {
+    ...fixed,
+    stdout_tail: clip(fixed.stdout_tail, 4000),
+    stderr_tail: clip(fixed.stderr_tail, 4000),
   };
 }
 

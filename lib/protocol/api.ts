@@ -190,7 +190,7 @@ export function decodeSubmit(value: unknown): SubmitRequest {
     scope,
     targets,
     params,
-    timeout_ms: o.optInt("timeout_ms", 1, 400 * 86_400_000) ?? null,
+    timeout_ms: o.optInt("timeout_ms", 1, LIMITS.maxTimeoutMs) ?? null,
     deadline: o.optInt("deadline", 1, 9_999_999_999_999) ?? null,
     retries: o.optInt("retries", 0, MAX_RETRIES) ?? 0,
   };

@@ -293,8 +293,8 @@ function decodeScoreInfo(v: unknown, path: string): ScoreInfo {
     name: o.str("name", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC }),
     interface: o.oneOf("interface", SCORE_INTERFACES),
     params,
-    timeout_ms: o.optInt("timeout_ms", 1, MAX_DURATION) ?? null,
-    max_timeout_ms: o.optInt("max_timeout_ms", 1, MAX_DURATION) ?? null,
+    timeout_ms: o.optInt("timeout_ms", 1, LIMITS.maxTimeoutMs) ?? null,
+    max_timeout_ms: o.optInt("max_timeout_ms", 1, LIMITS.maxTimeoutMs) ?? null,
     idempotent: o.optBool("idempotent", false),
   };
 }
@@ -371,7 +371,7 @@ function decodeBody(type: Message["type"], o: Obj): Message {
         job_id: o.int("job_id", 1, MAX_ID),
         score: o.str("score", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC }),
         params: paramMap(o, "params"),
-        timeout_ms: o.optInt("timeout_ms", 1, MAX_DURATION) ?? null,
+        timeout_ms: o.optInt("timeout_ms", 1, LIMITS.maxTimeoutMs) ?? null,
       };
     case "accept":
       return { type, ...taskRef(o), started_at: o.int("started_at", 0, MAX_TIME) };

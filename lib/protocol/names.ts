@@ -45,6 +45,8 @@ export const LIMITS = {
   maxRequestBody: 1048576,
   /** Slots one player may declare. */
   maxSlots: 1024,
+  /** Longest timeout of a run in ms (about 24.8 days: the most a timer can wait). */
+  maxTimeoutMs: 2_147_483_647,
 } as const;
 
 /** Player names are compared without regard to case. */

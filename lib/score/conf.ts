@@ -207,6 +207,10 @@ class ConfBuilder {
           fail(`${JSON.stringify(text)} is not a duration (e.g. 30s, 10m, 1h)`);
           return;
         }
+        if (ms > LIMITS.maxTimeoutMs) {
+          fail(`${JSON.stringify(text)} is longer than the longest timeout, 24d`);
+          return;
+        }
         if (key === "timeout") {
           this.conf.timeout_ms = ms;
           this.#timeoutLine = line;

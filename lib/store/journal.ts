@@ -11,7 +11,8 @@
 import type { ResultBody } from "../protocol/mod.ts";
 import { type Database, openDatabase, transaction } from "./db.ts";
 
-const JOURNAL_MIGRATIONS = [
+/** The journal's schema steps, in order. */
+export const JOURNAL_MIGRATIONS = [
   {
     version: 1,
     sql: `
@@ -30,13 +31,40 @@ const JOURNAL_MIGRATIONS = [
       ) STRICT;
     `,
   },
+  {
+    // Task ids are a conductor database's own: two databases may both have a task 1.
+    version: 2,
+    sql: `
+      CREATE TABLE tasks_v2 (
+        conductor_id TEXT NOT NULL,
+        task_id      INTEGER NOT NULL,
+        attempt      INTEGER NOT NULL,
+        job_id       INTEGER NOT NULL,
+        score        TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('running', 'finished')),
+        pid          INTEGER,
+        pid_start    TEXT,
+        accepted_at  INTEGER NOT NULL,
+        result       TEXT,
+        PRIMARY KEY (conductor_id, task_id, attempt)
+      ) STRICT;
+      INSERT INTO tasks_v2 (conductor_id, task_id, attempt, job_id, score, state, pid, pid_start, accepted_at, result)
+        SELECT conductor_id, task_id, attempt, job_id, score, state, pid, pid_start, accepted_at, result FROM tasks;
+      DROP TABLE tasks;
+      ALTER TABLE tasks_v2 RENAME TO tasks;
+    `,
+  },
 ];
 
-/** A task in the journal. */
-export interface JournalTask {
+/** Which task of which conductor database. */
+export interface JournalKey {
+  conductorId: string;
   taskId: number;
   attempt: number;
-  conductorId: string;
+}
+
+/** A task in the journal. */
+export interface JournalTask extends JournalKey {
   jobId: number;
   score: string;
   state: "running" | "finished";
@@ -85,25 +113,26 @@ export class Journal {
   }
 
   /** Records the process running a task. */
-  setProcess(taskId: number, attempt: number, pid: number, pidStart: string | null): void {
-    this.#db.prepare("UPDATE tasks SET pid = ?, pid_start = ? WHERE task_id = ? AND attempt = ?")
-      .run(pid, pidStart, taskId, attempt);
+  setProcess(k: JournalKey, pid: number, pidStart: string | null): void {
+    this.#db.prepare(
+      "UPDATE tasks SET pid = ?, pid_start = ? WHERE conductor_id = ? AND task_id = ? AND attempt = ?",
+    ).run(pid, pidStart, k.conductorId, k.taskId, k.attempt);
   }
 
-  /** Records a task's result, before it is sent. */
-  finish(taskId: number, attempt: number, result: ResultBody): void {
-    this.#db.prepare(
-      "UPDATE tasks SET state = 'finished', result = ? WHERE task_id = ? AND attempt = ?",
-    )
-      .run(JSON.stringify(result), taskId, attempt);
+  /** Records a task's result, before it is sent; false when the journal no longer holds the task. */
+  finish(k: JournalKey, result: ResultBody): boolean {
+    const info = this.#db.prepare(
+      `UPDATE tasks SET state = 'finished', result = ?
+       WHERE conductor_id = ? AND task_id = ? AND attempt = ?`,
+    ).run(JSON.stringify(result), k.conductorId, k.taskId, k.attempt);
+    return Number(info.changes) > 0;
   }
 
   /** Forgets a task (its result was acknowledged, or it never started). */
-  remove(taskId: number, attempt: number): boolean {
-    const info = this.#db.prepare("DELETE FROM tasks WHERE task_id = ? AND attempt = ?").run(
-      taskId,
-      attempt,
-    );
+  remove(k: JournalKey): boolean {
+    const info = this.#db.prepare(
+      "DELETE FROM tasks WHERE conductor_id = ? AND task_id = ? AND attempt = ?",
+    ).run(k.conductorId, k.taskId, k.attempt);
     return Number(info.changes) > 0;
   }
 
@@ -117,8 +146,13 @@ export class Journal {
   }
 
   /** One task, or undefined. */
-  get(taskId: number, attempt: number): JournalTask | undefined {
-    return this.#select("WHERE task_id = ? AND attempt = ?", taskId, attempt)[0];
+  get(k: JournalKey): JournalTask | undefined {
+    return this.#select(
+      "WHERE conductor_id = ? AND task_id = ? AND attempt = ?",
+      k.conductorId,
+      k.taskId,
+      k.attempt,
+    )[0];
   }
 
   /** Every task in the journal, oldest first. */

@@ -265,3 +265,29 @@ Deno.test("ca: keys are 0600, certificates carry role and names, nothing is over
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("submit options out of range are refused with the flag's name", async () => {
+  let r = await orch(["submit", "hello", "--all", "-t", "p1", "--timeout", "0s"]);
+  assertEquals(r.code, 2);
+  assertEquals(r.stderr, 'orch: --timeout "0s" is out of range: from 1ms to 24d\n');
+  r = await orch(["submit", "hello", "--all", "-t", "p1", "--timeout", "30d"]);
+  assertEquals(r.stderr, 'orch: --timeout "30d" is out of range: from 1ms to 24d\n');
+  r = await orch(["submit", "hello", "--all", "-t", "p1", "--retries", "many"]);
+  assertEquals(r.stderr, 'orch: --retries "many" is not a number 0..100\n');
+  r = await orch(["submit", "hello", "--all", "-t", "p1", "--deadline", "tomorrow"]);
+  assertMatch(r.stderr, /--deadline "tomorrow" is neither a duration \(10m\) nor a time/);
+
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "slow"), "#!/bin/sh\n", { mode: 0o755 });
+    await Deno.writeTextFile(join(dir, "slow.conf"), "timeout: 500d\n");
+    r = await orch(["score", "lint", dir]);
+    assertEquals(r.code, 3);
+    assertMatch(
+      r.stdout,
+      /slow\.conf:1: key 'timeout': "500d" is longer than the longest timeout, 24d/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

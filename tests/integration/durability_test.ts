@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { orch, Proc, ROOT } from "../_helpers/proc.ts";
+import { orch, Proc, ROOT, until } from "../_helpers/proc.ts";
 
 Deno.test("a job acknowledged just before the conductor is killed with -9 runs after a restart", async () => {
   await using c = await Cluster.create({ players: ["p1", "p2"] });
@@ -92,4 +92,40 @@ Deno.test("the one-file bundle runs a player from an empty folder", async () => 
   } finally {
     await Deno.remove(empty, { recursive: true });
   }
+});
+
+Deno.test("a conductor database replaced under a running player: the old run is stopped and never answers for the new job", async () => {
+  await using c = await Cluster.create({
+    players: ["p1"],
+    scoresDir: join(ROOT, "tests/testdata/scores"),
+  });
+  const first = await c.startConductor();
+  const p1 = await c.startPlayer("p1", { extra: ["--slots", "2"] });
+  const old = await c.client.submit({
+    score: "sayafter",
+    scope: "all",
+    targets: ["p1"],
+    params: { SLEEP: "3", WHO: "old" },
+  });
+  await until("old running", async () => (await c.client.job(old)).tasks[0].state === "running");
+  await first.proc.kill9();
+  await Deno.remove(c.db);
+  await Deno.remove(`${c.db}-wal`).catch(() => {});
+  await Deno.remove(`${c.db}-shm`).catch(() => {});
+
+  await c.startConductor();
+  await p1.waitFor(/dropped journal entries from another conductor database .*count=1/);
+  await c.waitConnected("p1");
+  // The new database numbers its jobs and tasks from 1 again: the same ids as the old run.
+  const id = await c.client.submit({
+    score: "sayafter",
+    scope: "all",
+    targets: ["p1"],
+    params: { SLEEP: "4", WHO: "new" },
+  });
+  assertEquals(id, old);
+  const job = await c.wait(id, 20_000);
+  assertEquals(job.tasks[0].state, "succeeded");
+  assertEquals(job.tasks[0].response, { who: "new" });
+  assertMatch(p1.log, /result dropped: its task belongs to another conductor database/);
 });

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { ROOT, until } from "../_helpers/proc.ts";
 
@@ -164,4 +164,37 @@ Deno.test("SIGTERM: a player stops taking work, stops what outlives its grace as
   assertMatch(conductor.proc.log, /conductor stopped/);
   await c.startConductor();
   assertEquals((await c.client.job(id)).tasks[0].state, "interrupted");
+});
+
+Deno.test("a player busier than the conductor knows refuses as busy once, and gets work again when a slot frees", async () => {
+  await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
+  const conductor = await c.startConductor();
+  const p1 = await c.startPlayer("p1", { extra: ["--slots", "1", "--kill-grace", "4s"] });
+  const stubborn = await c.client.submit({
+    score: "stubborn",
+    scope: "all",
+    targets: ["p1"],
+    params: { MARK: "busy" },
+  });
+  await until("running", async () => (await c.client.job(stubborn)).tasks[0].state === "running");
+
+  // Removed and listed again: the conductor let go of the task, but its score is still dying on p1.
+  await c.writePlayersFile([]);
+  conductor.proc.signal("SIGHUP");
+  await p1.waitFor(/cancelling a task .*task=1/);
+  await c.writePlayersFile(["p1"]);
+  conductor.proc.signal("SIGHUP");
+  await c.waitConnected("p1");
+
+  const id = await c.client.submit({
+    score: "pipesplit",
+    scope: "all",
+    targets: ["p1"],
+    params: {},
+  });
+  const job = await c.wait(id, 20_000);
+  assertEquals(job.tasks[0].state, "succeeded");
+  const busy = job.tasks[0].attempts.filter((a) => a.state === "rejected").length;
+  assertEquals(job.tasks[0].attempts.length, busy + 1);
+  assert(busy <= 2, `refused as busy ${busy} times`);
 });

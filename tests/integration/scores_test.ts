@@ -143,7 +143,7 @@ Deno.test("a one-of task refused by a player goes to the next target; when all r
   }
 });
 
-Deno.test("a player checks params against its own conf before it runs anything", async () => {
+Deno.test("a player checks params against its own conf before it runs anything, and logs no value", async () => {
   const lenient = await Deno.makeTempDir();
   const strict = await Deno.makeTempDir();
   try {
@@ -151,11 +151,13 @@ Deno.test("a player checks params against its own conf before it runs anything",
       await Deno.writeTextFile(join(dir, "count"), "#!/bin/sh\necho n=$ORC_N\n", { mode: 0o755 });
       await Deno.writeTextFile(
         join(dir, "count.conf"),
-        `interface: pipe\nparams:\n  N: {type: int, max: ${max}}\n`,
+        `interface: pipe\nparams:\n  N: {type: int, max: ${max}}\n  TOKEN: {type: string${
+          max === 5 ? ', pattern: "[a-z]+"' : ""
+        }}\n`,
       );
     }
     await using c = await Cluster.create({ players: ["p1", "p2"], scoresDir: lenient });
-    await c.startConductor();
+    const conductor = await c.startConductor();
     await c.startPlayer("p2");
 
     // The conductor checks against what it knows: p2's conf, for p2.
@@ -167,25 +169,44 @@ Deno.test("a player checks params against its own conf before it runs anything",
     );
     assertEquals((await c.client.jobs(10)).length, 0);
 
-    // p1 has never connected, so the conductor accepts N=9 by p2's conf; p1's own conf refuses it.
+    // p1 has never connected, so the conductor accepts these by p2's conf; p1's own conf refuses them.
+    const secret = "S3CRET-v4lue-0000";
     const id = await c.client.submit({
       score: "count",
       scope: "all",
       targets: ["p1", "p2"],
-      params: { N: "9" },
+      params: { N: "9", TOKEN: secret },
     });
-    await c.startPlayer("p1", { extra: ["--scores-dir", strict] });
+    const p1 = await c.startPlayer("p1", { extra: ["--scores-dir", strict] });
     const job = await c.wait(id);
     assertEquals(job.aggregate, "partial");
-    const p1 = job.tasks.find((t) => t.host === "p1")!;
-    assertEquals(p1.state, "rejected");
+    const t1 = job.tasks.find((t) => t.host === "p1")!;
+    assertEquals(t1.state, "rejected");
     assertMatch(
-      p1.reason ?? "",
+      t1.reason ?? "",
       /p1 refused it: bad_params: parameter N: 9 is above the maximum 5/,
     );
-    assertEquals(p1.stdout_tail, "");
+    assertMatch(t1.reason ?? "", /parameter TOKEN: "S3CRET-v4lue-0000" does not match/);
+    assertEquals(t1.stdout_tail, "");
+    // The value reaches whoever may see the job, never a log.
+    await p1.waitFor(/refused a task .*code=bad_params/);
+    assertNotMatch(p1.log, new RegExp(secret));
+    assertNotMatch(conductor.proc.log, new RegExp(secret));
   } finally {
     await Deno.remove(lenient, { recursive: true });
     await Deno.remove(strict, { recursive: true });
   }
+});
+
+Deno.test("a response over the limits is cut, said so, and the player goes on working", async () => {
+  await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
+  const conductor = await c.startConductor();
+  await c.startPlayer("p1");
+  const big = await runOne(c, "bigresp");
+  assertEquals(big.state, "succeeded");
+  assertEquals(Object.keys(big.response ?? {}), ["k1", "k2"]);
+  assertMatch(big.reason ?? "", /the response is larger than 262144 bytes; the rest was left out/);
+  // The connection survived: the next job runs on the same player at once.
+  assertEquals((await runOne(c, "pipesplit")).state, "succeeded");
+  assertNotMatch(conductor.proc.log, /protocol error/);
 });

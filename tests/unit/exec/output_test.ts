@@ -179,10 +179,17 @@ Deno.test("a new key over the key limit is left out with a problem; known keys s
 });
 
 Deno.test("lines past the byte limit are left out with a problem", () => {
-  // "a=12345" is 7 bytes, "b=6789" 6 more: 13 > 10.
-  const kv = collect("a=12345\nb=6789\nc=1\n", { ...LIMITS, maxBytes: 10 });
+  // Counted as JSON travels: "a":"12345" is 3 + 7 + 2 = 12 bytes, "b":"6789" 11 more: 23 > 20.
+  const kv = collect("a=12345\nb=6789\nc=1\n", { ...LIMITS, maxBytes: 20 });
   assertEquals(pairs(kv), [["a", "12345"]]);
-  assertEquals(kv.problem, "the response is larger than 10 bytes; the rest was left out");
+  assertEquals(kv.problem, "the response is larger than 20 bytes; the rest was left out");
+});
+
+Deno.test("the byte limit counts characters as JSON escapes them", () => {
+  // 10 quotes are 10 bytes raw but 20 escaped: "q":"\"…" is 3 + 22 + 2 = 27 bytes.
+  const kv = collect(`q=${'"'.repeat(10)}\n`, { ...LIMITS, maxBytes: 26 });
+  assertEquals(pairs(kv), []);
+  assertEquals(kv.problem, "the response is larger than 26 bytes; the rest was left out");
 });
 
 Deno.test("a line of exactly the line limit is kept", () => {

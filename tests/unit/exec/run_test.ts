@@ -313,3 +313,29 @@ Deno.test("a leftover group whose leader has another start time is left alone", 
     assertEquals(out.cancelled, true);
   });
 });
+
+Deno.test("a timeout longer than a timer can wait does not fire at once", async () => {
+  await withScripts({ short: "sleep 0.3; echo done" }, async (dir) => {
+    const out = await runScore(opts(dir, "short", { timeoutMs: 30 * 86_400_000 }));
+    assertEquals([out.timedOut, out.exitCode, out.stdoutTail], [false, 0, "done\n"]);
+  });
+});
+
+Deno.test("when the caller cannot record a started score, the score is killed and the error passed on", async () => {
+  await withScripts({ long: "sleep 30 &\nsleep 30" }, async (dir) => {
+    let pid = 0;
+    const err = await assertRejects(
+      () =>
+        runScore(opts(dir, "long", {
+          onSpawn: (p) => {
+            pid = p;
+            throw new Error("journal is full");
+          },
+        })),
+      /journal is full/,
+    );
+    assert(!(err instanceof SpawnError), "the score did start");
+    assert(pid > 0);
+    assertEquals(await groupGone(pid), true);
+  });
+});

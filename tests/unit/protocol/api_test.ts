@@ -36,7 +36,12 @@ Deno.test("a submit with a timeout, a deadline and retries keeps them", () => {
 });
 
 Deno.test("a timeout, deadline or retries out of range is refused", () => {
-  invalid({ ...valid, timeout_ms: 0 }, "timeout_ms: expected 1..34560000000, got 0");
+  invalid({ ...valid, timeout_ms: 0 }, "timeout_ms: expected 1..2147483647, got 0");
+  // Longer than a timer can wait (about 24.8 days).
+  invalid(
+    { ...valid, timeout_ms: 30 * 86_400_000 },
+    "timeout_ms: expected 1..2147483647, got 2592000000",
+  );
   invalid({ ...valid, timeout_ms: "1m" }, 'timeout_ms: expected an integer, got the string "1m"');
   invalid({ ...valid, deadline: 0 }, "deadline: expected 1..9999999999999, got 0");
   invalid({ ...valid, retries: -1 }, "retries: expected 0..100, got -1");

@@ -1,7 +1,8 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { join } from "node:path";
 import type { ResultBody } from "../../../lib/protocol/messages.ts";
-import { Journal, type JournalTask } from "../../../lib/store/journal.ts";
+import { Journal, JOURNAL_MIGRATIONS, type JournalTask } from "../../../lib/store/journal.ts";
+import { openDatabase } from "../../../lib/store/db.ts";
 
 async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -60,11 +61,18 @@ const result: ResultBody = {
 
 const key = (t: JournalTask) => [t.taskId, t.attempt];
 
+/** The journal key of task `taskId`, attempt `attempt`, of conductor database `conductorId`. */
+const k = (taskId: number, attempt: number, conductorId = "c1") => ({
+  conductorId,
+  taskId,
+  attempt,
+});
+
 Deno.test("an accepted task is running with no process and no result", async () => {
   await withJournal((j) => {
     j.accept(accepted(1, 1, 1000));
-    assertEquals(j.get(1, 1), running(1, 1, 1000));
-    assertEquals(j.get(1, 2), undefined);
+    assertEquals(j.get(k(1, 1)), running(1, 1, 1000));
+    assertEquals(j.get(k(1, 2)), undefined);
     assertEquals(j.all(), [running(1, 1, 1000)]);
   });
 });
@@ -83,20 +91,20 @@ Deno.test("setProcess records the score's pid and start time", async () => {
   await withJournal((j) => {
     j.accept(accepted(1, 1, 1000));
     j.accept(accepted(1, 2, 1001));
-    j.setProcess(1, 2, 4242, "123456");
-    assertEquals(j.get(1, 2), { ...running(1, 2, 1001), pid: 4242, pidStart: "123456" });
-    assertEquals(j.get(1, 1), running(1, 1, 1000));
-    j.setProcess(1, 1, 77, null);
-    assertEquals([j.get(1, 1)!.pid, j.get(1, 1)!.pidStart], [77, null]);
+    j.setProcess(k(1, 2), 4242, "123456");
+    assertEquals(j.get(k(1, 2)), { ...running(1, 2, 1001), pid: 4242, pidStart: "123456" });
+    assertEquals(j.get(k(1, 1)), running(1, 1, 1000));
+    j.setProcess(k(1, 1), 77, null);
+    assertEquals([j.get(k(1, 1))!.pid, j.get(k(1, 1))!.pidStart], [77, null]);
   });
 });
 
 Deno.test("finish stores the result and marks the task finished", async () => {
   await withJournal((j) => {
     j.accept(accepted(1, 1, 1000));
-    j.setProcess(1, 1, 4242, "9");
-    j.finish(1, 1, result);
-    assertEquals(j.get(1, 1), {
+    j.setProcess(k(1, 1), 4242, "9");
+    j.finish(k(1, 1), result);
+    assertEquals(j.get(k(1, 1)), {
       ...running(1, 1, 1000),
       state: "finished",
       pid: 4242,
@@ -110,9 +118,9 @@ Deno.test("remove forgets one attempt and says whether there was one", async () 
   await withJournal((j) => {
     j.accept(accepted(1, 1, 1));
     j.accept(accepted(1, 2, 2));
-    assertEquals(j.remove(1, 1), true);
-    assertEquals(j.remove(1, 1), false);
-    assertEquals(j.remove(9, 9), false);
+    assertEquals(j.remove(k(1, 1)), true);
+    assertEquals(j.remove(k(1, 1)), false);
+    assertEquals(j.remove(k(9, 9)), false);
     assertEquals(j.all().map(key), [[1, 2]]);
   });
 });
@@ -122,7 +130,7 @@ Deno.test("dropForeign forgets and returns the tasks of other conductors", async
     j.accept(accepted(1, 1, 1, "old"));
     j.accept(accepted(2, 1, 2, "new"));
     j.accept(accepted(3, 1, 3, "older"));
-    j.finish(3, 1, result);
+    assertEquals(j.finish(k(3, 1, "older"), result), true);
     const dropped = j.dropForeign("new");
     assertEquals(dropped, [running(1, 1, 1, "old"), {
       ...running(3, 1, 3, "older"),
@@ -140,20 +148,63 @@ Deno.test("the journal survives a reopen", async () => {
     const a = Journal.open(path);
     a.accept(accepted(1, 1, 10));
     a.accept(accepted(2, 3, 20));
-    a.setProcess(2, 3, 555, "42");
-    a.finish(1, 1, result);
+    a.setProcess(k(2, 3), 555, "42");
+    a.finish(k(1, 1), result);
     const before = a.all();
     a.close();
     const b = Journal.open(path);
     try {
       assertEquals(b.all(), before);
       assertEquals(before.map(key), [[1, 1], [2, 3]]);
-      assert(b.remove(1, 1));
+      assert(b.remove(k(1, 1)));
     } finally {
       b.close();
     }
     const c = Journal.open(path);
     assertEquals(c.all().map(key), [[2, 3]]);
     c.close();
+  });
+});
+
+Deno.test("the same task id from two conductor databases are two journal entries", async () => {
+  await withJournal((j) => {
+    j.accept(accepted(1, 1, 1, "old"));
+    j.accept(accepted(1, 1, 2, "new"));
+    assertEquals(j.finish(k(1, 1, "old"), result), true);
+    assertEquals(j.get(k(1, 1, "new")), running(1, 1, 2, "new"));
+    j.dropForeign("new");
+    // A run of the old database that ends now finds nothing to finish, and touches nothing.
+    assertEquals(j.finish(k(1, 1, "old"), result), false);
+    assertEquals(j.all(), [running(1, 1, 2, "new")]);
+  });
+});
+
+Deno.test("a journal made by the first schema is carried over, entries intact", async () => {
+  await withDir((dir) => {
+    const path = join(dir, "journal.db");
+    const v1 = openDatabase(path, {
+      what: "journal",
+      migrations: JOURNAL_MIGRATIONS.slice(0, 1),
+      exclusive: false,
+    });
+    v1.prepare(
+      `INSERT INTO tasks (task_id, attempt, conductor_id, job_id, score, state, pid, pid_start, accepted_at, result)
+       VALUES (7, 2, 'c1', 107, 'deploy', 'finished', 99, '5', 70, ?)`,
+    ).run(JSON.stringify(result));
+    v1.close();
+    const j = Journal.open(path);
+    try {
+      assertEquals(j.all(), [{
+        ...running(7, 2, 70),
+        jobId: 107,
+        state: "finished",
+        pid: 99,
+        pidStart: "5",
+        result,
+      }]);
+      assertEquals(j.remove(k(7, 2)), true);
+    } finally {
+      j.close();
+    }
   });
 });
