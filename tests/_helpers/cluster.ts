@@ -16,7 +16,7 @@
 
 import { join } from "node:path";
 import { AudienceClient } from "../../lib/client/mod.ts";
-import type { JobView } from "../../lib/protocol/mod.ts";
+import type { JobView, SubmitInput } from "../../lib/protocol/mod.ts";
 import { orch, Proc, ROOT, until } from "./proc.ts";
 
 /** What to make. */
@@ -227,6 +227,16 @@ export class Cluster implements AsyncDisposable {
     this.procs.add(proc);
     proc.exited.then(() => this.procs.delete(proc));
     return proc;
+  }
+
+  /** Submits a job and waits until its first task is running; resolves with the job id. */
+  async submitRunning(req: SubmitInput): Promise<number> {
+    const id = await this.client.submit(req);
+    await until(
+      `job ${id} running`,
+      async () => (await this.client.job(id)).tasks[0].state === "running",
+    );
+    return id;
   }
 
   /** Waits for job `id` to finish (long poll), failing after `timeoutMs`. */

@@ -208,3 +208,15 @@ export function processesWithEnv(key: string, value: string): number[] {
   }
   return found;
 }
+
+/** A temp dir removed when disposed: `await using dir = await tempDir(); dir.path`. */
+export async function tempDir(): Promise<AsyncDisposable & { path: string }> {
+  const path = await Deno.makeTempDir({ prefix: "orch-test-" });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+/** Runs `fn` with a temp dir that is removed afterwards. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T> | T): Promise<T> {
+  await using dir = await tempDir();
+  return await fn(dir.path);
+}

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
+import { tempDir } from "../_helpers/proc.ts";
 import { appendedRuns, FAULT_SCORES, report } from "./_fault.ts";
 import { OrchError } from "../../lib/errors.ts";
 
@@ -8,89 +9,86 @@ Deno.test("fault 1: kill -9 of the conductor mid-burst of 500 submits: every ack
   await using c = await Cluster.create({ players, scoresDir: FAULT_SCORES });
   const first = await c.startConductor(["--log-level", "info"]);
   for (const p of players) await c.startPlayer(p, { extra: ["--log-level", "info"] });
-  const out = await Deno.makeTempDir();
-  try {
-    const total = 500;
-    const acked: number[] = [];
-    let failedTries = 0;
-    let next = 0;
-    let restarted: Promise<unknown> | null = null;
-    // 16 clients submit at once. After the 200th acknowledgement the conductor is killed with -9
-    // and started again; a client whose submit fails tries again, as a real one would.
-    const worker = async () => {
-      while (next < total) {
-        const n = ++next;
-        const targets = [players[n % 5], players[(n + 1) % 5]];
-        for (;;) {
-          try {
-            acked.push(
-              await c.client.submit({
-                score: "append",
-                scope: "all",
-                targets,
-                params: { OUT: out },
-              }),
-            );
-            break;
-          } catch (err) {
-            if (!(err instanceof OrchError) || err.code !== "unavailable") throw err;
-            failedTries++;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-        }
-        if (acked.length >= 200 && restarted === null) {
-          first.proc.signal("SIGKILL");
-          restarted = first.proc.exited.then(() => c.startConductor(["--log-level", "info"]));
+  await using outDir = await tempDir();
+  const out = outDir.path;
+  const total = 500;
+  const acked: number[] = [];
+  let failedTries = 0;
+  let next = 0;
+  let restarted: Promise<unknown> | null = null;
+  // 16 clients submit at once. After the 200th acknowledgement the conductor is killed with -9
+  // and started again; a client whose submit fails tries again, as a real one would.
+  const worker = async () => {
+    while (next < total) {
+      const n = ++next;
+      const targets = [players[n % 5], players[(n + 1) % 5]];
+      for (;;) {
+        try {
+          acked.push(
+            await c.client.submit({
+              score: "append",
+              scope: "all",
+              targets,
+              params: { OUT: out },
+            }),
+          );
+          break;
+        } catch (err) {
+          if (!(err instanceof OrchError) || err.code !== "unavailable") throw err;
+          failedTries++;
+          await new Promise((r) => setTimeout(r, 100));
         }
       }
-    };
-    await Promise.all(Array.from({ length: 16 }, worker));
-    await restarted;
-    assertEquals(acked.length, total);
-    for (const id of acked) {
-      assertEquals((await c.wait(id, 60_000)).aggregate, "success", `job ${id}`);
-    }
-
-    // Every job the database holds is whole (two tasks), finished, and ran once per host.
-    const jobs = [];
-    let page = await c.client.jobs(1000);
-    while (page.length > 0) {
-      jobs.push(...page);
-      page = await c.client.jobs(1000, page[page.length - 1].id);
-    }
-    for (const j of jobs) {
-      assertEquals(j.targets, 2, `job ${j.id}`);
-      assertEquals(j.counts.succeeded ?? 0, 2, `job ${j.id}: ${JSON.stringify(j.counts)}`);
-    }
-    const stored = new Set(jobs.map((j) => j.id));
-    for (const id of acked) assert(stored.has(id), `acknowledged job ${id} is missing`);
-
-    const runs = await appendedRuns(out);
-    const perJobHost = new Map<string, number>();
-    for (const [player, lines] of runs) {
-      for (const l of lines) {
-        const key = `${l.split(" ")[0]}@${player}`;
-        perJobHost.set(key, (perJobHost.get(key) ?? 0) + 1);
+      if (acked.length >= 200 && restarted === null) {
+        first.proc.signal("SIGKILL");
+        restarted = first.proc.exited.then(() => c.startConductor(["--log-level", "info"]));
       }
     }
-    const duplicated = [...perJobHost.values()].filter((n) => n > 1).length;
-    const ranJobs = new Set([...perJobHost.keys()].map((k) => Number(k.split("@")[0])));
-    const lost = jobs.length * 2 - perJobHost.size;
-    assertEquals(duplicated, 0);
-    assertEquals(lost, 0);
-    for (const id of ranJobs) assert(stored.has(id), `job ${id} ran but is not stored`);
-    report("fault 1 (kill -9 mid-burst)", {
-      submitted: total,
-      acknowledged: acked.length,
-      failed_tries_while_down: failedTries,
-      stored: jobs.length,
-      stored_not_acknowledged: jobs.length - acked.length,
-      completed: jobs.length,
-      tasks_run: perJobHost.size,
-      duplicated,
-      lost,
-    });
-  } finally {
-    await Deno.remove(out, { recursive: true });
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  await restarted;
+  assertEquals(acked.length, total);
+  for (const id of acked) {
+    assertEquals((await c.wait(id, 60_000)).aggregate, "success", `job ${id}`);
   }
+
+  // Every job the database holds is whole (two tasks), finished, and ran once per host.
+  const jobs = [];
+  let page = await c.client.jobs(1000);
+  while (page.length > 0) {
+    jobs.push(...page);
+    page = await c.client.jobs(1000, page[page.length - 1].id);
+  }
+  for (const j of jobs) {
+    assertEquals(j.targets, 2, `job ${j.id}`);
+    assertEquals(j.counts.succeeded ?? 0, 2, `job ${j.id}: ${JSON.stringify(j.counts)}`);
+  }
+  const stored = new Set(jobs.map((j) => j.id));
+  for (const id of acked) assert(stored.has(id), `acknowledged job ${id} is missing`);
+
+  const runs = await appendedRuns(out);
+  const perJobHost = new Map<string, number>();
+  for (const [player, lines] of runs) {
+    for (const l of lines) {
+      const key = `${l.split(" ")[0]}@${player}`;
+      perJobHost.set(key, (perJobHost.get(key) ?? 0) + 1);
+    }
+  }
+  const duplicated = [...perJobHost.values()].filter((n) => n > 1).length;
+  const ranJobs = new Set([...perJobHost.keys()].map((k) => Number(k.split("@")[0])));
+  const lost = jobs.length * 2 - perJobHost.size;
+  assertEquals(duplicated, 0);
+  assertEquals(lost, 0);
+  for (const id of ranJobs) assert(stored.has(id), `job ${id} ran but is not stored`);
+  report("fault 1 (kill -9 mid-burst)", {
+    submitted: total,
+    acknowledged: acked.length,
+    failed_tries_while_down: failedTries,
+    stored: jobs.length,
+    stored_not_acknowledged: jobs.length - acked.length,
+    completed: jobs.length,
+    tasks_run: perJobHost.size,
+    duplicated,
+    lost,
+  });
 });

@@ -1,6 +1,6 @@
 import { assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { until } from "../_helpers/proc.ts";
+import { tempDir } from "../_helpers/proc.ts";
 import { appendedRuns, FAULT_SCORES, report } from "./_fault.ts";
 
 async function ip(...args: string[]): Promise<{ ok: boolean; err: string }> {
@@ -71,60 +71,56 @@ Deno.test({
         wrap: ["ip", "netns", "exec", link.ns],
         extra: ["--conductor", `${link.hostIp}:${c.playersPort}`],
       });
-      const out = await Deno.makeTempDir();
-      try {
-        const id = await c.client.submit({
-          score: "append",
-          scope: "all",
-          targets: ["p1"],
-          params: { OUT: out, SLEEP: "4" },
-        });
-        await until("running", async () => (await c.client.job(id)).tasks[0].state === "running");
-        const fromC = conductor.proc.lines.length;
-        const fromP = p1.lines.length;
+      await using outDir = await tempDir();
+      const out = outDir.path;
+      const id = await c.submitRunning({
+        score: "append",
+        scope: "all",
+        targets: ["p1"],
+        params: { OUT: out, SLEEP: "4" },
+      });
+      const fromC = conductor.proc.lines.length;
+      const fromP = p1.lines.length;
 
-        const down = Date.now();
-        assertEquals((await ip("link", "set", link.hostIf, "down")).ok, true);
-        await conductor.proc.waitFor(
-          /player disconnected player=p1 reason="no message for/,
-          10_000,
-          fromC,
-        );
-        const conductorNoticed = Date.now() - down;
-        await p1.waitFor(/disconnected from the conductor .*reason="no message for/, 10_000, fromP);
-        const playerNoticed = Date.now() - down;
-        // The score ends while the link is down; its result waits in the journal.
-        await p1.waitFor(/task finished .*outcome=succeeded/, 10_000, fromP);
-        await new Promise((r) => setTimeout(r, Math.max(0, 7000 - (Date.now() - down))));
-        assertEquals((await c.client.job(id)).tasks[0].state, "running");
+      const down = Date.now();
+      assertEquals((await ip("link", "set", link.hostIf, "down")).ok, true);
+      await conductor.proc.waitFor(
+        /player disconnected player=p1 reason="no message for/,
+        10_000,
+        fromC,
+      );
+      const conductorNoticed = Date.now() - down;
+      await p1.waitFor(/disconnected from the conductor .*reason="no message for/, 10_000, fromP);
+      const playerNoticed = Date.now() - down;
+      // The score ends while the link is down; its result waits in the journal.
+      await p1.waitFor(/task finished .*outcome=succeeded/, 10_000, fromP);
+      await new Promise((r) => setTimeout(r, Math.max(0, 7000 - (Date.now() - down))));
+      assertEquals((await c.client.job(id)).tasks[0].state, "running");
 
-        const up = Date.now();
-        const downMs = up - down;
-        assertEquals((await ip("link", "set", link.hostIf, "up")).ok, true);
-        const job = await c.wait(id, 30_000);
-        const deliveredMs = Date.now() - up;
-        assertEquals(job.aggregate, "success");
-        assertEquals(job.tasks[0].attempts.length, 1);
-        assertEquals((await appendedRuns(out)).get("p1")?.length, 1);
-        const recorded = conductor.proc.lines.filter((l) =>
-          /task finished .*task=1 attempt=1/.test(l)
-        ).length;
-        assertEquals(recorded, 1);
-        assertMatch(p1.log, /connected to the conductor .*resent=1/);
-        report("fault 4 (partition)", {
-          heartbeat_ms: 2000,
-          link_down_ms: downMs,
-          conductor_noticed_ms: conductorNoticed,
-          player_noticed_ms: playerNoticed,
-          result_delivered_after_link_up_ms: deliveredMs,
-          results_recorded: recorded,
-          runs: 1,
-          duplicated: 0,
-          lost: 0,
-        });
-      } finally {
-        await Deno.remove(out, { recursive: true });
-      }
+      const up = Date.now();
+      const downMs = up - down;
+      assertEquals((await ip("link", "set", link.hostIf, "up")).ok, true);
+      const job = await c.wait(id, 30_000);
+      const deliveredMs = Date.now() - up;
+      assertEquals(job.aggregate, "success");
+      assertEquals(job.tasks[0].attempts.length, 1);
+      assertEquals((await appendedRuns(out)).get("p1")?.length, 1);
+      const recorded = conductor.proc.lines.filter((l) =>
+        /task finished .*task=1 attempt=1/.test(l)
+      ).length;
+      assertEquals(recorded, 1);
+      assertMatch(p1.log, /connected to the conductor .*resent=1/);
+      report("fault 4 (partition)", {
+        heartbeat_ms: 2000,
+        link_down_ms: downMs,
+        conductor_noticed_ms: conductorNoticed,
+        player_noticed_ms: playerNoticed,
+        result_delivered_after_link_up_ms: deliveredMs,
+        results_recorded: recorded,
+        runs: 1,
+        duplicated: 0,
+        lost: 0,
+      });
     } finally {
       await link.del();
     }

@@ -1,6 +1,6 @@
 import { assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { until } from "../_helpers/proc.ts";
+import { tempDir, until } from "../_helpers/proc.ts";
 import { FAULT_SCORES, report } from "./_fault.ts";
 
 Deno.test("fault 5: a player removed from the players file on SIGHUP: its tasks end player_removed, nothing dangles", async () => {
@@ -75,37 +75,34 @@ Deno.test("fault 5b: the players file edited while the conductor is down: at sta
   await using c = await Cluster.create({ players: ["p1", "p2"], scoresDir: FAULT_SCORES });
   const first = await c.startConductor();
   await c.startPlayer("p1");
-  const out = await Deno.makeTempDir();
-  try {
-    const allOf = await c.client.submit({
-      score: "append",
-      scope: "all",
-      targets: ["p1", "p2"],
-      params: { OUT: out },
-    });
-    const oneOf = await c.client.submit({
-      score: "append",
-      scope: "one",
-      targets: ["p2"],
-      params: { OUT: out },
-    });
-    await until(
-      "p1's part done",
-      async () =>
-        (await c.client.job(allOf)).tasks.find((t) => t.host === "p1")?.state === "succeeded",
-    );
-    await first.proc.stop();
-    await c.writePlayersFile(["p1"]);
-    const back = await c.startConductor();
-    await back.proc.waitFor(/tasks of players no longer listed ended player_removed .*tasks=2/);
-    const j1 = await c.wait(allOf, 5000);
-    assertEquals(Object.fromEntries(j1.tasks.map((t) => [t.host, t.state])), {
-      p1: "succeeded",
-      p2: "player_removed",
-    });
-    assertEquals((await c.wait(oneOf, 5000)).tasks[0].state, "player_removed");
-    assertEquals((await c.client.health()).open_tasks, 0);
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
+  await using outDir = await tempDir();
+  const out = outDir.path;
+  const allOf = await c.client.submit({
+    score: "append",
+    scope: "all",
+    targets: ["p1", "p2"],
+    params: { OUT: out },
+  });
+  const oneOf = await c.client.submit({
+    score: "append",
+    scope: "one",
+    targets: ["p2"],
+    params: { OUT: out },
+  });
+  await until(
+    "p1's part done",
+    async () =>
+      (await c.client.job(allOf)).tasks.find((t) => t.host === "p1")?.state === "succeeded",
+  );
+  await first.proc.stop();
+  await c.writePlayersFile(["p1"]);
+  const back = await c.startConductor();
+  await back.proc.waitFor(/tasks of players no longer listed ended player_removed .*tasks=2/);
+  const j1 = await c.wait(allOf, 5000);
+  assertEquals(Object.fromEntries(j1.tasks.map((t) => [t.host, t.state])), {
+    p1: "succeeded",
+    p2: "player_removed",
+  });
+  assertEquals((await c.wait(oneOf, 5000)).tasks[0].state, "player_removed");
+  assertEquals((await c.client.health()).open_tasks, 0);
 });

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { orch, Proc, ROOT, until } from "../_helpers/proc.ts";
+import { orch, Proc, ROOT } from "../_helpers/proc.ts";
 
 Deno.test("a job acknowledged just before the conductor is killed with -9 runs after a restart", async () => {
   await using c = await Cluster.create({ players: ["p1", "p2"] });
@@ -101,13 +101,12 @@ Deno.test("a conductor database replaced under a running player: the old run is 
   });
   const first = await c.startConductor();
   const p1 = await c.startPlayer("p1", { extra: ["--slots", "2"] });
-  const old = await c.client.submit({
+  const old = await c.submitRunning({
     score: "sayafter",
     scope: "all",
     targets: ["p1"],
     params: { SLEEP: "3", WHO: "old" },
   });
-  await until("old running", async () => (await c.client.job(old)).tasks[0].state === "running");
   await first.proc.kill9();
   await Deno.remove(c.db);
   await Deno.remove(`${c.db}-wal`).catch(() => {});

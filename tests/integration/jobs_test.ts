@@ -51,13 +51,12 @@ Deno.test("a one-of job goes to another target while the first is busy", async (
   await c.startPlayer("p1", { extra: ["--slots", "1"] });
   await c.startPlayer("p2");
 
-  const long = await c.client.submit({
+  await c.submitRunning({
     score: "sleep",
     scope: "all",
     targets: ["p1"],
     params: { SECONDS: "3" },
   });
-  await until("p1 busy", async () => (await c.client.job(long)).tasks[0].state === "running");
   const id = await c.client.submit({
     score: "hello",
     scope: "one",

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { ROOT, until } from "../_helpers/proc.ts";
+import { ROOT, tempDir, until } from "../_helpers/proc.ts";
 
 const TESTDATA = join(ROOT, "tests/testdata/scores");
 
@@ -9,99 +9,93 @@ Deno.test("a job's deadline: a task not started by then ends expired", async () 
   await using c = await Cluster.create({ players: ["p1", "p2"], scoresDir: TESTDATA });
   await c.startConductor();
   await c.startPlayer("p1");
-  const out = await Deno.makeTempDir();
-  try {
-    const r = await c.cli([
-      "submit",
-      "append",
-      "--all",
-      "-t",
-      "p1,p2",
-      `OUT=${out}`,
-      "--deadline",
-      "1s",
-      "--wait",
-    ]);
-    assertEquals(r.code, 4, r.stdout + r.stderr);
-    assertMatch(r.stdout, /deadline \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/);
-    assertMatch(r.stdout, /p2 +expired +- +-\n +reason: not started by its deadline \d{4}-/);
-    assertMatch(r.stdout, /p1 +succeeded/);
+  await using outDir = await tempDir();
+  const out = outDir.path;
+  const r = await c.cli([
+    "submit",
+    "append",
+    "--all",
+    "-t",
+    "p1,p2",
+    `OUT=${out}`,
+    "--deadline",
+    "1s",
+    "--wait",
+  ]);
+  assertEquals(r.code, 4, r.stdout + r.stderr);
+  assertMatch(r.stdout, /deadline \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/);
+  assertMatch(r.stdout, /p2 +expired +- +-\n +reason: not started by its deadline \d{4}-/);
+  assertMatch(r.stdout, /p1 +succeeded/);
 
-    const past = await c.cli([
-      "submit",
-      "append",
-      "--all",
-      "-t",
-      "p1",
-      `OUT=${out}`,
-      "--deadline",
-      "2020-01-01T00:00:00Z",
-    ]);
-    assertEquals(past.code, 2);
-    assertMatch(past.stderr, /the deadline 2020-01-01T00:00:00.000Z has passed/);
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
+  const past = await c.cli([
+    "submit",
+    "append",
+    "--all",
+    "-t",
+    "p1",
+    `OUT=${out}`,
+    "--deadline",
+    "2020-01-01T00:00:00Z",
+  ]);
+  assertEquals(past.code, 2);
+  assertMatch(past.stderr, /the deadline 2020-01-01T00:00:00.000Z has passed/);
 });
 
 Deno.test("retries: an idempotent score that fails is run again, and every attempt is kept", async () => {
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   await c.startConductor(["--retry-backoff", "100ms"]);
   await c.startPlayer("p1");
-  const out = await Deno.makeTempDir();
-  try {
-    let r = await c.cli([
-      "submit",
-      "flaky",
-      "--all",
-      "-t",
-      "p1",
-      `OUT=${out}`,
-      "FAILS=2",
-      "--retries",
-      "3",
-      "--wait",
-    ]);
-    assertEquals(r.code, 0, r.stdout + r.stderr);
-    assertMatch(r.stdout, /retries 3/);
-    assertMatch(
-      r.stdout,
-      /p1 +succeeded +0 .*\n(.*\n)* +attempt 1: p1 failed exit 1 .*\n +attempt 2: p1 failed exit 1 .*\n +attempt 3: p1 succeeded exit 0/,
-    );
-    const job = await c.client.job(1);
-    assertEquals(job.tasks[0].attempts.map((a) => a.state), ["failed", "failed", "succeeded"]);
-    assertEquals(job.tasks[0].response, { run: "3" });
+  await using outDir = await tempDir();
+  const out = outDir.path;
+  let r = await c.cli([
+    "submit",
+    "flaky",
+    "--all",
+    "-t",
+    "p1",
+    `OUT=${out}`,
+    "FAILS=2",
+    "--retries",
+    "3",
+    "--wait",
+  ]);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assertMatch(r.stdout, /retries 3/);
+  assertMatch(
+    r.stdout,
+    /p1 +succeeded +0 .*\n(.*\n)* +attempt 1: p1 failed exit 1 .*\n +attempt 2: p1 failed exit 1 .*\n +attempt 3: p1 succeeded exit 0/,
+  );
+  const job = await c.client.job(1);
+  assertEquals(job.tasks[0].attempts.map((a) => a.state), ["failed", "failed", "succeeded"]);
+  assertEquals(job.tasks[0].response, { run: "3" });
 
-    // Out of retries: the last failure stands.
-    await Deno.remove(join(out, "flaky.count"));
-    r = await c.cli([
-      "submit",
-      "flaky",
-      "--all",
-      "-t",
-      "p1",
-      `OUT=${out}`,
-      "FAILS=5",
-      "--retries",
-      "1",
-      "--wait",
-    ]);
-    assertEquals(r.code, 3);
-    assertEquals((await c.client.job(2)).tasks[0].attempts.map((a) => a.state), [
-      "failed",
-      "failed",
-    ]);
+  // Out of retries: the last failure stands.
+  await Deno.remove(join(out, "flaky.count"));
+  r = await c.cli([
+    "submit",
+    "flaky",
+    "--all",
+    "-t",
+    "p1",
+    `OUT=${out}`,
+    "FAILS=5",
+    "--retries",
+    "1",
+    "--wait",
+  ]);
+  assertEquals(r.code, 3);
+  assertEquals((await c.client.job(2)).tasks[0].attempts.map((a) => a.state), [
+    "failed",
+    "failed",
+  ]);
 
-    // Only idempotent scores may be retried.
-    r = await c.cli(["submit", "append", "--all", "-t", "p1", `OUT=${out}`, "--retries", "2"]);
-    assertEquals(r.code, 2);
-    assertMatch(
-      r.stderr,
-      /score append \(as declared on p1\) is not idempotent, so it cannot be retried/,
-    );
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
+  // Only idempotent scores may be retried.
+  r = await c.cli(["submit", "append", "--all", "-t", "p1", `OUT=${out}`, "--retries", "2"]);
+  assertEquals(r.code, 2);
+  assertMatch(
+    r.stderr,
+    /score append \(as declared on p1\) is not idempotent, so it cannot be retried/,
+  );
 });
 
 Deno.test("a timeout asked for by the job never goes above the score's max_timeout", async () => {
@@ -144,13 +138,12 @@ Deno.test("SIGTERM: a player stops taking work, stops what outlives its grace as
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   const conductor = await c.startConductor();
   const p1 = await c.startPlayer("p1");
-  const id = await c.client.submit({
+  const id = await c.submitRunning({
     score: "stubborn",
     scope: "all",
     targets: ["p1"],
     params: { MARK: "term" },
   });
-  await until("running", async () => (await c.client.job(id)).tasks[0].state === "running");
   const status = await p1.stop(10_000);
   assertEquals(status.code, 0);
   assertMatch(p1.log, /waiting for running tasks .*count=1/);
@@ -170,13 +163,12 @@ Deno.test("a player busier than the conductor knows refuses as busy once, and ge
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   const conductor = await c.startConductor();
   const p1 = await c.startPlayer("p1", { extra: ["--slots", "1", "--kill-grace", "4s"] });
-  const stubborn = await c.client.submit({
+  const stubborn = await c.submitRunning({
     score: "stubborn",
     scope: "all",
     targets: ["p1"],
     params: { MARK: "busy" },
   });
-  await until("running", async () => (await c.client.job(stubborn)).tasks[0].state === "running");
 
   // Removed and listed again: the conductor let go of the task, but its score is still dying on p1.
   await c.writePlayersFile([]);

@@ -1,3 +1,4 @@
+import { withTempDir } from "../../_helpers/proc.ts";
 import { assert, assertEquals, assertThrows } from "../../_helpers/assert.ts";
 import { join } from "node:path";
 import { OrchError } from "../../../lib/errors.ts";
@@ -9,18 +10,9 @@ import { openDatabase } from "../../../lib/store/db.ts";
 const LATEST = Math.max(...CONDUCTOR_MIGRATIONS.map((m) => m.version));
 const T0 = 1_700_000_000_000;
 
-async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 /** A store on a real SQLite file in a temp dir, closed and removed afterwards. */
 async function withStore(fn: (s: ConductorStore, path: string) => Promise<void> | void) {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = join(dir, "conductor.db");
     const s = ConductorStore.open(path);
     try {
@@ -72,7 +64,7 @@ Deno.test("a new database is migrated to the latest schema version", async () =>
 });
 
 Deno.test("the database folder is created when missing", async () => {
-  await withDir((dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, "a", "b", "conductor.db");
     ConductorStore.open(path).close();
     assert(Deno.statSync(path).isFile);
@@ -90,7 +82,7 @@ Deno.test("a second open of a database in use is a conflict", async () => {
 });
 
 Deno.test("a database closed by its owner can be opened again, with its data", async () => {
-  await withDir((dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, "c.db");
     const a = ConductorStore.open(path);
     const { jobId } = a.insertJob(job(), 1);
@@ -106,7 +98,7 @@ Deno.test("a database closed by its owner can be opened again, with its data", a
 });
 
 Deno.test("a database with a newer schema version is refused with a clear message", async () => {
-  await withDir((dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, "c.db");
     const a = ConductorStore.open(path);
     a.db.exec(`PRAGMA user_version = ${LATEST + 5}`);
@@ -125,7 +117,7 @@ Deno.test("a database with a newer schema version is refused with a clear messag
 });
 
 Deno.test("a database made by the first schema version is upgraded with its jobs intact", async () => {
-  await withDir((dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, "c.db");
     const v1 = openDatabase(path, {
       what: "conductor database",
@@ -170,7 +162,7 @@ Deno.test("an in-memory store works", () => {
 });
 
 Deno.test("the conductor id is made once and stays the same, also after a reopen", async () => {
-  await withDir((dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, "c.db");
     let made = 0;
     const make = () => `id-${++made}`;

@@ -1,20 +1,12 @@
+import { withTempDir } from "../../_helpers/proc.ts";
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { join } from "node:path";
 import type { ResultBody } from "../../../lib/protocol/messages.ts";
 import { Journal, JOURNAL_MIGRATIONS, type JournalTask } from "../../../lib/store/journal.ts";
 import { openDatabase } from "../../../lib/store/db.ts";
 
-async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function withJournal(fn: (j: Journal, path: string) => Promise<void> | void) {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = join(dir, "state", "journal.db");
     const j = Journal.open(path);
     try {
@@ -143,7 +135,7 @@ Deno.test("dropForeign forgets and returns the tasks of other conductors", async
 });
 
 Deno.test("the journal survives a reopen", async () => {
-  await withDir((dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, "journal.db");
     const a = Journal.open(path);
     a.accept(accepted(1, 1, 10));
@@ -180,7 +172,7 @@ Deno.test("the same task id from two conductor databases are two journal entries
 });
 
 Deno.test("a journal made by the first schema is carried over, entries intact", async () => {
-  await withDir((dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, "journal.db");
     const v1 = openDatabase(path, {
       what: "journal",
