@@ -163,7 +163,7 @@ Deno.test("a player busier than the conductor knows refuses as busy once, and ge
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   const conductor = await c.startConductor();
   const p1 = await c.startPlayer("p1", { extra: ["--slots", "1", "--kill-grace", "4s"] });
-  const stubborn = await c.submitRunning({
+  await c.submitRunning({
     score: "stubborn",
     scope: "all",
     targets: ["p1"],
