@@ -117,6 +117,10 @@ export function submitCommand(): CommandUnknownOpts {
       "a task not started by then ends expired: a duration (10m) or a time (ISO 8601)",
     )
     .option("--retries <n>", "run again after a failure, up to n times (idempotent scores only)")
+    .option(
+      "--connect-timeout <duration>",
+      "keep trying to reach the conductor this long; the submit is sent again safely (default 10s)",
+    )
     .option("-w, --wait", "wait for the job to finish; the exit status tells the outcome")
     .option("--wait-timeout <duration>", "with --wait: give up waiting after this long (exit 5)")
     .option("--json", "print JSON instead of text")
@@ -142,8 +146,14 @@ export function submitCommand(): CommandUnknownOpts {
       deadline: opts.deadline === undefined ? null : deadlineFlag(opts.deadline, Date.now()),
       retries: opts.retries === undefined ? 0 : retriesFlag(opts.retries),
     });
+    const retryForMs = opts.connectTimeout === undefined
+      ? 10_000
+      : durationFlag("--connect-timeout", opts.connectTimeout);
     const client = await clientFromFlags(opts);
-    const id = await client.submit(request);
+    const id = await client.submit(request, {
+      retryForMs,
+      onRetry: (e) => err(`orch: ${e.message}; retrying`),
+    });
     if (!opts.wait) {
       out(opts.json ? JSON.stringify({ id }) : String(id));
       return;

@@ -41,10 +41,33 @@ export class AudienceClient {
     return e.kind === "socket" ? e.path : `https://${e.host}:${e.port}`;
   }
 
-  /** Submits a job; resolves with its id once the conductor has stored it. */
-  async submit(req: SubmitInput): Promise<number> {
-    const body = await this.#call("POST", "/jobs", req) as { id: number };
-    return body.id;
+  /**
+   * Submits a job; resolves with its id once the conductor has stored it.
+   * The submit carries a request id (made here unless given), so sending it
+   * again is safe: with `retryForMs`, an unreachable conductor is tried again
+   * for that long, and a submit whose answer was lost still makes one job.
+   */
+  async submit(
+    req: SubmitInput,
+    opts: { retryForMs?: number; onRetry?: (err: OrchError) => void } = {},
+  ): Promise<number> {
+    const body = { ...req, request_id: req.request_id ?? crypto.randomUUID() };
+    const deadline = Date.now() + (opts.retryForMs ?? 0);
+    let delay = 250;
+    for (;;) {
+      try {
+        return (await this.#call("POST", "/jobs", body) as { id: number }).id;
+      } catch (err) {
+        if (!(err instanceof OrchError) || err.code !== "unavailable" || Date.now() >= deadline) {
+          throw err;
+        }
+        opts.onRetry?.(err);
+        await new Promise((r) =>
+          setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())))
+        );
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
   }
 
   /** Cancels a job. */

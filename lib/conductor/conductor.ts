@@ -737,6 +737,18 @@ export class Conductor {
   async submit(req: SubmitRequest, submittedBy: string): Promise<number> {
     if (this.#stopping) throw new OrchError("unavailable", "the conductor is shutting down");
     const now = Date.now();
+    if (req.request_id !== null) {
+      // Sent again after its answer was lost: the job exists (or is being committed) already.
+      const known = this.#store.jobByRequest(req.request_id);
+      if (known !== undefined) {
+        this.#log.info("submit sent again; answering with its job", {
+          job: known,
+          by: submittedBy,
+        });
+        await new Promise<void>((resolve) => this.#commit.afterCommit(resolve));
+        return known;
+      }
+    }
     admit(req, { authorised: this.#authorised, announced: this.#announced, now });
     const n = req.scope === "all" ? req.targets.length : 1;
     const firstSeq = this.#queue.takeTailSeqs(n);
@@ -749,6 +761,7 @@ export class Conductor {
         timeoutMs: req.timeout_ms,
         deadline: req.deadline,
         retries: req.retries,
+        requestId: req.request_id,
         submittedAt: now,
         submittedBy,
       }, firstSeq)

@@ -37,12 +37,20 @@ export interface SubmitRequest {
   deadline: number | null;
   /** Runs again after a failure, for idempotent scores only. */
   retries: number;
+  /**
+   * Chosen by the client, unique per submit: the same submit sent again
+   * (after its answer was lost) gets the job the first one made.
+   */
+  request_id: string | null;
 }
+
+/** The shape of a request id. */
+export const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** What a client sends to submit a job: the options may be left out. */
 export type SubmitInput =
-  & Omit<SubmitRequest, "timeout_ms" | "deadline" | "retries">
-  & Partial<Pick<SubmitRequest, "timeout_ms" | "deadline" | "retries">>;
+  & Omit<SubmitRequest, "timeout_ms" | "deadline" | "retries" | "request_id">
+  & Partial<Pick<SubmitRequest, "timeout_ms" | "deadline" | "retries" | "request_id">>;
 
 /** Largest number of retries a job may ask for. */
 export const MAX_RETRIES = 100;
@@ -162,7 +170,16 @@ export interface ApiError {
 /** Decodes and validates a submit body; throws `OrchError("invalid")` naming the field. */
 export function decodeSubmit(value: unknown): SubmitRequest {
   const o = Obj.from(value, "", "invalid");
-  o.only(["score", "scope", "targets", "params", "timeout_ms", "deadline", "retries"]);
+  o.only([
+    "score",
+    "scope",
+    "targets",
+    "params",
+    "timeout_ms",
+    "deadline",
+    "retries",
+    "request_id",
+  ]);
   const score = o.str("score", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC });
   const scope = o.oneOf("scope", ["all", "one"] as const);
   const seen = new Set<string>();
@@ -193,6 +210,10 @@ export function decodeSubmit(value: unknown): SubmitRequest {
     timeout_ms: o.optInt("timeout_ms", 1, LIMITS.maxTimeoutMs) ?? null,
     deadline: o.optInt("deadline", 1, 9_999_999_999_999) ?? null,
     retries: o.optInt("retries", 0, MAX_RETRIES) ?? 0,
+    request_id: o.optStr("request_id", {
+      pattern: REQUEST_ID,
+      patternDesc: "a request id (letters, digits, '.', '_', ':', '-', at most 128)",
+    }) ?? null,
   };
 }
 

@@ -82,4 +82,12 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tasks ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- Chosen by the client for each submit: a submit sent again (its answer lost) finds its job.
+      ALTER TABLE jobs ADD COLUMN request_id TEXT;
+      CREATE UNIQUE INDEX jobs_by_request ON jobs (request_id) WHERE request_id IS NOT NULL;
+    `,
+  },
 ];

@@ -33,6 +33,7 @@ export interface NewJob {
   timeoutMs: number | null;
   deadline: number | null;
   retries: number;
+  requestId: string | null;
   submittedAt: number;
   submittedBy: string;
 }
@@ -147,8 +148,9 @@ export class ConductorStore {
   /** Stores a job and its tasks (one per target for all-of, one for one-of), queued at `seqs`. */
   insertJob(job: NewJob, firstSeq: number): { jobId: number; taskIds: number[] } {
     const info = this.#q(
-      `INSERT INTO jobs (score, scope, targets, params, submitted_at, submitted_by, timeout_ms, deadline, retries)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (score, scope, targets, params, submitted_at, submitted_by, timeout_ms, deadline, retries,
+         request_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       job.score,
       job.scope,
@@ -159,6 +161,7 @@ export class ConductorStore {
       job.timeoutMs,
       job.deadline,
       job.retries,
+      job.requestId,
     );
     const jobId = Number(info.lastInsertRowid);
     const hosts = job.scope === "all" ? job.targets : [null];
@@ -169,6 +172,14 @@ export class ConductorStore {
       Number(insert.run(jobId, host, firstSeq + i, job.submittedAt).lastInsertRowid)
     );
     return { jobId, taskIds };
+  }
+
+  /** The job a submit with `requestId` made, if one did. */
+  jobByRequest(requestId: string): number | undefined {
+    const row = this.#q("SELECT id FROM jobs WHERE request_id = ?").get(requestId) as
+      | Row
+      | undefined;
+    return row ? (row.id as number) : undefined;
   }
 
   /** Records that `attempt` of a task went to `player`. */

@@ -17,7 +17,8 @@ Deno.test("fault 1: kill -9 of the conductor mid-burst of 500 submits: every ack
   let next = 0;
   let restarted: Promise<unknown> | null = null;
   // 16 clients submit at once. After the 200th acknowledgement the conductor is killed with -9
-  // and started again; a client whose submit fails tries again, as a real one would.
+  // and started again; a client whose submit fails sends it again, with the same request id,
+  // as orch submit does: a submit stored before its answer was lost must not make a second job.
   const worker = async () => {
     while (next < total) {
       const n = ++next;
@@ -30,6 +31,7 @@ Deno.test("fault 1: kill -9 of the conductor mid-burst of 500 submits: every ack
               scope: "all",
               targets,
               params: { OUT: out },
+              request_id: `burst-${n}`,
             }),
           );
           break;
@@ -65,6 +67,8 @@ Deno.test("fault 1: kill -9 of the conductor mid-burst of 500 submits: every ack
   }
   const stored = new Set(jobs.map((j) => j.id));
   for (const id of acked) assert(stored.has(id), `acknowledged job ${id} is missing`);
+  assertEquals(jobs.length, total, "a submit sent again made a second job");
+  assertEquals(new Set(acked).size, total);
 
   const runs = await appendedRuns(out);
   const perJobHost = new Map<string, number>();
@@ -83,6 +87,9 @@ Deno.test("fault 1: kill -9 of the conductor mid-burst of 500 submits: every ack
   report("fault 1 (kill -9 mid-burst)", {
     submitted: total,
     acknowledged: acked.length,
+    sent_again_found_stored: c.conductor!.proc.lines.filter((l) =>
+      l.includes("submit sent again")
+    ).length,
     failed_tries_while_down: failedTries,
     stored: jobs.length,
     stored_not_acknowledged: jobs.length - acked.length,

@@ -128,3 +128,37 @@ Deno.test("a conductor database replaced under a running player: the old run is 
   assertEquals(job.tasks[0].response, { who: "new" });
   assertMatch(p1.log, /result dropped: its task belongs to another conductor database/);
 });
+
+Deno.test("a submit sent again with its request id gets the same job; orch submit waits for a conductor coming up", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  const first = await c.startConductor();
+  await c.startPlayer("p1");
+  const req = {
+    score: "hello",
+    scope: "all" as const,
+    targets: ["p1"],
+    params: {},
+    request_id: "deploy-42",
+  };
+  const id = await c.client.submit(req);
+  assertEquals(await c.client.submit(req), id);
+  assertEquals((await c.client.jobs(10)).length, 1);
+
+  await first.proc.stop();
+  const submitting = c.cli([
+    "submit",
+    "hello",
+    "--all",
+    "-t",
+    "p1",
+    "--wait",
+    "--connect-timeout",
+    "20s",
+  ]);
+  await new Promise((r) => setTimeout(r, 1000));
+  await c.startConductor();
+  const r = await submitting;
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(r.stderr, /cannot reach the conductor .*; retrying/);
+  assertMatch(r.stdout, /^job 2: hello on all of p1\naggregate: success/);
+});

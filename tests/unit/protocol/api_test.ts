@@ -14,7 +14,7 @@ const KEY_DESC = "a parameter key (a letter, then letters, digits or '_', at mos
 
 const valid = { score: "deploy", scope: "all", targets: ["p1"], params: { A: "1" } };
 /** What a submit holds when the optional fields are left out. */
-const defaults = { timeout_ms: null, deadline: null, retries: 0 };
+const defaults = { timeout_ms: null, deadline: null, retries: 0, request_id: null };
 
 function invalid(value: unknown, message: string): void {
   const err = assertThrows(() => decodeSubmit(value));
@@ -29,10 +29,27 @@ Deno.test("a valid submit decodes as it is, with no timeout, no deadline and no 
 });
 
 Deno.test("a submit with a timeout, a deadline and retries keeps them", () => {
-  const full = { ...valid, timeout_ms: 60000, deadline: 1700000000000, retries: 3 };
+  const full = {
+    ...valid,
+    timeout_ms: 60000,
+    deadline: 1700000000000,
+    retries: 3,
+    request_id: "r-1:x.y",
+  };
   assertEquals(decodeSubmit(full), full);
   const nulls = { ...valid, timeout_ms: null, deadline: null, retries: null };
   assertEquals(decodeSubmit(nulls), { ...valid, ...defaults });
+});
+
+Deno.test("a request id that is not one is refused", () => {
+  invalid(
+    { ...valid, request_id: "" },
+    "request_id: \"\" is not a request id (letters, digits, '.', '_', ':', '-', at most 128)",
+  );
+  invalid(
+    { ...valid, request_id: "a b" },
+    "request_id: \"a b\" is not a request id (letters, digits, '.', '_', ':', '-', at most 128)",
+  );
 });
 
 Deno.test("a timeout, deadline or retries out of range is refused", () => {
@@ -66,7 +83,7 @@ Deno.test("targets are lower-cased and duplicates dropped, first occurrence kept
 Deno.test("a submit with an unknown field is refused, naming the known ones", () => {
   invalid(
     { ...valid, priority: 3 },
-    "priority: unknown field (known: score, scope, targets, params, timeout_ms, deadline, retries)",
+    "priority: unknown field (known: score, scope, targets, params, timeout_ms, deadline, retries, request_id)",
   );
 });
 

@@ -32,6 +32,7 @@ function job(extra: Partial<NewJob> = {}): NewJob {
     timeoutMs: null,
     deadline: null,
     retries: 0,
+    requestId: null,
     submittedAt: T0,
     submittedBy: "alice",
     ...extra,
@@ -555,4 +556,14 @@ Deno.test("a player view takes live facts over the record", () => {
       last_seen: null,
     },
   );
+});
+
+Deno.test("a job is found by the request id its submit carried", async () => {
+  await withStore((s) => {
+    const { jobId } = s.insertJob(job({ requestId: "req-1" }), 1);
+    s.insertJob(job(), 3);
+    assertEquals(s.jobByRequest("req-1"), jobId);
+    assertEquals(s.jobByRequest("req-2"), undefined);
+    assertThrows(() => s.insertJob(job({ requestId: "req-1" }), 5), /UNIQUE/);
+  });
 });
