@@ -53,21 +53,11 @@ export class AudienceClient {
   ): Promise<number> {
     const body = { ...req, request_id: req.request_id ?? crypto.randomUUID() };
     const deadline = Date.now() + (opts.retryForMs ?? 0);
-    let delay = 250;
-    for (;;) {
-      try {
-        return (await this.#call("POST", "/jobs", body) as { id: number }).id;
-      } catch (err) {
-        if (!(err instanceof OrchError) || err.code !== "unavailable" || Date.now() >= deadline) {
-          throw err;
-        }
-        opts.onRetry?.(err);
-        await new Promise((r) =>
-          setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())))
-        );
-        delay = Math.min(delay * 2, 5000);
-      }
-    }
+    return await this.#reaching(
+      deadline,
+      opts.onRetry,
+      async () => (await this.#call("POST", "/jobs", body) as { id: number }).id,
+    );
   }
 
   /** Cancels a job. */
@@ -91,19 +81,34 @@ export class AudienceClient {
     opts: { timeoutMs: number | null; onRetry?: (err: OrchError) => void },
   ): Promise<JobView> {
     const deadline = opts.timeoutMs === null ? Infinity : Date.now() + opts.timeoutMs;
+    for (;;) {
+      const job = await this.#reaching(deadline, opts.onRetry, () => {
+        const waitS = Math.max(0, Math.min(POLL_S, (deadline - Date.now()) / 1000));
+        return this.#call("GET", `/jobs/${id}?wait=${waitS.toFixed(3)}`) as Promise<JobView>;
+      });
+      if (job.finished_at !== null || Date.now() >= deadline) return job;
+    }
+  }
+
+  /**
+   * Runs `call`, and while the conductor cannot be reached and `deadline`
+   * (epoch ms) has not passed, runs it again after a doubling wait (250 ms
+   * up to 5 s), telling `onRetry` each time.
+   */
+  async #reaching<T>(
+    deadline: number,
+    onRetry: ((err: OrchError) => void) | undefined,
+    call: () => Promise<T>,
+  ): Promise<T> {
     let delay = 250;
     for (;;) {
-      const left = deadline - Date.now();
-      const waitS = Math.max(0, Math.min(POLL_S, left / 1000));
       try {
-        const job = await this.#call("GET", `/jobs/${id}?wait=${waitS.toFixed(3)}`) as JobView;
-        delay = 250;
-        if (job.finished_at !== null || Date.now() >= deadline) return job;
+        return await call();
       } catch (err) {
         if (!(err instanceof OrchError) || err.code !== "unavailable" || Date.now() >= deadline) {
           throw err;
         }
-        opts.onRetry?.(err);
+        onRetry?.(err);
         await new Promise((r) =>
           setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())))
         );

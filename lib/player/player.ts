@@ -249,7 +249,8 @@ export class Player {
           if (this.#opts.journal.remove(this.#key(m.task_id, m.attempt))) {
             this.#log.debug("result acknowledged", { task: m.task_id, attempt: m.attempt });
           }
-          if (this.#opts.journal.all().length === 0) this.#onDrained?.();
+          // Only a stopping player waits for its journal to empty; others need not read it.
+          if (this.#onDrained && this.#opts.journal.all().length === 0) this.#onDrained();
           return;
       }
     } catch (err) {
