@@ -89,12 +89,31 @@ export interface TriedPlayer {
   message: string;
 }
 
-/** One task of a job, as the audience sees it. */
+/** How an audience request proved who made it. */
+export interface Caller {
+  /** `socket`: the local Unix socket; `https`: the HTTPS port. */
+  transport: "socket" | "https";
+  /** `local` on the socket; the certificate's common name over HTTPS. */
+  name: string;
+  /** `socket_mode`: access by the socket's file mode; `client_certificate`: an audience certificate. */
+  auth: "socket_mode" | "client_certificate";
+}
+
+/** The one-line form of a caller, as `submitted_by` shows it: `local`, `audience:alice`. */
+export function callerLabel(c: Caller): string {
+  return c.transport === "socket" ? c.name : `audience:${c.name}`;
+}
+
+/** The caller of a request on the local Unix socket. */
+export const LOCAL_CALLER: Caller = { transport: "socket", name: "local", auth: "socket_mode" };
+
+/** One task of a job, as a row of `GET /v1/jobs/ID/tasks`. */
 export interface TaskView {
   id: number;
   /** The host it runs on; `null` for a one-of task not yet placed. */
   host: string | null;
   state: TaskState;
+  /** The current (latest) attempt; 0 before the first. */
   attempt: number;
   /** Why the task is in its state, when the state alone does not say. */
   reason: string | null;
@@ -102,35 +121,81 @@ export interface TaskView {
   signal: string | null;
   started_at: number | null;
   ended_at: number | null;
+  /** The current attempt's response, or null before it has one. */
   response: Record<string, unknown> | null;
-  stdout_tail: string;
-  stderr_tail: string;
   /** Players that refused this one-of task before. */
   tried: TriedPlayer[];
-  /** Every attempt, oldest first. */
-  attempts: AttemptView[];
   /** A retry waits until then (epoch ms). */
   not_before: number | null;
   /** A cancel was asked for while it ran. */
   cancel_requested: boolean;
 }
 
-/** A job, as the audience sees it. */
+/** One task with its output tails and every attempt: `GET /v1/jobs/ID/tasks/TID`. */
+export interface TaskDetail extends TaskView {
+  job_id: number;
+  stdout_tail: string;
+  stderr_tail: string;
+  /** Every attempt, oldest first (the current one last). */
+  attempts: AttemptView[];
+}
+
+/** Which tasks of a job to list. */
+export interface TaskQuery {
+  /** Only tasks in this state. */
+  state?: TaskState;
+  /** Only the task on this host. */
+  host?: string;
+  /** 1-based page number. */
+  page: number;
+  /** Tasks per page, 1..{@linkcode MAX_TASK_PAGE}. */
+  limit: number;
+  /** Include each task's output tails and attempts (items are then {@linkcode TaskDetail}). */
+  output?: boolean;
+}
+
+/** Largest page of tasks one request may ask for. */
+export const MAX_TASK_PAGE = 1000;
+/** Largest page of tasks with output one request may ask for. */
+export const MAX_TASK_PAGE_OUTPUT = 100;
+
+/** A page of a job's tasks, in task id order. */
+export interface TaskPage {
+  job_id: number;
+  /** Tasks matching the query, on every page. */
+  total: number;
+  page: number;
+  limit: number;
+  tasks: (TaskView | TaskDetail)[];
+}
+
+/** Targets a job view lists at most; `target_count` says how many there are. */
+export const MAX_VIEW_TARGETS = 100;
+
+/** A job, as the audience sees it: what was asked, and how its tasks stand (counted, not listed). */
 export interface JobView {
   id: number;
   score: string;
   scope: Scope;
+  /** The first {@linkcode MAX_VIEW_TARGETS} targets, in the order given. */
   targets: string[];
+  /** How many targets the job has. */
+  target_count: number;
   params: Record<string, string>;
   submitted_at: number;
+  /** {@linkcode callerLabel} of `caller`. */
   submitted_by: string;
+  caller: Caller;
   finished_at: number | null;
   timeout_ms: number | null;
   deadline: number | null;
   retries: number;
   cancelled_at: number | null;
   aggregate: Aggregate;
-  tasks: TaskView[];
+  /** How many tasks are in each state. */
+  counts: Partial<Record<TaskState, number>>;
+  /** How many tasks the job has. */
+  task_count: number;
 }
 
 /** A line of `GET /v1/jobs`. */

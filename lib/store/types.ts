@@ -1,0 +1,176 @@
+/**
+ * The conductor's store seam: what any store (SQLite now, PostgreSQL next)
+ * must do, as domain operations. Writes happen only inside
+ * {@linkcode ConductorStore.write}, on the {@linkcode WriteTx} it hands out,
+ * so "inside a write" is a type, not a comment. Reads see committed state
+ * only.
+ *
+ * The store is deterministic: ids, queue positions and times all come in as
+ * arguments; it never reads a clock or makes an id.
+ *
+ * @module
+ */
+
+import type {
+  Caller,
+  JobSummary,
+  JobView,
+  Scope,
+  ScoreInfo,
+  TaskDetail,
+  TaskPage,
+  TaskQuery,
+  TaskState,
+  TriedPlayer,
+} from "../protocol/mod.ts";
+
+/** A job as stored; ids are chosen by the conductor. */
+export interface JobRecord {
+  id: number;
+  score: string;
+  scope: Scope;
+  /** Every target, in the order given. */
+  targets: string[];
+  params: Record<string, string>;
+  /** Timeout of each run (ms), or null for the score's default. */
+  timeoutMs: number | null;
+  /** Epoch ms by which a task must start, or null. */
+  deadline: number | null;
+  /** Retries allowed after a failed run. */
+  retries: number;
+  /** Chosen by the client; a submit sent again finds its job by it. */
+  requestId: string | null;
+  submittedAt: number;
+  caller: Caller;
+}
+
+/** The result of the current attempt of a task, once the player reported it. */
+export interface AttemptResult {
+  exitCode: number | null;
+  signal: string | null;
+  response: Record<string, unknown> | null;
+  stdoutTail: string;
+  stderrTail: string;
+}
+
+/**
+ * A task's whole durable state, written whole: the queue columns and its
+ * current attempt. Earlier attempts are history rows ({@linkcode AttemptRow}).
+ */
+export interface TaskRow {
+  id: number;
+  jobId: number;
+  /** Queue position; lower runs first. */
+  seq: number;
+  /** All-of: always its target. One-of: where it is or was placed, else null. */
+  host: string | null;
+  state: TaskState;
+  /** The current attempt; 0 before the first. */
+  attempt: number;
+  /** One-of: players that refused it. */
+  tried: TriedPlayer[];
+  /** Not to be placed before then (a retry's backoff), or null. */
+  notBefore: number | null;
+  /** Runs that did not succeed so far. */
+  failures: number;
+  /** A cancel is pending: stop it where it runs, never place it again. */
+  cancelRequested: boolean;
+  /** Why it is in its state, when the state does not say. */
+  reason: string | null;
+  updatedAt: number;
+  /** When the current attempt was sent to `host`, or null before the first. */
+  assignedAt: number | null;
+  /** When the current attempt started on the player. */
+  startedAt: number | null;
+  /** When the current attempt ended. */
+  endedAt: number | null;
+  /** What the score reported for the current attempt; null until it did (or when nothing ran). */
+  result: AttemptResult | null;
+}
+
+/** An attempt that is over and is not the task's current one: history. */
+export interface AttemptRow {
+  taskId: number;
+  attempt: number;
+  player: string;
+  /** How it ended: rejected, unstarted, or an outcome. */
+  state: string;
+  assignedAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  error: string | null;
+  result: AttemptResult | null;
+}
+
+/** A player as last seen. */
+export interface PlayerRecord {
+  name: string;
+  version: string;
+  slots: number;
+  scores: ScoreInfo[];
+  address: string | null;
+  lastSeen: number;
+}
+
+/** What the conductor loads at start. Sized by open work, never by history. */
+export interface StoreSnapshot {
+  /** This database's identity, or null before the first write of one. */
+  conductorId: string | null;
+  /** Highest job id and task id ever used (0 when none). */
+  maxJobId: number;
+  maxTaskId: number;
+  /** Lowest and highest queue positions in use (0, 0 when empty). */
+  seqLow: number;
+  seqHigh: number;
+  /** Every job that has a task not final, each once. */
+  jobs: JobRecord[];
+  /** Every task not final (queued, assigned, running), in queue order. */
+  tasks: TaskRow[];
+  /** Jobs whose tasks are all final but that are not marked finished (a crash between the two). */
+  unfinishedDoneJobs: number[];
+  players: PlayerRecord[];
+}
+
+/** A write transaction: every durable change goes through one. */
+export interface WriteTx {
+  /** Records this database's identity (once, before anything else is acknowledged). */
+  setConductorId(id: string): void;
+  /** Stores a new job and its tasks. */
+  insertJob(job: JobRecord, tasks: readonly TaskRow[]): void;
+  /** Writes the whole state of tasks that exist already. */
+  saveTasks(tasks: readonly TaskRow[]): void;
+  /** Adds attempts that are over to the history. */
+  addAttempts(attempts: readonly AttemptRow[]): void;
+  /** Marks jobs finished (every task final). */
+  finishJobs(jobs: readonly { id: number; at: number }[]): void;
+  /** Notes that a job was cancelled (the first time only). */
+  cancelJob(id: number, at: number): void;
+  /** Records what players announced when they connected. */
+  savePlayers(players: readonly PlayerRecord[]): void;
+  /** Notes when players were last heard from. */
+  touchPlayers(players: readonly { name: string; at: number }[]): void;
+}
+
+/** The conductor's durable state. */
+export interface ConductorStore {
+  /** What the conductor needs to start: open work, ids in use, players. */
+  load(): Promise<StoreSnapshot>;
+  /**
+   * Runs `fn` with a write transaction and commits it; resolves once the
+   * commit is durable, rejects (with nothing written) when it is not.
+   * Writes are never run concurrently: the caller awaits one before the next.
+   */
+  write(fn: (tx: WriteTx) => void): Promise<void>;
+  /** The job a submit with `requestId` made, if one did. */
+  jobIdByRequest(requestId: string): Promise<number | undefined>;
+  /** A job with its counts per state, or undefined. */
+  job(id: number): Promise<JobView | undefined>;
+  /** A page of a job's tasks, or undefined when there is no such job. */
+  tasks(jobId: number, query: TaskQuery): Promise<TaskPage | undefined>;
+  /** One task of a job with its tails and attempts, or undefined. */
+  task(jobId: number, taskId: number): Promise<TaskDetail | undefined>;
+  /** The newest jobs first, at most `limit`, with ids below `before` when given. */
+  jobs(limit: number, before?: number): Promise<JobSummary[]>;
+  /** Closes the store; pending reads may fail afterwards. */
+  close(): Promise<void>;
+}
