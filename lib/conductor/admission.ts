@@ -3,6 +3,9 @@
  * the parameters, timeout and retries fit what the players announced, the
  * deadline ahead. A refused job is never stored.
  *
+ * The cost grows with the job's targets, never with the fleet: targets are
+ * looked up in sets, and each distinct announcement is checked once.
+ *
  * @module
  */
 
@@ -15,14 +18,21 @@ import { checkParams } from "../score/mod.ts";
 export interface AdmissionContext {
   /** The players file. */
   authorised: ReadonlySet<string>;
-  /** What each player last announced. */
-  announced: ReadonlyMap<string, ReadonlyMap<string, ScoreInfo>>;
+  /** What `player` last announced for `score`. */
+  announcement(player: string, score: string): ScoreInfo | undefined;
+  /** Some player's announcement of `score`. */
+  anywhere(score: string): { player: string; info: ScoreInfo } | undefined;
+  /** Every score announced, for the hint of an unknown one. */
+  knownScores(): string[];
   now: number;
 }
 
 /** Throws `OrchError("invalid")` saying what is wrong with `req`, or returns. */
 export function admit(req: SubmitRequest, ctx: AdmissionContext): void {
-  const unknown = req.targets.filter((t) => !ctx.authorised.has(t));
+  const unknown: string[] = [];
+  for (const t of req.targets) {
+    if (!ctx.authorised.has(t)) unknown.push(t);
+  }
   if (unknown.length > 0) {
     throw new OrchError(
       "invalid",
@@ -40,30 +50,29 @@ export function admit(req: SubmitRequest, ctx: AdmissionContext): void {
   }
 
   // Judge by each target's own announcement; targets never seen are judged by any announcement.
-  const declarations: { player: string; info: ScoreInfo }[] = [];
-  let anywhere: { player: string; info: ScoreInfo } | undefined;
-  for (const [player, scores] of ctx.announced) {
-    const info = scores.get(req.score);
-    if (!info) continue;
-    anywhere ??= { player, info };
-    if (req.targets.includes(player)) declarations.push({ player, info });
+  const declarations = new Map<ScoreInfo, string>();
+  for (const t of req.targets) {
+    const info = ctx.announcement(t, req.score);
+    if (info && !declarations.has(info)) declarations.set(info, t);
   }
-  if (!anywhere) {
-    const known = new Set<string>();
-    for (const scores of ctx.announced.values()) for (const s of scores.keys()) known.add(s);
-    throw new OrchError(
-      "invalid",
-      `unknown score ${JSON.stringify(req.score)}: no player has announced it`,
-      {
-        hint: known.size
-          ? `known scores: ${[...known].sort().slice(0, 30).join(", ")}`
-          : "no player has connected yet, so no score is known",
-      },
-    );
+  if (declarations.size === 0) {
+    const anywhere = ctx.anywhere(req.score);
+    if (!anywhere) {
+      const known = ctx.knownScores();
+      throw new OrchError(
+        "invalid",
+        `unknown score ${JSON.stringify(req.score)}: no player has announced it`,
+        {
+          hint: known.length
+            ? `known scores: ${known.slice(0, 30).join(", ")}`
+            : "no player has connected yet, so no score is known",
+        },
+      );
+    }
+    declarations.set(anywhere.info, anywhere.player);
   }
-  if (declarations.length === 0) declarations.push(anywhere);
 
-  for (const { player, info } of declarations) {
+  for (const [info, player] of declarations) {
     const on = `score ${req.score} (as declared on ${player})`;
     const check = checkParams(info.params, req.params);
     if (!check.ok) {

@@ -29,29 +29,29 @@ import {
   LIMITS,
   type PlayerView,
   type SubmitRequest,
+  type Caller,
 } from "../protocol/mod.ts";
 
 /** What the API needs from the conductor. */
 export interface AudienceBackend {
-  submit(req: SubmitRequest, submittedBy: string): Promise<number>;
-  cancel(id: number, by: string): Promise<CancelResponse>;
-  job(id: number): JobView | undefined;
+  submit(req: SubmitRequest, caller: Caller): Promise<number>;
+  cancel(id: number, caller: Caller): Promise<CancelResponse>;
+  job(id: number): Promise<JobView | undefined>;
   waitJob(id: number, timeoutMs: number, signal?: AbortSignal): Promise<JobView | undefined>;
-  jobs(limit: number, before?: number): JobSummary[];
-  players(): PlayerView[];
+  jobs(limit: number, before?: number): Promise<JobSummary[]>;
+  players(): Promise<PlayerView[]>;
   health(): Record<string, unknown>;
 }
 
 /** Who made a request, as the transport proved it. */
-export interface Caller {
-  /** `local` for the Unix socket, `audience:NAME` for a client certificate. */
-  id: string;
+export interface CallerCtx {
+  caller: Caller;
   /** Aborts when the client goes away, where the transport can tell. */
   signal?: AbortSignal;
 }
 
 /** A fetch-style handler for the audience API. */
-export type ApiHandler = (req: Request, caller: Caller) => Promise<Response>;
+export type ApiHandler = (req: Request, caller: CallerCtx) => Promise<Response>;
 
 /** Longest wait one request may ask for. */
 export const MAX_WAIT_MS = 300_000;
@@ -72,7 +72,7 @@ export function createApiHandler(backend: AudienceBackend, log?: Logger): ApiHan
   };
 }
 
-async function route(backend: AudienceBackend, req: Request, caller: Caller): Promise<Response> {
+async function route(backend: AudienceBackend, req: Request, caller: CallerCtx): Promise<Response> {
   const url = new URL(req.url);
   const path = url.pathname;
   if (!path.startsWith(`${API_PREFIX}/`)) throw new OrchError("not_found", `no such path: ${path}`);
@@ -84,31 +84,31 @@ async function route(backend: AudienceBackend, req: Request, caller: Caller): Pr
   }
   if (parts.length === 1 && parts[0] === "players") {
     allow(req, "GET");
-    return json(200, { players: backend.players() });
+    return json(200, { players: await backend.players() });
   }
   if (parts.length === 1 && parts[0] === "jobs") {
     if (req.method === "POST") {
       const body = await readJson(req);
       const submit = decodeSubmit(body);
-      const id = await backend.submit(submit, caller.id);
+      const id = await backend.submit(submit, caller.caller);
       return json(201, { id });
     }
     allow(req, "GET");
     const limit = intParam(url, "limit", 1, 1000) ?? 50;
     const before = intParam(url, "before", 1, Number.MAX_SAFE_INTEGER);
-    return json(200, { jobs: backend.jobs(limit, before) });
+    return json(200, { jobs: await backend.jobs(limit, before) });
   }
   if (parts.length === 2 && parts[0] === "jobs") {
     allow(req, "GET");
     const id = parseId(parts[1]);
     const waitS = floatParam(url, "wait", 0, MAX_WAIT_MS / 1000);
-    const job = waitS ? await backend.waitJob(id, waitS * 1000, caller.signal) : backend.job(id);
+    const job = waitS ? await backend.waitJob(id, waitS * 1000, caller.signal) : await backend.job(id);
     if (!job) throw new OrchError("not_found", `no job ${id}`);
     return json(200, job);
   }
   if (parts.length === 3 && parts[0] === "jobs" && parts[2] === "cancel") {
     allow(req, "POST");
-    return json(200, await backend.cancel(parseId(parts[1]), caller.id));
+    return json(200, await backend.cancel(parseId(parts[1]), caller.caller));
   }
   throw new OrchError("not_found", `no such path: ${path}`);
 }

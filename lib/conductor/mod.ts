@@ -1,12 +1,16 @@
 /**
- * The conductor: player sessions over mutual TLS, the in-memory queue over
- * the durable store, scheduling, and the audience API on a Unix socket and
- * HTTPS.
+ * The conductor: the task state machine and its events, the indexed
+ * scheduler, the players' gateway over mutual TLS, the audience service
+ * and API on a Unix socket and HTTPS, composed over a store and a clock.
  *
  * @module
  */
 
 export * from "./api.ts";
+export * from "./clock.ts";
 export * from "./conductor.ts";
+export * from "./events.ts";
+export * from "./handshake.ts";
 export * from "./http.ts";
-export * from "./queue.ts";
+export * from "./link.ts";
+export * from "./service.ts";

@@ -1,12 +1,11 @@
 /**
- * Durable state in SQLite: the conductor's queue, results and players, the
- * player's journal, numbered migrations, and group commit. The only owner
- * of `node:sqlite`.
+ * Durable state in SQLite: the conductor's store (behind the interface of
+ * `types.ts`, which any store implements), the player's journal, and
+ * numbered migrations. The only owner of `node:sqlite`.
  *
  * @module
  */
 
-export * from "./conductor_store.ts";
 export * from "./db.ts";
-export * from "./group_commit.ts";
 export * from "./journal.ts";
+export * from "./types.ts";

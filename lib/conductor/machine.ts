@@ -1,0 +1,608 @@
+/**
+ * The task state machine: every open task and job in memory, and every
+ * change of their state.
+ *
+ * Each change goes through {@linkcode TaskMachine.#move}, which keeps the
+ * indexes in step (the scheduler's queue, what each player holds, the
+ * timers), records the task's new durable image in the open batch, and
+ * emits one event, published once that batch is committed. A task that
+ * becomes final leaves memory; a job whose last task does is finished.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+import type {
+  Aggregate,
+  JournalEntry,
+  Outcome,
+  ResultBody,
+  Scope,
+  TaskState,
+  TriedPlayer,
+} from "../protocol/mod.ts";
+import { isFinal } from "../protocol/mod.ts";
+import type { AttemptResult, JobRecord, StoreSnapshot, TaskRow } from "../store/mod.ts";
+import type { Clock } from "./clock.ts";
+import type { Committer } from "./committer.ts";
+import type { ConductorEvent } from "./events.ts";
+import type { HeldTask } from "./handshake.ts";
+import type { Scheduler } from "./scheduler.ts";
+import type { Timers } from "./timers.ts";
+
+/** A job with open tasks, as the conductor holds it. Shared by its tasks. */
+export interface JobRec {
+  readonly id: number;
+  readonly score: string;
+  readonly scope: Scope;
+  /** Every target, in the order given. */
+  readonly targets: readonly string[];
+  readonly params: Record<string, string>;
+  readonly timeoutMs: number | null;
+  readonly deadline: number | null;
+  readonly retries: number;
+  /** Its open tasks. */
+  readonly open: Set<TaskRec>;
+  /** Tasks in all, and how many ended succeeded. */
+  readonly total: number;
+  succeeded: number;
+  /** Ended in another final state. */
+  unsucceeded: number;
+  cancelled: boolean;
+}
+
+/** A task that is not final. */
+export interface TaskRec {
+  readonly id: number;
+  readonly job: JobRec;
+  /** Queue position; lower goes first. */
+  seq: number;
+  /** All-of: its target. One-of: where it is placed, else null. */
+  host: string | null;
+  state: "queued" | "assigned" | "running";
+  attempt: number;
+  /** One-of: players that refused it, and the same as a set. */
+  tried: TriedPlayer[];
+  triedBy: Set<string> | null;
+  /** A retry waits until then; null when it may be placed. */
+  notBefore: number | null;
+  failures: number;
+  cancelRequested: boolean;
+  reason: string | null;
+  assignedAt: number | null;
+  startedAt: number | null;
+  /** Moves on each time the task enters the queue; index entries of older ones are stale. */
+  gen: number;
+}
+
+/** What the machine needs around it. */
+export interface MachineDeps {
+  clock: Clock;
+  committer: Committer;
+  scheduler: Scheduler;
+  timers: Timers;
+  log: Logger;
+  /** First wait before a retry; doubles with each failure (up to 64×). */
+  retryBackoffMs: number;
+  /** Whether `player` is in the players file now. */
+  authorised(player: string): boolean;
+}
+
+/** How a one-of task's refusal is described. */
+export type Refusal = TriedPlayer;
+
+/** The aggregate of a finished job from its counts. */
+function aggregateOfDone(j: JobRec): Aggregate {
+  if (j.succeeded === j.total) return "success";
+  return j.succeeded === 0 ? "failure" : "partial";
+}
+
+/** Every open task and job, and every change of their state. */
+export class TaskMachine {
+  readonly #d: MachineDeps;
+  readonly #tasks = new Map<number, TaskRec>();
+  readonly #jobs = new Map<number, JobRec>();
+  /** Jobs finished in a batch not yet committed: waiting for them still waits. */
+  readonly #finishing = new Set<number>();
+  readonly #held = new Map<string, Set<TaskRec>>();
+  #seqLow = 0;
+  #seqHigh = 0;
+  #nextJob = 1;
+  #nextTask = 1;
+
+  constructor(deps: MachineDeps) {
+    this.#d = deps;
+  }
+
+  /** Rebuilds the open work from the store's snapshot. */
+  load(snap: StoreSnapshot): void {
+    this.#seqLow = snap.seqLow;
+    this.#seqHigh = snap.seqHigh;
+    this.#nextJob = snap.maxJobId + 1;
+    this.#nextTask = snap.maxTaskId + 1;
+    const open = new Map<number, number>();
+    for (const t of snap.tasks) open.set(t.jobId, (open.get(t.jobId) ?? 0) + 1);
+    for (const j of snap.jobs) this.#addJob(j, open.get(j.id) ?? 0, true);
+    for (const r of snap.tasks) {
+      const job = this.#jobs.get(r.jobId);
+      if (!job) continue;
+      const t: TaskRec = {
+        id: r.id,
+        job,
+        seq: r.seq,
+        host: r.host,
+        state: r.state as TaskRec["state"],
+        attempt: r.attempt,
+        tried: r.tried,
+        triedBy: r.tried.length > 0 ? new Set(r.tried.map((x) => x.player)) : null,
+        notBefore: r.notBefore,
+        failures: r.failures,
+        cancelRequested: r.cancelRequested,
+        reason: r.reason,
+        assignedAt: r.assignedAt,
+        startedAt: r.startedAt,
+        gen: 0,
+      };
+      this.#tasks.set(t.id, t);
+      job.open.add(t);
+      this.#index(t);
+    }
+    const now = this.#d.clock.now();
+    for (const id of snap.unfinishedDoneJobs) this.#d.committer.finishJob(id, now);
+  }
+
+  // ------------------------------------------------------------ reading
+
+  /** An open task. */
+  task(id: number): TaskRec | undefined {
+    return this.#tasks.get(id);
+  }
+
+  /** An open job. */
+  job(id: number): JobRec | undefined {
+    return this.#jobs.get(id);
+  }
+
+  /** True while job `id` has open tasks, or its end is not yet committed. */
+  isOpen(id: number): boolean {
+    return this.#jobs.has(id) || this.#finishing.has(id);
+  }
+
+  /** Tasks sent to or running on `player`. */
+  heldBy(player: string): TaskRec[] {
+    return [...(this.#held.get(player) ?? [])];
+  }
+
+  /** The tasks held by `player`, as the handshake reconciles them. */
+  heldForReconcile(player: string): HeldTask[] {
+    return this.heldBy(player).map((t) => ({
+      id: t.id,
+      attempt: t.attempt,
+      state: t.state as HeldTask["state"],
+      cancelRequested: t.cancelRequested,
+    }));
+  }
+
+  /** How many tasks `player` holds. */
+  heldCount(player: string): number {
+    return this.#held.get(player)?.size ?? 0;
+  }
+
+  /** Open tasks in all. */
+  get size(): number {
+    return this.#tasks.size;
+  }
+
+  /** Every open task (for a players-file reload). */
+  all(): IterableIterator<TaskRec> {
+    return this.#tasks.values();
+  }
+
+  /** Open jobs in all. */
+  get jobCount(): number {
+    return this.#jobs.size;
+  }
+
+  // ------------------------------------------------------------ changes
+
+  /**
+   * Stores a new job: one task per target (all-of) or one task (one-of),
+   * queued at the tail. Returns its id; its commit is {@linkcode Committer.durable}.
+   */
+  submit(job: Omit<JobRecord, "id">): number {
+    const id = this.#nextJob++;
+    const record: JobRecord = { ...job, id };
+    const hosts = job.scope === "all" ? job.targets : [null];
+    const rec = this.#addJob(record, hosts.length, false);
+    const now = this.#d.clock.now();
+    const taskIds: number[] = [];
+    for (const host of hosts) {
+      const t: TaskRec = {
+        id: this.#nextTask++,
+        job: rec,
+        seq: ++this.#seqHigh,
+        host,
+        state: "queued",
+        attempt: 0,
+        tried: [],
+        triedBy: null,
+        notBefore: null,
+        failures: 0,
+        cancelRequested: false,
+        reason: null,
+        assignedAt: null,
+        startedAt: null,
+        gen: 0,
+      };
+      taskIds.push(t.id);
+      this.#tasks.set(t.id, t);
+      rec.open.add(t);
+      this.#move(t, "queued", now, { event: { type: "task.queued", at: now, job: id, task: t.id } });
+    }
+    this.#d.committer.insertJob(record, taskIds);
+    if (rec.deadline !== null) this.#d.timers.at(rec.deadline + 1, () => this.#expireJob(rec));
+    return id;
+  }
+
+  /** Sends a queued task's next attempt to `player`. */
+  assign(t: TaskRec, player: string): void {
+    const now = this.#d.clock.now();
+    t.attempt++;
+    t.host = player;
+    t.assignedAt = now;
+    t.startedAt = null;
+    t.reason = null;
+    this.#move(t, "assigned", now, {
+      event: {
+        type: "task.assigned",
+        at: now,
+        job: t.job.id,
+        task: t.id,
+        attempt: t.attempt,
+        player,
+      },
+    });
+  }
+
+  /** The player started the attempt it holds. */
+  start(t: TaskRec, startedAt: number): void {
+    const now = this.#d.clock.now();
+    t.startedAt = startedAt;
+    this.#move(t, "running", now, {
+      event: {
+        type: "task.started",
+        at: now,
+        job: t.job.id,
+        task: t.id,
+        attempt: t.attempt,
+        player: t.host!,
+      },
+    });
+  }
+
+  /** The player reported how the attempt ended. */
+  result(t: TaskRec, r: ResultBody): void {
+    const res: AttemptResult = {
+      exitCode: r.exit_code,
+      signal: r.signal,
+      response: r.response,
+      stdoutTail: r.stdout_tail,
+      stderrTail: r.stderr_tail,
+    };
+    t.startedAt ??= r.started_at;
+    if (r.outcome === "failed" || r.outcome === "timed_out" || r.outcome === "interrupted") {
+      this.#ranAndFailed(t, r.outcome, r.error, res, r.ended_at);
+    } else {
+      this.#finish(t, r.outcome, r.error, { result: res, endedAt: r.ended_at });
+    }
+  }
+
+  /**
+   * The player refused the attempt (nothing ran). Busy or draining: back
+   * to the queue as it was. Otherwise an all-of task ends `rejected`, and a
+   * one-of task goes back to the head without that player, or ends
+   * `rejected` when no target is left.
+   */
+  refused(t: TaskRec, why: Refusal): void {
+    const now = this.#d.clock.now();
+    this.#endAttempt(t, "rejected", `${why.code}: ${why.message}`, null, now);
+    if (t.cancelRequested) {
+      this.#finish(t, "cancelled", "cancelled before it started");
+    } else if (why.code === "busy" || why.code === "draining") {
+      this.#requeue(t, t.job.scope === "one" ? --this.#seqLow : t.seq, null, "busy");
+    } else {
+      this.softFailure(t, why);
+    }
+  }
+
+  /**
+   * A player cannot run a queued or refused task (nothing ran there): see
+   * {@linkcode refused}.
+   */
+  softFailure(t: TaskRec, why: Refusal): void {
+    if (t.job.scope === "all") {
+      this.#finish(t, "rejected", `${why.player} refused it: ${why.code}: ${why.message}`);
+      return;
+    }
+    t.tried = [...t.tried, why];
+    (t.triedBy ??= new Set()).add(why.player);
+    const left = t.job.targets.some((c) => !t.triedBy!.has(c) && this.#d.authorised(c));
+    if (!left) {
+      const list = t.tried.map((x) => `${x.player} (${x.code}: ${x.message})`).join("; ");
+      this.#finish(t, "rejected", `every target refused it: ${list}`);
+    } else {
+      this.#requeue(t, --this.#seqLow, null, "refused");
+    }
+  }
+
+  /** Sent but never accepted (the player's journal does not have it): it did not run. */
+  unstarted(t: TaskRec): void {
+    const now = this.#d.clock.now();
+    this.#endAttempt(t, "unstarted", "the player never accepted it", null, now);
+    if (t.cancelRequested) this.#finish(t, "cancelled", "cancelled before it started");
+    else this.#requeue(t, t.job.scope === "one" ? --this.#seqLow : t.seq, null, "unstarted");
+  }
+
+  /** A run was cut short without a result (lost journal, lost player): retried or interrupted. */
+  interrupted(t: TaskRec, why: string): void {
+    this.#ranAndFailed(t, "interrupted", why, null, this.#d.clock.now());
+  }
+
+  /** A queued task's deadline passed before it could start. */
+  expire(t: TaskRec): void {
+    this.#finish(
+      t,
+      "expired",
+      `not started by its deadline ${new Date(t.job.deadline!).toISOString()}`,
+    );
+  }
+
+  /** The task's player was removed from the players file (or none of its targets is left). */
+  removed(t: TaskRec, why: string): void {
+    this.#finish(t, "player_removed", why);
+  }
+
+  /**
+   * Cancels a job's open tasks: queued ones end `cancelled` now; ones on a
+   * player are marked, and returned to be stopped there.
+   */
+  cancel(job: JobRec, by: string): { cancelled: number; stopping: TaskRec[] } {
+    const now = this.#d.clock.now();
+    job.cancelled = true;
+    this.#d.committer.cancelJob(job.id, now);
+    let cancelled = 0;
+    const stopping: TaskRec[] = [];
+    for (const t of [...job.open]) {
+      if (t.state === "queued") {
+        this.#finish(t, "cancelled", `cancelled by ${by}`);
+        cancelled++;
+      } else if (!t.cancelRequested) {
+        t.cancelRequested = true;
+        this.#d.committer.saveTask(this.#row(t, now));
+        stopping.push(t);
+      }
+    }
+    return { cancelled, stopping };
+  }
+
+  /** Records that a finished job was cancelled (there is nothing left to stop). */
+  cancelFinished(jobId: number): void {
+    this.#d.committer.cancelJob(jobId, this.#d.clock.now());
+  }
+
+  /** A retry's wait is over: the task may be placed. */
+  #retryDue(t: TaskRec, gen: number): void {
+    if (this.#tasks.get(t.id) !== t || t.state !== "queued" || t.gen !== gen) return;
+    t.notBefore = null;
+    this.#d.scheduler.enqueue(t);
+  }
+
+  #expireJob(job: JobRec): void {
+    if (this.#jobs.get(job.id) !== job) return;
+    for (const t of [...job.open]) if (t.state === "queued") this.expire(t);
+  }
+
+  // ------------------------------------------------------------ inside
+
+  #addJob(j: JobRecord, total: number, loaded: boolean): JobRec {
+    const rec: JobRec = {
+      id: j.id,
+      score: j.score,
+      scope: j.scope,
+      targets: j.targets,
+      params: j.params,
+      timeoutMs: j.timeoutMs,
+      deadline: j.deadline,
+      retries: j.retries,
+      open: new Set(),
+      total,
+      succeeded: 0,
+      unsucceeded: 0,
+      cancelled: false,
+    };
+    this.#jobs.set(rec.id, rec);
+    if (loaded && rec.deadline !== null) {
+      this.#d.timers.at(rec.deadline + 1, () => this.#expireJob(rec));
+    }
+    return rec;
+  }
+
+  /** A run ended without success: retried after a backoff when allowed, else final. */
+  #ranAndFailed(
+    t: TaskRec,
+    outcome: Outcome,
+    why: string | null,
+    result: AttemptResult | null,
+    endedAt: number,
+  ): void {
+    t.failures++;
+    if (!t.cancelRequested && t.failures <= t.job.retries) {
+      const now = this.#d.clock.now();
+      const wait = this.#d.retryBackoffMs * 2 ** Math.min(t.failures - 1, 6);
+      this.#d.log.info("retrying a task", {
+        task: t.id,
+        job: t.job.id,
+        after: outcome,
+        retry: `${t.failures}/${t.job.retries}`,
+        in_ms: wait,
+      });
+      this.#endAttempt(t, outcome, why, result, endedAt);
+      this.#requeue(t, t.seq, now + wait, "retry");
+      return;
+    }
+    this.#finish(t, outcome, why, { result, endedAt });
+  }
+
+  /** Moves the current attempt to history; the task row then holds no attempt details. */
+  #endAttempt(
+    t: TaskRec,
+    state: string,
+    error: string | null,
+    result: AttemptResult | null,
+    endedAt: number,
+  ): void {
+    this.#d.committer.addAttempt({
+      taskId: t.id,
+      attempt: t.attempt,
+      player: t.host!,
+      state,
+      assignedAt: t.assignedAt ?? endedAt,
+      startedAt: t.startedAt,
+      endedAt,
+      error,
+      result,
+    });
+    t.assignedAt = null;
+    t.startedAt = null;
+  }
+
+  #requeue(t: TaskRec, seq: number, notBefore: number | null, why: "retry" | "refused" | "unstarted" | "busy"): void {
+    const now = this.#d.clock.now();
+    if (t.job.deadline !== null && now > t.job.deadline) {
+      this.expire(t);
+      return;
+    }
+    t.seq = seq;
+    t.notBefore = notBefore;
+    if (t.job.scope === "one") t.host = null;
+    const event: ConductorEvent = { type: "task.queued", at: now, job: t.job.id, task: t.id, why };
+    if (notBefore !== null) event.not_before = notBefore;
+    this.#move(t, "queued", now, { event });
+  }
+
+  /** Ends a task in final state `state`. */
+  #finish(
+    t: TaskRec,
+    state: TaskState,
+    reason: string | null,
+    attempt: { result: AttemptResult | null; endedAt: number } | null = null,
+  ): void {
+    const now = this.#d.clock.now();
+    t.reason = reason;
+    this.#move(t, state, now, {
+      result: attempt?.result ?? null,
+      endedAt: attempt?.endedAt ?? (t.assignedAt !== null ? now : null),
+      event: {
+        type: "task.finished",
+        at: now,
+        job: t.job.id,
+        task: t.id,
+        attempt: t.attempt,
+        player: t.host,
+        state,
+      },
+    });
+  }
+
+  /**
+   * The one place a task changes state: indexes, the durable image, the
+   * event, and the job's end when it was its last open task.
+   */
+  #move(
+    t: TaskRec,
+    to: TaskState,
+    now: number,
+    change: { event: ConductorEvent; result?: AttemptResult | null; endedAt?: number | null },
+  ): void {
+    this.#unindex(t);
+    const c = this.#d.committer;
+    if (isFinal(to)) {
+      c.saveTask(this.#row(t, now, to, change.result ?? null, change.endedAt ?? null));
+      c.publish(change.event);
+      // Its queue entries go stale.
+      t.gen++;
+      this.#tasks.delete(t.id);
+      const job = t.job;
+      job.open.delete(t);
+      if (to === "succeeded") job.succeeded++;
+      else job.unsucceeded++;
+      if (job.open.size === 0 && job.succeeded + job.unsucceeded >= job.total) {
+        this.#jobs.delete(job.id);
+        this.#finishing.add(job.id);
+        c.finishJob(job.id, now);
+        c.publish({ type: "job.finished", at: now, job: job.id, aggregate: aggregateOfDone(job) });
+        c.afterCommit(() => this.#finishing.delete(job.id));
+      }
+      return;
+    }
+    t.state = to as TaskRec["state"];
+    if (to === "queued") t.gen++;
+    c.saveTask(this.#row(t, now));
+    c.publish(change.event);
+    this.#index(t);
+  }
+
+  #index(t: TaskRec): void {
+    if (t.state === "queued") {
+      if (t.notBefore !== null && t.notBefore > this.#d.clock.now()) {
+        const gen = t.gen;
+        this.#d.timers.at(t.notBefore, () => this.#retryDue(t, gen));
+      } else {
+        this.#d.scheduler.enqueue(t);
+      }
+      return;
+    }
+    let held = this.#held.get(t.host!);
+    if (!held) this.#held.set(t.host!, held = new Set());
+    held.add(t);
+  }
+
+  #unindex(t: TaskRec): void {
+    // Queue entries go stale by themselves (state and gen); only holdings are kept exactly.
+    if (t.state !== "queued" && t.host !== null) {
+      const held = this.#held.get(t.host);
+      held?.delete(t);
+      if (held?.size === 0) this.#held.delete(t.host);
+    }
+  }
+
+  #row(
+    t: TaskRec,
+    now: number,
+    state: TaskState = t.state,
+    result: AttemptResult | null = null,
+    endedAt: number | null = null,
+  ): TaskRow {
+    return {
+      id: t.id,
+      jobId: t.job.id,
+      seq: t.seq,
+      host: t.host,
+      state,
+      attempt: t.attempt,
+      tried: t.tried,
+      notBefore: t.notBefore,
+      failures: t.failures,
+      cancelRequested: t.cancelRequested,
+      reason: t.reason,
+      updatedAt: now,
+      assignedAt: t.assignedAt,
+      startedAt: t.startedAt,
+      endedAt,
+      result,
+    };
+  }
+}
+
+/** Journal entries a hello carries, for the reconciliation. */
+export type { JournalEntry };

@@ -1,0 +1,142 @@
+/**
+ * The players the conductor knows: the players file (the allow-list), the
+ * connections (sessions), what each player last announced, and when it was
+ * last seen.
+ *
+ * Announcements are interned: the same score declaration announced by
+ * 10,000 players is held once.
+ *
+ * @module
+ */
+
+import type { ConductorMessage, PlayerView, ScoreInfo } from "../protocol/mod.ts";
+import type { PlayerRecord } from "../store/mod.ts";
+import type { PlayerLink } from "./link.ts";
+
+/** One player connection, as the conductor sees it. */
+export class Session {
+  /** The player's name, once its hello is accepted. */
+  name: string | null = null;
+  version = "";
+  /** Tasks it takes at once, as it last said; 0 until its first `ready`. */
+  slots = 0;
+  /** It refused a task as busy: nothing more is sent until its next `ready`. */
+  blocked = false;
+  /** The welcome was sent: it may be given work. */
+  welcomed = false;
+  /** Its scores, as announced in its hello. */
+  scores: ReadonlyMap<string, ScoreInfo> = new Map();
+
+  constructor(readonly link: PlayerLink, readonly connectedAt: number) {}
+
+  /** Sends a message; false when the connection is gone. */
+  send(message: ConductorMessage): boolean {
+    return this.link.send(message);
+  }
+}
+
+/** The players, connected or not. */
+export class Registry {
+  /** The players file. */
+  authorised: Set<string>;
+  /** Accepted connections, by player name. */
+  readonly sessions = new Map<string, Session>();
+  /** Connections that have not said hello yet. */
+  readonly pending = new Set<Session>();
+  /** Each player as last seen. */
+  readonly records = new Map<string, PlayerRecord>();
+  /** Since when each player that holds tasks has been disconnected. */
+  readonly goneSince = new Map<string, number>();
+  readonly #announced = new Map<string, ReadonlyMap<string, ScoreInfo>>();
+  readonly #interned = new Map<string, ScoreInfo>();
+  /** For each score, the players whose last announcement has it. */
+  readonly #byScore = new Map<string, Set<string>>();
+  readonly #held: (player: string) => number;
+
+  /** @param held how many tasks a player holds now */
+  constructor(authorised: Set<string>, held: (player: string) => number) {
+    this.authorised = authorised;
+    this.#held = held;
+  }
+
+  /** Takes in the players as the store last saw them. */
+  load(records: readonly PlayerRecord[]): void {
+    for (const r of records) {
+      this.records.set(r.name, r);
+      this.announce(r.name, r.scores);
+    }
+  }
+
+  /** True when `player` is connected, welcomed, listed, not held back, and has a free slot. */
+  free(player: string): boolean {
+    const s = this.sessions.get(player);
+    return s !== undefined && s.welcomed && !s.blocked && !s.link.closed &&
+      s.slots > this.#held(player) && this.authorised.has(player);
+  }
+
+  /** Records what `player` announced; returns its scores by name, interned. */
+  announce(player: string, scores: readonly ScoreInfo[]): ReadonlyMap<string, ScoreInfo> {
+    const before = this.#announced.get(player);
+    if (before) {
+      for (const name of before.keys()) {
+        const set = this.#byScore.get(name);
+        set?.delete(player);
+        if (set?.size === 0) this.#byScore.delete(name);
+      }
+    }
+    const map = new Map<string, ScoreInfo>();
+    for (const s of scores) {
+      const key = JSON.stringify(s);
+      let info = this.#interned.get(key);
+      if (!info) this.#interned.set(key, info = s);
+      map.set(s.name, info);
+      let set = this.#byScore.get(s.name);
+      if (!set) this.#byScore.set(s.name, set = new Set());
+      set.add(player);
+    }
+    this.#announced.set(player, map);
+    return map;
+  }
+
+  /** What `player` last announced for `score`. */
+  announcement(player: string, score: string): ScoreInfo | undefined {
+    return this.#announced.get(player)?.get(score);
+  }
+
+  /** Some player's announcement of `score`, with who made it. */
+  anywhere(score: string): { player: string; info: ScoreInfo } | undefined {
+    const set = this.#byScore.get(score);
+    if (!set) return undefined;
+    for (const player of set) {
+      const info = this.announcement(player, score);
+      if (info) return { player, info };
+    }
+    return undefined;
+  }
+
+  /** Every score some player announced, sorted. */
+  knownScores(): string[] {
+    return [...this.#byScore.keys()].sort();
+  }
+
+  /** The players as the API shows them: listed, seen or connected, by name. */
+  views(): PlayerView[] {
+    const names = new Set([...this.authorised, ...this.records.keys(), ...this.sessions.keys()]);
+    return [...names].sort().map((name) => {
+      const s = this.sessions.get(name);
+      const rec = this.records.get(name);
+      const connected = s !== undefined;
+      return {
+        name,
+        authorised: this.authorised.has(name),
+        connected,
+        address: s?.link.remote ?? rec?.address ?? null,
+        version: rec?.version ?? null,
+        slots: connected ? s.slots : rec?.slots ?? 0,
+        running: this.#held(name),
+        scores: [...(this.#announced.get(name)?.keys() ?? [])],
+        last_seen: rec?.lastSeen ?? null,
+      };
+    });
+  }
+}

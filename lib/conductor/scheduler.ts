@@ -1,0 +1,225 @@
+/**
+ * The scheduler: which queued task goes to which player next, without
+ * scanning the fleet or the queue.
+ *
+ * Indexes: per player, its queued all-of tasks in queue order, and the
+ * queued one-of tasks it is an untried candidate for, in queue order; a heap
+ * of players that may take work, keyed by the queue position of the first
+ * task they could take. A placement pops the heap: its cost grows with the
+ * log of the ready players (and, for a one-of task, with the position of
+ * the chosen target in the job's target list), never with the fleet.
+ *
+ * The order is the queue's: the task with the lowest queue position among
+ * those a free player could take goes first, so each player runs its tasks
+ * in submission order, a one-of task goes to the first free target in the
+ * order given, and a task put back at the head (a refused one-of task) is
+ * placed before anything else.
+ *
+ * Entries are never removed from the middle of a list: a task that left the
+ * queue (placed, cancelled, expired) or re-entered it (its `gen` moved on)
+ * leaves a stale entry behind, skipped when it reaches the head, and swept
+ * out as the list grows.
+ *
+ * @module
+ */
+
+import { Heap } from "./heap.ts";
+import type { TaskRec } from "./machine.ts";
+
+interface Entry {
+  t: TaskRec;
+  gen: number;
+}
+
+function live(e: Entry): boolean {
+  return e.t.state === "queued" && e.t.gen === e.gen;
+}
+
+/** Tasks in queue order, with stale entries skipped lazily. */
+class TaskList {
+  #a: Entry[] = [];
+  #h = 0;
+  #pushes = 0;
+
+  push(t: TaskRec): void {
+    const e = { t, gen: t.gen };
+    const a = this.#a;
+    if (a.length === this.#h || a[a.length - 1].t.seq <= t.seq) {
+      a.push(e);
+    } else if (this.#h > 0 && a[this.#h].t.seq > t.seq) {
+      a[--this.#h] = e;
+    } else {
+      let lo = this.#h;
+      let hi = a.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (a[mid].t.seq <= t.seq) lo = mid + 1;
+        else hi = mid;
+      }
+      a.splice(lo, 0, e);
+    }
+    if (++this.#pushes >= 4096 && this.#pushes >= this.#a.length - this.#h) this.#sweep();
+  }
+
+  /** The first live task, or undefined. */
+  head(): TaskRec | undefined {
+    const a = this.#a;
+    while (this.#h < a.length && !live(a[this.#h])) this.#h++;
+    if (this.#h > 1024 && this.#h * 2 > a.length) {
+      this.#a = a.slice(this.#h);
+      this.#h = 0;
+    }
+    return this.#h < this.#a.length ? this.#a[this.#h].t : undefined;
+  }
+
+  /** Every live task, in order. */
+  *live(): Generator<TaskRec> {
+    for (let i = this.#h; i < this.#a.length; i++) if (live(this.#a[i])) yield this.#a[i].t;
+  }
+
+  get empty(): boolean {
+    return this.head() === undefined;
+  }
+
+  #sweep(): void {
+    this.#a = this.#a.slice(this.#h).filter(live);
+    this.#h = 0;
+    this.#pushes = 0;
+  }
+}
+
+/** What the scheduler asks of the players' registry. */
+export interface Capacity {
+  /** True when `player` is connected, welcomed, listed, and has a free slot now. */
+  free(player: string): boolean;
+}
+
+/** One placement: `task` to `player`, found while looking at `from`'s queue. */
+export interface Placement {
+  task: TaskRec;
+  player: string;
+  from: string;
+}
+
+interface Ready {
+  key: number;
+  player: string;
+}
+
+/** Places queued tasks on free players, in queue order. */
+export class Scheduler {
+  readonly #capacity: Capacity;
+  readonly #onWork: () => void;
+  readonly #allOf = new Map<string, TaskList>();
+  readonly #oneOf = new Map<string, TaskList>();
+  readonly #ready = new Heap<Ready>((a, b) => a.key < b.key);
+  /** The key of each player's live heap entry. */
+  readonly #readyKey = new Map<string, number>();
+
+  /** @param onWork called when a free player may take a task: placements are waiting. */
+  constructor(capacity: Capacity, onWork: () => void) {
+    this.#capacity = capacity;
+    this.#onWork = onWork;
+  }
+
+  /**
+   * Indexes a task that entered the queue and may be placed now; marks the
+   * free players that could take it as ready.
+   */
+  enqueue(t: TaskRec): void {
+    if (t.job.scope === "all") {
+      this.#list(this.#allOf, t.host!).push(t);
+      this.#wake(t.host!, t.seq);
+      return;
+    }
+    for (const c of t.job.targets) {
+      if (t.triedBy?.has(c)) continue;
+      this.#list(this.#oneOf, c).push(t);
+      this.#wake(c, t.seq);
+    }
+  }
+
+  /** A player may take work now (it said ready, a slot freed, it was welcomed). */
+  playerFree(player: string): void {
+    const best = this.#best(player);
+    if (best) this.#wake(player, best.seq);
+  }
+
+  /** Forgets a player's lists (it left the players file); its tasks are dealt with elsewhere. */
+  dropPlayer(player: string): void {
+    this.#allOf.delete(player);
+    this.#oneOf.delete(player);
+    this.#readyKey.delete(player);
+  }
+
+  /** The queued all-of tasks of `player`, in order. */
+  allOfFor(player: string): TaskRec[] {
+    return [...(this.#allOf.get(player)?.live() ?? [])];
+  }
+
+  /** Players with queued all-of tasks. */
+  playersWithAllOf(): string[] {
+    return [...this.#allOf.keys()];
+  }
+
+  /**
+   * Takes the next placement, or undefined when no free player can take a
+   * queued task. The caller must act on it (assign, or end the task) before
+   * asking again, then call {@linkcode placed}.
+   */
+  next(): Placement | undefined {
+    for (;;) {
+      const top = this.#ready.pop();
+      if (!top) return undefined;
+      if (this.#readyKey.get(top.player) !== top.key) continue;
+      this.#readyKey.delete(top.player);
+      if (!this.#capacity.free(top.player)) continue;
+      const t = this.#best(top.player);
+      if (!t) continue;
+      if (t.seq > top.key) {
+        this.#wake(top.player, t.seq);
+        continue;
+      }
+      return { task: t, player: this.#target(t, top.player), from: top.player };
+    }
+  }
+
+  /** After a placement was acted on: the players involved may take more. */
+  placed(p: Placement): void {
+    this.playerFree(p.player);
+    if (p.from !== p.player) this.playerFree(p.from);
+  }
+
+  /** The first free target of a one-of task in the order given; `fallback` is one. */
+  #target(t: TaskRec, fallback: string): string {
+    if (t.job.scope === "all") return fallback;
+    for (const c of t.job.targets) {
+      if (c === fallback) return c;
+      if (!t.triedBy?.has(c) && this.#capacity.free(c)) return c;
+    }
+    return fallback;
+  }
+
+  #best(player: string): TaskRec | undefined {
+    const a = this.#allOf.get(player)?.head();
+    const o = this.#oneOf.get(player)?.head();
+    if (!a) return o;
+    if (!o) return a;
+    return a.seq <= o.seq ? a : o;
+  }
+
+  #wake(player: string, key: number): void {
+    const cur = this.#readyKey.get(player);
+    if (cur !== undefined && cur <= key) return;
+    if (!this.#capacity.free(player)) return;
+    this.#readyKey.set(player, key);
+    this.#ready.push({ key, player });
+    this.#onWork();
+  }
+
+  #list(map: Map<string, TaskList>, player: string): TaskList {
+    let l = map.get(player);
+    if (!l) map.set(player, l = new TaskList());
+    return l;
+  }
+}

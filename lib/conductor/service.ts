@@ -1,0 +1,220 @@
+/**
+ * The audience's side of the conductor: submit, cancel, wait, and the
+ * views. Views are read from the store (committed state only) and stay
+ * small; waiting is a subscriber of the event bus, never a poll.
+ *
+ * @module
+ */
+
+import { OrchError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import {
+  type CancelResponse,
+  type Caller,
+  callerLabel,
+  type JobSummary,
+  type JobView,
+  ORCH_VERSION,
+  type PlayerView,
+  type SubmitRequest,
+  type TaskDetail,
+  type TaskPage,
+  type TaskQuery,
+} from "../protocol/mod.ts";
+import type { ConductorStore } from "../store/mod.ts";
+import { admit } from "./admission.ts";
+import { MAX_WAIT_MS } from "./api.ts";
+import type { Clock } from "./clock.ts";
+import type { Committer } from "./committer.ts";
+import type { EventBus } from "./events.ts";
+import type { TaskMachine } from "./machine.ts";
+import type { PlayerGateway } from "./players.ts";
+import type { Registry } from "./registry.ts";
+
+/** What the service needs around it. */
+export interface ServiceDeps {
+  store: ConductorStore;
+  clock: Clock;
+  committer: Committer;
+  machine: TaskMachine;
+  registry: Registry;
+  gateway: PlayerGateway;
+  bus: EventBus;
+  log: Logger;
+  conductorId: () => string;
+  /** Why the conductor is stopping (null while it runs), and whether it failed. */
+  state: () => { stopping: string | null; failed: boolean };
+}
+
+/** The audience API's backend. */
+export class AudienceService {
+  readonly #d: ServiceDeps;
+  /** Request ids of submits whose job is not yet committed. */
+  readonly #requests = new Map<string, number>();
+
+  constructor(deps: ServiceDeps) {
+    this.#d = deps;
+  }
+
+  #running(): void {
+    const s = this.#d.state();
+    if (s.stopping !== null) throw new OrchError("unavailable", s.stopping);
+  }
+
+  /** Waits for everything recorded so far to be committed; a failed commit is `unavailable`. */
+  async #durable(): Promise<void> {
+    try {
+      await this.#d.committer.durable();
+    } catch {
+      throw new OrchError("unavailable", "the conductor's database failed; nothing was stored");
+    }
+  }
+
+  /** Validates and stores a job; resolves with its id once it is committed. */
+  async submit(req: SubmitRequest, caller: Caller): Promise<number> {
+    this.#running();
+    const d = this.#d;
+    const by = callerLabel(caller);
+    if (req.request_id !== null) {
+      const known = this.#requests.get(req.request_id) ??
+        await d.store.jobIdByRequest(req.request_id) ?? this.#requests.get(req.request_id);
+      if (known !== undefined) {
+        // Sent again after its answer was lost: the job exists (or is being committed) already.
+        d.log.info("submit sent again; answering with its job", { job: known, by });
+        await this.#durable();
+        return known;
+      }
+      this.#running();
+    }
+    admit(req, {
+      authorised: d.registry.authorised,
+      announcement: (p, s) => d.registry.announcement(p, s),
+      anywhere: (s) => d.registry.anywhere(s),
+      knownScores: () => d.registry.knownScores(),
+      now: d.clock.now(),
+    });
+    const id = d.machine.submit({
+      score: req.score,
+      scope: req.scope,
+      targets: req.targets,
+      params: req.params,
+      timeoutMs: req.timeout_ms,
+      deadline: req.deadline,
+      retries: req.retries,
+      requestId: req.request_id,
+      submittedAt: d.clock.now(),
+      caller,
+    });
+    const rid = req.request_id;
+    if (rid !== null) {
+      this.#requests.set(rid, id);
+      d.committer.afterCommit(() => this.#requests.delete(rid));
+    }
+    d.log.info("job submitted", {
+      job: id,
+      score: req.score,
+      scope: req.scope,
+      targets: req.targets.length,
+      by,
+    });
+    d.gateway.kick();
+    await this.#durable();
+    return id;
+  }
+
+  /**
+   * Cancels a job: tasks not started end `cancelled` at once; tasks sent to
+   * a player are stopped there (their process group killed) and end
+   * `cancelled` when the player reports back.
+   */
+  async cancel(id: number, caller: Caller): Promise<CancelResponse> {
+    this.#running();
+    const d = this.#d;
+    const by = callerLabel(caller);
+    const job = d.machine.job(id);
+    if (!job) {
+      if (!d.machine.isOpen(id) && !(await d.store.job(id))) {
+        throw new OrchError("not_found", `no job ${id}`);
+      }
+      this.#running();
+      d.machine.cancelFinished(id);
+      await this.#durable();
+      return { id, cancelled: 0, stopping: 0 };
+    }
+    const { cancelled, stopping } = d.machine.cancel(job, by);
+    await this.#durable();
+    for (const t of stopping) {
+      d.registry.sessions.get(t.host!)?.send({ type: "cancel", task_id: t.id, attempt: t.attempt });
+    }
+    d.log.info("job cancelled", { job: id, by, cancelled, stopping: stopping.length });
+    return { id, cancelled, stopping: stopping.length };
+  }
+
+  /** A job (committed state), or undefined. */
+  job(id: number): Promise<JobView | undefined> {
+    return this.#d.store.job(id);
+  }
+
+  /**
+   * A job once it is finished, or as it is after `timeoutMs` (or when
+   * `signal` aborts, or the conductor stops), whichever comes first.
+   * Undefined when there is no such job.
+   */
+  async waitJob(id: number, timeoutMs: number, signal?: AbortSignal): Promise<JobView | undefined> {
+    const d = this.#d;
+    if (timeoutMs <= 0 || d.state().stopping !== null) return await this.#d.store.job(id);
+    using sub = d.bus.subscribe({ job: id, types: ["job.finished"], maxQueue: 4 });
+    if (!d.machine.isOpen(id)) return await d.store.job(id);
+    const timer = d.clock.setTimeout(() => sub.close("time is up"), Math.min(timeoutMs, MAX_WAIT_MS));
+    const onAbort = () => sub.close("the client went away");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await sub.next();
+    } finally {
+      d.clock.clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+    if (d.state().failed) {
+      throw new OrchError("unavailable", "the conductor stopped: its database failed");
+    }
+    return await d.store.job(id);
+  }
+
+  /** A page of a job's tasks, or undefined when there is no such job. */
+  tasks(id: number, query: TaskQuery): Promise<TaskPage | undefined> {
+    return this.#d.store.tasks(id, query);
+  }
+
+  /** One task of a job with its output tails and attempts. */
+  task(id: number, taskId: number): Promise<TaskDetail | undefined> {
+    return this.#d.store.task(id, taskId);
+  }
+
+  /** The newest jobs. */
+  jobs(limit: number, before?: number): Promise<JobSummary[]> {
+    return this.#d.store.jobs(Math.min(Math.max(limit, 1), 1000), before);
+  }
+
+  /** Every player that is listed or has been seen. */
+  players(): Promise<PlayerView[]> {
+    return Promise.resolve(this.#d.registry.views());
+  }
+
+  /** Numbers for the health endpoint; cheap, from memory. */
+  health(): {
+    conductor_id: string;
+    version: string;
+    players: number;
+    open_tasks: number;
+    open_jobs: number;
+  } {
+    const d = this.#d;
+    return {
+      conductor_id: d.conductorId(),
+      version: ORCH_VERSION,
+      players: d.registry.sessions.size,
+      open_tasks: d.machine.size,
+      open_jobs: d.machine.jobCount,
+    };
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * A player link over a verified TLS socket: the framed, heartbeated
+ * {@linkcode Peer} of `lib/tls`, as the conductor's {@linkcode PlayerLink}.
+ *
+ * @module
+ */
+
+import {
+  type ConductorMessage,
+  PLAYER_TYPES,
+  type PlayerMessage,
+} from "../protocol/mod.ts";
+import { Peer, type PeerIdentity, type TLSSocket } from "../tls/mod.ts";
+import type { LinkOpener } from "./link.ts";
+
+/** Framing and heartbeat settings of player links. */
+export interface TlsLinkOptions {
+  maxFrame: number;
+  heartbeatMs: number;
+}
+
+/** Opens a link over `socket`, whose peer proved to be `identity`. */
+export function tlsLink(
+  socket: TLSSocket,
+  identity: PeerIdentity,
+  opts: TlsLinkOptions,
+): LinkOpener {
+  return (handlers) => {
+    const peer = new Peer<PlayerMessage, ConductorMessage>(socket, {
+      maxFrame: opts.maxFrame,
+      heartbeatMs: opts.heartbeatMs,
+      // Which message may come when (hello first, and once) is the conductor's to judge.
+      allowed: ["hello", ...PLAYER_TYPES],
+      onMessage: handlers.onMessage,
+      onClose: handlers.onClose,
+    });
+    return {
+      remote: peer.remote,
+      identity,
+      get closed() {
+        return peer.closed;
+      },
+      send: (m) => peer.send(m),
+      close: (reason) => peer.close(reason),
+    };
+  };
+}
