@@ -20,6 +20,7 @@ import { ERROR_CODES, errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
   API_PREFIX,
+  type Caller,
   type CancelResponse,
   concatBytes,
   decodeSubmit,
@@ -29,7 +30,6 @@ import {
   LIMITS,
   type PlayerView,
   type SubmitRequest,
-  type Caller,
 } from "../protocol/mod.ts";
 
 /** What the API needs from the conductor. */
@@ -102,7 +102,9 @@ async function route(backend: AudienceBackend, req: Request, caller: CallerCtx):
     allow(req, "GET");
     const id = parseId(parts[1]);
     const waitS = floatParam(url, "wait", 0, MAX_WAIT_MS / 1000);
-    const job = waitS ? await backend.waitJob(id, waitS * 1000, caller.signal) : await backend.job(id);
+    const job = waitS
+      ? await backend.waitJob(id, waitS * 1000, caller.signal)
+      : await backend.job(id);
     if (!job) throw new OrchError("not_found", `no job ${id}`);
     return json(200, job);
   }

@@ -206,7 +206,8 @@ export class Conductor {
             }
             this.#gateway.connect(tlsLink(socket, identity, o));
           },
-          (reason) => this.#log.warn("refused a player connection at the TLS handshake", { reason }),
+          (reason) =>
+            this.#log.warn("refused a player connection at the TLS handshake", { reason }),
         );
         players = await listen(this.#server, o.listen.host, o.listen.port);
       }

@@ -201,7 +201,7 @@ export class EventBus {
     for (const s of this.#all) if (!s.types || s.types.has(e.type)) s.deliver(e);
     if ("job" in e) {
       const set = this.#byJob.get(e.job);
-      if (set) for (const s of set) if (!s.types || s.types.has(e.type)) s.deliver(e);
+      if (set) { for (const s of set) if (!s.types || s.types.has(e.type)) s.deliver(e); }
     }
   }
 

@@ -237,7 +237,9 @@ export class TaskMachine {
       taskIds.push(t.id);
       this.#tasks.set(t.id, t);
       rec.open.add(t);
-      this.#move(t, "queued", now, { event: { type: "task.queued", at: now, job: id, task: t.id } });
+      this.#move(t, "queued", now, {
+        event: { type: "task.queued", at: now, job: id, task: t.id },
+      });
     }
     this.#d.committer.insertJob(record, taskIds);
     if (rec.deadline !== null) this.#d.timers.at(rec.deadline + 1, () => this.#expireJob(rec));
@@ -476,7 +478,12 @@ export class TaskMachine {
     t.startedAt = null;
   }
 
-  #requeue(t: TaskRec, seq: number, notBefore: number | null, why: "retry" | "refused" | "unstarted" | "busy"): void {
+  #requeue(
+    t: TaskRec,
+    seq: number,
+    notBefore: number | null,
+    why: "retry" | "refused" | "unstarted" | "busy",
+  ): void {
     const now = this.#d.clock.now();
     if (t.job.deadline !== null && now > t.job.deadline) {
       this.expire(t);

@@ -13,8 +13,8 @@ import {
   type Accept,
   type Assign,
   type Hello,
-  PROTOCOL_VERSION,
   type PlayerMessage,
+  PROTOCOL_VERSION,
   type Ready,
   type Reject,
   type Result,
@@ -230,7 +230,10 @@ export class PlayerGateway {
     for (const id of plan.started) machine.start(machine.task(id)!, now);
     for (const id of plan.unstarted) machine.unstarted(machine.task(id)!);
     for (const id of plan.lost) {
-      machine.interrupted(machine.task(id)!, `${name} lost track of it (journal lost while it ran)`);
+      machine.interrupted(
+        machine.task(id)!,
+        `${name} lost track of it (journal lost while it ran)`,
+      );
     }
     d.log.info("player connected", {
       player: name,
@@ -406,10 +409,13 @@ export class PlayerGateway {
         };
         committer.afterCommit(() => {
           if (!session.send(msg)) {
-            log.info("assignment not sent: the player went away; it is reconciled when it returns", {
-              player: p.player,
-              task: msg.task_id,
-            });
+            log.info(
+              "assignment not sent: the player went away; it is reconciled when it returns",
+              {
+                player: p.player,
+                task: msg.task_id,
+              },
+            );
           }
         });
       }

@@ -9,9 +9,9 @@
 import { OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
-  type CancelResponse,
   type Caller,
   callerLabel,
+  type CancelResponse,
   type JobSummary,
   type JobView,
   ORCH_VERSION,
@@ -165,7 +165,10 @@ export class AudienceService {
     if (timeoutMs <= 0 || d.state().stopping !== null) return await this.#d.store.job(id);
     using sub = d.bus.subscribe({ job: id, types: ["job.finished"], maxQueue: 4 });
     if (!d.machine.isOpen(id)) return await d.store.job(id);
-    const timer = d.clock.setTimeout(() => sub.close("time is up"), Math.min(timeoutMs, MAX_WAIT_MS));
+    const timer = d.clock.setTimeout(
+      () => sub.close("time is up"),
+      Math.min(timeoutMs, MAX_WAIT_MS),
+    );
     const onAbort = () => sub.close("the client went away");
     signal?.addEventListener("abort", onAbort, { once: true });
     try {

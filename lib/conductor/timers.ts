@@ -47,7 +47,10 @@ export class Timers {
     if (!top || this.#stopped) return;
     if (this.#armed && this.#armed.at <= top.at) return;
     if (this.#armed) this.#clock.clearTimeout(this.#armed.handle);
-    const handle = this.#clock.setTimeout(() => this.#run(), Math.max(0, top.at - this.#clock.now()));
+    const handle = this.#clock.setTimeout(
+      () => this.#run(),
+      Math.max(0, top.at - this.#clock.now()),
+    );
     this.#armed = { at: top.at, handle };
   }
 

@@ -5,11 +5,7 @@
  * @module
  */
 
-import {
-  type ConductorMessage,
-  PLAYER_TYPES,
-  type PlayerMessage,
-} from "../protocol/mod.ts";
+import { type ConductorMessage, PLAYER_TYPES, type PlayerMessage } from "../protocol/mod.ts";
 import { Peer, type PeerIdentity, type TLSSocket } from "../tls/mod.ts";
 import type { LinkOpener } from "./link.ts";
 

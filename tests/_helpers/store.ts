@@ -5,11 +5,7 @@
  * @module
  */
 
-import type {
-  ConductorStore,
-  StoreSnapshot,
-  WriteTx,
-} from "../../lib/store/mod.ts";
+import type { ConductorStore, StoreSnapshot, WriteTx } from "../../lib/store/mod.ts";
 
 /** A store with nothing in it whose writes go nowhere; views are not available. */
 export class EmptyStore implements ConductorStore {

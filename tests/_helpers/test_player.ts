@@ -104,7 +104,9 @@ export class TestPlayer {
   #seen = new Map<string, number>();
 
   /** The next message of `type` not yet taken by `next` (waits up to 5 s of real time). */
-  next<T extends ConductorMessage["type"]>(type: T): Promise<Extract<ConductorMessage, { type: T }>> {
+  next<T extends ConductorMessage["type"]>(
+    type: T,
+  ): Promise<Extract<ConductorMessage, { type: T }>> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const from = this.#seen.get(type) ?? 0;
