@@ -119,9 +119,9 @@ export class Conductor {
     this.#timers = new Timers(this.#clock, (err) => {
       this.#log.error("housekeeping failed", { error: errorMessage(err) });
     });
-    let gateway: PlayerGateway | undefined;
     this.#registry = new Registry(authorised, (p) => this.#machine.heldCount(p));
-    this.#scheduler = new Scheduler(this.#registry, () => gateway?.kick());
+    // The gateway, made below, runs the scheduler whenever placements wait.
+    this.#scheduler = new Scheduler(this.#registry, () => this.#gateway.kick());
     this.#machine = new TaskMachine({
       clock: this.#clock,
       committer: this.#committer,
@@ -131,7 +131,7 @@ export class Conductor {
       retryBackoffMs: opts.retryBackoffMs,
       authorised: (p) => this.#registry.authorised.has(p),
     });
-    gateway = this.#gateway = new PlayerGateway({
+    this.#gateway = new PlayerGateway({
       clock: this.#clock,
       committer: this.#committer,
       machine: this.#machine,

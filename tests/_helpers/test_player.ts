@@ -49,25 +49,25 @@ export class TestPlayer {
 
   constructor(conductor: Conductor, name: string) {
     this.name = name;
+    const isClosed = () => this.closedBecause !== null;
     conductor.connect((handlers) => {
       this.#handlers = handlers;
-      const self = this;
       return {
         remote: `test:${name}`,
         identity: { cn: name, role: "player", names: [name] },
         get closed() {
-          return self.closedBecause !== null;
+          return isClosed();
         },
-        send(m: ConductorMessage): boolean {
-          if (self.closedBecause !== null) return false;
-          self.inbox.push(roundTrip(m, [...CONDUCTOR_TYPES, "welcome"]));
-          for (const w of [...self.#waiters]) w();
+        send: (m: ConductorMessage): boolean => {
+          if (isClosed()) return false;
+          this.inbox.push(roundTrip(m, [...CONDUCTOR_TYPES, "welcome"]));
+          for (const w of [...this.#waiters]) w();
           return true;
         },
-        close(reason: string): void {
-          if (self.closedBecause !== null) return;
-          self.closedBecause = reason;
-          for (const w of [...self.#waiters]) w();
+        close: (reason: string): void => {
+          if (isClosed()) return;
+          this.closedBecause = reason;
+          for (const w of [...this.#waiters]) w();
           queueMicrotask(() => handlers.onClose(reason));
         },
       };
