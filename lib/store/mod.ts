@@ -10,3 +10,4 @@ export * from "./conductor_store.ts";
 export * from "./db.ts";
 export * from "./group_commit.ts";
 export * from "./journal.ts";
+export * from "./sqlite_store.ts";
