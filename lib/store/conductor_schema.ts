@@ -90,4 +90,77 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX jobs_by_request ON jobs (request_id) WHERE request_id IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- The current attempt of a task lives on the task row, so that one write of the task
+      -- records it; attempts keeps only history: attempts that are over and are not their
+      -- task's current one. Each fact has one column:
+      --   tasks.reason      why the task is in its state; for a task a run ended, what went wrong
+      --                     with that run (the player's error). Views show it as the task's reason
+      --                     and, once the task is final, as its current attempt's error.
+      --   tasks.assigned_at when the current attempt (number attempt) was sent to host;
+      --                     null when the task has no current attempt (before the first, or after
+      --                     its last one went to history).
+      --   tasks.started_at, ended_at, exit_code, signal, response (JSON object), stdout_tail,
+      --   stderr_tail       the current attempt's run and result; stdout_tail is null until a
+      --                     result was reported ('' when the score printed nothing), which is how
+      --                     "no result" differs from "a result of nothing".
+      ALTER TABLE tasks ADD COLUMN assigned_at INTEGER;
+      ALTER TABLE tasks ADD COLUMN started_at INTEGER;
+      ALTER TABLE tasks ADD COLUMN ended_at INTEGER;
+      ALTER TABLE tasks ADD COLUMN exit_code INTEGER;
+      ALTER TABLE tasks ADD COLUMN signal TEXT;
+      ALTER TABLE tasks ADD COLUMN response TEXT;
+      ALTER TABLE tasks ADD COLUMN stdout_tail TEXT;
+      ALTER TABLE tasks ADD COLUMN stderr_tail TEXT;
+
+      -- Before version 4 a task's reason was shown as "the task's reason, else its latest
+      -- attempt's error": fold the error in, so the reason reads the same.
+      UPDATE tasks SET reason = a.error
+        FROM attempts a
+        WHERE tasks.reason IS NULL AND a.task_id = tasks.id AND a.attempt = tasks.attempt
+          AND a.error IS NOT NULL;
+
+      -- The latest attempt becomes the task's current one when the task is in the state that
+      -- attempt is in (assigned, running, or the outcome the task ended with). One that ended
+      -- otherwise (rejected, or failed and the task went back to the queue or expired) is over
+      -- and stays history, with its own state.
+      UPDATE tasks SET assigned_at = a.assigned_at, started_at = a.started_at,
+          ended_at = a.ended_at, exit_code = a.exit_code, signal = a.signal,
+          response = a.response, stdout_tail = a.stdout_tail, stderr_tail = a.stderr_tail
+        FROM attempts a
+        WHERE a.task_id = tasks.id AND a.attempt = tasks.attempt AND a.state = tasks.state;
+      DELETE FROM attempts WHERE EXISTS (
+        SELECT 1 FROM tasks t
+        WHERE t.id = attempts.task_id AND t.attempt = attempts.attempt AND t.state = attempts.state
+      );
+
+      -- Who submitted, as JSON of a Caller ({transport, name, auth}); never null from version 4
+      -- on. submitted_by stays as its one-line label (callerLabel), which lists show.
+      -- Before version 4 only the label was kept: 'local' came from the Unix socket and
+      -- 'audience:NAME' from an audience certificate.
+      ALTER TABLE jobs ADD COLUMN caller TEXT;
+      UPDATE jobs SET caller = CASE
+        WHEN substr(submitted_by, 1, 9) = 'audience:'
+          THEN json_object('transport', 'https', 'name', substr(submitted_by, 10),
+            'auth', 'client_certificate')
+        ELSE json_object('transport', 'socket', 'name', submitted_by, 'auth', 'socket_mode')
+      END;
+      -- How many targets targets holds, so that views need not parse the list.
+      ALTER TABLE jobs ADD COLUMN target_count INTEGER NOT NULL DEFAULT 0;
+      UPDATE jobs SET target_count = json_array_length(targets);
+
+      -- Views: a job's tasks in id order (tasks_by_job is (job_id) and so ordered by id within
+      -- a job), by state (counts, the state filter), by host (the host filter).
+      CREATE INDEX tasks_by_job_state ON tasks (job_id, state);
+      CREATE INDEX tasks_by_job_host ON tasks (job_id, host);
+      -- Start-up: open work is found through the jobs not finished (a handful), then their
+      -- open tasks through tasks_by_job_state; the old index of open tasks by state goes.
+      DROP INDEX tasks_open;
+      CREATE INDEX jobs_unfinished ON jobs (id) WHERE finished_at IS NULL;
+      -- The lowest and highest queue position in use, without a scan.
+      CREATE INDEX tasks_by_seq ON tasks (seq);
+    `,
+  },
 ];

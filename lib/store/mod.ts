@@ -8,4 +8,5 @@
 
 export * from "./db.ts";
 export * from "./journal.ts";
+export * from "./sqlite_store.ts";
 export * from "./types.ts";

@@ -1,0 +1,763 @@
+/**
+ * The conductor's store in one SQLite file: {@linkcode ConductorStore} over
+ * `node:sqlite`.
+ *
+ * A write collects what `fn` asks for, then applies it in one `BEGIN
+ * IMMEDIATE … COMMIT` with multi-row statements (one per kind of change and
+ * chunk of rows), prepared once per chunk size. Collecting first keeps the
+ * write lock only for the statements, merges the changes of several jobs
+ * into the same statements, and leaves nothing to undo when `fn` throws.
+ * Everything runs synchronously on one connection, so a read never sees a
+ * write in the middle.
+ *
+ * @module
+ */
+
+import type { SQLInputValue, StatementSync } from "node:sqlite";
+import {
+  aggregateOfCounts,
+  type Caller,
+  callerLabel,
+  type JobSummary,
+  type JobView,
+  MAX_VIEW_TARGETS,
+  type Scope,
+  type TaskDetail,
+  type TaskPage,
+  type TaskQuery,
+  type TaskState,
+  type TaskView,
+} from "../protocol/mod.ts";
+import { OrchError } from "../errors.ts";
+import { type Database, openDatabase } from "./db.ts";
+import { CONDUCTOR_MIGRATIONS } from "./conductor_schema.ts";
+import { checkJobsPage, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
+import type {
+  AttemptResult,
+  AttemptRow,
+  ConductorStore,
+  JobRecord,
+  PlayerRecord,
+  StoreSnapshot,
+  TaskRow,
+  WriteTx,
+} from "./types.ts";
+
+/** Options for {@linkcode SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /**
+   * Whether a missing database may be made. Reserved: today a missing
+   * database is always made.
+   */
+  create?: boolean;
+}
+
+type Row = Record<string, SQLInputValue>;
+type Args = SQLInputValue[];
+
+/** Rows per multi-row statement at most (a power of two). */
+const MAX_CHUNK = 512;
+
+/** SQL for the open states. */
+const OPEN = "('queued', 'assigned', 'running')";
+
+/** Every column of a task, in the order the writes bind them. */
+const TASK_COLUMNS = [
+  "id",
+  "job_id",
+  "seq",
+  "host",
+  "state",
+  "attempt",
+  "tried",
+  "not_before",
+  "failures",
+  "cancel_requested",
+  "reason",
+  "updated_at",
+  "assigned_at",
+  "started_at",
+  "ended_at",
+  "exit_code",
+  "signal",
+  "response",
+  "stdout_tail",
+  "stderr_tail",
+] as const;
+
+/** A task's columns without its tails, for views that do not show output. */
+const TASK_VIEW_COLUMNS = TASK_COLUMNS.filter((c) => c !== "stdout_tail" && c !== "stderr_tail");
+
+const ATTEMPT_COLUMNS = [
+  "task_id",
+  "attempt",
+  "player",
+  "state",
+  "assigned_at",
+  "started_at",
+  "ended_at",
+  "exit_code",
+  "signal",
+  "response",
+  "stdout_tail",
+  "stderr_tail",
+  "error",
+] as const;
+
+const JOB_COLUMNS = [
+  "id",
+  "score",
+  "scope",
+  "targets",
+  "params",
+  "submitted_at",
+  "submitted_by",
+  "timeout_ms",
+  "deadline",
+  "retries",
+  "request_id",
+  "caller",
+  "target_count",
+] as const;
+
+const PLAYER_COLUMNS = [
+  "name",
+  "version",
+  "slots",
+  "scores",
+  "address",
+  "first_seen",
+  "last_seen",
+] as const;
+
+/** JSON of a list that is nearly always empty, without a call for the empty case. */
+function jsonList(list: readonly unknown[]): string {
+  return list.length === 0 ? "[]" : JSON.stringify(list);
+}
+
+function bindTask(t: TaskRow, out: Args): void {
+  const r = t.result;
+  out.push(
+    t.id,
+    t.jobId,
+    t.seq,
+    t.host,
+    t.state,
+    t.attempt,
+    jsonList(t.tried),
+    t.notBefore,
+    t.failures,
+    t.cancelRequested ? 1 : 0,
+    t.reason,
+    t.updatedAt,
+    t.assignedAt,
+    t.startedAt,
+    t.endedAt,
+    r ? r.exitCode : null,
+    r ? r.signal : null,
+    r?.response ? JSON.stringify(r.response) : null,
+    r ? r.stdoutTail : null,
+    r ? r.stderrTail : null,
+  );
+}
+
+function bindAttempt(a: AttemptRow, out: Args): void {
+  const r = a.result;
+  out.push(
+    a.taskId,
+    a.attempt,
+    a.player,
+    a.state,
+    a.assignedAt,
+    a.startedAt,
+    a.endedAt,
+    r ? r.exitCode : null,
+    r ? r.signal : null,
+    r?.response ? JSON.stringify(r.response) : null,
+    r ? r.stdoutTail : null,
+    r ? r.stderrTail : null,
+    a.error,
+  );
+}
+
+function bindJob(j: JobRecord, out: Args): void {
+  out.push(
+    j.id,
+    j.score,
+    j.scope,
+    JSON.stringify(j.targets),
+    JSON.stringify(j.params),
+    j.submittedAt,
+    callerLabel(j.caller),
+    j.timeoutMs,
+    j.deadline,
+    j.retries,
+    j.requestId,
+    JSON.stringify(j.caller),
+    j.targets.length,
+  );
+}
+
+function bindPlayer(p: PlayerRecord, out: Args): void {
+  out.push(p.name, p.version, p.slots, JSON.stringify(p.scores), p.address, p.lastSeen, p.lastSeen);
+}
+
+function bindPair(p: readonly [SQLInputValue, SQLInputValue], out: Args): void {
+  out.push(p[0], p[1]);
+}
+
+/** The result columns of a task or attempt row; a result exists once its stdout tail does. */
+function resultOf(r: Row, withTails: boolean): AttemptResult | null {
+  if (withTails) {
+    if (r.stdout_tail === null) return null;
+  } else if (r.exit_code === null && r.signal === null && r.response === null) {
+    // A view without tails needs only what a result shows besides them.
+    return null;
+  }
+  return {
+    exitCode: r.exit_code as number | null,
+    signal: r.signal as string | null,
+    response: r.response === null ? null : JSON.parse(r.response as string),
+    stdoutTail: (r.stdout_tail as string | null | undefined) ?? "",
+    stderrTail: (r.stderr_tail as string | null | undefined) ?? "",
+  };
+}
+
+function taskOf(r: Row, withTails = true): TaskRow {
+  const tried = r.tried as string;
+  return {
+    id: r.id as number,
+    jobId: r.job_id as number,
+    seq: r.seq as number,
+    host: r.host as string | null,
+    state: r.state as TaskState,
+    attempt: r.attempt as number,
+    tried: tried === "[]" ? [] : JSON.parse(tried),
+    notBefore: r.not_before as number | null,
+    failures: r.failures as number,
+    cancelRequested: r.cancel_requested === 1,
+    reason: r.reason as string | null,
+    updatedAt: r.updated_at as number,
+    assignedAt: r.assigned_at as number | null,
+    startedAt: r.started_at as number | null,
+    endedAt: r.ended_at as number | null,
+    result: resultOf(r, withTails),
+  };
+}
+
+function attemptOf(r: Row): AttemptRow {
+  return {
+    taskId: r.task_id as number,
+    attempt: r.attempt as number,
+    player: r.player as string,
+    state: r.state as string,
+    assignedAt: r.assigned_at as number,
+    startedAt: r.started_at as number | null,
+    endedAt: r.ended_at as number | null,
+    error: r.error as string | null,
+    result: resultOf(r, true),
+  };
+}
+
+function jobOf(r: Row): JobRecord {
+  return {
+    id: r.id as number,
+    score: r.score as string,
+    scope: r.scope as Scope,
+    targets: JSON.parse(r.targets as string),
+    params: JSON.parse(r.params as string),
+    timeoutMs: r.timeout_ms as number | null,
+    deadline: r.deadline as number | null,
+    retries: r.retries as number,
+    requestId: r.request_id as string | null,
+    submittedAt: r.submitted_at as number,
+    caller: JSON.parse(r.caller as string),
+  };
+}
+
+/**
+ * One multi-row statement: `head` + `(?, …), (?, …) …` + `tail`, run over a
+ * list in chunks of a power of two rows, each size prepared once.
+ */
+class MultiRow<T> {
+  readonly #db: Database;
+  readonly #head: string;
+  readonly #tuple: string;
+  readonly #tail: string;
+  readonly #width: number;
+  readonly #bind: (item: T, out: Args) => void;
+  readonly #max: number;
+  readonly #stmts = new Map<number, StatementSync>();
+
+  constructor(
+    db: Database,
+    spec: { head: string; width: number; tail?: string; bind: (item: T, out: Args) => void },
+  ) {
+    this.#db = db;
+    this.#head = spec.head;
+    this.#tail = spec.tail ?? "";
+    this.#width = spec.width;
+    this.#tuple = `(${new Array(spec.width).fill("?").join(", ")})`;
+    this.#bind = spec.bind;
+    const vars = 32766; // SQLite's default SQLITE_MAX_VARIABLE_NUMBER since 3.32
+    let max = MAX_CHUNK;
+    while (max * spec.width > vars) max >>= 1;
+    this.#max = max;
+  }
+
+  #stmt(rows: number): StatementSync {
+    let s = this.#stmts.get(rows);
+    if (!s) {
+      const values = new Array(rows).fill(this.#tuple).join(", ");
+      s = this.#db.prepare(`${this.#head} VALUES ${values} ${this.#tail}`);
+      this.#stmts.set(rows, s);
+    }
+    return s;
+  }
+
+  run(items: readonly T[]): void {
+    let i = 0;
+    while (i < items.length) {
+      const left = items.length - i;
+      let n = this.#max;
+      while (n > left) n >>= 1;
+      const args: Args = [];
+      for (let k = i; k < i + n; k++) this.#bind(items[k], args);
+      this.#stmt(n).run(...args);
+      i += n;
+    }
+  }
+}
+
+/** What one write asked for, applied at its end. */
+class Changes implements WriteTx {
+  conductorId: string | null = null;
+  readonly jobs: JobRecord[] = [];
+  readonly inserted: TaskRow[] = [];
+  readonly saved: TaskRow[] = [];
+  readonly attempts: AttemptRow[] = [];
+  /** Job id → time; the first time asked for in a write counts. */
+  readonly finished = new Map<number, number>();
+  readonly cancelled = new Map<number, number>();
+  readonly players: PlayerRecord[] = [];
+  /** Player name → time; the last time given in a write counts. */
+  readonly touched = new Map<string, number>();
+  open = true;
+
+  #check(): void {
+    if (!this.open) throw new Error("a write transaction was used after its write ended");
+  }
+
+  setConductorId(id: string): void {
+    this.#check();
+    this.conductorId = id;
+  }
+
+  insertJob(job: JobRecord, tasks: readonly TaskRow[]): void {
+    this.#check();
+    for (const t of tasks) {
+      if (t.jobId !== job.id) {
+        throw new TypeError(`task ${t.id} has job id ${t.jobId}, inserted with job ${job.id}`);
+      }
+    }
+    this.jobs.push(job);
+    for (const t of tasks) this.inserted.push(t);
+  }
+
+  saveTasks(tasks: readonly TaskRow[]): void {
+    this.#check();
+    for (const t of tasks) this.saved.push(t);
+  }
+
+  addAttempts(attempts: readonly AttemptRow[]): void {
+    this.#check();
+    for (const a of attempts) this.attempts.push(a);
+  }
+
+  finishJobs(jobs: readonly { id: number; at: number }[]): void {
+    this.#check();
+    for (const j of jobs) if (!this.finished.has(j.id)) this.finished.set(j.id, j.at);
+  }
+
+  cancelJob(id: number, at: number): void {
+    this.#check();
+    if (!this.cancelled.has(id)) this.cancelled.set(id, at);
+  }
+
+  savePlayers(players: readonly PlayerRecord[]): void {
+    this.#check();
+    for (const p of players) this.players.push(p);
+  }
+
+  touchPlayers(players: readonly { name: string; at: number }[]): void {
+    this.#check();
+    for (const p of players) this.touched.set(p.name, p.at);
+  }
+}
+
+/** The conductor's store in a SQLite file. */
+export class SqliteStore implements ConductorStore {
+  readonly #db: Database;
+  readonly #path: string;
+  readonly #stmts = new Map<string, StatementSync>();
+  readonly #insertJobs: MultiRow<JobRecord>;
+  readonly #insertTasks: MultiRow<TaskRow>;
+  readonly #saveTasks: MultiRow<TaskRow>;
+  readonly #insertAttempts: MultiRow<AttemptRow>;
+  readonly #finishJobs: MultiRow<readonly [number, number]>;
+  readonly #cancelJobs: MultiRow<readonly [number, number]>;
+  readonly #savePlayers: MultiRow<PlayerRecord>;
+  readonly #touchPlayers: MultiRow<readonly [string, number]>;
+  #writing = false;
+  #closed = false;
+
+  private constructor(db: Database, path: string) {
+    this.#db = db;
+    this.#path = path;
+    const cols = (c: readonly string[]) => c.join(", ");
+    this.#insertJobs = new MultiRow(db, {
+      head: `INSERT INTO jobs (${cols(JOB_COLUMNS)})`,
+      width: JOB_COLUMNS.length,
+      bind: bindJob,
+    });
+    this.#insertTasks = new MultiRow(db, {
+      head: `INSERT INTO tasks (${cols(TASK_COLUMNS)})`,
+      width: TASK_COLUMNS.length,
+      bind: bindTask,
+    });
+    // A task never changes job; leaving job_id out spares its index the update.
+    const set = TASK_COLUMNS.filter((c) => c !== "id" && c !== "job_id")
+      .map((c) => `${c} = excluded.${c}`).join(", ");
+    this.#saveTasks = new MultiRow(db, {
+      head: `INSERT INTO tasks (${cols(TASK_COLUMNS)})`,
+      width: TASK_COLUMNS.length,
+      tail: `ON CONFLICT (id) DO UPDATE SET ${set}`,
+      bind: bindTask,
+    });
+    this.#insertAttempts = new MultiRow(db, {
+      head: `INSERT INTO attempts (${cols(ATTEMPT_COLUMNS)})`,
+      width: ATTEMPT_COLUMNS.length,
+      bind: bindAttempt,
+    });
+    this.#finishJobs = new MultiRow(db, {
+      head: "UPDATE jobs SET finished_at = v.column2 FROM (",
+      width: 2,
+      tail: ") AS v WHERE jobs.id = v.column1 AND jobs.finished_at IS NULL",
+      bind: bindPair,
+    });
+    this.#cancelJobs = new MultiRow(db, {
+      head: "UPDATE jobs SET cancelled_at = v.column2 FROM (",
+      width: 2,
+      tail: ") AS v WHERE jobs.id = v.column1 AND jobs.cancelled_at IS NULL",
+      bind: bindPair,
+    });
+    this.#savePlayers = new MultiRow(db, {
+      head: `INSERT INTO players (${cols(PLAYER_COLUMNS)})`,
+      width: PLAYER_COLUMNS.length,
+      tail: `ON CONFLICT (name) DO UPDATE SET version = excluded.version, slots = excluded.slots,
+        scores = excluded.scores, address = excluded.address, last_seen = excluded.last_seen`,
+      bind: bindPlayer,
+    });
+    this.#touchPlayers = new MultiRow(db, {
+      head: "UPDATE players SET last_seen = v.column2 FROM (",
+      width: 2,
+      tail: ") AS v WHERE players.name = v.column1",
+      bind: bindPair,
+    });
+  }
+
+  /**
+   * Opens the conductor database at `path` (WAL, every commit fsync'd, held
+   * by this process alone), creating and migrating it as needed.
+   */
+  static open(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
+    void opts.create; // Taken by openDatabase once it can refuse to make a database.
+    const db = openDatabase(path, {
+      what: "conductor database",
+      migrations: CONDUCTOR_MIGRATIONS,
+      exclusive: true,
+    });
+    return new SqliteStore(db, path);
+  }
+
+  #q(sql: string): StatementSync {
+    if (this.#closed) throw new Error(`conductor database ${this.#path} is closed`);
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  // ------------------------------------------------------------------ write
+
+  write(fn: (tx: WriteTx) => void): Promise<void> {
+    try {
+      this.#write(fn);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #write(fn: (tx: WriteTx) => void): void {
+    if (this.#closed) throw new Error(`conductor database ${this.#path} is closed`);
+    if (this.#writing) throw new Error("a write was started inside another write");
+    const c = new Changes();
+    this.#writing = true;
+    try {
+      fn(c);
+    } finally {
+      c.open = false;
+      this.#writing = false;
+    }
+    const db = this.#db;
+    try {
+      db.exec("BEGIN IMMEDIATE");
+      if (c.conductorId !== null) {
+        this.#q("INSERT INTO meta (key, value) VALUES ('conductor_id', ?)").run(c.conductorId);
+      }
+      this.#insertJobs.run(c.jobs);
+      this.#insertTasks.run(c.inserted);
+      this.#saveTasks.run(c.saved);
+      this.#insertAttempts.run(c.attempts);
+      if (c.finished.size > 0) this.#finishJobs.run([...c.finished]);
+      if (c.cancelled.size > 0) this.#cancelJobs.run([...c.cancelled]);
+      this.#savePlayers.run(c.players);
+      if (c.touched.size > 0) this.#touchPlayers.run([...c.touched]);
+      db.exec("COMMIT");
+    } catch (err) {
+      // A COMMIT that fails (a deferred constraint, an I/O error) leaves the transaction open.
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw new OrchError(
+        "internal",
+        `cannot write to conductor database ${this.#path}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------- load
+
+  load(): Promise<StoreSnapshot> {
+    try {
+      return Promise.resolve(this.#load());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #load(): StoreSnapshot {
+    const meta = this.#q("SELECT value FROM meta WHERE key = 'conductor_id'").get() as
+      | Row
+      | undefined;
+    const ids = this.#q(
+      `SELECT (SELECT MAX(id) FROM jobs) AS job, (SELECT MAX(id) FROM tasks) AS task,
+              (SELECT MIN(seq) FROM tasks) AS low, (SELECT MAX(seq) FROM tasks) AS high`,
+    ).get() as Row;
+    // Open work is reached through the jobs not finished (jobs_unfinished), then
+    // each one's open tasks (tasks_by_job_state): never a scan of the history.
+    const tasks = (this.#q(
+      `SELECT ${TASK_COLUMNS.map((c) => `t.${c}`).join(", ")}
+       FROM jobs j JOIN tasks t ON t.job_id = j.id
+       WHERE j.finished_at IS NULL AND t.state IN ${OPEN}
+       ORDER BY t.seq, t.id`,
+    ).all() as Row[]).map((r) => taskOf(r));
+    const jobIds = [...new Set(tasks.map((t) => t.jobId))].sort((a, b) => a - b);
+    const jobs = (this.#q(
+      `SELECT ${JOB_COLUMNS.join(", ")} FROM jobs
+       WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+    ).all(JSON.stringify(jobIds)) as Row[]).map(jobOf);
+    const done = this.#q(
+      `SELECT id FROM jobs j WHERE finished_at IS NULL AND NOT EXISTS
+         (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state IN ${OPEN})
+       ORDER BY id`,
+    ).all() as Row[];
+    const players = (this.#q(
+      `SELECT ${PLAYER_COLUMNS.join(", ")} FROM players ORDER BY name`,
+    ).all() as Row[]).map((r) => ({
+      name: r.name as string,
+      version: r.version as string,
+      slots: r.slots as number,
+      scores: JSON.parse(r.scores as string),
+      address: r.address as string | null,
+      lastSeen: r.last_seen as number,
+    }));
+    return {
+      conductorId: meta ? (meta.value as string) : null,
+      maxJobId: (ids.job as number | null) ?? 0,
+      maxTaskId: (ids.task as number | null) ?? 0,
+      seqLow: (ids.low as number | null) ?? 0,
+      seqHigh: (ids.high as number | null) ?? 0,
+      jobs,
+      tasks,
+      unfinishedDoneJobs: done.map((r) => r.id as number),
+      players,
+    };
+  }
+
+  // ------------------------------------------------------------------ views
+
+  jobIdByRequest(requestId: string): Promise<number | undefined> {
+    return this.#read(() => {
+      const r = this.#q("SELECT id FROM jobs WHERE request_id = ?").get(requestId) as
+        | Row
+        | undefined;
+      return r ? (r.id as number) : undefined;
+    });
+  }
+
+  job(id: number): Promise<JobView | undefined> {
+    return this.#read(() => {
+      const j = this.#q(
+        `SELECT id, score, scope, target_count, params, submitted_at, submitted_by, caller,
+                finished_at, timeout_ms, deadline, retries, cancelled_at,
+                (SELECT json_group_array(value ORDER BY key) FROM json_each(jobs.targets)
+                 WHERE key < ${MAX_VIEW_TARGETS}) AS targets_head
+         FROM jobs WHERE id = ?`,
+      ).get(id) as Row | undefined;
+      if (!j) return undefined;
+      const counts: Partial<Record<TaskState, number>> = {};
+      let total = 0;
+      for (
+        const c of this.#q(
+          "SELECT state, COUNT(*) AS n FROM tasks WHERE job_id = ? GROUP BY state",
+        ).all(id) as Row[]
+      ) {
+        counts[c.state as TaskState] = c.n as number;
+        total += c.n as number;
+      }
+      return {
+        id: j.id as number,
+        score: j.score as string,
+        scope: j.scope as Scope,
+        targets: JSON.parse(j.targets_head as string),
+        target_count: j.target_count as number,
+        params: JSON.parse(j.params as string),
+        submitted_at: j.submitted_at as number,
+        submitted_by: j.submitted_by as string,
+        caller: JSON.parse(j.caller as string) as Caller,
+        finished_at: j.finished_at as number | null,
+        timeout_ms: j.timeout_ms as number | null,
+        deadline: j.deadline as number | null,
+        retries: j.retries as number,
+        cancelled_at: j.cancelled_at as number | null,
+        aggregate: aggregateOfCounts(counts),
+        counts,
+        task_count: total,
+      };
+    });
+  }
+
+  tasks(jobId: number, query: TaskQuery): Promise<TaskPage | undefined> {
+    return this.#read(() => {
+      checkTaskQuery(query);
+      if (!this.#q("SELECT 1 FROM jobs WHERE id = ?").get(jobId)) return undefined;
+      let where = "job_id = ?";
+      const args: Args = [jobId];
+      if (query.state !== undefined) {
+        where += " AND state = ?";
+        args.push(query.state);
+      }
+      if (query.host !== undefined) {
+        where += " AND host = ?";
+        args.push(query.host);
+      }
+      const total = (this.#q(`SELECT COUNT(*) AS n FROM tasks WHERE ${where}`).get(...args) as Row)
+        .n as number;
+      const cols = query.output ? TASK_COLUMNS : TASK_VIEW_COLUMNS;
+      const rows = this.#q(
+        `SELECT ${cols.join(", ")} FROM tasks WHERE ${where} ORDER BY id LIMIT ? OFFSET ?`,
+      ).all(...args, query.limit, (query.page - 1) * query.limit) as Row[];
+      let items: (TaskView | TaskDetail)[];
+      if (query.output) {
+        const history = new Map<number, AttemptRow[]>();
+        if (rows.length > 0) {
+          for (
+            const r of this.#q(
+              `SELECT ${ATTEMPT_COLUMNS.join(", ")} FROM attempts
+               WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, attempt`,
+            ).all(JSON.stringify(rows.map((r) => r.id))) as Row[]
+          ) {
+            const a = attemptOf(r);
+            const list = history.get(a.taskId);
+            if (list) list.push(a);
+            else history.set(a.taskId, [a]);
+          }
+        }
+        items = rows.map((r) => taskDetail(taskOf(r), history.get(r.id as number) ?? []));
+      } else {
+        items = rows.map((r) => taskView(taskOf(r, false)));
+      }
+      return { job_id: jobId, total, page: query.page, limit: query.limit, tasks: items };
+    });
+  }
+
+  task(jobId: number, taskId: number): Promise<TaskDetail | undefined> {
+    return this.#read(() => {
+      const r = this.#q(
+        `SELECT ${TASK_COLUMNS.join(", ")} FROM tasks WHERE id = ? AND job_id = ?`,
+      ).get(taskId, jobId) as Row | undefined;
+      if (!r) return undefined;
+      const history = (this.#q(
+        `SELECT ${ATTEMPT_COLUMNS.join(", ")} FROM attempts WHERE task_id = ? ORDER BY attempt`,
+      ).all(taskId) as Row[]).map(attemptOf);
+      return taskDetail(taskOf(r), history);
+    });
+  }
+
+  jobs(limit: number, before?: number): Promise<JobSummary[]> {
+    return this.#read(() => {
+      checkJobsPage(limit, before);
+      const jobs = this.#q(
+        `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at FROM jobs
+         WHERE id < ? ORDER BY id DESC LIMIT ?`,
+      ).all(before ?? Number.MAX_SAFE_INTEGER, limit) as Row[];
+      if (jobs.length === 0) return [];
+      const byJob = new Map<number, Partial<Record<TaskState, number>>>();
+      for (
+        const c of this.#q(
+          `SELECT job_id, state, COUNT(*) AS n FROM tasks WHERE job_id BETWEEN ? AND ?
+           GROUP BY job_id, state`,
+        ).all(jobs[jobs.length - 1].id, jobs[0].id) as Row[]
+      ) {
+        const m = byJob.get(c.job_id as number) ?? {};
+        m[c.state as TaskState] = c.n as number;
+        byJob.set(c.job_id as number, m);
+      }
+      return jobs.map((j) => {
+        const counts = byJob.get(j.id as number) ?? {};
+        return {
+          id: j.id as number,
+          score: j.score as string,
+          scope: j.scope as Scope,
+          targets: j.target_count as number,
+          submitted_at: j.submitted_at as number,
+          submitted_by: j.submitted_by as string,
+          finished_at: j.finished_at as number | null,
+          aggregate: aggregateOfCounts(counts),
+          counts,
+        };
+      });
+    });
+  }
+
+  /** Runs a read now, as a settled promise. */
+  #read<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#stmts.clear();
+      this.#db.close();
+    }
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,949 @@
+/**
+ * What every conductor store must do, written only against the
+ * {@linkcode ConductorStore} interface: each store's test file calls
+ * {@linkcode storeConformance} with a way to open a fresh, empty store.
+ *
+ * @module
+ */
+
+import { assert, assertEquals, assertRejects } from "../../_helpers/assert.ts";
+import {
+  type Caller,
+  LOCAL_CALLER,
+  MAX_TASK_PAGE,
+  MAX_TASK_PAGE_OUTPUT,
+  MAX_VIEW_TARGETS,
+  type TaskDetail,
+  type TaskState,
+  type TaskView,
+} from "../../../lib/protocol/mod.ts";
+import type {
+  AttemptResult,
+  AttemptRow,
+  ConductorStore,
+  JobRecord,
+  PlayerRecord,
+  StoreSnapshot,
+  TaskRow,
+} from "../../../lib/store/types.ts";
+
+/** A store opened for one test. */
+export interface OpenedStore {
+  store: ConductorStore;
+  /** Closes `store` and opens the same data again; `store` is then the new one. */
+  reopen(): Promise<ConductorStore>;
+  /** Closes the store and removes its data. */
+  close(): Promise<void>;
+}
+
+const T0 = 1_700_000_000_000;
+
+const ALICE: Caller = { transport: "https", name: "alice", auth: "client_certificate" };
+
+/** A job as the conductor would store it. */
+export function jobRecord(id: number, extra: Partial<JobRecord> = {}): JobRecord {
+  return {
+    id,
+    score: "deploy",
+    scope: "all",
+    targets: ["p1", "p2"],
+    params: { A: "1" },
+    timeoutMs: null,
+    deadline: null,
+    retries: 0,
+    requestId: null,
+    submittedAt: T0,
+    caller: LOCAL_CALLER,
+    ...extra,
+  };
+}
+
+/** A task just made: queued, never tried. */
+export function queuedTask(
+  id: number,
+  jobId: number,
+  seq: number,
+  host: string | null,
+  extra: Partial<TaskRow> = {},
+): TaskRow {
+  return {
+    id,
+    jobId,
+    seq,
+    host,
+    state: "queued",
+    attempt: 0,
+    tried: [],
+    notBefore: null,
+    failures: 0,
+    cancelRequested: false,
+    reason: null,
+    updatedAt: T0,
+    assignedAt: null,
+    startedAt: null,
+    endedAt: null,
+    result: null,
+    ...extra,
+  };
+}
+
+/** The tasks of an all-of job: one per target, at consecutive ids and queue positions. */
+function allOfTasks(job: JobRecord, firstId: number, firstSeq: number): TaskRow[] {
+  return job.targets.map((host, i) => queuedTask(firstId + i, job.id, firstSeq + i, host));
+}
+
+function assigned(t: TaskRow, player: string, at: number): TaskRow {
+  return {
+    ...t,
+    state: "assigned",
+    host: player,
+    attempt: t.attempt + 1,
+    assignedAt: at,
+    startedAt: null,
+    endedAt: null,
+    result: null,
+    updatedAt: at,
+  };
+}
+
+function running(t: TaskRow, at: number): TaskRow {
+  return { ...t, state: "running", startedAt: at, updatedAt: at };
+}
+
+function ended(
+  t: TaskRow,
+  state: TaskState,
+  at: number,
+  result: AttemptResult | null,
+  reason: string | null = null,
+): TaskRow {
+  return { ...t, state, endedAt: at, result, reason, updatedAt: at };
+}
+
+const OK: AttemptResult = {
+  exitCode: 0,
+  signal: null,
+  response: { KEY: "value", n: 3 },
+  stdoutTail: "out\n",
+  stderrTail: "err\n",
+};
+
+const EMPTY_SNAPSHOT: StoreSnapshot = {
+  conductorId: null,
+  maxJobId: 0,
+  maxTaskId: 0,
+  seqLow: 0,
+  seqHigh: 0,
+  jobs: [],
+  tasks: [],
+  unfinishedDoneJobs: [],
+  players: [],
+};
+
+const byId = <T extends { id: number }>(list: readonly T[]) =>
+  [...list].sort((a, b) => a.id - b.id);
+const byName = <T extends { name: string }>(list: readonly T[]) =>
+  [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+/** The view of a task that has no current attempt and no result. */
+function unstartedView(id: number, host: string | null): TaskView {
+  return {
+    id,
+    host,
+    state: "queued",
+    attempt: 0,
+    reason: null,
+    exit_code: null,
+    signal: null,
+    started_at: null,
+    ended_at: null,
+    response: null,
+    tried: [],
+    not_before: null,
+    cancel_requested: false,
+  };
+}
+
+/**
+ * Registers the conformance tests for a store.
+ *
+ * @param name names the store in each test's name
+ * @param open opens a fresh, empty store for one test
+ */
+export function storeConformance(name: string, open: () => Promise<OpenedStore>): void {
+  const test = (what: string, fn: (s: OpenedStore) => Promise<void>) =>
+    Deno.test(`${name}: ${what}`, async () => {
+      const s = await open();
+      try {
+        await fn(s);
+      } finally {
+        await s.close();
+      }
+    });
+
+  test("a new store is empty", async ({ store }) => {
+    assertEquals(await store.load(), EMPTY_SNAPSHOT);
+    assertEquals(await store.job(1), undefined);
+    assertEquals(await store.tasks(1, { page: 1, limit: 10 }), undefined);
+    assertEquals(await store.task(1, 1), undefined);
+    assertEquals(await store.jobs(10), []);
+    assertEquals(await store.jobIdByRequest("req-1"), undefined);
+  });
+
+  test("the snapshot holds each open job once and its open tasks in queue order", async ({ store }) => {
+    const a = jobRecord(1, { targets: ["p1", "p2", "p3"], retries: 2, timeoutMs: 60_000 });
+    const b = jobRecord(2, {
+      scope: "one",
+      targets: ["p1", "p2"],
+      deadline: T0 + 3_600_000,
+      params: {},
+      requestId: "req-b",
+      caller: ALICE,
+    });
+    const c = jobRecord(3, { targets: ["p4"] });
+    await store.write((tx) => {
+      tx.insertJob(a, allOfTasks(a, 1, 5));
+      tx.insertJob(b, [queuedTask(4, 2, 2, null)]);
+      tx.insertJob(c, [queuedTask(5, 3, 9, "p4")]);
+    });
+    await store.write((tx) =>
+      tx.saveTasks([ended(queuedTask(5, 3, 9, "p4"), "expired", T0, null)])
+    );
+    const snap = await store.load();
+    assertEquals(byId(snap.jobs), [a, b]);
+    assertEquals(snap.tasks, [queuedTask(4, 2, 2, null), ...allOfTasks(a, 1, 5)]);
+    assertEquals(
+      [snap.maxJobId, snap.maxTaskId, snap.seqLow, snap.seqHigh, snap.unfinishedDoneJobs],
+      [3, 5, 2, 9, [3]],
+    );
+  });
+
+  test("an open task comes back from the snapshot as it was saved, field by field", async ({ store }) => {
+    const j = jobRecord(7, { scope: "one", targets: ["p1", "p2", "p3"] });
+    const tried = [{ player: "p1", code: "unknown_score", message: "no such score" }];
+    const inFlight: TaskRow = {
+      ...queuedTask(70, 7, -3, "p2"),
+      state: "running",
+      attempt: 2,
+      tried,
+      failures: 1,
+      cancelRequested: true,
+      reason: "cancelled by local",
+      updatedAt: T0 + 9,
+      assignedAt: T0 + 5,
+      startedAt: T0 + 6,
+    };
+    // A retry waiting, which kept its last result: an empty stdout is a result, not none.
+    const waiting: TaskRow = {
+      ...queuedTask(71, 7, 4, null),
+      attempt: 1,
+      notBefore: T0 + 500,
+      failures: 1,
+      assignedAt: T0 + 1,
+      startedAt: T0 + 2,
+      endedAt: T0 + 3,
+      result: { exitCode: null, signal: "SIGKILL", response: null, stdoutTail: "", stderrTail: "" },
+    };
+    await store.write((tx) =>
+      tx.insertJob(j, [queuedTask(70, 7, -3, null), queuedTask(71, 7, 4, null)])
+    );
+    await store.write((tx) => tx.saveTasks([inFlight, waiting]));
+    const snap = await store.load();
+    assertEquals(snap.tasks, [inFlight, waiting]);
+    assertEquals(snap.jobs, [j]);
+    assertEquals([snap.seqLow, snap.seqHigh], [-3, 4]);
+  });
+
+  test("a task goes through assigned, running and succeeded, and every view follows", async ({ store }) => {
+    const j = jobRecord(1, { targets: ["p1", "p2"] });
+    const [t1, t2] = allOfTasks(j, 1, 1);
+    await store.write((tx) => tx.insertJob(j, [t1, t2]));
+
+    assertEquals(await store.job(1), {
+      id: 1,
+      score: "deploy",
+      scope: "all",
+      targets: ["p1", "p2"],
+      target_count: 2,
+      params: { A: "1" },
+      submitted_at: T0,
+      submitted_by: "local",
+      caller: LOCAL_CALLER,
+      finished_at: null,
+      timeout_ms: null,
+      deadline: null,
+      retries: 0,
+      cancelled_at: null,
+      aggregate: "pending",
+      counts: { queued: 2 },
+      task_count: 2,
+    });
+    const fresh: TaskDetail = {
+      ...unstartedView(1, "p1"),
+      job_id: 1,
+      stdout_tail: "",
+      stderr_tail: "",
+      attempts: [],
+    };
+    assertEquals(await store.task(1, 1), fresh);
+
+    const a = assigned(t1, "p1", T0 + 10);
+    await store.write((tx) => tx.saveTasks([a]));
+    const attempt1 = {
+      attempt: 1,
+      player: "p1",
+      state: "assigned",
+      started_at: null,
+      ended_at: null,
+      exit_code: null,
+      signal: null,
+      error: null,
+    };
+    assertEquals(await store.task(1, 1), {
+      ...fresh,
+      state: "assigned",
+      attempt: 1,
+      attempts: [attempt1],
+    });
+    assertEquals((await store.job(1))?.aggregate, "pending");
+    assertEquals((await store.job(1))?.counts, { queued: 1, assigned: 1 });
+    assertEquals((await store.load()).tasks, [a, t2]);
+
+    const r = running(a, T0 + 20);
+    await store.write((tx) => tx.saveTasks([r]));
+    assertEquals(await store.task(1, 1), {
+      ...fresh,
+      state: "running",
+      attempt: 1,
+      started_at: T0 + 20,
+      attempts: [{ ...attempt1, state: "running", started_at: T0 + 20 }],
+    });
+    assertEquals((await store.job(1))?.aggregate, "running");
+    assertEquals((await store.load()).tasks, [r, t2]);
+
+    const done = ended(r, "succeeded", T0 + 30, OK);
+    await store.write((tx) => tx.saveTasks([done]));
+    const view: TaskView = {
+      id: 1,
+      host: "p1",
+      state: "succeeded",
+      attempt: 1,
+      reason: null,
+      exit_code: 0,
+      signal: null,
+      started_at: T0 + 20,
+      ended_at: T0 + 30,
+      response: { KEY: "value", n: 3 },
+      tried: [],
+      not_before: null,
+      cancel_requested: false,
+    };
+    assertEquals(await store.task(1, 1), {
+      ...view,
+      job_id: 1,
+      stdout_tail: "out\n",
+      stderr_tail: "err\n",
+      attempts: [{
+        ...attempt1,
+        state: "succeeded",
+        started_at: T0 + 20,
+        ended_at: T0 + 30,
+        exit_code: 0,
+      }],
+    });
+    assertEquals((await store.tasks(1, { page: 1, limit: 10 }))?.tasks, [
+      view,
+      unstartedView(2, "p2"),
+    ]);
+    assertEquals((await store.job(1))?.counts, { succeeded: 1, queued: 1 });
+    assertEquals((await store.job(1))?.aggregate, "running");
+    const snap = await store.load();
+    assertEquals([snap.tasks, snap.jobs], [[t2], [j]]);
+
+    await store.write((tx) => tx.saveTasks([ended(t2, "failed", T0 + 40, null, "boom")]));
+    assertEquals((await store.load()).unfinishedDoneJobs, [1]);
+    await store.write((tx) => tx.finishJobs([{ id: 1, at: T0 + 41 }]));
+    const after = await store.load();
+    assertEquals([after.tasks, after.jobs, after.unfinishedDoneJobs], [[], [], []]);
+    const jv = await store.job(1);
+    assertEquals([jv?.aggregate, jv?.finished_at, jv?.counts], [
+      "partial",
+      T0 + 41,
+      { succeeded: 1, failed: 1 },
+    ]);
+    assertEquals((await store.task(1, 2))?.reason, "boom");
+  });
+
+  test("a one-of job has one unplaced task and shows its targets", async ({ store }) => {
+    const j = jobRecord(4, { scope: "one", targets: ["p1", "p2", "p3"] });
+    await store.write((tx) => tx.insertJob(j, [queuedTask(10, 4, 1, null)]));
+    const v = await store.job(4);
+    assertEquals([v?.scope, v?.targets, v?.target_count, v?.task_count], [
+      "one",
+      ["p1", "p2", "p3"],
+      3,
+      1,
+    ]);
+    assertEquals(await store.task(4, 10), {
+      ...unstartedView(10, null),
+      job_id: 4,
+      stdout_tail: "",
+      stderr_tail: "",
+      attempts: [],
+    });
+    assertEquals(await store.task(3, 10), undefined, "a task is found under its own job only");
+  });
+
+  test("a job view lists its first targets and counts them all", async ({ store }) => {
+    const targets = Array.from({ length: MAX_VIEW_TARGETS + 50 }, (_, i) => `h${i}`);
+    const j = jobRecord(1, { targets, caller: ALICE });
+    await store.write((tx) => tx.insertJob(j, allOfTasks(j, 1, 1)));
+    const v = await store.job(1);
+    assertEquals(v?.targets, targets.slice(0, MAX_VIEW_TARGETS));
+    assertEquals([v?.target_count, v?.task_count, v?.counts], [
+      MAX_VIEW_TARGETS + 50,
+      MAX_VIEW_TARGETS + 50,
+      { queued: MAX_VIEW_TARGETS + 50 },
+    ]);
+    assertEquals([v?.caller, v?.submitted_by], [ALICE, "audience:alice"]);
+  });
+
+  test("earlier attempts are history, listed before the current one", async ({ store }) => {
+    const j = jobRecord(1, { scope: "one", targets: ["p1", "p2", "p3"], retries: 1 });
+    const t = queuedTask(1, 1, 1, null);
+    await store.write((tx) => tx.insertJob(j, [t]));
+    // p1 refuses attempt 1: it becomes history, the task goes back to the queue.
+    const a1 = assigned(t, "p1", T0 + 1);
+    const tried = [{ player: "p1", code: "busy", message: "no slot" }];
+    const rejected: AttemptRow = {
+      taskId: 1,
+      attempt: 1,
+      player: "p1",
+      state: "rejected",
+      assignedAt: T0 + 1,
+      startedAt: null,
+      endedAt: T0 + 2,
+      error: "busy: no slot",
+      result: null,
+    };
+    const requeued: TaskRow = {
+      ...a1,
+      state: "queued",
+      host: null,
+      seq: 0,
+      tried,
+      assignedAt: null,
+      updatedAt: T0 + 2,
+    };
+    await store.write((tx) => {
+      tx.saveTasks([a1]);
+    });
+    await store.write((tx) => {
+      tx.addAttempts([rejected]);
+      tx.saveTasks([requeued]);
+    });
+    const queuedView = await store.task(1, 1);
+    assertEquals(
+      [queuedView?.state, queuedView?.host, queuedView?.attempt, queuedView?.tried],
+      ["queued", null, 1, tried],
+    );
+    const rejectedView = {
+      attempt: 1,
+      player: "p1",
+      state: "rejected",
+      started_at: null,
+      ended_at: T0 + 2,
+      exit_code: null,
+      signal: null,
+      error: "busy: no slot",
+    };
+    assertEquals(queuedView?.attempts, [rejectedView]);
+    assertEquals((await store.load()).tasks, [requeued]);
+
+    // p2 runs attempt 2, which fails with a result; a retry is allowed: history again.
+    const a2 = running(assigned(requeued, "p2", T0 + 3), T0 + 4);
+    const failed: AttemptResult = {
+      exitCode: 3,
+      signal: null,
+      response: null,
+      stdoutTail: "",
+      stderrTail: "bad\n",
+    };
+    await store.write((tx) => tx.saveTasks([a2]));
+    await store.write((tx) => {
+      tx.addAttempts([{
+        taskId: 1,
+        attempt: 2,
+        player: "p2",
+        state: "failed",
+        assignedAt: T0 + 3,
+        startedAt: T0 + 4,
+        endedAt: T0 + 5,
+        error: "exit status 3",
+        result: failed,
+      }]);
+      tx.saveTasks([{
+        ...a2,
+        state: "queued",
+        failures: 1,
+        notBefore: T0 + 100,
+        assignedAt: null,
+        startedAt: null,
+        updatedAt: T0 + 5,
+      }]);
+    });
+    // p3 runs attempt 3, which times out: the task ends with it, its reason the attempt's error.
+    const retry = (await store.load()).tasks[0];
+    assertEquals([retry.notBefore, retry.failures, retry.host], [T0 + 100, 1, "p2"]);
+    const a3 = running(assigned(retry, "p3", T0 + 200), T0 + 201);
+    const last = ended(a3, "timed_out", T0 + 260, {
+      exitCode: null,
+      signal: "SIGTERM",
+      response: null,
+      stdoutTail: "slow\n",
+      stderrTail: "",
+    }, "ran longer than 60s");
+    await store.write((tx) => tx.saveTasks([a3]));
+    await store.write((tx) => tx.saveTasks([{ ...last, failures: 2 }]));
+    const d = await store.task(1, 1);
+    assertEquals(d?.attempts, [
+      rejectedView,
+      {
+        attempt: 2,
+        player: "p2",
+        state: "failed",
+        started_at: T0 + 4,
+        ended_at: T0 + 5,
+        exit_code: 3,
+        signal: null,
+        error: "exit status 3",
+      },
+      {
+        attempt: 3,
+        player: "p3",
+        state: "timed_out",
+        started_at: T0 + 201,
+        ended_at: T0 + 260,
+        exit_code: null,
+        signal: "SIGTERM",
+        error: "ran longer than 60s",
+      },
+    ]);
+    assertEquals(
+      [d?.state, d?.reason, d?.signal, d?.stdout_tail, d?.stderr_tail, d?.tried],
+      ["timed_out", "ran longer than 60s", "SIGTERM", "slow\n", "", tried],
+    );
+  });
+
+  test("an attempt that is both in the history and current is listed once", async ({ store }) => {
+    const j = jobRecord(1, { targets: ["p1"] });
+    const t = assigned(queuedTask(1, 1, 1, "p1"), "p1", T0 + 1);
+    await store.write((tx) => tx.insertJob(j, [queuedTask(1, 1, 1, "p1")]));
+    await store.write((tx) => {
+      tx.saveTasks([{ ...t, state: "queued" }]);
+      tx.addAttempts([{
+        taskId: 1,
+        attempt: 1,
+        player: "p1",
+        state: "unstarted",
+        assignedAt: T0 + 1,
+        startedAt: null,
+        endedAt: T0 + 2,
+        error: "the player never accepted it",
+        result: null,
+      }]);
+    });
+    assertEquals((await store.task(1, 1))?.attempts.map((a) => [a.attempt, a.state]), [
+      [1, "unstarted"],
+    ]);
+  });
+
+  test("a page of tasks is in id order, filtered by state and host, with output on request", async ({ store }) => {
+    const targets = Array.from({ length: 25 }, (_, i) => `h${String(i + 1).padStart(2, "0")}`);
+    const j = jobRecord(3, { targets });
+    const tasks = allOfTasks(j, 101, 1);
+    await store.write((tx) => tx.insertJob(j, tasks));
+    // The first five succeed; the second of them on its second attempt, after a refusal.
+    await store.write((tx) => {
+      tx.saveTasks(
+        tasks.slice(0, 5).map((t) =>
+          ended(
+            running(assigned({ ...t, attempt: t.id === 102 ? 1 : 0 }, t.host!, T0 + 1), T0 + 2),
+            "succeeded",
+            T0 + 3,
+            OK,
+          )
+        ),
+      );
+      tx.addAttempts([{
+        taskId: 102,
+        attempt: 1,
+        player: "h02",
+        state: "rejected",
+        assignedAt: T0,
+        startedAt: null,
+        endedAt: T0,
+        error: "busy",
+        result: null,
+      }]);
+    });
+    const ids = (p: { tasks: { id: number }[] } | undefined) => p?.tasks.map((t) => t.id);
+
+    const p1 = await store.tasks(3, { page: 1, limit: 10 });
+    assertEquals([p1?.job_id, p1?.total, p1?.page, p1?.limit], [3, 25, 1, 10]);
+    assertEquals(ids(p1), Array.from({ length: 10 }, (_, i) => 101 + i));
+    for (const t of p1!.tasks) {
+      assert(!("stdout_tail" in t) && !("attempts" in t), "no output unless asked for");
+    }
+    assertEquals(ids(await store.tasks(3, { page: 3, limit: 10 })), [121, 122, 123, 124, 125]);
+    const beyond = await store.tasks(3, { page: 4, limit: 10 });
+    assertEquals([beyond?.total, beyond?.tasks], [25, []]);
+
+    const ok = await store.tasks(3, { state: "succeeded", page: 1, limit: 3 });
+    assertEquals([ok?.total, ids(ok)], [5, [101, 102, 103]]);
+    const ok2 = await store.tasks(3, { state: "succeeded", page: 2, limit: 3 });
+    assertEquals([ok2?.total, ids(ok2)], [5, [104, 105]]);
+    const queuedPage = await store.tasks(3, { state: "queued", page: 1, limit: 100 });
+    assertEquals([queuedPage?.total, ids(queuedPage)?.[0]], [20, 106]);
+    const host = await store.tasks(3, { host: "h07", page: 1, limit: 10 });
+    assertEquals([host?.total, ids(host)], [1, [107]]);
+    const both = await store.tasks(3, { host: "h07", state: "succeeded", page: 1, limit: 10 });
+    assertEquals([both?.total, both?.tasks], [0, []]);
+    const none = await store.tasks(3, { state: "running", page: 1, limit: 10 });
+    assertEquals([none?.total, none?.tasks], [0, []]);
+
+    const out = await store.tasks(3, { output: true, page: 1, limit: 3 });
+    assertEquals(out?.tasks, [
+      await store.task(3, 101),
+      await store.task(3, 102),
+      await store.task(3, 103),
+    ]);
+    const [first, second] = out!.tasks as TaskDetail[];
+    assertEquals([first.stdout_tail, first.stderr_tail, first.attempts.length], [
+      "out\n",
+      "err\n",
+      1,
+    ]);
+    assertEquals(second.attempts.map((a) => a.state), ["rejected", "succeeded"]);
+    assertEquals(await store.tasks(4, { page: 1, limit: 10 }), undefined);
+  });
+
+  test("a page of tasks out of bounds is refused", async ({ store }) => {
+    const j = jobRecord(1);
+    await store.write((tx) => tx.insertJob(j, allOfTasks(j, 1, 1)));
+    for (
+      const q of [
+        { page: 1, limit: 0 },
+        { page: 1, limit: MAX_TASK_PAGE + 1 },
+        { page: 1, limit: MAX_TASK_PAGE_OUTPUT + 1, output: true },
+        { page: 0, limit: 10 },
+        { page: 1.5, limit: 10 },
+      ]
+    ) {
+      const err = await assertRejects(() => store.tasks(1, q));
+      assert(err instanceof RangeError, `${JSON.stringify(q)}: ${err}`);
+    }
+    await assertRejects(() => store.jobs(0), /job list limit 0/);
+  });
+
+  test("a submit's request id finds its job; a second job with it writes nothing", async ({ store }) => {
+    const j = jobRecord(1, { requestId: "req-1" });
+    await store.write((tx) => tx.insertJob(j, allOfTasks(j, 1, 1)));
+    assertEquals(await store.jobIdByRequest("req-1"), 1);
+    assertEquals(await store.jobIdByRequest("req-2"), undefined);
+    const other = jobRecord(2);
+    const again = jobRecord(3, { requestId: "req-1" });
+    await assertRejects(() =>
+      store.write((tx) => {
+        tx.insertJob(other, allOfTasks(other, 3, 3));
+        tx.insertJob(again, allOfTasks(again, 5, 5));
+      })
+    );
+    assertEquals([await store.job(2), await store.job(3)], [undefined, undefined]);
+    const snap = await store.load();
+    assertEquals([snap.maxJobId, snap.maxTaskId, snap.tasks.length], [1, 2, 2]);
+    assertEquals(await store.jobIdByRequest("req-1"), 1);
+  });
+
+  test("ids, queue positions and the conductor id are the same after a reopen", async (s) => {
+    const a = jobRecord(1, { targets: ["p1", "p2"] });
+    const b = jobRecord(2, { targets: ["p3"] });
+    await s.store.write((tx) => {
+      tx.setConductorId("c-123");
+      tx.insertJob(a, allOfTasks(a, 1, 10));
+    });
+    await s.store.write((tx) => tx.insertJob(b, [queuedTask(3, 2, -4, "p3")]));
+    // Final tasks keep their ids and queue positions in use.
+    await s.store.write((tx) => {
+      tx.saveTasks(allOfTasks(a, 1, 10).map((t) => ended(t, "cancelled", T0 + 1, null)));
+      tx.finishJobs([{ id: 1, at: T0 + 1 }]);
+    });
+    const store = await s.reopen();
+    const snap = await store.load();
+    assertEquals(
+      [snap.conductorId, snap.maxJobId, snap.maxTaskId, snap.seqLow, snap.seqHigh],
+      ["c-123", 2, 3, -4, 11],
+    );
+    assertEquals([snap.jobs, snap.tasks], [[b], [queuedTask(3, 2, -4, "p3")]]);
+    assertEquals((await store.job(1))?.finished_at, T0 + 1);
+  });
+
+  test("the conductor id is recorded once", async ({ store }) => {
+    await store.write((tx) => tx.setConductorId("c-1"));
+    await assertRejects(() => store.write((tx) => tx.setConductorId("c-2")));
+    assertEquals((await store.load()).conductorId, "c-1");
+  });
+
+  test("jobs whose tasks are all final wait in unfinishedDoneJobs until finished, once", async ({ store }) => {
+    const a = jobRecord(1, { targets: ["p1", "p2"] });
+    const b = jobRecord(2, { targets: ["p1"] });
+    await store.write((tx) => {
+      tx.insertJob(a, allOfTasks(a, 1, 1));
+      tx.insertJob(b, allOfTasks(b, 3, 3));
+    });
+    await store.write((tx) =>
+      tx.saveTasks([
+        ended(queuedTask(1, 1, 1, "p1"), "expired", T0 + 1, null, "deadline passed"),
+        ended(queuedTask(3, 2, 3, "p1"), "cancelled", T0 + 1, null, "cancelled by local"),
+      ])
+    );
+    assertEquals((await store.load()).unfinishedDoneJobs, [2]);
+    await store.write((tx) =>
+      tx.saveTasks([ended(queuedTask(2, 1, 2, "p2"), "expired", T0 + 2, null, "deadline passed")])
+    );
+    assertEquals((await store.load()).unfinishedDoneJobs, [1, 2]);
+    await store.write((tx) => {
+      tx.finishJobs([{ id: 1, at: T0 + 5 }]);
+      tx.finishJobs([{ id: 1, at: T0 + 6 }, { id: 2, at: T0 + 7 }]);
+    });
+    await store.write((tx) => tx.finishJobs([{ id: 1, at: T0 + 9 }]));
+    assertEquals((await store.load()).unfinishedDoneJobs, []);
+    const v = await store.job(1);
+    assertEquals([v?.finished_at, v?.aggregate], [T0 + 5, "failure"]);
+    assertEquals((await store.job(2))?.finished_at, T0 + 7);
+  });
+
+  test("a job's cancel keeps the first time, and a task's cancel request is kept", async ({ store }) => {
+    const j = jobRecord(1);
+    const tasks = allOfTasks(j, 1, 1);
+    await store.write((tx) => tx.insertJob(j, tasks));
+    await store.write((tx) => {
+      tx.cancelJob(1, T0 + 2);
+      tx.cancelJob(1, T0 + 3);
+      tx.saveTasks([{ ...tasks[0], cancelRequested: true }]);
+    });
+    await store.write((tx) => tx.cancelJob(1, T0 + 4));
+    assertEquals((await store.job(1))?.cancelled_at, T0 + 2);
+    assertEquals((await store.load()).tasks.map((t) => t.cancelRequested), [true, false]);
+    const page = await store.tasks(1, { page: 1, limit: 10 });
+    assertEquals(page?.tasks.map((t) => t.cancel_requested), [true, false]);
+  });
+
+  test("players are saved, updated and touched", async ({ store }) => {
+    const scores = [{
+      name: "deploy",
+      interface: "env" as const,
+      params: { A: { type: "string" as const, required: true } },
+      timeout_ms: 1000,
+      max_timeout_ms: null,
+      idempotent: false,
+    }];
+    const p2: PlayerRecord = {
+      name: "p2",
+      version: "0.1.0",
+      slots: 4,
+      scores,
+      address: "10.0.0.2",
+      lastSeen: T0,
+    };
+    const p1: PlayerRecord = {
+      name: "p1",
+      version: "0.1.0",
+      slots: 1,
+      scores: [],
+      address: null,
+      lastSeen: T0,
+    };
+    await store.write((tx) => tx.savePlayers([p2, p1]));
+    assertEquals(byName((await store.load()).players), [p1, p2]);
+    const p2b = {
+      ...p2,
+      version: "0.2.0",
+      slots: 8,
+      scores: [],
+      address: "10.0.0.3",
+      lastSeen: T0 + 5,
+    };
+    await store.write((tx) => {
+      tx.savePlayers([p2b]);
+      tx.touchPlayers([{ name: "p1", at: T0 + 8 }, { name: "p9", at: T0 + 8 }]);
+      tx.touchPlayers([{ name: "p1", at: T0 + 9 }]);
+    });
+    assertEquals(byName((await store.load()).players), [{ ...p1, lastSeen: T0 + 9 }, p2b]);
+    const p3: PlayerRecord = { ...p1, name: "p3" };
+    await store.write((tx) => {
+      tx.savePlayers([p3]);
+      tx.touchPlayers([{ name: "p3", at: T0 + 20 }]);
+    });
+    assertEquals(byName((await store.load()).players).map((p) => [p.name, p.lastSeen]), [
+      ["p1", T0 + 9],
+      ["p2", T0 + 5],
+      ["p3", T0 + 20],
+    ]);
+  });
+
+  test("a write whose function throws writes nothing", async ({ store }) => {
+    const j = jobRecord(1);
+    const boom = new Error("boom");
+    const err = await assertRejects(() =>
+      store.write((tx) => {
+        tx.setConductorId("c-1");
+        tx.insertJob(j, allOfTasks(j, 1, 1));
+        tx.savePlayers([{
+          name: "p1",
+          version: "1",
+          slots: 1,
+          scores: [],
+          address: null,
+          lastSeen: T0,
+        }]);
+        throw boom;
+      })
+    );
+    assert(err === boom, "the write rejects with what its function threw");
+    assertEquals(await store.load(), EMPTY_SNAPSHOT);
+    assertEquals(await store.job(1), undefined);
+    await store.write((tx) => tx.insertJob(j, allOfTasks(j, 1, 1)));
+    assertEquals((await store.load()).tasks.length, 2, "the next write works");
+  });
+
+  test("a read never sees a write that has not resolved", async ({ store }) => {
+    const j = jobRecord(1, { requestId: "req-1" });
+    let resolved = false;
+    const seen: { what: string; found: boolean; resolved: boolean }[] = [];
+    const look = (what: string, p: Promise<unknown>) =>
+      p.then((v) => {
+        const found = Array.isArray(v) ? v.length > 0 : v !== undefined;
+        seen.push({ what, found, resolved });
+      });
+    const reads: Promise<void>[] = [];
+    const w = store.write((tx) => {
+      tx.insertJob(j, allOfTasks(j, 1, 1));
+      reads.push(look("job", store.job(1)), look("request", store.jobIdByRequest("req-1")));
+      reads.push(look("jobs", store.jobs(10)), look("task", store.task(1, 1)));
+    }).then(() => {
+      resolved = true;
+    });
+    await Promise.all([w, ...reads]);
+    assertEquals(seen.length, 4);
+    for (const s of seen) {
+      assert(!s.found || s.resolved, `${s.what} was seen before the write resolved`);
+    }
+    assertEquals(await store.jobIdByRequest("req-1"), 1);
+  });
+
+  test("a task inserted and saved in the same write has its saved image", async ({ store }) => {
+    const j = jobRecord(1, { targets: ["p1"] });
+    const t = queuedTask(1, 1, 1, "p1");
+    const a = assigned(t, "p1", T0 + 1);
+    await store.write((tx) => {
+      tx.insertJob(j, [t]);
+      tx.saveTasks([a]);
+    });
+    assertEquals((await store.load()).tasks, [a]);
+  });
+
+  test("a write of thousands of tasks keeps every one", async ({ store }) => {
+    const n = 3_001;
+    const targets = Array.from({ length: n }, (_, i) => `h${i}`);
+    const j = jobRecord(1, { targets });
+    const tasks = allOfTasks(j, 1, 1);
+    await store.write((tx) => tx.insertJob(j, tasks));
+    const done = tasks.slice(0, 2_777).map((t) => ended(t, "cancelled", T0 + 1, null));
+    await store.write((tx) => {
+      tx.saveTasks(done);
+      tx.addAttempts(
+        done.slice(0, 1_234).map((t) => ({
+          taskId: t.id,
+          attempt: 1,
+          player: t.host!,
+          state: "rejected",
+          assignedAt: T0,
+          startedAt: null,
+          endedAt: T0,
+          error: null,
+          result: null,
+        })),
+      );
+    });
+    const snap = await store.load();
+    assertEquals(snap.tasks, tasks.slice(2_777));
+    assertEquals((await store.job(1))?.counts, { cancelled: 2_777, queued: n - 2_777 });
+    assertEquals((await store.task(1, 1_234))?.attempts.length, 1);
+    assertEquals((await store.task(1, 1_235))?.attempts.length, 0);
+  });
+
+  test("jobs are listed newest first with counts per state, paged by id", async ({ store }) => {
+    const a = jobRecord(1, { targets: ["p1", "p2", "p3"] });
+    const b = jobRecord(2, {
+      score: "other",
+      scope: "one",
+      targets: ["p1", "p2"],
+      submittedAt: T0 + 1,
+      caller: ALICE,
+    });
+    const c = jobRecord(3, { targets: ["p1"] });
+    await store.write((tx) => {
+      tx.insertJob(a, allOfTasks(a, 1, 1));
+      tx.insertJob(b, [queuedTask(4, 2, 4, null)]);
+      tx.insertJob(c, allOfTasks(c, 5, 5));
+    });
+    await store.write((tx) => {
+      tx.saveTasks([
+        ended(queuedTask(1, 1, 1, "p1"), "succeeded", T0, OK),
+        ended(queuedTask(2, 1, 2, "p2"), "failed", T0, null),
+        ended(queuedTask(5, 3, 5, "p1"), "succeeded", T0, OK),
+      ]);
+      tx.finishJobs([{ id: 3, at: T0 + 7 }]);
+    });
+    assertEquals(await store.jobs(10), [
+      {
+        id: 3,
+        score: "deploy",
+        scope: "all",
+        targets: 1,
+        submitted_at: T0,
+        submitted_by: "local",
+        finished_at: T0 + 7,
+        aggregate: "success",
+        counts: { succeeded: 1 },
+      },
+      {
+        id: 2,
+        score: "other",
+        scope: "one",
+        targets: 2,
+        submitted_at: T0 + 1,
+        submitted_by: "audience:alice",
+        finished_at: null,
+        aggregate: "pending",
+        counts: { queued: 1 },
+      },
+      {
+        id: 1,
+        score: "deploy",
+        scope: "all",
+        targets: 3,
+        submitted_at: T0,
+        submitted_by: "local",
+        finished_at: null,
+        aggregate: "running",
+        counts: { succeeded: 1, failed: 1, queued: 1 },
+      },
+    ]);
+    assertEquals((await store.jobs(1)).map((j) => j.id), [3]);
+    assertEquals((await store.jobs(10, 3)).map((j) => j.id), [2, 1]);
+    assertEquals((await store.jobs(1, 2)).map((j) => j.id), [1]);
+    assertEquals(await store.jobs(10, 1), []);
+  });
+}
