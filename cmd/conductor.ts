@@ -9,7 +9,7 @@ import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { CONDUCTOR_CONFIG_PATH, conductorKeys } from "../lib/config/mod.ts";
 import { startConductor } from "../lib/conductor/mod.ts";
 import { errorMessage } from "../lib/errors.ts";
-import { ConductorStore } from "../lib/store/mod.ts";
+import { SqliteStore } from "../lib/store/mod.ts";
 import { loadTlsMaterial } from "../lib/tls/mod.ts";
 import {
   addConfigFlags,
@@ -35,9 +35,7 @@ export function conductorCommand(): CommandUnknownOpts {
       "conductor",
       new Date(),
     );
-    const store = ConductorStore.open(config.db);
-    let fatal: (err: unknown) => void = () => {};
-    const failed = new Promise<unknown>((resolve) => (fatal = resolve));
+    const store = SqliteStore.open(config.db);
     let conductor;
     try {
       conductor = await startConductor({
@@ -52,12 +50,10 @@ export function conductorCommand(): CommandUnknownOpts {
         maxFrame: config.max_frame,
         retryBackoffMs: config.retry_backoff,
         lostAfterMs: config.lost_after,
-        tickMs: 1000,
         log,
-        onFatal: (err) => fatal(err),
       });
     } catch (err) {
-      store.close();
+      await store.close();
       throw err;
     }
     const c = conductor;
@@ -67,12 +63,12 @@ export function conductorCommand(): CommandUnknownOpts {
       );
     });
     const why = await Promise.race([
-      signal.then((s) => ({ signal: s })),
-      failed.then((err) => ({ err })),
+      signal.then((s) => ({ signal: s, error: null })),
+      c.done.then((stopped) => ({ signal: null, error: stopped.error })),
     ]);
-    if ("signal" in why) log.info("stopping", { signal: why.signal });
+    if (why.signal) log.info("stopping", { signal: why.signal });
     await c.stop();
-    exitState.code = "err" in why ? EXIT.internal : EXIT.ok;
+    exitState.code = why.error !== null ? EXIT.internal : EXIT.ok;
   });
   return cmd;
 }
