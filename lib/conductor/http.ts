@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Address } from "../config/mod.ts";
-import { concatBytes, LIMITS } from "../protocol/mod.ts";
+import { type Caller, concatBytes, LIMITS, LOCAL_CALLER } from "../protocol/mod.ts";
 import {
   createMutualHttpsServer,
   listen,
@@ -83,7 +83,7 @@ async function serveUnix(
   try {
     server = Deno.serve({ path, onListen() {} }, (req) => {
       if (!guarded) return errorResponse(new OrchError("unavailable", "starting"));
-      return handler(req, { id: "local" });
+      return handler(req, { caller: LOCAL_CALLER, signal: req.signal });
     });
   } catch (err) {
     throw new OrchError(
@@ -188,7 +188,12 @@ async function handleNode(
         headers,
         body: body.length > 0 && req.method !== "GET" && req.method !== "HEAD" ? body : undefined,
       });
-      response = await handler(request, { id: `audience:${identity.cn}`, signal: abort.signal });
+      const caller: Caller = {
+        transport: "https",
+        name: identity.cn,
+        auth: "client_certificate",
+      };
+      response = await handler(request, { caller, signal: abort.signal });
     }
   }
   const text = new Uint8Array(await response.arrayBuffer());
