@@ -83,7 +83,7 @@ async function serveUnix(
   try {
     server = Deno.serve({ path, onListen() {} }, (req) => {
       if (!guarded) return errorResponse(new OrchError("unavailable", "starting"));
-      return handler(req, { caller: LOCAL_CALLER, signal: req.signal });
+      return handler(req, { caller: LOCAL_CALLER });
     });
   } catch (err) {
     throw new OrchError(
