@@ -31,7 +31,7 @@ export const MAX_STATUS_LIMIT = 100;
 export const HEADER_TARGETS = 10;
 
 // deno-lint-ignore no-control-regex -- control characters are what this finds
-const UNSAFE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * `text` made safe for a terminal: control characters (escape sequences,
