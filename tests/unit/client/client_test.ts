@@ -71,7 +71,7 @@ Deno.test("the client reads a job's summary, a page of tasks with the query, and
   assertEquals([err.code, err.message], ["not_found", "no task 9 in job 1"]);
 });
 
-Deno.test("allTasks pages through every task, 100 a page with output and 1000 without", async () => {
+Deno.test("allTasks pages through every task, 100 a page with output and 200 without", async () => {
   const backend = backendWith(250);
   await using s = await serve(createApiHandler(backend, silentLogger));
   const withOutput = await s.client.allTasks(1, { output: true });
@@ -85,7 +85,7 @@ Deno.test("allTasks pages through every task, 100 a page with output and 1000 wi
   const views = await s.client.allTasks(1);
   assertEquals(views.length, 250);
   assert(!("stdout_tail" in views[0]));
-  assertEquals(backend.calls.map((c) => c[2]), [{ page: 1, limit: 1000 }]);
+  assertEquals(backend.calls.map((c) => c[2]), [{ page: 1, limit: 200 }, { page: 2, limit: 200 }]);
 });
 
 Deno.test("allTasks stops at the total when the last page is full", async () => {
