@@ -1,5 +1,8 @@
 /**
- * How jobs, tasks and players read in a terminal.
+ * How jobs, tasks and players read in a terminal. Every piece of text that
+ * a score, a player or another user supplied goes through {@linkcode safe}
+ * before it is printed, so none of it can move the cursor, recolour the
+ * terminal or hide what follows.
  *
  * @module
  */
@@ -10,12 +13,39 @@ import type {
   JobSummary,
   JobView,
   PlayerView,
+  TaskDetail,
+  TaskPage,
+  TaskQuery,
   TaskView,
 } from "../lib/protocol/mod.ts";
+import { TASK_STATES } from "../lib/protocol/mod.ts";
 import { EXIT, out } from "./_common.ts";
 
 /** Lines of each output tail `orch status` shows when not told. */
 export const DEFAULT_LINES = 5;
+/** Tasks `orch status` lists a page when not told. */
+export const DEFAULT_STATUS_LIMIT = 50;
+/** Most tasks `orch status` lists a page (each comes with its output tails). */
+export const MAX_STATUS_LIMIT = 100;
+/** Targets the first line of `orch status` names; the rest are counted. */
+export const HEADER_TARGETS = 10;
+
+// deno-lint-ignore no-control-regex -- control characters are what this finds
+const UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` made safe for a terminal: control characters (escape sequences,
+ * carriage returns, newlines, C1 codes) and bidirectional overrides are
+ * written as `\xHH` / `\uHHHH`; tabs are kept.
+ */
+export function safe(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
 
 /** Lines of a table, columns padded to their widest cell; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string[] {
@@ -35,8 +65,16 @@ function scopeText(job: { scope: string }): string {
   return job.scope === "all" ? "all of" : "one of";
 }
 
+function targetsText(job: JobView): string {
+  const shown = job.targets.slice(0, HEADER_TARGETS).map(safe);
+  if (job.target_count <= shown.length) return shown.join(", ");
+  return `${job.target_count} targets: ${shown.join(", ")} and ${
+    job.target_count - shown.length
+  } more`;
+}
+
 function exitText(t: TaskView): string {
-  if (t.signal) return t.signal;
+  if (t.signal) return safe(t.signal);
   if (t.exit_code !== null) return String(t.exit_code);
   return "-";
 }
@@ -55,13 +93,13 @@ function lastLines(text: string, n: number): string[] {
 }
 
 function attemptText(a: AttemptView): string {
-  const parts = [a.player, a.state];
-  if (a.signal) parts.push(a.signal);
+  const parts = [safe(a.player), safe(a.state)];
+  if (a.signal) parts.push(safe(a.signal));
   else if (a.exit_code !== null) parts.push(`exit ${a.exit_code}`);
   if (a.started_at !== null && a.ended_at !== null) {
     parts.push(formatDuration(a.ended_at - a.started_at));
   }
-  if (a.error && a.state !== "succeeded") parts.push(`(${a.error})`);
+  if (a.error && a.state !== "succeeded") parts.push(`(${safe(a.error)})`);
   return parts.join(" ");
 }
 
@@ -69,65 +107,143 @@ function responseText(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-/**
- * A job as `orch status` shows it. `lines`: how many lines of each output
- * tail to show; the stdout tail of a task with a response is shown only when
- * `lines` was asked for, as the response already says what stdout did.
- */
-export function formatJob(job: JobView, lines: number | undefined): string[] {
-  const counts = new Map<string, number>();
-  for (const t of job.tasks) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
-  const tally = [...counts].map(([s, n]) => `${n} ${s}`).join(", ");
+function isDetail(t: TaskView | TaskDetail): t is TaskDetail {
+  return "attempts" in t;
+}
+
+/** The counts of a job as `3 succeeded, 1 failed`, in the order states are listed. */
+function tallyText(counts: JobView["counts"]): string {
+  return TASK_STATES.filter((s) => (counts[s] ?? 0) > 0).map((s) => `${counts[s]} ${s}`)
+    .join(", ");
+}
+
+/** The summary of a job: what was asked, how its tasks stand, who asked and when. */
+export function formatJobSummary(job: JobView): string[] {
   const out = [
-    `job ${job.id}: ${job.score} on ${scopeText(job)} ${job.targets.join(", ")}`,
-    `aggregate: ${job.aggregate} (${tally})`,
-    `submitted: ${formatTime(job.submitted_at)} by ${job.submitted_by}` +
+    `job ${job.id}: ${safe(job.score)} on ${scopeText(job)} ${targetsText(job)}`,
+    `aggregate: ${safe(job.aggregate)} (${tallyText(job.counts)})`,
+    `submitted: ${formatTime(job.submitted_at)} by ${safe(job.submitted_by)}` +
     (job.finished_at !== null
       ? `, finished after ${formatDuration(job.finished_at - job.submitted_at)}`
       : ""),
   ];
   const params = Object.entries(job.params);
-  if (params.length > 0) out.push(`params: ${params.map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  if (params.length > 0) {
+    out.push(`params: ${params.map(([k, v]) => safe(`${k}=${v}`)).join(" ")}`);
+  }
   const limits = [];
   if (job.timeout_ms !== null) limits.push(`timeout ${formatDuration(job.timeout_ms)}`);
   if (job.deadline !== null) limits.push(`deadline ${formatTime(job.deadline)}`);
   if (job.retries > 0) limits.push(`retries ${job.retries}`);
   if (job.cancelled_at !== null) limits.push(`cancelled ${formatTime(job.cancelled_at)}`);
   if (limits.length > 0) out.push(limits.join(", "));
-  out.push("");
-  const rows = job.tasks.map((
-    t,
-  ) => [t.host ?? "(not placed)", t.state, exitText(t), durationText(t)]);
-  const header = ["HOST", "STATE", "EXIT", "DURATION"];
-  const [head, ...body] = table(header, rows);
-  out.push(head);
-  job.tasks.forEach((t, i) => {
+  return out;
+}
+
+/**
+ * A page of tasks as rows of a table, each followed by its details: why it
+ * ended so, players that refused it, attempts, response, output tails.
+ * `lines`: how many lines of each output tail to show; the stdout tail of a
+ * task with a response is shown only when `lines` was asked for, as the
+ * response already says what stdout did.
+ */
+export function formatTasks(tasks: (TaskView | TaskDetail)[], lines?: number): string[] {
+  if (tasks.length === 0) return [];
+  const rows = tasks.map((t) => [
+    t.host === null ? "(not placed)" : safe(t.host),
+    safe(t.state),
+    exitText(t),
+    durationText(t),
+  ]);
+  const [head, ...body] = table(["HOST", "STATE", "EXIT", "DURATION"], rows);
+  const out = [head];
+  const pad = "    ";
+  tasks.forEach((t, i) => {
     out.push(body[i]);
-    const pad = "    ";
-    if (t.reason && t.state !== "succeeded") out.push(`${pad}reason: ${t.reason}`);
+    if (t.reason && t.state !== "succeeded") out.push(`${pad}reason: ${safe(t.reason)}`);
     for (const tried of t.tried) {
-      out.push(`${pad}refused by ${tried.player}: ${tried.code}: ${tried.message}`);
+      out.push(
+        `${pad}refused by ${safe(tried.player)}: ${safe(tried.code)}: ${safe(tried.message)}`,
+      );
     }
     if (t.cancel_requested && (t.state === "assigned" || t.state === "running")) {
-      out.push(`${pad}cancel asked for: stopping it on ${t.host}`);
+      out.push(`${pad}cancel asked for: stopping it on ${safe(t.host ?? "its player")}`);
     }
     if (t.not_before !== null && t.state === "queued") {
       out.push(`${pad}retry after ${formatTime(t.not_before)}`);
     }
-    if (t.attempts.length > 1) {
+    if (isDetail(t) && t.attempts.length > 1) {
       for (const a of t.attempts) out.push(`${pad}attempt ${a.attempt}: ${attemptText(a)}`);
     }
     for (const [k, v] of Object.entries(t.response ?? {})) {
-      out.push(`${pad}${k}=${responseText(v)}`);
+      out.push(`${pad}${safe(`${k}=${responseText(v)}`)}`);
     }
+    if (!isDetail(t)) return;
     const n = lines ?? DEFAULT_LINES;
     const hasResponse = Object.keys(t.response ?? {}).length > 0;
     if (lines !== undefined || !hasResponse) {
-      for (const l of lastLines(t.stdout_tail, n)) out.push(`${pad}stdout| ${l}`);
+      for (const l of lastLines(t.stdout_tail, n)) out.push(`${pad}stdout| ${safe(l)}`);
     }
-    for (const l of lastLines(t.stderr_tail, n)) out.push(`${pad}stderr| ${l}`);
+    for (const l of lastLines(t.stderr_tail, n)) out.push(`${pad}stderr| ${safe(l)}`);
   });
   return out;
+}
+
+/** Which page `orch status` shows, and how it was asked for (to name the next one). */
+export interface StatusPaging {
+  state?: TaskQuery["state"];
+  host?: string;
+  /** The `--limit` given, when one was. */
+  limit?: number;
+}
+
+/**
+ * The line under a page of tasks: which tasks it shows, of how many, and the
+ * command for the next page. Empty when the page shows every task of an
+ * unfiltered job.
+ */
+export function formatPageLine(jobId: number, page: TaskPage, paging: StatusPaging): string[] {
+  const flags: string[] = [];
+  if (paging.state !== undefined) flags.push(`--state ${paging.state}`);
+  if (paging.host !== undefined) flags.push(`--host ${safe(paging.host)}`);
+  if (paging.limit !== undefined) flags.push(`--limit ${paging.limit}`);
+  const filtered = paging.state !== undefined || paging.host !== undefined;
+  const command = (n: number) => ["orch status", String(jobId), ...flags, `--page ${n}`].join(" ");
+  const matching = filtered
+    ? ` matching ${flags.filter((f) => !f.startsWith("--limit")).join(" ")}`
+    : "";
+  const shown = page.tasks.length;
+  if (shown === 0) {
+    if (page.total === 0) return [`no tasks${matching}`];
+    const pages = Math.ceil(page.total / page.limit);
+    return [
+      `no tasks on page ${page.page}: ${page.total} tasks${matching}, ${page.limit} a page; last page: ${
+        command(pages)
+      }`,
+    ];
+  }
+  const first = (page.page - 1) * page.limit + 1;
+  const last = first + shown - 1;
+  if (first === 1 && last >= page.total && !filtered) return [];
+  const range = `tasks ${first}–${last} of ${page.total}${matching}`;
+  return [last < page.total ? `${range}; next page: ${command(page.page + 1)}` : range];
+}
+
+/** A job as `orch status` shows it: the summary, a page of tasks, and how to see the next. */
+export function formatJob(
+  job: JobView,
+  page: TaskPage,
+  opts: { lines?: number; paging?: StatusPaging } = {},
+): string[] {
+  const tasks = formatTasks(page.tasks, opts.lines);
+  const paging = formatPageLine(job.id, page, opts.paging ?? {});
+  return [
+    ...formatJobSummary(job),
+    "",
+    ...tasks,
+    ...(tasks.length > 0 && paging.length > 0 ? [""] : []),
+    ...paging,
+  ];
 }
 
 /** `orch jobs` lines. */
@@ -136,12 +252,12 @@ export function formatJobs(jobs: JobSummary[]): string[] {
     ["ID", "SCORE", "SCOPE", "TARGETS", "AGGREGATE", "SUBMITTED", "BY"],
     jobs.map((j) => [
       String(j.id),
-      j.score,
+      safe(j.score),
       scopeText(j),
       String(j.targets),
       j.aggregate,
       formatTime(j.submitted_at),
-      j.submitted_by,
+      safe(j.submitted_by),
     ]),
   );
 }
@@ -151,23 +267,56 @@ export function formatPlayers(players: PlayerView[]): string[] {
   return table(
     ["NAME", "STATE", "ADDRESS", "VERSION", "RUNNING", "SCORES", "LAST SEEN"],
     players.map((p) => [
-      p.name,
+      safe(p.name),
       !p.authorised ? "not listed" : p.connected ? "connected" : "offline",
-      p.address ?? "-",
-      p.version ?? "-",
+      safe(p.address ?? "-"),
+      safe(p.version ?? "-"),
       p.connected ? `${p.running}/${p.slots}` : String(p.running),
-      p.scores.length > 4
-        ? `${p.scores.slice(0, 4).join(",")},+${p.scores.length - 4}`
-        : p.scores.join(",") || "-",
+      safe(
+        p.scores.length > 4
+          ? `${p.scores.slice(0, 4).join(",")},+${p.scores.length - 4}`
+          : p.scores.join(",") || "-",
+      ),
       formatTime(p.last_seen),
     ]),
   );
 }
 
-/** Prints a job as JSON or as `orch status` shows it. */
-export function printJob(job: JobView, opts: { json?: boolean; lines?: number }): void {
-  if (opts.json) out(JSON.stringify(job, null, 2));
-  else for (const line of formatJob(job, opts.lines)) out(line);
+/** What `orch status` (and `submit --wait`, `cancel --wait`) shows of a job. */
+export interface ShowOptions {
+  json?: boolean;
+  lines?: number;
+  /** 1-based page of tasks (default 1). */
+  page?: number;
+  /** Tasks a page (default {@linkcode DEFAULT_STATUS_LIMIT}). */
+  limit?: number;
+  state?: TaskQuery["state"];
+  host?: string;
+}
+
+/**
+ * Fetches a page of the job's tasks with their output, and prints the job
+ * with it: as text, or as JSON `{"job": JobView, "tasks": TaskPage}`.
+ */
+export async function printJob(
+  client: { tasks(id: number, query: TaskQuery): Promise<TaskPage> },
+  job: JobView,
+  opts: ShowOptions = {},
+): Promise<void> {
+  const query: TaskQuery = {
+    page: opts.page ?? 1,
+    limit: opts.limit ?? DEFAULT_STATUS_LIMIT,
+    output: true,
+  };
+  if (opts.state !== undefined) query.state = opts.state;
+  if (opts.host !== undefined) query.host = opts.host;
+  const page = await client.tasks(job.id, query);
+  if (opts.json) {
+    out(JSON.stringify({ job, tasks: page }, null, 2));
+    return;
+  }
+  const paging: StatusPaging = { state: opts.state, host: opts.host, limit: opts.limit };
+  for (const line of formatJob(job, page, { lines: opts.lines, paging })) out(line);
 }
 
 /** The exit status for a job: by aggregate once finished, "pending" while not. */

@@ -38,7 +38,7 @@ export function cancelCommand(): CommandUnknownOpts {
       return;
     }
     const job = await waitForJob(client, id, null);
-    printJob(job, { json: opts.json });
+    await printJob(client, job, { json: opts.json });
     exitState.code = jobExit(job);
   });
   return cmd;

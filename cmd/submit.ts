@@ -160,7 +160,7 @@ export function submitCommand(): CommandUnknownOpts {
     }
     if (!opts.json) err(`job ${id} submitted; waiting`);
     const job = await waitForJob(client, id, waitTimeout);
-    printJob(job, { json: opts.json, lines });
+    await printJob(client, job, { json: opts.json, lines });
     exitState.code = jobExit(job);
   });
   return cmd;

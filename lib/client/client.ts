@@ -16,8 +16,14 @@ import {
   errorFromBody,
   type JobSummary,
   type JobView,
+  MAX_TASK_PAGE,
+  MAX_TASK_PAGE_OUTPUT,
   type PlayerView,
   type SubmitInput,
+  type TaskDetail,
+  type TaskPage,
+  type TaskQuery,
+  type TaskView,
 } from "../protocol/mod.ts";
 import { clientTlsOptions, type TlsMaterial } from "../tls/mod.ts";
 
@@ -65,9 +71,42 @@ export class AudienceClient {
     return await this.#call("POST", `/jobs/${id}/cancel`, {}) as CancelResponse;
   }
 
-  /** A job as it is now. */
+  /** A job's summary as it is now: what was asked, and its tasks counted by state. */
   async job(id: number): Promise<JobView> {
     return await this.#call("GET", `/jobs/${id}`) as JobView;
+  }
+
+  /** A page of a job's tasks (with their output tails and attempts when `query.output`). */
+  async tasks(id: number, query: TaskQuery): Promise<TaskPage> {
+    const q = new URLSearchParams({ page: String(query.page), limit: String(query.limit) });
+    if (query.state !== undefined) q.set("state", query.state);
+    if (query.host !== undefined) q.set("host", query.host);
+    if (query.output) q.set("output", "1");
+    return await this.#call("GET", `/jobs/${id}/tasks?${q}`) as TaskPage;
+  }
+
+  /** One task of a job, with its output tails and every attempt. */
+  async task(id: number, taskId: number): Promise<TaskDetail> {
+    return await this.#call("GET", `/jobs/${id}/tasks/${taskId}`) as TaskDetail;
+  }
+
+  /**
+   * Every task of a job, page by page, in task id order; with `output`, each
+   * with its output tails and attempts. Sized by the job: for scripts and
+   * tests, not for jobs of many thousands of tasks with output.
+   */
+  allTasks(id: number, opts: { output: true }): Promise<TaskDetail[]>;
+  allTasks(id: number, opts?: { output?: boolean }): Promise<TaskView[]>;
+  async allTasks(id: number, opts: { output?: boolean } = {}): Promise<TaskView[]> {
+    // A row carries its response (up to 256 KiB): 200 rows stay under the 64 MiB answer bound.
+    const limit = opts.output ? MAX_TASK_PAGE_OUTPUT : Math.min(MAX_TASK_PAGE, 200);
+    const all: TaskView[] = [];
+    for (let page = 1;; page++) {
+      const p = await this.tasks(id, { page, limit, output: opts.output });
+      all.push(...p.tasks);
+      // A page short of the limit is the last; so is one that reaches the total.
+      if (p.tasks.length < limit || all.length >= p.total) return all;
+    }
   }
 
   /**

@@ -1,21 +1,25 @@
 /**
- * The audience API (`/v1/…`, HTTP + JSON), as one fetch-style handler that
- * both the Unix socket and the HTTPS listener serve. Errors are
- * `{error: {code, message, hint?}}` with a 4xx/5xx status; a refused
- * request changes nothing.
+ * The audience API (`/v1/…`, HTTP + JSON), routed by Hono, as one
+ * fetch-style handler that both the Unix socket and the HTTPS listener
+ * serve. Errors are `{error: {code, message, hint?}}` with the status of
+ * their code; a refused request changes nothing. Routes are kept small: a
+ * job is a summary with counts, its tasks come a page at a time.
  *
  * | method | path | what |
  * | --- | --- | --- |
  * | GET | /v1/health | liveness and a few numbers |
- * | POST | /v1/jobs | submit a job; 201 `{id}` once it is durable |
- * | GET | /v1/jobs?limit=N&before=ID | newest jobs first |
- * | GET | /v1/jobs/ID?wait=SECONDS | one job; with `wait`, answers when it finishes or the time is up |
- * | POST | /v1/jobs/ID/cancel | cancel a job: queued tasks end at once, running ones are stopped |
  * | GET | /v1/players | players: authorised, connected, scores |
+ * | GET | /v1/jobs?limit=N&before=ID | newest jobs first |
+ * | POST | /v1/jobs | submit a job; 201 `{id}` once it is durable |
+ * | GET | /v1/jobs/ID?wait=SECONDS | one job's summary; with `wait`, answers when it finishes or the time is up |
+ * | GET | /v1/jobs/ID/tasks?state=&host=&page=&limit=&output=1 | a page of the job's tasks |
+ * | GET | /v1/jobs/ID/tasks/TID | one task with its output tails and attempts |
+ * | POST | /v1/jobs/ID/cancel | cancel a job: queued tasks end at once, running ones are stopped |
  *
  * @module
  */
 
+import { type Context, Hono } from "hono";
 import { ERROR_CODES, errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -28,123 +32,273 @@ import {
   type JobSummary,
   type JobView,
   LIMITS,
+  MAX_TASK_PAGE,
+  MAX_TASK_PAGE_OUTPUT,
+  normalizePlayerName,
+  Obj,
+  PLAYER_NAME,
+  PLAYER_NAME_DESC,
   type PlayerView,
   type SubmitRequest,
+  TASK_STATES,
+  type TaskDetail,
+  type TaskPage,
+  type TaskQuery,
+  type TaskState,
 } from "../protocol/mod.ts";
 
 /** What the API needs from the conductor. */
 export interface AudienceBackend {
+  /** Stores a job; resolves with its id once durable. */
   submit(req: SubmitRequest, caller: Caller): Promise<number>;
+  /** Cancels a job; rejects with `OrchError("not_found")` when there is no such job. */
   cancel(id: number, caller: Caller): Promise<CancelResponse>;
+  /** A job's summary, or undefined. */
   job(id: number): Promise<JobView | undefined>;
+  /** The job once finished, or as it is after `timeoutMs` / when `signal` aborts. */
   waitJob(id: number, timeoutMs: number, signal?: AbortSignal): Promise<JobView | undefined>;
+  /** A page of a job's tasks, or undefined when there is no such job. */
+  tasks(id: number, query: TaskQuery): Promise<TaskPage | undefined>;
+  /** One task of a job with its tails and attempts, or undefined. */
+  task(id: number, taskId: number): Promise<TaskDetail | undefined>;
+  /** The newest jobs first. */
   jobs(limit: number, before?: number): Promise<JobSummary[]>;
+  /** Every player known. */
   players(): Promise<PlayerView[]>;
+  /** A few numbers for `GET /v1/health`. */
   health(): Record<string, unknown>;
 }
 
-/** Who made a request, as the transport proved it. */
-export interface CallerCtx {
+/** What the transport tells the API about a request. */
+export interface ApiContext {
+  /** Who made the request, as the transport proved it. */
   caller: Caller;
   /** Aborts when the client goes away, where the transport can tell. */
   signal?: AbortSignal;
 }
 
 /** A fetch-style handler for the audience API. */
-export type ApiHandler = (req: Request, caller: CallerCtx) => Promise<Response>;
+export type ApiHandler = (req: Request, ctx: ApiContext) => Promise<Response>;
+
+/** The Hono environment of the API: the transport's context is its bindings. */
+export type ApiEnv = { Bindings: ApiContext };
 
 /** Longest wait one request may ask for. */
 export const MAX_WAIT_MS = 300_000;
+/** Tasks per page when a request does not say. */
+export const DEFAULT_TASK_PAGE = 100;
+/** Highest page number a request may ask for. */
+const MAX_PAGE = 1_000_000;
+/** Jobs `GET /v1/jobs` lists when not told, and at most. */
+const DEFAULT_JOBS = 50;
+const MAX_JOBS = 1000;
 
-/** The audience API over `backend`. */
-export function createApiHandler(backend: AudienceBackend, log?: Logger): ApiHandler {
-  return async (req, caller) => {
-    try {
-      return await route(backend, req, caller);
-    } catch (err) {
-      if (err instanceof OrchError && err.code !== "internal") return errorResponse(err);
-      log?.error("audience API request failed", {
-        path: new URL(req.url).pathname,
-        error: errorMessage(err),
-      });
-      return errorResponse(new OrchError("internal", "internal error; see the conductor's log"));
+/**
+ * The audience API over `backend`, as a Hono app. Middleware (authorisation,
+ * audit, metrics) is added with `app.use` before the routes run.
+ */
+export function createApiApp(backend: AudienceBackend, log?: Logger): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>().basePath(API_PREFIX);
+
+  app.onError((err, c) => {
+    if (err instanceof OrchError && err.code !== "internal") return errorResponse(err);
+    log?.error("audience API request failed", {
+      method: c.req.method,
+      path: c.req.path,
+      error: errorMessage(err),
+    });
+    return errorResponse(new OrchError("internal", "internal error; see the conductor's log"));
+  });
+  app.notFound((c) => {
+    return errorResponse(new OrchError("not_found", `no such path: ${JSON.stringify(c.req.path)}`));
+  });
+
+  app.get("/health", (c) => {
+    query(c, []);
+    return json(200, { ok: true, ...backend.health() });
+  });
+  app.all("/health", notAllowed("GET"));
+
+  app.get("/players", async (c) => {
+    query(c, []);
+    return json(200, { players: await backend.players() });
+  });
+  app.all("/players", notAllowed("GET"));
+
+  app.get("/jobs", async (c) => {
+    const q = query(c, ["limit", "before"]);
+    const limit = intParam(q, "limit", 1, MAX_JOBS) ?? DEFAULT_JOBS;
+    const before = intParam(q, "before", 1, Number.MAX_SAFE_INTEGER);
+    return json(200, { jobs: await backend.jobs(limit, before) });
+  });
+  app.post("/jobs", async (c) => {
+    query(c, []);
+    // Everything is checked before the backend sees the request: a refused submit stores nothing.
+    const submit = decodeSubmit(await readJson(c.req.raw));
+    const id = await backend.submit(submit, c.env.caller);
+    return json(201, { id });
+  });
+  app.all("/jobs", notAllowed("GET, POST"));
+
+  app.get("/jobs/:id", async (c) => {
+    const id = parseId(c.req.param("id"), "job id");
+    const q = query(c, ["wait"]);
+    const waitS = floatParam(q, "wait", 0, MAX_WAIT_MS / 1000);
+    const job = waitS
+      ? await backend.waitJob(id, Math.round(waitS * 1000), c.env.signal)
+      : await backend.job(id);
+    if (!job) throw noJob(id);
+    return json(200, job);
+  });
+  app.all("/jobs/:id", notAllowed("GET"));
+
+  app.get("/jobs/:id/tasks", async (c) => {
+    const id = parseId(c.req.param("id"), "job id");
+    const page = await backend.tasks(id, taskQuery(query(c, TASK_QUERY_KEYS)));
+    if (!page) throw noJob(id);
+    return json(200, page);
+  });
+  app.all("/jobs/:id/tasks", notAllowed("GET"));
+
+  app.get("/jobs/:id/tasks/:tid", async (c) => {
+    const id = parseId(c.req.param("id"), "job id");
+    const tid = parseId(c.req.param("tid"), "task id");
+    query(c, []);
+    const task = await backend.task(id, tid);
+    if (!task) throw new OrchError("not_found", `no task ${tid} in job ${id}`);
+    return json(200, task);
+  });
+  app.all("/jobs/:id/tasks/:tid", notAllowed("GET"));
+
+  app.post("/jobs/:id/cancel", async (c) => {
+    const id = parseId(c.req.param("id"), "job id");
+    query(c, []);
+    // No options yet: the body may be left out, or be an empty JSON object.
+    const body = await readOptionalJson(c.req.raw);
+    if (body !== undefined) {
+      const fields = Object.keys(Obj.from(body, "", "invalid").raw);
+      if (fields.length > 0) {
+        throw new OrchError(
+          "invalid",
+          `${JSON.stringify(fields[0])}: unknown field (a cancel takes no fields)`,
+        );
+      }
     }
+    return json(200, await backend.cancel(id, c.env.caller));
+  });
+  app.all("/jobs/:id/cancel", notAllowed("POST"));
+
+  return app;
+}
+
+/** The audience API over `backend`, as a fetch-style handler. */
+export function createApiHandler(backend: AudienceBackend, log?: Logger): ApiHandler {
+  const app = createApiApp(backend, log);
+  return async (req, ctx) => await app.fetch(req, ctx);
+}
+
+function notAllowed(methods: string) {
+  return (c: Context<ApiEnv>): Response => {
+    const res = errorResponse(
+      new OrchError(
+        "not_allowed",
+        `method ${JSON.stringify(c.req.method)} is not allowed on ${c.req.path}; use ${methods}`,
+      ),
+    );
+    res.headers.set("allow", methods);
+    return res;
   };
 }
 
-async function route(backend: AudienceBackend, req: Request, caller: CallerCtx): Promise<Response> {
-  const url = new URL(req.url);
-  const path = url.pathname;
-  if (!path.startsWith(`${API_PREFIX}/`)) throw new OrchError("not_found", `no such path: ${path}`);
-  const parts = path.slice(API_PREFIX.length + 1).split("/");
+function noJob(id: number): OrchError {
+  return new OrchError("not_found", `no job ${id}`);
+}
 
-  if (parts.length === 1 && parts[0] === "health") {
-    allow(req, "GET");
-    return json(200, { ok: true, ...backend.health() });
-  }
-  if (parts.length === 1 && parts[0] === "players") {
-    allow(req, "GET");
-    return json(200, { players: await backend.players() });
-  }
-  if (parts.length === 1 && parts[0] === "jobs") {
-    if (req.method === "POST") {
-      const body = await readJson(req);
-      const submit = decodeSubmit(body);
-      const id = await backend.submit(submit, caller.caller);
-      return json(201, { id });
+const TASK_QUERY_KEYS = ["state", "host", "page", "limit", "output"];
+
+/** Reads the query of `GET /v1/jobs/ID/tasks`; every bad value is a 400 naming its parameter. */
+export function taskQuery(q: Map<string, string>): TaskQuery {
+  const output = boolParam(q, "output") ?? false;
+  const maxLimit = output ? MAX_TASK_PAGE_OUTPUT : MAX_TASK_PAGE;
+  const query: TaskQuery = {
+    page: intParam(q, "page", 1, MAX_PAGE) ?? 1,
+    limit: intParam(q, "limit", 1, maxLimit, output ? " with output=1" : "") ??
+      Math.min(DEFAULT_TASK_PAGE, maxLimit),
+  };
+  if (output) query.output = true;
+  const state = q.get("state");
+  if (state !== undefined) {
+    if (!(TASK_STATES as readonly string[]).includes(state)) {
+      throw new OrchError(
+        "invalid",
+        `query parameter state: expected a task state (${TASK_STATES.join(", ")}), got ${
+          JSON.stringify(state)
+        }`,
+      );
     }
-    allow(req, "GET");
-    const limit = intParam(url, "limit", 1, 1000) ?? 50;
-    const before = intParam(url, "before", 1, Number.MAX_SAFE_INTEGER);
-    return json(200, { jobs: await backend.jobs(limit, before) });
+    query.state = state as TaskState;
   }
-  if (parts.length === 2 && parts[0] === "jobs") {
-    allow(req, "GET");
-    const id = parseId(parts[1]);
-    const waitS = floatParam(url, "wait", 0, MAX_WAIT_MS / 1000);
-    const job = waitS
-      ? await backend.waitJob(id, waitS * 1000, caller.signal)
-      : await backend.job(id);
-    if (!job) throw new OrchError("not_found", `no job ${id}`);
-    return json(200, job);
+  const host = q.get("host");
+  if (host !== undefined) {
+    if (!PLAYER_NAME.test(host)) {
+      throw new OrchError(
+        "invalid",
+        `query parameter host: ${JSON.stringify(host)} is not ${PLAYER_NAME_DESC}`,
+      );
+    }
+    query.host = normalizePlayerName(host);
   }
-  if (parts.length === 3 && parts[0] === "jobs" && parts[2] === "cancel") {
-    allow(req, "POST");
-    return json(200, await backend.cancel(parseId(parts[1]), caller.caller));
-  }
-  throw new OrchError("not_found", `no such path: ${path}`);
+  return query;
 }
 
-function allow(req: Request, method: string): void {
-  if (req.method !== method) {
-    throw new OrchError("not_allowed", `method ${req.method} not allowed here; use ${method}`);
+/** The request's query parameters; one not in `known`, or given twice, is refused. */
+function query(c: Context<ApiEnv>, known: readonly string[]): Map<string, string> {
+  const q = new Map<string, string>();
+  for (const [key, value] of new URL(c.req.url).searchParams) {
+    if (!known.includes(key)) {
+      throw new OrchError(
+        "invalid",
+        `unknown query parameter ${JSON.stringify(key)} (${
+          known.length === 0 ? "this path takes none" : `known: ${known.join(", ")}`
+        })`,
+      );
+    }
+    if (q.has(key)) throw new OrchError("invalid", `query parameter ${key} is given twice`);
+    q.set(key, value);
   }
+  return q;
 }
 
-function parseId(text: string): number {
+function parseId(text: string, what: string): number {
   if (!/^\d{1,15}$/.test(text) || Number(text) < 1) {
-    throw new OrchError("invalid", `job id ${JSON.stringify(text)} is not a positive integer`);
+    throw new OrchError("invalid", `${what} ${JSON.stringify(text)} is not a positive integer`);
   }
   return Number(text);
 }
 
-function intParam(url: URL, key: string, min: number, max: number): number | undefined {
-  const v = url.searchParams.get(key);
-  if (v === null) return undefined;
+function intParam(
+  q: Map<string, string>,
+  key: string,
+  min: number,
+  max: number,
+  when = "",
+): number | undefined {
+  const v = q.get(key);
+  if (v === undefined) return undefined;
   if (!/^\d{1,16}$/.test(v) || Number(v) < min || Number(v) > max) {
     throw new OrchError(
       "invalid",
-      `query parameter ${key}: expected an integer ${min}..${max}, got ${JSON.stringify(v)}`,
+      `query parameter ${key}: expected an integer ${min}..${max}${when}, got ${JSON.stringify(v)}`,
     );
   }
   return Number(v);
 }
 
-function floatParam(url: URL, key: string, min: number, max: number): number | undefined {
-  const v = url.searchParams.get(key);
-  if (v === null) return undefined;
+function floatParam(q: Map<string, string>, key: string, min: number, max: number) {
+  const v = q.get(key);
+  if (v === undefined) return undefined;
   const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v) || n < min || n > max) {
+  if (!/^\d{1,6}(\.\d{1,6})?$/.test(v) || n < min || n > max) {
     throw new OrchError(
       "invalid",
       `query parameter ${key}: expected seconds ${min}..${max}, got ${JSON.stringify(v)}`,
@@ -153,7 +307,26 @@ function floatParam(url: URL, key: string, min: number, max: number): number | u
   return n;
 }
 
+function boolParam(q: Map<string, string>, key: string): boolean | undefined {
+  const v = q.get(key);
+  if (v === undefined) return undefined;
+  if (v === "1" || v === "true") return true;
+  if (v === "0" || v === "false") return false;
+  throw new OrchError(
+    "invalid",
+    `query parameter ${key}: expected 1 or 0, got ${JSON.stringify(v)}`,
+  );
+}
+
+/** The request's JSON body, which must be there. */
 async function readJson(req: Request): Promise<unknown> {
+  checkJsonType(req);
+  const body = await readOptionalJson(req);
+  if (body === undefined) throw new OrchError("invalid", "request body is empty; expected JSON");
+  return body;
+}
+
+function checkJsonType(req: Request): void {
   const type = req.headers.get("content-type") ?? "";
   if (!/^application\/json\b/i.test(type)) {
     throw new OrchError(
@@ -161,6 +334,10 @@ async function readJson(req: Request): Promise<unknown> {
       `expected a JSON body (Content-Type: application/json), got ${JSON.stringify(type)}`,
     );
   }
+}
+
+/** The request's JSON body, or undefined when it has none. */
+async function readOptionalJson(req: Request): Promise<unknown> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > LIMITS.maxRequestBody) {
     throw new OrchError(
@@ -169,6 +346,8 @@ async function readJson(req: Request): Promise<unknown> {
     );
   }
   const bytes = await readLimited(req, LIMITS.maxRequestBody);
+  if (bytes.length === 0) return undefined;
+  checkJsonType(req);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (err) {

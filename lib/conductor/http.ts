@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Address } from "../config/mod.ts";
-import { concatBytes, LIMITS, LOCAL_CALLER } from "../protocol/mod.ts";
+import { type Caller, concatBytes, LIMITS, LOCAL_CALLER } from "../protocol/mod.ts";
 import {
   createMutualHttpsServer,
   listen,
@@ -188,10 +188,12 @@ async function handleNode(
         headers,
         body: body.length > 0 && req.method !== "GET" && req.method !== "HEAD" ? body : undefined,
       });
-      response = await handler(request, {
-        caller: { transport: "https", name: identity.cn, auth: "client_certificate" },
-        signal: abort.signal,
-      });
+      const caller: Caller = {
+        transport: "https",
+        name: identity.cn,
+        auth: "client_certificate",
+      };
+      response = await handler(request, { caller, signal: abort.signal });
     }
   }
   const text = new Uint8Array(await response.arrayBuffer());

@@ -16,7 +16,7 @@
 
 import { join } from "node:path";
 import { AudienceClient } from "../../lib/client/mod.ts";
-import type { JobView, SubmitInput } from "../../lib/protocol/mod.ts";
+import type { JobView, SubmitInput, TaskDetail } from "../../lib/protocol/mod.ts";
 import { orch, Proc, ROOT, until } from "./proc.ts";
 
 /** What to make. */
@@ -34,6 +34,9 @@ export interface ClusterOptions {
   /** Keep the temp dir. */
   keep?: boolean;
 }
+
+/** A job's summary with every one of its tasks, each with its output tails and attempts. */
+export type FullJob = JobView & { tasks: TaskDetail[] };
 
 /** Where a started conductor listens. */
 export interface ConductorInfo {
@@ -234,18 +237,24 @@ export class Cluster implements AsyncDisposable {
     const id = await this.client.submit(req);
     await until(
       `job ${id} running`,
-      async () => (await this.client.job(id)).tasks[0].state === "running",
+      async () => (await this.job(id)).tasks[0].state === "running",
     );
     return id;
   }
 
-  /** Waits for job `id` to finish (long poll), failing after `timeoutMs`. */
-  async wait(id: number, timeoutMs = 20_000): Promise<JobView> {
+  /** Job `id` as it is now: its summary and every task with output, page by page. */
+  async job(id: number): Promise<FullJob> {
+    const job = await this.client.job(id);
+    return { ...job, tasks: await this.client.allTasks(id, { output: true }) };
+  }
+
+  /** Waits for job `id` to finish (long poll), failing after `timeoutMs`; resolves with it whole. */
+  async wait(id: number, timeoutMs = 20_000): Promise<FullJob> {
     const job = await this.client.waitJob(id, { timeoutMs });
     if (job.finished_at === null) {
       throw new Error(`job ${id} did not finish within ${timeoutMs}ms: ${JSON.stringify(job)}`);
     }
-    return job;
+    return { ...job, tasks: await this.client.allTasks(id, { output: true }) };
   }
 
   /** Stops every process and removes the temp dir. */

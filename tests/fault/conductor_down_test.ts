@@ -25,7 +25,7 @@ Deno.test("fault 3: the conductor is down for 30 s while players finish tasks; e
   await until("6 tasks running", async () => {
     let running = 0;
     for (const id of ids) {
-      running += (await c.client.job(id)).tasks.filter((t) => t.state === "running").length;
+      running += (await c.job(id)).tasks.filter((t) => t.state === "running").length;
     }
     return running === 6;
   });
@@ -56,7 +56,7 @@ Deno.test("fault 3: the conductor is down for 30 s while players finish tasks; e
     assertEquals(mine.map((l) => l.split(" ")[0]).sort(), ids.map(String).sort(), p);
   }
   for (const id of ids) {
-    for (const t of (await c.client.job(id)).tasks) assertEquals(t.attempts.length, 1);
+    for (const t of (await c.job(id)).tasks) assertEquals(t.attempts.length, 1);
   }
   const recorded = back.proc.lines.filter((l) => /task finished/.test(l)).length;
   const resent = players.reduce(

@@ -95,7 +95,7 @@ Deno.test({
       // The score ends while the link is down; its result waits in the journal.
       await p1.waitFor(/task finished .*outcome=succeeded/, 10_000, fromP);
       await new Promise((r) => setTimeout(r, Math.max(0, 7000 - (Date.now() - down))));
-      assertEquals((await c.client.job(id)).tasks[0].state, "running");
+      assertEquals((await c.job(id)).tasks[0].state, "running");
 
       const up = Date.now();
       const downMs = up - down;

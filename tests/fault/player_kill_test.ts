@@ -71,7 +71,7 @@ Deno.test("fault 2b: a player killed with -9 that stays away is declared lost; i
   );
   const back = await c.startPlayer("p1");
   await back.waitFor(/result acknowledged/);
-  const after = await c.client.job(id);
+  const after = await c.job(id);
   assertEquals(after.tasks[0].state, "interrupted");
   assertEquals(after.tasks[0].attempts.length, 1);
   assertEquals((await appendedRuns(out)).get("p1"), [`${id} ${job.tasks[0].id} 1`]);

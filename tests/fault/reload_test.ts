@@ -18,7 +18,7 @@ Deno.test("fault 5: a player removed from the players file on SIGHUP: its tasks 
   });
   await until(
     "running on p3",
-    async () => (await c.client.job(running)).tasks[0].state === "running",
+    async () => (await c.job(running)).tasks[0].state === "running",
   );
   const mixed = await c.client.submit({
     score: "stubborn",
@@ -35,8 +35,7 @@ Deno.test("fault 5: a player removed from the players file on SIGHUP: its tasks 
   });
   await until(
     "p1's part done",
-    async () =>
-      (await c.client.job(mixed)).tasks.find((t) => t.host === "p1")?.state === "timed_out",
+    async () => (await c.job(mixed)).tasks.find((t) => t.host === "p1")?.state === "timed_out",
   );
 
   await c.writePlayersFile(["p1"]);
@@ -46,16 +45,16 @@ Deno.test("fault 5: a player removed from the players file on SIGHUP: its tasks 
   for (const id of [running, mixed, oneOf]) await c.wait(id, 5000);
   const finalMs = Date.now() - t0;
 
-  const j1 = await c.client.job(running);
+  const j1 = await c.job(running);
   assertEquals(j1.tasks[0].state, "player_removed");
   assertEquals(j1.aggregate, "failure");
-  const j2 = await c.client.job(mixed);
+  const j2 = await c.job(mixed);
   assertEquals(Object.fromEntries(j2.tasks.map((t) => [t.host, t.state])), {
     p1: "timed_out",
     p2: "player_removed",
     p3: "player_removed",
   });
-  const j3 = await c.client.job(oneOf);
+  const j3 = await c.job(oneOf);
   assertEquals(j3.tasks[0].state, "player_removed");
   assertMatch(j3.tasks[0].reason ?? "", /none of its targets is in the players file/);
   assertEquals((await c.client.health()).open_tasks, 0);
@@ -91,8 +90,7 @@ Deno.test("fault 5b: the players file edited while the conductor is down: at sta
   });
   await until(
     "p1's part done",
-    async () =>
-      (await c.client.job(allOf)).tasks.find((t) => t.host === "p1")?.state === "succeeded",
+    async () => (await c.job(allOf)).tasks.find((t) => t.host === "p1")?.state === "succeeded",
   );
   await first.proc.stop();
   await c.writePlayersFile(["p1"]);

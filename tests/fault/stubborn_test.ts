@@ -53,11 +53,11 @@ Deno.test("fault 6: a score that ignores SIGTERM and forks leaves no process beh
   r = await c.cli(["cancel", String(running), "--wait"]);
   const cancelMs = Date.now() - t1;
   assertEquals(r.code, 3, r.stdout);
-  const job2 = await c.client.job(running);
+  const job2 = await c.job(running);
   assertEquals(job2.tasks[0].state, "cancelled");
   assert(job2.cancelled_at !== null);
-  assertEquals((await c.client.job(queued)).tasks[0].state, "cancelled");
-  assertEquals((await c.client.job(queued)).tasks[0].attempts, []);
+  assertEquals((await c.job(queued)).tasks[0].state, "cancelled");
+  assertEquals((await c.job(queued)).tasks[0].attempts, []);
   assertEquals(processesWithEnv("ORC_MARK", mark2), []);
   report("fault 6 (stubborn score)", {
     processes_seen_running: `${seen1},${seen2}`,

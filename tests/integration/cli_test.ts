@@ -50,7 +50,7 @@ Deno.test("submit --wait prints the outcome and exits 0 on success, 3 on failure
     "--json",
   ]);
   assertEquals(r.code, 5);
-  const job = JSON.parse(r.stdout);
+  const { job } = JSON.parse(r.stdout);
   assertEquals(job.aggregate, "running");
 
   r = await c.cli(["status", String(job.id), "--wait"]);
@@ -72,7 +72,7 @@ Deno.test("submit without --wait prints only the job id; status shows it", async
   assertEquals(JSON.parse(r.stdout), { id: 2 });
   await c.wait(2);
   r = await c.cli(["status", "2", "--json"]);
-  assertEquals(JSON.parse(r.stdout).aggregate, "success");
+  assertEquals(JSON.parse(r.stdout).job.aggregate, "success");
   r = await c.cli(["jobs"]);
   assertMatch(
     r.stdout,

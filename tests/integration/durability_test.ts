@@ -42,7 +42,7 @@ Deno.test("a restarted conductor keeps its database identity and its finished jo
   await first.proc.stop();
 
   await c.startConductor();
-  assertEquals(await c.client.job(id), before);
+  assertEquals(await c.job(id), before);
   assertEquals((await c.client.health()).conductor_id, health.conductor_id);
 });
 

@@ -124,7 +124,7 @@ Deno.test("a target that is offline at submit time runs its task when it connect
     params: {},
   });
   const early = await until("p1 done", async () => {
-    const j = await c.client.job(id);
+    const j = await c.job(id);
     return j.tasks.find((t) => t.host === "p1")?.state === "succeeded" ? j : undefined;
   });
   assertEquals(early.aggregate, "running");

@@ -65,7 +65,7 @@ Deno.test("retries: an idempotent score that fails is run again, and every attem
     r.stdout,
     /p1 +succeeded +0 .*\n(.*\n)* +attempt 1: p1 failed exit 1 .*\n +attempt 2: p1 failed exit 1 .*\n +attempt 3: p1 succeeded exit 0/,
   );
-  const job = await c.client.job(1);
+  const job = await c.job(1);
   assertEquals(job.tasks[0].attempts.map((a) => a.state), ["failed", "failed", "succeeded"]);
   assertEquals(job.tasks[0].response, { run: "3" });
 
@@ -84,7 +84,7 @@ Deno.test("retries: an idempotent score that fails is run again, and every attem
     "--wait",
   ]);
   assertEquals(r.code, 3);
-  assertEquals((await c.client.job(2)).tasks[0].attempts.map((a) => a.state), [
+  assertEquals((await c.job(2)).tasks[0].attempts.map((a) => a.state), [
     "failed",
     "failed",
   ]);
@@ -148,7 +148,7 @@ Deno.test("SIGTERM: a player stops taking work, stops what outlives its grace as
   assertEquals(status.code, 0);
   assertMatch(p1.log, /waiting for running tasks .*count=1/);
   assertMatch(p1.log, /player stopped/);
-  const job = await c.client.job(id);
+  const job = await c.job(id);
   assertEquals(job.tasks[0].state, "interrupted");
   assertMatch(job.tasks[0].reason ?? "", /the player shut down while the score ran/);
 
@@ -156,7 +156,7 @@ Deno.test("SIGTERM: a player stops taking work, stops what outlives its grace as
   assertEquals((await conductor.proc.stop()).code, 0);
   assertMatch(conductor.proc.log, /conductor stopped/);
   await c.startConductor();
-  assertEquals((await c.client.job(id)).tasks[0].state, "interrupted");
+  assertEquals((await c.job(id)).tasks[0].state, "interrupted");
 });
 
 Deno.test("a player busier than the conductor knows refuses as busy once, and gets work again when a slot frees", async () => {
