@@ -19,7 +19,7 @@
  * @module
  */
 
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { ERROR_CODES, errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -94,11 +94,17 @@ const DEFAULT_JOBS = 50;
 const MAX_JOBS = 1000;
 
 /**
- * The audience API over `backend`, as a Hono app. Middleware (authorisation,
- * audit, metrics) is added with `app.use` before the routes run.
+ * The audience API over `backend`, as a Hono app. `middleware` (authorisation,
+ * audit, metrics) runs before every route, in order, and sees the caller in
+ * `c.env.caller`; an `OrchError` it throws is answered like any other.
  */
-export function createApiApp(backend: AudienceBackend, log?: Logger): Hono<ApiEnv> {
+export function createApiApp(
+  backend: AudienceBackend,
+  log?: Logger,
+  middleware: readonly MiddlewareHandler<ApiEnv>[] = [],
+): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>().basePath(API_PREFIX);
+  for (const m of middleware) app.use("*", m);
 
   app.onError((err, c) => {
     if (err instanceof OrchError && err.code !== "internal") return errorResponse(err);

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch } from "../../_helpers/assert.ts";
 import { FakeBackend, task } from "../../_helpers/fake_backend.ts";
-import { type ApiContext, createApiHandler } from "../../../lib/conductor/api.ts";
+import { type ApiContext, createApiApp, createApiHandler } from "../../../lib/conductor/api.ts";
 import { OrchError } from "../../../lib/errors.ts";
 import { createLogger } from "../../../lib/log.ts";
 import { type Caller, LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
@@ -369,4 +369,35 @@ Deno.test("an internal error is a 500 that points at the log, where the real err
     error: { code: "conflict", message: "busy", hint: "later" },
   }]);
   assertEquals(logged.length, 2);
+});
+
+Deno.test("middleware runs before every route with the caller, and may refuse a request", async () => {
+  const backend = new FakeBackend();
+  const seen: string[] = [];
+  const app = createApiApp(backend, undefined, [
+    async (c, next) => {
+      seen.push(`${c.req.method} ${c.req.path} by ${c.env.caller.name}`);
+      await next();
+    },
+    async (c, next) => {
+      if (c.env.caller.transport !== "socket") {
+        throw new OrchError("forbidden", `${c.env.caller.name} may not do this`);
+      }
+      await next();
+    },
+  ]);
+  let r = await app.fetch(new Request("http://conductor/v1/health"), { caller: LOCAL_CALLER });
+  assertEquals(r.status, 200);
+  r = await app.fetch(
+    new Request("http://conductor/v1/jobs", {
+      method: "POST",
+      body: JSON.stringify(SUBMIT),
+      headers: JSON_TYPE,
+    }),
+    { caller: ALICE },
+  );
+  assertEquals(r.status, 403);
+  assertEquals(await r.json(), { error: { code: "forbidden", message: "alice may not do this" } });
+  assertEquals(seen, ["GET /v1/health by local", "POST /v1/jobs by alice"]);
+  assertEquals(backend.names, ["health"]);
 });
