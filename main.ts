@@ -11,6 +11,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { errorMessage, isUserError, OrchError } from "./lib/errors.ts";
 import { ORCH_VERSION } from "./lib/protocol/mod.ts";
 import { err, EXIT, exitState, out } from "./cmd/_common.ts";
+import { safe } from "./cmd/_format.ts";
 import { caCommand } from "./cmd/ca.ts";
 import { cancelCommand } from "./cmd/cancel.ts";
 import { conductorCommand } from "./cmd/conductor.ts";
@@ -67,11 +68,12 @@ export async function main(args: string[]): Promise<number> {
     }
     if (isUserError(e)) {
       const oe = e as OrchError;
-      err(`orch: ${oe.message}`);
-      if (oe.hint) err(`hint: ${oe.hint}`);
+      // Messages may quote what a user, a player or the conductor sent.
+      err(`orch: ${safe(oe.message)}`);
+      if (oe.hint) err(`hint: ${safe(oe.hint)}`);
       return oe.code === "unavailable" ? EXIT.unavailable : EXIT.usage;
     }
-    err(`orch: internal error: ${errorMessage(e)}`);
+    err(`orch: internal error: ${safe(errorMessage(e))}`);
     if (e instanceof Error && e.stack) err(e.stack);
     return EXIT.internal;
   }

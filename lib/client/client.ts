@@ -99,7 +99,7 @@ export class AudienceClient {
   allTasks(id: number, opts?: { output?: boolean }): Promise<TaskView[]>;
   async allTasks(id: number, opts: { output?: boolean } = {}): Promise<TaskView[]> {
     // A row carries its response (up to 256 KiB): 200 rows stay under the 64 MiB answer bound.
-    const limit = opts.output ? MAX_TASK_PAGE_OUTPUT : Math.min(MAX_TASK_PAGE, 200);
+    const limit = opts.output ? MAX_TASK_PAGE_OUTPUT : MAX_TASK_PAGE;
     const all: TaskView[] = [];
     for (let page = 1;; page++) {
       const p = await this.tasks(id, { page, limit, output: opts.output });

@@ -154,8 +154,12 @@ export interface TaskQuery {
   output?: boolean;
 }
 
-/** Largest page of tasks one request may ask for. */
-export const MAX_TASK_PAGE = 1000;
+/**
+ * Largest page of tasks one request may ask for. Each row may carry a
+ * response of up to 256 KiB, so a full page stays under the client's
+ * 64 MiB bound on an answer.
+ */
+export const MAX_TASK_PAGE = 200;
 /** Largest page of tasks with output one request may ask for. */
 export const MAX_TASK_PAGE_OUTPUT = 100;
 
