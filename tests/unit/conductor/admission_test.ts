@@ -1,0 +1,79 @@
+import { assertEquals, assertThrows } from "../../_helpers/assert.ts";
+import { type AdmissionContext, admit } from "../../../lib/conductor/admission.ts";
+import type { ScoreInfo, SubmitRequest } from "../../../lib/protocol/mod.ts";
+
+const info = (extra: Partial<ScoreInfo> = {}): ScoreInfo => ({
+  name: "hello",
+  interface: "env",
+  params: null,
+  timeout_ms: null,
+  max_timeout_ms: null,
+  idempotent: false,
+  ...extra,
+});
+
+function context(players: number, announced: Map<string, ScoreInfo>): AdmissionContext & {
+  lookups: number;
+} {
+  const authorised = new Set(Array.from({ length: players }, (_, i) => `p${i}`));
+  const ctx = {
+    lookups: 0,
+    authorised,
+    announcement(player: string) {
+      ctx.lookups++;
+      return announced.get(player);
+    },
+    anywhere: () => {
+      const first = [...announced][0];
+      return first ? { player: first[0], info: first[1] } : undefined;
+    },
+    knownScores: () => (announced.size ? ["hello"] : []),
+    now: 1000,
+  };
+  return ctx;
+}
+
+const req = (targets: string[], extra: Partial<SubmitRequest> = {}): SubmitRequest => ({
+  score: "hello",
+  scope: "all",
+  targets,
+  params: {},
+  timeout_ms: null,
+  deadline: null,
+  retries: 0,
+  request_id: null,
+  ...extra,
+});
+
+Deno.test("admission looks up each target once, whatever the size of the fleet", () => {
+  const shared = info();
+  const announced = new Map(Array.from({ length: 10_000 }, (_, i) => [`p${i}`, shared]));
+  const ctx = context(10_000, announced);
+  admit(req(["p1", "p2", "p3"]), ctx);
+  assertEquals(ctx.lookups, 3);
+});
+
+Deno.test("admission names unknown targets, the first ten and how many more", () => {
+  const ctx = context(2, new Map([["p0", info()]]));
+  const targets = Array.from({ length: 12 }, (_, i) => `x${i}`);
+  assertThrows(
+    () => admit(req(targets), ctx),
+    /^targets x0, x1, x2, x3, x4, x5, x6, x7, x8, x9 and 2 more not in the players file$/,
+  );
+});
+
+Deno.test("admission judges parameters by each target's announcement, and never-seen targets by any", () => {
+  const strict = info({ params: { N: { type: "int", required: true } } });
+  const ctx = context(3, new Map([["p0", strict]]));
+  assertThrows(
+    () => admit(req(["p1"]), ctx),
+    /bad parameters for score hello \(as declared on p0\): parameter N is required/,
+  );
+  admit(req(["p1"], { params: { N: "3" } }), ctx);
+});
+
+Deno.test("admission refuses retries of a score not idempotent, and a past deadline", () => {
+  const ctx = context(1, new Map([["p0", info()]]));
+  assertThrows(() => admit(req(["p0"], { retries: 1 }), ctx), /is not idempotent/);
+  assertThrows(() => admit(req(["p0"], { deadline: 999 }), ctx), /has passed/);
+});
