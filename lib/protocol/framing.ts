@@ -32,9 +32,12 @@ export function encodeFrame(message: unknown, maxFrame = DEFAULT_MAX_FRAME): Uin
 /**
  * Splits a byte stream into frames. Feed it chunks as they arrive; it returns
  * every complete frame's parsed JSON value and keeps the remainder.
+ *
+ * Whole frames are read straight from the chunk; only a frame split across
+ * chunks is copied, so an idle connection holds no buffer at all.
  */
 export class FrameDecoder {
-  #buf = new Uint8Array(0);
+  #buf: Uint8Array = EMPTY;
   #len = 0;
   readonly #maxFrame: number;
 
@@ -44,40 +47,31 @@ export class FrameDecoder {
 
   /** Adds `chunk` and returns the values of all frames now complete. */
   push(chunk: Uint8Array): unknown[] {
-    this.#append(chunk);
     const out: unknown[] = [];
+    let data = chunk;
+    while (this.#len > 0 && data.length > 0) {
+      // Complete the frame held back first, then go on in the chunk.
+      const size = this.#needed();
+      const want = size === undefined ? 4 - this.#len : 4 + size - this.#len;
+      const take = Math.min(data.length, want);
+      this.#append(data.subarray(0, take));
+      data = data.subarray(take);
+      const whole = this.#needed();
+      if (whole !== undefined && this.#len === 4 + whole) {
+        out.push(this.#parse(this.#buf.subarray(4, 4 + whole)));
+        this.#buf = EMPTY;
+        this.#len = 0;
+      }
+    }
     let off = 0;
-    while (this.#len - off >= 4) {
-      const view = new DataView(this.#buf.buffer, this.#buf.byteOffset + off, 4);
-      const size = view.getUint32(0);
-      if (size > this.#maxFrame) {
-        throw new OrchError(
-          "protocol",
-          `peer sent a frame of ${size} bytes, over the ${this.#maxFrame}-byte limit`,
-        );
-      }
-      if (this.#len - off - 4 < size) break;
-      const body = this.#buf.subarray(off + 4, off + 4 + size);
+    while (data.length - off >= 4) {
+      const size = new DataView(data.buffer, data.byteOffset + off, 4).getUint32(0);
+      this.#check(size);
+      if (data.length - off - 4 < size) break;
+      out.push(this.#parse(data.subarray(off + 4, off + 4 + size)));
       off += 4 + size;
-      let text: string;
-      try {
-        text = decoder.decode(body);
-      } catch {
-        throw new OrchError("protocol", "peer sent a frame that is not valid UTF-8");
-      }
-      try {
-        out.push(JSON.parse(text));
-      } catch (err) {
-        throw new OrchError(
-          "protocol",
-          `peer sent a frame that is not JSON: ${(err as Error).message}`,
-        );
-      }
     }
-    if (off > 0) {
-      this.#buf.copyWithin(0, off, this.#len);
-      this.#len -= off;
-    }
+    if (off < data.length) this.#append(data.subarray(off));
     return out;
   }
 
@@ -86,10 +80,44 @@ export class FrameDecoder {
     return this.#len;
   }
 
+  /** The body size of the frame held back, once its header is in. */
+  #needed(): number | undefined {
+    if (this.#len < 4) return undefined;
+    const size = new DataView(this.#buf.buffer, this.#buf.byteOffset, 4).getUint32(0);
+    this.#check(size);
+    return size;
+  }
+
+  #check(size: number): void {
+    if (size > this.#maxFrame) {
+      throw new OrchError(
+        "protocol",
+        `peer sent a frame of ${size} bytes, over the ${this.#maxFrame}-byte limit`,
+      );
+    }
+  }
+
+  #parse(body: Uint8Array): unknown {
+    let text: string;
+    try {
+      text = decoder.decode(body);
+    } catch {
+      throw new OrchError("protocol", "peer sent a frame that is not valid UTF-8");
+    }
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new OrchError(
+        "protocol",
+        `peer sent a frame that is not JSON: ${(err as Error).message}`,
+      );
+    }
+  }
+
   #append(chunk: Uint8Array): void {
     const need = this.#len + chunk.length;
     if (need > this.#buf.length) {
-      const grown = new Uint8Array(Math.max(need, this.#buf.length * 2, 4096));
+      const grown = new Uint8Array(Math.max(need, this.#buf.length * 2, 256));
       grown.set(this.#buf.subarray(0, this.#len));
       this.#buf = grown;
     }
@@ -97,6 +125,8 @@ export class FrameDecoder {
     this.#len = need;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Joins byte chunks into one array. */
 export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {

@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../../_helpers/assert.ts";
+import fc from "fast-check";
 import { OrchError } from "../../../lib/errors.ts";
 import {
   concatBytes,
@@ -182,4 +183,29 @@ Deno.test("concatBytes copies: changing an input later does not change the outpu
   const out = concatBytes([a, b]);
   a[0] = 99;
   assertEquals([...out], [1, 2, 3, 8, 9]);
+});
+
+Deno.test("any messages, cut into chunks anywhere, decode to the same messages in order", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })), {
+        maxLength: 8,
+      }),
+      fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 16 }),
+      (messages, cuts) => {
+        const bytes = concatBytes(messages.map((m) => encodeFrame(m)));
+        const decoder = new FrameDecoder();
+        const out: unknown[] = [];
+        let off = 0;
+        for (let i = 0; off < bytes.length; i++) {
+          const n = cuts[i % cuts.length];
+          out.push(...decoder.push(bytes.subarray(off, off + n)));
+          off += n;
+        }
+        assertEquals(out, messages.map((m) => JSON.parse(JSON.stringify(m))));
+        assertEquals(decoder.pending, 0);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
