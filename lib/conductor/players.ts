@@ -7,6 +7,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -32,6 +33,13 @@ import type { Timers } from "./timers.ts";
 
 /** How long a player has to say hello after its connection is made. */
 const HELLO_TIMEOUT_MS = 10_000;
+
+/**
+ * Placements made in one turn of the event loop at most; the rest follow in
+ * the next turns, after I/O (health requests, results) has had its turn and
+ * the placements made so far are committed and sent.
+ */
+const PLACEMENTS_PER_TURN = 1000;
 
 /** What the gateway needs around it. */
 export interface GatewayDeps {
@@ -85,15 +93,21 @@ export class PlayerGateway {
   kick(): void {
     if (this.#dispatchQueued || this.#d.stopping()) return;
     this.#dispatchQueued = true;
-    queueMicrotask(() => {
-      this.#dispatchQueued = false;
-      if (this.#d.stopping()) return;
-      try {
-        this.#dispatch();
-      } catch (err) {
-        this.#d.log.error("scheduling failed", { error: errorMessage(err) });
-      }
-    });
+    queueMicrotask(() => this.#runDispatch());
+  }
+
+  #runDispatch(): void {
+    this.#dispatchQueued = false;
+    if (this.#d.stopping()) return;
+    try {
+      if (this.#dispatch()) return;
+    } catch (err) {
+      this.#d.log.error("scheduling failed", { error: errorMessage(err) });
+      return;
+    }
+    // More to place: go on in a later turn.
+    this.#dispatchQueued = true;
+    setImmediate(() => this.#runDispatch());
   }
 
   /** Refuses a player: says why, and closes its connection. */
@@ -379,13 +393,16 @@ export class PlayerGateway {
 
   // ------------------------------------------------------------ placement
 
-  /** Places queued tasks on free players until none can take one. */
-  #dispatch(): void {
+  /**
+   * Places queued tasks on free players until none can take one (true), or
+   * until {@linkcode PLACEMENTS_PER_TURN} are made (false).
+   */
+  #dispatch(): boolean {
     const { scheduler, machine, registry, committer, clock, log } = this.#d;
     const now = clock.now();
-    for (;;) {
+    for (let n = 0; n < PLACEMENTS_PER_TURN; n++) {
       const p = scheduler.next();
-      if (!p) return;
+      if (!p) return true;
       const t = p.task;
       const session = registry.sessions.get(p.player)!;
       if (t.job.deadline !== null && now > t.job.deadline) {
@@ -421,5 +438,6 @@ export class PlayerGateway {
       }
       scheduler.placed(p);
     }
+    return false;
   }
 }

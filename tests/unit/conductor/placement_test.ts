@@ -162,3 +162,16 @@ Deno.test("a player gone longer than lost_after has its tasks ended interrupted,
   assertEquals(e.state, "interrupted");
   sub.close();
 });
+
+Deno.test("an all-of job wider than one turn's placements reaches every player, each once", async () => {
+  const names = Array.from({ length: 2500 }, (_, i) => `p${i}`);
+  await using h = await inProcessConductor({ players: names });
+  const players = names.map((n) => new TestPlayer(h.conductor, n));
+  await Promise.all(players.map((p) => p.join()));
+  const id = await h.conductor.service.submit(job("all", names), LOCAL_CALLER);
+  const assigns = await Promise.all(players.map((p) => p.next("assign")));
+  assertEquals(new Set(assigns.map((a) => a.task_id)).size, names.length);
+  assert(assigns.every((a) => a.job_id === id && a.attempt === 1));
+  await settle();
+  assertEquals(players.reduce((n, p) => n + p.received("assign").length, 0), names.length);
+});
