@@ -50,6 +50,7 @@ import { Session } from "./session.ts";
 import { type AudienceServers, startAudienceServers } from "./http.ts";
 import { createApiHandler } from "./api.ts";
 import { admit } from "./admission.ts";
+import { checkAnnouncedScores } from "../score/mod.ts";
 
 /** What a conductor needs; configuration is adapted to this at the edge. */
 export interface ConductorOptions {
@@ -289,6 +290,8 @@ export class Conductor {
         `${name} is not in the players file ${this.#opts.playersFile}`,
       );
     }
+    const unsound = checkAnnouncedScores(hello.scores);
+    if (unsound) return this.#refuse(session, "protocol", `announced scores: ${unsound}`);
     const old = this.#sessions.get(name);
     if (old) {
       this.#log.warn("a new connection replaces the old one", {
