@@ -17,15 +17,18 @@ import {
   type CancelResponse,
   type ConductorMessage,
   type Hello,
+  helloRange,
   type JobSummary,
   type JobView,
+  negotiate,
   normalizePlayerName,
   ORCH_VERSION,
   type Outcome,
   PLAYER_TYPES,
   type PlayerMessage,
   type PlayerView,
-  PROTOCOL_VERSION,
+  PROTOCOL_MINOR,
+  PROTOCOL_RANGE,
   type Reject,
   type Result,
   type ScoreInfo,
@@ -204,6 +207,11 @@ export class Conductor {
       heartbeatMs: this.#opts.heartbeatMs,
       allowed: ["hello"],
       onMessage: (m) => this.#onMessage(session, m),
+      onUnknownType: (type) =>
+        this.#log.warn("ignored a message of a type this conductor does not know", {
+          player: session.name ?? undefined,
+          type,
+        }),
       onClose: (reason) => this.#onClose(session, reason),
     });
     const session = new Session(peer, identity, Date.now());
@@ -261,13 +269,8 @@ export class Conductor {
     this.#pending.delete(session);
     const name = normalizePlayerName(hello.name);
     const id = session.identity;
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      return this.#refuse(
-        session,
-        "protocol",
-        `protocol version ${hello.protocol} is not supported (this conductor speaks ${PROTOCOL_VERSION})`,
-      );
-    }
+    const chosen = negotiate(PROTOCOL_RANGE, helloRange(hello));
+    if (!chosen.ok) return this.#refuse(session, "protocol", chosen.message);
     if (id.role !== "player") {
       return this.#refuse(
         session,
@@ -366,6 +369,7 @@ export class Conductor {
       player: name,
       remote: session.peer.remote,
       version: hello.version,
+      protocol: `${chosen.major}.${hello.minor ?? 0}`,
       scores: hello.scores.length,
       journal: hello.journal.length,
     });
@@ -373,7 +377,8 @@ export class Conductor {
       if (session.peer.closed) return;
       session.send({
         type: "welcome",
-        protocol: PROTOCOL_VERSION,
+        protocol: chosen.major,
+        minor: PROTOCOL_MINOR,
         conductor_id: this.conductorId,
         heartbeat_ms: this.#opts.heartbeatMs,
       });
