@@ -13,7 +13,7 @@
 
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { type Hello, ORCH_VERSION } from "../protocol/mod.ts";
+import { ORCH_VERSION } from "../protocol/mod.ts";
 import type { ConductorStore } from "../store/mod.ts";
 import type { Address } from "../config/mod.ts";
 import { readPlayersFile } from "../config/mod.ts";
@@ -59,8 +59,6 @@ export interface ConductorOptions {
   /** Time; the system clock unless a test drives it. */
   clock?: Clock;
   log: Logger;
-  /** Checks what a player announced; a problem refuses its hello. */
-  checkAnnounced?: (hello: Hello) => string | undefined;
 }
 
 /** Where a started conductor listens. */
@@ -145,7 +143,6 @@ export class Conductor {
       lostAfterMs: opts.lostAfterMs,
       conductorId: () => this.#conductorId,
       stopping: () => this.#stopping !== null,
-      checkAnnounced: opts.checkAnnounced,
     });
     this.service = new AudienceService({
       store: opts.store,
@@ -204,7 +201,7 @@ export class Conductor {
               socket.destroy();
               return;
             }
-            this.#gateway.connect(tlsLink(socket, identity, o));
+            this.#gateway.connect(tlsLink(socket, identity, o, this.#log));
           },
           (reason) =>
             this.#log.warn("refused a player connection at the TLS handshake", { reason }),

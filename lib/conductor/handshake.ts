@@ -8,15 +8,17 @@
 
 import {
   type Hello,
+  helloRange,
   type JournalEntry,
+  negotiate,
   normalizePlayerName,
-  PROTOCOL_VERSION,
+  PROTOCOL_RANGE,
 } from "../protocol/mod.ts";
 import type { PeerIdentity } from "../tls/mod.ts";
 
 /** The answer to a hello. */
 export type HelloVerdict =
-  | { ok: true; name: string }
+  | { ok: true; name: string; /** The protocol major chosen. */ major: number }
   | { ok: false; code: "forbidden" | "protocol"; message: string };
 
 /** What the conductor knows when it judges a hello. */
@@ -29,19 +31,14 @@ export interface HelloContext {
 
 /**
  * Whether `hello`, over a connection whose certificate is `identity`, is
- * from a player allowed in: a protocol it speaks, a player certificate,
- * the announced name in that certificate, and the name in the players file.
+ * from a player allowed in: a protocol major both speak (the highest is
+ * chosen), a player certificate, the announced name in that certificate,
+ * and the name in the players file.
  */
 export function judgeHello(hello: Hello, identity: PeerIdentity, ctx: HelloContext): HelloVerdict {
   const name = normalizePlayerName(hello.name);
-  if (hello.protocol !== PROTOCOL_VERSION) {
-    return {
-      ok: false,
-      code: "protocol",
-      message:
-        `protocol version ${hello.protocol} is not supported (this conductor speaks ${PROTOCOL_VERSION})`,
-    };
-  }
+  const chosen = negotiate(PROTOCOL_RANGE, helloRange(hello));
+  if (!chosen.ok) return { ok: false, code: "protocol", message: chosen.message };
   if (identity.role !== "player") {
     return {
       ok: false,
@@ -63,7 +60,7 @@ export function judgeHello(hello: Hello, identity: PeerIdentity, ctx: HelloConte
       message: `${name} is not in the players file ${ctx.playersFile}`,
     };
   }
-  return { ok: true, name };
+  return { ok: true, name, major: chosen.major };
 }
 
 /** A task the conductor holds as sent to (or running on) a player. */

@@ -15,11 +15,12 @@ import {
   type Assign,
   type Hello,
   type PlayerMessage,
-  PROTOCOL_VERSION,
+  PROTOCOL_MINOR,
   type Ready,
   type Reject,
   type Result,
 } from "../protocol/mod.ts";
+import { checkAnnouncedScores } from "../score/mod.ts";
 import type { PlayerRecord } from "../store/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { Committer } from "./committer.ts";
@@ -59,8 +60,6 @@ export interface GatewayDeps {
   conductorId: () => string;
   /** True once the conductor is stopping: messages are no longer acted on. */
   stopping: () => boolean;
-  /** Checks what a player announced; a problem refuses its hello. */
-  checkAnnounced?: (hello: Hello) => string | undefined;
 }
 
 /** Players: their connections, messages and placements. */
@@ -210,8 +209,11 @@ export class PlayerGateway {
       playersFile: d.playersFile,
     });
     if (!verdict.ok) return this.refuse(session, verdict.code, verdict.message);
-    const problem = d.checkAnnounced?.(hello);
-    if (problem !== undefined) return this.refuse(session, "protocol", problem);
+    // Each declaration is judged once, the first time any player announces it.
+    const problem = checkAnnouncedScores(registry.unseen(hello.scores));
+    if (problem !== undefined) {
+      return this.refuse(session, "protocol", `announced scores: ${problem}`);
+    }
     const name = verdict.name;
     const old = registry.sessions.get(name);
     if (old) {
@@ -253,6 +255,7 @@ export class PlayerGateway {
       player: name,
       remote: session.link.remote,
       version: hello.version,
+      protocol: `${verdict.major}.${hello.minor ?? 0}`,
       scores: hello.scores.length,
       journal: hello.journal.length,
     });
@@ -260,7 +263,8 @@ export class PlayerGateway {
       if (session.link.closed || registry.sessions.get(name) !== session) return;
       session.send({
         type: "welcome",
-        protocol: PROTOCOL_VERSION,
+        protocol: verdict.major,
+        minor: PROTOCOL_MINOR,
         conductor_id: d.conductorId(),
         heartbeat_ms: d.heartbeatMs,
       });

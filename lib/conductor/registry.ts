@@ -74,6 +74,11 @@ export class Registry {
       s.slots > this.#held(player) && this.authorised.has(player);
   }
 
+  /** The declarations in `scores` that no player announced before. */
+  unseen(scores: readonly ScoreInfo[]): ScoreInfo[] {
+    return scores.filter((s) => !this.#interned.has(JSON.stringify(s)));
+  }
+
   /** Records what `player` announced; returns its scores by name, interned. */
   announce(player: string, scores: readonly ScoreInfo[]): ReadonlyMap<string, ScoreInfo> {
     const before = this.#announced.get(player);

@@ -6,6 +6,7 @@
  */
 
 import { type ConductorMessage, PLAYER_TYPES, type PlayerMessage } from "../protocol/mod.ts";
+import type { Logger } from "../log.ts";
 import { Peer, type PeerIdentity, type TLSSocket } from "../tls/mod.ts";
 import type { LinkOpener } from "./link.ts";
 
@@ -20,6 +21,7 @@ export function tlsLink(
   socket: TLSSocket,
   identity: PeerIdentity,
   opts: TlsLinkOptions,
+  log: Logger,
 ): LinkOpener {
   return (handlers) => {
     const peer = new Peer<PlayerMessage, ConductorMessage>(socket, {
@@ -28,6 +30,12 @@ export function tlsLink(
       // Which message may come when (hello first, and once) is the conductor's to judge.
       allowed: ["hello", ...PLAYER_TYPES],
       onMessage: handlers.onMessage,
+      // A newer player may send what this conductor does not know yet: not fatal.
+      onUnknownType: (type) =>
+        log.warn("ignored a message of a type this conductor does not know", {
+          cert: identity.cn,
+          type,
+        }),
       onClose: handlers.onClose,
     });
     return {

@@ -17,8 +17,11 @@ import {
   clip,
   CONDUCTOR_TYPES,
   type ConductorMessage,
+  formatRange,
   ORCH_VERSION,
   type PlayerMessage,
+  PROTOCOL_MINOR,
+  PROTOCOL_RANGE,
   PROTOCOL_VERSION,
   type RejectCode,
   type ResultBody,
@@ -193,6 +196,8 @@ export class Player {
           if (m.type === "welcome") welcomed = true;
           this.#onMessage(link, m);
         },
+        onUnknownType: (type) =>
+          this.#log.warn("ignored a message of a type this player does not know", { type }),
         onClose: (reason) => {
           if (this.#link === link) {
             this.#link = null;
@@ -218,6 +223,8 @@ export class Player {
         name: o.name,
         version: ORCH_VERSION,
         protocol: PROTOCOL_VERSION,
+        protocols: PROTOCOL_RANGE,
+        minor: PROTOCOL_MINOR,
         slots: o.slots,
         scores: [...this.#catalog.scores.values()].map(scoreInfo),
         journal: o.journal.all().map((t) => ({
@@ -263,6 +270,14 @@ export class Player {
   }
 
   #onWelcome(link: Link, w: Welcome): void {
+    if (w.protocol < PROTOCOL_RANGE.min || w.protocol > PROTOCOL_RANGE.max) {
+      this.#log.error("the conductor chose a protocol version this player does not speak", {
+        chosen: w.protocol,
+        speaks: formatRange(PROTOCOL_RANGE),
+      });
+      link.close(`protocol version ${w.protocol} is not one this player speaks`);
+      return;
+    }
     this.#conductorId = w.conductor_id;
     this.#welcomed = true;
     this.#backoff.reset();
@@ -286,6 +301,7 @@ export class Player {
     }
     this.#log.info("connected to the conductor", {
       conductor: `${this.#opts.conductor.host}:${this.#opts.conductor.port}`,
+      protocol: `${w.protocol}.${w.minor ?? 0}`,
       running: this.#running.size,
       resent,
     });

@@ -2,9 +2,13 @@
  * Every message of the conductor ↔ player protocol, and the one step that
  * turns an untrusted JSON value into a typed message or a protocol error.
  *
- * New message kinds are added; old ones are not changed in place. A peer
- * that receives a message type it does not know closes the connection with
- * a protocol error, so a change of meaning needs a new protocol version.
+ * New message kinds are added; old ones are not changed in place. After
+ * the handshake, a message of a type a peer does not know at all is
+ * ignored (see {@linkcode unknownType}), so a kind can be added without
+ * upgrading every node at once. A known type that fails validation, or
+ * arrives where it is not allowed, is still a protocol error that closes
+ * the connection. A change of meaning needs a new major version, which the
+ * hello negotiates (see `negotiate.ts`).
  *
  * @module
  */
@@ -21,8 +25,24 @@ import {
 } from "./names.ts";
 import { isPlainObject, Obj, utf8Length } from "./validate.ts";
 
-/** The protocol version this build speaks. */
+/** The protocol's major version this build speaks: peers of different majors cannot talk. */
 export const PROTOCOL_VERSION = 1;
+
+/**
+ * This build's minor version of {@linkcode PROTOCOL_VERSION}: additions a
+ * peer may rely on once both sides say they have them. 1: versions are
+ * negotiated, and message types a peer does not know are ignored.
+ */
+export const PROTOCOL_MINOR = 1;
+
+/** A range of protocol majors, both ends included. */
+export interface ProtocolRange {
+  min: number;
+  max: number;
+}
+
+/** The majors this build speaks. */
+export const PROTOCOL_RANGE: ProtocolRange = { min: PROTOCOL_VERSION, max: PROTOCOL_VERSION };
 
 /** Largest epoch-milliseconds value accepted on the wire (year 2286). */
 const MAX_TIME = 9_999_999_999_999;
@@ -30,6 +50,8 @@ const MAX_TIME = 9_999_999_999_999;
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** Largest duration (ms) accepted on the wire: 400 days. */
 const MAX_DURATION = 400 * 86_400_000;
+/** Largest protocol version number (major or minor) accepted on the wire. */
+const MAX_VERSION = 1_000_000;
 
 /** How a score receives its parameters and returns its response. */
 export type ScoreInterface = "env" | "pipe" | "json";
@@ -124,7 +146,12 @@ export interface Hello {
   type: "hello";
   name: string;
   version: string;
+  /** A major the player speaks; alone (no `protocols`), the only one. */
   protocol: number;
+  /** The majors the player speaks; absent: exactly `protocol`. */
+  protocols?: ProtocolRange;
+  /** The player's minor of the highest major it speaks; absent: 0. */
+  minor?: number;
   slots: number;
   scores: ScoreInfo[];
   journal: JournalEntry[];
@@ -133,7 +160,10 @@ export interface Hello {
 /** Conductor → player: the hello was accepted. */
 export interface Welcome {
   type: "welcome";
+  /** The major chosen: the highest both ends speak. */
   protocol: number;
+  /** The conductor's minor of that major; absent (older conductors): 0. */
+  minor?: number;
   /** Identity of the conductor's database; journal entries from another one are stale. */
   conductor_id: string;
   /** The conductor's heartbeat interval in ms. */
@@ -320,6 +350,34 @@ function decodeResponse(o: Obj, key: string): Record<string, unknown> {
   return raw;
 }
 
+/** Every message type this build knows, in either direction. */
+export const MESSAGE_TYPES: readonly Message["type"][] = [
+  "hello",
+  "welcome",
+  "refuse",
+  "ready",
+  "assign",
+  "accept",
+  "reject",
+  "result",
+  "result_ack",
+  "cancel",
+  "ping",
+  "pong",
+];
+
+/**
+ * The type of `value` when it is an object whose `type` is a string this
+ * build does not know at all (a message added by a newer peer), so that it
+ * may be ignored; undefined for anything else, which
+ * {@linkcode decodeMessage} judges. The type is returned as sent: clip and
+ * escape it before showing it.
+ */
+export function unknownType(value: unknown): string | undefined {
+  if (!isPlainObject(value) || typeof value.type !== "string") return undefined;
+  return (MESSAGE_TYPES as readonly string[]).includes(value.type) ? undefined : value.type;
+}
+
 /**
  * Turns an untrusted JSON value into a message of one of the `allowed`
  * types, or throws an `OrchError` with code `protocol` naming the field.
@@ -339,23 +397,38 @@ export function decodeMessage<T extends Message["type"]>(
 
 function decodeBody(type: Message["type"], o: Obj): Message {
   switch (type) {
-    case "hello":
-      return {
+    case "hello": {
+      const hello: Hello = {
         type,
         name: o.str("name", { pattern: PLAYER_NAME, patternDesc: PLAYER_NAME_DESC }),
         version: o.str("version", { max: 64 }),
-        protocol: o.int("protocol", 1, 1_000_000),
+        protocol: o.int("protocol", 1, MAX_VERSION),
         slots: o.int("slots", 0, LIMITS.maxSlots),
         scores: o.arr("scores", LIMITS.maxScores, decodeScoreInfo),
         journal: o.arr("journal", 1_000_000, decodeJournalEntry),
       };
-    case "welcome":
-      return {
+      const range = o.optObj("protocols");
+      if (range) {
+        const min = range.int("min", 1, MAX_VERSION);
+        const max = range.int("max", 1, MAX_VERSION);
+        if (min > max) range.fail("min", `expected at most max (${max}), got ${min}`);
+        hello.protocols = { min, max };
+      }
+      const minor = o.optInt("minor", 0, MAX_VERSION);
+      if (minor !== undefined) hello.minor = minor;
+      return hello;
+    }
+    case "welcome": {
+      const welcome: Welcome = {
         type,
-        protocol: o.int("protocol", 1, 1_000_000),
+        protocol: o.int("protocol", 1, MAX_VERSION),
         conductor_id: o.str("conductor_id", { min: 1, max: 64 }),
         heartbeat_ms: o.int("heartbeat_ms", 1, MAX_DURATION),
       };
+      const minor = o.optInt("minor", 0, MAX_VERSION);
+      if (minor !== undefined) welcome.minor = minor;
+      return welcome;
+    }
     case "refuse":
       return {
         type,

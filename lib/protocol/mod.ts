@@ -9,6 +9,7 @@
 export * from "./api.ts";
 export * from "./framing.ts";
 export * from "./messages.ts";
+export * from "./negotiate.ts";
 export * from "./names.ts";
 export * from "./states.ts";
 export * from "./validate.ts";

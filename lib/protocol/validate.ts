@@ -214,3 +214,16 @@ export function utf8Length(s: string): number {
 export function clip(s: string, max = 80): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
+
+/**
+ * `s` with control characters (C0, DEL, C1) and line or paragraph
+ * separators written as `\uXXXX`, so that text from another host cannot
+ * act on a terminal or split a log line.
+ */
+export function printable(s: string): string {
+  return s.replace(
+    // deno-lint-ignore no-control-regex -- control characters are what is replaced
+    /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}

@@ -21,6 +21,7 @@ import {
 import type { OrchError } from "../errors.ts";
 import { Obj } from "../protocol/validate.ts";
 import { checkValue } from "./params.ts";
+import { patternProblem } from "./pattern.ts";
 
 /** A score's configuration. */
 export interface ScoreConf {
@@ -298,11 +299,8 @@ export function checkParamSpec(spec: ParamSpec): string | undefined {
   if (spec.type !== "enum" && spec.values) return "'values' belongs to type enum only";
   if (spec.pattern !== undefined) {
     if (spec.type !== "string") return "'pattern' belongs to type string only";
-    try {
-      new RegExp(spec.pattern);
-    } catch (err) {
-      return `'pattern' is not a regular expression: ${(err as Error).message}`;
-    }
+    const problem = patternProblem(spec.pattern);
+    if (problem) return `'pattern' ${problem}`;
   }
   if (spec.max_length !== undefined && spec.type !== "string") {
     return "'max_length' belongs to type string only";

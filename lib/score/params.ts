@@ -7,7 +7,8 @@
  */
 
 import type { ParamSpec } from "../protocol/mod.ts";
-import { clip } from "../protocol/validate.ts";
+import { clip, printable } from "../protocol/validate.ts";
+import { compilePattern } from "./pattern.ts";
 
 /** What is wrong with `value` for `spec`, or undefined when it fits. */
 export function checkValue(spec: ParamSpec, value: string): string | undefined {
@@ -32,8 +33,16 @@ export function checkValue(spec: ParamSpec, value: string): string | undefined {
       if (spec.max_length !== undefined && [...value].length > spec.max_length) {
         return `is longer than ${spec.max_length} characters`;
       }
-      if (spec.pattern !== undefined && !new RegExp(`^(?:${spec.pattern})$`).test(value)) {
-        return `${quoted} does not match the pattern ${spec.pattern}`;
+      if (spec.pattern !== undefined) {
+        const shown = printable(clip(spec.pattern, 200));
+        let matches: boolean;
+        try {
+          matches = compilePattern(spec.pattern).test(value);
+        } catch (err) {
+          if (!(err instanceof SyntaxError)) throw err;
+          return `cannot be checked: the pattern ${shown} ${err.message}`;
+        }
+        if (!matches) return `${quoted} does not match the pattern ${shown}`;
       }
       return undefined;
   }

@@ -3,28 +3,51 @@
  * used by both ends of the conductor ↔ player protocol.
  *
  * Incoming frames are decoded and validated before anyone sees them; a
- * frame that is too large, malformed, or of a type not allowed now closes
- * the connection. Each side pings every third of the heartbeat interval and
- * takes the peer for gone when nothing arrives for a whole interval.
+ * frame that is too large, malformed, or of a known type not allowed now
+ * closes the connection. Once the handshake is over, a frame of a type this
+ * build does not know at all (sent by a newer peer) is reported once per
+ * type and otherwise ignored.
+ *
+ * Each side pings every third of the heartbeat interval and takes the peer
+ * for gone when nothing arrives for a whole interval of time in which it
+ * could have been heard: when this process itself stalls (a long commit, a
+ * pause, SIGSTOP), the timer runs late, and that late part is not counted
+ * against the peer, so frames that arrived meanwhile are read before
+ * anyone is judged.
  *
  * @module
  */
 
 import type tls from "node:tls";
 import { errorMessage } from "../errors.ts";
-import { decodeMessage, encodeFrame, FrameDecoder, type Message } from "../protocol/mod.ts";
+import {
+  clip,
+  decodeMessage,
+  encodeFrame,
+  FrameDecoder,
+  type Message,
+  printable,
+  unknownType,
+} from "../protocol/mod.ts";
 
 /** Bytes queued for sending before a peer is dropped as too slow. */
 const MAX_BUFFERED = 64 << 20;
+/** Unknown message types reported per connection; more are ignored silently. */
+const MAX_UNKNOWN_TYPES = 32;
 
 /** How a {@linkcode Peer} behaves. */
 export interface PeerOptions<In extends Message> {
   maxFrame: number;
   heartbeatMs: number;
-  /** Message types accepted at first; change with {@linkcode Peer.allow}. */
+  /** Message types accepted during the handshake; see {@linkcode Peer.allow}. */
   allowed: readonly In["type"][];
   /** Gets every accepted message except `ping` / `pong`, which the peer answers itself. */
   onMessage: (message: In) => void;
+  /**
+   * Told, once per type and connection, of a message type this build does
+   * not know, which was ignored; `type` is clipped and escaped.
+   */
+  onUnknownType?: (type: string) => void;
   /** Called once when the connection ends, with why. */
   onClose: (reason: string) => void;
 }
@@ -35,8 +58,15 @@ export class Peer<In extends Message, Out extends Message> {
   readonly #opts: PeerOptions<In>;
   readonly #decoder: FrameDecoder;
   #allowed: readonly string[];
+  /** The handshake is over: unknown message types are ignored from now on. */
+  #established = false;
+  readonly #unknownSeen = new Set<string>();
   #closed = false;
-  #lastHeard = Date.now();
+  /** When a frame last arrived, on the monotonic clock, moved on by time this process was stalled. */
+  #lastHeard = performance.now();
+  /** When the heartbeat timer last ran, on the monotonic clock. */
+  #lastTick = performance.now();
+  readonly #tickMs: number;
   readonly #timer: ReturnType<typeof setInterval>;
   /** `host:port` of the other end. */
   readonly remote: string;
@@ -52,13 +82,18 @@ export class Peer<In extends Message, Out extends Message> {
     socket.on("error", (err: Error) => this.close(`connection error: ${errorMessage(err)}`));
     socket.on("end", () => this.close("the peer closed the connection"));
     socket.on("close", () => this.close("the connection closed"));
-    const tick = Math.max(100, Math.floor(opts.heartbeatMs / 3));
-    this.#timer = setInterval(() => this.#heartbeat(), tick);
+    this.#tickMs = Math.max(100, Math.floor(opts.heartbeatMs / 3));
+    this.#timer = setInterval(() => this.#heartbeat(), this.#tickMs);
   }
 
-  /** Changes which message types are accepted from now on. */
+  /**
+   * Ends the handshake (hello, welcome): `types` are accepted from now on,
+   * and a message of a type this build does not know is ignored rather than
+   * fatal.
+   */
   allow(types: readonly In["type"][]): void {
     this.#allowed = types;
+    this.#established = true;
   }
 
   /** True once the connection has ended. */
@@ -91,13 +126,14 @@ export class Peer<In extends Message, Out extends Message> {
     clearInterval(this.#timer);
     this.#socket.end();
     // end() lets queued frames (a refusal, say) go out; destroy soon after in case the peer never answers.
-    setTimeout(() => this.#socket.destroy(), 1000);
+    const kill = setTimeout(() => this.#socket.destroy(), 1000);
+    this.#socket.once("close", () => clearTimeout(kill));
     this.#opts.onClose(reason);
   }
 
   #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
-    this.#lastHeard = Date.now();
+    this.#lastHeard = performance.now();
     let values: unknown[];
     try {
       values = this.#decoder.push(chunk);
@@ -107,6 +143,11 @@ export class Peer<In extends Message, Out extends Message> {
     }
     for (const value of values) {
       if (this.#closed) return;
+      const unknown = this.#established ? unknownType(value) : undefined;
+      if (unknown !== undefined) {
+        this.#onUnknown(unknown);
+        continue;
+      }
       let message: Message;
       try {
         message = decodeMessage(value, [...this.#allowed, "ping", "pong"] as Message["type"][]);
@@ -122,9 +163,22 @@ export class Peer<In extends Message, Out extends Message> {
     }
   }
 
+  #onUnknown(type: string): void {
+    const shown = printable(clip(type, 64));
+    if (this.#unknownSeen.has(shown) || this.#unknownSeen.size >= MAX_UNKNOWN_TYPES) return;
+    this.#unknownSeen.add(shown);
+    this.#opts.onUnknownType?.(shown);
+  }
+
   #heartbeat(): void {
     if (this.#closed) return;
-    const silent = Date.now() - this.#lastHeard;
+    const now = performance.now();
+    // A tick that runs late means this process did not run meanwhile; what the peer sent then is
+    // still unread, so that time is not silence.
+    const late = now - this.#lastTick - this.#tickMs;
+    this.#lastTick = now;
+    if (late > 0) this.#lastHeard = Math.min(now, this.#lastHeard + late);
+    const silent = Math.round(now - this.#lastHeard);
     if (silent > this.#opts.heartbeatMs) {
       this.close(`no message for ${silent}ms (heartbeat ${this.#opts.heartbeatMs}ms)`);
       return;

@@ -23,7 +23,14 @@ await Deno.writeTextFile(join(dir, "players"), names.join("\n") + "\n");
 const store = SqliteStore.open(join(dir, "c.db"), { create: true });
 const conductor = await startConductor({
   store,
-  tls: { ca: "", cert: "", key: "", name: "c", names: ["c"], notAfter: new Date(8.64e15) } as TlsMaterial,
+  tls: {
+    ca: "",
+    cert: "",
+    key: "",
+    name: "c",
+    names: ["c"],
+    notAfter: new Date(8.64e15),
+  } as TlsMaterial,
   listen: null,
   audienceListen: null,
   audienceSocket: null,

@@ -179,7 +179,7 @@ Deno.test("score lint reports each problem as FILE:LINE: message and exits 3", a
     await Deno.writeTextFile(join(dir, "badconf"), "#!/bin/sh\n", { mode: 0o755 });
     await Deno.writeTextFile(
       join(dir, "badconf.conf"),
-      "interface: pipes\ntimeout: forever\ncolour: blue\nparams:\n  N: {type: int, default: x}\n  E: {type: enum}\n",
+      'interface: pipes\ntimeout: forever\ncolour: blue\nparams:\n  N: {type: int, default: x}\n  E: {type: enum}\n  W: {type: string, pattern: "(a)\\\\1"}\n',
     );
     await Deno.writeTextFile(join(dir, "old"), "#!/bin/sh\n", { mode: 0o755 });
     await Deno.writeTextFile(join(dir, "old.conf"), "# original\ninterface=env\n");
@@ -200,11 +200,12 @@ Deno.test("score lint reports each problem as FILE:LINE: message and exits 3", a
       `${dir}/badconf.conf:3: unknown key 'colour'`,
       `${dir}/badconf.conf:5: parameter N: default "x" is not an integer`,
       `${dir}/badconf.conf:6: parameter E: type enum needs 'values'`,
+      `${dir}/badconf.conf:7: parameter W: 'pattern' uses a backreference (\\1), a feature that is not supported`,
       `${dir}/noexec: not executable (mode 0644); run: chmod +x ${dir}/noexec`,
       `${dir}/old.conf:2: hint: old key=value form; in YAML write: interface: env`,
       `${dir}/open: writable by everyone (mode 0777): anyone could change what runs`,
       `${dir}/orphan.conf: conf for a score that does not exist (orphan)`,
-      `${dir}: 2 valid scores, 8 errors, 2 hints`,
+      `${dir}: 2 valid scores, 9 errors, 2 hints`,
     ];
     assertEquals(lines.length, expect.length, r.stdout);
     for (let i = 0; i < expect.length; i++) {

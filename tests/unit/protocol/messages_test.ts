@@ -10,7 +10,9 @@ import {
   CONDUCTOR_TYPES,
   decodeMessage,
   type Message,
+  MESSAGE_TYPES,
   PLAYER_TYPES,
+  unknownType,
 } from "../../../lib/protocol/messages.ts";
 
 const ALL_TYPES: Message["type"][] = [
@@ -127,9 +129,39 @@ Deno.test("a hello decodes with its scores and journal, optional score fields de
   });
 });
 
+Deno.test("a hello of an older player, without protocols or minor, decodes without them", () => {
+  const m = decode(hello);
+  assert(m.type === "hello");
+  assertEquals([m.protocols, m.minor], [undefined, undefined]);
+});
+
+Deno.test("a hello with the range of majors and the minor it speaks decodes them", () => {
+  const m = decode({ ...hello, protocols: { min: 1, max: 3 }, minor: 99 });
+  assert(m.type === "hello");
+  assertEquals([m.protocol, m.protocols, m.minor], [1, { min: 1, max: 3 }, 99]);
+});
+
+Deno.test("a hello whose range of majors is upside down or out of bounds is refused", () => {
+  refused(
+    { ...hello, protocols: { min: 3, max: 2 } },
+    "hello.protocols.min: expected at most max (2), got 3",
+  );
+  refused(
+    { ...hello, protocols: { min: 0, max: 2 } },
+    "hello.protocols.min: expected 1..1000000, got 0",
+  );
+  refused(
+    { ...hello, protocols: { min: 1 } },
+    "hello.protocols.max: expected an integer, got nothing",
+  );
+  refused({ ...hello, minor: -1 }, "hello.minor: expected 0..1000000, got -1");
+});
+
 Deno.test("a welcome decodes", () => {
   const m = { type: "welcome", protocol: 1, conductor_id: "abc", heartbeat_ms: 15000 };
   assertEquals(decode(m), m);
+  const withMinor = { ...m, minor: 1 };
+  assertEquals(decode(withMinor), withMinor);
 });
 
 Deno.test("a refuse decodes", () => {
@@ -193,6 +225,24 @@ Deno.test("a ping and a pong decode", () => {
 
 Deno.test("an unknown message type is refused", () => {
   refused({ type: "bogus" }, 'unexpected message type "bogus"');
+});
+
+Deno.test("a type this build does not know at all is told apart, to be ignored", () => {
+  assertEquals(unknownType({ type: "future_thing" }), "future_thing");
+  assertEquals(unknownType({ type: "future_thing", anything: [1, 2] }), "future_thing");
+  assertEquals(unknownType({ type: "" }), "");
+  // Known types, and values that are not messages at all, are for decodeMessage to judge.
+  for (const type of MESSAGE_TYPES) assertEquals(unknownType({ type }), undefined, type);
+  for (const value of [null, 7, "ping", [], { type: 3 }, {}]) {
+    assertEquals(unknownType(value), undefined, JSON.stringify(value));
+  }
+  // A known type that fails validation is still refused, not taken for unknown.
+  assertEquals(unknownType({ type: "ready", slots: -1 }), undefined);
+  refused({ type: "ready", slots: -1 }, "ready.slots: expected 0..1024, got -1");
+});
+
+Deno.test("every type the wire declares is known", () => {
+  assertEquals([...MESSAGE_TYPES].sort(), [...ALL_TYPES].sort());
 });
 
 Deno.test("a known type outside the allowed ones is refused", () => {

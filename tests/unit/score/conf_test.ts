@@ -303,7 +303,17 @@ Deno.test("a pattern that is not a regular expression is an error", () => {
   const { problems } = parseConf('params:\n  N: {type: string, pattern: "("}\n');
   assertEquals(problems.length, 1);
   assertEquals([problems[0].line, problems[0].severity], [2, "error"]);
-  assertMatch(problems[0].message, /^parameter N: 'pattern' is not a regular expression: /);
+  assertMatch(problems[0].message, /^parameter N: 'pattern' is not a valid regular expression: /);
+});
+
+Deno.test("a pattern with a backreference is an error at its line, naming the parameter", () => {
+  const { problems } = parseConf(
+    'interface: env\nparams:\n  OK: string\n  WORD: {type: string, pattern: "(a)\\\\1"}\n',
+  );
+  assertEquals(problems.length, 1);
+  assertEquals([problems[0].line, problems[0].severity], [4, "error"]);
+  assertMatch(problems[0].message, /^parameter WORD: 'pattern' uses a backreference \(\\1\)/);
+  assertMatch(problems[0].message, /not supported/);
 });
 
 Deno.test("an unknown field in a declaration is an error naming it", () => {

@@ -158,3 +158,21 @@ Deno.test("what a player announces about a score comes from its conf", () => {
     },
   );
 });
+
+Deno.test("a score whose conf pattern does not compile is not offered; the problem names file, line and parameter", async () => {
+  await withDir(async (dir) => {
+    await file(join(dir, "grep"), "#!/bin/sh\n", 0o755);
+    await file(
+      join(dir, "grep.conf"),
+      'interface: env\nparams:\n  WORD: {type: string, pattern: "a(?=b)"}\n',
+      0o644,
+    );
+    const catalog = await scanScores(dir);
+    assertEquals([...catalog.scores.keys()], []);
+    assertEquals(catalog.problems.map(formatProblem), [
+      `${dir}/grep.conf:3: parameter WORD: 'pattern' uses a lookahead ((?=…), a feature that ` +
+      "is not supported: patterns are RE2 syntax, matched in linear time (no backreferences, " +
+      "lookahead or lookbehind)",
+    ]);
+  });
+});
