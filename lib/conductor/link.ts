@@ -19,6 +19,11 @@ export interface PlayerLink {
   readonly closed: boolean;
   /** Sends a message; false when the connection is gone. */
   send(message: ConductorMessage): boolean;
+  /**
+   * The hello was accepted: every player message is accepted from now on,
+   * and one of a type this build does not know is ignored, not fatal.
+   */
+  established(): void;
   /** Ends the connection (once); `onClose` hears why. */
   close(reason: string): void;
 }

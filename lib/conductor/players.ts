@@ -269,6 +269,7 @@ export class PlayerGateway {
         heartbeat_ms: d.heartbeatMs,
       });
       for (const c of plan.cancel) session.send({ type: "cancel", ...c });
+      session.link.established();
       session.welcomed = true;
       d.bus.publish({ type: "player.connected", at: d.clock.now(), player: name });
     });

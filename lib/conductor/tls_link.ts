@@ -27,13 +27,12 @@ export function tlsLink(
     const peer = new Peer<PlayerMessage, ConductorMessage>(socket, {
       maxFrame: opts.maxFrame,
       heartbeatMs: opts.heartbeatMs,
-      // Which message may come when (hello first, and once) is the conductor's to judge.
-      allowed: ["hello", ...PLAYER_TYPES],
+      allowed: ["hello"],
       onMessage: handlers.onMessage,
       // A newer player may send what this conductor does not know yet: not fatal.
       onUnknownType: (type) =>
         log.warn("ignored a message of a type this conductor does not know", {
-          cert: identity.cn,
+          player: identity.cn,
           type,
         }),
       onClose: handlers.onClose,
@@ -45,6 +44,7 @@ export function tlsLink(
         return peer.closed;
       },
       send: (m) => peer.send(m),
+      established: () => peer.allow(PLAYER_TYPES),
       close: (reason) => peer.close(reason),
     };
   };

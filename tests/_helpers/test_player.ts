@@ -64,6 +64,7 @@ export class TestPlayer {
           for (const w of [...this.#waiters]) w();
           return true;
         },
+        established: () => {},
         close: (reason: string): void => {
           if (isClosed()) return;
           this.closedBecause = reason;

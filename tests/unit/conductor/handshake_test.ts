@@ -16,7 +16,7 @@ const ctx = { authorised: new Set(["web1"]), playersFile: "/etc/orchestra/player
 const cert = (cn: string, role: string | null = "player") => ({ cn, role, names: [cn] });
 
 Deno.test("a hello is accepted from a listed player whose certificate holds its name", () => {
-  assertEquals(judgeHello(hello("WEB1"), cert("web1"), ctx), { ok: true, name: "web1" });
+  assertEquals(judgeHello(hello("WEB1"), cert("web1"), ctx), { ok: true, name: "web1", major: 1 });
 });
 
 Deno.test("a hello is refused for the wrong role, a name not in the certificate, or not listed", () => {
@@ -68,4 +68,18 @@ Deno.test("reconcile: another attempt of the same task in the journal does not c
     lost: [1],
     cancel: [],
   });
+});
+
+Deno.test("a hello with no protocol major in common is refused, naming both ranges", () => {
+  const v = judgeHello(
+    hello("web1", { protocol: 2, protocols: { min: 2, max: 3 } }),
+    cert("web1"),
+    ctx,
+  );
+  assertEquals(v.ok, false);
+  assertEquals(!v.ok && v.code, "protocol");
+  assertEquals(
+    !v.ok && v.message,
+    "no protocol version in common: the player speaks 2..3, this conductor speaks 1",
+  );
 });
