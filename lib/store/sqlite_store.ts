@@ -30,6 +30,7 @@ import {
 } from "../protocol/mod.ts";
 import { OrchError } from "../errors.ts";
 import { type Database, openDatabase } from "./db.ts";
+import { type Args, MultiRow } from "./_multi_row.ts";
 import { CONDUCTOR_MIGRATIONS } from "./conductor_schema.ts";
 import { checkJobsPage, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
 import type {
@@ -53,10 +54,6 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, SQLInputValue>;
-type Args = SQLInputValue[];
-
-/** Rows per multi-row statement at most (a power of two). */
-const MAX_CHUNK = 512;
 
 /** SQL for the open states. */
 const OPEN = "('queued', 'assigned', 'running')";
@@ -273,60 +270,6 @@ function jobOf(r: Row): JobRecord {
     submittedAt: r.submitted_at as number,
     caller: JSON.parse(r.caller as string),
   };
-}
-
-/**
- * One multi-row statement: `head` + `(?, …), (?, …) …` + `tail`, run over a
- * list in chunks of a power of two rows, each size prepared once.
- */
-class MultiRow<T> {
-  readonly #db: Database;
-  readonly #head: string;
-  readonly #tuple: string;
-  readonly #tail: string;
-  readonly #width: number;
-  readonly #bind: (item: T, out: Args) => void;
-  readonly #max: number;
-  readonly #stmts = new Map<number, StatementSync>();
-
-  constructor(
-    db: Database,
-    spec: { head: string; width: number; tail?: string; bind: (item: T, out: Args) => void },
-  ) {
-    this.#db = db;
-    this.#head = spec.head;
-    this.#tail = spec.tail ?? "";
-    this.#width = spec.width;
-    this.#tuple = `(${new Array(spec.width).fill("?").join(", ")})`;
-    this.#bind = spec.bind;
-    const vars = 32766; // SQLite's default SQLITE_MAX_VARIABLE_NUMBER since 3.32
-    let max = MAX_CHUNK;
-    while (max * spec.width > vars) max >>= 1;
-    this.#max = max;
-  }
-
-  #stmt(rows: number): StatementSync {
-    let s = this.#stmts.get(rows);
-    if (!s) {
-      const values = new Array(rows).fill(this.#tuple).join(", ");
-      s = this.#db.prepare(`${this.#head} VALUES ${values} ${this.#tail}`);
-      this.#stmts.set(rows, s);
-    }
-    return s;
-  }
-
-  run(items: readonly T[]): void {
-    let i = 0;
-    while (i < items.length) {
-      const left = items.length - i;
-      let n = this.#max;
-      while (n > left) n >>= 1;
-      const args: Args = [];
-      for (let k = i; k < i + n; k++) this.#bind(items[k], args);
-      this.#stmt(n).run(...args);
-      i += n;
-    }
-  }
 }
 
 /** What one write asked for, applied at its end. */
