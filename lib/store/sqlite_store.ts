@@ -31,6 +31,15 @@ import {
 import { OrchError } from "../errors.ts";
 import { type Database, openDatabase } from "./db.ts";
 import { type Args, MultiRow } from "./_multi_row.ts";
+import {
+  ATTEMPT_COLUMNS,
+  DONE_JOBS_SQL,
+  JOB_COLUMNS,
+  OPEN_TASKS_SQL,
+  PLAYER_COLUMNS,
+  TASK_COLUMNS,
+  TASK_VIEW_COLUMNS,
+} from "./_sqlite_sql.ts";
 import { CONDUCTOR_MIGRATIONS } from "./conductor_schema.ts";
 import { checkJobsPage, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
 import type {
@@ -54,78 +63,13 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, SQLInputValue>;
+type Cells = SQLInputValue[];
 
-/** SQL for the open states. */
-const OPEN = "('queued', 'assigned', 'running')";
-
-/** Every column of a task, in the order the writes bind them. */
-const TASK_COLUMNS = [
-  "id",
-  "job_id",
-  "seq",
-  "host",
-  "state",
-  "attempt",
-  "tried",
-  "not_before",
-  "failures",
-  "cancel_requested",
-  "reason",
-  "updated_at",
-  "assigned_at",
-  "started_at",
-  "ended_at",
-  "exit_code",
-  "signal",
-  "response",
-  "stdout_tail",
-  "stderr_tail",
-] as const;
-
-/** A task's columns without its tails, for views that do not show output. */
-const TASK_VIEW_COLUMNS = TASK_COLUMNS.filter((c) => c !== "stdout_tail" && c !== "stderr_tail");
-
-const ATTEMPT_COLUMNS = [
-  "task_id",
-  "attempt",
-  "player",
-  "state",
-  "assigned_at",
-  "started_at",
-  "ended_at",
-  "exit_code",
-  "signal",
-  "response",
-  "stdout_tail",
-  "stderr_tail",
-  "error",
-] as const;
-
-const JOB_COLUMNS = [
-  "id",
-  "score",
-  "scope",
-  "targets",
-  "params",
-  "submitted_at",
-  "submitted_by",
-  "timeout_ms",
-  "deadline",
-  "retries",
-  "request_id",
-  "caller",
-  "target_count",
-] as const;
-
-const PLAYER_COLUMNS = [
-  "name",
-  "version",
-  "slots",
-  "scores",
-  "address",
-  "first_seen",
-  "last_seen",
-] as const;
+/** A statement that returns rows as arrays. */
+interface ArrayStatement {
+  all(...args: SQLInputValue[]): Cells[];
+  get(...args: SQLInputValue[]): Cells | undefined;
+}
 
 /** JSON of a list that is nearly always empty, without a call for the empty case. */
 function jsonList(list: readonly unknown[]): string {
@@ -203,42 +147,55 @@ function bindPair(p: readonly [SQLInputValue, SQLInputValue], out: Args): void {
   out.push(p[0], p[1]);
 }
 
-/** The result columns of a task or attempt row; a result exists once its stdout tail does. */
-function resultOf(r: Row, withTails: boolean): AttemptResult | null {
-  if (withTails) {
-    if (r.stdout_tail === null) return null;
-  } else if (r.exit_code === null && r.signal === null && r.response === null) {
-    // A view without tails needs only what a result shows besides them.
-    return null;
-  }
+/** The result columns of an attempt row; a result exists once its stdout tail does. */
+function resultOf(r: Row): AttemptResult | null {
+  if (r.stdout_tail === null) return null;
   return {
     exitCode: r.exit_code as number | null,
     signal: r.signal as string | null,
     response: r.response === null ? null : JSON.parse(r.response as string),
-    stdoutTail: (r.stdout_tail as string | null | undefined) ?? "",
-    stderrTail: (r.stderr_tail as string | null | undefined) ?? "",
+    stdoutTail: r.stdout_tail as string,
+    stderrTail: (r.stderr_tail as string | null) ?? "",
   };
 }
 
-function taskOf(r: Row, withTails = true): TaskRow {
-  const tried = r.tried as string;
+/**
+ * A task from a row of {@linkcode TASK_COLUMNS} as an array (start-up reads
+ * 100,000s of them: arrays cost half what objects do). Without the tails
+ * ({@linkcode TASK_VIEW_COLUMNS}), the result is what a view shows of it.
+ */
+function taskOf(r: Cells): TaskRow {
+  const tried = r[6] as string;
+  const exitCode = r[15] as number | null;
+  const signal = r[16] as string | null;
+  const response = r[17] as string | null;
+  let result: AttemptResult | null = null;
+  if (r.length > 18 ? r[18] !== null : exitCode !== null || signal !== null || response !== null) {
+    result = {
+      exitCode,
+      signal,
+      response: response === null ? null : JSON.parse(response),
+      stdoutTail: (r[18] as string | null | undefined) ?? "",
+      stderrTail: (r[19] as string | null | undefined) ?? "",
+    };
+  }
   return {
-    id: r.id as number,
-    jobId: r.job_id as number,
-    seq: r.seq as number,
-    host: r.host as string | null,
-    state: r.state as TaskState,
-    attempt: r.attempt as number,
+    id: r[0] as number,
+    jobId: r[1] as number,
+    seq: r[2] as number,
+    host: r[3] as string | null,
+    state: r[4] as TaskState,
+    attempt: r[5] as number,
     tried: tried === "[]" ? [] : JSON.parse(tried),
-    notBefore: r.not_before as number | null,
-    failures: r.failures as number,
-    cancelRequested: r.cancel_requested === 1,
-    reason: r.reason as string | null,
-    updatedAt: r.updated_at as number,
-    assignedAt: r.assigned_at as number | null,
-    startedAt: r.started_at as number | null,
-    endedAt: r.ended_at as number | null,
-    result: resultOf(r, withTails),
+    notBefore: r[7] as number | null,
+    failures: r[8] as number,
+    cancelRequested: r[9] === 1,
+    reason: r[10] as string | null,
+    updatedAt: r[11] as number,
+    assignedAt: r[12] as number | null,
+    startedAt: r[13] as number | null,
+    endedAt: r[14] as number | null,
+    result,
   };
 }
 
@@ -252,7 +209,7 @@ function attemptOf(r: Row): AttemptRow {
     startedAt: r.started_at as number | null,
     endedAt: r.ended_at as number | null,
     error: r.error as string | null,
-    result: resultOf(r, true),
+    result: resultOf(r),
   };
 }
 
@@ -433,6 +390,22 @@ export class SqliteStore implements ConductorStore {
     return s;
   }
 
+  /**
+   * A cached statement whose rows come as arrays of the selected columns
+   * (`setReturnArrays`, in Deno's `node:sqlite` but not yet in its types).
+   */
+  #qa(sql: string): ArrayStatement {
+    if (this.#closed) throw new Error(`conductor database ${this.#path} is closed`);
+    const key = `arrays:${sql}`;
+    let s = this.#stmts.get(key);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      (s as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+      this.#stmts.set(key, s);
+    }
+    return s as unknown as ArrayStatement;
+  }
+
   // ------------------------------------------------------------------ write
 
   write(fn: (tx: WriteTx) => void): Promise<void> {
@@ -499,24 +472,13 @@ export class SqliteStore implements ConductorStore {
       `SELECT (SELECT MAX(id) FROM jobs) AS job, (SELECT MAX(id) FROM tasks) AS task,
               (SELECT MIN(seq) FROM tasks) AS low, (SELECT MAX(seq) FROM tasks) AS high`,
     ).get() as Row;
-    // Open work is reached through the jobs not finished (jobs_unfinished), then
-    // each one's open tasks (tasks_by_job_state): never a scan of the history.
-    const tasks = (this.#q(
-      `SELECT ${TASK_COLUMNS.map((c) => `t.${c}`).join(", ")}
-       FROM jobs j JOIN tasks t ON t.job_id = j.id
-       WHERE j.finished_at IS NULL AND t.state IN ${OPEN}
-       ORDER BY t.seq, t.id`,
-    ).all() as Row[]).map((r) => taskOf(r));
+    const tasks = this.#qa(OPEN_TASKS_SQL).all().map(taskOf);
     const jobIds = [...new Set(tasks.map((t) => t.jobId))].sort((a, b) => a - b);
     const jobs = (this.#q(
       `SELECT ${JOB_COLUMNS.join(", ")} FROM jobs
        WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
     ).all(JSON.stringify(jobIds)) as Row[]).map(jobOf);
-    const done = this.#q(
-      `SELECT id FROM jobs j WHERE finished_at IS NULL AND NOT EXISTS
-         (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state IN ${OPEN})
-       ORDER BY id`,
-    ).all() as Row[];
+    const done = this.#q(DONE_JOBS_SQL).all() as Row[];
     const players = (this.#q(
       `SELECT ${PLAYER_COLUMNS.join(", ")} FROM players ORDER BY name`,
     ).all() as Row[]).map((r) => ({
@@ -610,9 +572,9 @@ export class SqliteStore implements ConductorStore {
       const total = (this.#q(`SELECT COUNT(*) AS n FROM tasks WHERE ${where}`).get(...args) as Row)
         .n as number;
       const cols = query.output ? TASK_COLUMNS : TASK_VIEW_COLUMNS;
-      const rows = this.#q(
+      const rows = (this.#qa(
         `SELECT ${cols.join(", ")} FROM tasks WHERE ${where} ORDER BY id LIMIT ? OFFSET ?`,
-      ).all(...args, query.limit, (query.page - 1) * query.limit) as Row[];
+      ).all(...args, query.limit, (query.page - 1) * query.limit)).map(taskOf);
       let items: (TaskView | TaskDetail)[];
       if (query.output) {
         const history = new Map<number, AttemptRow[]>();
@@ -621,7 +583,7 @@ export class SqliteStore implements ConductorStore {
             const r of this.#q(
               `SELECT ${ATTEMPT_COLUMNS.join(", ")} FROM attempts
                WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, attempt`,
-            ).all(JSON.stringify(rows.map((r) => r.id))) as Row[]
+            ).all(JSON.stringify(rows.map((t) => t.id))) as Row[]
           ) {
             const a = attemptOf(r);
             const list = history.get(a.taskId);
@@ -629,9 +591,9 @@ export class SqliteStore implements ConductorStore {
             else history.set(a.taskId, [a]);
           }
         }
-        items = rows.map((r) => taskDetail(taskOf(r), history.get(r.id as number) ?? []));
+        items = rows.map((t) => taskDetail(t, history.get(t.id) ?? []));
       } else {
-        items = rows.map((r) => taskView(taskOf(r, false)));
+        items = rows.map(taskView);
       }
       return { job_id: jobId, total, page: query.page, limit: query.limit, tasks: items };
     });
@@ -639,9 +601,9 @@ export class SqliteStore implements ConductorStore {
 
   task(jobId: number, taskId: number): Promise<TaskDetail | undefined> {
     return this.#read(() => {
-      const r = this.#q(
+      const r = this.#qa(
         `SELECT ${TASK_COLUMNS.join(", ")} FROM tasks WHERE id = ? AND job_id = ?`,
-      ).get(taskId, jobId) as Row | undefined;
+      ).get(taskId, jobId);
       if (!r) return undefined;
       const history = (this.#q(
         `SELECT ${ATTEMPT_COLUMNS.join(", ")} FROM attempts WHERE task_id = ? ORDER BY attempt`,

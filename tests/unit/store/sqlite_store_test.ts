@@ -6,6 +6,7 @@ import { LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
 import { CONDUCTOR_MIGRATIONS } from "../../../lib/store/conductor_schema.ts";
 import { type Database, openDatabase } from "../../../lib/store/db.ts";
 import { SqliteStore } from "../../../lib/store/sqlite_store.ts";
+import { DONE_JOBS_SQL, OPEN_TASKS_SQL } from "../../../lib/store/_sqlite_sql.ts";
 import type { TaskRow } from "../../../lib/store/types.ts";
 import { jobRecord, queuedTask, storeConformance } from "./conformance.ts";
 
@@ -442,5 +443,48 @@ Deno.test("a commit that fails rejects, leaves nothing written, and the next wri
     await everything(s, "p1");
     const snap = await s.load();
     assertEquals([snap.conductorId, snap.players.map((p) => p.name)], ["c-1", ["p1"]]);
+  });
+});
+
+Deno.test("start-up reaches open work through unfinished jobs, never by reading all tasks", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "conductor.db");
+    const s = SqliteStore.open(path);
+    const old = jobRecord(1, { targets: ["p1", "p2"] });
+    const open = jobRecord(2, { targets: ["p1", "p2"] });
+    await s.write((tx) => {
+      tx.insertJob(old, [queuedTask(1, 1, 1, "p1"), queuedTask(2, 1, 2, "p2")]);
+      tx.insertJob(open, [queuedTask(3, 2, 3, "p1"), queuedTask(4, 2, 4, "p2")]);
+    });
+    await s.write((tx) => {
+      tx.saveTasks(
+        [1, 2].map((id) => ({ ...queuedTask(id, 1, id, `p${id}`), state: "succeeded" })),
+      );
+      tx.finishJobs([{ id: 1, at: T0 }]);
+    });
+    await s.close();
+    const db = openAt(path, LATEST);
+    try {
+      const plan = (sql: string) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) =>
+          r.detail
+        );
+      // With and without statistics: ANALYZE may be run on a database by hand.
+      for (const when of ["without statistics", "after ANALYZE"]) {
+        if (when === "after ANALYZE") db.exec("ANALYZE");
+        const tasks = plan(OPEN_TASKS_SQL);
+        assertEquals(tasks.slice(0, 2), [
+          "SCAN j USING INDEX jobs_unfinished",
+          "SEARCH t USING INDEX tasks_by_job_state (job_id=? AND state=?)",
+        ], `${when}: ${tasks.join("; ")}`);
+        const done = plan(DONE_JOBS_SQL);
+        assert(
+          done.every((d) => !/^SCAN (t|tasks)\b/.test(d)) && done[0].includes("jobs_unfinished"),
+          `${when}: ${done.join("; ")}`,
+        );
+      }
+    } finally {
+      db.close();
+    }
   });
 });
