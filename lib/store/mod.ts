@@ -11,3 +11,4 @@ export * from "./db.ts";
 export * from "./group_commit.ts";
 export * from "./journal.ts";
 export * from "./sqlite_store.ts";
+export * from "./write_bound.ts";

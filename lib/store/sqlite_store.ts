@@ -423,7 +423,11 @@ export class SqliteStore implements ConductorStore {
     const c = new Changes();
     this.#writing = true;
     try {
-      fn(c);
+      const out: unknown = fn(c);
+      if (out instanceof Promise) {
+        out.catch(() => {}); // Its failure is reported here, not as an unhandled rejection.
+        throw new TypeError("the function of a write must not be async: it would write too late");
+      }
     } finally {
       c.open = false;
       this.#writing = false;

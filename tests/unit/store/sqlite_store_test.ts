@@ -7,7 +7,7 @@ import { CONDUCTOR_MIGRATIONS } from "../../../lib/store/conductor_schema.ts";
 import { type Database, openDatabase } from "../../../lib/store/db.ts";
 import { SqliteStore } from "../../../lib/store/sqlite_store.ts";
 import { DONE_JOBS_SQL, OPEN_TASKS_SQL } from "../../../lib/store/_sqlite_sql.ts";
-import type { TaskRow } from "../../../lib/store/types.ts";
+import type { TaskRow, WriteTx } from "../../../lib/store/types.ts";
 import { jobRecord, queuedTask, storeConformance } from "./conformance.ts";
 
 storeConformance("sqlite", async () => {
@@ -119,7 +119,7 @@ Deno.test("a closed store refuses writes and reads", async () => {
 Deno.test("a write transaction used after its write ended is refused", async () => {
   const s = SqliteStore.open(":memory:");
   try {
-    let kept: Parameters<Parameters<SqliteStore["write"]>[0]>[0] | undefined;
+    let kept: WriteTx | undefined;
     await s.write((tx) => {
       kept = tx;
     });
@@ -487,4 +487,22 @@ Deno.test("start-up reaches open work through unfinished jobs, never by reading 
       db.close();
     }
   });
+});
+
+Deno.test("an async write function is refused with nothing written", async () => {
+  const s = SqliteStore.open(":memory:");
+  try {
+    const j = jobRecord(1, { targets: ["p1"] });
+    const late = async (tx: WriteTx) => {
+      await Promise.resolve();
+      tx.insertJob(j, [queuedTask(1, 1, 1, "p1")]);
+    };
+    await assertRejects(
+      () => s.write(late as unknown as (tx: WriteTx) => void),
+      /must not be async/,
+    );
+    assertEquals(await s.job(1), undefined);
+  } finally {
+    await s.close();
+  }
 });
