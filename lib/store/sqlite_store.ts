@@ -476,7 +476,10 @@ export class SqliteStore implements ConductorStore {
       `SELECT (SELECT MAX(id) FROM jobs) AS job, (SELECT MAX(id) FROM tasks) AS task,
               (SELECT MIN(seq) FROM tasks) AS low, (SELECT MAX(seq) FROM tasks) AS high`,
     ).get() as Row;
-    const tasks = this.#qa(OPEN_TASKS_SQL).all().map(taskOf);
+    const rows = this.#qa(OPEN_TASKS_SQL).all();
+    // Queue order: seq (column 2), then id (column 0).
+    rows.sort((a, b) => (a[2] as number) - (b[2] as number) || (a[0] as number) - (b[0] as number));
+    const tasks = rows.map(taskOf);
     const jobIds = [...new Set(tasks.map((t) => t.jobId))].sort((a, b) => a - b);
     const jobs = (this.#q(
       `SELECT ${JOB_COLUMNS.join(", ")} FROM jobs

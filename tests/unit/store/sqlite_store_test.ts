@@ -450,18 +450,22 @@ Deno.test("start-up reaches open work through unfinished jobs, never by reading 
   await withTempDir(async (dir) => {
     const path = join(dir, "conductor.db");
     const s = SqliteStore.open(path);
-    const old = jobRecord(1, { targets: ["p1", "p2"] });
-    const open = jobRecord(2, { targets: ["p1", "p2"] });
-    await s.write((tx) => {
-      tx.insertJob(old, [queuedTask(1, 1, 1, "p1"), queuedTask(2, 1, 2, "p2")]);
-      tx.insertJob(open, [queuedTask(3, 2, 3, "p1"), queuedTask(4, 2, 4, "p2")]);
-    });
-    await s.write((tx) => {
-      tx.saveTasks(
-        [1, 2].map((id) => ({ ...queuedTask(id, 1, id, `p${id}`), state: "succeeded" })),
-      );
-      tx.finishJobs([{ id: 1, at: T0 }]);
-    });
+    // A history of 20 finished jobs of 100 tasks, and one job open.
+    for (let j = 1; j <= 20; j++) {
+      const hosts = Array.from({ length: 100 }, (_, i) => `p${i}`);
+      const done = hosts.map((h, i) => ({
+        ...queuedTask((j - 1) * 100 + i + 1, j, (j - 1) * 100 + i + 1, h),
+        state: "succeeded" as const,
+      }));
+      await s.write((tx) => {
+        tx.insertJob(jobRecord(j, { targets: hosts }), done);
+        tx.finishJobs([{ id: j, at: T0 }]);
+      });
+    }
+    const open = jobRecord(21, { targets: ["p1", "p2"] });
+    await s.write((tx) =>
+      tx.insertJob(open, [queuedTask(2001, 21, 2001, "p1"), queuedTask(2002, 21, 2002, "p2")])
+    );
     await s.close();
     const db = openAt(path, LATEST);
     try {
