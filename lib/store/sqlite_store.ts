@@ -449,7 +449,11 @@ export class SqliteStore implements ConductorStore {
       db.exec("COMMIT");
     } catch (err) {
       // A COMMIT that fails (a deferred constraint, an I/O error) leaves the transaction open.
-      if (db.isTransaction) db.exec("ROLLBACK");
+      try {
+        if (db.isTransaction) db.exec("ROLLBACK");
+      } catch {
+        // SQLite rolls back by itself when it cannot go on; the first error is the one to report.
+      }
       throw new OrchError(
         "internal",
         `cannot write to conductor database ${this.#path}: ${(err as Error).message}`,
