@@ -10,3 +10,4 @@ export * from "./db.ts";
 export * from "./journal.ts";
 export * from "./sqlite_store.ts";
 export * from "./types.ts";
+export * from "./write_bound.ts";

@@ -30,6 +30,16 @@ import {
 } from "../protocol/mod.ts";
 import { OrchError } from "../errors.ts";
 import { type Database, openDatabase } from "./db.ts";
+import { type Args, MultiRow } from "./_multi_row.ts";
+import {
+  ATTEMPT_COLUMNS,
+  DONE_JOBS_SQL,
+  JOB_COLUMNS,
+  OPEN_TASKS_SQL,
+  PLAYER_COLUMNS,
+  TASK_COLUMNS,
+  TASK_VIEW_COLUMNS,
+} from "./_sqlite_sql.ts";
 import { CONDUCTOR_MIGRATIONS } from "./conductor_schema.ts";
 import { checkJobsPage, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
 import type {
@@ -53,82 +63,13 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, SQLInputValue>;
-type Args = SQLInputValue[];
+type Cells = SQLInputValue[];
 
-/** Rows per multi-row statement at most (a power of two). */
-const MAX_CHUNK = 512;
-
-/** SQL for the open states. */
-const OPEN = "('queued', 'assigned', 'running')";
-
-/** Every column of a task, in the order the writes bind them. */
-const TASK_COLUMNS = [
-  "id",
-  "job_id",
-  "seq",
-  "host",
-  "state",
-  "attempt",
-  "tried",
-  "not_before",
-  "failures",
-  "cancel_requested",
-  "reason",
-  "updated_at",
-  "assigned_at",
-  "started_at",
-  "ended_at",
-  "exit_code",
-  "signal",
-  "response",
-  "stdout_tail",
-  "stderr_tail",
-] as const;
-
-/** A task's columns without its tails, for views that do not show output. */
-const TASK_VIEW_COLUMNS = TASK_COLUMNS.filter((c) => c !== "stdout_tail" && c !== "stderr_tail");
-
-const ATTEMPT_COLUMNS = [
-  "task_id",
-  "attempt",
-  "player",
-  "state",
-  "assigned_at",
-  "started_at",
-  "ended_at",
-  "exit_code",
-  "signal",
-  "response",
-  "stdout_tail",
-  "stderr_tail",
-  "error",
-] as const;
-
-const JOB_COLUMNS = [
-  "id",
-  "score",
-  "scope",
-  "targets",
-  "params",
-  "submitted_at",
-  "submitted_by",
-  "timeout_ms",
-  "deadline",
-  "retries",
-  "request_id",
-  "caller",
-  "target_count",
-] as const;
-
-const PLAYER_COLUMNS = [
-  "name",
-  "version",
-  "slots",
-  "scores",
-  "address",
-  "first_seen",
-  "last_seen",
-] as const;
+/** A statement that returns rows as arrays. */
+interface ArrayStatement {
+  all(...args: SQLInputValue[]): Cells[];
+  get(...args: SQLInputValue[]): Cells | undefined;
+}
 
 /** JSON of a list that is nearly always empty, without a call for the empty case. */
 function jsonList(list: readonly unknown[]): string {
@@ -206,42 +147,55 @@ function bindPair(p: readonly [SQLInputValue, SQLInputValue], out: Args): void {
   out.push(p[0], p[1]);
 }
 
-/** The result columns of a task or attempt row; a result exists once its stdout tail does. */
-function resultOf(r: Row, withTails: boolean): AttemptResult | null {
-  if (withTails) {
-    if (r.stdout_tail === null) return null;
-  } else if (r.exit_code === null && r.signal === null && r.response === null) {
-    // A view without tails needs only what a result shows besides them.
-    return null;
-  }
+/** The result columns of an attempt row; a result exists once its stdout tail does. */
+function resultOf(r: Row): AttemptResult | null {
+  if (r.stdout_tail === null) return null;
   return {
     exitCode: r.exit_code as number | null,
     signal: r.signal as string | null,
     response: r.response === null ? null : JSON.parse(r.response as string),
-    stdoutTail: (r.stdout_tail as string | null | undefined) ?? "",
-    stderrTail: (r.stderr_tail as string | null | undefined) ?? "",
+    stdoutTail: r.stdout_tail as string,
+    stderrTail: (r.stderr_tail as string | null) ?? "",
   };
 }
 
-function taskOf(r: Row, withTails = true): TaskRow {
-  const tried = r.tried as string;
+/**
+ * A task from a row of {@linkcode TASK_COLUMNS} as an array (start-up reads
+ * 100,000s of them: arrays cost half what objects do). Without the tails
+ * ({@linkcode TASK_VIEW_COLUMNS}), the result is what a view shows of it.
+ */
+function taskOf(r: Cells): TaskRow {
+  const tried = r[6] as string;
+  const exitCode = r[15] as number | null;
+  const signal = r[16] as string | null;
+  const response = r[17] as string | null;
+  let result: AttemptResult | null = null;
+  if (r.length > 18 ? r[18] !== null : exitCode !== null || signal !== null || response !== null) {
+    result = {
+      exitCode,
+      signal,
+      response: response === null ? null : JSON.parse(response),
+      stdoutTail: (r[18] as string | null | undefined) ?? "",
+      stderrTail: (r[19] as string | null | undefined) ?? "",
+    };
+  }
   return {
-    id: r.id as number,
-    jobId: r.job_id as number,
-    seq: r.seq as number,
-    host: r.host as string | null,
-    state: r.state as TaskState,
-    attempt: r.attempt as number,
+    id: r[0] as number,
+    jobId: r[1] as number,
+    seq: r[2] as number,
+    host: r[3] as string | null,
+    state: r[4] as TaskState,
+    attempt: r[5] as number,
     tried: tried === "[]" ? [] : JSON.parse(tried),
-    notBefore: r.not_before as number | null,
-    failures: r.failures as number,
-    cancelRequested: r.cancel_requested === 1,
-    reason: r.reason as string | null,
-    updatedAt: r.updated_at as number,
-    assignedAt: r.assigned_at as number | null,
-    startedAt: r.started_at as number | null,
-    endedAt: r.ended_at as number | null,
-    result: resultOf(r, withTails),
+    notBefore: r[7] as number | null,
+    failures: r[8] as number,
+    cancelRequested: r[9] === 1,
+    reason: r[10] as string | null,
+    updatedAt: r[11] as number,
+    assignedAt: r[12] as number | null,
+    startedAt: r[13] as number | null,
+    endedAt: r[14] as number | null,
+    result,
   };
 }
 
@@ -255,7 +209,7 @@ function attemptOf(r: Row): AttemptRow {
     startedAt: r.started_at as number | null,
     endedAt: r.ended_at as number | null,
     error: r.error as string | null,
-    result: resultOf(r, true),
+    result: resultOf(r),
   };
 }
 
@@ -273,60 +227,6 @@ function jobOf(r: Row): JobRecord {
     submittedAt: r.submitted_at as number,
     caller: JSON.parse(r.caller as string),
   };
-}
-
-/**
- * One multi-row statement: `head` + `(?, …), (?, …) …` + `tail`, run over a
- * list in chunks of a power of two rows, each size prepared once.
- */
-class MultiRow<T> {
-  readonly #db: Database;
-  readonly #head: string;
-  readonly #tuple: string;
-  readonly #tail: string;
-  readonly #width: number;
-  readonly #bind: (item: T, out: Args) => void;
-  readonly #max: number;
-  readonly #stmts = new Map<number, StatementSync>();
-
-  constructor(
-    db: Database,
-    spec: { head: string; width: number; tail?: string; bind: (item: T, out: Args) => void },
-  ) {
-    this.#db = db;
-    this.#head = spec.head;
-    this.#tail = spec.tail ?? "";
-    this.#width = spec.width;
-    this.#tuple = `(${new Array(spec.width).fill("?").join(", ")})`;
-    this.#bind = spec.bind;
-    const vars = 32766; // SQLite's default SQLITE_MAX_VARIABLE_NUMBER since 3.32
-    let max = MAX_CHUNK;
-    while (max * spec.width > vars) max >>= 1;
-    this.#max = max;
-  }
-
-  #stmt(rows: number): StatementSync {
-    let s = this.#stmts.get(rows);
-    if (!s) {
-      const values = new Array(rows).fill(this.#tuple).join(", ");
-      s = this.#db.prepare(`${this.#head} VALUES ${values} ${this.#tail}`);
-      this.#stmts.set(rows, s);
-    }
-    return s;
-  }
-
-  run(items: readonly T[]): void {
-    let i = 0;
-    while (i < items.length) {
-      const left = items.length - i;
-      let n = this.#max;
-      while (n > left) n >>= 1;
-      const args: Args = [];
-      for (let k = i; k < i + n; k++) this.#bind(items[k], args);
-      this.#stmt(n).run(...args);
-      i += n;
-    }
-  }
 }
 
 /** What one write asked for, applied at its end. */
@@ -403,11 +303,19 @@ export class SqliteStore implements ConductorStore {
   readonly #insertJobs: MultiRow<JobRecord>;
   readonly #insertTasks: MultiRow<TaskRow>;
   readonly #saveTasks: MultiRow<TaskRow>;
+  readonly #saveTasksInPlace: MultiRow<TaskRow>;
   readonly #insertAttempts: MultiRow<AttemptRow>;
   readonly #finishJobs: MultiRow<readonly [number, number]>;
   readonly #cancelJobs: MultiRow<readonly [number, number]>;
   readonly #savePlayers: MultiRow<PlayerRecord>;
   readonly #touchPlayers: MultiRow<readonly [string, number]>;
+  /**
+   * Queue position and host of each open task as last committed, so that a
+   * save that changes neither leaves them out: an UPDATE rewrites the index
+   * entries of every column it sets, changed or not, and those two indexes
+   * make up half the cost of a save.
+   */
+  readonly #placed = new Map<number, { seq: number; host: string | null }>();
   #writing = false;
   #closed = false;
 
@@ -432,6 +340,14 @@ export class SqliteStore implements ConductorStore {
       head: `INSERT INTO tasks (${cols(TASK_COLUMNS)})`,
       width: TASK_COLUMNS.length,
       tail: `ON CONFLICT (id) DO UPDATE SET ${set}`,
+      bind: bindTask,
+    });
+    const inPlace = TASK_COLUMNS.filter((c) => !["id", "job_id", "seq", "host"].includes(c))
+      .map((c) => `${c} = excluded.${c}`).join(", ");
+    this.#saveTasksInPlace = new MultiRow(db, {
+      head: `INSERT INTO tasks (${cols(TASK_COLUMNS)})`,
+      width: TASK_COLUMNS.length,
+      tail: `ON CONFLICT (id) DO UPDATE SET ${inPlace}`,
       bind: bindTask,
     });
     this.#insertAttempts = new MultiRow(db, {
@@ -490,6 +406,22 @@ export class SqliteStore implements ConductorStore {
     return s;
   }
 
+  /**
+   * A cached statement whose rows come as arrays of the selected columns
+   * (`setReturnArrays`, in Deno's `node:sqlite` but not yet in its types).
+   */
+  #qa(sql: string): ArrayStatement {
+    if (this.#closed) throw new Error(`conductor database ${this.#path} is closed`);
+    const key = `arrays:${sql}`;
+    let s = this.#stmts.get(key);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      (s as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+      this.#stmts.set(key, s);
+    }
+    return s as unknown as ArrayStatement;
+  }
+
   // ------------------------------------------------------------------ write
 
   write(fn: (tx: WriteTx) => void): Promise<void> {
@@ -507,7 +439,11 @@ export class SqliteStore implements ConductorStore {
     const c = new Changes();
     this.#writing = true;
     try {
-      fn(c);
+      const out: unknown = fn(c);
+      if (out instanceof Promise) {
+        out.catch(() => {}); // Its failure is reported here, not as an unhandled rejection.
+        throw new TypeError("the function of a write must not be async: it would write too late");
+      }
     } finally {
       c.open = false;
       this.#writing = false;
@@ -520,21 +456,59 @@ export class SqliteStore implements ConductorStore {
       }
       this.#insertJobs.run(c.jobs);
       this.#insertTasks.run(c.inserted);
-      this.#saveTasks.run(c.saved);
+      const { moved, inPlace } = this.#sortSaves(c.saved);
+      this.#saveTasks.run(moved);
+      this.#saveTasksInPlace.run(inPlace);
       this.#insertAttempts.run(c.attempts);
       if (c.finished.size > 0) this.#finishJobs.run([...c.finished]);
       if (c.cancelled.size > 0) this.#cancelJobs.run([...c.cancelled]);
       this.#savePlayers.run(c.players);
       if (c.touched.size > 0) this.#touchPlayers.run([...c.touched]);
       db.exec("COMMIT");
+      this.#place(c.inserted);
+      this.#place(c.saved);
     } catch (err) {
       // A COMMIT that fails (a deferred constraint, an I/O error) leaves the transaction open.
-      if (db.isTransaction) db.exec("ROLLBACK");
+      try {
+        if (db.isTransaction) db.exec("ROLLBACK");
+      } catch {
+        // SQLite rolls back by itself when it cannot go on; the first error is the one to report.
+      }
       throw new OrchError(
         "internal",
         `cannot write to conductor database ${this.#path}: ${(err as Error).message}`,
         { cause: err },
       );
+    }
+  }
+
+  /**
+   * Splits saves into those that move a task (a new queue position or
+   * host, or one not known to be placed as it says) and those that do not.
+   */
+  #sortSaves(saved: readonly TaskRow[]): { moved: TaskRow[]; inPlace: TaskRow[] } {
+    const moved: TaskRow[] = [];
+    const inPlace: TaskRow[] = [];
+    const seen = new Set<number>();
+    for (const t of saved) {
+      // A task saved twice in one write: the two statements could apply its images out of order.
+      if (seen.has(t.id)) return { moved: [...saved], inPlace: [] };
+      seen.add(t.id);
+      const p = this.#placed.get(t.id);
+      if (p !== undefined && p.seq === t.seq && p.host === t.host) inPlace.push(t);
+      else moved.push(t);
+    }
+    return { moved, inPlace };
+  }
+
+  /** Notes where committed tasks are; final tasks are forgotten. */
+  #place(tasks: readonly TaskRow[]): void {
+    for (const t of tasks) {
+      if (t.state === "queued" || t.state === "assigned" || t.state === "running") {
+        this.#placed.set(t.id, { seq: t.seq, host: t.host });
+      } else {
+        this.#placed.delete(t.id);
+      }
     }
   }
 
@@ -556,24 +530,18 @@ export class SqliteStore implements ConductorStore {
       `SELECT (SELECT MAX(id) FROM jobs) AS job, (SELECT MAX(id) FROM tasks) AS task,
               (SELECT MIN(seq) FROM tasks) AS low, (SELECT MAX(seq) FROM tasks) AS high`,
     ).get() as Row;
-    // Open work is reached through the jobs not finished (jobs_unfinished), then
-    // each one's open tasks (tasks_by_job_state): never a scan of the history.
-    const tasks = (this.#q(
-      `SELECT ${TASK_COLUMNS.map((c) => `t.${c}`).join(", ")}
-       FROM jobs j JOIN tasks t ON t.job_id = j.id
-       WHERE j.finished_at IS NULL AND t.state IN ${OPEN}
-       ORDER BY t.seq, t.id`,
-    ).all() as Row[]).map((r) => taskOf(r));
+    const rows = this.#qa(OPEN_TASKS_SQL).all();
+    // Queue order: seq (column 2), then id (column 0).
+    rows.sort((a, b) => (a[2] as number) - (b[2] as number) || (a[0] as number) - (b[0] as number));
+    const tasks = rows.map(taskOf);
+    this.#placed.clear();
+    this.#place(tasks);
     const jobIds = [...new Set(tasks.map((t) => t.jobId))].sort((a, b) => a - b);
     const jobs = (this.#q(
       `SELECT ${JOB_COLUMNS.join(", ")} FROM jobs
        WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
     ).all(JSON.stringify(jobIds)) as Row[]).map(jobOf);
-    const done = this.#q(
-      `SELECT id FROM jobs j WHERE finished_at IS NULL AND NOT EXISTS
-         (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state IN ${OPEN})
-       ORDER BY id`,
-    ).all() as Row[];
+    const done = this.#q(DONE_JOBS_SQL).all() as Row[];
     const players = (this.#q(
       `SELECT ${PLAYER_COLUMNS.join(", ")} FROM players ORDER BY name`,
     ).all() as Row[]).map((r) => ({
@@ -667,9 +635,9 @@ export class SqliteStore implements ConductorStore {
       const total = (this.#q(`SELECT COUNT(*) AS n FROM tasks WHERE ${where}`).get(...args) as Row)
         .n as number;
       const cols = query.output ? TASK_COLUMNS : TASK_VIEW_COLUMNS;
-      const rows = this.#q(
+      const rows = (this.#qa(
         `SELECT ${cols.join(", ")} FROM tasks WHERE ${where} ORDER BY id LIMIT ? OFFSET ?`,
-      ).all(...args, query.limit, (query.page - 1) * query.limit) as Row[];
+      ).all(...args, query.limit, (query.page - 1) * query.limit)).map(taskOf);
       let items: (TaskView | TaskDetail)[];
       if (query.output) {
         const history = new Map<number, AttemptRow[]>();
@@ -678,7 +646,7 @@ export class SqliteStore implements ConductorStore {
             const r of this.#q(
               `SELECT ${ATTEMPT_COLUMNS.join(", ")} FROM attempts
                WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, attempt`,
-            ).all(JSON.stringify(rows.map((r) => r.id))) as Row[]
+            ).all(JSON.stringify(rows.map((t) => t.id))) as Row[]
           ) {
             const a = attemptOf(r);
             const list = history.get(a.taskId);
@@ -686,9 +654,9 @@ export class SqliteStore implements ConductorStore {
             else history.set(a.taskId, [a]);
           }
         }
-        items = rows.map((r) => taskDetail(taskOf(r), history.get(r.id as number) ?? []));
+        items = rows.map((t) => taskDetail(t, history.get(t.id) ?? []));
       } else {
-        items = rows.map((r) => taskView(taskOf(r, false)));
+        items = rows.map(taskView);
       }
       return { job_id: jobId, total, page: query.page, limit: query.limit, tasks: items };
     });
@@ -696,9 +664,9 @@ export class SqliteStore implements ConductorStore {
 
   task(jobId: number, taskId: number): Promise<TaskDetail | undefined> {
     return this.#read(() => {
-      const r = this.#q(
+      const r = this.#qa(
         `SELECT ${TASK_COLUMNS.join(", ")} FROM tasks WHERE id = ? AND job_id = ?`,
-      ).get(taskId, jobId) as Row | undefined;
+      ).get(taskId, jobId);
       if (!r) return undefined;
       const history = (this.#q(
         `SELECT ${ATTEMPT_COLUMNS.join(", ")} FROM attempts WHERE task_id = ? ORDER BY attempt`,

@@ -6,7 +6,8 @@ import { LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
 import { CONDUCTOR_MIGRATIONS } from "../../../lib/store/conductor_schema.ts";
 import { type Database, openDatabase } from "../../../lib/store/db.ts";
 import { SqliteStore } from "../../../lib/store/sqlite_store.ts";
-import type { TaskRow } from "../../../lib/store/types.ts";
+import { DONE_JOBS_SQL, OPEN_TASKS_SQL } from "../../../lib/store/_sqlite_sql.ts";
+import type { TaskRow, WriteTx } from "../../../lib/store/types.ts";
 import { jobRecord, queuedTask, storeConformance } from "./conformance.ts";
 
 storeConformance("sqlite", async () => {
@@ -118,7 +119,7 @@ Deno.test("a closed store refuses writes and reads", async () => {
 Deno.test("a write transaction used after its write ended is refused", async () => {
   const s = SqliteStore.open(":memory:");
   try {
-    let kept: Parameters<Parameters<SqliteStore["write"]>[0]>[0] | undefined;
+    let kept: WriteTx | undefined;
     await s.write((tx) => {
       kept = tx;
     });
@@ -443,4 +444,118 @@ Deno.test("a commit that fails rejects, leaves nothing written, and the next wri
     const snap = await s.load();
     assertEquals([snap.conductorId, snap.players.map((p) => p.name)], ["c-1", ["p1"]]);
   });
+});
+
+Deno.test("start-up reaches open work through unfinished jobs, never by reading all tasks", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "conductor.db");
+    const s = SqliteStore.open(path);
+    // A history of 20 finished jobs of 100 tasks, and one job open.
+    for (let j = 1; j <= 20; j++) {
+      const hosts = Array.from({ length: 100 }, (_, i) => `p${i}`);
+      const done = hosts.map((h, i) => ({
+        ...queuedTask((j - 1) * 100 + i + 1, j, (j - 1) * 100 + i + 1, h),
+        state: "succeeded" as const,
+      }));
+      await s.write((tx) => {
+        tx.insertJob(jobRecord(j, { targets: hosts }), done);
+        tx.finishJobs([{ id: j, at: T0 }]);
+      });
+    }
+    const open = jobRecord(21, { targets: ["p1", "p2"] });
+    await s.write((tx) =>
+      tx.insertJob(open, [queuedTask(2001, 21, 2001, "p1"), queuedTask(2002, 21, 2002, "p2")])
+    );
+    await s.close();
+    const db = openAt(path, LATEST);
+    try {
+      const plan = (sql: string) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) =>
+          r.detail
+        );
+      // With and without statistics: ANALYZE may be run on a database by hand.
+      for (const when of ["without statistics", "after ANALYZE"]) {
+        if (when === "after ANALYZE") db.exec("ANALYZE");
+        const tasks = plan(OPEN_TASKS_SQL);
+        assertEquals(tasks.slice(0, 2), [
+          "SCAN j USING INDEX jobs_unfinished",
+          "SEARCH t USING INDEX tasks_by_job_state (job_id=? AND state=?)",
+        ], `${when}: ${tasks.join("; ")}`);
+        const done = plan(DONE_JOBS_SQL);
+        assert(
+          done.every((d) => !/^SCAN (t|tasks)\b/.test(d)) && done[0].includes("jobs_unfinished"),
+          `${when}: ${done.join("; ")}`,
+        );
+      }
+    } finally {
+      db.close();
+    }
+  });
+});
+
+Deno.test("an async write function is refused with nothing written", async () => {
+  const s = SqliteStore.open(":memory:");
+  try {
+    const j = jobRecord(1, { targets: ["p1"] });
+    const late = async (tx: WriteTx) => {
+      await Promise.resolve();
+      tx.insertJob(j, [queuedTask(1, 1, 1, "p1")]);
+    };
+    await assertRejects(
+      () => s.write(late as unknown as (tx: WriteTx) => void),
+      /must not be async/,
+    );
+    assertEquals(await s.job(1), undefined);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a write that failed leaves no trace in how the next one is written", async () => {
+  const trigger = `
+    CREATE TRIGGER refuse_player BEFORE INSERT ON players WHEN NEW.name = 'refused'
+    BEGIN SELECT RAISE(ABORT, 'player refused by a test trigger'); END;
+  `;
+  await withRiggedStore(trigger, async (s) => {
+    const j = jobRecord(1, { scope: "one", targets: ["p1", "p2"] });
+    const t = queuedTask(1, 1, 1, null);
+    await s.write((tx) => tx.insertJob(j, [t]));
+    const moved: TaskRow = { ...t, seq: 9, host: "p2", state: "assigned", attempt: 1 };
+    await assertRejects(() =>
+      s.write((tx) => {
+        tx.saveTasks([moved]);
+        tx.savePlayers([{
+          name: "refused",
+          version: "1",
+          slots: 1,
+          scores: [],
+          address: null,
+          lastSeen: T0,
+        }]);
+      })
+    );
+    // (A load would note the placement afresh: read through a view instead.)
+    assertEquals([(await s.task(1, 1))?.host, (await s.task(1, 1))?.state], [null, "queued"]);
+    const again: TaskRow = { ...moved, state: "running", startedAt: T0 };
+    await s.write((tx) => tx.saveTasks([again]));
+    assertEquals((await s.load()).tasks, [again]);
+  });
+});
+
+Deno.test("a task saved twice in one write ends as its last image", async () => {
+  const s = SqliteStore.open(":memory:");
+  try {
+    const j = jobRecord(1, { scope: "one", targets: ["p1", "p2"] });
+    const t = queuedTask(1, 1, 1, null);
+    await s.write((tx) => tx.insertJob(j, [t]));
+    const moved: TaskRow = { ...t, seq: 9, host: "p2", state: "assigned", attempt: 1 };
+    const back: TaskRow = { ...t, attempt: 1, updatedAt: T0 + 1 };
+    await s.write((tx) => {
+      tx.saveTasks([moved]);
+      tx.saveTasks([back]);
+    });
+    assertEquals((await s.load()).tasks, [back]);
+  } finally {
+    await s.close();
+  }
 });
