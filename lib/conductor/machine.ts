@@ -122,7 +122,17 @@ export class TaskMachine {
     this.#nextTask = snap.maxTaskId + 1;
     const open = new Map<number, number>();
     for (const t of snap.tasks) open.set(t.jobId, (open.get(t.jobId) ?? 0) + 1);
-    for (const j of snap.jobs) this.#addJob(j, open.get(j.id) ?? 0, true);
+    const finished = new Map(snap.finished.map((f) => [f.jobId, f]));
+    for (const j of snap.jobs) {
+      const done = finished.get(j.id);
+      const rec = this.#addJob(
+        j,
+        (open.get(j.id) ?? 0) + (done ? done.succeeded + done.other : 0),
+        true,
+      );
+      rec.succeeded = done?.succeeded ?? 0;
+      rec.unsucceeded = done?.other ?? 0;
+    }
     for (const r of snap.tasks) {
       const job = this.#jobs.get(r.jobId);
       if (!job) continue;

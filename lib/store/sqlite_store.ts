@@ -541,6 +541,16 @@ export class SqliteStore implements ConductorStore {
       `SELECT ${JOB_COLUMNS.join(", ")} FROM jobs
        WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
     ).all(JSON.stringify(jobIds)) as Row[]).map(jobOf);
+    const finished = (this.#q(
+      `SELECT job_id, SUM(state = 'succeeded') AS succeeded, COUNT(*) AS n FROM tasks
+       WHERE job_id IN (SELECT value FROM json_each(?))
+         AND state NOT IN ('queued', 'assigned', 'running')
+       GROUP BY job_id ORDER BY job_id`,
+    ).all(JSON.stringify(jobIds)) as Row[]).map((r) => ({
+      jobId: r.job_id as number,
+      succeeded: r.succeeded as number,
+      other: (r.n as number) - (r.succeeded as number),
+    }));
     const done = this.#q(DONE_JOBS_SQL).all() as Row[];
     const players = (this.#q(
       `SELECT ${PLAYER_COLUMNS.join(", ")} FROM players ORDER BY name`,
@@ -560,6 +570,7 @@ export class SqliteStore implements ConductorStore {
       seqHigh: (ids.high as number | null) ?? 0,
       jobs,
       tasks,
+      finished,
       unfinishedDoneJobs: done.map((r) => r.id as number),
       players,
     };

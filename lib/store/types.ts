@@ -126,6 +126,8 @@ export interface StoreSnapshot {
   jobs: JobRecord[];
   /** Every task not final (queued, assigned, running), in queue order. */
   tasks: TaskRow[];
+  /** For each job of `jobs` with final tasks: how many succeeded, and how many ended otherwise. */
+  finished: { jobId: number; succeeded: number; other: number }[];
   /** Jobs whose tasks are all final but that are not marked finished (a crash between the two). */
   unfinishedDoneJobs: number[];
   players: PlayerRecord[];

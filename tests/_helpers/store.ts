@@ -18,6 +18,7 @@ export class EmptyStore implements ConductorStore {
       seqHigh: 0,
       jobs: [],
       tasks: [],
+      finished: [],
       unfinishedDoneJobs: [],
       players: [],
     });

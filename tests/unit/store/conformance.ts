@@ -136,6 +136,7 @@ const EMPTY_SNAPSHOT: StoreSnapshot = {
   seqHigh: 0,
   jobs: [],
   tasks: [],
+  finished: [],
   unfinishedDoneJobs: [],
   players: [],
 };
@@ -731,6 +732,25 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     const v = await store.job(1);
     assertEquals([v?.finished_at, v?.aggregate], [T0 + 5, "failure"]);
     assertEquals((await store.job(2))?.finished_at, T0 + 7);
+  });
+
+  test("the snapshot counts, for each open job, its tasks already final and how many succeeded", async ({ store }) => {
+    const a = jobRecord(1, { targets: ["p1", "p2", "p3", "p4"] });
+    const b = jobRecord(2, { targets: ["p1"] });
+    await store.write((tx) => {
+      tx.insertJob(a, allOfTasks(a, 1, 1));
+      tx.insertJob(b, allOfTasks(b, 5, 5));
+    });
+    await store.write((tx) =>
+      tx.saveTasks([
+        ended(assigned(queuedTask(1, 1, 1, "p1"), "p1", T0), "succeeded", T0 + 1, OK, null),
+        ended(assigned(queuedTask(2, 1, 2, "p2"), "p2", T0), "failed", T0 + 1, OK, "exit 1"),
+        ended(queuedTask(3, 1, 3, "p3"), "cancelled", T0 + 1, null, "cancelled by local"),
+      ])
+    );
+    const snap = await store.load();
+    assertEquals(snap.jobs.map((j) => j.id), [1, 2]);
+    assertEquals(snap.finished, [{ jobId: 1, succeeded: 1, other: 2 }]);
   });
 
   test("a job's cancel keeps the first time, and a task's cancel request is kept", async ({ store }) => {
