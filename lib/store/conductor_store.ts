@@ -102,13 +102,21 @@ export class ConductorStore {
     this.db = db;
   }
 
-  /** Opens the database at `path`, creating and migrating it as needed. */
-  static open(path: string): ConductorStore {
+  /**
+   * Opens and migrates the database at `path`. It is created only with
+   * `create` (a first start, `orch conductor --init`); otherwise a missing,
+   * empty or foreign file is refused, so that a wrong path or a lost file
+   * never silently becomes an empty queue.
+   */
+  static open(path: string, opts: { create: boolean }): ConductorStore {
     return new ConductorStore(
       openDatabase(path, {
         what: "conductor database",
         migrations: CONDUCTOR_MIGRATIONS,
         exclusive: true,
+        create: opts.create,
+        createWith: "run with --init",
+        schemaTable: "jobs",
       }),
     );
   }

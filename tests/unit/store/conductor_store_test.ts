@@ -14,7 +14,7 @@ const T0 = 1_700_000_000_000;
 async function withStore(fn: (s: ConductorStore, path: string) => Promise<void> | void) {
   await withTempDir(async (dir) => {
     const path = join(dir, "conductor.db");
-    const s = ConductorStore.open(path);
+    const s = ConductorStore.open(path, { create: true });
     try {
       await fn(s, path);
     } finally {
@@ -67,14 +67,14 @@ Deno.test("a new database is migrated to the latest schema version", async () =>
 Deno.test("the database folder is created when missing", async () => {
   await withTempDir((dir) => {
     const path = join(dir, "a", "b", "conductor.db");
-    ConductorStore.open(path).close();
+    ConductorStore.open(path, { create: true }).close();
     assert(Deno.statSync(path).isFile);
   });
 });
 
 Deno.test("a second open of a database in use is a conflict", async () => {
   await withStore((_s, path) => {
-    const err = assertThrows(() => ConductorStore.open(path));
+    const err = assertThrows(() => ConductorStore.open(path, { create: false }));
     assert(err instanceof OrchError, `expected an OrchError, got ${err}`);
     assertEquals(err.code, "conflict");
     assertEquals(err.message, `conductor database ${path} is in use by another process`);
@@ -85,10 +85,10 @@ Deno.test("a second open of a database in use is a conflict", async () => {
 Deno.test("a database closed by its owner can be opened again, with its data", async () => {
   await withTempDir((dir) => {
     const path = join(dir, "c.db");
-    const a = ConductorStore.open(path);
+    const a = ConductorStore.open(path, { create: true });
     const { jobId } = a.insertJob(job(), 1);
     a.close();
-    const b = ConductorStore.open(path);
+    const b = ConductorStore.open(path, { create: false });
     try {
       assertEquals(b.getJob(jobId)?.score, "deploy");
       assertEquals(userVersion(b), LATEST);
@@ -101,10 +101,10 @@ Deno.test("a database closed by its owner can be opened again, with its data", a
 Deno.test("a database with a newer schema version is refused with a clear message", async () => {
   await withTempDir((dir) => {
     const path = join(dir, "c.db");
-    const a = ConductorStore.open(path);
+    const a = ConductorStore.open(path, { create: true });
     a.db.exec(`PRAGMA user_version = ${LATEST + 5}`);
     a.close();
-    const err = assertThrows(() => ConductorStore.open(path));
+    const err = assertThrows(() => ConductorStore.open(path, { create: false }));
     assert(err instanceof OrchError);
     assertEquals(err.code, "config");
     assertEquals(
@@ -124,6 +124,7 @@ Deno.test("a database made by the first schema version is upgraded with its jobs
       what: "conductor database",
       migrations: CONDUCTOR_MIGRATIONS.filter((m) => m.version === 1),
       exclusive: true,
+      create: true,
     });
     v1.prepare(
       `INSERT INTO jobs (score, scope, targets, params, submitted_at, submitted_by)
@@ -134,7 +135,7 @@ Deno.test("a database made by the first schema version is upgraded with its jobs
     )
       .run();
     v1.close();
-    const s = ConductorStore.open(path);
+    const s = ConductorStore.open(path, { create: false });
     try {
       assertEquals(userVersion(s), LATEST);
       const j = s.getJob(1)!;
@@ -154,7 +155,7 @@ Deno.test("a database made by the first schema version is upgraded with its jobs
 });
 
 Deno.test("an in-memory store works", () => {
-  const s = ConductorStore.open(":memory:");
+  const s = ConductorStore.open(":memory:", { create: true });
   try {
     assertEquals(s.insertJob(job(), 1), { jobId: 1, taskIds: [1, 2] });
   } finally {
@@ -167,11 +168,11 @@ Deno.test("the conductor id is made once and stays the same, also after a reopen
     const path = join(dir, "c.db");
     let made = 0;
     const make = () => `id-${++made}`;
-    const a = ConductorStore.open(path);
+    const a = ConductorStore.open(path, { create: true });
     assertEquals(a.conductorId(make), "id-1");
     assertEquals(a.conductorId(make), "id-1");
     a.close();
-    const b = ConductorStore.open(path);
+    const b = ConductorStore.open(path, { create: true });
     assertEquals(b.conductorId(make), "id-1");
     b.close();
     assertEquals(made, 1);

@@ -24,11 +24,17 @@ const SCHEMA = [{
 async function withDb(fn: (db: Database, reader: Database) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
   const path = join(dir, "test.db");
-  const db = openDatabase(path, { what: "test database", migrations: SCHEMA, exclusive: false });
+  const db = openDatabase(path, {
+    what: "test database",
+    migrations: SCHEMA,
+    exclusive: false,
+    create: true,
+  });
   const reader = openDatabase(path, {
     what: "test database",
     migrations: SCHEMA,
     exclusive: false,
+    create: false,
   });
   try {
     await fn(db, reader);
