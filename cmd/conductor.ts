@@ -1,12 +1,13 @@
 /**
  * `orch conductor`: runs the conductor until SIGTERM or SIGINT; SIGHUP
- * reloads the players file.
+ * reloads the players file. `--init` creates its database on a first
+ * start; without it, a missing or empty database is refused.
  *
  * @module
  */
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
-import { CONDUCTOR_CONFIG_PATH, conductorKeys } from "../lib/config/mod.ts";
+import { CONDUCTOR_CONFIG_PATH, conductorKeys, readPlayersFile } from "../lib/config/mod.ts";
 import { startConductor } from "../lib/conductor/mod.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { SqliteStore } from "../lib/store/mod.ts";
@@ -27,6 +28,10 @@ export function conductorCommand(): CommandUnknownOpts {
       "run the conductor: the durable queue that players connect to and the audience submits to",
     );
   addConfigFlags(cmd, conductorKeys, CONDUCTOR_CONFIG_PATH);
+  cmd.option(
+    "--init",
+    "create the database on this first start (without it, a missing or empty database is refused)",
+  );
   cmd.action(async (opts) => {
     const config = await configFromFlags(conductorKeys, opts, CONDUCTOR_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
@@ -35,7 +40,20 @@ export function conductorCommand(): CommandUnknownOpts {
       "conductor",
       new Date(),
     );
-    const store = SqliteStore.open(config.db);
+    // A bad players file is refused before the database is touched: a failed start changes nothing.
+    await readPlayersFile(config.players_file);
+    // The flags are added in a loop, so commander cannot type them.
+    const init = (opts as { init?: boolean }).init === true;
+    const existed = init && (await Deno.stat(config.db).then(() => true, () => false));
+    const store = SqliteStore.open(config.db, { create: init });
+    if (init) {
+      log.info(
+        existed
+          ? "--init: the conductor database exists; it is opened as it is"
+          : "created the conductor database",
+        { db: config.db },
+      );
+    }
     let conductor;
     try {
       conductor = await startConductor({

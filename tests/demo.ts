@@ -36,9 +36,13 @@ try {
   for await (const e of Deno.readDir(c.caDir)) files.push(e.name);
   console.log(`  ${files.sort().join("  ")}`);
 
-  say("the conductor");
-  const conductor = await c.startConductor();
-  console.log(conductor.proc.lines.find((l) => l.includes("conductor ready")));
+  say("the conductor, first start: --init creates its database");
+  const conductor = await c.startConductor([], { init: true });
+  for (const l of conductor.proc.lines) {
+    if (l.includes("created the conductor database") || l.includes("conductor ready")) {
+      console.log(l);
+    }
+  }
 
   say("three players, each its own process");
   for (const p of players) await c.startPlayer(p);

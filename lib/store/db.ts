@@ -26,18 +26,35 @@ export interface OpenOptions {
   migrations: readonly Migration[];
   /** Hold the write lock for the life of the connection, so a second process cannot write. */
   exclusive: boolean;
+  /**
+   * Create the database (and its folder) when the file is absent or holds
+   * nothing yet. Without it, an absent, empty or foreign file is refused and
+   * nothing is created or changed.
+   */
+  create: boolean;
+  /** How a user asks for creation, for messages: "run with --init". */
+  createWith?: string;
+  /** A table every version of the schema has: a database with a schema version but without it is not ours. */
+  schemaTable?: string;
 }
 
-/** Opens (creating when absent) and migrates the database at `path`. */
+/**
+ * Opens and migrates the database at `path`, creating it only when
+ * `opts.create` says so. Throws `OrchError` (`config`, or `conflict` when
+ * another process holds it) naming the file and what is wrong with it.
+ */
 export function openDatabase(path: string, opts: OpenOptions): Database {
   if (path !== ":memory:") {
-    try {
-      Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
-    } catch (err) {
-      throw new OrchError(
-        "config",
-        `cannot create the folder of ${opts.what} ${path}: ${(err as Error).message}`,
-      );
+    if (!opts.create) checkPresent(path, opts);
+    else {
+      try {
+        Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+      } catch (err) {
+        throw new OrchError(
+          "config",
+          `cannot create the folder of ${opts.what} ${path}: ${(err as Error).message}`,
+        );
+      }
     }
   }
   let db: DatabaseSync;
@@ -48,6 +65,8 @@ export function openDatabase(path: string, opts: OpenOptions): Database {
   }
   try {
     db.exec("PRAGMA busy_timeout = 2000");
+    // Only reads until the file is known to be ours: a foreign file is left as it was.
+    checkSchema(db, path, opts);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = FULL");
     db.exec("PRAGMA foreign_keys = ON");
@@ -62,9 +81,70 @@ export function openDatabase(path: string, opts: OpenOptions): Database {
         hint: "only one conductor may use a database; is another one running?",
       });
     }
+    if (/not a database|malformed|corrupt/i.test(msg)) {
+      throw new OrchError(
+        "config",
+        `${opts.what} ${path} is not a SQLite database, or it is damaged (${msg})`,
+        { hint: "check the path; restore the file from a backup", cause: err },
+      );
+    }
     throw new OrchError("config", `cannot use ${opts.what} ${path}: ${msg}`, { cause: err });
   }
   return db;
+}
+
+/** Refuses an absent, empty or non-file `path`, before SQLite would create one. */
+function checkPresent(path: string, opts: OpenOptions): void {
+  const create = opts.createWith ? `${opts.createWith} to create it` : "create it";
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new OrchError(
+        "config",
+        `${opts.what} ${path} does not exist; on a first start, ${create}`,
+        { hint: "if it existed before, check the path and restore the file from a backup" },
+      );
+    }
+    throw new OrchError("config", `cannot read ${opts.what} ${path}: ${(err as Error).message}`);
+  }
+  if (!info.isFile) throw new OrchError("config", `${opts.what} ${path} is not a regular file`);
+  if (info.size === 0) {
+    throw new OrchError(
+      "config",
+      `${opts.what} ${path} is empty (0 bytes): it holds none of the data it should`,
+      { hint: `restore it from a backup; to start afresh, remove it and ${create}` },
+    );
+  }
+}
+
+/** Refuses a database that is not one of ours; one that holds nothing yet only when not creating. */
+function checkSchema(db: DatabaseSync, path: string, opts: OpenOptions): void {
+  const version = (db.prepare("PRAGMA user_version").get() as { user_version: number })
+    .user_version;
+  const tables = (db.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+  ).all() as { name: string }[]).map((r) => r.name);
+  const ours = version > 0 && (opts.schemaTable === undefined || tables.includes(opts.schemaTable));
+  if (ours) return;
+  if (tables.length > 0 || version > 0) {
+    const shown = tables.slice(0, 5).join(", ") + (tables.length > 5 ? ", …" : "");
+    throw new OrchError(
+      "config",
+      `${path} is a SQLite database but not an orch ${opts.what} (it holds ${
+        tables.length ? `tables ${shown}` : "no tables"
+      }, schema version ${version})`,
+      { hint: "check the path: orch does not change a database it did not make" },
+    );
+  }
+  if (!opts.create) {
+    const create = opts.createWith ? `${opts.createWith} to create it` : "create it";
+    throw new OrchError(
+      "config",
+      `${opts.what} ${path} is a SQLite database without orch's schema; on a first start, ${create}`,
+    );
+  }
 }
 
 function migrate(db: DatabaseSync, path: string, opts: OpenOptions): void {

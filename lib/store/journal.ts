@@ -84,13 +84,17 @@ export class Journal {
     this.#db = db;
   }
 
-  /** Opens the journal at `path`, creating it when absent. */
+  /**
+   * Opens the journal at `path`, creating it when absent: a player that lost
+   * its journal is set right by the conductor when it reconnects.
+   */
   static open(path: string): Journal {
     return new Journal(
       openDatabase(path, {
         what: "player journal",
         migrations: JOURNAL_MIGRATIONS,
         exclusive: true,
+        create: true,
       }),
     );
   }

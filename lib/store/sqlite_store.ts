@@ -387,11 +387,13 @@ export class SqliteStore implements ConductorStore {
    * by this process alone), creating and migrating it as needed.
    */
   static open(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
-    void opts.create; // Taken by openDatabase once it can refuse to make a database.
     const db = openDatabase(path, {
       what: "conductor database",
       migrations: CONDUCTOR_MIGRATIONS,
       exclusive: true,
+      create: opts.create ?? false,
+      createWith: "run with --init",
+      schemaTable: "jobs",
     });
     return new SqliteStore(db, path);
   }

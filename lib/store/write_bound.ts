@@ -81,6 +81,7 @@ async function rawBound(path: string, rows: number, perCommit: number): Promise<
   await removeDatabase(path);
   const db = openDatabase(path, {
     what: "scratch database",
+    create: true,
     migrations: [{
       version: 1,
       sql: `CREATE TABLE t (
@@ -142,7 +143,7 @@ async function storeBound(
   batch: number,
 ): Promise<number> {
   await removeDatabase(path);
-  const store = SqliteStore.open(path);
+  const store = SqliteStore.open(path, { create: true });
   try {
     const half = Math.max(1, Math.floor(batch / 2));
     const hosts = Array.from({ length: jobSize }, (_, i) => `host-${i}`);

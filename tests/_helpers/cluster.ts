@@ -56,6 +56,8 @@ export class Cluster implements AsyncDisposable {
   /** Players port: chosen once, so a restarted conductor is found by its players. */
   playersPort = 0;
   audiencePort = 0;
+  /** A conductor was started once: its database exists. */
+  #conductorStarted = false;
 
   private constructor(dir: string, opts: ClusterOptions) {
     this.dir = dir;
@@ -154,10 +156,21 @@ export class Cluster implements AsyncDisposable {
     ];
   }
 
-  /** Starts the conductor and waits until it listens. */
-  async startConductor(extra: string[] = []): Promise<ConductorInfo> {
+  /**
+   * Starts the conductor and waits until it listens. The first start of a
+   * cluster passes `--init` (it creates the database), later ones do not;
+   * `init` says otherwise.
+   */
+  async startConductor(
+    extra: string[] = [],
+    opts: { init?: boolean } = {},
+  ): Promise<ConductorInfo> {
+    const init = opts.init ?? !this.#conductorStarted;
+    this.#conductorStarted = true;
     const proc = this.track(
-      new Proc("conductor", this.conductorArgs(extra), { entry: this.opts.entry }),
+      new Proc("conductor", this.conductorArgs([...(init ? ["--init"] : []), ...extra]), {
+        entry: this.opts.entry,
+      }),
     );
     const m = await proc.waitFor(/conductor ready players=[^ ]*:(\d+) audience=[^ ]*:(\d+)/);
     this.playersPort = Number(m[1]);

@@ -15,11 +15,11 @@ Deno.test("fault 2: a player killed with -9 mid-score: the task ends interrupted
     targets: ["p1"],
     params: { OUT: out, SLEEP: "30" },
   });
-  const jobId = String(id);
-  await until("the score's process", () => processesWithEnv("ORCH_JOB_ID", jobId).length > 0);
+  // Found by its OUT parameter, this test's own temp dir: job ids start at 1 in every cluster.
+  await until("the score's process", () => processesWithEnv("ORC_OUT", out).length > 0);
   await p1.kill9();
   // The score outlives its player, in its own process group.
-  const orphans = processesWithEnv("ORCH_JOB_ID", jobId).length;
+  const orphans = processesWithEnv("ORC_OUT", out).length;
 
   const t0 = Date.now();
   const back = await c.startPlayer("p1");
@@ -32,7 +32,7 @@ Deno.test("fault 2: a player killed with -9 mid-score: the task ends interrupted
     /the player stopped while the score ran; its leftover processes were stopped/,
   );
   assertEquals(job.tasks[0].attempts.length, 1);
-  assertEquals(processesWithEnv("ORCH_JOB_ID", jobId), []);
+  assertEquals(processesWithEnv("ORC_OUT", out), []);
   // It does not run again: no line was ever appended, and the player holds nothing.
   assertEquals((await appendedRuns(out)).get("p1") ?? [], []);
   assertEquals((await c.client.players())[0].running, 0);

@@ -112,7 +112,7 @@ Deno.test("a conductor database replaced under a running player: the old run is 
   await Deno.remove(`${c.db}-wal`).catch(() => {});
   await Deno.remove(`${c.db}-shm`).catch(() => {});
 
-  await c.startConductor();
+  await c.startConductor([], { init: true });
   await p1.waitFor(/dropped journal entries from another conductor database .*count=1/);
   await c.waitConnected("p1");
   // The new database numbers its jobs and tasks from 1 again: the same ids as the old run.

@@ -359,3 +359,8 @@ Deno.test("nothing in lib/ calls Deno.exit or console.log", () => {
   });
   assertEquals(bad, []);
 });
+
+Deno.test("the regular expression engine (re2js) is imported only by lib/score/pattern.ts", () => {
+  const users = SOURCES.filter((s) => importsOf(s.code).includes("re2js")).map((s) => s.rel);
+  assertEquals(users, ["score/pattern.ts"]);
+});

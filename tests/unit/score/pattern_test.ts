@@ -115,3 +115,10 @@ Deno.test("a problem quoting the pattern writes its control characters escaped",
   assert(!problem.includes("\x1b"), problem);
   assertMatch(problem, /\\u001b/);
 });
+
+Deno.test("a pattern counts characters, not UTF-16 units, and explicit anchors are harmless", () => {
+  assert(matches(".", "😀"));
+  assert(!matches(".{2}", "😀"));
+  assert(matches("^abc$", "abc"));
+  assert(!matches("a$", "a\n"));
+});

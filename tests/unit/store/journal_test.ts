@@ -178,6 +178,7 @@ Deno.test("a journal made by the first schema is carried over, entries intact", 
       what: "journal",
       migrations: JOURNAL_MIGRATIONS.slice(0, 1),
       exclusive: false,
+      create: true,
     });
     v1.prepare(
       `INSERT INTO tasks (task_id, attempt, conductor_id, job_id, score, state, pid, pid_start, accepted_at, result)

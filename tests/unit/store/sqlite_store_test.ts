@@ -14,10 +14,10 @@ storeConformance("sqlite", async () => {
   const dir = await Deno.makeTempDir({ prefix: "orch-store-" });
   const path = join(dir, "conductor.db");
   const opened = {
-    store: SqliteStore.open(path),
+    store: SqliteStore.open(path, { create: true }),
     async reopen() {
       await opened.store.close();
-      opened.store = SqliteStore.open(path);
+      opened.store = SqliteStore.open(path, { create: true });
       return opened.store;
     },
     async close() {
@@ -37,6 +37,7 @@ function openAt(path: string, version: number, extraSql = ""): Database {
     what: "conductor database",
     migrations: CONDUCTOR_MIGRATIONS.filter((m) => m.version <= version),
     exclusive: true,
+    create: true,
   });
   if (extraSql) db.exec(extraSql);
   return db;
@@ -54,7 +55,7 @@ function userVersion(path: string): number {
 Deno.test("a new database is made at the latest schema version, its folder too", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "a", "b", "conductor.db");
-    await SqliteStore.open(path).close();
+    await SqliteStore.open(path, { create: true }).close();
     assertEquals(userVersion(path), LATEST);
     const db = openAt(path, LATEST);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -67,9 +68,9 @@ Deno.test("a new database is made at the latest schema version, its folder too",
 Deno.test("a second store on a database in use is a conflict", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "conductor.db");
-    const s = SqliteStore.open(path);
+    const s = SqliteStore.open(path, { create: true });
     try {
-      const err = assertThrows(() => SqliteStore.open(path));
+      const err = assertThrows(() => SqliteStore.open(path, { create: true }));
       assert(err instanceof OrchError, `expected an OrchError, got ${err}`);
       assertEquals(err.code, "conflict");
       assertEquals(err.message, `conductor database ${path} is in use by another process`);
@@ -82,10 +83,10 @@ Deno.test("a second store on a database in use is a conflict", async () => {
 Deno.test("a database with a newer schema version is refused with a clear message", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "conductor.db");
-    await SqliteStore.open(path).close();
+    await SqliteStore.open(path, { create: true }).close();
     const db = openAt(path, LATEST, `PRAGMA user_version = ${LATEST + 5}`);
     db.close();
-    const err = assertThrows(() => SqliteStore.open(path));
+    const err = assertThrows(() => SqliteStore.open(path, { create: true }));
     assert(err instanceof OrchError);
     assertEquals(err.code, "config");
     assertEquals(
@@ -98,7 +99,7 @@ Deno.test("a database with a newer schema version is refused with a clear messag
 });
 
 Deno.test("an in-memory store works", async () => {
-  const s = SqliteStore.open(":memory:");
+  const s = SqliteStore.open(":memory:", { create: true });
   try {
     const j = jobRecord(1, { targets: ["p1"] });
     await s.write((tx) => tx.insertJob(j, [queuedTask(1, 1, 1, "p1")]));
@@ -109,7 +110,7 @@ Deno.test("an in-memory store works", async () => {
 });
 
 Deno.test("a closed store refuses writes and reads", async () => {
-  const s = SqliteStore.open(":memory:");
+  const s = SqliteStore.open(":memory:", { create: true });
   await s.close();
   await s.close();
   await assertRejects(() => s.write(() => {}), /closed/);
@@ -117,7 +118,7 @@ Deno.test("a closed store refuses writes and reads", async () => {
 });
 
 Deno.test("a write transaction used after its write ended is refused", async () => {
-  const s = SqliteStore.open(":memory:");
+  const s = SqliteStore.open(":memory:", { create: true });
   try {
     let kept: WriteTx | undefined;
     await s.write((tx) => {
@@ -197,7 +198,7 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
   await withTempDir(async (dir) => {
     const path = join(dir, "conductor.db");
     openAt(path, 3, V3_ROWS).close();
-    const s = SqliteStore.open(path);
+    const s = SqliteStore.open(path, { create: true });
     try {
       const base = (id: number, jobId: number, seq: number, host: string | null): TaskRow =>
         queuedTask(id, jobId, seq, host, { updatedAt: T0 });
@@ -361,7 +362,7 @@ async function withRiggedStore(sql: string, fn: (s: SqliteStore) => Promise<void
   await withTempDir(async (dir) => {
     const path = join(dir, "conductor.db");
     openAt(path, LATEST, sql).close();
-    const s = SqliteStore.open(path);
+    const s = SqliteStore.open(path, { create: true });
     try {
       await fn(s);
     } finally {
@@ -449,7 +450,7 @@ Deno.test("a commit that fails rejects, leaves nothing written, and the next wri
 Deno.test("start-up reaches open work through unfinished jobs, never by reading all tasks", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "conductor.db");
-    const s = SqliteStore.open(path);
+    const s = SqliteStore.open(path, { create: true });
     // A history of 20 finished jobs of 100 tasks, and one job open.
     for (let j = 1; j <= 20; j++) {
       const hosts = Array.from({ length: 100 }, (_, i) => `p${i}`);
@@ -494,7 +495,7 @@ Deno.test("start-up reaches open work through unfinished jobs, never by reading 
 });
 
 Deno.test("an async write function is refused with nothing written", async () => {
-  const s = SqliteStore.open(":memory:");
+  const s = SqliteStore.open(":memory:", { create: true });
   try {
     const j = jobRecord(1, { targets: ["p1"] });
     const late = async (tx: WriteTx) => {
@@ -543,7 +544,7 @@ Deno.test("a write that failed leaves no trace in how the next one is written", 
 });
 
 Deno.test("a task saved twice in one write ends as its last image", async () => {
-  const s = SqliteStore.open(":memory:");
+  const s = SqliteStore.open(":memory:", { create: true });
   try {
     const j = jobRecord(1, { scope: "one", targets: ["p1", "p2"] });
     const t = queuedTask(1, 1, 1, null);
