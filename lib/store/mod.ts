@@ -8,6 +8,7 @@
 
 export * from "./db.ts";
 export * from "./journal.ts";
+export * from "./rows.ts";
 export * from "./sqlite_store.ts";
 export * from "./types.ts";
 export * from "./write_bound.ts";

@@ -12,6 +12,7 @@ import { LOCAL_CALLER } from "../protocol/mod.ts";
 import { openDatabase } from "./db.ts";
 import { type Args, MultiRow } from "./_multi_row.ts";
 import { SqliteStore } from "./sqlite_store.ts";
+import { queuedTaskRow } from "./rows.ts";
 import type { AttemptResult, JobRecord, TaskRow } from "./types.ts";
 
 /** What to measure; every field has a default. */
@@ -173,24 +174,9 @@ async function storeBound(
           submittedAt: now,
           caller: LOCAL_CALLER,
         };
-        const rows = job.targets.map((host, i): TaskRow => ({
-          id: nextTask + i,
-          jobId: job.id,
-          seq: nextTask + i,
-          host,
-          state: "queued",
-          attempt: 0,
-          tried: [],
-          notBefore: null,
-          failures: 0,
-          cancelRequested: false,
-          reason: null,
-          updatedAt: now,
-          assignedAt: null,
-          startedAt: null,
-          endedAt: null,
-          result: null,
-        }));
+        const rows = job.targets.map((host, i) =>
+          queuedTaskRow({ id: nextTask + i, jobId: job.id, seq: nextTask + i, host, at: now })
+        );
         nextTask += n;
         left.set(job.id, n);
         newJobs.push([job, rows]);

@@ -5,23 +5,17 @@
  * @module
  */
 
-import type { ConductorStore, StoreSnapshot, WriteTx } from "../../lib/store/mod.ts";
+import {
+  type ConductorStore,
+  emptySnapshot,
+  type StoreSnapshot,
+  type WriteTx,
+} from "../../lib/store/mod.ts";
 
 /** A store with nothing in it whose writes go nowhere; views are not available. */
 export class EmptyStore implements ConductorStore {
   load(): Promise<StoreSnapshot> {
-    return Promise.resolve({
-      conductorId: null,
-      maxJobId: 0,
-      maxTaskId: 0,
-      seqLow: 0,
-      seqHigh: 0,
-      jobs: [],
-      tasks: [],
-      finished: [],
-      unfinishedDoneJobs: [],
-      players: [],
-    });
+    return Promise.resolve(emptySnapshot());
   }
   write(fn: (tx: WriteTx) => void): Promise<void> {
     const nothing = () => {};

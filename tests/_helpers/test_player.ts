@@ -19,19 +19,9 @@ import {
   PROTOCOL_VERSION,
   type ScoreInfo,
 } from "../../lib/protocol/mod.ts";
+import { scoreInfo } from "./requests.ts";
 
-/** A trivial score, as a player announces it. */
-export function scoreInfo(name: string, extra: Partial<ScoreInfo> = {}): ScoreInfo {
-  return {
-    name,
-    interface: "env",
-    params: null,
-    timeout_ms: null,
-    max_timeout_ms: null,
-    idempotent: false,
-    ...extra,
-  };
-}
+export { scoreInfo };
 
 function roundTrip<T>(m: unknown, allowed: readonly string[]): T {
   const [value] = new FrameDecoder().push(encodeFrame(m));

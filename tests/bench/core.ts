@@ -8,40 +8,22 @@
  */
 
 import { join } from "node:path";
-import { startConductor } from "../../lib/conductor/mod.ts";
-import { silentLogger } from "../../lib/log.ts";
+import { systemClock } from "../../lib/conductor/mod.ts";
 import { SqliteStore } from "../../lib/store/mod.ts";
+import { inProcessConductor } from "../_helpers/in_process.ts";
 import { LOCAL_CALLER, type SubmitRequest } from "../../lib/protocol/mod.ts";
-import type { TlsMaterial } from "../../lib/tls/mod.ts";
 import { TestPlayer } from "../_helpers/test_player.ts";
 
 const K = Number(Deno.args[0] ?? 10_000);
 const WINDOW_S = Number(Deno.args[1] ?? 5);
-const dir = await Deno.makeTempDir({ prefix: "orch-core-bench-" });
 const names = Array.from({ length: K }, (_, i) => `p${i + 1}`);
-await Deno.writeTextFile(join(dir, "players"), names.join("\n") + "\n");
-const store = SqliteStore.open(join(dir, "c.db"), { create: true });
-const conductor = await startConductor({
-  store,
-  tls: {
-    ca: "",
-    cert: "",
-    key: "",
-    name: "c",
-    names: ["c"],
-    notAfter: new Date(8.64e15),
-  } as TlsMaterial,
-  listen: null,
-  audienceListen: null,
-  audienceSocket: null,
-  audienceSocketMode: 0o600,
-  playersFile: join(dir, "players"),
-  heartbeatMs: 60_000,
-  maxFrame: 1 << 20,
-  retryBackoffMs: 1000,
-  lostAfterMs: 0,
-  log: silentLogger,
+const dbDir = await Deno.makeTempDir({ prefix: "orch-core-bench-" });
+const h = await inProcessConductor({
+  players: names,
+  clock: systemClock,
+  store: SqliteStore.open(join(dbDir, "conductor.db"), { create: true }),
 });
+const conductor = h.conductor;
 let completed = 0;
 const players = names.map((n) => new TestPlayer(conductor, n));
 const t0 = performance.now();
@@ -96,5 +78,5 @@ const done = completed - start;
 console.log(`sustained: ${(done / WINDOW_S).toFixed(0)} completions/s over ${WINDOW_S}s`);
 await Promise.all(inflight);
 for (const p of players) p.disconnect();
-await conductor.stop();
-await Deno.remove(dir, { recursive: true });
+await h[Symbol.asyncDispose]();
+await Deno.remove(dbDir, { recursive: true });

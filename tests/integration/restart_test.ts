@@ -7,7 +7,7 @@
 
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { SqliteStore, type TaskRow } from "../../lib/store/mod.ts";
+import { queuedTaskRow, SqliteStore } from "../../lib/store/mod.ts";
 import { LOCAL_CALLER } from "../../lib/protocol/mod.ts";
 
 /** Resident memory of a process, in MiB (Linux). */
@@ -29,24 +29,10 @@ Deno.test("a conductor restarted with 100,000 queued tasks of 10 jobs × 10,000 
   await store.write((tx) => {
     tx.setConductorId(crypto.randomUUID());
     for (let j = 1; j <= JOBS; j++) {
-      const rows: TaskRow[] = names.map((host) => ({
-        id: ++task,
-        jobId: j,
-        seq: task,
-        host,
-        state: "queued",
-        attempt: 0,
-        tried: [],
-        notBefore: null,
-        failures: 0,
-        cancelRequested: false,
-        reason: null,
-        updatedAt: now,
-        assignedAt: null,
-        startedAt: null,
-        endedAt: null,
-        result: null,
-      }));
+      const rows = names.map((host) => {
+        ++task;
+        return queuedTaskRow({ id: task, jobId: j, seq: task, host, at: now });
+      });
       tx.insertJob({
         id: j,
         score: "hello",

@@ -1,16 +1,9 @@
 import { assertEquals, assertThrows } from "../../_helpers/assert.ts";
 import { type AdmissionContext, admit } from "../../../lib/conductor/admission.ts";
 import type { ScoreInfo, SubmitRequest } from "../../../lib/protocol/mod.ts";
+import { scoreInfo, submitRequest } from "../../_helpers/requests.ts";
 
-const info = (extra: Partial<ScoreInfo> = {}): ScoreInfo => ({
-  name: "hello",
-  interface: "env",
-  params: null,
-  timeout_ms: null,
-  max_timeout_ms: null,
-  idempotent: false,
-  ...extra,
-});
+const info = (extra: Partial<ScoreInfo> = {}) => scoreInfo("hello", extra);
 
 function context(players: number, announced: Map<string, ScoreInfo>): AdmissionContext & {
   lookups: number;
@@ -33,17 +26,8 @@ function context(players: number, announced: Map<string, ScoreInfo>): AdmissionC
   return ctx;
 }
 
-const req = (targets: string[], extra: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  score: "hello",
-  scope: "all",
-  targets,
-  params: {},
-  timeout_ms: null,
-  deadline: null,
-  retries: 0,
-  request_id: null,
-  ...extra,
-});
+const req = (targets: string[], extra: Partial<SubmitRequest> = {}) =>
+  submitRequest("all", targets, extra);
 
 Deno.test("admission looks up each target once, whatever the size of the fleet", () => {
   const shared = info();

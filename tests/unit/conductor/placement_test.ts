@@ -6,22 +6,11 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { inProcessConductor, settle } from "../../_helpers/in_process.ts";
 import { scoreInfo, TestPlayer } from "../../_helpers/test_player.ts";
-import { LOCAL_CALLER, type SubmitRequest } from "../../../lib/protocol/mod.ts";
+import { LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
+import { submitRequest } from "../../_helpers/requests.ts";
 import type { ConductorEvent } from "../../../lib/conductor/mod.ts";
 
-function job(scope: "all" | "one", targets: string[], extra: Partial<SubmitRequest> = {}) {
-  return {
-    score: "hello",
-    scope,
-    targets,
-    params: {},
-    timeout_ms: null,
-    deadline: null,
-    retries: 0,
-    request_id: null,
-    ...extra,
-  } satisfies SubmitRequest;
-}
+const job = submitRequest;
 
 Deno.test("a player runs its tasks in submission order, one per free slot", async () => {
   await using h = await inProcessConductor({ players: ["p1"] });

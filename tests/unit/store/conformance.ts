@@ -26,6 +26,7 @@ import type {
   StoreSnapshot,
   TaskRow,
 } from "../../../lib/store/types.ts";
+import { emptySnapshot, queuedTaskRow } from "../../../lib/store/rows.ts";
 
 /** A store opened for one test. */
 export interface OpenedStore {
@@ -66,25 +67,7 @@ export function queuedTask(
   host: string | null,
   extra: Partial<TaskRow> = {},
 ): TaskRow {
-  return {
-    id,
-    jobId,
-    seq,
-    host,
-    state: "queued",
-    attempt: 0,
-    tried: [],
-    notBefore: null,
-    failures: 0,
-    cancelRequested: false,
-    reason: null,
-    updatedAt: T0,
-    assignedAt: null,
-    startedAt: null,
-    endedAt: null,
-    result: null,
-    ...extra,
-  };
+  return { ...queuedTaskRow({ id, jobId, seq, host, at: T0 }), ...extra };
 }
 
 /** The tasks of an all-of job: one per target, at consecutive ids and queue positions. */
@@ -128,18 +111,7 @@ const OK: AttemptResult = {
   stderrTail: "err\n",
 };
 
-const EMPTY_SNAPSHOT: StoreSnapshot = {
-  conductorId: null,
-  maxJobId: 0,
-  maxTaskId: 0,
-  seqLow: 0,
-  seqHigh: 0,
-  jobs: [],
-  tasks: [],
-  finished: [],
-  unfinishedDoneJobs: [],
-  players: [],
-};
+const EMPTY_SNAPSHOT: StoreSnapshot = emptySnapshot();
 
 /**
  * Fails unless two long lists are equal, showing only the first difference
