@@ -11,6 +11,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { errorMessage, isUserError, OrchError } from "./lib/errors.ts";
 import { ORCH_VERSION } from "./lib/protocol/mod.ts";
 import { err, EXIT, exitState, out } from "./cmd/_common.ts";
+import { benchCommand } from "./cmd/bench.ts";
 import { caCommand } from "./cmd/ca.ts";
 import { cancelCommand } from "./cmd/cancel.ts";
 import { conductorCommand } from "./cmd/conductor.ts";
@@ -44,6 +45,7 @@ export function program(): Command {
       playersCommand(),
       scoreCommand(),
       caCommand(),
+      benchCommand(),
     ]
   ) root.addCommand(sub);
   exitOverrideAll(root);
