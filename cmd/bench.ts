@@ -11,7 +11,6 @@ import {
   type BenchOptions,
   type BenchProgress,
   type BenchResult,
-  ConductorDiedError,
   runBench,
 } from "../lib/bench/mod.ts";
 import { OrchError } from "../lib/errors.ts";
@@ -115,18 +114,6 @@ export function benchCommand(): CommandUnknownOpts {
         exitState.code = EXIT_INTERRUPTED;
         return;
       }
-      if (e instanceof ConductorDiedError) {
-        err(`orch bench: ${e.message}`);
-        if (e.log) err(`the conductor's last log lines:\n${indent(e.log)}`);
-        if (!opts.keep) err("hint: run with --keep to keep its whole log");
-        exitState.code = EXIT.internal;
-        return;
-      }
-      if (e instanceof OrchError) {
-        err(`orch bench: ${printable(e.message)}`);
-        exitState.code = EXIT.internal;
-        return;
-      }
       throw e;
     } finally {
       for (const s of signals) Deno.removeSignalListener(s, onSignal);
@@ -134,6 +121,15 @@ export function benchCommand(): CommandUnknownOpts {
     progress.end();
     if (flags.json) out(JSON.stringify(result, null, 2));
     else for (const line of formatBench(result)) out(line);
+    const f = result.failure;
+    if (f) {
+      err(`orch bench: ${f.phase}: ${printable(f.message)}`);
+      if (f.conductor_log) err(`the conductor's last log lines:\n${indent(f.conductor_log)}`);
+      if (!opts.keep) {
+        err("hint: run with --keep to keep the deployment and the conductor's whole log");
+      }
+      exitState.code = EXIT.internal;
+    }
   });
   return cmd;
 }
@@ -163,7 +159,7 @@ function progressPrinter(tty: boolean): ((p: BenchProgress) => void) & { end(): 
 const n = (v: number) => v.toLocaleString("en-US", { maximumFractionDigits: 1 });
 const opt = (v: number | null, unit: string) => (v === null ? "n/a" : `${n(v)} ${unit}`);
 
-/** The figures as a person reads them. */
+/** The figures as a person reads them; phases that did not run are left out. */
 export function formatBench(r: BenchResult): string[] {
   const s = r.settings;
   const lines = [
@@ -171,41 +167,56 @@ export function formatBench(r: BenchResult): string[] {
       n(s.heartbeat_ms)
     } ms`,
     "",
-    `setup      certificates ${n(r.setup.certificates_ms)} ms; conductor ready ${
-      n(r.setup.conductor_start_ms)
-    } ms after spawn`,
-    `connect    ${n(r.connect.players)} players welcomed ${n(r.connect.ms)} ms after ready (${
-      n(r.connect.per_s)
-    }/s); conductor CPU ${opt(r.connect.conductor_cpu_ms_per_connect, "ms")} per connect`,
-    `all-of     ${n(r.all_of.tasks)} tasks: submit answered in ${
-      n(r.all_of.submit_ms)
-    } ms, finished (long poll) after ${
-      n(r.all_of.complete_ms)
-    } ms, last result acknowledged after ${n(r.all_of.last_ack_ms)} ms`,
-    `           worst /v1/health ${
-      n(r.all_of.health_worst_ms)
-    } ms (${r.all_of.health_polls} polls); ${
-      n(r.all_of.completed)
-    } succeeded, ${r.all_of.dropped} dropped, ${r.all_of.dispatched_twice} dispatched twice`,
-    `sustained  ${n(r.sustained.completions_per_s)} completions/s over ${
-      n(r.sustained.window_ms)
-    } ms (${n(r.sustained.jobs)} jobs, ${r.sustained.in_flight} in flight); conductor ${
-      opt(r.sustained.conductor_cores, "cores")
-    }, bench ${opt(r.sustained.bench_cores, "cores")}`,
   ];
-  if (r.one_of) {
+  if (r.setup) {
     lines.push(
-      `one-of     ${n(r.one_of.jobs)} jobs on ${r.one_of.targets} targets: p50 ${
-        n(r.one_of.p50_ms)
-      } ms, p99 ${n(r.one_of.p99_ms)} ms, max ${n(r.one_of.max_ms)} ms`,
+      `setup      certificates ${n(r.setup.certificates_ms)} ms; conductor ready ${
+        n(r.setup.conductor_start_ms)
+      } ms after spawn`,
+    );
+  }
+  const c = r.connect;
+  if (c) {
+    lines.push(
+      `connect    ${n(c.players)} players welcomed ${n(c.ms)} ms after ready (${n(c.per_s)}/s); ` +
+        `conductor CPU ${opt(c.conductor_cpu_ms_per_connect, "ms")} per connect`,
+    );
+  }
+  const a = r.all_of;
+  if (a) {
+    lines.push(
+      `all-of     ${n(a.tasks)} tasks: submit answered in ${
+        n(a.submit_ms)
+      } ms, finished (long poll) ` +
+        `after ${n(a.complete_ms)} ms, last result acknowledged after ${n(a.last_ack_ms)} ms`,
+      `           worst /v1/health ${n(a.health_worst_ms)} ms (${a.health_polls} polls); ` +
+        `${n(a.completed)} succeeded, ${a.dropped} dropped, ${a.dispatched_twice} dispatched twice`,
+    );
+  }
+  const w = r.sustained;
+  if (w) {
+    lines.push(
+      `sustained  ${n(w.completions_per_s)} completions/s over ${n(w.window_ms)} ms ` +
+        `(${n(w.jobs)} jobs, ${w.in_flight} in flight); conductor ${
+          opt(w.conductor_cores, "cores")
+        }, bench ${opt(w.bench_cores, "cores")}`,
+    );
+  }
+  const o = r.one_of;
+  if (o) {
+    lines.push(
+      `one-of     ${n(o.jobs)} jobs on ${o.targets} targets: p50 ${n(o.p50_ms)} ms, ` +
+        `p99 ${n(o.p99_ms)} ms, max ${n(o.max_ms)} ms`,
     );
   }
   const m = r.memory;
-  lines.push(
-    `memory     conductor RSS ${opt(m.rss_before_kib, "KiB")} before players, ${
-      opt(m.rss_with_players_kib, "KiB")
-    } with them: ${opt(m.per_player_kib, "KiB")} per player`,
-  );
+  if (m.rss_before_kib !== null) {
+    lines.push(
+      `memory     conductor RSS ${opt(m.rss_before_kib, "KiB")} before players, ${
+        opt(m.rss_with_players_kib, "KiB")
+      } with them: ${opt(m.per_player_kib, "KiB")} per player`,
+    );
+  }
   const q = r.restart;
   if (q) {
     lines.push(
@@ -220,24 +231,25 @@ export function formatBench(r: BenchResult): string[] {
       } tasks/s`,
     );
   }
-  const c = r.checks;
+  const k = r.checks;
+  if (k) {
+    lines.push(
+      `checks     ${n(k.jobs)} jobs, ${n(k.tasks)} tasks submitted; ${n(k.jobs_listed)} jobs ` +
+        `listed, ${n(k.jobs_not_success)} not successful; ${n(k.tasks_succeeded)} tasks ` +
+        `succeeded; ${n(k.results_acknowledged)} results acknowledged; ${k.dropped} dropped; ` +
+        `${k.dispatched_twice} dispatched twice`,
+    );
+    for (const reason of k.drop_reasons) lines.push(`           dropped: ${printable(reason)}`);
+  }
+  const phases = [["connect", c], ["all-of", a], ["sustained", w], ["one-of", o], ["restart", q]]
+    .flatMap(([name, p]) =>
+      p && typeof p === "object" && "cpu" in p ? [`${name} ${opt(p.cpu.bench_ms, "ms")}`] : []
+    );
   lines.push(
-    `checks     ${n(c.jobs)} jobs, ${n(c.tasks)} tasks submitted; ${
-      n(c.jobs_listed)
-    } jobs listed, ${n(c.jobs_not_success)} not successful; ${
-      n(c.tasks_succeeded)
-    } tasks succeeded; ${
-      n(c.results_acknowledged)
-    } results acknowledged; ${c.dropped} dropped; ${c.dispatched_twice} dispatched twice`,
+    `bench CPU  ${opt(r.bench_cpu_ms, "ms")} over ${n(r.total_ms)} ms` +
+      (phases.length > 0 ? ` (${phases.join(", ")})` : ""),
   );
-  for (const reason of c.drop_reasons) lines.push(`           dropped: ${printable(reason)}`);
-  lines.push(
-    `bench CPU  ${opt(r.bench_cpu_ms, "ms")} over ${n(r.total_ms)} ms (connect ${
-      opt(r.connect.cpu.bench_ms, "ms")
-    }, all-of ${opt(r.all_of.cpu.bench_ms, "ms")}, sustained ${
-      opt(r.sustained.cpu.bench_ms, "ms")
-    })`,
-  );
+  if (r.failure) lines.push(`failed     in ${r.failure.phase}: ${printable(r.failure.message)}`);
   if (r.dir) lines.push(`kept       ${r.dir}`);
   return lines;
 }

@@ -26,6 +26,11 @@ export class Progress {
     this.#emit = emit;
   }
 
+  /** The phase running now. */
+  get current(): PhaseName {
+    return this.#phase;
+  }
+
   /** A phase begins. */
   phase(phase: PhaseName, text: string): void {
     this.#phase = phase;

@@ -321,9 +321,9 @@ function describeStatus(s: ChildStatus): string {
   return s.signal ? `killed by ${s.signal}` : `exit status ${s.code}`;
 }
 
-/** The last `n` lines of `text`, each at most 300 characters, control characters escaped. */
+/** The last `n` lines of `text` that are not blank, each at most 300 characters, control characters escaped. */
 function lastLines(text: string, n: number): string {
-  return text.trimEnd().split("\n").slice(-n).map((l) =>
+  return text.split("\n").filter((l) => l.trim() !== "").slice(-n).map((l) =>
     // deno-lint-ignore no-control-regex -- control characters must not reach a terminal
     l.slice(0, 300).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) =>
       `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)

@@ -75,6 +75,13 @@ export class Fleet {
     return n;
   }
 
+  /** Results sent by any player and not yet acknowledged. */
+  get unacknowledged(): number {
+    let n = 0;
+    for (const p of this.players) n += p.unacknowledged;
+    return n;
+  }
+
   /** Time since the last welcome or acknowledged result, or since `since` when that is later. */
   quietMs(since: number): number {
     return performance.now() - Math.max(this.#lastProgress, since);

@@ -9,6 +9,5 @@
  */
 
 export { BenchInterrupted, runBench } from "./run.ts";
-export { ConductorDiedError } from "./deployment.ts";
 export type * from "./result.ts";
 export type { CpuUse } from "./proc_stats.ts";

@@ -182,7 +182,17 @@ export interface BenchChecks {
   dispatched_twice: number;
 }
 
-/** Everything `orch bench` measured. */
+/** Why a run ended early. */
+export interface BenchFailure {
+  /** The phase that failed. */
+  phase: PhaseName;
+  /** What happened. */
+  message: string;
+  /** The conductor's last log lines when it died (control characters escaped), else null. */
+  conductor_log: string | null;
+}
+
+/** Everything `orch bench` measured. A phase that did not run (skipped, or after a failure) is null. */
 export interface BenchResult {
   /** The orch version benchmarked (bench and conductor run the same program). */
   version: string;
@@ -197,22 +207,24 @@ export interface BenchResult {
   };
   /** The deployment folder, when kept with `--keep`; else null (it was removed). */
   dir: string | null;
+  /** Null when every phase ran; else why the run ended early (exit status 1). */
+  failure: BenchFailure | null;
   /** Making the CA and every certificate; the conductor's first start (spawn to ready). */
-  setup: { certificates_ms: number; conductor_start_ms: number };
-  connect: ConnectFigures;
-  all_of: AllOfFigures;
-  sustained: SustainedFigures;
-  /** Null when skipped (`--oneof 0`). */
+  setup: { certificates_ms: number; conductor_start_ms: number } | null;
+  connect: ConnectFigures | null;
+  all_of: AllOfFigures | null;
+  sustained: SustainedFigures | null;
+  /** Also null when skipped (`--oneof 0`). */
   one_of: OneOfFigures | null;
   memory: MemoryFigures;
-  /** Null when skipped (`--queued 0`). */
+  /** Also null when skipped (`--queued 0`). */
   restart: RestartFigures | null;
   /**
    * Rows/s of batched writes in the conductor's store, and orch's
    * completions/s against it; null until measured.
    */
   store_bound: null;
-  checks: BenchChecks;
+  checks: BenchChecks | null;
   /** CPU time the bench process itself used over the whole run, ms; null without /proc. */
   bench_cpu_ms: number | null;
   /** Wall-clock time of the whole run, ms. */

@@ -10,7 +10,7 @@ import { AudienceClient } from "../client/mod.ts";
 import { OrchError } from "../errors.ts";
 import { ORCH_VERSION } from "../protocol/mod.ts";
 import { type BenchContext, Progress } from "./context.ts";
-import { ConductorProcess, Deployment } from "./deployment.ts";
+import { ConductorDiedError, ConductorProcess, Deployment } from "./deployment.ts";
 import { Fleet, type FleetTarget } from "./fleet.ts";
 import {
   allOfPhase,
@@ -25,6 +25,19 @@ import type { BenchOptions, BenchProgress, BenchResult } from "./result.ts";
 
 /** Grace for the conductor to stop on SIGTERM at the end, before SIGKILL. */
 const STOP_GRACE_MS = 10_000;
+/** How long a failed run waits to learn whether the conductor died. */
+const EXPLAIN_MS = 3_000;
+
+/** What `p` settles to, or undefined after `ms`. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The run was interrupted through {@linkcode BenchOptions.signal}. */
 export class BenchInterrupted extends OrchError {
@@ -36,10 +49,11 @@ export class BenchInterrupted extends OrchError {
 
 /**
  * Runs every phase against a conductor of its own and returns the figures.
- * Rejects with a `ConductorDiedError` when the conductor dies, with
- * {@linkcode BenchInterrupted} when `opts.signal` aborts, and with an
- * `OrchError` when a wait makes no progress; in every case everything it
- * started is stopped first.
+ * When a phase fails — the conductor dies, or a wait makes no progress —
+ * the figures of the phases before it come back with `failure` saying
+ * what happened. Rejects with {@linkcode BenchInterrupted} when
+ * `opts.signal` aborts. In every case everything it started is stopped,
+ * and its folder removed unless `opts.keep`.
  */
 export async function runBench(
   opts: BenchOptions,
@@ -52,66 +66,75 @@ export async function runBench(
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
   const dir = await Deno.makeTempDir({ prefix: "orch-bench-" });
+  const r: BenchResult = {
+    version: ORCH_VERSION,
+    settings: {
+      players: opts.players,
+      slots: opts.slots,
+      window_ms: opts.windowMs,
+      oneof: opts.oneOf,
+      queued: opts.queued,
+      heartbeat_ms: opts.heartbeatMs,
+    },
+    dir: opts.keep ? dir : null,
+    failure: null,
+    setup: null,
+    connect: null,
+    all_of: null,
+    sustained: null,
+    one_of: null,
+    memory: { rss_before_kib: null, rss_with_players_kib: null, per_player_kib: null },
+    restart: null,
+    store_bound: null,
+    checks: null,
+    bench_cpu_ms: null,
+    total_ms: 0,
+  };
   try {
     run.progress.phase(
       "setup",
       `making a CA, ${opts.players} player certificates and a players file in ${dir}`,
     );
-    let t = performance.now();
+    const t = performance.now();
     const deployment = await run.guard(Deployment.create(dir, opts.players));
     const certificatesMs = performance.now() - t;
     run.progress.phase("setup", "starting the conductor");
     const conductor = await run.begin(deployment);
-    const conductorStartMs = conductor.readyAt - conductor.spawnedAt;
-    const rssBefore = rssKiB(conductor.pid);
+    r.setup = {
+      certificates_ms: round(certificatesMs),
+      conductor_start_ms: round(conductor.readyAt - conductor.spawnedAt),
+    };
+    const m = r.memory;
+    m.rss_before_kib = rssKiB(conductor.pid);
     run.progress.done();
 
-    const connect = await connectPhase(run);
-    const rssWith = rssKiB(run.conductor.pid);
-    const allOf = await allOfPhase(run);
-    const sustained = await sustainedPhase(run);
-    const oneOf = opts.oneOf > 0 ? await oneOfPhase(run) : null;
-    const restart = opts.queued > 0 ? await restartPhase(run) : null;
-    const checks = await checksPhase(run);
-    t = performance.now();
-    const selfCpu = cpuMs("self");
-    return {
-      version: ORCH_VERSION,
-      settings: {
-        players: opts.players,
-        slots: opts.slots,
-        window_ms: opts.windowMs,
-        oneof: opts.oneOf,
-        queued: opts.queued,
-        heartbeat_ms: opts.heartbeatMs,
-      },
-      dir: opts.keep ? dir : null,
-      setup: {
-        certificates_ms: round(certificatesMs),
-        conductor_start_ms: round(conductorStartMs),
-      },
-      connect,
-      all_of: allOf,
-      sustained,
-      one_of: oneOf,
-      memory: {
-        rss_before_kib: rssBefore,
-        rss_with_players_kib: rssWith,
-        per_player_kib: rssBefore === null || rssWith === null
-          ? null
-          : round((rssWith - rssBefore) / opts.players),
-      },
-      restart,
-      store_bound: null,
-      checks,
-      bench_cpu_ms: selfCpu === null || selfCpu0 === null ? null : round(selfCpu - selfCpu0),
-      total_ms: round(t - t0),
+    r.connect = await connectPhase(run);
+    m.rss_with_players_kib = rssKiB(run.conductor.pid);
+    if (m.rss_before_kib !== null && m.rss_with_players_kib !== null) {
+      m.per_player_kib = round((m.rss_with_players_kib - m.rss_before_kib) / opts.players);
+    }
+    r.all_of = await allOfPhase(run);
+    r.sustained = await sustainedPhase(run);
+    if (opts.oneOf > 0) r.one_of = await oneOfPhase(run);
+    if (opts.queued > 0) r.restart = await restartPhase(run);
+    r.checks = await checksPhase(run);
+  } catch (caught) {
+    if (caught instanceof BenchInterrupted || !(caught instanceof OrchError)) throw caught;
+    const err = await run.explain(caught);
+    r.failure = {
+      phase: run.progress.current,
+      message: err.message,
+      conductor_log: err instanceof ConductorDiedError ? err.log : null,
     };
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
     await run.teardown();
     if (!opts.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+  const selfCpu = cpuMs("self");
+  r.bench_cpu_ms = selfCpu === null || selfCpu0 === null ? null : round(selfCpu - selfCpu0);
+  r.total_ms = round(performance.now() - t0);
+  return r;
 }
 
 /** The shared state of one run, as the phases see it. */
@@ -209,6 +232,18 @@ class Run implements BenchContext {
     this.#stop.abort();
     for (const reject of [...this.#waiting]) reject(this.#failure);
     this.#waiting.clear();
+  }
+
+  /**
+   * The real cause of a failure: a wait that failed because the conductor
+   * died (its socket refused, say) fails because the conductor died.
+   */
+  async explain(err: OrchError): Promise<OrchError> {
+    if (this.#failure instanceof ConductorDiedError) return this.#failure;
+    const c = this.#conductor;
+    if (err instanceof ConductorDiedError || !c) return err;
+    const died = await within(c.died(this.deployment.files).catch((e) => e), EXPLAIN_MS);
+    return died instanceof ConductorDiedError ? died : err;
   }
 
   /** Disconnects the players and stops the conductor (or kills one still starting). */

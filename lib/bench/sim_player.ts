@@ -68,6 +68,11 @@ export class SimPlayer {
     this.#events = events;
   }
 
+  /** Results sent and not yet acknowledged. */
+  get unacknowledged(): number {
+    return this.#unacked.size;
+  }
+
   /** True while connected and welcomed. */
   get connected(): boolean {
     return this.#welcomed && this.#peer !== null && !this.#peer.closed;
