@@ -13,23 +13,27 @@ let ticksPerSecond: number | undefined;
 /** Clock ticks per second (`getconf CLK_TCK`), from this process's auxiliary vector; 100 when unknown. */
 export function clockTicks(): number {
   if (ticksPerSecond !== undefined) return ticksPerSecond;
-  ticksPerSecond = 100;
   try {
-    const auxv = Deno.readFileSync("/proc/self/auxv");
-    const view = new DataView(auxv.buffer, auxv.byteOffset, auxv.byteLength);
-    for (let off = 0; off + 16 <= auxv.byteLength; off += 16) {
-      const type = view.getBigUint64(off, true);
-      if (type === 0n) break;
-      if (type === AT_CLKTCK) {
-        const v = Number(view.getBigUint64(off + 8, true));
-        if (v > 0 && v <= 1_000_000) ticksPerSecond = v;
-        break;
-      }
-    }
+    ticksPerSecond = clockTicksFrom(Deno.readFileSync("/proc/self/auxv")) ?? 100;
   } catch {
-    // Not Linux, or not readable: the usual value stands.
+    // Not Linux, or not readable: the usual value.
+    ticksPerSecond = 100;
   }
   return ticksPerSecond;
+}
+
+/** AT_CLKTCK from a 64-bit little-endian auxiliary vector (pairs of type and value), or undefined. */
+export function clockTicksFrom(auxv: Uint8Array): number | undefined {
+  const view = new DataView(auxv.buffer, auxv.byteOffset, auxv.byteLength);
+  for (let off = 0; off + 16 <= auxv.byteLength; off += 16) {
+    const type = view.getBigUint64(off, true);
+    if (type === 0n) return undefined;
+    if (type === AT_CLKTCK) {
+      const v = Number(view.getBigUint64(off + 8, true));
+      return v > 0 && v <= 1_000_000 ? v : undefined;
+    }
+  }
+  return undefined;
 }
 
 /** CPU time process `pid` (or `"self"`) has used, user + system, in ms; null when unknown. */

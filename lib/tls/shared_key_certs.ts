@@ -15,6 +15,7 @@
 import { OrchError } from "../errors.ts";
 import { type CertifiedKey, importPrivateKey, issueCertificate, loadX509, newKeys } from "./ca.ts";
 import type { Role } from "./ca.ts";
+import { concat, ecdsaSignatureDer, readTlv, TAG, tlv } from "./_der.ts";
 
 /** What the certificates hold. */
 export interface SharedKeyOptions {
@@ -36,8 +37,7 @@ const LOWER_HOST = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 /** Signatures computed at once. */
 const BATCH = 64;
 const SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
-/** ASN.1 tags: SEQUENCE, INTEGER, BIT STRING, [0] (the version), and the string kinds a name is in. */
-const TAG = { seq: 0x30, int: 0x02, bits: 0x03, version: 0xa0 } as const;
+/** ASN.1 tags of the string kinds a name is in. */
 const NAME_TAGS = new Set([0x0c, /* UTF8String */ 0x13, /* PrintableString */ 0x82 /* dNSName */]);
 
 /** Issues a certificate for each of `opts.names`, all holding one new key pair. */
@@ -119,29 +119,6 @@ function templateOf(der: Uint8Array, name: string): Template {
   };
 }
 
-/** A DER element at `at`: where its content starts and where it ends. */
-function readTlv(
-  der: Uint8Array,
-  at: number,
-  tag: number,
-): { at: number; start: number; end: number } {
-  if (der[at] !== tag) {
-    throw new OrchError("internal", `certificate DER: expected tag ${tag} at ${at}`);
-  }
-  let length = der[at + 1];
-  let start = at + 2;
-  if (length & 0x80) {
-    const n = length & 0x7f;
-    if (n < 1 || n > 3) throw new OrchError("internal", `certificate DER: bad length at ${at}`);
-    length = 0;
-    for (let i = 0; i < n; i++) length = length * 256 + der[start++];
-  }
-  if (start + length > der.length) {
-    throw new OrchError("internal", `certificate DER: element at ${at} runs past the end`);
-  }
-  return { at, start, end: start + length };
-}
-
 function occurrences(haystack: Uint8Array, needle: Uint8Array): number[] {
   const found: number[] = [];
   outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
@@ -149,39 +126,4 @@ function occurrences(haystack: Uint8Array, needle: Uint8Array): number[] {
     found.push(i);
   }
   return found;
-}
-
-/** A DER element with `tag` around `content`. */
-function tlv(tag: number, content: Uint8Array): Uint8Array<ArrayBuffer> {
-  const n = content.length;
-  const head = n < 0x80
-    ? [tag, n]
-    : n < 0x100
-    ? [tag, 0x81, n]
-    : n < 0x10000
-    ? [tag, 0x82, n >> 8, n & 0xff]
-    : [tag, 0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return concat([new Uint8Array(head), content]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-/** WebCrypto's ECDSA signature (r ‖ s) as X.509 wants it: SEQUENCE { INTEGER r, INTEGER s }. */
-function ecdsaSignatureDer(raw: Uint8Array): Uint8Array {
-  const half = raw.length / 2;
-  const int = (bytes: Uint8Array) => {
-    let i = 0;
-    while (i < bytes.length - 1 && bytes[i] === 0) i++;
-    const v = bytes.subarray(i);
-    return tlv(TAG.int, v[0] & 0x80 ? concat([new Uint8Array([0]), v]) : v);
-  };
-  return tlv(TAG.seq, concat([int(raw.subarray(0, half)), int(raw.subarray(half))]));
 }

@@ -10,7 +10,11 @@ const ca = await createCA({ name: "orch test CA", days: 30, now: NOW });
 
 Deno.test("certificates sharing one key each hold their own name and serial, signed by the CA", async () => {
   // Two name lengths: each gets its own template.
-  const names = ["bench-00001", "bench-00002", "bench-00003", "node-a", "node-b"];
+  const names = [
+    ...Array.from({ length: 20 }, (_, i) => `bench-${String(i + 1).padStart(5, "0")}`),
+    "node-a",
+    "node-b",
+  ];
   const made = await issueSharedKeyCertificates(ca, { names, role: "player", days: 7, now: NOW });
   assertEquals(made.certPems.length, names.length);
   const x509 = await loadX509();
@@ -27,6 +31,7 @@ Deno.test("certificates sharing one key each hold their own name and serial, sig
       `${names[i]}: the CA's signature does not verify`,
     );
     serials.add(cert.serialNumber);
+    assertMinimalSignature(new Uint8Array(cert.rawData), names[i]);
   }
   assertEquals(serials.size, names.length, "serial numbers repeat");
 
@@ -59,3 +64,39 @@ Deno.test("certificates sharing one key are refused for names that are not lower
     assert(e.message.includes(JSON.stringify(name)), e.message);
   }
 });
+
+/**
+ * Fails unless the certificate's ECDSA signature is strict DER: two positive
+ * INTEGERs without needless leading zero bytes (what TLS peers insist on).
+ */
+function assertMinimalSignature(der: Uint8Array, name: string): void {
+  const tlv = (at: number) => {
+    let len = der[at + 1];
+    let start = at + 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + der[start++];
+    }
+    return { tag: der[at], start, end: start + len };
+  };
+  const cert = tlv(0);
+  const tbs = tlv(cert.start);
+  const alg = tlv(tbs.end);
+  const bits = tlv(alg.end);
+  assertEquals([bits.tag, der[bits.start]], [0x03, 0], `${name}: signature BIT STRING`);
+  const seq = tlv(bits.start + 1);
+  assertEquals(seq.tag, 0x30, `${name}: signature SEQUENCE`);
+  let at = seq.start;
+  for (const part of ["r", "s"]) {
+    const int = tlv(at);
+    assertEquals(int.tag, 0x02, `${name}: ${part} is not an INTEGER`);
+    assert((der[int.start] & 0x80) === 0, `${name}: ${part} is negative`);
+    assert(
+      int.end - int.start === 1 || der[int.start] !== 0 || (der[int.start + 1] & 0x80) !== 0,
+      `${name}: ${part} has a needless leading zero`,
+    );
+    at = int.end;
+  }
+  assertEquals(at, seq.end, `${name}: signature SEQUENCE holds more than r and s`);
+}
