@@ -10,7 +10,8 @@
 import type { AudienceClient } from "../client/mod.ts";
 import type { SubmitInput } from "../protocol/mod.ts";
 import type { ConductorProcess, Deployment } from "./deployment.ts";
-import type { Fleet, FleetTarget } from "./fleet.ts";
+import { type Fleet, type FleetTarget, STALL_MS } from "./fleet.ts";
+import { OrchError } from "../errors.ts";
 import type { BenchOptions, BenchProgress, PhaseName } from "./result.ts";
 
 /** Least time between two progress counts. */
@@ -74,6 +75,25 @@ export interface BenchContext {
   guard<T>(p: Promise<T>): Promise<T>;
 }
 
+/**
+ * An answer from the conductor's API, guarded like any wait, and failing
+ * when none comes within {@linkcode STALL_MS} (a conductor that hangs).
+ */
+export function answer<T>(ctx: BenchContext, call: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) =>
+    timer = setTimeout(
+      () =>
+        reject(
+          new OrchError("timeout", `the conductor did not answer ${what} in ${STALL_MS / 1000}s`),
+        ),
+      STALL_MS,
+    )
+  );
+  call.catch(() => {}); // settled after a failure: nobody waits for it any more
+  return ctx.guard(Promise.race([call, late]).finally(() => clearTimeout(timer)));
+}
+
 /** Submits a job of the bench score on `targets` and counts it; resolves with its id. */
 export async function submitBench(
   ctx: BenchContext,
@@ -81,7 +101,7 @@ export async function submitBench(
   targets: string[],
 ): Promise<number> {
   const req: SubmitInput = { score: "bench", scope, targets, params: {} };
-  const id = await ctx.guard(ctx.client.submit(req));
+  const id = await answer(ctx, ctx.client.submit(req), "a submit");
   ctx.submitted.jobs++;
   ctx.submitted.tasks += scope === "all" ? targets.length : 1;
   return id;

@@ -1,8 +1,8 @@
 /**
  * The simulated players of a bench run, together: connecting them all
  * with a bounded number of handshakes in flight, reconnecting one that
- * drops, and the counts the figures are made of — welcomes, results
- * acknowledged (in all and per job), drops, and tasks assigned twice.
+ * drops, and the counts the figures are made of — results acknowledged
+ * (in all and per job), drops, and tasks assigned twice.
  *
  * @module
  */
@@ -37,19 +37,15 @@ export class Fleet {
   dropped = 0;
   /** Assignments of a task id some simulated player had been given before. */
   twice = 0;
-  /** Assignments received. */
-  assigns = 0;
-  /** Welcomes received (first connections and reconnections). */
-  welcomes = 0;
-  /** performance.now() of the latest assignment and the latest acknowledgement. */
-  lastAssignAt = 0;
+  /** performance.now() of the latest acknowledgement. */
   lastAckAt = 0;
   /** Why connections dropped (the first few distinct reasons). */
   readonly dropReasons: string[] = [];
   readonly #seen = new Set<number>();
   readonly #jobOf = new Map<number, number>();
   readonly #jobAcks = new Map<number, number>();
-  readonly #checks = new Set<() => void>();
+  /** Pending {@linkcode until} waits: checked on progress, failed by {@linkcode stop}. */
+  readonly #waits = new Set<{ check: () => void; fail: (err: Error) => void }>();
   #lastProgress = performance.now();
   #target: FleetTarget | null = null;
   #live = false;
@@ -128,7 +124,6 @@ export class Fleet {
     for (let attempt = 1;; attempt++) {
       try {
         await p.connect(target);
-        this.welcomes++;
         this.#progress();
         return;
       } catch (err) {
@@ -162,22 +157,26 @@ export class Fleet {
     if (done()) return Promise.resolve();
     const since = performance.now();
     return new Promise((resolve, reject) => {
-      const check = () => {
-        if (done()) {
+      const wait = {
+        check: () => {
+          if (!done()) return;
           finish();
           resolve();
-        }
+        },
+        fail: (err: Error) => {
+          finish();
+          reject(err);
+        },
       };
       const finish = () => {
         clearInterval(timer);
-        this.#checks.delete(check);
+        this.#waits.delete(wait);
       };
       const timer = setInterval(() => {
-        check();
+        wait.check();
         const quiet = this.quietMs(since);
-        if (quiet > STALL_MS) {
-          finish();
-          reject(
+        if (this.#waits.has(wait) && quiet > STALL_MS) {
+          wait.fail(
             new OrchError(
               "timeout",
               `waiting for ${what}: nothing happened for ${Math.round(quiet / 1000)}s`,
@@ -185,19 +184,23 @@ export class Fleet {
           );
         }
       }, 1000);
-      this.#checks.add(check);
+      this.#waits.add(wait);
     });
+  }
+
+  /** Disconnects every player for good and fails every pending {@linkcode until}. */
+  stop(): void {
+    this.closeAll();
+    for (const w of [...this.#waits]) w.fail(new OrchError("unavailable", "the bench is stopping"));
   }
 
   #progress(): void {
     this.#lastProgress = performance.now();
-    for (const c of [...this.#checks]) c();
+    for (const w of [...this.#waits]) w.check();
   }
 
   #onAssign(a: Assign): void {
     const now = performance.now();
-    this.assigns++;
-    this.lastAssignAt = now;
     if (this.#nextAssign) {
       const fn = this.#nextAssign;
       this.#nextAssign = null;
@@ -232,10 +235,7 @@ export class Fleet {
         this.#reconnects.delete(t);
         if (!this.#live) return;
         p.connect(target).then(
-          () => {
-            this.welcomes++;
-            this.#progress();
-          },
+          () => this.#progress(),
           () => retry(Math.min(attempt + 1, 10)),
         );
       }, 250 + Math.random() * 250 * attempt);

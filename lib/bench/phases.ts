@@ -8,7 +8,7 @@
 
 import { OrchError } from "../errors.ts";
 import type { JobView } from "../protocol/mod.ts";
-import { type BenchContext, submitBench } from "./context.ts";
+import { answer, type BenchContext, submitBench } from "./context.ts";
 import { STALL_MS } from "./fleet.ts";
 import { CpuMeter, cpuMs, type CpuUse, round, rssKiB } from "./proc_stats.ts";
 import type {
@@ -75,7 +75,7 @@ export async function allOfPhase(ctx: BenchContext): Promise<AllOfFigures> {
   const health = (async () => {
     while (polling) {
       const t = performance.now();
-      await ctx.client.health();
+      await answer(ctx, ctx.client.health(), "a health request");
       worst = Math.max(worst, performance.now() - t);
       polls++;
       await sleep(HEALTH_EVERY_MS);
@@ -114,7 +114,7 @@ export async function allOfPhase(ctx: BenchContext): Promise<AllOfFigures> {
     };
   } finally {
     polling = false;
-    await health.catch(() => {});
+    health.catch(() => {});
   }
 }
 
@@ -122,7 +122,7 @@ export async function allOfPhase(ctx: BenchContext): Promise<AllOfFigures> {
 async function waitFinished(ctx: BenchContext, id: number): Promise<JobView> {
   const since = performance.now();
   for (;;) {
-    const job = await ctx.guard(ctx.client.waitJob(id, { timeoutMs: POLL_MS }));
+    const job = await answer(ctx, ctx.client.waitJob(id, { timeoutMs: POLL_MS }), `job ${id}`);
     if (job.finished_at !== null) return job;
     if (ctx.fleet.quietMs(since) > STALL_MS) {
       throw new OrchError(
@@ -169,7 +169,7 @@ export async function sustainedPhase(ctx: BenchContext): Promise<SustainedFigure
   let jobs = 0;
   const runJob = async () => {
     const id = await submitBench(ctx, "all", deployment.names);
-    await fleet.until(() => fleet.jobAcks(id) >= k, `the results of job ${id}`);
+    await ctx.guard(fleet.until(() => fleet.jobAcks(id) >= k, `the results of job ${id}`));
     fleet.forgetJob(id);
   };
   try {
@@ -278,7 +278,7 @@ export async function restartPhase(ctx: BenchContext): Promise<RestartFigures> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(QUEUE_CONCURRENCY, batches.length) }, submitter));
-  const open = Number((await ctx.guard(client.health())).open_tasks);
+  const open = Number((await answer(ctx, client.health(), "a health request")).open_tasks);
   const rssBeforeKill = rssKiB(ctx.conductor.pid);
   const beforeKill = meter.read();
 
@@ -340,7 +340,7 @@ async function untilHealth(
   what: string,
 ): Promise<void> {
   const deadline = performance.now() + SETTLE_MS;
-  while (!ok(await ctx.client.health())) {
+  while (!ok(await answer(ctx, ctx.client.health(), "a health request"))) {
     if (performance.now() > deadline) {
       throw new OrchError(
         "timeout",
@@ -360,7 +360,7 @@ export async function checksPhase(ctx: BenchContext): Promise<BenchChecks> {
   let succeeded = 0;
   let before: number | undefined;
   for (;;) {
-    const page = await ctx.guard(ctx.client.jobs(PAGE, before));
+    const page = await answer(ctx, ctx.client.jobs(PAGE, before), "the list of jobs");
     for (const j of page) {
       listed++;
       if (j.aggregate !== "success") notSuccess++;

@@ -248,7 +248,7 @@ class Run implements BenchContext {
 
   /** Disconnects the players and stops the conductor (or kills one still starting). */
   async teardown(): Promise<void> {
-    this.#fleet?.closeAll();
+    this.#fleet?.stop();
     if (this.#starting) {
       this.#stop.abort();
       await this.#starting.catch(() => {});
