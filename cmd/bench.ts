@@ -200,6 +200,9 @@ export function formatBench(r: BenchResult): string[] {
         `(${n(w.jobs)} jobs, ${w.in_flight} in flight); conductor ${
           opt(w.conductor_cores, "cores")
         }, bench ${opt(w.bench_cores, "cores")}`,
+      `           then ${n(w.drained)} more in the ${
+        n(w.drain_ms)
+      } ms the jobs in flight took to finish; ${w.dropped} dropped, ${w.dispatched_twice} dispatched twice`,
     );
   }
   const o = r.one_of;

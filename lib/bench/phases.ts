@@ -150,6 +150,7 @@ export async function sustainedPhase(ctx: BenchContext): Promise<SustainedFigure
   const twice0 = fleet.twice;
   const acks0 = fleet.acks;
   const meter = new CpuMeter(ctx.conductor.pid);
+  const t0 = performance.now();
   let atEnd: { acks: number; cpu: CpuUse } | null = null;
   let over = false;
   const window = new Promise<void>((resolve) =>
@@ -167,6 +168,7 @@ export async function sustainedPhase(ctx: BenchContext): Promise<SustainedFigure
   }, 250);
   const inFlight = new Set<Promise<void>>();
   let jobs = 0;
+  let drainedAt = 0;
   const runJob = async () => {
     const id = await submitBench(ctx, "all", deployment.names);
     await ctx.guard(fleet.until(() => fleet.jobAcks(id) >= k, `the results of job ${id}`));
@@ -183,6 +185,7 @@ export async function sustainedPhase(ctx: BenchContext): Promise<SustainedFigure
     }
     // Let the jobs still in flight finish, so that the next phase starts idle.
     await ctx.guard(Promise.all(inFlight));
+    drainedAt = performance.now();
   } finally {
     clearInterval(counting);
     await Promise.allSettled(inFlight);
@@ -198,6 +201,8 @@ export async function sustainedPhase(ctx: BenchContext): Promise<SustainedFigure
     in_flight: inFlightJobs,
     completions: end.acks - acks0,
     completions_per_s: round((end.acks - acks0) / seconds),
+    drain_ms: round(drainedAt - t0 - cpu.wall_ms),
+    drained: fleet.acks - end.acks,
     conductor_cores: cpu.conductor_ms === null ? null : round2(cpu.conductor_ms / cpu.wall_ms),
     bench_cores: cpu.bench_ms === null ? null : round2(cpu.bench_ms / cpu.wall_ms),
     dropped: fleet.dropped - dropped0,

@@ -95,6 +95,10 @@ export interface SustainedFigures {
   completions: number;
   /** The same per second. */
   completions_per_s: number;
+  /** After the window, until the jobs still in flight finished. */
+  drain_ms: number;
+  /** Results acknowledged in that time. */
+  drained: number;
   /** The conductor's CPU use over the window, in cores (1 = one core busy); null without /proc. */
   conductor_cores: number | null;
   /** The bench process's own CPU use over the window, in cores; null without /proc. */

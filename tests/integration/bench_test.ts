@@ -109,6 +109,8 @@ Deno.test("orch bench runs every phase against a real conductor; every task comp
       in_flight: "number",
       completions: "number",
       completions_per_s: "number",
+      drain_ms: "number",
+      drained: "number",
       conductor_cores: "number|null",
       bench_cores: "number|null",
       dropped: 0,
