@@ -12,6 +12,7 @@ import { errorMessage, isUserError, OrchError } from "./lib/errors.ts";
 import { ORCH_VERSION } from "./lib/protocol/mod.ts";
 import { err, EXIT, exitState, out } from "./cmd/_common.ts";
 import { safe } from "./cmd/_format.ts";
+import { benchCommand } from "./cmd/bench.ts";
 import { caCommand } from "./cmd/ca.ts";
 import { cancelCommand } from "./cmd/cancel.ts";
 import { conductorCommand } from "./cmd/conductor.ts";
@@ -45,6 +46,7 @@ export function program(): Command {
       playersCommand(),
       scoreCommand(),
       caCommand(),
+      benchCommand(),
     ]
   ) root.addCommand(sub);
   exitOverrideAll(root);

@@ -37,7 +37,8 @@ const BACKDATE = 5 * 60_000;
 /** A name for a leaf certificate: host names, and for the audience user-like names. */
 export const CERT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,252}$/;
 
-async function newKeys(): Promise<CryptoKeyPair> {
+/** A new key pair of the kind every orch certificate holds (ECDSA P-256). */
+export async function newKeys(): Promise<CryptoKeyPair> {
   return await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]) as CryptoKeyPair;
 }
 
@@ -87,6 +88,8 @@ export interface IssueOptions {
   sans: string[];
   days: number;
   now: Date;
+  /** The holder's key pair; a new one when left out. */
+  keys?: CryptoKeyPair;
 }
 
 /** Issues a leaf certificate signed by `ca`. */
@@ -102,7 +105,7 @@ export async function issueCertificate(
   const x509 = await loadX509();
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await importPrivateKey(ca.keyPem, "CA key");
-  const keys = await newKeys();
+  const keys = opts.keys ?? await newKeys();
   const names = new Map<string, X509.JsonGeneralName>();
   for (const n of [opts.name, ...opts.sans]) {
     const gn = generalName(n);

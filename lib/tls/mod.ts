@@ -11,3 +11,4 @@ export * from "./ca.ts";
 export * from "./files.ts";
 export * from "./mtls.ts";
 export * from "./peer.ts";
+export * from "./shared_key_certs.ts";

@@ -1,0 +1,265 @@
+import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { orch, Proc } from "../_helpers/proc.ts";
+
+/** The deployment folder a run names on its first progress line. */
+function benchDir(stderr: string): string {
+  const m = stderr.match(/players file in (\/\S+orch-bench-\S+)/);
+  assert(m, `no deployment folder on stderr:\n${stderr}`);
+  return m[1];
+}
+
+/** Ids of live processes whose command line mentions `text` (Linux /proc). */
+function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(text)) {
+        found.push(Number(e.name));
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
+
+/** Fails unless `value` has the shape of `shape`: same keys, and numbers where it has numbers. */
+function assertShape(value: unknown, shape: unknown, path = "result"): void {
+  if (shape === "number") {
+    assert(
+      typeof value === "number" && Number.isFinite(value),
+      `${path} is not a number: ${value}`,
+    );
+    return;
+  }
+  if (shape === "number|null") {
+    assert(value === null || typeof value === "number", `${path} is not a number or null`);
+    return;
+  }
+  if (shape === null || typeof shape !== "object" || Array.isArray(shape)) {
+    assertEquals(value, shape, path);
+    return;
+  }
+  assert(value !== null && typeof value === "object", `${path} is not an object`);
+  assertEquals(Object.keys(value).sort(), Object.keys(shape).sort(), `${path}: keys`);
+  for (const [k, v] of Object.entries(shape)) {
+    assertShape((value as Record<string, unknown>)[k], v, `${path}.${k}`);
+  }
+}
+
+const CPU = { wall_ms: "number", conductor_ms: "number|null", bench_ms: "number|null" };
+
+Deno.test("orch bench runs every phase against a real conductor; every task completes once, none is lost in the restart", async () => {
+  const r = await orch([
+    "bench",
+    "--players",
+    "20",
+    "--window",
+    "1s",
+    "--oneof",
+    "20",
+    "--queued",
+    "200",
+    "--json",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assertShape(result, {
+    version: result.version,
+    settings: {
+      players: 20,
+      slots: 4,
+      window_ms: 1000,
+      oneof: 20,
+      queued: 200,
+      heartbeat_ms: 15000,
+    },
+    dir: null,
+    failure: null,
+    setup: { certificates_ms: "number", conductor_start_ms: "number" },
+    connect: {
+      players: 20,
+      ms: "number",
+      per_s: "number",
+      conductor_cpu_ms_per_connect: "number|null",
+      cpu: CPU,
+    },
+    all_of: {
+      tasks: 20,
+      submit_ms: "number",
+      complete_ms: "number",
+      last_ack_ms: "number",
+      completed: 20,
+      dropped: 0,
+      dispatched_twice: 0,
+      health_worst_ms: "number",
+      health_polls: "number",
+      cpu: CPU,
+    },
+    sustained: {
+      window_ms: "number",
+      jobs: "number",
+      in_flight: "number",
+      completions: "number",
+      completions_per_s: "number",
+      drain_ms: "number",
+      drained: "number",
+      conductor_cores: "number|null",
+      bench_cores: "number|null",
+      dropped: 0,
+      dispatched_twice: 0,
+      cpu: CPU,
+    },
+    one_of: {
+      jobs: 20,
+      targets: 20,
+      p50_ms: "number",
+      p99_ms: "number",
+      max_ms: "number",
+      cpu: CPU,
+    },
+    memory: {
+      rss_before_kib: "number|null",
+      rss_with_players_kib: "number|null",
+      per_player_kib: "number|null",
+    },
+    restart: {
+      queued: 200,
+      jobs: 10,
+      open_tasks_before_kill: 200,
+      rss_before_kill_kib: "number|null",
+      ready_ms: "number",
+      rss_after_ready_kib: "number|null",
+      reconnect_ms: "number",
+      dispatched: 200,
+      dispatch_ms: "number",
+      dispatch_per_s: "number",
+      dropped: 0,
+      dispatched_twice: 0,
+      cpu: CPU,
+    },
+    store_bound: null,
+    checks: {
+      jobs: "number",
+      jobs_listed: "number",
+      jobs_not_success: 0,
+      tasks: "number",
+      tasks_succeeded: "number",
+      results_acknowledged: "number",
+      dropped: 0,
+      drop_reasons: [],
+      dispatched_twice: 0,
+    },
+    bench_cpu_ms: "number|null",
+    total_ms: "number",
+  });
+  const c = result.checks;
+  // Jobs: the all-of one, the sustained ones, the one-of ones, the ten queued for the restart.
+  assertEquals(c.jobs, 1 + result.sustained.jobs + 20 + 10);
+  assertEquals(c.jobs_listed, c.jobs);
+  assertEquals(c.tasks, 20 + 20 * result.sustained.jobs + 20 + 200);
+  assertEquals(c.tasks_succeeded, c.tasks);
+  assertEquals(c.results_acknowledged, c.tasks);
+  assert(result.sustained.jobs > 0 && result.sustained.completions > 0);
+
+  // Progress went to stderr, phase by phase; the deployment and its conductor are gone.
+  for (const phase of ["setup", "connect", "all-of", "sustained", "one-of", "restart", "checks"]) {
+    assertMatch(r.stderr, new RegExp(`^orch bench: ${phase}: `, "m"));
+  }
+  const dir = benchDir(r.stderr);
+  assertEquals(await exists(dir), false, `${dir} was left behind`);
+  assertEquals(processesMentioning(dir), []);
+});
+
+Deno.test("orch bench refuses bad flags with exit status 2, naming the flag, and starts nothing", async () => {
+  const cases: [string[], RegExp][] = [
+    [[], /required option '--players <k>' not specified/],
+    [["--players", "0"], /--players "0" is not a whole number from 1 to 10000/],
+    [["--players", "10001"], /--players "10001" is not a whole number from 1 to 10000/],
+    [["--players", "ten"], /--players "ten" is not a whole number/],
+    [["--players", "5", "--window", "soon"], /--window "soon" is not a duration/],
+    [["--players", "5", "--window", "0s"], /--window "0s" is out of range/],
+    [["--players", "5", "--oneof", "-1"], /--oneof "-1" is not a whole number/],
+    [["--players", "5", "--queued", "2000000"], /--queued "2000000" is not a whole number/],
+    [["--players", "1", "--queued", "200000"], /needs 200000 jobs; at most 100000/],
+    [["--players", "5", "--heartbeat", "10ms"], /--heartbeat "10ms" is out of range/],
+    [["--players", "5", "--slots", "0"], /--slots "0" is not a whole number from 1 to 1024/],
+    [["--players", "5", "--bogus"], /unknown option '--bogus'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await orch(["bench", ...args]);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assertMatch(r.stderr, message);
+    assertEquals(r.stdout, "");
+    assert(!/^\s+at /m.test(r.stderr), `a stack trace for ${args.join(" ")}:\n${r.stderr}`);
+    assert(!r.stderr.includes("orch bench: setup"), `it started for ${args.join(" ")}`);
+  }
+});
+
+/** Starts a bench that runs its sustained phase for a minute; resolves once that phase began. */
+async function benchInSustainedPhase(): Promise<{ bench: Proc; dir: string; conductor: number }> {
+  const bench = new Proc("bench", [
+    "bench",
+    "--players",
+    "5",
+    "--window",
+    "60s",
+    "--oneof",
+    "0",
+    "--queued",
+    "0",
+  ]);
+  try {
+    await bench.waitFor(/^orch bench: sustained: /m, 30_000);
+    const dir = benchDir(bench.log);
+    const conductors = processesMentioning(`${dir}/conductor.db`);
+    assertEquals(conductors.length, 1, `conductor processes: ${conductors}`);
+    return { bench, dir, conductor: conductors[0] };
+  } catch (err) {
+    await bench.stop();
+    throw err;
+  }
+}
+
+Deno.test("orch bench exits 1 with the figures so far when its conductor dies, and leaves nothing behind", async () => {
+  const { bench, dir, conductor } = await benchInSustainedPhase();
+  try {
+    Deno.kill(conductor, "SIGKILL");
+    const status = await bench.exited;
+    await bench.stop();
+    assertEquals(status.code, 1, bench.log);
+    assertMatch(bench.log, /^orch bench: sustained: the conductor died \(killed by SIGKILL\)$/m);
+    // The phases before it are reported; the one that failed and those after it are not.
+    assertMatch(bench.log, /^connect +5 players welcomed /m);
+    assertMatch(bench.log, /^all-of +5 tasks: /m);
+    assert(!/^sustained /m.test(bench.log), bench.log);
+    assertMatch(bench.log, /^failed +in sustained: the conductor died/m);
+    assertEquals(await exists(dir), false, `${dir} was left behind`);
+    assertEquals(processesMentioning(dir), []);
+  } finally {
+    await bench.stop();
+  }
+});
+
+Deno.test("orch bench stops its conductor and removes its folder on SIGINT", async () => {
+  const { bench, dir } = await benchInSustainedPhase();
+  try {
+    // Only the bench gets the signal, not its process group: it must stop the conductor itself.
+    bench.signal("SIGINT");
+    const status = await bench.exited;
+    await bench.stop();
+    assertEquals(status.code, 130, bench.log);
+    assertMatch(bench.log, /^orch bench: interrupted; everything it started is stopped$/m);
+    assertEquals(await exists(dir), false, `${dir} was left behind`);
+    assertEquals(processesMentioning(dir), []);
+  } finally {
+    await bench.stop();
+  }
+});
