@@ -22,6 +22,7 @@ import type tls from "node:tls";
 import { errorMessage } from "../errors.ts";
 import {
   clip,
+  concatBytes,
   decodeMessage,
   encodeFrame,
   FrameDecoder,
@@ -60,8 +61,11 @@ export class Peer<In extends Message, Out extends Message> {
   #allowed: readonly string[];
   /** The handshake is over: unknown message types are ignored from now on. */
   #established = false;
-  readonly #unknownSeen = new Set<string>();
+  #unknownSeen: Set<string> | null = null;
   #closed = false;
+  /** Frames sent in this turn, written together when it ends. */
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
   /** When a frame last arrived, on the monotonic clock, moved on by time this process was stalled. */
   #lastHeard = performance.now();
   /** When the heartbeat timer last ran, on the monotonic clock. */
@@ -111,12 +115,24 @@ export class Peer<In extends Message, Out extends Message> {
       this.close(`cannot send ${message.type}: ${errorMessage(err)}`);
       return false;
     }
-    if (this.#socket.writableLength > MAX_BUFFERED) {
+    if (this.#socket.writableLength + this.#outBytes > MAX_BUFFERED) {
       this.close("the peer is not reading (send buffer full)");
       return false;
     }
-    this.#socket.write(frame);
+    // Frames sent in one turn go out in one write: one TLS record and one system call.
+    if (this.#out.length === 0) queueMicrotask(() => this.#flush());
+    this.#out.push(frame);
+    this.#outBytes += frame.length;
     return true;
+  }
+
+  /** Writes the frames sent so far. */
+  #flush(): void {
+    if (this.#out.length === 0) return;
+    const data = this.#out.length === 1 ? this.#out[0] : concatBytes(this.#out);
+    this.#out = [];
+    this.#outBytes = 0;
+    if (!this.#socket.destroyed) this.#socket.write(data);
   }
 
   /** Ends the connection (once); `reason` goes to `onClose`. */
@@ -124,6 +140,8 @@ export class Peer<In extends Message, Out extends Message> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    // What was sent before the close (a refusal, say) still goes out.
+    this.#flush();
     this.#socket.end();
     // end() lets queued frames (a refusal, say) go out; destroy soon after in case the peer never answers.
     const kill = setTimeout(() => this.#socket.destroy(), 1000);
@@ -165,6 +183,7 @@ export class Peer<In extends Message, Out extends Message> {
 
   #onUnknown(type: string): void {
     const shown = printable(clip(type, 64));
+    this.#unknownSeen ??= new Set();
     if (this.#unknownSeen.has(shown) || this.#unknownSeen.size >= MAX_UNKNOWN_TYPES) return;
     this.#unknownSeen.add(shown);
     this.#opts.onUnknownType?.(shown);

@@ -6,7 +6,7 @@
 
 import net from "node:net";
 import { assert, assertEquals, assertMatch } from "../../_helpers/assert.ts";
-import { encodeFrame, type Message } from "../../../lib/protocol/mod.ts";
+import { encodeFrame, FrameDecoder, type Message } from "../../../lib/protocol/mod.ts";
 import { Peer, type TLSSocket } from "../../../lib/tls/mod.ts";
 
 interface Harness extends AsyncDisposable {
@@ -18,6 +18,12 @@ interface Harness extends AsyncDisposable {
   unknown: string[];
   /** Resolves with why the peer closed. */
   closed: Promise<string>;
+  /** Frames the peer sent, decoded, in order. */
+  sent: unknown[];
+  /** Calls the peer made to its socket's write. */
+  writes: number;
+  /** Resolves when the peer's side ends the connection. */
+  ended: Promise<void>;
 }
 
 /** A Peer on one end of a loopback connection that accepts `hello`, then `ready` after a hello. */
@@ -28,7 +34,17 @@ async function harness(): Promise<Harness> {
   const accepted = new Promise<net.Socket>((resolve) => server.once("connection", resolve));
   const client = net.connect(port, "127.0.0.1");
   client.on("error", () => {});
+  const sent: unknown[] = [];
+  const decoder = new FrameDecoder();
+  client.on("data", (chunk: Uint8Array) => sent.push(...decoder.push(chunk)));
+  const ended = new Promise<void>((resolve) => client.once("end", resolve));
   const socket = await accepted;
+  const write = socket.write.bind(socket);
+  const counts = { writes: 0 };
+  socket.write = ((...args: Parameters<typeof write>) => {
+    counts.writes++;
+    return write(...args);
+  }) as typeof socket.write;
   const received: Message[] = [];
   const unknown: string[] = [];
   let onClosed: (why: string) => void = () => {};
@@ -50,6 +66,11 @@ async function harness(): Promise<Harness> {
     received,
     unknown,
     closed,
+    sent,
+    get writes() {
+      return counts.writes;
+    },
+    ended,
     async [Symbol.asyncDispose]() {
       const gone = (socket as { closed?: boolean }).closed
         ? Promise.resolve()
@@ -123,4 +144,20 @@ Deno.test("after the handshake, a known type that fails validation still closes 
   h.send(HELLO);
   h.send({ type: "ready", slots: -1 });
   assertMatch(await h.closed, /^protocol error: ready\.slots: expected 0\.\.1024, got -1$/);
+});
+
+Deno.test("messages sent in one turn go out in order, in one write", async () => {
+  await using h = await harness();
+  for (let t = 1; t <= 3; t++) h.peer.send({ type: "ping", t });
+  await until(() => h.sent.length === 3);
+  assertEquals(h.sent, [{ type: "ping", t: 1 }, { type: "ping", t: 2 }, { type: "ping", t: 3 }]);
+  assertEquals(h.writes, 1);
+});
+
+Deno.test("a message sent just before the close still goes out, before the end", async () => {
+  await using h = await harness();
+  h.peer.send({ type: "refuse", code: "forbidden", message: "not listed" });
+  h.peer.close("refused");
+  await h.ended;
+  assertEquals(h.sent, [{ type: "refuse", code: "forbidden", message: "not listed" }]);
 });
