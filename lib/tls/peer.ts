@@ -8,8 +8,9 @@
  * build does not know at all (sent by a newer peer) is reported once per
  * type and otherwise ignored.
  *
- * Each side pings every third of the heartbeat interval and takes the peer
- * for gone when nothing arrives for a whole interval of time in which it
+ * Each side is heard from at least every third of the heartbeat interval
+ * (it pings when it had nothing else to send) and takes the peer for gone
+ * when nothing arrives for a whole interval of time in which it
  * could have been heard: when this process itself stalls (a long commit, a
  * pause, SIGSTOP), the timer runs late, and that late part is not counted
  * against the peer, so frames that arrived meanwhile are read before
@@ -63,6 +64,8 @@ export class Peer<In extends Message, Out extends Message> {
   #established = false;
   #unknownSeen: Set<string> | null = null;
   #closed = false;
+  /** Something was sent since the heartbeat last ran. */
+  #sentSinceTick = false;
   /** Frames sent in this turn, written together when it ends. */
   #out: Uint8Array[] = [];
   #outBytes = 0;
@@ -121,6 +124,7 @@ export class Peer<In extends Message, Out extends Message> {
     }
     // Frames sent in one turn go out in one write: one TLS record and one system call.
     if (this.#out.length === 0) queueMicrotask(() => this.#flush());
+    this.#sentSinceTick = true;
     this.#out.push(frame);
     this.#outBytes += frame.length;
     return true;
@@ -202,6 +206,12 @@ export class Peer<In extends Message, Out extends Message> {
       this.close(`no message for ${silent}ms (heartbeat ${this.#opts.heartbeatMs}ms)`);
       return;
     }
+    // Whatever was sent since the last tick told the peer this side is alive: no ping needed.
+    if (this.#sentSinceTick) {
+      this.#sentSinceTick = false;
+      return;
+    }
     this.send({ type: "ping", t: Date.now() } as Out);
+    this.#sentSinceTick = false;
   }
 }
