@@ -244,6 +244,16 @@ export function formatBench(r: BenchResult): string[] {
     );
     for (const reason of k.drop_reasons) lines.push(`           dropped: ${printable(reason)}`);
   }
+  const b = r.store_bound;
+  if (b) {
+    lines.push(
+      `store      alone: ${n(b.rows_per_s)} rows/s batched (the raw bound), ${
+        n(b.store_tasks_per_s)
+      } task lives/s; orch sustained ${
+        b.orch_to_store === null ? "-" : `${b.orch_to_store}×`
+      } of that`,
+    );
+  }
   const phases = [["connect", c], ["all-of", a], ["sustained", w], ["one-of", o], ["restart", q]]
     .flatMap(([name, p]) =>
       p && typeof p === "object" && "cpu" in p ? [`${name} ${opt(p.cpu.bench_ms, "ms")}`] : []

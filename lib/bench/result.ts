@@ -36,7 +36,21 @@ export type PhaseName =
   | "sustained"
   | "one-of"
   | "restart"
-  | "checks";
+  | "checks"
+  | "store";
+
+/** The conductor's store alone, and orch against it. */
+export interface StoreBoundFigures {
+  /**
+   * The raw bound: task-sized rows written per second with batched
+   * multi-row statements, 2,000 per fsync'd commit, in a scratch database.
+   */
+  rows_per_s: number;
+  /** Whole task lives (inserted, assigned, finished with a result) per second through the store alone. */
+  store_tasks_per_s: number;
+  /** orch's sustained completions per second over `store_tasks_per_s` (1 = as fast as its store). */
+  orch_to_store: number | null;
+}
 
 /** What the bench reports while it runs. */
 export type BenchProgress =
@@ -223,11 +237,8 @@ export interface BenchResult {
   memory: MemoryFigures;
   /** Also null when skipped (`--queued 0`). */
   restart: RestartFigures | null;
-  /**
-   * Rows/s of batched writes in the conductor's store, and orch's
-   * completions/s against it; null until measured.
-   */
-  store_bound: null;
+  /** The conductor's store measured alone, once the conductor is stopped; null after a failure. */
+  store_bound: StoreBoundFigures | null;
   checks: BenchChecks | null;
   /** CPU time the bench process itself used over the whole run, ms; null without /proc. */
   bench_cpu_ms: number | null;

@@ -21,7 +21,8 @@ import {
   sustainedPhase,
 } from "./phases.ts";
 import { cpuMs, round, rssKiB } from "./proc_stats.ts";
-import type { BenchOptions, BenchProgress, BenchResult } from "./result.ts";
+import type { BenchOptions, BenchProgress, BenchResult, StoreBoundFigures } from "./result.ts";
+import { measureWriteBound } from "../store/mod.ts";
 
 /** Grace for the conductor to stop on SIGTERM at the end, before SIGKILL. */
 const STOP_GRACE_MS = 10_000;
@@ -131,10 +132,29 @@ export async function runBench(
     await run.teardown();
     if (!opts.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+  if (r.failure === null) r.store_bound = await storeBound(run, r);
   const selfCpu = cpuMs("self");
   r.bench_cpu_ms = selfCpu === null || selfCpu0 === null ? null : round(selfCpu - selfCpu0);
   r.total_ms = round(performance.now() - t0);
   return r;
+}
+
+/** The store's write bound, measured alone once the conductor is stopped. */
+async function storeBound(run: Run, r: BenchResult): Promise<StoreBoundFigures> {
+  run.progress.phase("store", "measuring the store alone: batched rows, then whole task lives");
+  const dir = await Deno.makeTempDir({ prefix: "orch-bench-store-" });
+  try {
+    const b = await measureWriteBound(dir, { rows: 100_000, tasks: 50_000 });
+    const orch = r.sustained?.completions_per_s ?? null;
+    return {
+      rows_per_s: Math.round(b.rows_per_s),
+      store_tasks_per_s: Math.round(b.store_tasks_per_s),
+      orch_to_store: orch === null ? null : round(orch / b.store_tasks_per_s),
+    };
+  } finally {
+    run.progress.done();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }
 
 /** The shared state of one run, as the phases see it. */

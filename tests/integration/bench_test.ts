@@ -145,7 +145,7 @@ Deno.test("orch bench runs every phase against a real conductor; every task comp
       dispatched_twice: 0,
       cpu: CPU,
     },
-    store_bound: null,
+    store_bound: { rows_per_s: "number", store_tasks_per_s: "number", orch_to_store: "number" },
     checks: {
       jobs: "number",
       jobs_listed: "number",
@@ -170,7 +170,18 @@ Deno.test("orch bench runs every phase against a real conductor; every task comp
   assert(result.sustained.jobs > 0 && result.sustained.completions > 0);
 
   // Progress went to stderr, phase by phase; the deployment and its conductor are gone.
-  for (const phase of ["setup", "connect", "all-of", "sustained", "one-of", "restart", "checks"]) {
+  for (
+    const phase of [
+      "setup",
+      "connect",
+      "all-of",
+      "sustained",
+      "one-of",
+      "restart",
+      "checks",
+      "store",
+    ]
+  ) {
     assertMatch(r.stderr, new RegExp(`^orch bench: ${phase}: `, "m"));
   }
   const dir = benchDir(r.stderr);

@@ -28,7 +28,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   client: ["errors.ts", "protocol", "tls"],
   conductor: ["errors.ts", "log.ts", "protocol", "score", "store", "tls", "config"],
   player: ["errors.ts", "log.ts", "protocol", "score", "store", "tls", "exec", "config"],
-  bench: ["errors.ts", "log.ts", "protocol", "tls", "client", "config", "exec"],
+  bench: ["errors.ts", "log.ts", "protocol", "tls", "client", "config", "exec", "store"],
 };
 
 /** `node:` modules with a single owner, and the units allowed to import them. */
