@@ -63,6 +63,7 @@ bench: deps bundle
 	$(DENO) run --allow-all tests/bench/submit_wait.ts
 	$(DENO) run --allow-all tests/bench/reconnect.ts
 	$(DENO) run -A main.ts bench --players 1000
+	$(DENO) run --allow-all tests/bench/store_bound.ts
 
 ## A single executable, dist/orch. Offline: DENORT_BIN=/path/to/denort make build
 build: deps
