@@ -302,7 +302,7 @@ export async function restartPhase(ctx: BenchContext): Promise<RestartFigures> {
   const acks0 = fleet.acks;
   let firstAssign = 0;
   fleet.onNextAssign((at) => (firstAssign = at));
-  await ctx.guard(fleet.connectAll(ctx.target(), () => {}));
+  await ctx.guard(fleet.connectAll(ctx.target(), (n) => ctx.progress.count(n, k, "players back")));
   const reconnectMs = performance.now() - again.readyAt;
   const counting = setInterval(() => ctx.progress.count(fleet.acks - acks0, q, "tasks done"), 250);
   try {
