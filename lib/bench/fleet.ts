@@ -64,13 +64,6 @@ export class Fleet {
     );
   }
 
-  /** Players connected and welcomed now. */
-  get connected(): number {
-    let n = 0;
-    for (const p of this.players) if (p.connected) n++;
-    return n;
-  }
-
   /** Results sent by any player and not yet acknowledged. */
   get unacknowledged(): number {
     let n = 0;

@@ -153,8 +153,9 @@ export async function sustainedPhase(ctx: BenchContext): Promise<SustainedFigure
   const t0 = performance.now();
   let atEnd: { acks: number; cpu: CpuUse } | null = null;
   let over = false;
+  let windowTimer: ReturnType<typeof setTimeout> | undefined;
   const window = new Promise<void>((resolve) =>
-    setTimeout(() => {
+    windowTimer = setTimeout(() => {
       atEnd = { acks: fleet.acks, cpu: meter.read() };
       over = true;
       resolve();
@@ -179,6 +180,7 @@ export async function sustainedPhase(ctx: BenchContext): Promise<SustainedFigure
       while (!over && inFlight.size < inFlightJobs) {
         jobs++;
         const p: Promise<void> = runJob().finally(() => inFlight.delete(p));
+        p.catch(() => {}); // its failure is seen by the race or the wait below
         inFlight.add(p);
       }
       await ctx.guard(Promise.race([...inFlight, window]));
@@ -188,7 +190,7 @@ export async function sustainedPhase(ctx: BenchContext): Promise<SustainedFigure
     drainedAt = performance.now();
   } finally {
     clearInterval(counting);
-    await Promise.allSettled(inFlight);
+    clearTimeout(windowTimer);
   }
   ctx.progress.count(windowMs / 1000, windowMs / 1000, "s");
   const end = atEnd ?? { acks: fleet.acks, cpu: meter.read() };
@@ -300,7 +302,7 @@ export async function restartPhase(ctx: BenchContext): Promise<RestartFigures> {
   const acks0 = fleet.acks;
   let firstAssign = 0;
   fleet.onNextAssign((at) => (firstAssign = at));
-  await ctx.guard(fleet.connectAll(ctx.target(), () => {}));
+  await ctx.guard(fleet.connectAll(ctx.target(), (n) => ctx.progress.count(n, k, "players back")));
   const reconnectMs = performance.now() - again.readyAt;
   const counting = setInterval(() => ctx.progress.count(fleet.acks - acks0, q, "tasks done"), 250);
   try {

@@ -73,11 +73,6 @@ export class SimPlayer {
     return this.#unacked.size;
   }
 
-  /** True while connected and welcomed. */
-  get connected(): boolean {
-    return this.#welcomed && this.#peer !== null && !this.#peer.closed;
-  }
-
   /**
    * Connects, says hello and resolves once welcomed. Rejects when the
    * handshake fails, the conductor refuses, or no welcome comes in time.
