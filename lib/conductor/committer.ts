@@ -1,8 +1,9 @@
 /**
  * Group commit, write-behind: the conductor changes its in-memory state at
  * once and records each change in the open batch; the batch is committed
- * in one store write once the I/O at hand is handled (or sooner when it
- * grows large). Whatever must wait for durability — answering a submit,
+ * in one store write once the I/O at hand is handled. A batch holds what
+ * one turn changed; the work of a turn is bounded where it is made (the
+ * scheduler places at most 1,000 tasks a turn). Whatever must wait for durability — answering a submit,
  * sending an assignment, acknowledging a result, publishing an event —
  * waits for the commit of the batch that holds its change.
  *
@@ -28,9 +29,6 @@ import type {
 import { OrchError } from "../errors.ts";
 import type { ConductorEvent, EventBus } from "./events.ts";
 
-/** Changes a batch holds before it is committed without waiting for the turn to end. */
-const MAX_BATCH = 20_000;
-
 class Batch {
   conductorId: string | null = null;
   readonly jobs: { job: JobRecord; taskIds: number[] }[] = [];
@@ -42,7 +40,6 @@ class Batch {
   readonly touched = new Map<string, number>();
   readonly events: ConductorEvent[] = [];
   readonly after: (() => void)[] = [];
-  size = 0;
   #durable: Promise<void> | null = null;
   #resolve: () => void = () => {};
   #reject: (err: unknown) => void = () => {};
@@ -118,12 +115,7 @@ export class Committer {
       // setImmediate runs after the I/O already at hand, so its changes join this batch.
       if (!this.#inFlight) this.#timer = setImmediate(() => this.#commit());
     }
-    const b = this.#open;
-    if (++b.size >= MAX_BATCH && !this.#inFlight) {
-      if (this.#timer !== undefined) clearImmediate(this.#timer);
-      this.#timer = setImmediate(() => this.#commit());
-    }
-    return b;
+    return this.#open;
   }
 
   /** Records this database's identity. */

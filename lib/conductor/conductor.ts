@@ -252,8 +252,9 @@ export class Conductor {
     const before = this.#registry.authorised;
     const removed = [...before].filter((n) => !next.has(n));
     const added = [...next].filter((n) => !before.has(n));
+    // Queue entries stay: a player no longer listed is never free, and one listed again finds
+    // the one-of tasks still waiting for it.
     this.#registry.authorised = next;
-    for (const name of removed) this.#scheduler.dropPlayer(name);
     const dropped = this.#gateway.dropUnlisted();
     await this.#committer.durable();
     for (const name of removed) {

@@ -73,6 +73,8 @@ export interface TaskRec {
   startedAt: number | null;
   /** Moves on each time the task enters the queue; index entries of older ones are stale. */
   gen: number;
+  /** The player whose holdings count it (assigned or running there), else null. */
+  heldBy: string | null;
 }
 
 /** What the machine needs around it. */
@@ -152,6 +154,7 @@ export class TaskMachine {
         assignedAt: r.assignedAt,
         startedAt: r.startedAt,
         gen: 0,
+        heldBy: null,
       };
       this.#tasks.set(t.id, t);
       job.open.add(t);
@@ -243,6 +246,7 @@ export class TaskMachine {
         assignedAt: null,
         startedAt: null,
         gen: 0,
+        heldBy: null,
       };
       taskIds.push(t.id);
       this.#tasks.set(t.id, t);
@@ -579,18 +583,22 @@ export class TaskMachine {
       }
       return;
     }
-    let held = this.#held.get(t.host!);
-    if (!held) this.#held.set(t.host!, held = new Set());
+    const player = t.host!;
+    let held = this.#held.get(player);
+    if (!held) this.#held.set(player, held = new Set());
     held.add(t);
+    t.heldBy = player;
   }
 
   #unindex(t: TaskRec): void {
-    // Queue entries go stale by themselves (state and gen); only holdings are kept exactly.
-    if (t.state !== "queued" && t.host !== null) {
-      const held = this.#held.get(t.host);
-      held?.delete(t);
-      if (held?.size === 0) this.#held.delete(t.host);
-    }
+    // Queue entries go stale by themselves (state and gen); only holdings are kept exactly, by
+    // the player they were counted under (a one-of task put back has lost its host already).
+    const player = t.heldBy;
+    if (player === null) return;
+    const held = this.#held.get(player);
+    held?.delete(t);
+    if (held?.size === 0) this.#held.delete(player);
+    t.heldBy = null;
   }
 
   #row(

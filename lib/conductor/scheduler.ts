@@ -29,36 +29,45 @@ import type { TaskRec } from "./machine.ts";
 interface Entry {
   t: TaskRec;
   gen: number;
+  /** The task's queue position when the entry was made: the list is sorted by it. */
+  seq: number;
 }
 
 function live(e: Entry): boolean {
   return e.t.state === "queued" && e.t.gen === e.gen;
 }
 
+/** Entries a list takes before stale ones are first swept out. */
+const SWEEP_AFTER = 4096;
+
 /** Tasks in queue order, with stale entries skipped lazily. */
 class TaskList {
   #a: Entry[] = [];
   #h = 0;
+  /** Entries pushed since the last sweep, and how many were left by it. */
   #pushes = 0;
+  #kept = 0;
 
   push(t: TaskRec): void {
-    const e = { t, gen: t.gen };
+    const e = { t, gen: t.gen, seq: t.seq };
     const a = this.#a;
-    if (a.length === this.#h || a[a.length - 1].t.seq <= t.seq) {
+    if (a.length === this.#h || a[a.length - 1].seq <= e.seq) {
       a.push(e);
-    } else if (this.#h > 0 && a[this.#h].t.seq > t.seq) {
+    } else if (this.#h > 0 && a[this.#h].seq > e.seq) {
       a[--this.#h] = e;
     } else {
       let lo = this.#h;
       let hi = a.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (a[mid].t.seq <= t.seq) lo = mid + 1;
+        if (a[mid].seq <= e.seq) lo = mid + 1;
         else hi = mid;
       }
       a.splice(lo, 0, e);
     }
-    if (++this.#pushes >= 4096 && this.#pushes >= this.#a.length - this.#h) this.#sweep();
+    // Swept once the list has taken as many entries again as the last sweep left: however stale
+    // entries pile up (a target that is never free), the list stays within twice its live size.
+    if (++this.#pushes >= Math.max(SWEEP_AFTER, this.#kept)) this.#sweep();
   }
 
   /** The first live task, or undefined. */
@@ -85,6 +94,12 @@ class TaskList {
     this.#a = this.#a.slice(this.#h).filter(live);
     this.#h = 0;
     this.#pushes = 0;
+    this.#kept = this.#a.length;
+  }
+
+  /** Entries held, live or stale (for tests of its bound). */
+  get size(): number {
+    return this.#a.length - this.#h;
   }
 }
 
@@ -145,11 +160,9 @@ export class Scheduler {
     if (best) this.#wake(player, best.seq);
   }
 
-  /** Forgets a player's lists (it left the players file); its tasks are dealt with elsewhere. */
-  dropPlayer(player: string): void {
-    this.#allOf.delete(player);
-    this.#oneOf.delete(player);
-    this.#readyKey.delete(player);
+  /** Entries held for `player`, live or stale: bounded by twice its live ones. */
+  entries(player: string): number {
+    return (this.#allOf.get(player)?.size ?? 0) + (this.#oneOf.get(player)?.size ?? 0);
   }
 
   /** The queued all-of tasks of `player`, in order. */

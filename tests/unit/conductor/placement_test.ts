@@ -164,3 +164,45 @@ Deno.test("an all-of job wider than one turn's placements reaches every player, 
   await settle();
   assertEquals(players.reduce((n, p) => n + p.received("assign").length, 0), names.length);
 });
+
+Deno.test("a player that refused a one-of task as busy takes work again after its ready, and can reconnect", async () => {
+  await using h = await inProcessConductor({ players: ["p1", "p2"] });
+  let p1 = new TestPlayer(h.conductor, "p1");
+  const p2 = new TestPlayer(h.conductor, "p2");
+  await p1.join({ slots: 1 });
+  await p2.join({ slots: 1 });
+  await h.conductor.service.submit(job("one", ["p1", "p2"]), LOCAL_CALLER);
+  const a = await p1.next("assign");
+  p1.send({
+    type: "reject",
+    task_id: a.task_id,
+    attempt: a.attempt,
+    code: "busy",
+    message: "full",
+  });
+  // Back at the head; p1 holds back until its next ready, so p2 runs it.
+  p2.run(await p2.next("assign"));
+  await p2.next("result_ack");
+  p1.send({ type: "ready", slots: 1 });
+  const later = await h.conductor.service.submit(job("all", ["p1"]), LOCAL_CALLER);
+  assertEquals((await p1.next("assign")).job_id, later);
+  p1.disconnect();
+  await settle();
+  p1 = new TestPlayer(h.conductor, "p1");
+  await p1.join({ slots: 1 });
+  assertEquals(p1.closedBecause, null);
+});
+
+Deno.test("a player taken off the players file and listed again finds the one-of task still waiting for it", async () => {
+  await using h = await inProcessConductor({ players: ["x", "y", "z"] });
+  const file = `${h.dir}/players`;
+  await new TestPlayer(h.conductor, "z").join({ slots: 0 });
+  const id = await h.conductor.service.submit(job("one", ["x", "y"]), LOCAL_CALLER);
+  await Deno.writeTextFile(file, "y\nz\n");
+  await h.conductor.reload();
+  await Deno.writeTextFile(file, "x\ny\nz\n");
+  await h.conductor.reload();
+  const x = new TestPlayer(h.conductor, "x");
+  await x.join();
+  assertEquals((await x.next("assign")).job_id, id);
+});
