@@ -9,5 +9,6 @@
  */
 
 export { BenchInterrupted, runBench } from "./run.ts";
+export { instantResult } from "./sim_player.ts";
 export type * from "./result.ts";
 export type { CpuUse } from "./proc_stats.ts";

@@ -25,6 +25,32 @@ import { connectMutualTls, Peer, type TlsMaterial } from "../tls/mod.ts";
 import { OrchError } from "../errors.ts";
 import { CONDUCTOR_NAME } from "./deployment.ts";
 
+/**
+ * The result of an attempt that ran in no time at `at`: succeeded with
+ * `response` (or failed with exit status 1), no output.
+ */
+export function instantResult(
+  ref: { task_id: number; attempt: number },
+  at: number,
+  opts: { outcome?: "succeeded" | "failed"; response?: Record<string, unknown> } = {},
+): Result {
+  const failed = opts.outcome === "failed";
+  return {
+    type: "result",
+    task_id: ref.task_id,
+    attempt: ref.attempt,
+    outcome: failed ? "failed" : "succeeded",
+    exit_code: failed ? 1 : 0,
+    signal: null,
+    response: opts.response ?? {},
+    stdout_tail: "",
+    stderr_tail: "",
+    started_at: at,
+    ended_at: at,
+    error: failed ? "the score exited with status 1" : null,
+  };
+}
+
 /** The one score every simulated player announces. */
 export const BENCH_SCORE: ScoreInfo = {
   name: "bench",
@@ -166,20 +192,7 @@ export class SimPlayer {
       this.#events.onAssign(this, m);
       const now = Date.now();
       peer.send({ type: "accept", task_id: m.task_id, attempt: m.attempt, started_at: now });
-      const result: Result = {
-        type: "result",
-        task_id: m.task_id,
-        attempt: m.attempt,
-        outcome: "succeeded",
-        exit_code: 0,
-        signal: null,
-        response: {},
-        stdout_tail: "",
-        stderr_tail: "",
-        started_at: now,
-        ended_at: now,
-        error: null,
-      };
+      const result = instantResult(m, now);
       this.#unacked.set(`${m.task_id}/${m.attempt}`, result);
       peer.send(result);
     } else if (m.type === "result_ack") {

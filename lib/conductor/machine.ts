@@ -99,6 +99,28 @@ function aggregateOfDone(j: JobRec): Aggregate {
   return j.succeeded === 0 ? "failure" : "partial";
 }
 
+/** A task just submitted: queued at `seq`, never tried. */
+export function newTask(job: JobRec, id: number, seq: number, host: string | null): TaskRec {
+  return {
+    id,
+    job,
+    seq,
+    host,
+    state: "queued",
+    attempt: 0,
+    tried: [],
+    triedBy: null,
+    notBefore: null,
+    failures: 0,
+    cancelRequested: false,
+    reason: null,
+    assignedAt: null,
+    startedAt: null,
+    gen: 0,
+    heldBy: null,
+  };
+}
+
 /** Every open task and job, and every change of their state. */
 export class TaskMachine {
   readonly #d: MachineDeps;
@@ -230,24 +252,7 @@ export class TaskMachine {
     const now = this.#d.clock.now();
     const taskIds: number[] = [];
     for (const host of hosts) {
-      const t: TaskRec = {
-        id: this.#nextTask++,
-        job: rec,
-        seq: ++this.#seqHigh,
-        host,
-        state: "queued",
-        attempt: 0,
-        tried: [],
-        triedBy: null,
-        notBefore: null,
-        failures: 0,
-        cancelRequested: false,
-        reason: null,
-        assignedAt: null,
-        startedAt: null,
-        gen: 0,
-        heldBy: null,
-      };
+      const t = newTask(rec, this.#nextTask++, ++this.#seqHigh, host);
       taskIds.push(t.id);
       this.#tasks.set(t.id, t);
       rec.open.add(t);

@@ -16,6 +16,7 @@
  */
 
 import { join } from "node:path";
+import { instantResult } from "../../lib/bench/mod.ts";
 import {
   encodeFrame,
   FrameDecoder,
@@ -175,20 +176,7 @@ export class RawPlayer implements AsyncDisposable {
     const a = await this.next("assign");
     const now = Date.now();
     this.send({ type: "accept", task_id: a.task_id, attempt: a.attempt, started_at: now });
-    this.send({
-      type: "result",
-      task_id: a.task_id,
-      attempt: a.attempt,
-      outcome: "succeeded",
-      exit_code: 0,
-      signal: null,
-      response,
-      stdout_tail: "",
-      stderr_tail: "",
-      started_at: now,
-      ended_at: Date.now(),
-      error: null,
-    });
+    this.send(instantResult(a as { task_id: number; attempt: number }, now, { response }));
     return a;
   }
 

@@ -19,6 +19,7 @@ import {
   PROTOCOL_VERSION,
   type ScoreInfo,
 } from "../../lib/protocol/mod.ts";
+import { instantResult } from "../../lib/bench/mod.ts";
 import { scoreInfo } from "./requests.ts";
 
 export { scoreInfo };
@@ -131,20 +132,7 @@ export class TestPlayer {
   ): void {
     const now = Date.now();
     this.send({ type: "accept", task_id: a.task_id, attempt: a.attempt, started_at: now });
-    this.send({
-      type: "result",
-      task_id: a.task_id,
-      attempt: a.attempt,
-      outcome,
-      exit_code: outcome === "succeeded" ? 0 : 1,
-      signal: null,
-      response: {},
-      stdout_tail: "",
-      stderr_tail: "",
-      started_at: now,
-      ended_at: now,
-      error: outcome === "succeeded" ? null : "the score exited with status 1",
-    });
+    this.send(instantResult(a, now, { outcome }));
   }
 
   /** Drops the connection from the player's side. */

@@ -4,7 +4,7 @@
  */
 
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import type { JobRec, TaskRec } from "../../../lib/conductor/machine.ts";
+import { type JobRec, newTask, type TaskRec } from "../../../lib/conductor/machine.ts";
 import { Scheduler } from "../../../lib/conductor/scheduler.ts";
 
 function jobOf(scope: "all" | "one", targets: string[]): JobRec {
@@ -27,24 +27,7 @@ function jobOf(scope: "all" | "one", targets: string[]): JobRec {
 
 let nextId = 1;
 function task(job: JobRec, seq: number): TaskRec {
-  return {
-    id: nextId++,
-    job,
-    seq,
-    host: job.scope === "all" ? job.targets[0] : null,
-    state: "queued",
-    attempt: 0,
-    tried: [],
-    triedBy: null,
-    notBefore: null,
-    failures: 0,
-    cancelRequested: false,
-    reason: null,
-    assignedAt: null,
-    startedAt: null,
-    gen: 0,
-    heldBy: null,
-  };
+  return newTask(job, nextId++, seq, job.scope === "all" ? job.targets[0] : null);
 }
 
 /** Takes every placement for `player`, marking each task placed, in order. */
