@@ -95,8 +95,6 @@ export class Committer {
   #timer: ReturnType<typeof setImmediate> | undefined;
   #failed: unknown = null;
   #closed = false;
-  /** Commits made, for health and tests. */
-  commits = 0;
 
   constructor(store: ConductorStore, bus: EventBus, onFatal: (err: unknown) => void) {
     this.#store = store;
@@ -180,11 +178,6 @@ export class Committer {
     else if (this.#failed === null) fn();
   }
 
-  /** True when nothing is waiting to be committed. */
-  get idle(): boolean {
-    return !this.#open && !this.#inFlight;
-  }
-
   async #commit(): Promise<void> {
     this.#timer = undefined;
     const b = this.#open;
@@ -199,7 +192,6 @@ export class Committer {
       return;
     }
     this.#inFlight = null;
-    this.commits++;
     b.committed();
     for (const e of b.events) this.#bus.publish(e);
     for (const fn of b.after) fn();

@@ -205,13 +205,6 @@ export class EventBus {
     }
   }
 
-  /** Subscribers now, for health and tests. */
-  get subscribers(): number {
-    let n = this.#all.size;
-    for (const s of this.#byJob.values()) n += s.size;
-    return n;
-  }
-
   /** Closes every subscription with `reason`. */
   closeAll(reason: string): void {
     for (const s of [...this.#all]) s.close(reason);

@@ -81,11 +81,6 @@ class TaskList {
     return this.#h < this.#a.length ? this.#a[this.#h].t : undefined;
   }
 
-  /** Every live task, in order. */
-  *live(): Generator<TaskRec> {
-    for (let i = this.#h; i < this.#a.length; i++) if (live(this.#a[i])) yield this.#a[i].t;
-  }
-
   get empty(): boolean {
     return this.head() === undefined;
   }
@@ -163,16 +158,6 @@ export class Scheduler {
   /** Entries held for `player`, live or stale: bounded by twice its live ones. */
   entries(player: string): number {
     return (this.#allOf.get(player)?.size ?? 0) + (this.#oneOf.get(player)?.size ?? 0);
-  }
-
-  /** The queued all-of tasks of `player`, in order. */
-  allOfFor(player: string): TaskRec[] {
-    return [...(this.#allOf.get(player)?.live() ?? [])];
-  }
-
-  /** Players with queued all-of tasks. */
-  playersWithAllOf(): string[] {
-    return [...this.#allOf.keys()];
   }
 
   /**

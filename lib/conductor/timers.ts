@@ -37,11 +37,6 @@ export class Timers {
     this.#arm();
   }
 
-  /** Due entries waiting. */
-  get size(): number {
-    return this.#heap.size;
-  }
-
   #arm(): void {
     const top = this.#heap.peek();
     if (!top || this.#stopped) return;

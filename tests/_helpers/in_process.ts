@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { type Clock, type Conductor, startConductor } from "../../lib/conductor/mod.ts";
+import { type Conductor, startConductor } from "../../lib/conductor/mod.ts";
 import { silentLogger } from "../../lib/log.ts";
 import type { ConductorStore } from "../../lib/store/mod.ts";
 import type { TlsMaterial } from "../../lib/tls/mod.ts";
@@ -15,17 +15,15 @@ import { ManualClock } from "./clock.ts";
 import { EmptyStore } from "./store.ts";
 
 /** A started in-process conductor, stopped and cleaned up on dispose. */
-export interface InProcess<C extends Clock = ManualClock> extends AsyncDisposable {
+export interface InProcess extends AsyncDisposable {
   conductor: Conductor;
-  clock: C;
+  clock: ManualClock;
   dir: string;
 }
 
 /** Options for {@linkcode inProcessConductor}. */
-export interface InProcessOptions<C extends Clock = ManualClock> {
+export interface InProcessOptions {
   players: string[];
-  /** The conductor's clock; a {@linkcode ManualClock} when not given. */
-  clock?: C;
   store?: ConductorStore;
   retryBackoffMs?: number;
   lostAfterMs?: number;
@@ -41,13 +39,11 @@ const NO_TLS: TlsMaterial = {
   notAfter: new Date(8.64e15),
 };
 
-/** Starts a conductor in-process, on a manual clock unless told otherwise. */
-export async function inProcessConductor<C extends Clock = ManualClock>(
-  opts: InProcessOptions<C>,
-): Promise<InProcess<C>> {
+/** Starts a conductor in-process on a manual clock. */
+export async function inProcessConductor(opts: InProcessOptions): Promise<InProcess> {
   const dir = await Deno.makeTempDir({ prefix: "orch-test-" });
   await Deno.writeTextFile(join(dir, "players"), opts.players.join("\n") + "\n");
-  const clock = opts.clock ?? (new ManualClock() as Clock as C);
+  const clock = new ManualClock();
   const conductor = await startConductor({
     store: opts.store ?? new EmptyStore(),
     tls: NO_TLS,
