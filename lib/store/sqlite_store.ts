@@ -56,8 +56,8 @@ import type {
 /** Options for {@linkcode SqliteStore.open}. */
 export interface SqliteStoreOptions {
   /**
-   * Whether a missing database may be made. Reserved: today a missing
-   * database is always made.
+   * Whether a missing (or empty) database may be made; without it, one is
+   * refused, naming the file (`orch conductor --init` sets it).
    */
   create?: boolean;
 }
@@ -77,7 +77,6 @@ function jsonList(list: readonly unknown[]): string {
 }
 
 function bindTask(t: TaskRow, out: Args): void {
-  const r = t.result;
   out.push(
     t.id,
     t.jobId,
@@ -94,30 +93,24 @@ function bindTask(t: TaskRow, out: Args): void {
     t.assignedAt,
     t.startedAt,
     t.endedAt,
-    r ? r.exitCode : null,
-    r ? r.signal : null,
-    r?.response ? JSON.stringify(r.response) : null,
-    r ? r.stdoutTail : null,
-    r ? r.stderrTail : null,
   );
+  bindResult(t.result, out);
 }
 
 function bindAttempt(a: AttemptRow, out: Args): void {
-  const r = a.result;
+  out.push(a.taskId, a.attempt, a.player, a.state, a.assignedAt, a.startedAt, a.endedAt);
+  bindResult(a.result, out);
+  out.push(a.error);
+}
+
+/** The result columns shared by tasks and attempts: exit_code … stderr_tail. */
+function bindResult(r: AttemptResult | null, out: Args): void {
   out.push(
-    a.taskId,
-    a.attempt,
-    a.player,
-    a.state,
-    a.assignedAt,
-    a.startedAt,
-    a.endedAt,
     r ? r.exitCode : null,
     r ? r.signal : null,
     r?.response ? JSON.stringify(r.response) : null,
     r ? r.stdoutTail : null,
     r ? r.stderrTail : null,
-    a.error,
   );
 }
 
