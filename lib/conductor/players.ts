@@ -210,7 +210,8 @@ export class PlayerGateway {
     });
     if (!verdict.ok) return this.refuse(session, verdict.code, verdict.message);
     // Each declaration is judged once, the first time any player announces it.
-    const problem = checkAnnouncedScores(registry.unseen(hello.scores));
+    const announced = registry.keyed(hello.scores);
+    const problem = checkAnnouncedScores(announced.unseen);
     if (problem !== undefined) {
       return this.refuse(session, "protocol", `announced scores: ${problem}`);
     }
@@ -228,7 +229,7 @@ export class PlayerGateway {
     const now = d.clock.now();
     session.name = name;
     session.version = hello.version;
-    session.scores = registry.announce(name, hello.scores);
+    session.scores = registry.announce(name, announced);
     registry.sessions.set(name, session);
     registry.goneSince.delete(name);
     const record: PlayerRecord = {

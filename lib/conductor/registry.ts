@@ -35,6 +35,14 @@ export class Session {
   }
 }
 
+/** What a player announced, each score with the key it is interned by. */
+export interface Announced {
+  scores: readonly ScoreInfo[];
+  keys: readonly string[];
+  /** The declarations no player announced before: they are judged before they are taken in. */
+  unseen: readonly ScoreInfo[];
+}
+
 /** The players, connected or not. */
 export class Registry {
   /** The players file. */
@@ -63,7 +71,7 @@ export class Registry {
   load(records: readonly PlayerRecord[]): void {
     for (const r of records) {
       this.records.set(r.name, r);
-      this.announce(r.name, r.scores);
+      this.announce(r.name, this.keyed(r.scores));
     }
   }
 
@@ -74,13 +82,14 @@ export class Registry {
       s.slots > this.#held(player) && this.authorised.has(player);
   }
 
-  /** The declarations in `scores` that no player announced before. */
-  unseen(scores: readonly ScoreInfo[]): ScoreInfo[] {
-    return scores.filter((s) => !this.#interned.has(JSON.stringify(s)));
+  /** `scores` with the key each is interned by, and those no player announced before. */
+  keyed(scores: readonly ScoreInfo[]): Announced {
+    const keys = scores.map((s) => JSON.stringify(s));
+    return { scores, keys, unseen: scores.filter((_, i) => !this.#interned.has(keys[i])) };
   }
 
   /** Records what `player` announced; returns its scores by name, interned. */
-  announce(player: string, scores: readonly ScoreInfo[]): ReadonlyMap<string, ScoreInfo> {
+  announce(player: string, announced: Announced): ReadonlyMap<string, ScoreInfo> {
     const before = this.#announced.get(player);
     if (before) {
       for (const name of before.keys()) {
@@ -90,8 +99,8 @@ export class Registry {
       }
     }
     const map = new Map<string, ScoreInfo>();
-    for (const s of scores) {
-      const key = JSON.stringify(s);
+    for (const [i, s] of announced.scores.entries()) {
+      const key = announced.keys[i];
       let info = this.#interned.get(key);
       if (!info) this.#interned.set(key, info = s);
       map.set(s.name, info);
