@@ -22,8 +22,6 @@ import {
 import { instantResult } from "../../lib/bench/mod.ts";
 import { scoreInfo } from "./requests.ts";
 
-export { scoreInfo };
-
 function roundTrip<T>(m: unknown, allowed: readonly string[]): T {
   const [value] = new FrameDecoder().push(encodeFrame(m));
   return decodeMessage(value, allowed as never) as T;

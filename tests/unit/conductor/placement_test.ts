@@ -5,9 +5,9 @@
 
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { inProcessConductor, settle } from "../../_helpers/in_process.ts";
-import { scoreInfo, TestPlayer } from "../../_helpers/test_player.ts";
+import { TestPlayer } from "../../_helpers/test_player.ts";
 import { LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
-import { submitRequest } from "../../_helpers/requests.ts";
+import { scoreInfo, submitRequest } from "../../_helpers/requests.ts";
 import type { ConductorEvent } from "../../../lib/conductor/mod.ts";
 
 const job = submitRequest;
