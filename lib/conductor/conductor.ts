@@ -24,6 +24,7 @@ import {
   type TlsMaterial,
   type TlsServer,
 } from "../tls/mod.ts";
+import { Auditor } from "./audit.ts";
 import { type AudienceServers, startAudienceServers } from "./http.ts";
 import { createApiHandler } from "./api.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -97,6 +98,8 @@ export class Conductor {
   readonly events = new EventBus();
   /** The audience API's backend. */
   readonly service: AudienceService;
+  /** The audit trail. */
+  readonly audit: Auditor;
   #conductorId = "";
   #server: TlsServer | null = null;
   #audience: AudienceServers | null = null;
@@ -114,6 +117,7 @@ export class Conductor {
     this.#clock = opts.clock ?? systemClock;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     this.#committer = new Committer(opts.store, this.events, (err) => this.#fatal(err));
+    this.audit = new Auditor(this.#clock, this.#log);
     this.#timers = new Timers(this.#clock, (err) => {
       this.#log.error("housekeeping failed", { error: errorMessage(err) });
     });
@@ -138,6 +142,7 @@ export class Conductor {
       timers: this.#timers,
       bus: this.events,
       log: this.#log,
+      audit: this.audit,
       playersFile: opts.playersFile,
       heartbeatMs: opts.heartbeatMs,
       lostAfterMs: opts.lostAfterMs,

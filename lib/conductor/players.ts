@@ -22,6 +22,7 @@ import {
 } from "../protocol/mod.ts";
 import { checkAnnouncedScores } from "../score/mod.ts";
 import type { PlayerRecord } from "../store/mod.ts";
+import type { Auditor } from "./audit.ts";
 import type { Clock } from "./clock.ts";
 import type { Committer } from "./committer.ts";
 import type { EventBus } from "./events.ts";
@@ -52,6 +53,8 @@ export interface GatewayDeps {
   timers: Timers;
   bus: EventBus;
   log: Logger;
+  /** The audit trail (impostor connections are recorded in it). */
+  audit: Auditor;
   playersFile: string;
   heartbeatMs: number;
   /** A player gone this long has its tasks ended interrupted; 0: never. */

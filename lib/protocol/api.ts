@@ -107,6 +107,51 @@ export function callerLabel(c: Caller): string {
 /** The caller of a request on the local Unix socket. */
 export const LOCAL_CALLER: Caller = { transport: "socket", name: "local", auth: "socket_mode" };
 
+/** What an audit record is about. */
+export type AuditAction =
+  | "submit"
+  | "read_params"
+  | "cancel"
+  | "player_connect"
+  | "audience_connect";
+
+/** The audit actions, for validation. */
+export const AUDIT_ACTIONS: readonly AuditAction[] = [
+  "submit",
+  "read_params",
+  "cancel",
+  "player_connect",
+  "audience_connect",
+];
+
+/**
+ * One entry of the audit trail: who did (or tried) what, how they proved
+ * who they are, from where, and what came of it. Entries are appended,
+ * never edited.
+ */
+export interface AuditRecord {
+  /** Order of recording; assigned by the store. */
+  id: number;
+  /** When (epoch ms). */
+  at: number;
+  /** The identity: a certificate name, a local user, a player name. */
+  who: string;
+  /** How that identity was proved (`client_certificate`, `peer_credentials`, …). */
+  auth: string;
+  /** `socket`, `https` or `players` (the player port). */
+  transport: string;
+  /** Where from: a remote address, or `socket`. */
+  from: string;
+  action: AuditAction;
+  /** What it was about, in words: `score deploy on web1,web2`, `job 12`. */
+  subject: string;
+  /** The job concerned, when there is one. */
+  job_id: number | null;
+  outcome: "allowed" | "refused";
+  /** Why it was refused (the rule that is missing), or a note. */
+  reason: string | null;
+}
+
 /** One task of a job, as a row of `GET /v1/jobs/ID/tasks`. */
 export interface TaskView {
   id: number;

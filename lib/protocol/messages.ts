@@ -78,6 +78,12 @@ export interface ParamSpec {
   min?: number;
   max?: number;
   description?: string;
+  /**
+   * The value is a secret: never stored or logged in clear, and masked
+   * wherever it would be shown (conductor database, player journal, output
+   * tails, status).
+   */
+  secret?: boolean;
 }
 
 /** What a player says about one of its scores. */
@@ -278,6 +284,7 @@ export function decodeParamSpec(o: Obj): ParamSpec {
     "min",
     "max",
     "description",
+    "secret",
   ]);
   const spec: ParamSpec = {
     type: o.oneOf("type", PARAM_TYPES),
@@ -301,6 +308,7 @@ export function decodeParamSpec(o: Obj): ParamSpec {
   if (max !== undefined) spec.max = max;
   const description = o.optStr("description", { max: 4096 });
   if (description !== undefined) spec.description = description;
+  if (o.optBool("secret", false)) spec.secret = true;
   return spec;
 }
 

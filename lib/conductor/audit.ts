@@ -1,0 +1,64 @@
+/**
+ * The audit trail: every accepted and every refused submit, read of
+ * parameters and cancel, and every refused or impostor connection, as one
+ * structured log line and one record appended to the store.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+import type { AuditRecord } from "../protocol/mod.ts";
+import type { Clock } from "./clock.ts";
+
+/** An audit record as it is handed in; the store gives it its id, the clock its time. */
+export type AuditEntry = Omit<AuditRecord, "id" | "at" | "job_id" | "reason"> & {
+  job_id?: number | null;
+  reason?: string | null;
+};
+
+/** Where records go once made: the store's next write. */
+export type AuditSink = (record: Omit<AuditRecord, "id">) => void;
+
+/** Records audit entries: a log line at once, a stored record with the next commit. */
+export class Auditor {
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  #sink: AuditSink | null;
+
+  constructor(clock: Clock, log: Logger, sink: AuditSink | null = null) {
+    this.#clock = clock;
+    this.#log = log;
+    this.#sink = sink;
+  }
+
+  /** Records `entry`; refusals are logged as warnings, impostors as errors by the caller. */
+  record(
+    entry: AuditEntry,
+    level: "info" | "warn" | "error" = entry.outcome === "allowed" ? "info" : "warn",
+  ): void {
+    const record: Omit<AuditRecord, "id"> = {
+      at: this.#clock.now(),
+      who: entry.who,
+      auth: entry.auth,
+      transport: entry.transport,
+      from: entry.from,
+      action: entry.action,
+      subject: entry.subject,
+      job_id: entry.job_id ?? null,
+      outcome: entry.outcome,
+      reason: entry.reason ?? null,
+    };
+    this.#log[level]("audit", {
+      action: record.action,
+      outcome: record.outcome,
+      who: record.who,
+      auth: record.auth,
+      transport: record.transport,
+      from: record.from,
+      subject: record.subject,
+      job: record.job_id ?? undefined,
+      reason: record.reason ?? undefined,
+    });
+    this.#sink?.(record);
+  }
+}
