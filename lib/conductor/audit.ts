@@ -17,13 +17,18 @@ export type AuditEntry = Omit<AuditRecord, "id" | "at" | "job_id" | "reason"> & 
 };
 
 /** Where records go once made: the store's next write. */
-export type AuditSink = (record: Omit<AuditRecord, "id">) => void;
+export interface AuditSink {
+  /** Adds the record to the next write; throws when nothing more can be written. */
+  append(record: Omit<AuditRecord, "id">): void;
+  /** Resolves once everything appended so far is committed. */
+  durable(): Promise<void>;
+}
 
 /** Records audit entries: a log line at once, a stored record with the next commit. */
 export class Auditor {
   readonly #clock: Clock;
   readonly #log: Logger;
-  #sink: AuditSink | null;
+  readonly #sink: AuditSink | null;
 
   constructor(clock: Clock, log: Logger, sink: AuditSink | null = null) {
     this.#clock = clock;
@@ -59,6 +64,17 @@ export class Auditor {
       job: record.job_id ?? undefined,
       reason: record.reason ?? undefined,
     });
-    this.#sink?.(record);
+    if (!this.#sink) return;
+    try {
+      this.#sink.append(record);
+    } catch (err) {
+      // The conductor is stopping or its database failed: the log line above is all there is.
+      this.#log.warn("audit record not stored", { error: (err as Error).message });
+    }
+  }
+
+  /** Resolves once every record so far is stored; rejects when the store failed. */
+  durable(): Promise<void> {
+    return this.#sink?.durable() ?? Promise.resolve();
   }
 }

@@ -22,6 +22,7 @@ import type {
   AttemptRow,
   ConductorStore,
   JobRecord,
+  NewAuditRecord,
   PlayerRecord,
   TaskRow,
   WriteTx,
@@ -38,6 +39,7 @@ class Batch {
   readonly cancelled = new Map<number, number>();
   readonly players = new Map<string, PlayerRecord>();
   readonly touched = new Map<string, number>();
+  readonly audit: NewAuditRecord[] = [];
   readonly events: ConductorEvent[] = [];
   readonly after: (() => void)[] = [];
   #durable: Promise<void> | null = null;
@@ -82,6 +84,7 @@ class Batch {
     if (this.touched.size > 0) {
       tx.touchPlayers([...this.touched].map(([name, at]) => ({ name, at })));
     }
+    if (this.audit.length > 0) tx.addAudit(this.audit);
   }
 }
 
@@ -155,6 +158,11 @@ export class Committer {
   /** Records when a player was last heard from. */
   touchPlayer(name: string, at: number): void {
     this.#batch().touched.set(name, at);
+  }
+
+  /** Appends a record to the audit trail. */
+  audit(record: NewAuditRecord): void {
+    this.#batch().audit.push(record);
   }
 
   /** Publishes `e` once the batch holding the change it reports is committed. */

@@ -117,7 +117,10 @@ export class Conductor {
     this.#clock = opts.clock ?? systemClock;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     this.#committer = new Committer(opts.store, this.events, (err) => this.#fatal(err));
-    this.audit = new Auditor(this.#clock, this.#log);
+    this.audit = new Auditor(this.#clock, this.#log, {
+      append: (r) => this.#committer.audit(r),
+      durable: () => this.#committer.durable(),
+    });
     this.#timers = new Timers(this.#clock, (err) => {
       this.#log.error("housekeeping failed", { error: errorMessage(err) });
     });

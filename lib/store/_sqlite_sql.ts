@@ -68,6 +68,20 @@ export const JOB_COLUMNS = [
   "target_count",
 ] as const;
 
+/** Every column of an audit record but its id, which SQLite assigns. */
+export const AUDIT_COLUMNS = [
+  "at",
+  "who",
+  "auth",
+  "transport",
+  "from_addr",
+  "action",
+  "subject",
+  "job_id",
+  "outcome",
+  "reason",
+] as const;
+
 /** Every column of a player. */
 export const PLAYER_COLUMNS = [
   "name",

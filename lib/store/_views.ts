@@ -15,7 +15,7 @@ import {
   type TaskQuery,
   type TaskView,
 } from "../protocol/mod.ts";
-import type { AttemptRow, TaskRow } from "./types.ts";
+import type { AttemptRow, AuditQuery, TaskRow } from "./types.ts";
 
 /** Largest `limit` of a list of jobs. */
 export const MAX_JOBS_PAGE = 1000;
@@ -108,6 +108,15 @@ export function checkTaskQuery(q: TaskQuery): void {
 }
 
 /** Refuses a list of jobs out of bounds. */
+/** Refuses an audit query the store would not serve. */
+export function checkAuditQuery(q: AuditQuery): void {
+  checkJobsPage(q.limit, q.before);
+  if (q.since !== undefined && !Number.isSafeInteger(q.since)) {
+    throw new RangeError(`audit time ${q.since} is not an integer`);
+  }
+}
+
+/** Refuses a page of the job list the store would not serve. */
 export function checkJobsPage(limit: number, before: number | undefined): void {
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_JOBS_PAGE) {
     throw new RangeError(`job list limit ${limit} is not an integer from 1 to ${MAX_JOBS_PAGE}`);

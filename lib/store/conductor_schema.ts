@@ -163,4 +163,32 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_by_seq ON tasks (seq);
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- The audit trail: who did or tried what, how they proved who they are, from where, and
+      -- what came of it. Appended, never edited (the trigger refuses updates); kept longer than
+      -- the jobs it speaks of.
+      CREATE TABLE audit (
+        id        INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,            -- epoch ms
+        who       TEXT NOT NULL,               -- audience:NAME, local:USER, or a player's name
+        auth      TEXT NOT NULL,               -- client_certificate, file_ownership, …
+        transport TEXT NOT NULL,               -- socket, https, players
+        from_addr TEXT NOT NULL,               -- remote address, or socket
+        action    TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        job_id    INTEGER,
+        outcome   TEXT NOT NULL CHECK (outcome IN ('allowed', 'refused')),
+        reason    TEXT
+      ) STRICT;
+      CREATE INDEX audit_by_who ON audit (who, id);
+      CREATE INDEX audit_by_at ON audit (at);
+      CREATE TRIGGER audit_never_edited BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit records are never edited'); END;
+
+      -- A caller without the grant to read others' jobs lists only its own.
+      CREATE INDEX jobs_by_submitter ON jobs (submitted_by, id);
+    `,
+  },
 ];

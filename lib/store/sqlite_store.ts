@@ -16,6 +16,8 @@
 import type { SQLInputValue, StatementSync } from "node:sqlite";
 import {
   aggregateOfCounts,
+  type AuditAction,
+  type AuditRecord,
   type Caller,
   callerLabel,
   type JobSummary,
@@ -33,6 +35,7 @@ import { type Database, openDatabase } from "./db.ts";
 import { type Args, MultiRow } from "./_multi_row.ts";
 import {
   ATTEMPT_COLUMNS,
+  AUDIT_COLUMNS,
   DONE_JOBS_SQL,
   JOB_COLUMNS,
   OPEN_TASKS_SQL,
@@ -41,12 +44,21 @@ import {
   TASK_VIEW_COLUMNS,
 } from "./_sqlite_sql.ts";
 import { CONDUCTOR_MIGRATIONS } from "./conductor_schema.ts";
-import { checkJobsPage, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
+import {
+  checkAuditQuery,
+  checkJobsPage,
+  checkTaskQuery,
+  taskDetail,
+  taskView,
+} from "./_views.ts";
 import type {
   AttemptResult,
   AttemptRow,
+  AuditQuery,
   ConductorStore,
+  JobAccess,
   JobRecord,
+  NewAuditRecord,
   PlayerRecord,
   StoreSnapshot,
   TaskRow,
@@ -134,6 +146,21 @@ function bindJob(j: JobRecord, out: Args): void {
 
 function bindPlayer(p: PlayerRecord, out: Args): void {
   out.push(p.name, p.version, p.slots, JSON.stringify(p.scores), p.address, p.lastSeen, p.lastSeen);
+}
+
+function bindAudit(a: NewAuditRecord, out: Args): void {
+  out.push(
+    a.at,
+    a.who,
+    a.auth,
+    a.transport,
+    a.from,
+    a.action,
+    a.subject,
+    a.job_id,
+    a.outcome,
+    a.reason,
+  );
 }
 
 function bindPair(p: readonly [SQLInputValue, SQLInputValue], out: Args): void {
@@ -235,6 +262,7 @@ class Changes implements WriteTx {
   readonly players: PlayerRecord[] = [];
   /** Player name → time; the last time given in a write counts. */
   readonly touched = new Map<string, number>();
+  readonly audit: NewAuditRecord[] = [];
   open = true;
 
   #check(): void {
@@ -286,6 +314,11 @@ class Changes implements WriteTx {
     this.#check();
     for (const p of players) this.touched.set(p.name, p.at);
   }
+
+  addAudit(records: readonly NewAuditRecord[]): void {
+    this.#check();
+    for (const r of records) this.audit.push(r);
+  }
 }
 
 /** The conductor's store in a SQLite file. */
@@ -302,6 +335,7 @@ export class SqliteStore implements ConductorStore {
   readonly #cancelJobs: MultiRow<readonly [number, number]>;
   readonly #savePlayers: MultiRow<PlayerRecord>;
   readonly #touchPlayers: MultiRow<readonly [string, number]>;
+  readonly #insertAudit: MultiRow<NewAuditRecord>;
   /**
    * Queue position and host of each open task as last committed, so that a
    * save that changes neither leaves them out: an UPDATE rewrites the index
@@ -372,6 +406,11 @@ export class SqliteStore implements ConductorStore {
       width: 2,
       tail: ") AS v WHERE players.name = v.column1",
       bind: bindPair,
+    });
+    this.#insertAudit = new MultiRow(db, {
+      head: `INSERT INTO audit (${cols(AUDIT_COLUMNS)})`,
+      width: AUDIT_COLUMNS.length,
+      bind: bindAudit,
     });
   }
 
@@ -459,6 +498,7 @@ export class SqliteStore implements ConductorStore {
       if (c.cancelled.size > 0) this.#cancelJobs.run([...c.cancelled]);
       this.#savePlayers.run(c.players);
       if (c.touched.size > 0) this.#touchPlayers.run([...c.touched]);
+      this.#insertAudit.run(c.audit);
       db.exec("COMMIT");
       this.#place(c.inserted);
       this.#place(c.saved);
@@ -681,20 +721,27 @@ export class SqliteStore implements ConductorStore {
     });
   }
 
-  jobs(limit: number, before?: number): Promise<JobSummary[]> {
+  jobs(limit: number, before?: number, submittedBy?: string): Promise<JobSummary[]> {
     return this.#read(() => {
       checkJobsPage(limit, before);
-      const jobs = this.#q(
-        `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at FROM jobs
-         WHERE id < ? ORDER BY id DESC LIMIT ?`,
-      ).all(before ?? Number.MAX_SAFE_INTEGER, limit) as Row[];
+      const jobs = (submittedBy === undefined
+        ? this.#q(
+          `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at FROM jobs
+           WHERE id < ? ORDER BY id DESC LIMIT ?`,
+        ).all(before ?? Number.MAX_SAFE_INTEGER, limit)
+        : this.#q(
+          `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at FROM jobs
+           WHERE submitted_by = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+        ).all(submittedBy, before ?? Number.MAX_SAFE_INTEGER, limit)) as Row[];
       if (jobs.length === 0) return [];
       const byJob = new Map<number, Partial<Record<TaskState, number>>>();
+      // The jobs of one submitter may be far apart: counted job by job, not over an id range.
+      const ids = JSON.stringify(jobs.map((j) => j.id));
       for (
         const c of this.#q(
-          `SELECT job_id, state, COUNT(*) AS n FROM tasks WHERE job_id BETWEEN ? AND ?
-           GROUP BY job_id, state`,
-        ).all(jobs[jobs.length - 1].id, jobs[0].id) as Row[]
+          `SELECT job_id, state, COUNT(*) AS n FROM tasks
+           WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id, state`,
+        ).all(ids) as Row[]
       ) {
         const m = byJob.get(c.job_id as number) ?? {};
         m[c.state as TaskState] = c.n as number;
@@ -714,6 +761,49 @@ export class SqliteStore implements ConductorStore {
           counts,
         };
       });
+    });
+  }
+
+  jobAccess(id: number): Promise<JobAccess | undefined> {
+    return this.#read(() => {
+      const r = this.#q("SELECT score, targets, submitted_by FROM jobs WHERE id = ?").get(id) as
+        | Row
+        | undefined;
+      if (!r) return undefined;
+      return {
+        score: r.score as string,
+        targets: JSON.parse(r.targets as string),
+        submittedBy: r.submitted_by as string,
+      };
+    });
+  }
+
+  audit(q: AuditQuery): Promise<AuditRecord[]> {
+    return this.#read(() => {
+      checkAuditQuery(q);
+      const where = ["id < ?", "at >= ?"];
+      const args: SQLInputValue[] = [q.before ?? Number.MAX_SAFE_INTEGER, q.since ?? 0];
+      if (q.who !== undefined) {
+        where.push("who = ?");
+        args.push(q.who);
+      }
+      const rows = this.#q(
+        `SELECT id, ${AUDIT_COLUMNS.join(", ")} FROM audit WHERE ${where.join(" AND ")}
+         ORDER BY id DESC LIMIT ?`,
+      ).all(...args, q.limit) as Row[];
+      return rows.map((r) => ({
+        id: r.id as number,
+        at: r.at as number,
+        who: r.who as string,
+        auth: r.auth as string,
+        transport: r.transport as string,
+        from: r.from_addr as string,
+        action: r.action as AuditAction,
+        subject: r.subject as string,
+        job_id: r.job_id as number | null,
+        outcome: r.outcome as "allowed" | "refused",
+        reason: r.reason as string | null,
+      }));
     });
   }
 

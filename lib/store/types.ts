@@ -12,6 +12,7 @@
  */
 
 import type {
+  AuditRecord,
   Caller,
   JobSummary,
   JobView,
@@ -151,6 +152,31 @@ export interface WriteTx {
   savePlayers(players: readonly PlayerRecord[]): void;
   /** Notes when players were last heard from. */
   touchPlayers(players: readonly { name: string; at: number }[]): void;
+  /** Appends records to the audit trail; the store numbers them in order. */
+  addAudit(records: readonly NewAuditRecord[]): void;
+}
+
+/** An audit record before the store numbered it. */
+export type NewAuditRecord = Omit<AuditRecord, "id">;
+
+/** Which audit records to list: newest first. */
+export interface AuditQuery {
+  limit: number;
+  /** Only records with ids below this. */
+  before?: number;
+  /** Only records at or after this time (epoch ms). */
+  since?: number;
+  /** Only records of this identity. */
+  who?: string;
+}
+
+/** What a job is, as far as deciding who may see or cancel it goes. */
+export interface JobAccess {
+  score: string;
+  /** Every target, in the order given. */
+  targets: string[];
+  /** Who submitted it, as its one-line label (`submitted_by`). */
+  submittedBy: string;
 }
 
 /** The conductor's durable state. */
@@ -171,8 +197,15 @@ export interface ConductorStore {
   tasks(jobId: number, query: TaskQuery): Promise<TaskPage | undefined>;
   /** One task of a job with its tails and attempts, or undefined. */
   task(jobId: number, taskId: number): Promise<TaskDetail | undefined>;
-  /** The newest jobs first, at most `limit`, with ids below `before` when given. */
-  jobs(limit: number, before?: number): Promise<JobSummary[]>;
+  /**
+   * The newest jobs first, at most `limit`, with ids below `before` when
+   * given, and only those `submittedBy` submitted when given.
+   */
+  jobs(limit: number, before?: number, submittedBy?: string): Promise<JobSummary[]>;
+  /** What decides access to a job, or undefined when there is no such job. */
+  jobAccess(id: number): Promise<JobAccess | undefined>;
+  /** Audit records, newest first. */
+  audit(query: AuditQuery): Promise<AuditRecord[]>;
   /** Closes the store; pending reads may fail afterwards. */
   close(): Promise<void>;
 }

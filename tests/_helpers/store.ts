@@ -28,6 +28,7 @@ export class EmptyStore implements ConductorStore {
       cancelJob: nothing,
       savePlayers: nothing,
       touchPlayers: nothing,
+      addAudit: nothing,
     });
     return Promise.resolve();
   }
@@ -44,6 +45,12 @@ export class EmptyStore implements ConductorStore {
     return Promise.resolve(undefined);
   }
   jobs(): Promise<[]> {
+    return Promise.resolve([]);
+  }
+  jobAccess(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+  audit(): Promise<[]> {
     return Promise.resolve([]);
   }
   close(): Promise<void> {
@@ -108,8 +115,14 @@ export class ControlledStore implements ConductorStore {
   task(id: number, t: number) {
     return this.#inner.task(id, t);
   }
-  jobs(limit: number, before?: number) {
-    return this.#inner.jobs(limit, before);
+  jobs(limit: number, before?: number, submittedBy?: string) {
+    return this.#inner.jobs(limit, before, submittedBy);
+  }
+  jobAccess(id: number) {
+    return this.#inner.jobAccess(id);
+  }
+  audit(q: Parameters<ConductorStore["audit"]>[0]) {
+    return this.#inner.audit(q);
   }
   close(): Promise<void> {
     return this.#inner.close();
