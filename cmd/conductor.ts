@@ -1,13 +1,18 @@
 /**
  * `orch conductor`: runs the conductor until SIGTERM or SIGINT; SIGHUP
- * reloads the players file. `--init` creates its database on a first
+ * reloads the players file and the grants file. `--init` creates its database on a first
  * start; without it, a missing or empty database is refused.
  *
  * @module
  */
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
-import { CONDUCTOR_CONFIG_PATH, conductorKeys, readPlayersFile } from "../lib/config/mod.ts";
+import {
+  CONDUCTOR_CONFIG_PATH,
+  conductorKeys,
+  readGrantsFile,
+  readPlayersFile,
+} from "../lib/config/mod.ts";
 import { startConductor } from "../lib/conductor/mod.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { SqliteStore } from "../lib/store/mod.ts";
@@ -42,6 +47,7 @@ export function conductorCommand(): CommandUnknownOpts {
     );
     // A bad players file is refused before the database is touched: a failed start changes nothing.
     await readPlayersFile(config.players_file);
+    await readGrantsFile(config.grants);
     // The flags are added in a loop, so commander cannot type them.
     const init = (opts as { init?: boolean }).init === true;
     const existed = init && (await Deno.stat(config.db).then(() => true, () => false));
@@ -64,6 +70,7 @@ export function conductorCommand(): CommandUnknownOpts {
         audienceSocket: config.audience_socket === "" ? null : config.audience_socket,
         audienceSocketMode: config.audience_socket_mode,
         playersFile: config.players_file,
+        grantsFile: config.grants,
         heartbeatMs: config.heartbeat,
         maxFrame: config.max_frame,
         retryBackoffMs: config.retry_backoff,
@@ -78,6 +85,11 @@ export function conductorCommand(): CommandUnknownOpts {
     const signal = untilSignal(["SIGTERM", "SIGINT"], () => {
       c.reload().catch((err) =>
         log.error("players file not reloaded; keeping the old list", { error: errorMessage(err) })
+      );
+      c.reloadGrants().catch((err) =>
+        log.error("grants file not reloaded; keeping the grants in force", {
+          error: errorMessage(err),
+        })
       );
     });
     const why = await Promise.race([

@@ -24,7 +24,9 @@ export const ERROR_CODES = {
   conflict: 409,
   /** The request body is larger than allowed. */
   too_large: 413,
-  /** The peer did not prove who it is, or is not allowed to do this. */
+  /** The caller did not prove who it is. */
+  unauthenticated: 401,
+  /** The caller is not allowed to do this (or the peer's certificate is not acceptable). */
   forbidden: 403,
   /** A configuration file or flag is wrong. */
   config: 400,

@@ -78,6 +78,9 @@ export function conductorArgv(f: DeploymentFiles, port: number, heartbeatMs: num
     f.db,
     "--players-file",
     f.playersFile,
+    // No grants file: the built-in grants let the bench's own user in, on the socket.
+    "--grants",
+    `${f.playersFile}.grants-none`,
     "--ca",
     f.ca,
     "--cert",

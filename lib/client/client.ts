@@ -26,6 +26,7 @@ import {
   type TaskView,
 } from "../protocol/mod.ts";
 import { clientTlsOptions, type TlsMaterial } from "../tls/mod.ts";
+import { makeLocalProof } from "./local_proof.ts";
 
 /** Where the conductor's API is. */
 export type Endpoint =
@@ -172,10 +173,21 @@ export class AudienceClient {
     return await this.#call("GET", "/health") as Record<string, unknown>;
   }
 
-  #call(method: string, path: string, body?: unknown): Promise<unknown> {
+  async #call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const e = this.endpoint;
+    const proof = e.kind === "socket" ? await makeLocalProof(e.path) : null;
+    try {
+      return await this.#send(method, path, body, proof?.header);
+    } finally {
+      await proof?.discard();
+    }
+  }
+
+  #send(method: string, path: string, body: unknown, auth: string | undefined): Promise<unknown> {
     const e = this.endpoint;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { accept: "application/json" };
+    if (auth !== undefined) headers["authorization"] = auth;
     if (payload !== undefined) {
       headers["content-type"] = "application/json";
       headers["content-length"] = String(new TextEncoder().encode(payload).length);

@@ -15,6 +15,10 @@
  * | GET | /v1/jobs/ID/tasks?state=&host=&page=&limit=&output=1 | a page of the job's tasks |
  * | GET | /v1/jobs/ID/tasks/TID | one task with its output tails and attempts |
  * | POST | /v1/jobs/ID/cancel | cancel a job: queued tasks end at once, running ones are stopped |
+ * | GET | /v1/audit?limit=&before=&since=&who= | the audit trail, newest first |
+ *
+ * Who may use which route is decided by the {@linkcode Guard} given to
+ * {@linkcode createApiApp}, as middleware in front of each route.
  *
  * @module
  */
@@ -22,8 +26,11 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { ERROR_CODES, errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { AuditQuery } from "../store/mod.ts";
+import type { Guard, GuardVariables } from "./guard.ts";
 import {
   API_PREFIX,
+  type AuditRecord,
   type Caller,
   type CancelResponse,
   concatBytes,
@@ -49,10 +56,16 @@ import {
 
 /** What the API needs from the conductor. */
 export interface AudienceBackend {
-  /** Stores a job; resolves with its id once durable. */
-  submit(req: SubmitRequest, caller: Caller): Promise<number>;
-  /** Cancels a job; rejects with `OrchError("not_found")` when there is no such job. */
-  cancel(id: number, caller: Caller): Promise<CancelResponse>;
+  /**
+   * Stores a job; resolves with its id once durable. `accepted` is called
+   * with the id when the job is recorded, in the same commit.
+   */
+  submit(req: SubmitRequest, caller: Caller, accepted?: (id: number) => void): Promise<number>;
+  /**
+   * Cancels a job; rejects with `OrchError("not_found")` when there is no
+   * such job. `accepted` is called when the cancel is recorded, in the same commit.
+   */
+  cancel(id: number, caller: Caller, accepted?: (id: number) => void): Promise<CancelResponse>;
   /** A job's summary, or undefined. */
   job(id: number): Promise<JobView | undefined>;
   /** The job once finished, or as it is after `timeoutMs` / when `signal` aborts. */
@@ -61,8 +74,10 @@ export interface AudienceBackend {
   tasks(id: number, query: TaskQuery): Promise<TaskPage | undefined>;
   /** One task of a job with its tails and attempts, or undefined. */
   task(id: number, taskId: number): Promise<TaskDetail | undefined>;
-  /** The newest jobs first. */
-  jobs(limit: number, before?: number): Promise<JobSummary[]>;
+  /** The newest jobs first; only those `submittedBy` submitted when given. */
+  jobs(limit: number, before?: number, submittedBy?: string): Promise<JobSummary[]>;
+  /** Audit records, newest first. */
+  audit(query: AuditQuery): Promise<AuditRecord[]>;
   /** Every player known. */
   players(): Promise<PlayerView[]>;
   /** A few numbers for `GET /v1/health`. */
@@ -75,13 +90,21 @@ export interface ApiContext {
   caller: Caller;
   /** Aborts when the client goes away, where the transport can tell. */
   signal?: AbortSignal;
+  /** Where the request came from (a remote address), for the audit trail. */
+  from?: string;
 }
 
 /** A fetch-style handler for the audience API. */
 export type ApiHandler = (req: Request, ctx: ApiContext) => Promise<Response>;
 
-/** The Hono environment of the API: the transport's context is its bindings. */
-export type ApiEnv = { Bindings: ApiContext };
+/**
+ * The Hono environment of the API: the transport's context is its
+ * bindings; the guard hands on what it found in the variables.
+ */
+export type ApiEnv = { Bindings: ApiContext; Variables: GuardVariables };
+
+/** A guard that lets every request through: for tests of the routes alone. */
+export const OPEN_GUARD: Guard = () => async (_c, next) => await next();
 
 /** Longest wait one request may ask for. */
 export const MAX_WAIT_MS = 300_000;
@@ -89,7 +112,7 @@ export const MAX_WAIT_MS = 300_000;
 export const DEFAULT_TASK_PAGE = 100;
 /** Highest page number a request may ask for. */
 const MAX_PAGE = 1_000_000;
-/** Jobs `GET /v1/jobs` lists when not told, and at most. */
+/** Jobs `GET /v1/jobs` (and records `GET /v1/audit`) lists when not told, and at most. */
 const DEFAULT_JOBS = 50;
 const MAX_JOBS = 1000;
 
@@ -102,6 +125,7 @@ export function createApiApp(
   backend: AudienceBackend,
   log?: Logger,
   middleware: readonly MiddlewareHandler<ApiEnv>[] = [],
+  guard: Guard = OPEN_GUARD,
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>().basePath(API_PREFIX);
   for (const m of middleware) app.use("*", m);
@@ -125,28 +149,28 @@ export function createApiApp(
   });
   app.all("/health", notAllowed("GET"));
 
-  app.get("/players", async (c) => {
+  app.get("/players", guard("players"), async (c) => {
     query(c, []);
     return json(200, { players: await backend.players() });
   });
   app.all("/players", notAllowed("GET"));
 
-  app.get("/jobs", async (c) => {
+  app.get("/jobs", guard("jobs"), async (c) => {
     const q = query(c, ["limit", "before"]);
     const limit = intParam(q, "limit", 1, MAX_JOBS) ?? DEFAULT_JOBS;
     const before = intParam(q, "before", 1, Number.MAX_SAFE_INTEGER);
-    return json(200, { jobs: await backend.jobs(limit, before) });
+    return json(200, { jobs: await backend.jobs(limit, before, c.get("jobsBy")) });
   });
-  app.post("/jobs", async (c) => {
+  app.post("/jobs", guard("submit"), async (c) => {
     query(c, []);
     // Everything is checked before the backend sees the request: a refused submit stores nothing.
-    const submit = decodeSubmit(await readJson(c.req.raw));
-    const id = await backend.submit(submit, c.env.caller);
+    const submit = c.get("submit") ?? await readSubmit(c.req.raw);
+    const id = await backend.submit(submit, c.env.caller, c.get("accepted"));
     return json(201, { id });
   });
   app.all("/jobs", notAllowed("GET, POST"));
 
-  app.get("/jobs/:id", async (c) => {
+  app.get("/jobs/:id", guard("job"), async (c) => {
     const id = parseId(c.req.param("id"), "job id");
     const q = query(c, ["wait"]);
     const waitS = floatParam(q, "wait", 0, MAX_WAIT_MS / 1000);
@@ -158,7 +182,7 @@ export function createApiApp(
   });
   app.all("/jobs/:id", notAllowed("GET"));
 
-  app.get("/jobs/:id/tasks", async (c) => {
+  app.get("/jobs/:id/tasks", guard("tasks"), async (c) => {
     const id = parseId(c.req.param("id"), "job id");
     const page = await backend.tasks(id, taskQuery(query(c, TASK_QUERY_KEYS)));
     if (!page) throw noJob(id);
@@ -166,7 +190,7 @@ export function createApiApp(
   });
   app.all("/jobs/:id/tasks", notAllowed("GET"));
 
-  app.get("/jobs/:id/tasks/:tid", async (c) => {
+  app.get("/jobs/:id/tasks/:tid", guard("tasks"), async (c) => {
     const id = parseId(c.req.param("id"), "job id");
     const tid = parseId(c.req.param("tid"), "task id");
     query(c, []);
@@ -176,7 +200,7 @@ export function createApiApp(
   });
   app.all("/jobs/:id/tasks/:tid", notAllowed("GET"));
 
-  app.post("/jobs/:id/cancel", async (c) => {
+  app.post("/jobs/:id/cancel", guard("cancel"), async (c) => {
     const id = parseId(c.req.param("id"), "job id");
     query(c, []);
     // No options yet: the body may be left out, or be an empty JSON object.
@@ -190,16 +214,41 @@ export function createApiApp(
         );
       }
     }
-    return json(200, await backend.cancel(id, c.env.caller));
+    return json(200, await backend.cancel(id, c.env.caller, c.get("accepted")));
   });
   app.all("/jobs/:id/cancel", notAllowed("POST"));
+
+  app.get("/audit", guard("audit"), async (c) => {
+    const q = query(c, ["limit", "before", "since", "who"]);
+    const aq: AuditQuery = { limit: intParam(q, "limit", 1, MAX_JOBS) ?? DEFAULT_JOBS };
+    const before = intParam(q, "before", 1, Number.MAX_SAFE_INTEGER);
+    if (before !== undefined) aq.before = before;
+    const since = intParam(q, "since", 0, Number.MAX_SAFE_INTEGER);
+    if (since !== undefined) aq.since = since;
+    const who = q.get("who");
+    if (who !== undefined) {
+      if (!/^(audience|local):[A-Za-z0-9._@:-]{1,253}$|^unauthenticated$/.test(who)) {
+        throw new OrchError(
+          "invalid",
+          "query parameter who: expected an identity such as local:alice",
+        );
+      }
+      aq.who = who;
+    }
+    return json(200, { records: await backend.audit(aq) });
+  });
+  app.all("/audit", notAllowed("GET"));
 
   return app;
 }
 
-/** The audience API over `backend`, as a fetch-style handler. */
-export function createApiHandler(backend: AudienceBackend, log?: Logger): ApiHandler {
-  const app = createApiApp(backend, log);
+/** The audience API over `backend`, behind `guard`, as a fetch-style handler. */
+export function createApiHandler(
+  backend: AudienceBackend,
+  log?: Logger,
+  guard: Guard = OPEN_GUARD,
+): ApiHandler {
+  const app = createApiApp(backend, log, [], guard);
   return async (req, ctx) => await app.fetch(req, ctx);
 }
 
@@ -322,6 +371,11 @@ function boolParam(q: Map<string, string>, key: string): boolean | undefined {
     "invalid",
     `query parameter ${key}: expected 1 or 0, got ${JSON.stringify(v)}`,
   );
+}
+
+/** A submit's body, decoded and checked; a 400 naming the field when it is not a valid submit. */
+export async function readSubmit(req: Request): Promise<SubmitRequest> {
+  return decodeSubmit(await readJson(req));
 }
 
 /** The request's JSON body, which must be there. */

@@ -17,6 +17,11 @@ import { ORCH_VERSION } from "../protocol/mod.ts";
 import type { ConductorStore } from "../store/mod.ts";
 import type { Address } from "../config/mod.ts";
 import { readPlayersFile } from "../config/mod.ts";
+import { readGrantsFile } from "../config/mod.ts";
+import { AccessControl } from "./access.ts";
+import { createGuard } from "./guard.ts";
+import { LocalAuthenticator } from "./local_auth.ts";
+import { LocalUsers } from "./local_users.ts";
 import {
   createMutualTlsServer,
   listen,
@@ -51,6 +56,8 @@ export interface ConductorOptions {
   audienceSocket: string | null;
   audienceSocketMode: number;
   playersFile: string;
+  /** The grants file; when it does not exist, the built-in grants apply. */
+  grantsFile: string;
   heartbeatMs: number;
   maxFrame: number;
   /** First wait before a failed run is retried; it doubles with each failure (capped at 64×). */
@@ -78,7 +85,8 @@ export interface Stopped {
 /** Starts a conductor; resolves once its state is loaded and it listens everywhere. */
 export async function startConductor(opts: ConductorOptions): Promise<Conductor> {
   const authorised = await readPlayersFile(opts.playersFile);
-  const c = new Conductor(opts, authorised);
+  const access = await loadAccess(opts.grantsFile);
+  const c = new Conductor(opts, authorised, access);
   await c.start();
   return c;
 }
@@ -101,6 +109,8 @@ export class Conductor {
   /** The audit trail. */
   readonly audit: Auditor;
   #conductorId = "";
+  #access: AccessControl;
+  #local: LocalAuthenticator | null = null;
   #server: TlsServer | null = null;
   #audience: AudienceServers | null = null;
   #stopping: string | null = null;
@@ -111,8 +121,9 @@ export class Conductor {
   readonly done: Promise<Stopped>;
   addresses: ConductorAddresses | null = null;
 
-  constructor(opts: ConductorOptions, authorised: Set<string>) {
+  constructor(opts: ConductorOptions, authorised: Set<string>, access: AccessControl) {
     this.#opts = opts;
+    this.#access = access;
     this.#log = opts.log;
     this.#clock = opts.clock ?? systemClock;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
@@ -216,8 +227,23 @@ export class Conductor {
         );
         players = await listen(this.#server, o.listen.host, o.listen.port);
       }
+      if (o.audienceSocket !== null) {
+        this.#local = await LocalAuthenticator.prepare(
+          o.audienceSocket,
+          o.audienceSocketMode,
+          this.#log,
+        );
+      }
+      const guard = createGuard({
+        access: () => this.#access,
+        local: this.#local,
+        users: new LocalUsers(),
+        audit: this.audit,
+        jobAccess: (id) => o.store.jobAccess(id),
+        log: this.#log,
+      });
       this.#audience = await startAudienceServers({
-        handler: createApiHandler(this.service, this.#log),
+        handler: createApiHandler(this.service, this.#log, guard),
         tls: o.tls,
         listen: o.audienceListen,
         socket: o.audienceSocket,
@@ -226,6 +252,7 @@ export class Conductor {
       });
     } catch (err) {
       this.#server?.close();
+      await this.#local?.close();
       await this.#committer.close();
       await o.store.close();
       throw err;
@@ -241,13 +268,36 @@ export class Conductor {
       open_tasks: this.#machine.size,
       version: ORCH_VERSION,
     });
+    this.#logAccess();
     this.#gateway.kick();
+  }
+
+  /** Says which grants are in force, and what the built-in ones allow. */
+  #logAccess(): void {
+    const a = this.#access;
+    if (a.source !== null) {
+      this.#log.info("grants loaded", { file: a.source, grants: a.grants.length });
+      return;
+    }
+    this.#log.warn(
+      "no grants file: only these local users may use the audience API, on the socket; audience certificates may do nothing",
+      { file: this.#opts.grantsFile, users: a.grants[0].who.join(",") },
+    );
   }
 
   /** Takes a player connection made in-process (tests, benchmarks). */
   connect(open: LinkOpener): void {
     if (this.#stopping !== null) return;
     this.#gateway.connect(open);
+  }
+
+  /**
+   * Re-reads the grants file; a bad one is refused whole (the grants in
+   * force stay) with an error naming FILE:LINE.
+   */
+  async reloadGrants(): Promise<void> {
+    this.#access = await loadAccess(this.#opts.grantsFile);
+    this.#logAccess();
   }
 
   /**
@@ -309,6 +359,7 @@ export class Conductor {
       // Waiting clients are answered now, so that the audience servers can drain.
       this.events.closeAll(why);
       await this.#audience?.stop();
+      await this.#local?.close();
       this.#gateway.closeAll(this.#failed ? "the conductor failed" : "the conductor is stopping");
       await closing;
       if (!this.#failed) {
@@ -322,4 +373,11 @@ export class Conductor {
     })();
     return this.#stopped;
   }
+}
+
+/** The grants of `file`, or the built-in ones when it does not exist. */
+async function loadAccess(file: string): Promise<AccessControl> {
+  const grants = await readGrantsFile(file);
+  if (grants !== null) return new AccessControl(grants, file);
+  return AccessControl.builtIn(await new LocalUsers().nameOf(Deno.uid() ?? 0));
 }

@@ -9,6 +9,7 @@
 import { OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
+  type AuditRecord,
   type Caller,
   callerLabel,
   type CancelResponse,
@@ -21,7 +22,7 @@ import {
   type TaskPage,
   type TaskQuery,
 } from "../protocol/mod.ts";
-import type { ConductorStore } from "../store/mod.ts";
+import type { AuditQuery, ConductorStore } from "../store/mod.ts";
 import { admit } from "./admission.ts";
 import { MAX_WAIT_MS } from "./api.ts";
 import type { Clock } from "./clock.ts";
@@ -71,7 +72,11 @@ export class AudienceService {
   }
 
   /** Validates and stores a job; resolves with its id once it is committed. */
-  async submit(req: SubmitRequest, caller: Caller): Promise<number> {
+  async submit(
+    req: SubmitRequest,
+    caller: Caller,
+    accepted?: (id: number) => void,
+  ): Promise<number> {
     this.#running();
     const d = this.#d;
     const by = callerLabel(caller);
@@ -105,6 +110,7 @@ export class AudienceService {
       submittedAt: d.clock.now(),
       caller,
     });
+    accepted?.(id);
     const rid = req.request_id;
     if (rid !== null) {
       this.#requests.set(rid, id);
@@ -127,7 +133,11 @@ export class AudienceService {
    * a player are stopped there (their process group killed) and end
    * `cancelled` when the player reports back.
    */
-  async cancel(id: number, caller: Caller): Promise<CancelResponse> {
+  async cancel(
+    id: number,
+    caller: Caller,
+    accepted?: (id: number) => void,
+  ): Promise<CancelResponse> {
     this.#running();
     const d = this.#d;
     const by = callerLabel(caller);
@@ -138,10 +148,12 @@ export class AudienceService {
       }
       this.#running();
       d.machine.cancelFinished(id);
+      accepted?.(id);
       await this.#durable();
       return { id, cancelled: 0, stopping: 0 };
     }
     const { cancelled, stopping } = d.machine.cancel(job, by);
+    accepted?.(id);
     await this.#durable();
     for (const t of stopping) {
       d.registry.sessions.get(t.host!)?.send({ type: "cancel", task_id: t.id, attempt: t.attempt });
@@ -193,9 +205,14 @@ export class AudienceService {
     return this.#d.store.task(id, taskId);
   }
 
-  /** The newest jobs. */
-  jobs(limit: number, before?: number): Promise<JobSummary[]> {
-    return this.#d.store.jobs(Math.min(Math.max(limit, 1), 1000), before);
+  /** The newest jobs; only those `submittedBy` submitted when given. */
+  jobs(limit: number, before?: number, submittedBy?: string): Promise<JobSummary[]> {
+    return this.#d.store.jobs(Math.min(Math.max(limit, 1), 1000), before, submittedBy);
+  }
+
+  /** Audit records, newest first. */
+  audit(query: AuditQuery): Promise<AuditRecord[]> {
+    return this.#d.store.audit(query);
   }
 
   /** Every player that is listed or has been seen. */

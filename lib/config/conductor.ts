@@ -34,6 +34,10 @@ export const conductorKeys = {
     "/etc/orchestra/players",
     "Names of the players allowed to connect, one per line; reloaded on SIGHUP.",
   ),
+  grants: path(
+    "/etc/orchestra/grants.yaml",
+    "Who may do what through the audience API; reloaded on SIGHUP. Without the file, only root and the conductor's own user may, on the socket.",
+  ),
   ca: path("/etc/orchestra/ca.crt", "The deployment CA certificate."),
   cert: path("/etc/orchestra/conductor.crt", "The conductor's certificate (role conductor)."),
   key: path("/etc/orchestra/conductor.key", "The conductor's private key (mode 0600)."),

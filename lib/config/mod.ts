@@ -6,6 +6,7 @@
  */
 
 export * from "./conductor.ts";
+export * from "./grants_file.ts";
 export * from "./load.ts";
 export * from "./player.ts";
 export * from "./players_file.ts";

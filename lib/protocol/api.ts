@@ -93,18 +93,34 @@ export interface TriedPlayer {
 export interface Caller {
   /** `socket`: the local Unix socket; `https`: the HTTPS port. */
   transport: "socket" | "https";
-  /** `local` on the socket; the certificate's common name over HTTPS. */
+  /** The local user on the socket; the certificate's common name over HTTPS. */
   name: string;
-  /** `socket_mode`: access by the socket's file mode; `client_certificate`: an audience certificate. */
-  auth: "socket_mode" | "client_certificate";
+  /**
+   * `file_ownership`: a local user, proved by a file it made; `client_certificate`:
+   * an audience certificate; `socket_mode`: no proof, only the socket's file mode
+   * (jobs submitted before local users were told apart, and in-process tests).
+   */
+  auth: "file_ownership" | "client_certificate" | "socket_mode";
 }
 
-/** The one-line form of a caller, as `submitted_by` shows it: `local`, `audience:alice`. */
+/**
+ * The one-line form of a caller, as `submitted_by` shows it and grants
+ * name it: `local:alice`, `audience:alice`; `local` for an unproved socket caller.
+ */
 export function callerLabel(c: Caller): string {
-  return c.transport === "socket" ? c.name : `audience:${c.name}`;
+  if (c.transport === "https") return `audience:${c.name}`;
+  return c.auth === "socket_mode" ? c.name : `local:${c.name}`;
 }
 
-/** The caller of a request on the local Unix socket. */
+/** The `authorization` scheme of a local user's proof on the audience socket. */
+export const LOCAL_AUTH_SCHEME = "OrchLocal";
+
+/** The folder where local users leave their proofs, beside the audience socket at `socketPath`. */
+export function proofFolder(socketPath: string): string {
+  return `${socketPath}.auth`;
+}
+
+/** The caller of a request on the local Unix socket before it proved its user. */
 export const LOCAL_CALLER: Caller = { transport: "socket", name: "local", auth: "socket_mode" };
 
 /** What an audit record is about. */

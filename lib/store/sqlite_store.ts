@@ -44,13 +44,7 @@ import {
   TASK_VIEW_COLUMNS,
 } from "./_sqlite_sql.ts";
 import { CONDUCTOR_MIGRATIONS } from "./conductor_schema.ts";
-import {
-  checkAuditQuery,
-  checkJobsPage,
-  checkTaskQuery,
-  taskDetail,
-  taskView,
-} from "./_views.ts";
+import { checkAuditQuery, checkJobsPage, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
 import type {
   AttemptResult,
   AttemptRow,

@@ -33,7 +33,18 @@ export interface ClusterOptions {
   entry?: string;
   /** Keep the temp dir. */
   keep?: boolean;
+  /**
+   * The grants file's text; by default the audience certificate `alice` and
+   * local root may do everything. `null` writes no file (the built-in grants).
+   */
+  grants?: string | null;
 }
+
+/** The grants a test cluster gets unless it says otherwise. */
+export const OPEN_GRANTS = `grants:
+  - who: [audience:alice, local:root]
+    may: [all]
+`;
 
 /** A job's summary with every one of its tasks, each with its output tails and attempts. */
 export type FullJob = JobView & { tasks: TaskDetail[] };
@@ -90,7 +101,19 @@ export class Cluster implements AsyncDisposable {
       ),
     ]);
     await c.writePlayersFile(opts.listed ?? opts.players);
+    const grants = opts.grants === undefined ? OPEN_GRANTS : opts.grants;
+    if (grants !== null) await c.writeGrants(grants);
     return c;
+  }
+
+  /** Path of the grants file. */
+  get grantsFile(): string {
+    return join(this.dir, "grants.yaml");
+  }
+
+  /** Rewrites the grants file (a running conductor reads it on SIGHUP). */
+  async writeGrants(text: string): Promise<void> {
+    await Deno.writeTextFile(this.grantsFile, text);
   }
 
   /** Runs `orch` and throws unless it exits 0. */
@@ -142,6 +165,8 @@ export class Cluster implements AsyncDisposable {
       this.db,
       "--players-file",
       this.playersFile,
+      "--grants",
+      this.grantsFile,
       "--ca",
       join(this.caDir, "ca.crt"),
       "--cert",

@@ -7,7 +7,9 @@
 
 import type { AudienceBackend } from "../../lib/conductor/api.ts";
 import { OrchError } from "../../lib/errors.ts";
+import type { AuditQuery } from "../../lib/store/mod.ts";
 import type {
+  AuditRecord,
   Caller,
   CancelResponse,
   JobSummary,
@@ -159,6 +161,11 @@ export class FakeBackend implements AudienceBackend {
 
   players(): Promise<PlayerView[]> {
     this.#call("players");
+    return Promise.resolve([]);
+  }
+
+  audit(query: AuditQuery): Promise<AuditRecord[]> {
+    this.#call("audit", query);
     return Promise.resolve([]);
   }
 

@@ -52,6 +52,7 @@ export async function inProcessConductor(opts: InProcessOptions): Promise<InProc
     audienceSocket: null,
     audienceSocketMode: 0o600,
     playersFile: join(dir, "players"),
+    grantsFile: join(dir, "grants.yaml"),
     heartbeatMs: 60_000,
     maxFrame: 1 << 20,
     retryBackoffMs: opts.retryBackoffMs ?? 1000,

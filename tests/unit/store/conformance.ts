@@ -971,4 +971,57 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals((await store.jobs(1, 2)).map((j) => j.id), [1]);
     assertEquals(await store.jobs(10, 1), []);
   });
+
+  test("jobs are listed by submitter, and a job's access facts are kept", async ({ store }) => {
+    await store.write((tx) => {
+      tx.insertJob(jobRecord(1), []);
+      tx.insertJob(jobRecord(2, { caller: ALICE, targets: ["p1", "p2", "p3"] }), []);
+      tx.insertJob(jobRecord(3), []);
+      tx.insertJob(jobRecord(4, { caller: ALICE, score: "other" }), []);
+    });
+    assertEquals((await store.jobs(10, undefined, "audience:alice")).map((j) => j.id), [4, 2]);
+    assertEquals((await store.jobs(1, 4, "audience:alice")).map((j) => j.id), [2]);
+    assertEquals((await store.jobs(10, undefined, "local")).map((j) => j.id), [3, 1]);
+    assertEquals(await store.jobs(10, undefined, "audience:bob"), []);
+    assertEquals(await store.jobAccess(2), {
+      score: "deploy",
+      targets: ["p1", "p2", "p3"],
+      submittedBy: "audience:alice",
+    });
+    assertEquals(await store.jobAccess(9), undefined);
+  });
+
+  test("audit records are appended in order, listed newest first, filtered, and kept", async (s) => {
+    const rec = (at: number, who: string, outcome: "allowed" | "refused") => ({
+      at,
+      who,
+      auth: "client_certificate",
+      transport: "https",
+      from: "127.0.0.1:5000",
+      action: "submit" as const,
+      subject: "score deploy on p1",
+      job_id: outcome === "allowed" ? 1 : null,
+      outcome,
+      reason: outcome === "refused" ? "no grant" : null,
+    });
+    await s.store.write((tx) => {
+      tx.addAudit([rec(T0, "audience:alice", "allowed"), rec(T0 + 1, "local:bob", "refused")]);
+    });
+    await s.store.write((tx) => tx.addAudit([rec(T0 + 2, "audience:alice", "refused")]));
+    const all = await s.store.audit({ limit: 10 });
+    assertEquals(all.map((r) => [r.id, r.who, r.outcome]), [
+      [3, "audience:alice", "refused"],
+      [2, "local:bob", "refused"],
+      [1, "audience:alice", "allowed"],
+    ]);
+    assertEquals(all[2], { id: 1, ...rec(T0, "audience:alice", "allowed") });
+    assertEquals((await s.store.audit({ limit: 10, who: "audience:alice" })).map((r) => r.id), [
+      3,
+      1,
+    ]);
+    assertEquals((await s.store.audit({ limit: 10, since: T0 + 1 })).map((r) => r.id), [3, 2]);
+    assertEquals((await s.store.audit({ limit: 1, before: 3 })).map((r) => r.id), [2]);
+    const again = await s.reopen();
+    assertEquals((await again.audit({ limit: 10 })).length, 3);
+  });
 }

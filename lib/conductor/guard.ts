@@ -1,0 +1,303 @@
+/**
+ * Authentication, authorisation and audit of the audience API, as Hono
+ * middleware put in front of each route by kind. A request is first tied
+ * to an identity (an audience certificate's name over HTTPS; a local user,
+ * proved by a file it owns, on the Unix socket), then checked against the
+ * grants; a refusal is a 401 or a 403 naming the rule that is missing,
+ * recorded in the audit trail before it is answered, and nothing else
+ * happens. Submits, reads of a job's parameters and cancels are recorded
+ * whether allowed or refused; an accepted submit's record is committed
+ * with the job.
+ *
+ * @module
+ */
+
+import type { Context, MiddlewareHandler } from "hono";
+import { type ApiEnv, readSubmit } from "./api.ts";
+import { errorMessage, OrchError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { AuditAction, SubmitRequest } from "../protocol/mod.ts";
+import type { Verb } from "../config/grants_file.ts";
+import type { JobAccess } from "../store/mod.ts";
+import type { AccessControl, Principal } from "./access.ts";
+import type { Auditor } from "./audit.ts";
+import type { LocalAuthenticator } from "./local_auth.ts";
+import type { LocalUsers } from "./local_users.ts";
+
+/** What a route is, as far as who may use it goes. */
+export type RouteKind =
+  | "health"
+  | "players"
+  | "jobs"
+  | "submit"
+  | "job"
+  | "tasks"
+  | "cancel"
+  | "audit";
+
+/** What the guard hands on to a route, in the context's variables. */
+export interface GuardVariables {
+  /** Who made the request. */
+  principal?: Principal;
+  /** A submit's request, decoded (and checked against the grants). */
+  submit?: SubmitRequest;
+  /** For a job list: only jobs of this submitter (the caller cannot read others'). */
+  jobsBy?: string;
+  /** Called when a submit or a cancel is accepted, in the same commit as its change. */
+  accepted?: (id: number) => void;
+}
+
+/** What the guard needs. */
+export interface GuardDeps {
+  /** The grants in force (they change on reload). */
+  access: () => AccessControl;
+  /** Proofs of local users; null when there is no socket. */
+  local: LocalAuthenticator | null;
+  users: LocalUsers;
+  audit: Auditor;
+  /** What decides access to a job. */
+  jobAccess: (id: number) => Promise<JobAccess | undefined>;
+  log: Logger;
+}
+
+/** The guard's middleware for a route of `kind`. */
+export type Guard = (kind: RouteKind) => MiddlewareHandler<ApiEnv>;
+
+/** Targets named in an audit subject, at most. */
+const SUBJECT_TARGETS = 5;
+
+/** Makes the guard. */
+export function createGuard(d: GuardDeps): Guard {
+  return (kind) => async (c, next) => {
+    if (kind === "health") return await next();
+    const action = auditedAction(kind);
+    let p: Principal;
+    try {
+      p = await authenticate(c, d);
+    } catch (err) {
+      if (action && err instanceof OrchError) {
+        await record(c, d, {
+          who: "unauthenticated",
+          action,
+          subject: `${c.req.method} ${c.req.path}`,
+          outcome: "refused",
+          reason: err.message,
+        });
+      }
+      throw err;
+    }
+    c.set("principal", p);
+    const refuse = async (
+      what: string,
+      subject: string,
+      reason: string,
+      jobId: number | null = null,
+    ): Promise<never> => {
+      if (action) {
+        await record(c, d, { who: p.label, action, subject, outcome: "refused", reason, jobId });
+      }
+      throw new OrchError("forbidden", `${p.label} may not ${what}: ${reason}`);
+    };
+    const access = d.access();
+    switch (kind) {
+      case "players":
+      case "jobs": {
+        const why = access.check(p, ["read", "read_all"]);
+        if (why) await refuse(`list ${kind}`, kind, why);
+        if (kind === "jobs" && !access.unrestricted(p, "read_all")) c.set("jobsBy", p.label);
+        return await next();
+      }
+      case "audit": {
+        const why = access.check(p, ["audit"]);
+        if (why) await refuse("read the audit trail", "audit trail", why);
+        return await next();
+      }
+      case "submit": {
+        let req: SubmitRequest;
+        try {
+          req = await readSubmit(c.req.raw);
+        } catch (err) {
+          await record(c, d, {
+            who: p.label,
+            action: "submit",
+            subject: "a submit that could not be read",
+            outcome: "refused",
+            reason: errorMessage(err),
+          });
+          throw err;
+        }
+        const subject = `score ${req.score} on ${listed(req.targets)} (${
+          req.scope === "all" ? "all-of" : "one-of"
+        })`;
+        const why = access.check(p, ["submit"], { score: req.score, targets: req.targets });
+        if (why) await refuse(`submit ${subject}`, subject, why);
+        c.set("submit", req);
+        let accepted = false;
+        c.set("accepted", (id) => {
+          accepted = true;
+          d.audit.record({
+            ...origin(c),
+            who: p.label,
+            action: "submit",
+            subject,
+            job_id: id,
+            outcome: "allowed",
+          });
+        });
+        await next();
+        if (!accepted) {
+          await record(c, d, {
+            who: p.label,
+            action: "submit",
+            subject,
+            outcome: "refused",
+            reason: await errorOf(c.res),
+          });
+        }
+        return;
+      }
+      case "job":
+      case "tasks":
+      case "cancel": {
+        const id = jobIdOf(c);
+        if (id === null) return await next(); // The route answers 400 for a bad id.
+        const verb: Verb = kind === "cancel" ? "cancel" : "read";
+        const all: Verb = kind === "cancel" ? "cancel_all" : "read_all";
+        const what = `${kind === "cancel" ? "cancel" : "read"} job ${id}`;
+        // A caller who may read no job at all does not learn which jobs exist.
+        const any = access.check(p, [verb, all]);
+        if (any) await refuse(what, `job ${id}`, any, id);
+        const job = await d.jobAccess(id);
+        if (!job) throw new OrchError("not_found", `no job ${id}`);
+        const subject = `job ${id} (score ${job.score}, submitted by ${job.submittedBy})`;
+        const own = job.submittedBy === p.label;
+        const why = access.check(p, own ? [verb, all] : [all], {
+          score: job.score,
+          targets: job.targets,
+        });
+        if (why) await refuse(what, subject, why, id);
+        const act: AuditAction = kind === "cancel" ? "cancel" : "read_params";
+        let recorded = kind === "tasks"; // Allowed page reads are not recorded: they are many.
+        const allowed = () => {
+          recorded = true;
+          d.audit.record({
+            ...origin(c),
+            who: p.label,
+            action: act,
+            subject,
+            job_id: id,
+            outcome: "allowed",
+          });
+        };
+        // A cancel is recorded in the commit that cancels; a read once it is answered.
+        if (kind === "cancel") c.set("accepted", allowed);
+        await next();
+        if (recorded) return;
+        if (c.res.status < 400) allowed();
+        else {
+          await record(c, d, {
+            who: p.label,
+            action: act,
+            subject,
+            jobId: id,
+            outcome: "refused",
+            reason: await errorOf(c.res),
+          });
+        }
+        return;
+      }
+    }
+  };
+}
+
+/** The audit action of a route, for those whose every use is recorded. */
+function auditedAction(kind: RouteKind): AuditAction | null {
+  switch (kind) {
+    case "submit":
+      return "submit";
+    case "cancel":
+      return "cancel";
+    case "job":
+    case "tasks":
+      return "read_params";
+    default:
+      return null;
+  }
+}
+
+/** Ties the request to an identity; 401 when it cannot be. */
+async function authenticate(c: Context<ApiEnv>, d: GuardDeps): Promise<Principal> {
+  const caller = c.env.caller;
+  if (caller.transport === "https") {
+    return { label: `audience:${caller.name}`, groups: [] };
+  }
+  if (!d.local) {
+    throw new OrchError("unauthenticated", "this conductor takes no local proofs");
+  }
+  const cred = await d.local.verify(c.req.header("authorization") ?? null);
+  const user = await d.users.lookup(cred.uid, cred.gid);
+  c.env.caller = { transport: "socket", name: user.name, auth: "file_ownership" };
+  return { label: `local:${user.name}`, groups: user.groups };
+}
+
+/** Where the request came from, for the audit trail. */
+function origin(c: Context<ApiEnv>): { auth: string; transport: string; from: string } {
+  const caller = c.env.caller;
+  return {
+    auth: caller.auth,
+    transport: caller.transport,
+    from: c.env.from ?? caller.transport,
+  };
+}
+
+/** Records an audit entry and waits until it is stored: a refusal is answered only then. */
+async function record(
+  c: Context<ApiEnv>,
+  d: GuardDeps,
+  e: {
+    who: string;
+    action: AuditAction;
+    subject: string;
+    outcome: "allowed" | "refused";
+    reason?: string | null;
+    jobId?: number | null;
+  },
+): Promise<void> {
+  d.audit.record({
+    ...origin(c),
+    who: e.who,
+    action: e.action,
+    subject: e.subject,
+    job_id: e.jobId ?? null,
+    outcome: e.outcome,
+    reason: e.reason ?? null,
+  });
+  try {
+    await d.audit.durable();
+  } catch {
+    throw new OrchError("unavailable", "the conductor's database failed; nothing was stored");
+  }
+}
+
+/** The message of an error answer, for the audit trail. */
+async function errorOf(res: Response): Promise<string> {
+  try {
+    const body = await res.clone().json() as { error?: { message?: unknown } };
+    if (typeof body.error?.message === "string") return body.error.message;
+  } catch {
+    // Not an error body: the status is all there is.
+  }
+  return `answered ${res.status}`;
+}
+
+function jobIdOf(c: Context<ApiEnv>): number | null {
+  const text = c.req.param("id") ?? "";
+  return /^\d{1,15}$/.test(text) && Number(text) >= 1 ? Number(text) : null;
+}
+
+function listed(targets: readonly string[]): string {
+  const head = targets.slice(0, SUBJECT_TARGETS).join(", ");
+  return targets.length > SUBJECT_TARGETS
+    ? `${head} and ${targets.length - SUBJECT_TARGETS} more`
+    : head;
+}
