@@ -16,6 +16,7 @@ import { benchCommand } from "./cmd/bench.ts";
 import { caCommand } from "./cmd/ca.ts";
 import { cancelCommand } from "./cmd/cancel.ts";
 import { conductorCommand } from "./cmd/conductor.ts";
+import { auditCommand } from "./cmd/audit.ts";
 import { jobsCommand } from "./cmd/jobs.ts";
 import { playerCommand } from "./cmd/player.ts";
 import { playersCommand } from "./cmd/players.ts";
@@ -44,6 +45,7 @@ export function program(): Command {
       cancelCommand(),
       jobsCommand(),
       playersCommand(),
+      auditCommand(),
       scoreCommand(),
       caCommand(),
       benchCommand(),

@@ -10,6 +10,7 @@
 import { formatDuration } from "../lib/config/mod.ts";
 import type {
   AttemptView,
+  AuditRecord,
   JobSummary,
   JobView,
   PlayerView,
@@ -258,6 +259,24 @@ export function formatJobs(jobs: JobSummary[]): string[] {
       j.aggregate,
       formatTime(j.submitted_at),
       safe(j.submitted_by),
+    ]),
+  );
+}
+
+/** `orch audit` lines, oldest last as they come (newest first). */
+export function formatAudit(records: AuditRecord[]): string[] {
+  return table(
+    ["ID", "AT", "WHO", "AUTH", "FROM", "ACTION", "OUTCOME", "SUBJECT", "REASON"],
+    records.map((r) => [
+      String(r.id),
+      formatTime(r.at),
+      safe(r.who),
+      safe(r.auth),
+      safe(r.from),
+      r.action,
+      r.outcome,
+      safe(r.subject),
+      safe(r.reason ?? "-"),
     ]),
   );
 }

@@ -60,15 +60,24 @@ export function timeoutFlag(text: string): number {
  * (`2026-11-22T10:00:00Z`); returns epoch ms.
  */
 export function deadlineFlag(text: string, now: number): number {
+  return instantFlag("--deadline", text, now, 1);
+}
+
+/**
+ * Parses a flag that names a moment: a duration from `now` (`10m`, later
+ * when `direction` is 1, earlier when -1) or an absolute time with its zone
+ * (`2026-11-22T10:00:00Z`); returns epoch ms.
+ */
+export function instantFlag(flag: string, text: string, now: number, direction: 1 | -1): number {
   const ms = parseDuration(text);
-  if (ms !== undefined) return now + ms;
+  if (ms !== undefined) return now + direction * ms;
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) {
     const t = Date.parse(text);
     if (!Number.isNaN(t)) return t;
   }
   throw new OrchError(
     "usage",
-    `--deadline ${
+    `${flag} ${
       JSON.stringify(text)
     } is neither a duration (10m) nor a time with its zone (2026-11-22T10:00:00Z)`,
   );

@@ -11,6 +11,7 @@ import https from "node:https";
 import { errorMessage, OrchError } from "../errors.ts";
 import {
   API_PREFIX,
+  type AuditRecord,
   type CancelResponse,
   concatBytes,
   errorFromBody,
@@ -161,6 +162,17 @@ export class AudienceClient {
   async jobs(limit: number, before?: number): Promise<JobSummary[]> {
     const q = `?limit=${limit}${before ? `&before=${before}` : ""}`;
     return (await this.#call("GET", `/jobs${q}`) as { jobs: JobSummary[] }).jobs;
+  }
+
+  /** Audit records, newest first. */
+  async audit(
+    q: { limit: number; before?: number; since?: number; who?: string },
+  ): Promise<AuditRecord[]> {
+    const params = new URLSearchParams({ limit: String(q.limit) });
+    if (q.before !== undefined) params.set("before", String(q.before));
+    if (q.since !== undefined) params.set("since", String(q.since));
+    if (q.who !== undefined) params.set("who", q.who);
+    return (await this.#call("GET", `/audit?${params}`) as { records: AuditRecord[] }).records;
   }
 
   /** The players. */

@@ -5,3 +5,4 @@
  */
 
 export * from "./client.ts";
+export * from "./local_proof.ts";

@@ -193,7 +193,8 @@ async function handleNode(
         name: identity.cn,
         auth: "client_certificate",
       };
-      response = await handler(request, { caller, signal: abort.signal });
+      const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      response = await handler(request, { caller, signal: abort.signal, from });
     }
   }
   const text = new Uint8Array(await response.arrayBuffer());

@@ -16,7 +16,9 @@
 
 import { join } from "node:path";
 import { AudienceClient } from "../../lib/client/mod.ts";
+import { makeLocalProof } from "../../lib/client/mod.ts";
 import type { JobView, SubmitInput, TaskDetail } from "../../lib/protocol/mod.ts";
+import { loadTlsMaterial } from "../../lib/tls/mod.ts";
 import { orch, Proc, ROOT, until } from "./proc.ts";
 
 /** What to make. */
@@ -144,6 +146,70 @@ export class Cluster implements AsyncDisposable {
 
   get db(): string {
     return join(this.dir, "conductor.db");
+  }
+
+  /**
+   * A raw request to the audience API on the Unix socket, with a proof of
+   * this process's user (as the orch command makes one); `proof: false`
+   * sends none.
+   */
+  async socketFetch(
+    path: string,
+    init: RequestInit & { proof?: boolean } = {},
+  ): Promise<Response> {
+    const proof = init.proof === false ? null : await makeLocalProof(this.socket);
+    const headers = new Headers(init.headers);
+    if (proof) headers.set("authorization", proof.header);
+    const client = Deno.createHttpClient({ proxy: { transport: "unix", path: this.socket } });
+    try {
+      const res = await fetch(`http://orch${path}`, { ...init, headers, client });
+      const body = new Uint8Array(await res.arrayBuffer());
+      return new Response(body, { status: res.status, headers: res.headers });
+    } finally {
+      client.close();
+      await proof?.discard();
+    }
+  }
+
+  /** Issues an audience certificate for `name` from the cluster's CA. */
+  async issueAudience(name: string): Promise<void> {
+    await this.orchOk(["ca", "issue", name, "--role", "audience", "--ca-dir", this.caDir]);
+  }
+
+  /** A client over HTTPS with the audience certificate of `name` (see {@linkcode issueAudience}). */
+  async httpsClient(name: string): Promise<AudienceClient> {
+    const tls = await loadTlsMaterial(
+      {
+        ca: join(this.caDir, "ca.crt"),
+        cert: join(this.caDir, `${name}.crt`),
+        key: join(this.caDir, `${name}.key`),
+      },
+      "audience",
+      new Date(),
+    );
+    return new AudienceClient({
+      kind: "https",
+      host: "127.0.0.1",
+      port: this.audiencePort,
+      tls,
+      expectName: "localhost",
+    });
+  }
+
+  /** Flags that make an audience command use HTTPS with the certificate of `name`. */
+  httpsFlags(name: string): string[] {
+    return [
+      "--conductor",
+      `127.0.0.1:${this.audiencePort}`,
+      "--conductor-name",
+      "localhost",
+      "--ca",
+      join(this.caDir, "ca.crt"),
+      "--cert",
+      join(this.caDir, `${name}.crt`),
+      "--key",
+      join(this.caDir, `${name}.key`),
+    ];
   }
 
   /** A client over the Unix socket. */

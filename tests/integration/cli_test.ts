@@ -80,7 +80,7 @@ Deno.test("submit without --wait prints only the job id; status shows it", async
   r = await c.cli(["jobs"]);
   assertMatch(
     r.stdout,
-    /^ID +SCORE +SCOPE +TARGETS +AGGREGATE +SUBMITTED +BY\n2 +hello +all of +1 +success .* local\n1 +hello/,
+    /^ID +SCORE +SCOPE +TARGETS +AGGREGATE +SUBMITTED +BY\n2 +hello +all of +1 +success .* local:root\n1 +hello/,
   );
   r = await c.cli(["status", "99"]);
   assertEquals(r.code, 2);

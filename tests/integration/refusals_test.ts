@@ -261,11 +261,10 @@ Deno.test("a submit naming an unknown score, a malformed or unlisted target is r
       { score: "hello", scope: "all", targets: ["p1"], extra: 1 },
     ]
   ) {
-    const res = await fetch("http://orch/v1/jobs", {
+    const res = await c.socketFetch("/v1/jobs", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
-      client: Deno.createHttpClient({ proxy: { transport: "unix", path: c.socket } }),
     });
     assertEquals(res.status, 400, JSON.stringify(body));
     const err = await res.json();
