@@ -257,6 +257,7 @@ class ConfBuilder {
   conf: ScoreConf = { ...DEFAULT_CONF };
   problems: ConfProblem[] = [];
   #timeoutLine = 0;
+  #groupLine = 0;
 
   error(line: number, message: string): void {
     this.problems.push({ line, severity: "error", message });
@@ -317,7 +318,10 @@ class ConfBuilder {
         if (!ACCOUNT.test(text)) fail(`${JSON.stringify(text)} is not ${ACCOUNT_DESC}`);
         else if (/^\d+$/.test(text) && Number(text) > MAX_ACCOUNT_ID) {
           fail(`${text} is larger than the largest id, ${MAX_ACCOUNT_ID}`);
-        } else this.conf[key] = text;
+        } else {
+          this.conf[key] = text;
+          if (key === "group") this.#groupLine = line;
+        }
         return;
       default:
         this.error(line, `unknown key '${key}' (known: ${Object.keys(CONF_KEYS).join(", ")})`);
@@ -378,6 +382,10 @@ class ConfBuilder {
     const c = this.conf;
     if (c.timeout_ms !== null && c.max_timeout_ms !== null && c.timeout_ms > c.max_timeout_ms) {
       this.error(this.#timeoutLine, "timeout is longer than max_timeout");
+    }
+    if (c.group !== null && c.user === null) {
+      this.error(this.#groupLine, "group is set but user is not: name the user the score runs as");
+      c.group = null;
     }
     if (c.params && Object.keys(c.params).length > LIMITS.maxParams) {
       this.error(1, `at most ${LIMITS.maxParams} parameters may be declared`);
