@@ -176,3 +176,25 @@ Deno.test("a score whose conf pattern does not compile is not offered; the probl
     ]);
   });
 });
+
+Deno.test("a conf whose user cannot run scores here is an error at the user line, and not offered", async () => {
+  await withDir(async (dir) => {
+    await file(join(dir, "as"), "#!/bin/sh\n", 0o755);
+    await file(join(dir, "as.conf"), "interface: env\n\nuser: ghost\n", 0o644);
+    await file(join(dir, "ok"), "#!/bin/sh\n", 0o755);
+    await file(join(dir, "ok.conf"), "user=deploy\n", 0o644);
+    const asked: [string, string | null][] = [];
+    const cat = await scanScores(dir, {
+      accountProblem: (user, group) => {
+        asked.push([user, group]);
+        return user === "ghost" ? 'no user "ghost" in /etc/passwd' : undefined;
+      },
+    });
+    assertEquals(asked, [["ghost", null], ["deploy", null]]);
+    assertEquals([...cat.scores.keys()], ["ok"]);
+    assertEquals(
+      cat.problems.filter((p) => p.severity === "error").map(formatProblem),
+      [`${join(dir, "as.conf")}:3: key 'user': no user "ghost" in /etc/passwd`],
+    );
+  });
+});
