@@ -147,7 +147,13 @@ function parseLegacy(lines: { text: string; line: number }[]): ConfParse {
 function parseYaml(text: string): ConfParse {
   const b = new ConfBuilder();
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  // logLevel "error": the yaml package would print its warnings (a list used as a key) to stderr.
+  const doc = parseDocument(text, {
+    lineCounter: counter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    logLevel: "error",
+  });
   const lineOf = (node: unknown, fallback = 1) => {
     const range = (node as { range?: [number, number, number] } | null)?.range;
     return range ? counter.linePos(range[0]).line : fallback;
