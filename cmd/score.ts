@@ -5,6 +5,7 @@
  */
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { accountProblem } from "../lib/exec/mod.ts";
 import { formatProblem, scanScores } from "../lib/score/mod.ts";
 import { EXIT, exitState, out } from "./_common.ts";
 
@@ -18,12 +19,19 @@ export function scoreCommand(): CommandUnknownOpts {
     .argument("[dir]", "the scores directory", "/usr/lib/orchestra/scores")
     .option("--strict", "count hints as problems too")
     .action(async (dir, opts) => {
-      const catalog = await scanScores(dir);
+      const catalog = await scanScores(dir, { accountProblem });
       for (const s of catalog.scores.values()) {
         const params = s.conf.params === null
           ? "any params"
-          : `params: ${Object.keys(s.conf.params).join(", ") || "none"}`;
-        out(`${s.path}: ok (${s.conf.interface}; ${params})`);
+          : `params: ${
+            Object.entries(s.conf.params)
+              .map(([name, spec]) => spec.secret ? `${name} (secret)` : name)
+              .join(", ") || "none"
+          }`;
+        const runAs = s.conf.user === null
+          ? ""
+          : `; runs as ${s.conf.user}${s.conf.group === null ? "" : `:${s.conf.group}`}`;
+        out(`${s.path}: ok (${s.conf.interface}; ${params}${runAs})`);
       }
       for (const p of catalog.problems) out(formatProblem(p));
       const errors = catalog.problems.filter((p) => p.severity === "error").length;

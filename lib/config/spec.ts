@@ -8,7 +8,7 @@
 
 import { PLAYER_NAME, PLAYER_NAME_DESC } from "../protocol/names.ts";
 import { describe } from "../protocol/validate.ts";
-import { parseDuration, parseSize } from "./units.ts";
+import { parseDuration, readSize } from "./units.ts";
 
 /** One configuration key. */
 export interface Key<T> {
@@ -161,7 +161,8 @@ export function size(def: number, doc: string, min: number, max: number): Key<nu
     default: def,
     placeholder: "<size>",
     parse(v) {
-      const n = typeof v === "number" ? v : typeof v === "string" ? parseSize(v) : undefined;
+      const n = typeof v === "number" ? v : typeof v === "string" ? readSize(v) : undefined;
+      if (typeof n === "string") throw new Error(`${describe(v)} is not a size: ${n}`);
       if (n === undefined || !Number.isSafeInteger(n)) bad(v, "a size (e.g. 65536, 64KiB, 1MiB)");
       if (n < min || n > max) throw new Error(`${n} bytes is out of range (${min}..${max})`);
       return n;

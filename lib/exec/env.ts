@@ -1,6 +1,7 @@
 /**
  * The environment a score runs with, built from nothing: `PATH`, each
- * parameter as `ORC_<KEY>`, and a few `ORCH_*` variables naming the run.
+ * parameter as `ORC_<KEY>`, a few `ORCH_*` variables naming the run, and
+ * `HOME`, `USER` and `LOGNAME` when the conf names the user it runs as.
  * The player's own environment never reaches a score.
  *
  * @module
@@ -17,6 +18,8 @@ export interface EnvInput {
   attempt: number;
   player: string;
   score: string;
+  /** The user the score runs as, when the conf names one: sets HOME, USER and LOGNAME. */
+  account?: { user: string; home: string } | null;
 }
 
 /**
@@ -32,6 +35,11 @@ export function scoreEnv(input: EnvInput): Record<string, string> {
     ORCH_PLAYER: input.player,
     ORCH_SCORE: input.score,
   };
+  if (input.account) {
+    env.HOME = input.account.home;
+    env.USER = input.account.user;
+    env.LOGNAME = input.account.user;
+  }
   for (const [key, value] of Object.entries(input.params)) env[`ORC_${key}`] = value;
   return env;
 }

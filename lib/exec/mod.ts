@@ -6,7 +6,9 @@
  * @module
  */
 
+export * from "./accounts.ts";
 export * from "./child.ts";
 export * from "./env.ts";
+export * from "./fds.ts";
 export * from "./output.ts";
 export * from "./run.ts";

@@ -35,6 +35,8 @@ export interface RunOptions {
   onSpawn?: (pid: number) => void;
   /** After the score exits, wait this long for output still held open by its children. */
   drainMs?: number;
+  /** Run as this user and group (needs root); supplementary groups are cleared. */
+  runAs?: { uid: number; gid: number; user: string } | null;
 }
 
 /** How a run ended. */
@@ -74,6 +76,8 @@ export async function runScore(opts: RunOptions): Promise<RunOutcome> {
       stdout: "piped",
       stderr: "piped",
       detached: true,
+      // As root, the child calls setgroups(0), setgid and setuid before exec.
+      ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
     }).spawn();
   } catch (err) {
     throw new SpawnError(spawnErrorMessage(opts, err), err);
@@ -232,13 +236,19 @@ export function groupAlive(pgid: number): boolean | undefined {
 
 function spawnErrorMessage(opts: RunOptions, err: unknown): string {
   const e = err as Error;
+  const as = opts.runAs
+    ? ` as user ${opts.runAs.user} (uid ${opts.runAs.uid}, gid ${opts.runAs.gid})`
+    : "";
   if (err instanceof Deno.errors.NotFound) {
-    return `cannot start ${opts.executable}: it (or its interpreter, or the folder ${opts.cwd}) does not exist`;
+    return `cannot start ${opts.executable}${as}: it (or its interpreter, or the folder ${opts.cwd}) does not exist`;
   }
   if (err instanceof Deno.errors.PermissionDenied) {
-    return `cannot start ${opts.executable}: permission denied`;
+    return `cannot start ${opts.executable}${as}: permission denied` +
+      (as
+        ? `; that user needs to read and execute the score, search every folder above it, and enter ${opts.cwd}`
+        : "");
   }
-  return `cannot start ${opts.executable}: ${e.message}`;
+  return `cannot start ${opts.executable}${as}: ${e.message}`;
 }
 
 /**

@@ -8,3 +8,4 @@
 export * from "./backoff.ts";
 export * from "./player.ts";
 export * from "./runner.ts";
+export * from "./secrets.ts";

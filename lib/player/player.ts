@@ -11,7 +11,16 @@
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Address } from "../config/mod.ts";
-import { processStartTime, SpawnError, stopLeftoverGroup } from "../exec/mod.ts";
+import {
+  accountProblem,
+  closeInheritedFds,
+  processStartTime,
+  resolveAccount,
+  type RunAs,
+  SpawnError,
+  stopLeftoverGroup,
+  userName,
+} from "../exec/mod.ts";
 import {
   type Assign,
   clip,
@@ -70,7 +79,15 @@ function keyText(k: JournalKey): string {
 
 /** Starts a player: recovers its journal, reads its scores, and begins connecting. */
 export async function startPlayer(opts: PlayerOptions): Promise<Player> {
-  const p = new Player(opts, await scanScores(opts.scoresDir));
+  // Scores get only fds 0-2: whatever this process inherited stays here.
+  const sweep = closeInheritedFds();
+  if (sweep.how === "none" || sweep.leaked.length > 0) {
+    opts.log.warn("inherited file descriptors may reach scores", {
+      fds: sweep.leaked.join(",") || "unknown",
+      error: sweep.error ?? undefined,
+    });
+  } else opts.log.debug("inherited file descriptors closed for scores", { how: sweep.how });
+  const p = new Player(opts, await scanScores(opts.scoresDir, { accountProblem }));
   await p.recover();
   p.run();
   return p;
@@ -364,6 +381,8 @@ export class Player {
     } catch (err) {
       return this.#reject(link, a, "cannot_start", `${score.path}: ${errorMessage(err)}`);
     }
+    const runAs = this.#runAs(score.name, score.conf.user, score.conf.group);
+    if (typeof runAs === "string") return this.#reject(link, a, "cannot_start", runAs);
 
     journal.accept({ ...key, jobId: a.job_id, score: a.score, acceptedAt: Date.now() });
     const abort = new AbortController();
@@ -376,6 +395,7 @@ export class Player {
       cwd,
       killGraceMs: this.#opts.killGraceMs,
       signal: abort.signal,
+      runAs,
       onSpawn: (pid) => {
         journal.setProcess(key, pid, processStartTime(pid));
         this.#sendFor(key, {
@@ -419,6 +439,25 @@ export class Player {
     this.#running.set(keyText(key), { abort, done, key });
   }
 
+  /**
+   * Who a score runs as: null for this player's own user, the account to
+   * switch to (this player runs as root), or why it cannot run here. A
+   * player that is not root never runs as itself a score that names
+   * another user.
+   */
+  #runAs(score: string, user: string | null, group: string | null): RunAs | null | string {
+    if (user === null) return null;
+    const account = resolveAccount(user, group);
+    if (typeof account === "string") return `score ${score} runs as user ${user}: ${account}`;
+    const uid = Deno.uid();
+    if (uid === 0) return account;
+    if (account.uid === uid && (group === null || account.gid === Deno.gid())) return null;
+    const me = uid === null ? "an unknown user" : userName(uid);
+    const who = group === null ? `user ${user}` : `user ${user} and group ${group}`;
+    return `score ${score} runs as ${who}; this player runs as ${me}, not root, ` +
+      "and cannot switch users";
+  }
+
   /** Records a run's result in the journal, then sends it if the conductor that asked for it is here. */
   #finished(key: JournalKey, raw: ResultBody): void {
     const result = sendableResult(raw, key.taskId, key.attempt);
@@ -459,7 +498,7 @@ export class Player {
 
   /** Reads the scores directory again and re-announces (by reconnecting); running tasks go on. */
   async rescan(): Promise<void> {
-    this.#catalog = await scanScores(this.#opts.scoresDir);
+    this.#catalog = await scanScores(this.#opts.scoresDir, { accountProblem });
     this.#logCatalog();
     this.#link?.close("re-announcing scores");
     this.#wake?.();

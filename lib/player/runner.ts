@@ -6,7 +6,14 @@
  * @module
  */
 
-import { HeadBuffer, KvCollector, type RunOutcome, runScore, scoreEnv } from "../exec/mod.ts";
+import {
+  HeadBuffer,
+  KvCollector,
+  type RunAs,
+  type RunOutcome,
+  runScore,
+  scoreEnv,
+} from "../exec/mod.ts";
 import { errorMessage } from "../errors.ts";
 import {
   type Assign,
@@ -17,6 +24,7 @@ import {
   type ResultBody,
 } from "../protocol/mod.ts";
 import { DEFAULT_PATH, type Score } from "../score/mod.ts";
+import { maskResult, secretValues } from "./secrets.ts";
 
 /** Abort reason for a run stopped because the player is shutting down (outcome interrupted). */
 export const INTERRUPT = "interrupted";
@@ -32,6 +40,8 @@ export interface TaskRun {
   killGraceMs: number;
   signal: AbortSignal;
   onSpawn: (pid: number) => void;
+  /** The account to switch to before exec (the player runs as root); null to run as the player. */
+  runAs: RunAs | null;
 }
 
 /** The timeout for a run: the job's, capped by the conf's maximum, else the conf's default. */
@@ -42,7 +52,10 @@ export function effectiveTimeout(assign: Assign, score: Score): number | null {
   return max === null ? asked : Math.min(asked, max);
 }
 
-/** Runs the score of an assignment; throws `SpawnError` when it cannot start. */
+/**
+ * Runs the score of an assignment; throws `SpawnError` when it cannot
+ * start. The result holds no secret parameter's value in clear.
+ */
 export async function runTask(run: TaskRun): Promise<ResultBody> {
   const { assign, score } = run;
   const iface = score.conf.interface;
@@ -65,6 +78,7 @@ export async function runTask(run: TaskRun): Promise<ResultBody> {
       attempt: assign.attempt,
       player: run.player,
       score: score.name,
+      account: run.runAs,
     }),
     stdin: iface === "json" ? new TextEncoder().encode(JSON.stringify(run.params)) : null,
     timeoutMs: effectiveTimeout(assign, score),
@@ -76,9 +90,13 @@ export async function runTask(run: TaskRun): Promise<ResultBody> {
     },
     signal: run.signal,
     onSpawn: run.onSpawn,
+    runAs: run.runAs,
   });
   kv?.end();
-  return toResult(outcome, kv, head, run.signal.reason === INTERRUPT);
+  return maskResult(
+    toResult(outcome, kv, head, run.signal.reason === INTERRUPT),
+    secretValues(score.conf.params, run.params),
+  );
 }
 
 function toResult(

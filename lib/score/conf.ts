@@ -7,7 +7,16 @@
  * @module
  */
 
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from "yaml";
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  LineCounter,
+  parseDocument,
+  visit,
+  type YAMLMap,
+} from "yaml";
 import { parseDuration } from "../config/units.ts";
 import {
   decodeParamSpec,
@@ -41,6 +50,10 @@ export interface ScoreConf {
   params: Record<string, ParamSpec> | null;
   /** What the score does, for people. */
   description: string | null;
+  /** The user it runs as (a name or a numeric id); `null` for the player's own. */
+  user: string | null;
+  /** The group it runs as (a name or a numeric id); `null` for the user's primary group. */
+  group: string | null;
 }
 
 /** `PATH` for scores whose conf does not set one. */
@@ -56,6 +69,8 @@ export const DEFAULT_CONF: ScoreConf = {
   idempotent: false,
   params: null,
   description: null,
+  user: null,
+  group: null,
 };
 
 /** Something wrong (`error`) or worth changing (`hint`) in a conf, at a line. */
@@ -82,9 +97,22 @@ export const CONF_KEYS: Record<string, string> = {
   max_timeout: "largest timeout a job may ask for",
   idempotent: "true when running it twice is harmless (allows retries)",
   params:
-    "declared parameters: NAME: {type, required, default, values, pattern, max_length, min, max}",
+    "declared parameters: NAME: {type, required, default, values, pattern, max_length, min, max, secret}",
   description: "what the score does",
+  user: "the user it runs as (a name or a numeric id); needs a player running as root",
+  group: "the group it runs as (a name or a numeric id); default: the user's primary group",
 };
+
+/** A user or group name as `useradd` allows it, or a numeric id. */
+export const ACCOUNT = /^(?:[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?|\d{1,10})$/;
+/** {@linkcode ACCOUNT} for people. */
+export const ACCOUNT_DESC =
+  "a user or group name (letters, digits, '_', '.', '-', at most 32) or a numeric id";
+/** Largest numeric user or group id (2^32 - 2; -1 means "no change" to the kernel). */
+export const MAX_ACCOUNT_ID = 4_294_967_294;
+
+/** Aliases (`*name`) a conf may use; each expansion is bounded too. */
+const MAX_ALIASES = 100;
 
 const LEGACY_LINE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 
@@ -119,7 +147,17 @@ function parseLegacy(lines: { text: string; line: number }[]): ConfParse {
 function parseYaml(text: string): ConfParse {
   const b = new ConfBuilder();
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  // logLevel "error": the yaml package would print its warnings (a list used as a key) to stderr.
+  const doc = parseDocument(text, {
+    lineCounter: counter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    logLevel: "error",
+  });
+  const lineOf = (node: unknown, fallback = 1) => {
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    return range ? counter.linePos(range[0]).line : fallback;
+  };
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       const line = e.linePos?.[0]?.line ?? counter.linePos(e.pos[0]).line;
@@ -127,50 +165,105 @@ function parseYaml(text: string): ConfParse {
     }
     return { ...b.finish(), legacy: false };
   }
-  if (doc.contents !== null) {
-    if (!isMap(doc.contents)) {
+  if (!aliasesBounded(doc, b, lineOf)) return { ...b.finish(), legacy: false };
+  // Aliases are resolved: `*name` stands for what `&name` marks, wherever it is used.
+  const deref = (node: unknown): unknown => isAlias(node) ? node.resolve(doc) : node;
+  const contents = deref(doc.contents);
+  if (contents !== null && contents !== undefined) {
+    if (!isMap(contents)) {
       b.error(1, "expected a mapping of keys to values (e.g. `interface: pipe`)");
     } else {
-      const lineOf = (node: unknown) => {
-        const range = (node as { range?: [number, number, number] } | null)?.range;
-        return range ? counter.linePos(range[0]).line : 1;
-      };
-      for (const pair of (doc.contents as YAMLMap).items) {
+      for (const pair of (contents as YAMLMap).items) {
         const line = lineOf(pair.key);
-        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        const key = keyText(deref(pair.key));
+        if (key === undefined) {
+          b.error(line, "expected a plain key (a word), not a list or a mapping");
+          continue;
+        }
+        const value = deref(pair.value);
         if (key === "params") {
-          if (pair.value === null || (isScalar(pair.value) && pair.value.value === null)) {
+          if (value === null || value === undefined || (isScalar(value) && value.value === null)) {
             b.setParams({}, line);
-          } else if (!isMap(pair.value)) {
+          } else if (!isMap(value)) {
             b.error(line, "key 'params': expected a mapping of parameter names to declarations");
           } else {
-            const params: Record<string, ParamSpec> = {};
-            for (const p of pair.value.items) {
-              const pline = lineOf(p.key);
-              const name = isScalar(p.key) ? String(p.key.value) : String(p.key);
-              const spec = b.paramSpec(name, p.value, pline, lineOf);
+            const params: Record<string, ParamSpec> = Object.create(null);
+            for (const p of value.items) {
+              const pline = lineOf(p.key, line);
+              const name = keyText(deref(p.key));
+              if (name === undefined) {
+                b.error(pline, "key 'params': expected parameter names, not lists or mappings");
+                continue;
+              }
+              const spec = b.paramSpec(name, deref(p.value), pline, doc);
               if (spec) params[name] = spec;
             }
-            b.setParams(params, line);
+            b.setParams({ ...params }, line);
           }
           continue;
         }
-        if (isMap(pair.value) || isSeq(pair.value)) {
-          b.error(line, `key '${key}': expected a single value`);
+        if (value !== null && value !== undefined && !isScalar(value)) {
+          b.error(line, `key '${key}': expected a single value, not a list or a mapping`);
           continue;
         }
-        const value = isScalar(pair.value) ? pair.value.value : null;
-        b.set(key, value, line);
+        const v = isScalar(value) ? value.value : null;
+        if (v !== null && !["string", "number", "boolean"].includes(typeof v)) {
+          b.error(line, `key '${key}': expected a single value (text, a number, true or false)`);
+          continue;
+        }
+        b.set(key, v, line);
       }
     }
   }
   return { ...b.finish(), legacy: false };
 }
 
+/** The text of a mapping key, or undefined when the key is not a scalar. */
+function keyText(node: unknown): string | undefined {
+  if (isScalar(node)) {
+    const v = node.value;
+    return v === null ? "" : typeof v === "object" ? undefined : String(v);
+  }
+  return node === null || node === undefined ? "" : undefined;
+}
+
+/**
+ * Whether the document's aliases are few and expand to a bounded size (no
+ * "billion laughs"); otherwise the reason is added to `b`.
+ */
+function aliasesBounded(
+  doc: Document,
+  b: ConfBuilder,
+  lineOf: (node: unknown) => number,
+): boolean {
+  let count = 0;
+  let first: unknown = null;
+  visit(doc, {
+    Alias(_key, node) {
+      first ??= node;
+      count++;
+    },
+  });
+  if (count === 0) return true;
+  if (count > MAX_ALIASES) {
+    b.error(lineOf(first), `at most ${MAX_ALIASES} aliases (*name) may be used; found ${count}`);
+    return false;
+  }
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    // Unresolved alias, or aliases that would expand too far.
+    b.error(lineOf(first), `aliases cannot be resolved: ${(err as Error).message}`);
+    return false;
+  }
+  return true;
+}
+
 class ConfBuilder {
   conf: ScoreConf = { ...DEFAULT_CONF };
   problems: ConfProblem[] = [];
   #timeoutLine = 0;
+  #groupLine = 0;
 
   error(line: number, message: string): void {
     this.problems.push({ line, severity: "error", message });
@@ -204,7 +297,7 @@ class ConfBuilder {
       case "timeout":
       case "max_timeout": {
         const ms = typeof value === "number" ? Math.round(value * 1000) : parseDuration(text);
-        if (ms === undefined || ms <= 0) {
+        if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
           fail(`${JSON.stringify(text)} is not a duration (e.g. 30s, 10m, 1h)`);
           return;
         }
@@ -226,6 +319,16 @@ class ConfBuilder {
       case "description":
         this.conf.description = text;
         return;
+      case "user":
+      case "group":
+        if (!ACCOUNT.test(text)) fail(`${JSON.stringify(text)} is not ${ACCOUNT_DESC}`);
+        else if (/^\d+$/.test(text) && Number(text) > MAX_ACCOUNT_ID) {
+          fail(`${text} is larger than the largest id, ${MAX_ACCOUNT_ID}`);
+        } else {
+          this.conf[key] = text;
+          if (key === "group") this.#groupLine = line;
+        }
+        return;
       default:
         this.error(line, `unknown key '${key}' (known: ${Object.keys(CONF_KEYS).join(", ")})`);
     }
@@ -239,30 +342,33 @@ class ConfBuilder {
     name: string,
     node: unknown,
     line: number,
-    lineOf: (node: unknown) => number,
+    doc: Document,
   ): ParamSpec | undefined {
     if (!PARAM_KEY.test(name)) {
       this.error(line, `parameter ${JSON.stringify(name)}: not ${PARAM_KEY_DESC}`);
       return undefined;
     }
+    let raw: Record<string, unknown>;
     if (isScalar(node) && typeof node.value === "string") {
       // Short form: `NAME: string`.
-      node = { type: node.value };
+      raw = { type: node.value };
     } else if (isMap(node)) {
-      node = node.toJSON();
+      // Aliases inside were checked to resolve within bounds (see aliasesBounded).
+      const js: unknown = node.toJS(doc, { maxAliasCount: MAX_ALIASES });
+      if (typeof js !== "object" || js === null || Array.isArray(js)) {
+        this.error(line, `parameter ${name}: expected a type or a mapping with 'type'`);
+        return undefined;
+      }
+      raw = js as Record<string, unknown>;
     } else {
-      this.error(
-        lineOf(node) || line,
-        `parameter ${name}: expected a type or a mapping with 'type'`,
-      );
+      this.error(line, `parameter ${name}: expected a type or a mapping with 'type'`);
       return undefined;
     }
-    const raw = node as Record<string, unknown>;
-    // Numbers and booleans written bare in YAML are fine where a string is meant.
-    if (typeof raw.default === "number" || typeof raw.default === "boolean") {
-      raw.default = String(raw.default);
-    }
-    if (Array.isArray(raw.values)) raw.values = raw.values.map((v) => String(v));
+    // Numbers and booleans written bare in YAML are fine where a string is meant; anything
+    // else (a list, a mapping) is left as it is, for decodeParamSpec to refuse by its key.
+    const asText = (v: unknown) => typeof v === "number" || typeof v === "boolean" ? String(v) : v;
+    if (Object.hasOwn(raw, "default")) raw.default = asText(raw.default);
+    if (Array.isArray(raw.values)) raw.values = raw.values.map(asText);
     let spec: ParamSpec;
     try {
       spec = decodeParamSpec(Obj.from(raw, `parameter ${name}`, "invalid"));
@@ -282,6 +388,10 @@ class ConfBuilder {
     const c = this.conf;
     if (c.timeout_ms !== null && c.max_timeout_ms !== null && c.timeout_ms > c.max_timeout_ms) {
       this.error(this.#timeoutLine, "timeout is longer than max_timeout");
+    }
+    if (c.group !== null && c.user === null) {
+      this.error(this.#groupLine, "group is set but user is not: name the user the score runs as");
+      c.group = null;
     }
     if (c.params && Object.keys(c.params).length > LIMITS.maxParams) {
       this.error(1, `at most ${LIMITS.maxParams} parameters may be declared`);

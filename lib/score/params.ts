@@ -12,15 +12,21 @@ import { compilePattern } from "./pattern.ts";
 
 /** What is wrong with `value` for `spec`, or undefined when it fits. */
 export function checkValue(spec: ParamSpec, value: string): string | undefined {
-  const quoted = JSON.stringify(clip(value, 60));
+  // A secret value is never quoted: the message is stored and shown.
+  const quoted = spec.secret ? "the secret value" : JSON.stringify(clip(value, 60));
   switch (spec.type) {
     case "int": {
       if (!/^-?\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
         return `${quoted} is not an integer`;
       }
       const n = Number(value);
-      if (spec.min !== undefined && n < spec.min) return `${n} is below the minimum ${spec.min}`;
-      if (spec.max !== undefined && n > spec.max) return `${n} is above the maximum ${spec.max}`;
+      const shown = spec.secret ? quoted : String(n);
+      if (spec.min !== undefined && n < spec.min) {
+        return `${shown} is below the minimum ${spec.min}`;
+      }
+      if (spec.max !== undefined && n > spec.max) {
+        return `${shown} is above the maximum ${spec.max}`;
+      }
       return undefined;
     }
     case "bool":

@@ -40,8 +40,18 @@ export interface Catalog {
 /** Bytes a conf file may have. */
 const MAX_CONF_BYTES = 256 * 1024;
 
+/** What {@linkcode scanScores} can check beyond the directory itself. */
+export interface ScanOptions {
+  /**
+   * Why a conf's `user` (and `group`) cannot run scores on this host, or
+   * undefined when they can or this host cannot tell. A score with such a
+   * problem is not valid.
+   */
+  accountProblem?: (user: string, group: string | null) => string | undefined;
+}
+
 /** Reads `dir`; throws `OrchError("config")` only when the directory itself cannot be read. */
-export async function scanScores(dir: string): Promise<Catalog> {
+export async function scanScores(dir: string, opts: ScanOptions = {}): Promise<Catalog> {
   const abs = resolve(dir);
   const entries: string[] = [];
   try {
@@ -120,25 +130,44 @@ export async function scanScores(dir: string): Promise<Catalog> {
       for (const p of parsed.problems) problem(confPath, p.line || null, p.severity, p.message);
       if (parsed.problems.some((p) => p.severity === "error")) ok = false;
       conf = parsed.conf;
+      const account = conf.user === null ? undefined : opts.accountProblem?.(conf.user, conf.group);
+      if (account !== undefined) {
+        problem(confPath, keyLine(parsed.text, "user"), "error", `key 'user': ${account}`);
+        ok = false;
+      }
     }
     if (ok) catalog.scores.set(name, { name, path: file, conf, confPath });
   }
   return catalog;
 }
 
-async function readConf(path: string): Promise<{ conf: ScoreConf; problems: ConfProblem[] }> {
+interface ConfRead {
+  conf: ScoreConf;
+  problems: ConfProblem[];
+  text: string;
+}
+
+async function readConf(path: string): Promise<ConfRead> {
   try {
     const info = await Deno.stat(path);
     if (!info.isFile) return fail("not a regular file");
     if (info.size > MAX_CONF_BYTES) return fail(`larger than ${MAX_CONF_BYTES} bytes`);
-    return parseConf(await Deno.readTextFile(path));
+    const text = await Deno.readTextFile(path);
+    return { ...parseConf(text), text };
   } catch (err) {
     return fail(`cannot be read: ${(err as Error).message}`);
   }
 }
 
-function fail(message: string): { conf: ScoreConf; problems: ConfProblem[] } {
-  return { conf: DEFAULT_CONF, problems: [{ line: 0, severity: "error", message }] };
+function fail(message: string): ConfRead {
+  return { conf: DEFAULT_CONF, problems: [{ line: 0, severity: "error", message }], text: "" };
+}
+
+/** The line where `key` is set in a conf's text (YAML or key=value), or null. */
+function keyLine(text: string, key: string): number | null {
+  const re = new RegExp(`^\\s*${key}\\s*[:=]`);
+  const i = text.split("\n").findIndex((l) => re.test(l));
+  return i < 0 ? null : i + 1;
 }
 
 function octal(mode: number): string {

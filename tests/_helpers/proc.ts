@@ -60,7 +60,15 @@ export class Proc {
   constructor(
     name: string,
     args: string[],
-    opts: { cwd?: string; env?: Record<string, string>; entry?: string; wrap?: string[] } = {},
+    opts: {
+      cwd?: string;
+      env?: Record<string, string>;
+      entry?: string;
+      wrap?: string[];
+      /** Run as this user and group (the test runs as root). */
+      uid?: number;
+      gid?: number;
+    } = {},
   ) {
     this.name = name;
     // `wrap` runs orch under another command, e.g. `ip netns exec NS`.
@@ -72,6 +80,7 @@ export class Proc {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid }),
     }).spawn();
     this.#stdoutDone = this.#collect(this.child.stdout);
     this.#stderrDone = this.#collect(this.child.stderr);

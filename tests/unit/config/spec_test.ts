@@ -113,6 +113,10 @@ Deno.test("a size key takes units, within its range", () => {
     () => k.parse("lots"),
     /^the string "lots" is not a size \(e\.g\. 65536, 64KiB, 1MiB\)$/,
   );
+  assertThrows(
+    () => k.parse("1constructor"),
+    /^the string "1constructor" is not a size: unknown unit "constructor" \(known: B, k/,
+  );
 });
 
 Deno.test("a one-of key takes only its words", () => {

@@ -1,5 +1,11 @@
 import { assertEquals } from "../../_helpers/assert.ts";
-import { formatDuration, parseDuration, parseSize } from "../../../lib/config/units.ts";
+import {
+  formatDuration,
+  parseDuration,
+  parseSize,
+  readSize,
+  SIZE_UNIT_NAMES,
+} from "../../../lib/config/units.ts";
 
 Deno.test("durations are read in every unit", () => {
   const cases: [string, number][] = [
@@ -80,4 +86,18 @@ Deno.test("text that is not a size gives undefined", () => {
   for (const t of ["", "KiB", "-1", "1TB", "1 2", "one", "1.2.3"]) {
     assertEquals(parseSize(t), undefined, JSON.stringify(t));
   }
+});
+
+Deno.test("a size unit is looked up as a unit only: prototype names are unknown units", () => {
+  for (const unit of ["constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf"]) {
+    assertEquals(parseSize(`1${unit}`), undefined, unit);
+    assertEquals(readSize(`1${unit}`), `unknown unit "${unit}" (known: ${SIZE_UNIT_NAMES})`);
+  }
+});
+
+Deno.test("sizes and durations too large to count exactly are not accepted", () => {
+  assertEquals(parseSize("9".repeat(30)), undefined);
+  assertEquals(readSize("99999999999GiB"), "it is too large");
+  assertEquals(parseDuration("9".repeat(30) + "d"), undefined);
+  assertEquals(parseDuration("9".repeat(400)), undefined);
 });

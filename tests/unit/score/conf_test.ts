@@ -7,7 +7,8 @@ import {
   parseConf,
 } from "../../../lib/score/conf.ts";
 
-const KNOWN = "interface, dir, path, timeout, max_timeout, idempotent, params, description";
+const KNOWN =
+  "interface, dir, path, timeout, max_timeout, idempotent, params, description, user, group";
 
 function err(line: number, message: string): ConfProblem {
   return { line, severity: "error", message };
@@ -26,6 +27,8 @@ timeout: 30s
 max_timeout: 10m
 idempotent: true
 description: Deploys the app
+user: deploy
+group: "1001"
 params:
   COUNT:
     type: int
@@ -42,6 +45,7 @@ params:
     pattern: "[a-z]+"
     max_length: 12
   FLAG: {type: bool, default: false}
+  TOKEN: {type: string, secret: true}
 `;
   assertEquals(parseConf(text), {
     conf: {
@@ -52,6 +56,8 @@ params:
       max_timeout_ms: 600_000,
       idempotent: true,
       description: "Deploys the app",
+      user: "deploy",
+      group: "1001",
       params: {
         COUNT: {
           type: "int",
@@ -64,6 +70,7 @@ params:
         MODE: { type: "enum", required: true, values: ["fast", "slow"] },
         NAME: { type: "string", required: false, pattern: "[a-z]+", max_length: 12 },
         FLAG: { type: "bool", required: false, default: "false" },
+        TOKEN: { type: "string", required: false, secret: true },
       },
     },
     problems: [],
@@ -84,6 +91,8 @@ Deno.test("an empty conf, or one of comments only, is the default conf", () => {
     idempotent: false,
     params: null,
     description: null,
+    user: null,
+    group: null,
   });
 });
 
@@ -222,10 +231,10 @@ Deno.test("a timeout longer than max_timeout is an error at the timeout's line",
 
 Deno.test("a key with a mapping or a list where a single value belongs is an error", () => {
   assertEquals(parseConf("interface: env\ndir:\n  a: b\n").problems, [
-    err(2, "key 'dir': expected a single value"),
+    err(2, "key 'dir': expected a single value, not a list or a mapping"),
   ]);
   assertEquals(parseConf("timeout: [1, 2]\n").problems, [
-    err(1, "key 'timeout': expected a single value"),
+    err(1, "key 'timeout': expected a single value, not a list or a mapping"),
   ]);
 });
 
@@ -360,4 +369,105 @@ Deno.test("checkParamSpec accepts consistent declarations", () => {
     checkParamSpec({ type: "string", required: false, pattern: "[0-9]+", default: "42" }),
     undefined,
   );
+});
+
+Deno.test("aliases are resolved: a value marked &name may be used again as *name", () => {
+  const text = `params:
+  MODE:
+    type: enum
+    values: [&fast fast, slow]
+    default: *fast
+  OTHER: {type: enum, values: [*fast, medium]}
+`;
+  const { conf, problems } = parseConf(text);
+  assertEquals(problems, []);
+  assertEquals(conf.params?.MODE.default, "fast");
+  assertEquals(conf.params?.OTHER.values, ["fast", "medium"]);
+});
+
+Deno.test("an alias of a mapping where a string belongs is an error at its line, never [object Object]", () => {
+  const text = `params:
+  M: &m {type: string}
+  MODE: {type: enum, values: [*m, slow]}
+`;
+  assertEquals(parseConf(text).problems, [
+    { line: 3, severity: "error", message: "parameter MODE.values[0]: expected a string" },
+  ]);
+});
+
+Deno.test("aliases that would expand without bound are refused, naming the line", () => {
+  const text = `params:
+  P:
+    type: enum
+    values: &a [x, x, x, x, x, x, x, x, x, x]
+    description: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+    pattern: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+    max_length: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+`;
+  const { problems } = parseConf(text);
+  assertEquals(problems.length, 1);
+  assertEquals(problems[0].line, 5);
+  assertMatch(problems[0].message, /^aliases cannot be resolved: Excessive alias count/);
+});
+
+Deno.test("an alias with no anchor is an error at its line", () => {
+  assertEquals(parseConf("interface: env\ndescription: *nowhere\n").problems, [
+    {
+      line: 2,
+      severity: "error",
+      message:
+        "aliases cannot be resolved: Unresolved alias (the anchor must be set before the alias): nowhere",
+    },
+  ]);
+});
+
+Deno.test("a mapping or list used as a key is an error, not a key named [object Object]", () => {
+  assertEquals(parseConf("? [a, b]\n: 1\n").problems, [
+    {
+      line: 1,
+      severity: "error",
+      message: "expected a plain key (a word), not a list or a mapping",
+    },
+  ]);
+  assertEquals(parseConf("params:\n  ? {a: 1}\n  : string\n").problems, [
+    {
+      line: 2,
+      severity: "error",
+      message: "key 'params': expected parameter names, not lists or mappings",
+    },
+  ]);
+});
+
+Deno.test("a timeout of .nan or .inf is refused", () => {
+  for (const v of [".nan", ".inf", "-.inf"]) {
+    const { conf, problems } = parseConf(`timeout: ${v}\n`);
+    assertEquals(problems.length, 1, v);
+    assertEquals(conf.timeout_ms, null, v);
+  }
+});
+
+Deno.test("user and group take names or numeric ids, also in the old key=value form", () => {
+  assertEquals(parseConf("user: nobody\ngroup: nogroup\n").conf.user, "nobody");
+  assertEquals(parseConf("user: 65534\ngroup: 65534\n").conf.group, "65534");
+  const legacy = parseConf("user=nobody\n");
+  assertEquals(legacy.conf.user, "nobody");
+  assertEquals(legacy.problems.map((p) => p.severity), ["hint"]);
+});
+
+Deno.test("a user or group that is no name and no id is an error naming the key", () => {
+  for (
+    const [text, key] of [
+      ["user: 'a b'", "user"],
+      ["user: '-x'", "user"],
+      ["group: 4294967295", "group"],
+      ["user: [root]", "user"],
+      ["user: ''", "user"],
+    ]
+  ) {
+    const { conf, problems } = parseConf(`${text}\n`);
+    assertEquals(problems.length, 1, text);
+    assertMatch(problems[0].message, new RegExp(`^key '${key}': `), text);
+    assertEquals(conf.user, null, text);
+    assertEquals(conf.group, null, text);
+  }
 });

@@ -71,7 +71,7 @@ Deno.test("a scores directory yields its valid scores and every problem, in name
         line: 2,
         severity: "error",
         message:
-          "unknown key 'colour' (known: interface, dir, path, timeout, max_timeout, idempotent, params, description)",
+          "unknown key 'colour' (known: interface, dir, path, timeout, max_timeout, idempotent, params, description, user, group)",
       },
       {
         file: join(dir, "group"),
@@ -174,5 +174,27 @@ Deno.test("a score whose conf pattern does not compile is not offered; the probl
       "is not supported: patterns are RE2 syntax, matched in linear time (no backreferences, " +
       "lookahead or lookbehind)",
     ]);
+  });
+});
+
+Deno.test("a conf whose user cannot run scores here is an error at the user line, and not offered", async () => {
+  await withDir(async (dir) => {
+    await file(join(dir, "as"), "#!/bin/sh\n", 0o755);
+    await file(join(dir, "as.conf"), "interface: env\n\nuser: ghost\n", 0o644);
+    await file(join(dir, "ok"), "#!/bin/sh\n", 0o755);
+    await file(join(dir, "ok.conf"), "user=deploy\n", 0o644);
+    const asked: [string, string | null][] = [];
+    const cat = await scanScores(dir, {
+      accountProblem: (user, group) => {
+        asked.push([user, group]);
+        return user === "ghost" ? 'no user "ghost" in /etc/passwd' : undefined;
+      },
+    });
+    assertEquals(asked, [["ghost", null], ["deploy", null]]);
+    assertEquals([...cat.scores.keys()], ["ok"]);
+    assertEquals(
+      cat.problems.filter((p) => p.severity === "error").map(formatProblem),
+      [`${join(dir, "as.conf")}:3: key 'user': no user "ghost" in /etc/passwd`],
+    );
   });
 });

@@ -1,0 +1,85 @@
+/**
+ * Secret parameters (`secret: true` in a score's conf): the player needs
+ * their values to run the score, but no result it journals or sends holds
+ * them in clear. Before a result leaves the run, every occurrence of each
+ * secret value in the output tails, the error text and the response (keys
+ * and values, at any depth) is replaced by {@linkcode SECRET_MARK}.
+ *
+ * Values shorter than {@linkcode MIN_SECRET_LENGTH} characters are not
+ * masked: masking `1` or `no` would blank out every such string in the
+ * output, which mangles it and, by where the marks fall, tells the value
+ * anyway. A secret worth the name is longer.
+ *
+ * @module
+ */
+
+import type { ParamSpec, ResultBody } from "../protocol/mod.ts";
+
+/** What replaces a secret value. */
+export const SECRET_MARK = "[secret]";
+
+/** Secret values shorter than this are not masked (see the module doc). */
+export const MIN_SECRET_LENGTH = 4;
+
+/** The values of `params` that `declared` marks secret and that are long enough to mask, longest first. */
+export function secretValues(
+  declared: Record<string, ParamSpec> | null,
+  params: Record<string, string>,
+): string[] {
+  if (declared === null) return [];
+  const out = new Set<string>();
+  for (const [key, spec] of Object.entries(declared)) {
+    if (!spec.secret || !Object.hasOwn(params, key)) continue;
+    const v = params[key];
+    if (v.length >= MIN_SECRET_LENGTH) out.add(v);
+  }
+  // Longest first, so that a secret holding another is masked whole.
+  return [...out].sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every occurrence of each of `secrets` replaced by {@linkcode SECRET_MARK}. */
+export function maskText(text: string, secrets: readonly string[]): string {
+  for (const s of secrets) if (text.includes(s)) text = text.split(s).join(SECRET_MARK);
+  return text;
+}
+
+/** `result` with `secrets` masked in its tails, error and response. */
+export function maskResult(result: ResultBody, secrets: readonly string[]): ResultBody {
+  if (secrets.length === 0) return result;
+  const mask = (t: string) => maskText(t, secrets);
+  return {
+    ...result,
+    stdout_tail: mask(result.stdout_tail),
+    stderr_tail: mask(result.stderr_tail),
+    error: result.error === null ? null : mask(result.error),
+    response: maskJson(result.response, mask) as Record<string, unknown>,
+  };
+}
+
+/** A copy of a JSON value with `mask` applied to every string and key; iterative, so depth is no limit. */
+function maskJson(root: unknown, mask: (s: string) => string): unknown {
+  const box: Record<string, unknown> = { v: root };
+  const stack: [Record<string | number, unknown>, string | number][] = [[box, "v"]];
+  while (stack.length > 0) {
+    const [holder, key] = stack.pop()!;
+    const v = holder[key];
+    if (typeof v === "string") holder[key] = mask(v);
+    else if (Array.isArray(v)) {
+      const copy = v.slice();
+      holder[key] = copy;
+      for (let i = 0; i < copy.length; i++) {
+        stack.push([copy as unknown as Record<number, unknown>, i]);
+      }
+    } else if (typeof v === "object" && v !== null) {
+      // No prototype: a key such as __proto__ is just a key.
+      const copy: Record<string, unknown> = Object.create(null);
+      for (const [k, x] of Object.entries(v)) {
+        const mk = mask(k);
+        copy[mk] = x;
+        stack.push([copy, mk]);
+      }
+      holder[key] = copy;
+    }
+  }
+  return box.v;
+}
