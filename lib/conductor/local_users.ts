@@ -1,11 +1,19 @@
 /**
- * Names of local users and their groups, from `/etc/passwd` and
- * `/etc/group` (read again when they change), without running a command.
- * Users known only to a directory service (NSS) are named `uid:N`, and
- * are in no group but their primary one.
+ * Names of local users and their groups, from the account databases
+ * (`/etc/passwd`, `/etc/group`; read again when they change), without
+ * running a command. Users known only to a directory service (NSS) are
+ * named `uid:N`, and are in no group but their primary one.
  *
  * @module
  */
+
+import {
+  ACCOUNT_FILES,
+  type AccountFiles,
+  parseGroup,
+  parsePasswd,
+  readAccountFile,
+} from "../exec/accounts.ts";
 
 /** A local user as grants see it. */
 export interface LocalUser {
@@ -15,76 +23,60 @@ export interface LocalUser {
   groups: string[];
 }
 
-interface Files {
-  passwd: Map<number, { name: string; gid: number }>;
-  groups: Map<number, { name: string; members: string[] }>;
+interface Accounts {
+  users: Map<number, { name: string; gid: number }>;
+  groups: ReturnType<typeof parseGroup>;
   stamp: string;
 }
 
 /** Reads user and group names; cheap to call per request. */
 export class LocalUsers {
-  readonly #passwd: string;
-  readonly #group: string;
-  #files: Files | null = null;
+  readonly #files: AccountFiles;
+  #accounts: Accounts | null = null;
 
-  constructor(passwd = "/etc/passwd", group = "/etc/group") {
-    this.#passwd = passwd;
-    this.#group = group;
+  constructor(files: AccountFiles = ACCOUNT_FILES) {
+    this.#files = files;
   }
 
   /** The user with `uid`, whose proof was made with primary group `gid`. */
   async lookup(uid: number, gid: number): Promise<LocalUser> {
-    const f = await this.#load();
-    const entry = f.passwd.get(uid);
+    const a = await this.#load();
+    const entry = a.users.get(uid);
     const name = entry?.name ?? `uid:${uid}`;
     const groups = new Set<string>();
-    for (const g of [entry?.gid ?? gid, gid]) groups.add(f.groups.get(g)?.name ?? `gid:${g}`);
-    if (entry) {
-      for (const g of f.groups.values()) if (g.members.includes(name)) groups.add(g.name);
+    for (const g of [entry?.gid ?? gid, gid]) {
+      groups.add(a.groups.find((e) => e.gid === g)?.name ?? `gid:${g}`);
     }
+    if (entry) { for (const g of a.groups) if (g.members.includes(name)) groups.add(g.name); }
     return { name, groups: [...groups] };
   }
 
   /** The name of the user with `uid`, or `uid:N`. */
   async nameOf(uid: number): Promise<string> {
-    return (await this.#load()).passwd.get(uid)?.name ?? `uid:${uid}`;
+    return (await this.#load()).users.get(uid)?.name ?? `uid:${uid}`;
   }
 
-  async #load(): Promise<Files> {
-    const stamp = await stampOf(this.#passwd, this.#group);
-    if (this.#files && this.#files.stamp === stamp) return this.#files;
-    const passwd = new Map<number, { name: string; gid: number }>();
-    for (const f of fields(await readOrEmpty(this.#passwd))) {
-      const uid = Number(f[2]);
-      if (f.length >= 4 && Number.isSafeInteger(uid) && !passwd.has(uid)) {
-        passwd.set(uid, { name: f[0], gid: Number(f[3]) });
-      }
+  async #load(): Promise<Accounts> {
+    const stamp = await stampOf(this.#files.passwd, this.#files.group);
+    if (this.#accounts && this.#accounts.stamp === stamp) return this.#accounts;
+    const users = new Map<number, { name: string; gid: number }>();
+    for (const u of parsePasswd(readOrEmpty(this.#files.passwd))) {
+      if (!users.has(u.uid)) users.set(u.uid, u);
     }
-    const groups = new Map<number, { name: string; members: string[] }>();
-    for (const f of fields(await readOrEmpty(this.#group))) {
-      const gid = Number(f[2]);
-      if (f.length >= 3 && Number.isSafeInteger(gid) && !groups.has(gid)) {
-        groups.set(gid, { name: f[0], members: (f[3] ?? "").split(",").filter((m) => m) });
-      }
-    }
-    this.#files = { passwd, groups, stamp };
-    return this.#files;
+    this.#accounts = { users, groups: parseGroup(readOrEmpty(this.#files.group)), stamp };
+    return this.#accounts;
   }
 }
 
-/** The colon-separated fields of each line that is not a comment. */
-function fields(text: string): string[][] {
-  return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
-}
-
-async function readOrEmpty(path: string): Promise<string> {
+function readOrEmpty(path: string): string {
   try {
-    return await Deno.readTextFile(path);
+    return readAccountFile(path) ?? "";
   } catch {
     return "";
   }
 }
 
+/** What changes when a file is rewritten. */
 async function stampOf(...paths: string[]): Promise<string> {
   const parts: string[] = [];
   for (const p of paths) {

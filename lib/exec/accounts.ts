@@ -38,6 +38,8 @@ interface PasswdEntry {
 interface GroupEntry {
   name: string;
   gid: number;
+  /** Users listed as members (not those whose primary group it is). */
+  members: string[];
 }
 
 const ID = /^\d{1,10}$/;
@@ -59,13 +61,13 @@ export function parseGroup(text: string): GroupEntry[] {
   for (const line of text.split("\n")) {
     const f = line.split(":");
     if (f.length < 3 || f[0] === "" || !ID.test(f[2])) continue;
-    out.push({ name: f[0], gid: Number(f[2]) });
+    out.push({ name: f[0], gid: Number(f[2]), members: (f[3] ?? "").split(",").filter((m) => m) });
   }
   return out;
 }
 
 /** A file's text, or null when it does not exist; throws when it cannot be read or is too large. */
-function readAccountFile(path: string): string | null {
+export function readAccountFile(path: string): string | null {
   let info: Deno.FileInfo;
   try {
     info = Deno.statSync(path);

@@ -14,7 +14,8 @@ const LIB = join(ROOT, "lib");
 /**
  * What each unit of lib/ may import from the rest of lib/. A unit is a
  * top-level file (`errors.ts`) or a folder; a file may always import from
- * its own unit. `config/units.ts` names one file that `score` may use.
+ * its own unit. `config/units.ts` names one file that `score` may use;
+ * `exec/accounts.ts` one that `conductor` may (local users' names).
  */
 const ALLOWED: Record<string, readonly string[]> = {
   "errors.ts": [],
@@ -26,7 +27,16 @@ const ALLOWED: Record<string, readonly string[]> = {
   config: ["errors.ts", "protocol", "log.ts"],
   store: ["errors.ts", "protocol"],
   client: ["errors.ts", "protocol", "tls"],
-  conductor: ["errors.ts", "log.ts", "protocol", "score", "store", "tls", "config"],
+  conductor: [
+    "errors.ts",
+    "log.ts",
+    "protocol",
+    "score",
+    "store",
+    "tls",
+    "config",
+    "exec/accounts.ts",
+  ],
   player: ["errors.ts", "log.ts", "protocol", "score", "store", "tls", "exec", "config"],
   bench: ["errors.ts", "log.ts", "protocol", "tls", "client", "config", "exec", "store"],
 };
