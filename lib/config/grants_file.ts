@@ -90,7 +90,7 @@ export function parseGrantsFile(text: string, file: string): Grant[] {
     }
     list = pair.value as Node | null;
   }
-  if (list === null) return [];
+  if (list === null || (isScalar(list) && list.value === null)) return [];
   if (!isSeq(list)) return fail(list, "'grants' must be a list of grants");
   if (list.items.length > MAX_GRANTS) fail(list, `more than ${MAX_GRANTS} grants`);
   const grants: Grant[] = [];

@@ -1,0 +1,138 @@
+/**
+ * The audience request decoder under arbitrary input: it never crashes,
+ * never answers anything but a 4xx error, and every request it accepts
+ * keeps the rules.
+ *
+ * @module
+ */
+
+import fc from "fast-check";
+import { assert, assertEquals } from "../../_helpers/assert.ts";
+import { readSubmit, taskQuery } from "../../../lib/conductor/api.ts";
+import { ERROR_CODES, OrchError } from "../../../lib/errors.ts";
+import {
+  LIMITS,
+  MAX_RETRIES,
+  PARAM_KEY,
+  PLAYER_NAME,
+  REQUEST_ID,
+  SCORE_NAME,
+  type SubmitRequest,
+} from "../../../lib/protocol/mod.ts";
+
+function checkAccepted(r: SubmitRequest): void {
+  assert(SCORE_NAME.test(r.score), `score ${r.score}`);
+  assert(r.scope === "all" || r.scope === "one");
+  assert(r.targets.length >= 1 && r.targets.length <= LIMITS.maxTargets);
+  assertEquals(new Set(r.targets).size, r.targets.length);
+  for (const t of r.targets) assert(PLAYER_NAME.test(t) && t === t.toLowerCase(), `target ${t}`);
+  const keys = Object.keys(r.params);
+  assert(keys.length <= LIMITS.maxParams);
+  let total = 0;
+  for (const k of keys) {
+    assert(PARAM_KEY.test(k), `key ${k}`);
+    const v = r.params[k];
+    assertEquals(typeof v, "string");
+    total += new TextEncoder().encode(k + v).length;
+  }
+  assert(total <= LIMITS.maxParamsTotal);
+  assert(
+    Object.getPrototypeOf(r.params) === Object.prototype ||
+      Object.getPrototypeOf(r.params) === null,
+  );
+  if (r.timeout_ms !== null) assert(r.timeout_ms >= 1 && r.timeout_ms <= LIMITS.maxTimeoutMs);
+  assert(Number.isSafeInteger(r.retries) && r.retries >= 0 && r.retries <= MAX_RETRIES);
+  if (r.request_id !== null) assert(REQUEST_ID.test(r.request_id));
+}
+
+/** Decodes `body` as a submit; returns what was accepted, or checks the refusal is a 4xx. */
+async function decode(body: BodyInit, type = "application/json"): Promise<SubmitRequest | null> {
+  try {
+    return await readSubmit(
+      new Request("http://orch/v1/jobs", {
+        method: "POST",
+        body,
+        headers: { "content-type": type },
+      }),
+    );
+  } catch (err) {
+    assert(err instanceof OrchError, `not an OrchError: ${err}`);
+    const status = ERROR_CODES[err.code];
+    assert(status >= 400 && status < 500, `${err.code}: ${err.message}`);
+    return null;
+  }
+}
+
+/** Values shaped like a submit, with every field sometimes wrong. */
+const submitLike = fc.record(
+  {
+    score: fc.oneof(
+      fc.constantFrom("hello", "../x", "", "a".repeat(200)),
+      fc.string(),
+      fc.integer(),
+    ),
+    scope: fc.oneof(fc.constantFrom("all", "one", "some"), fc.anything()),
+    targets: fc.oneof(
+      fc.array(
+        fc.oneof(fc.constantFrom("web1", "WEB1", "db-2.example.com", "bad host", ""), fc.string()),
+        {
+          maxLength: 6,
+        },
+      ),
+      fc.anything(),
+    ),
+    params: fc.oneof(
+      fc.dictionary(
+        fc.oneof(fc.constantFrom("NAME", "__proto__", "constructor", "A=B", "x"), fc.string()),
+        fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+        { maxKeys: 5 },
+      ),
+      fc.anything(),
+    ),
+    timeout_ms: fc.oneof(fc.integer(), fc.double(), fc.string()),
+    retries: fc.oneof(fc.integer({ min: -5, max: 200 }), fc.anything()),
+    request_id: fc.oneof(fc.constantFrom("r-1", "", "a b"), fc.string()),
+    extra: fc.anything(),
+  },
+  { requiredKeys: [] },
+);
+
+Deno.test("arbitrary JSON values as a submit: a 4xx, or a request that keeps every rule", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.oneof(submitLike, fc.anything()), async (value) => {
+      const r = await decode(JSON.stringify(value) ?? "null");
+      if (r) checkAccepted(r);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("arbitrary bytes as a submit body never crash the decoder", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.constantFrom("application/json", "text/plain", ""),
+      async (bytes, type) => {
+        const r = await decode(bytes, type);
+        if (r) checkAccepted(r);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("arbitrary query parameters of a task page: a 400, or a query within bounds", () => {
+  const key = fc.constantFrom("state", "host", "page", "limit", "output");
+  fc.assert(
+    fc.property(fc.dictionary(key, fc.oneof(fc.string(), fc.integer().map(String))), (raw) => {
+      try {
+        const q = taskQuery(new Map(Object.entries(raw)));
+        assert(q.page >= 1 && q.limit >= 1 && q.limit <= 200);
+        if (q.host !== undefined) assert(PLAYER_NAME.test(q.host));
+      } catch (err) {
+        assert(err instanceof OrchError && err.code === "invalid", `${err}`);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});
