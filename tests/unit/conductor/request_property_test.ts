@@ -63,38 +63,51 @@ async function decode(body: BodyInit, type = "application/json"): Promise<Submit
   }
 }
 
-/** Values shaped like a submit, with every field sometimes wrong. */
+/** Mostly `good`, sometimes `bad`: so that a submit is often valid but for one field. */
+function mostly<T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> {
+  return fc.oneof({ arbitrary: good, weight: 6 }, { arbitrary: bad, weight: 1 });
+}
+
+/** Values shaped like a submit, each field sometimes wrong. */
 const submitLike = fc.record(
   {
-    score: fc.oneof(
-      fc.constantFrom("hello", "../x", "", "a".repeat(200)),
-      fc.string(),
-      fc.integer(),
+    score: mostly(
+      fc.constantFrom("hello", "deploy-2.x"),
+      fc.oneof(fc.constantFrom("../x", "", "a".repeat(200), " hello"), fc.string(), fc.integer()),
     ),
-    scope: fc.oneof(fc.constantFrom("all", "one", "some"), fc.anything()),
-    targets: fc.oneof(
-      fc.array(
-        fc.oneof(fc.constantFrom("web1", "WEB1", "db-2.example.com", "bad host", ""), fc.string()),
-        {
-          maxLength: 6,
-        },
+    scope: mostly(fc.constantFrom("all", "one"), fc.oneof(fc.constant("some"), fc.anything())),
+    targets: mostly(
+      fc.array(fc.constantFrom("web1", "WEB1", "db-2.example.com"), { minLength: 1, maxLength: 6 }),
+      fc.oneof(
+        fc.array(fc.oneof(fc.constantFrom("bad host", "", "web1/x", "-a"), fc.string()), {
+          maxLength: 4,
+        }).map((bad) => ["web1", ...bad]),
+        fc.anything(),
       ),
-      fc.anything(),
     ),
-    params: fc.oneof(
-      fc.dictionary(
-        fc.oneof(fc.constantFrom("NAME", "__proto__", "constructor", "A=B", "x"), fc.string()),
-        fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
-        { maxKeys: 5 },
+    params: mostly(
+      fc.dictionary(fc.constantFrom("NAME", "MODE", "x_1"), fc.string(), { maxKeys: 3 }),
+      fc.oneof(
+        fc.dictionary(
+          fc.oneof(fc.constantFrom("__proto__", "constructor", "A=B", "1x", ""), fc.string()),
+          fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+          { maxKeys: 4 },
+        ),
+        fc.anything(),
       ),
-      fc.anything(),
     ),
-    timeout_ms: fc.oneof(fc.integer(), fc.double(), fc.string()),
-    retries: fc.oneof(fc.integer({ min: -5, max: 200 }), fc.anything()),
-    request_id: fc.oneof(fc.constantFrom("r-1", "", "a b"), fc.string()),
+    timeout_ms: mostly(
+      fc.integer({ min: 1, max: 100_000 }),
+      fc.oneof(fc.integer(), fc.double(), fc.string()),
+    ),
+    retries: mostly(fc.integer({ min: 0, max: 5 }), fc.oneof(fc.integer(), fc.anything())),
+    request_id: mostly(
+      fc.constantFrom("r-1", "a.b:c"),
+      fc.oneof(fc.constantFrom("", "a b"), fc.string()),
+    ),
     extra: fc.anything(),
   },
-  { requiredKeys: [] },
+  { requiredKeys: ["score", "scope", "targets"] },
 );
 
 Deno.test("arbitrary JSON values as a submit: a 4xx, or a request that keeps every rule", async () => {
