@@ -560,3 +560,32 @@ Deno.test("a task saved twice in one write ends as its last image", async () => 
     await s.close();
   }
 });
+
+Deno.test("the database refuses to edit an audit record", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "conductor.db");
+    const s = SqliteStore.open(path, { create: true });
+    await s.write((tx) =>
+      tx.addAudit([{
+        at: 1,
+        who: "local:root",
+        auth: "file_ownership",
+        transport: "socket",
+        from: "socket",
+        action: "cancel",
+        subject: "job 1",
+        job_id: 1,
+        outcome: "allowed",
+        reason: null,
+      }])
+    );
+    await s.close();
+    const db = openAt(path, LATEST);
+    try {
+      const err = assertThrows(() => db.exec("UPDATE audit SET who = 'local:eve'"));
+      assert(/audit records are never edited/.test(String(err)), String(err));
+    } finally {
+      db.close();
+    }
+  });
+});
