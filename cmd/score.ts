@@ -7,6 +7,7 @@
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { formatProblem, scanScores } from "../lib/score/mod.ts";
 import { EXIT, exitState, out } from "./_common.ts";
+import { safe } from "./_safe.ts";
 
 /** `orch score`. */
 export function scoreCommand(): CommandUnknownOpts {
@@ -23,17 +24,17 @@ export function scoreCommand(): CommandUnknownOpts {
         const params = s.conf.params === null
           ? "any params"
           : `params: ${Object.keys(s.conf.params).join(", ") || "none"}`;
-        out(`${s.path}: ok (${s.conf.interface}; ${params})`);
+        out(safe(`${s.path}: ok (${s.conf.interface}; ${params})`));
       }
-      for (const p of catalog.problems) out(formatProblem(p));
+      for (const p of catalog.problems) out(safe(formatProblem(p)));
       const errors = catalog.problems.filter((p) => p.severity === "error").length;
       const hints = catalog.problems.length - errors;
       const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
-      out(
+      out(safe(
         `${catalog.dir}: ${plural(catalog.scores.size, "valid score")}, ${
           plural(errors, "error")
         }, ${plural(hints, "hint")}`,
-      );
+      ));
       if (errors > 0 || (opts.strict && hints > 0)) exitState.code = EXIT.failure;
     });
   return score;

@@ -8,6 +8,7 @@
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { parseDuration } from "../lib/config/mod.ts";
 import { OrchError } from "../lib/errors.ts";
+import { safe } from "./_safe.ts";
 import { decodeSubmit, LIMITS, MAX_RETRIES } from "../lib/protocol/mod.ts";
 import { addAudienceFlags, clientFromFlags, err, exitState, out, waitForJob } from "./_common.ts";
 import { jobExit, printJob } from "./_format.ts";
@@ -152,7 +153,7 @@ export function submitCommand(): CommandUnknownOpts {
     const client = await clientFromFlags(opts);
     const id = await client.submit(request, {
       retryForMs,
-      onRetry: (e) => err(`orch: ${e.message}; retrying`),
+      onRetry: (e) => err(`orch: ${safe(e.message)}; retrying`),
     });
     if (!opts.wait) {
       out(opts.json ? JSON.stringify({ id }) : String(id));
