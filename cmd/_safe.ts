@@ -5,8 +5,8 @@
  * @module
  */
 
-// deno-lint-ignore no-control-regex -- control characters are what this finds
 const UNSAFE =
+  // deno-lint-ignore no-control-regex -- control characters are what this finds
   /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
 /**
