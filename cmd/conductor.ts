@@ -45,7 +45,10 @@ export function conductorCommand(): CommandUnknownOpts {
     // The flags are added in a loop, so commander cannot type them.
     const init = (opts as { init?: boolean }).init === true;
     const existed = init && (await Deno.stat(config.db).then(() => true, () => false));
-    const store = SqliteStore.open(config.db, { create: init });
+    const store = SqliteStore.open(config.db, {
+      create: init,
+      warn: (message, fields) => log.warn(message, fields),
+    });
     if (init) {
       log.info(
         existed

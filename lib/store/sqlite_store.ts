@@ -60,6 +60,8 @@ export interface SqliteStoreOptions {
    * refused, naming the file (`orch conductor --init` sets it).
    */
   create?: boolean;
+  /** Told when the file's mode let others read it (it is then made 0600). */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 type Row = Record<string, SQLInputValue>;
@@ -387,6 +389,7 @@ export class SqliteStore implements ConductorStore {
       create: opts.create ?? false,
       createWith: "run with --init",
       schemaTable: "jobs",
+      warn: opts.warn,
     });
     return new SqliteStore(db, path);
   }
