@@ -163,4 +163,14 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_by_seq ON tasks (seq);
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Secret parameters: jobs.params holds null for each (its value is never stored in clear);
+      -- secrets is a JSON object of each secret key with its value sealed under the conductor's
+      -- secrets_key (AES-256-GCM, "v1:" + base64 of nonce, ciphertext and tag), or null when the
+      -- value was held in the conductor's memory only. NULL for a job without secrets.
+      ALTER TABLE jobs ADD COLUMN secrets TEXT;
+    `,
+  },
 ];

@@ -328,7 +328,7 @@ Deno.test("a declared parameter of an announced score is checked field by field"
   );
   refused(
     { ...hello, scores: [{ ...score, params: { N: { type: "int", colour: "red" } } }] },
-    "hello.scores[0].params.N.colour: unknown field (known: type, required, default, values, pattern, max_length, min, max, description)",
+    "hello.scores[0].params.N.colour: unknown field (known: type, required, default, values, pattern, max_length, min, max, description, secret)",
   );
 });
 
