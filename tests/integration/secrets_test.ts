@@ -110,6 +110,7 @@ Deno.test("escape sequences from a score and a param are printed escaped by stat
     const r = await c.cli(args);
     const text = r.stdout + r.stderr;
     assert(
+      // deno-lint-ignore no-control-regex -- control characters are what must not be there
       !/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/.test(text),
       `orch ${args.join(" ")}: ${JSON.stringify(text)}`,
     );
