@@ -231,3 +231,55 @@ Deno.test("secret params are in no file and no log, before and after a restart; 
   );
   for (const v of [TOKEN, USER, MARKED, QUEUED]) await assertNowhere(c, v);
 });
+
+Deno.test("with secrets_key, a secret waits sealed for an offline host across a restart; a wrong or open key is refused at start", async () => {
+  await using t = await tempDir();
+  await using c = await Cluster.create({ players: ["p1", "p2"], scoresDir: await scores(t.path) });
+  const key = join(t.path, "secrets.key");
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  await Deno.writeTextFile(key, btoa(String.fromCharCode(...bytes)) + "\n", { mode: 0o600 });
+  await c.startConductor(["--secrets-key", key]);
+  await c.startPlayer("p1");
+
+  const TOKEN = "tok-a61c03f9-sealed";
+  const id = await c.client.submit({
+    score: "keep",
+    scope: "all",
+    targets: ["p2"],
+    params: { TOKEN, MODE: "later" },
+  });
+  assertEquals((await c.job(id)).params, { TOKEN: "[secret]", MODE: "later" });
+  await assertNowhere(c, TOKEN);
+
+  // A wrong key: the conductor refuses to start, and says why; nothing changes.
+  await c.conductor!.proc.stop(5000);
+  const wrong = join(t.path, "wrong.key");
+  await Deno.writeFile(wrong, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o600 });
+  const refused = await c.cli([...c.conductorArgs(["--secrets-key", wrong])]);
+  assertEquals(refused.code, 2, refused.stderr);
+  assertMatch(
+    refused.stderr,
+    /secrets_key .*wrong\.key does not open the secret parameter TOKEN of open job 1: it is not the key it was sealed with/,
+  );
+  // No key at all: refused too.
+  const none = await c.cli([...c.conductorArgs()]);
+  assertEquals(none.code, 2, none.stderr);
+  assertMatch(
+    none.stderr,
+    /holds secret parameters of open job 1 sealed with a secrets_key, and none is set/,
+  );
+  // A key others may read: refused.
+  await Deno.chmod(key, 0o644);
+  const open = await c.cli([...c.conductorArgs(["--secrets-key", key])]);
+  assertEquals(open.code, 2, open.stderr);
+  assertMatch(open.stderr, /has mode 0644; it must be 0600 or 0400/);
+  await Deno.chmod(key, 0o400);
+
+  // The right key: the job is kept, and runs with its value once p2 connects.
+  await c.startConductor(["--secrets-key", key]);
+  await c.startPlayer("p2");
+  const job = await c.wait(id);
+  assertEquals(job.tasks[0].state, "succeeded");
+  assertEquals(job.tasks[0].response?.token_len, String(TOKEN.length));
+  await assertNowhere(c, TOKEN);
+});
