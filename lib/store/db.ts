@@ -62,7 +62,7 @@ export function openDatabase(path: string, opts: OpenOptions): Database {
       }
     }
   }
-  if (path !== ":memory:") guardMode(path, opts);
+  if (path !== ":memory:" && opts.create) createPrivate(path, opts);
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path);
@@ -73,6 +73,8 @@ export function openDatabase(path: string, opts: OpenOptions): Database {
     db.exec("PRAGMA busy_timeout = 2000");
     // Only reads until the file is known to be ours: a foreign file is left as it was.
     checkSchema(db, path, opts);
+    // Ours: made private before anything is written to it.
+    if (path !== ":memory:") guardMode(path, opts);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = FULL");
     db.exec("PRAGMA foreign_keys = ON");
@@ -100,37 +102,43 @@ export function openDatabase(path: string, opts: OpenOptions): Database {
 }
 
 /**
- * Makes the database file (created here, empty, when absent) and its -wal and
- * -shm files mode 0600 before SQLite reads or writes them: SQLite creates
- * -wal and -shm with the main file's mode, and the umask must not decide
- * who may read the queue. An existing file that others could read is made
+ * Creates an absent database file empty with mode 0600, before SQLite would
+ * create it with the umask's: SQLite then makes -wal and -shm with the main
+ * file's mode.
+ */
+function createPrivate(path: string, opts: OpenOptions): void {
+  try {
+    Deno.statSync(path);
+    return;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new OrchError("config", `cannot read ${opts.what} ${path}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    // create (not createNew): another opener may win the race; its file is checked once open.
+    Deno.openSync(path, { write: true, create: true, mode: DATABASE_MODE }).close();
+  } catch (err) {
+    throw new OrchError("config", `cannot create ${opts.what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Makes the database file and its -wal and -shm files mode 0600 once the
+ * file is known to be ours, before anything is written: the umask must not
+ * decide who may read the queue. A file that others could read is made
  * 0600, with a warning.
  */
 function guardMode(path: string, opts: OpenOptions): void {
   for (const file of [path, `${path}-wal`, `${path}-shm`]) {
-    let mode: number | null;
+    let mode: number;
     try {
-      mode = Deno.statSync(file).mode;
+      mode = Deno.statSync(file).mode ?? DATABASE_MODE;
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) {
-        throw new OrchError(
-          "config",
-          `cannot read ${opts.what} ${file}: ${(err as Error).message}`,
-        );
-      }
-      if (file !== path) continue;
-      try {
-        // create (not createNew): another opener may win the race; its file is then checked below.
-        Deno.openSync(file, { write: true, create: true, mode: DATABASE_MODE }).close();
-        mode = Deno.statSync(file).mode;
-      } catch (e) {
-        throw new OrchError(
-          "config",
-          `cannot create ${opts.what} ${file}: ${(e as Error).message}`,
-        );
-      }
+      if (err instanceof Deno.errors.NotFound) continue;
+      throw new OrchError("config", `cannot read ${opts.what} ${file}: ${(err as Error).message}`);
     }
-    if (mode === null || (mode & 0o777) === DATABASE_MODE) continue;
+    if ((mode & 0o777) === DATABASE_MODE) continue;
     try {
       Deno.chmodSync(file, DATABASE_MODE);
     } catch (err) {

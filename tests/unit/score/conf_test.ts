@@ -320,7 +320,7 @@ Deno.test("an unknown field in a declaration is an error naming it", () => {
   assertEquals(parseConf("params:\n  N: {type: string, colour: red}\n").problems, [
     err(
       2,
-      "parameter N.colour: unknown field (known: type, required, default, values, pattern, max_length, min, max, description)",
+      "parameter N.colour: unknown field (known: type, required, default, values, pattern, max_length, min, max, description, secret)",
     ),
   ]);
 });
