@@ -8,6 +8,7 @@
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
 import { OrchError } from "../lib/errors.ts";
+import { safe } from "./_safe.ts";
 import { createLogger, type Logger, type LogLevel } from "../lib/log.ts";
 import { flagName, loadConfig, parseAddress, type Spec, type Values } from "../lib/config/mod.ts";
 import { AudienceClient } from "../lib/client/mod.ts";
@@ -156,7 +157,10 @@ export function waitForJob(
   id: number,
   timeoutMs: number | null,
 ): Promise<JobView> {
-  return client.waitJob(id, { timeoutMs, onRetry: (e) => err(`orch: ${e.message}; retrying`) });
+  return client.waitJob(id, {
+    timeoutMs,
+    onRetry: (e) => err(`orch: ${safe(e.message)}; retrying`),
+  });
 }
 
 /** Parses a job id argument. */

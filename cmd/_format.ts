@@ -21,6 +21,9 @@ import type {
 } from "../lib/protocol/mod.ts";
 import { TASK_STATES } from "../lib/protocol/mod.ts";
 import { EXIT, out } from "./_common.ts";
+import { safe } from "./_safe.ts";
+
+export { safe };
 
 /** Lines of each output tail `orch status` shows when not told. */
 export const DEFAULT_LINES = 5;
@@ -30,23 +33,6 @@ export const DEFAULT_STATUS_LIMIT = 50;
 export const MAX_STATUS_LIMIT = 100;
 /** Targets the first line of `orch status` names; the rest are counted. */
 export const HEADER_TARGETS = 10;
-
-// deno-lint-ignore no-control-regex -- control characters are what this finds
-const UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/**
- * `text` made safe for a terminal: control characters (escape sequences,
- * carriage returns, newlines, C1 codes) and bidirectional overrides are
- * written as `\xHH` / `\uHHHH`; tabs are kept.
- */
-export function safe(text: string): string {
-  return text.replace(UNSAFE, (c) => {
-    const code = c.charCodeAt(0);
-    return code < 0x100
-      ? `\\x${code.toString(16).padStart(2, "0")}`
-      : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-}
 
 /** Lines of a table, columns padded to their widest cell; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string[] {
@@ -122,7 +108,7 @@ function tallyText(counts: JobView["counts"]): string {
 export function formatJobSummary(job: JobView): string[] {
   const out = [
     `job ${job.id}: ${safe(job.score)} on ${scopeText(job)} ${targetsText(job)}`,
-    `aggregate: ${safe(job.aggregate)} (${tallyText(job.counts)})`,
+    `aggregate: ${safe(job.aggregate)} (${safe(tallyText(job.counts))})`,
     `submitted: ${formatTime(job.submitted_at)} by ${safe(job.submitted_by)}` +
     (job.finished_at !== null
       ? `, finished after ${formatDuration(job.finished_at - job.submitted_at)}`
@@ -256,7 +242,7 @@ export function formatJobs(jobs: JobSummary[]): string[] {
       safe(j.score),
       scopeText(j),
       String(j.targets),
-      j.aggregate,
+      safe(j.aggregate),
       formatTime(j.submitted_at),
       safe(j.submitted_by),
     ]),

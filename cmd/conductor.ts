@@ -13,8 +13,9 @@ import {
   readGrantsFile,
   readPlayersFile,
 } from "../lib/config/mod.ts";
-import { startConductor } from "../lib/conductor/mod.ts";
+import { loadSecretsKey, startConductor } from "../lib/conductor/mod.ts";
 import { errorMessage } from "../lib/errors.ts";
+import type { LogFields } from "../lib/log.ts";
 import { SqliteStore } from "../lib/store/mod.ts";
 import { loadTlsMaterial } from "../lib/tls/mod.ts";
 import {
@@ -45,13 +46,17 @@ export function conductorCommand(): CommandUnknownOpts {
       "conductor",
       new Date(),
     );
-    // A bad players file is refused before the database is touched: a failed start changes nothing.
+    // A bad players file or key is refused before the database is touched: a failed start changes nothing.
     await readPlayersFile(config.players_file);
     await readGrantsFile(config.grants);
+    const secrets = config.secrets_key === "" ? null : await loadSecretsKey(config.secrets_key);
     // The flags are added in a loop, so commander cannot type them.
     const init = (opts as { init?: boolean }).init === true;
     const existed = init && (await Deno.stat(config.db).then(() => true, () => false));
-    const store = SqliteStore.open(config.db, { create: init });
+    const store = SqliteStore.open(config.db, {
+      create: init,
+      warn: (message, fields) => log.warn(message, fields as LogFields),
+    });
     if (init) {
       log.info(
         existed
@@ -75,6 +80,7 @@ export function conductorCommand(): CommandUnknownOpts {
         maxFrame: config.max_frame,
         retryBackoffMs: config.retry_backoff,
         lostAfterMs: config.lost_after,
+        secrets,
         log,
       });
     } catch (err) {

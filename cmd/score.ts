@@ -8,6 +8,7 @@ import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { accountProblem } from "../lib/exec/mod.ts";
 import { formatProblem, scanScores } from "../lib/score/mod.ts";
 import { EXIT, exitState, out } from "./_common.ts";
+import { safe } from "./_safe.ts";
 
 /** `orch score`. */
 export function scoreCommand(): CommandUnknownOpts {
@@ -31,17 +32,17 @@ export function scoreCommand(): CommandUnknownOpts {
         const runAs = s.conf.user === null
           ? ""
           : `; runs as ${s.conf.user}${s.conf.group === null ? "" : `:${s.conf.group}`}`;
-        out(`${s.path}: ok (${s.conf.interface}; ${params}${runAs})`);
+        out(safe(`${s.path}: ok (${s.conf.interface}; ${params}${runAs})`));
       }
-      for (const p of catalog.problems) out(formatProblem(p));
+      for (const p of catalog.problems) out(safe(formatProblem(p)));
       const errors = catalog.problems.filter((p) => p.severity === "error").length;
       const hints = catalog.problems.length - errors;
       const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
-      out(
+      out(safe(
         `${catalog.dir}: ${plural(catalog.scores.size, "valid score")}, ${
           plural(errors, "error")
         }, ${plural(hints, "hint")}`,
-      );
+      ));
       if (errors > 0 || (opts.strict && hints > 0)) exitState.code = EXIT.failure;
     });
   return score;

@@ -8,6 +8,7 @@
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { parseDuration } from "../lib/config/mod.ts";
 import { OrchError } from "../lib/errors.ts";
+import { safe } from "./_safe.ts";
 import { decodeSubmit, LIMITS, MAX_RETRIES } from "../lib/protocol/mod.ts";
 import { addAudienceFlags, clientFromFlags, err, exitState, out, waitForJob } from "./_common.ts";
 import { jobExit, printJob } from "./_format.ts";
@@ -29,6 +30,62 @@ export function parseParams(args: string[]): Record<string, string> {
     params[key] = arg.slice(eq + 1);
   }
   return params;
+}
+
+/** Largest file a `--secret KEY=@path` value is read from: a parameter value's limit. */
+const MAX_SECRET_FILE = LIMITS.maxParamValue;
+
+/**
+ * Parses `--secret KEY=VALUE` flags: `VALUE` as it is, `@path` the content
+ * of a file (one trailing newline dropped), `@-` standard input, so that a
+ * secret need not be in the shell's history. The value is never echoed.
+ */
+export async function parseSecrets(flags: string[]): Promise<Record<string, string>> {
+  const secrets: Record<string, string> = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf("=");
+    if (eq <= 0) throw new OrchError("usage", "--secret takes KEY=VALUE, KEY=@FILE or KEY=@-");
+    const key = flag.slice(0, eq);
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(key)) {
+      throw new OrchError(
+        "usage",
+        `--secret ${JSON.stringify(key.slice(0, 64))}=…: not a parameter key`,
+      );
+    }
+    if (Object.hasOwn(secrets, key)) throw new OrchError("usage", `secret ${key} is given twice`);
+    let value = flag.slice(eq + 1);
+    if (value.startsWith("@")) {
+      const from = value.slice(1);
+      value = await readSecret(from === "-" ? null : from, key);
+    }
+    secrets[key] = value;
+  }
+  return secrets;
+}
+
+async function readSecret(path: string | null, key: string): Promise<string> {
+  const where = path === null ? "standard input" : path;
+  let bytes: Uint8Array;
+  try {
+    if (path === null) {
+      bytes = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+    } else {
+      const info = await Deno.stat(path);
+      if (!info.isFile || info.size > MAX_SECRET_FILE) {
+        throw new Error(`not a regular file of at most ${MAX_SECRET_FILE} bytes`);
+      }
+      bytes = await Deno.readFile(path);
+    }
+  } catch (err) {
+    throw new OrchError(
+      "usage",
+      `cannot read secret ${key} from ${where}: ${(err as Error).message}`,
+    );
+  }
+  if (bytes.length > MAX_SECRET_FILE) {
+    throw new OrchError("usage", `secret ${key} from ${where} is over ${MAX_SECRET_FILE} bytes`);
+  }
+  return new TextDecoder().decode(bytes).replace(/\r?\n$/, "");
 }
 
 /** Parses a `--wait-timeout` or similar duration flag. */
@@ -132,6 +189,12 @@ export function submitCommand(): CommandUnknownOpts {
     )
     .option("-w, --wait", "wait for the job to finish; the exit status tells the outcome")
     .option("--wait-timeout <duration>", "with --wait: give up waiting after this long (exit 5)")
+    .option(
+      "--secret <key=value>",
+      "a secret parameter: never stored or shown in clear; VALUE, @FILE or @- (stdin) (repeatable)",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option("--json", "print JSON instead of text")
     .option("--lines <n>", "with --wait: lines of each output tail to show, or all (default 5)");
   addAudienceFlags(cmd);
@@ -146,11 +209,20 @@ export function submitCommand(): CommandUnknownOpts {
     const waitTimeout = opts.waitTimeout === undefined
       ? null
       : durationFlag("--wait-timeout", opts.waitTimeout);
+    const params = parseParams(args);
+    const secrets = await parseSecrets(opts.secret);
+    for (const [k, v] of Object.entries(secrets)) {
+      if (Object.hasOwn(params, k)) {
+        throw new OrchError("usage", `parameter ${k} is given both as KEY=VALUE and as --secret`);
+      }
+      params[k] = v;
+    }
     const request = decodeSubmit({
       score,
       scope: opts.all ? "all" : "one",
       targets: opts.target,
-      params: parseParams(args),
+      params,
+      secret: Object.keys(secrets),
       timeout_ms: opts.timeout === undefined ? null : timeoutFlag(opts.timeout),
       deadline: opts.deadline === undefined ? null : deadlineFlag(opts.deadline, Date.now()),
       retries: opts.retries === undefined ? 0 : retriesFlag(opts.retries),
@@ -161,7 +233,7 @@ export function submitCommand(): CommandUnknownOpts {
     const client = await clientFromFlags(opts);
     const id = await client.submit(request, {
       retryForMs,
-      onRetry: (e) => err(`orch: ${e.message}; retrying`),
+      onRetry: (e) => err(`orch: ${safe(e.message)}; retrying`),
     });
     if (!opts.wait) {
       out(opts.json ? JSON.stringify({ id }) : String(id));

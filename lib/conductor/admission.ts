@@ -13,6 +13,7 @@ import { OrchError } from "../errors.ts";
 import type { ScoreInfo, SubmitRequest } from "../protocol/mod.ts";
 import { formatDuration } from "../config/mod.ts";
 import { checkParams } from "../score/mod.ts";
+import { secretKeys } from "./secrets.ts";
 
 /** What the conductor knows when it judges a job. */
 export interface AdmissionContext {
@@ -27,8 +28,22 @@ export interface AdmissionContext {
   now: number;
 }
 
-/** Throws `OrchError("invalid")` saying what is wrong with `req`, or returns. */
-export function admit(req: SubmitRequest, ctx: AdmissionContext): void {
+/** What admission found out about an accepted job. */
+export interface Admitted {
+  /**
+   * The keys of its params whose values are secret: those the request
+   * marks, and those the score declares `secret: true` on any target that
+   * announced it (on some player, when no target has).
+   */
+  secret: string[];
+}
+
+/**
+ * Throws `OrchError("invalid")` saying what is wrong with `req`, or returns
+ * what else the conductor must know of it. A problem with a secret value is
+ * described without the value.
+ */
+export function admit(req: SubmitRequest, ctx: AdmissionContext): Admitted {
   const unknown: string[] = [];
   for (const t of req.targets) {
     if (!ctx.authorised.has(t)) unknown.push(t);
@@ -72,11 +87,27 @@ export function admit(req: SubmitRequest, ctx: AdmissionContext): void {
     declarations.set(anywhere.info, anywhere.player);
   }
 
+  const secret = secretKeys(req.params, req.secret, declarations.keys());
   for (const [info, player] of declarations) {
     const on = `score ${req.score} (as declared on ${player})`;
     const check = checkParams(info.params, req.params);
     if (!check.ok) {
-      throw new OrchError("invalid", `bad parameters for ${on}: ${check.problems.join("; ")}`);
+      const problems = check.problems.map((p) => {
+        // A problem with a value quotes it: a secret one is named, not quoted.
+        const key = secret.find((k) => p.startsWith(`parameter ${k}: `));
+        if (key === undefined) return p;
+        const type = info.params?.[key]?.type;
+        return `parameter ${key}: the value given is not ${
+          type === "int"
+            ? "an integer in range"
+            : type === "bool"
+            ? "true or false"
+            : type === "enum"
+            ? "one of the values declared"
+            : "what its declaration allows"
+        } (it is secret, so it is not shown)`;
+      });
+      throw new OrchError("invalid", `bad parameters for ${on}: ${problems.join("; ")}`);
     }
     if (
       req.timeout_ms !== null && info.max_timeout_ms !== null &&
@@ -95,4 +126,5 @@ export function admit(req: SubmitRequest, ctx: AdmissionContext): void {
       });
     }
   }
+  return { secret };
 }

@@ -40,6 +40,7 @@ import { TaskMachine } from "./machine.ts";
 import { PlayerGateway } from "./players.ts";
 import { Registry } from "./registry.ts";
 import { Scheduler } from "./scheduler.ts";
+import { openSealed, type SecretBox } from "./secrets.ts";
 import { AudienceService } from "./service.ts";
 import { Timers } from "./timers.ts";
 import { tlsLink } from "./tls_link.ts";
@@ -64,6 +65,8 @@ export interface ConductorOptions {
   retryBackoffMs: number;
   /** A player gone this long has its running tasks ended interrupted; 0: wait for it for ever. */
   lostAfterMs: number;
+  /** Seals secret params for the store (`secrets_key`); without it they live in memory only. */
+  secrets?: SecretBox | null;
   /** Time; the system clock unless a test drives it. */
   clock?: Clock;
   log: Logger;
@@ -172,6 +175,7 @@ export class Conductor {
       gateway: this.#gateway,
       bus: this.events,
       log: this.#log,
+      secrets: opts.secrets ?? null,
       conductorId: () => this.#conductorId,
       state: () => ({ stopping: this.#stopping, failed: this.#failed }),
     });
@@ -186,6 +190,7 @@ export class Conductor {
   async start(): Promise<void> {
     const o = this.#opts;
     const snap = await o.store.load();
+    openSealed(snap.jobs, o.secrets ?? null);
     this.#machine.load(snap);
     this.#registry.load(snap.players);
     if (snap.conductorId !== null) this.#conductorId = snap.conductorId;

@@ -37,7 +37,13 @@ export interface JobRec {
   readonly scope: Scope;
   /** Every target, in the order given. */
   readonly targets: readonly string[];
+  /** Every value, secret ones included (they live here, in memory, until the job is final). */
   readonly params: Record<string, string>;
+  /**
+   * Some secret value is missing: it was held in memory only and the
+   * conductor restarted. Its tasks cannot be sent (again); they end expired.
+   */
+  readonly secretsLost: boolean;
   readonly timeoutMs: number | null;
   readonly deadline: number | null;
   readonly retries: number;
@@ -89,6 +95,10 @@ export interface MachineDeps {
   /** Whether `player` is in the players file now. */
   authorised(player: string): boolean;
 }
+
+/** Why a task whose secret values were lost ends. */
+export const SECRETS_LOST_REASON =
+  "its secret parameters were held in memory only and the conductor restarted; submit it again";
 
 /** How a one-of task's refusal is described. */
 export type Refusal = TriedPlayer;
@@ -182,6 +192,11 @@ export class TaskMachine {
       job.open.add(t);
       this.#index(t);
     }
+    for (const t of [...this.#tasks.values()]) {
+      if (t.job.secretsLost && t.state === "queued") {
+        this.#finish(t, "expired", SECRETS_LOST_REASON);
+      }
+    }
     const now = this.#d.clock.now();
     for (const id of snap.unfinishedDoneJobs) this.#d.committer.finishJob(id, now);
   }
@@ -243,10 +258,18 @@ export class TaskMachine {
   /**
    * Stores a new job: one task per target (all-of) or one task (one-of),
    * queued at the tail. Returns its id; its commit is {@linkcode Committer.durable}.
+   * The values of the `secret` keys of its params are stored sealed by
+   * `seal`, or not at all (held here only) without it.
    */
-  submit(job: Omit<JobRecord, "id">): number {
+  submit(
+    job: Omit<JobRecord, "id" | "secrets">,
+    secret: readonly string[] = [],
+    seal: ((jobId: number, key: string, value: string) => string) | null = null,
+  ): number {
     const id = this.#nextJob++;
-    const record: JobRecord = { ...job, id };
+    const secrets: Record<string, string | null> = {};
+    for (const k of secret) secrets[k] = seal ? seal(id, k, job.params[k]) : null;
+    const record: JobRecord = { ...job, id, secrets };
     const hosts = job.scope === "all" ? job.targets : [null];
     const rec = this.#addJob(record, hosts.length, false);
     const now = this.#d.clock.now();
@@ -432,6 +455,7 @@ export class TaskMachine {
       scope: j.scope,
       targets: j.targets,
       params: j.params,
+      secretsLost: Object.keys(j.secrets).some((k) => !Object.hasOwn(j.params, k)),
       timeoutMs: j.timeoutMs,
       deadline: j.deadline,
       retries: j.retries,
@@ -506,6 +530,10 @@ export class TaskMachine {
     const now = this.#d.clock.now();
     if (t.job.deadline !== null && now > t.job.deadline) {
       this.expire(t);
+      return;
+    }
+    if (t.job.secretsLost) {
+      this.#finish(t, "expired", SECRETS_LOST_REASON);
       return;
     }
     t.seq = seq;

@@ -14,3 +14,4 @@ export * from "./handshake.ts";
 export * from "./http.ts";
 export * from "./link.ts";
 export * from "./service.ts";
+export * from "./secrets.ts";

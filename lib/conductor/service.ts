@@ -31,6 +31,7 @@ import type { EventBus } from "./events.ts";
 import type { TaskMachine } from "./machine.ts";
 import type { PlayerGateway } from "./players.ts";
 import type { Registry } from "./registry.ts";
+import type { SecretBox } from "./secrets.ts";
 
 /** What the service needs around it. */
 export interface ServiceDeps {
@@ -42,6 +43,8 @@ export interface ServiceDeps {
   gateway: PlayerGateway;
   bus: EventBus;
   log: Logger;
+  /** Seals secret values for the store; null: they are held in memory only. */
+  secrets: SecretBox | null;
   conductorId: () => string;
   /** Why the conductor is stopping (null while it runs), and whether it failed. */
   state: () => { stopping: string | null; failed: boolean };
@@ -91,25 +94,31 @@ export class AudienceService {
       }
       this.#running();
     }
-    admit(req, {
+    const { secret } = admit(req, {
       authorised: d.registry.authorised,
       announcement: (p, s) => d.registry.announcement(p, s),
       anywhere: (s) => d.registry.anywhere(s),
       knownScores: () => d.registry.knownScores(),
       now: d.clock.now(),
     });
-    const id = d.machine.submit({
-      score: req.score,
-      scope: req.scope,
-      targets: req.targets,
-      params: req.params,
-      timeoutMs: req.timeout_ms,
-      deadline: req.deadline,
-      retries: req.retries,
-      requestId: req.request_id,
-      submittedAt: d.clock.now(),
-      caller,
-    });
+    if (secret.length > 0 && d.secrets === null) this.#heldInMemory(req, secret);
+    const box = d.secrets;
+    const id = d.machine.submit(
+      {
+        score: req.score,
+        scope: req.scope,
+        targets: req.targets,
+        params: req.params,
+        timeoutMs: req.timeout_ms,
+        deadline: req.deadline,
+        retries: req.retries,
+        requestId: req.request_id,
+        submittedAt: d.clock.now(),
+        caller,
+      },
+      secret,
+      box && ((job, key, value) => box.seal(job, key, value)),
+    );
     accepted?.(id);
     const rid = req.request_id;
     if (rid !== null) {
@@ -121,11 +130,39 @@ export class AudienceService {
       score: req.score,
       scope: req.scope,
       targets: req.targets.length,
+      secret: secret.length,
       by,
     });
     d.gateway.kick();
     await this.#durable();
     return id;
+  }
+
+  /**
+   * Refuses a job whose secret values would be held in memory only for a
+   * host that is not connected: an all-of job with a target offline, a
+   * one-of job with none online. A restart would lose them while it waits.
+   */
+  #heldInMemory(req: SubmitRequest, secret: readonly string[]): void {
+    const sessions = this.#d.registry.sessions;
+    const offline = req.targets.filter((t) => !sessions.has(t));
+    if (req.scope === "all" ? offline.length === 0 : offline.length < req.targets.length) return;
+    const hosts = `${offline.slice(0, 10).join(", ")}${
+      offline.length > 10 ? ` and ${offline.length - 10} more` : ""
+    }`;
+    const which = req.scope === "all"
+      ? `${hosts} ${offline.length === 1 ? "is" : "are"} not connected`
+      : `none of ${hosts} is connected`;
+    throw new OrchError(
+      "conflict",
+      `secret params for offline hosts need secrets_key: ${secret.join(", ")} ${
+        secret.length === 1 ? "is" : "are"
+      } secret and ${which}; without secrets_key, secret values live in the conductor's memory only`,
+      {
+        hint:
+          "submit it when the hosts are connected, or set the conductor's secrets_key (see README: Secrets)",
+      },
+    );
   }
 
   /**

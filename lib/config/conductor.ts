@@ -30,6 +30,11 @@ export const conductorKeys = {
   ),
   audience_socket_mode: mode(0o660, "File mode of the audience socket."),
   db: path("/var/lib/orchestra/conductor.db", "The SQLite database holding the queue and results."),
+  secrets_key: path(
+    "",
+    `File holding a 32-byte key (raw or base64, mode 0600) that seals secret params in the database; "" keeps them in memory only.`,
+    { allowEmpty: true },
+  ),
   players_file: path(
     "/etc/orchestra/players",
     "Names of the players allowed to connect, one per line; reloaded on SIGHUP.",

@@ -42,15 +42,24 @@ export interface SubmitRequest {
    * (after its answer was lost) gets the job the first one made.
    */
   request_id: string | null;
+  /**
+   * Keys of `params` whose values are secret, besides those the score's conf
+   * declares `secret: true`: never stored in clear, never logged, shown as
+   * {@linkcode SECRET_SHOWN}.
+   */
+  secret: string[];
 }
+
+/** How a secret parameter's value is shown in views. */
+export const SECRET_SHOWN = "[secret]";
 
 /** The shape of a request id. */
 export const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** What a client sends to submit a job: the options may be left out. */
 export type SubmitInput =
-  & Omit<SubmitRequest, "timeout_ms" | "deadline" | "retries" | "request_id">
-  & Partial<Pick<SubmitRequest, "timeout_ms" | "deadline" | "retries" | "request_id">>;
+  & Omit<SubmitRequest, "timeout_ms" | "deadline" | "retries" | "request_id" | "secret">
+  & Partial<Pick<SubmitRequest, "timeout_ms" | "deadline" | "retries" | "request_id" | "secret">>;
 
 /** Largest number of retries a job may ask for. */
 export const MAX_RETRIES = 100;
@@ -246,7 +255,10 @@ export interface JobView {
   targets: string[];
   /** How many targets the job has. */
   target_count: number;
+  /** The parameters; a secret one's value is shown as {@linkcode SECRET_SHOWN}. */
   params: Record<string, string>;
+  /** The keys of `params` whose values are secret. */
+  secret: string[];
   submitted_at: number;
   /** {@linkcode callerLabel} of `caller`. */
   submitted_by: string;
@@ -309,6 +321,7 @@ export function decodeSubmit(value: unknown): SubmitRequest {
     "deadline",
     "retries",
     "request_id",
+    "secret",
   ]);
   const score = o.str("score", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC });
   const scope = o.oneOf("scope", ["all", "one"] as const);
@@ -332,11 +345,26 @@ export function decodeSubmit(value: unknown): SubmitRequest {
       maxTotal: LIMITS.maxParamsTotal,
     })
     : {};
+  const marked = new Set<string>();
+  const secret = o.has("secret")
+    ? o.arr("secret", LIMITS.maxParams, (v, path) => {
+      if (typeof v !== "string" || !Object.hasOwn(params, v)) {
+        throw new OrchError(
+          "invalid",
+          `${path}: ${
+            JSON.stringify(v)
+          } is not a key of params (each secret names a parameter given)`,
+        );
+      }
+      return v;
+    }).filter((k) => (marked.has(k) ? false : (marked.add(k), true)))
+    : [];
   return {
     score,
     scope,
     targets,
     params,
+    secret,
     timeout_ms: o.optInt("timeout_ms", 1, LIMITS.maxTimeoutMs) ?? null,
     deadline: o.optInt("deadline", 1, 9_999_999_999_999) ?? null,
     retries: o.optInt("retries", 0, MAX_RETRIES) ?? 0,

@@ -66,6 +66,7 @@ export const JOB_COLUMNS = [
   "request_id",
   "caller",
   "target_count",
+  "secrets",
 ] as const;
 
 /** Every column of an audit record but its id, which SQLite assigns. */

@@ -189,6 +189,12 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
 
       -- A caller without the grant to read others' jobs lists only its own.
       CREATE INDEX jobs_by_submitter ON jobs (submitted_by, id);
+
+      -- Secret parameters: jobs.params holds null for each (its value is never stored in clear);
+      -- secrets is a JSON object of each secret key with its value sealed under the conductor's
+      -- secrets_key (AES-256-GCM, "v1:" + base64 of nonce, ciphertext and tag), or null when the
+      -- value was held in the conductor's memory only. NULL for a job without secrets.
+      ALTER TABLE jobs ADD COLUMN secrets TEXT;
     `,
   },
 ];

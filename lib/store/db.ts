@@ -36,7 +36,12 @@ export interface OpenOptions {
   createWith?: string;
   /** A table every version of the schema has: a database with a schema version but without it is not ours. */
   schemaTable?: string;
+  /** Told when an existing file's mode let others read it (it is then made 0600). */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
 }
+
+/** The mode of every database file (and its -wal, -shm), whatever the umask. */
+export const DATABASE_MODE = 0o600;
 
 /**
  * Opens and migrates the database at `path`, creating it only when
@@ -57,6 +62,7 @@ export function openDatabase(path: string, opts: OpenOptions): Database {
       }
     }
   }
+  if (path !== ":memory:" && opts.create) createPrivate(path, opts);
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path);
@@ -67,6 +73,8 @@ export function openDatabase(path: string, opts: OpenOptions): Database {
     db.exec("PRAGMA busy_timeout = 2000");
     // Only reads until the file is known to be ours: a foreign file is left as it was.
     checkSchema(db, path, opts);
+    // Ours: made private before anything is written to it.
+    if (path !== ":memory:") guardMode(path, opts);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = FULL");
     db.exec("PRAGMA foreign_keys = ON");
@@ -91,6 +99,63 @@ export function openDatabase(path: string, opts: OpenOptions): Database {
     throw new OrchError("config", `cannot use ${opts.what} ${path}: ${msg}`, { cause: err });
   }
   return db;
+}
+
+/**
+ * Creates an absent database file empty with mode 0600, before SQLite would
+ * create it with the umask's: SQLite then makes -wal and -shm with the main
+ * file's mode.
+ */
+function createPrivate(path: string, opts: OpenOptions): void {
+  try {
+    Deno.statSync(path);
+    return;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new OrchError("config", `cannot read ${opts.what} ${path}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    // create (not createNew): another opener may win the race; its file is checked once open.
+    Deno.openSync(path, { write: true, create: true, mode: DATABASE_MODE }).close();
+  } catch (err) {
+    throw new OrchError("config", `cannot create ${opts.what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Makes the database file and its -wal and -shm files mode 0600 once the
+ * file is known to be ours, before anything is written: the umask must not
+ * decide who may read the queue. A file that others could read is made
+ * 0600, with a warning.
+ */
+function guardMode(path: string, opts: OpenOptions): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number;
+    try {
+      mode = Deno.statSync(file).mode ?? DATABASE_MODE;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) continue;
+      throw new OrchError("config", `cannot read ${opts.what} ${file}: ${(err as Error).message}`);
+    }
+    if ((mode & 0o777) === DATABASE_MODE) continue;
+    try {
+      Deno.chmodSync(file, DATABASE_MODE);
+    } catch (err) {
+      throw new OrchError(
+        "config",
+        `${opts.what} ${file} has mode ${
+          (mode & 0o777).toString(8).padStart(4, "0")
+        } and cannot be made 0600: ${(err as Error).message}`,
+      );
+    }
+    if ((mode & 0o077) !== 0) {
+      opts.warn?.(`${opts.what} was readable by others; its mode is now 0600`, {
+        file,
+        was: (mode & 0o777).toString(8).padStart(4, "0"),
+      });
+    }
+  }
 }
 
 /** Refuses an absent, empty or non-file `path`, before SQLite would create one. */

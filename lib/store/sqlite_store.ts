@@ -24,6 +24,7 @@ import {
   type JobView,
   MAX_VIEW_TARGETS,
   type Scope,
+  SECRET_SHOWN,
   type TaskDetail,
   type TaskPage,
   type TaskQuery,
@@ -66,6 +67,8 @@ export interface SqliteStoreOptions {
    * refused, naming the file (`orch conductor --init` sets it).
    */
   create?: boolean;
+  /** Told when the file's mode let others read it (it is then made 0600). */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 type Row = Record<string, SQLInputValue>;
@@ -120,13 +123,24 @@ function bindResult(r: AttemptResult | null, out: Args): void {
   );
 }
 
+/** The params of a job as stored: each secret key's value is null, never the value. */
+function storedParams(j: JobRecord): string {
+  const keys = Object.keys(j.secrets);
+  if (keys.length === 0) return JSON.stringify(j.params);
+  const stored: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(j.params)) stored[k] = Object.hasOwn(j.secrets, k) ? null : v;
+  for (const k of keys) stored[k] = null;
+  return JSON.stringify(stored);
+}
+
 function bindJob(j: JobRecord, out: Args): void {
+  const secretKeys = Object.keys(j.secrets);
   out.push(
     j.id,
     j.score,
     j.scope,
     JSON.stringify(j.targets),
-    JSON.stringify(j.params),
+    storedParams(j),
     j.submittedAt,
     callerLabel(j.caller),
     j.timeoutMs,
@@ -135,7 +149,16 @@ function bindJob(j: JobRecord, out: Args): void {
     j.requestId,
     JSON.stringify(j.caller),
     j.targets.length,
+    secretKeys.length === 0 ? null : JSON.stringify(j.secrets),
   );
+}
+
+/** Stored params without the (null) values of secret keys. */
+function paramsOf(stored: string): Record<string, string> {
+  const all = JSON.parse(stored) as Record<string, string | null>;
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(all)) if (v !== null) params[k] = v;
+  return params;
 }
 
 function bindPlayer(p: PlayerRecord, out: Args): void {
@@ -233,7 +256,8 @@ function jobOf(r: Row): JobRecord {
     score: r.score as string,
     scope: r.scope as Scope,
     targets: JSON.parse(r.targets as string),
-    params: JSON.parse(r.params as string),
+    params: paramsOf(r.params as string),
+    secrets: r.secrets === null ? {} : JSON.parse(r.secrets as string),
     timeoutMs: r.timeout_ms as number | null,
     deadline: r.deadline as number | null,
     retries: r.retries as number,
@@ -241,6 +265,14 @@ function jobOf(r: Row): JobRecord {
     submittedAt: r.submitted_at as number,
     caller: JSON.parse(r.caller as string),
   };
+}
+
+/** Stored params as a view shows them: a secret key's value as {@linkcode SECRET_SHOWN}. */
+function shownParams(stored: string): Record<string, string> {
+  const all = JSON.parse(stored) as Record<string, string | null>;
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(all)) params[k] = v ?? SECRET_SHOWN;
+  return params;
 }
 
 /** What one write asked for, applied at its end. */
@@ -420,6 +452,7 @@ export class SqliteStore implements ConductorStore {
       create: opts.create ?? false,
       createWith: "run with --init",
       schemaTable: "jobs",
+      warn: opts.warn,
     });
     return new SqliteStore(db, path);
   }
@@ -619,7 +652,7 @@ export class SqliteStore implements ConductorStore {
   job(id: number): Promise<JobView | undefined> {
     return this.#read(() => {
       const j = this.#q(
-        `SELECT id, score, scope, target_count, params, submitted_at, submitted_by, caller,
+        `SELECT id, score, scope, target_count, params, secrets, submitted_at, submitted_by, caller,
                 finished_at, timeout_ms, deadline, retries, cancelled_at,
                 (SELECT json_group_array(value ORDER BY key) FROM json_each(jobs.targets)
                  WHERE key < ${MAX_VIEW_TARGETS}) AS targets_head
@@ -642,7 +675,8 @@ export class SqliteStore implements ConductorStore {
         scope: j.scope as Scope,
         targets: JSON.parse(j.targets_head as string),
         target_count: j.target_count as number,
-        params: JSON.parse(j.params as string),
+        params: shownParams(j.params as string),
+        secret: j.secrets === null ? [] : Object.keys(JSON.parse(j.secrets as string)),
         submitted_at: j.submitted_at as number,
         submitted_by: j.submitted_by as string,
         caller: JSON.parse(j.caller as string) as Caller,

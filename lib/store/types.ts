@@ -32,7 +32,18 @@ export interface JobRecord {
   scope: Scope;
   /** Every target, in the order given. */
   targets: string[];
+  /**
+   * The parameters. A store never writes the value of a key of `secrets`,
+   * and what it returns holds only the other keys' values.
+   */
   params: Record<string, string>;
+  /**
+   * The keys of `params` whose values are secret, each with its value
+   * sealed (encrypted under the conductor's `secrets_key`, which the store
+   * never sees), or null when the value is held in the conductor's memory
+   * only. Empty for a job without secrets.
+   */
+  secrets: Record<string, string | null>;
   /** Timeout of each run (ms), or null for the score's default. */
   timeoutMs: number | null;
   /** Epoch ms by which a task must start, or null. */

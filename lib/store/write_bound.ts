@@ -166,6 +166,7 @@ async function storeBound(
           score: "bench",
           scope: "all",
           targets: hosts.slice(0, n),
+          secrets: {},
           params: { A: "1" },
           timeoutMs: null,
           deadline: null,

@@ -250,17 +250,18 @@ export class Cluster implements AsyncDisposable {
   /**
    * Starts the conductor and waits until it listens. The first start of a
    * cluster passes `--init` (it creates the database), later ones do not;
-   * `init` says otherwise.
+   * `init` says otherwise. `wrap` runs it under another command.
    */
   async startConductor(
     extra: string[] = [],
-    opts: { init?: boolean } = {},
+    opts: { init?: boolean; wrap?: string[] } = {},
   ): Promise<ConductorInfo> {
     const init = opts.init ?? !this.#conductorStarted;
     this.#conductorStarted = true;
     const proc = this.track(
       new Proc("conductor", this.conductorArgs([...(init ? ["--init"] : []), ...extra]), {
         entry: this.opts.entry,
+        wrap: opts.wrap,
       }),
     );
     const m = await proc.waitFor(/conductor ready players=[^ ]*:(\d+) audience=[^ ]*:(\d+)/);

@@ -58,6 +58,7 @@ export function jobOf(tasks: TaskDetail[], over: Partial<JobView> = {}): JobView
     score: "hello",
     scope: "all",
     targets: targets.slice(0, 100),
+    secret: [],
     target_count: targets.length,
     params: {},
     submitted_at: T0,

@@ -35,6 +35,7 @@ export function submitRequest(
     deadline: null,
     retries: 0,
     request_id: null,
+    secret: [],
     ...extra,
   };
 }

@@ -64,6 +64,7 @@ for (let j = 1; j <= jobs; j++) {
       id: j,
       score: "bench",
       scope: "all",
+      secrets: {},
       targets: hosts,
       params: { A: "1" },
       timeoutMs: null,

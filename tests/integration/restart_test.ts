@@ -36,6 +36,7 @@ Deno.test("a conductor restarted with 100,000 queued tasks of 10 jobs × 10,000 
       tx.insertJob({
         id: j,
         score: "hello",
+        secrets: {},
         scope: "all",
         targets: names,
         params: { NAME: "restart" },

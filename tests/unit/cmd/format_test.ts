@@ -203,7 +203,7 @@ Deno.test("nothing a score, player or user sent reaches the terminal raw", () =>
   const text = lines.join("\n");
   assertMatch(
     text,
-    /stdout\| line\t1\\x1b\[2J\\x1b\]0;pwned\\x07\\x0d\\u202egnp\.exe\\x9b31m\\x00/,
+    /stdout\| line\\x091\\x1b\[2J\\x1b\]0;pwned\\x07\\x0d\\u202egnp\.exe\\x9b31m\\x00/,
   );
   assertMatch(text, /refused by p2: c\\x1b.*: m\\x0a\\x1b/);
   assertMatch(text, /params: NAME=\\x1b\[2J/);
@@ -257,7 +257,9 @@ const ATTEMPT = {
 };
 
 Deno.test("safe escapes control characters as \\xHH and direction overrides as \\uHHHH", () => {
-  assertEquals(safe("a\tb"), "a\tb");
+  assertEquals(safe("a\tb"), "a\\x09b");
+  assertEquals(safe("\x00\x08\x1f"), "\\x00\\x08\\x1f");
+  assertEquals(safe("\u061c\u200b\u200f\ufeff"), "\\u061c\\u200b\\u200f\\ufeff");
   assertEquals(safe("\x1b[0m\n\r\x7f\x85"), "\\x1b[0m\\x0a\\x0d\\x7f\\x85");
   assertEquals(safe("\u202e\u2066x\u2069"), "\\u202e\\u2066x\\u2069");
   assertEquals(safe("héllo, wörld ✓"), "héllo, wörld ✓");

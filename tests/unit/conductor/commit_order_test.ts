@@ -20,6 +20,7 @@ const HELLO_ON_P1: SubmitRequest = {
   deadline: null,
   retries: 0,
   request_id: null,
+  secret: [],
 };
 
 Deno.test("a result is acknowledged strictly after the commit that holds it", async () => {

@@ -31,6 +31,7 @@ Deno.test("after a restart, a job's end counts the tasks that ended before it: t
       deadline: null,
       retries: 0,
       request_id: null,
+      secret: [],
     }, LOCAL_CALLER);
     p1.run(await p1.next("assign"));
     await p1.next("result_ack");

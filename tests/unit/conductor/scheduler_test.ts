@@ -14,6 +14,7 @@ function jobOf(scope: "all" | "one", targets: string[]): JobRec {
     scope,
     targets,
     params: {},
+    secretsLost: false,
     timeoutMs: null,
     deadline: null,
     retries: 0,

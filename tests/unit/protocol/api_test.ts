@@ -14,7 +14,7 @@ const KEY_DESC = "a parameter key (a letter, then letters, digits or '_', at mos
 
 const valid = { score: "deploy", scope: "all", targets: ["p1"], params: { A: "1" } };
 /** What a submit holds when the optional fields are left out. */
-const defaults = { timeout_ms: null, deadline: null, retries: 0, request_id: null };
+const defaults = { timeout_ms: null, deadline: null, retries: 0, request_id: null, secret: [] };
 
 function invalid(value: unknown, message: string): void {
   const err = assertThrows(() => decodeSubmit(value));
@@ -35,10 +35,24 @@ Deno.test("a submit with a timeout, a deadline and retries keeps them", () => {
     deadline: 1700000000000,
     retries: 3,
     request_id: "r-1:x.y",
+    secret: [],
   };
   assertEquals(decodeSubmit(full), full);
   const nulls = { ...valid, timeout_ms: null, deadline: null, retries: null };
   assertEquals(decodeSubmit(nulls), { ...valid, ...defaults });
+});
+
+Deno.test("secret names keys of params, each once; anything else is refused", () => {
+  const withParams = { ...valid, params: { TOKEN: "t", A: "1" } };
+  assertEquals(decodeSubmit({ ...withParams, secret: ["TOKEN", "TOKEN"] }).secret, ["TOKEN"]);
+  invalid(
+    { ...withParams, secret: ["B"] },
+    'secret[0]: "B" is not a key of params (each secret names a parameter given)',
+  );
+  invalid(
+    { ...withParams, secret: [1] },
+    "secret[0]: 1 is not a key of params (each secret names a parameter given)",
+  );
 });
 
 Deno.test("a request id that is not one is refused", () => {
@@ -83,7 +97,7 @@ Deno.test("targets are lower-cased and duplicates dropped, first occurrence kept
 Deno.test("a submit with an unknown field is refused, naming the known ones", () => {
   invalid(
     { ...valid, priority: 3 },
-    "priority: unknown field (known: score, scope, targets, params, timeout_ms, deadline, retries, request_id)",
+    "priority: unknown field (known: score, scope, targets, params, timeout_ms, deadline, retries, request_id, secret)",
   );
 });
 

@@ -49,6 +49,7 @@ export function jobRecord(id: number, extra: Partial<JobRecord> = {}): JobRecord
     scope: "all",
     targets: ["p1", "p2"],
     params: { A: "1" },
+    secrets: {},
     timeoutMs: null,
     deadline: null,
     retries: 0,
@@ -249,6 +250,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       targets: ["p1", "p2"],
       target_count: 2,
       params: { A: "1" },
+      secret: [],
       submitted_at: T0,
       submitted_by: "local",
       caller: LOCAL_CALLER,
@@ -669,6 +671,38 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     );
     assertEquals([snap.jobs, snap.tasks], [[b], [queuedTask(3, 2, -4, "p3")]]);
     assertEquals((await store.job(1))?.finished_at, T0 + 1);
+  });
+
+  test("a secret value is never returned: the snapshot has its key with the sealed value or null, views show [secret]", async (s) => {
+    const sealed = "v1:bm90IGEgcmVhbCBzZWFsZWQgdmFsdWU=";
+    const inMemory = jobRecord(1, {
+      params: { A: "1", TOKEN: "s3cr3t-in-memory" },
+      secrets: { TOKEN: null },
+    });
+    const withKey = jobRecord(2, {
+      params: { PASS: "s3cr3t-sealed", B: "2" },
+      secrets: { PASS: sealed },
+    });
+    await s.store.write((tx) => {
+      tx.insertJob(inMemory, allOfTasks(inMemory, 1, 1));
+      tx.insertJob(withKey, allOfTasks(withKey, 3, 3));
+    });
+    for (const reopen of [false, true]) {
+      const store = reopen ? await s.reopen() : s.store;
+      const snap = await store.load();
+      assertEquals(byId(snap.jobs), [
+        { ...inMemory, params: { A: "1" } },
+        { ...withKey, params: { B: "2" } },
+      ]);
+      const v1 = await store.job(1);
+      assertEquals([v1?.params, v1?.secret], [{ A: "1", TOKEN: "[secret]" }, ["TOKEN"]]);
+      const v2 = await store.job(2);
+      assertEquals([v2?.params, v2?.secret], [{ PASS: "[secret]", B: "2" }, ["PASS"]]);
+      assertEquals(
+        JSON.stringify([snap, v1, v2, await store.jobs(10)]).includes("s3cr3t"),
+        false,
+      );
+    }
   });
 
   test("the conductor id is recorded once", async ({ store }) => {
