@@ -95,8 +95,8 @@ Deno.test("an audience certificate is refused a score or a target outside its gr
   assertMatch(first.reason ?? "", /no grant .* gives audience:bob submit of score "sysinfo"/);
 
   // The conductor's log holds one structured line per record.
-  await c.conductor!.proc.waitFor(/INFO  audit action=submit outcome=allowed who=audience:bob/);
-  assertMatch(c.conductor!.proc.log, /WARN  audit action=submit outcome=refused who=audience:bob/);
+  await c.conductor!.proc.waitFor(/INFO {2}audit action=submit outcome=allowed who=audience:bob/);
+  assertMatch(c.conductor!.proc.log, /WARN {2}audit action=submit outcome=refused who=audience:bob/);
 
   // Filters and the table.
   const table = await c.cli(["audit", "--who", "audience:bob", "--since", "1h"]);
@@ -301,7 +301,7 @@ Deno.test("without a grants file only root and the conductor's own user may, on 
   await using c = await Cluster.create({ players: ["p1"], grants: null });
   const { proc } = await c.startConductor();
   await proc.waitFor(
-    /WARN  no grants file: only these local users may use the audience API, on the socket; audience certificates may do nothing file=.*grants\.yaml users=local:root/,
+    /WARN {2}no grants file: only these local users may use the audience API, on the socket; audience certificates may do nothing file=.*grants\.yaml users=local:root/,
   );
   assertEquals((await c.client.players()).map((p) => p.name), ["p1"]);
   const alice = await c.httpsClient("alice");
