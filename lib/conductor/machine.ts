@@ -44,6 +44,8 @@ export interface JobRec {
    * conductor restarted. Its tasks cannot be sent (again); they end expired.
    */
   readonly secretsLost: boolean;
+  /** Keys of `params` whose values are secret. */
+  readonly secret: readonly string[];
   readonly timeoutMs: number | null;
   readonly deadline: number | null;
   readonly retries: number;
@@ -456,6 +458,7 @@ export class TaskMachine {
       targets: j.targets,
       params: j.params,
       secretsLost: Object.keys(j.secrets).some((k) => !Object.hasOwn(j.params, k)),
+      secret: Object.keys(j.secrets),
       timeoutMs: j.timeoutMs,
       deadline: j.deadline,
       retries: j.retries,

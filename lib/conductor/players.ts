@@ -433,6 +433,7 @@ export class PlayerGateway {
           params: t.job.params,
           timeout_ms: t.job.timeoutMs,
         };
+        if (t.job.secret.length > 0) msg.secret = [...t.job.secret];
         committer.afterCommit(() => {
           if (!session.send(msg)) {
             log.info(

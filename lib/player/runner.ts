@@ -95,7 +95,7 @@ export async function runTask(run: TaskRun): Promise<ResultBody> {
   kv?.end();
   return maskResult(
     toResult(outcome, kv, head, run.signal.reason === INTERRUPT),
-    secretValues(score.conf.params, run.params),
+    secretValues(score.conf.params, run.params, assign.secret),
   );
 }
 

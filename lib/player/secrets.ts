@@ -21,15 +21,20 @@ export const SECRET_MARK = "[secret]";
 /** Secret values shorter than this are not masked (see the module doc). */
 export const MIN_SECRET_LENGTH = 4;
 
-/** The values of `params` that `declared` marks secret and that are long enough to mask, longest first. */
+/**
+ * The values of `params` that are secret — `declared` marks them, or the
+ * assignment names them in `marked` — and long enough to mask, longest first.
+ */
 export function secretValues(
   declared: Record<string, ParamSpec> | null,
   params: Record<string, string>,
+  marked: readonly string[] = [],
 ): string[] {
-  if (declared === null) return [];
+  const keys = new Set(marked);
+  for (const [key, spec] of Object.entries(declared ?? {})) if (spec.secret) keys.add(key);
   const out = new Set<string>();
-  for (const [key, spec] of Object.entries(declared)) {
-    if (!spec.secret || !Object.hasOwn(params, key)) continue;
+  for (const key of keys) {
+    if (!Object.hasOwn(params, key)) continue;
     const v = params[key];
     if (v.length >= MIN_SECRET_LENGTH) out.add(v);
   }

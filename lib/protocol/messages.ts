@@ -199,6 +199,13 @@ export interface Assign {
   params: Record<string, string>;
   /** Timeout for this run in ms, `null` for the score's default. */
   timeout_ms: number | null;
+  /**
+   * Keys of `params` whose values are secret (marked by the submitter or
+   * declared by the score), to be masked in what the player keeps and
+   * reports; absent when none. Older players ignore it and mask what their
+   * conf declares.
+   */
+  secret?: string[];
 }
 
 /** Player → conductor: the task was accepted and is starting. */
@@ -271,6 +278,16 @@ const paramMap = (o: Obj, key: string) =>
     maxValue: LIMITS.maxParamValue,
     maxTotal: LIMITS.maxParamsTotal,
   });
+
+/** The `secret` keys of an assignment: parameter keys, each once. */
+function secretKeys(o: Obj): string[] {
+  return o.arr("secret", LIMITS.maxParams, (v, path) => {
+    if (typeof v !== "string" || !PARAM_KEY.test(v)) {
+      throw new OrchError(o.code, `${path}: expected ${PARAM_KEY_DESC}`);
+    }
+    return v;
+  });
+}
 
 /** Decodes one declared parameter; shared by the wire and the score conf. */
 export function decodeParamSpec(o: Obj): ParamSpec {
@@ -453,6 +470,7 @@ function decodeBody(type: Message["type"], o: Obj): Message {
         score: o.str("score", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC }),
         params: paramMap(o, "params"),
         timeout_ms: o.optInt("timeout_ms", 1, LIMITS.maxTimeoutMs) ?? null,
+        ...(o.has("secret") ? { secret: secretKeys(o) } : {}),
       };
     case "accept":
       return { type, ...taskRef(o), started_at: o.int("started_at", 0, MAX_TIME) };

@@ -96,7 +96,10 @@ Deno.test("an audience certificate is refused a score or a target outside its gr
 
   // The conductor's log holds one structured line per record.
   await c.conductor!.proc.waitFor(/INFO {2}audit action=submit outcome=allowed who=audience:bob/);
-  assertMatch(c.conductor!.proc.log, /WARN {2}audit action=submit outcome=refused who=audience:bob/);
+  assertMatch(
+    c.conductor!.proc.log,
+    /WARN {2}audit action=submit outcome=refused who=audience:bob/,
+  );
 
   // Filters and the table.
   const table = await c.cli(["audit", "--who", "audience:bob", "--since", "1h"]);

@@ -34,9 +34,10 @@ async function scores(dir: string): Promise<string> {
     nap: "#!/bin/sh\nexec sleep 30\n",
     keep: [
       "#!/bin/sh",
-      // Proves the values arrived without printing them.
+      // Proves the values arrived; what it prints of them must come back masked.
       'printf "token_len=%s\\n" "${#ORC_TOKEN}"',
       'printf "user_len=%s\\n" "${#ORC_USER}"',
+      'printf "token=%s user=%s\\n" "$ORC_TOKEN" "$ORC_USER" >&2',
     ].join("\n") + "\n",
     "keep.conf": [
       "interface: pipe",
@@ -151,6 +152,8 @@ Deno.test("secret params are in no file and no log, before and after a restart; 
     token_len: String(TOKEN.length),
     user_len: String(USER.length),
   });
+  // The declared secret and the one the submitter marked are masked in the output the player kept.
+  assertEquals(job.tasks[0].stderr_tail, "token=[secret] user=[secret]\n");
   assertEquals(job.params, { TOKEN: "[secret]", USER: "[secret]", MODE: "plain" });
   assertEquals(job.secret.sort(), ["TOKEN", "USER"]);
   const status = await c.cli(["status", String(id)]);

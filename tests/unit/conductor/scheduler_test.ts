@@ -15,6 +15,7 @@ function jobOf(scope: "all" | "one", targets: string[]): JobRec {
     targets,
     params: {},
     secretsLost: false,
+    secret: [],
     timeoutMs: null,
     deadline: null,
     retries: 0,
