@@ -8,7 +8,7 @@
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { CONDUCTOR_CONFIG_PATH, conductorKeys, readPlayersFile } from "../lib/config/mod.ts";
-import { startConductor } from "../lib/conductor/mod.ts";
+import { connectionBudget, raiseFdLimit, startConductor } from "../lib/conductor/mod.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { SqliteStore } from "../lib/store/mod.ts";
 import { loadTlsMaterial } from "../lib/tls/mod.ts";
@@ -35,6 +35,27 @@ export function conductorCommand(): CommandUnknownOpts {
   cmd.action(async (opts) => {
     const config = await configFromFlags(conductorKeys, opts, CONDUCTOR_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
+    // Raised before anything is opened; each listener's share is derived from what was obtained.
+    const fd = raiseFdLimit();
+    log.info("open file limit", {
+      soft: fd.soft ?? "unknown",
+      hard: fd.hard ?? "unknown",
+      was: fd.before !== fd.soft ? fd.before ?? undefined : undefined,
+      problem: fd.problem ?? undefined,
+    });
+    const budget = connectionBudget(fd.soft);
+    const playersMax = config.max_connections || budget.players;
+    const audienceMax = config.audience_max_connections || budget.audience;
+    if (fd.soft !== null && playersMax + 2 * audienceMax > fd.soft) {
+      log.warn(
+        "the connection limits exceed the open file limit: running out of descriptors is possible",
+        {
+          max_connections: playersMax,
+          audience_max_connections: audienceMax,
+          soft_limit: fd.soft,
+        },
+      );
+    }
     const tls = await loadTlsMaterial(
       { ca: config.ca, cert: config.cert, key: config.key },
       "conductor",
@@ -68,6 +89,14 @@ export function conductorCommand(): CommandUnknownOpts {
         maxFrame: config.max_frame,
         retryBackoffMs: config.retry_backoff,
         lostAfterMs: config.lost_after,
+        limits: {
+          handshakeMs: config.handshake_timeout,
+          requestMs: config.request_timeout,
+          playersMaxConnections: playersMax,
+          playersMaxPerPeer: config.max_connections_per_peer,
+          audienceMaxConnections: audienceMax,
+          audienceMaxPerPeer: config.audience_max_connections_per_peer,
+        },
         log,
       });
     } catch (err) {

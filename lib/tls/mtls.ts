@@ -10,7 +10,7 @@
 import tls from "node:tls";
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isIP } from "node:net";
+import net, { isIP } from "node:net";
 import { OrchError } from "../errors.ts";
 import type { Role } from "./ca.ts";
 import type { TlsMaterial } from "./files.ts";
@@ -51,10 +51,18 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Connections one listener holds at most; more are refused until some close. */
-const MAX_CONNECTIONS = 20_000;
+/** Time limits of a server's connections. */
+export interface ServerTimeouts {
+  /** A connection must finish its TLS handshake within this time. */
+  handshakeMs: number;
+  /**
+   * HTTPS only: a request must arrive whole within this time; an idle
+   * kept-alive connection is closed after a tenth of it.
+   */
+  requestMs?: number;
+}
 
-function serverOptions(material: TlsMaterial): tls.TlsOptions {
+function serverOptions(material: TlsMaterial, timeouts: ServerTimeouts): tls.TlsOptions {
   return {
     ca: material.ca,
     cert: material.cert,
@@ -62,7 +70,39 @@ function serverOptions(material: TlsMaterial): tls.TlsOptions {
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: "TLSv1.3",
+    handshakeTimeout: timeouts.handshakeMs,
   };
+}
+
+/**
+ * Applies the HTTP time limits of `timeouts` to a `node:http(s)` server:
+ * headers and body within `requestMs` (checked every quarter second, or the
+ * limits are only looked at every 30 s), idle kept-alive connections closed
+ * after a tenth of it. Waiting for the answer (a long poll) is not limited.
+ */
+export function httpTimeouts(requestMs: number): {
+  connectionsCheckingInterval: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+} {
+  return {
+    connectionsCheckingInterval: Math.min(250, requestMs),
+    headersTimeout: requestMs,
+    requestTimeout: requestMs,
+    keepAliveTimeout: Math.max(500, Math.floor(requestMs / 10)),
+  };
+}
+
+/** Gives `server` the HTTP time limits of {@linkcode httpTimeouts}. */
+export function applyHttpTimeouts(
+  server: { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number },
+  requestMs: number,
+): void {
+  const t = httpTimeouts(requestMs);
+  server.headersTimeout = t.headersTimeout;
+  server.requestTimeout = t.requestTimeout;
+  server.keepAliveTimeout = t.keepAliveTimeout;
 }
 
 /** Explains why a handshake failed, in words an operator can act on. */
@@ -71,6 +111,8 @@ export function describeHandshakeError(err: unknown): string {
   switch (e.code) {
     case "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE":
       return "the peer presented no client certificate";
+    case "ERR_TLS_HANDSHAKE_TIMEOUT":
+      return "the TLS handshake did not finish in time";
     case "ECONNRESET":
       return "the handshake was aborted (certificate not issued by this deployment's CA?)";
     default:
@@ -85,30 +127,48 @@ export function describeHandshakeError(err: unknown): string {
  */
 export function createMutualTlsServer(
   material: TlsMaterial,
+  timeouts: ServerTimeouts,
   onSecure: (socket: tls.TLSSocket) => void,
   onRefused: (reason: string) => void,
 ): tls.Server {
-  const server = tls.createServer(serverOptions(material), onSecure);
-  server.maxConnections = MAX_CONNECTIONS;
-  server.on("tlsClientError", (err) => onRefused(describeHandshakeError(err)));
+  const server = tls.createServer(serverOptions(material, timeouts), onSecure);
+  server.on("tlsClientError", (err, socket) => refuseHandshake(err, socket, onRefused));
   return server;
+}
+
+/**
+ * A failed or timed-out handshake: the socket is destroyed here, since
+ * Deno's `node:tls` leaves it open after a handshake timeout.
+ */
+function refuseHandshake(
+  err: Error,
+  socket: tls.TLSSocket | undefined,
+  onRefused: (reason: string) => void,
+): void {
+  socket?.destroy();
+  onRefused(describeHandshakeError(err));
 }
 
 /** An HTTPS server that requires a client certificate from the CA. */
 export function createMutualHttpsServer(
   material: TlsMaterial,
+  timeouts: ServerTimeouts,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   onRefused: (reason: string) => void,
 ): https.Server {
-  const server = https.createServer(serverOptions(material), handler);
-  server.maxConnections = MAX_CONNECTIONS;
-  server.on("tlsClientError", (err) => onRefused(describeHandshakeError(err)));
+  const requestMs = timeouts.requestMs ?? 30_000;
+  const server = https.createServer({
+    ...serverOptions(material, timeouts),
+    connectionsCheckingInterval: httpTimeouts(requestMs).connectionsCheckingInterval,
+  }, handler);
+  applyHttpTimeouts(server, requestMs);
+  server.on("tlsClientError", (err, socket) => refuseHandshake(err, socket, onRefused));
   return server;
 }
 
 /** Starts `server` listening; resolves with the address it got (port 0 picks one). */
 export function listen(
-  server: tls.Server | https.Server,
+  server: net.Server,
   host: string,
   port: number,
 ): Promise<{ host: string; port: number }> {
