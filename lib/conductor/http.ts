@@ -11,14 +11,13 @@
 
 import { dirname } from "node:path";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Address } from "../config/mod.ts";
 import { type Caller, concatBytes, LIMITS, LOCAL_CALLER } from "../protocol/mod.ts";
 import {
-  applyHttpTimeouts,
   createMutualHttpsServer,
-  httpTimeouts,
   listen,
   peerIdentity,
   type TlsMaterial,
@@ -102,6 +101,38 @@ export async function startAudienceServers(opts: AudienceServerOptions): Promise
   };
 }
 
+/**
+ * Bounds the time a client may take to send a request: each connection
+ * must deliver a whole request (headers and body) within `requestMs` of
+ * being made or of its last answer, or it is closed. Waiting for an
+ * answer (a long poll) is not limited. This replaces the `node:http`
+ * server's own timeouts, which under Deno mark a timed-out socket closed
+ * but leave its file descriptor open; they are switched off.
+ */
+function requestDeadline(
+  server: Pick<http.Server, "headersTimeout" | "requestTimeout" | "keepAliveTimeout" | "on">,
+  event: "connection" | "secureConnection",
+  requestMs: number,
+): void {
+  server.headersTimeout = 0;
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 0;
+  const timers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
+  const disarm = (socket: Socket) => clearTimeout(timers.get(socket));
+  const arm = (socket: Socket) => {
+    disarm(socket);
+    if (!socket.destroyed) timers.set(socket, setTimeout(() => socket.destroy(), requestMs));
+  };
+  server.on(event, (socket: Socket) => {
+    arm(socket);
+    socket.once("close", () => disarm(socket));
+  });
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    req.once("end", () => disarm(req.socket));
+    res.once("finish", () => arm(req.socket));
+  });
+}
+
 /** Stops `server` listening, ends its connections, and resolves once it is closed. */
 function closeServer(server: http.Server): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -128,15 +159,12 @@ async function serveUnix(
   }
   // Requests that arrive before the socket's mode is set are refused, so the mode is never bypassed.
   let guarded = false;
-  const server = http.createServer(
-    { connectionsCheckingInterval: httpTimeouts(limits.requestMs).connectionsCheckingInterval },
-    (req, res) => {
-      const caller = () =>
-        guarded ? LOCAL_CALLER : errorResponse(new OrchError("unavailable", "starting"));
-      serveNode(req, res, handler, caller, "http://conductor", log);
-    },
-  );
-  applyHttpTimeouts(server, limits.requestMs);
+  const server = http.createServer((req, res) => {
+    const caller = () =>
+      guarded ? LOCAL_CALLER : errorResponse(new OrchError("unavailable", "starting"));
+    serveNode(req, res, handler, caller, "http://conductor", log);
+  });
+  requestDeadline(server, "connection", limits.requestMs);
   new ConnectionGuard(server, {
     what: "audience socket",
     maxConnections: limits.maxConnections,
@@ -172,10 +200,17 @@ async function serveUnix(
   };
 }
 
+/**
+ * Connections waiting to be accepted at most. Deno's `node:net` servers
+ * also stop accepting while more connections are open than (the next power
+ * of two above) this, so it is set far above the default of 511.
+ */
+const BACKLOG = 4096;
+
 function listenUnix(server: http.Server, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(path, () => {
+    server.listen({ path, backlog: BACKLOG }, () => {
       server.off("error", reject);
       resolve();
     });
@@ -224,10 +259,11 @@ async function serveHttps(
   );
   const server = createMutualHttpsServer(
     tls,
-    { handshakeMs: limits.handshakeMs, requestMs: limits.requestMs },
+    { handshakeMs: limits.handshakeMs },
     (req, res) => serveNode(req, res, handler, httpsCaller, "https://conductor", log),
     (reason) => refused.note({ reason }),
   );
+  requestDeadline(server, "secureConnection", limits.requestMs);
   new ConnectionGuard(server, {
     what: "audience HTTPS port",
     maxConnections: limits.maxConnections,

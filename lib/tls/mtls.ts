@@ -55,11 +55,6 @@ function first(v: string | string[] | undefined): string | undefined {
 export interface ServerTimeouts {
   /** A connection must finish its TLS handshake within this time. */
   handshakeMs: number;
-  /**
-   * HTTPS only: a request must arrive whole within this time; an idle
-   * kept-alive connection is closed after a tenth of it.
-   */
-  requestMs?: number;
 }
 
 function serverOptions(material: TlsMaterial, timeouts: ServerTimeouts): tls.TlsOptions {
@@ -74,40 +69,11 @@ function serverOptions(material: TlsMaterial, timeouts: ServerTimeouts): tls.Tls
   };
 }
 
-/**
- * Applies the HTTP time limits of `timeouts` to a `node:http(s)` server:
- * headers and body within `requestMs` (checked every quarter second, or the
- * limits are only looked at every 30 s), idle kept-alive connections closed
- * after a tenth of it. Waiting for the answer (a long poll) is not limited.
- */
-export function httpTimeouts(requestMs: number): {
-  connectionsCheckingInterval: number;
-  headersTimeout: number;
-  requestTimeout: number;
-  keepAliveTimeout: number;
-} {
-  return {
-    connectionsCheckingInterval: Math.min(250, requestMs),
-    headersTimeout: requestMs,
-    requestTimeout: requestMs,
-    keepAliveTimeout: Math.max(500, Math.floor(requestMs / 10)),
-  };
-}
-
-/** Gives `server` the HTTP time limits of {@linkcode httpTimeouts}. */
-export function applyHttpTimeouts(
-  server: { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number },
-  requestMs: number,
-): void {
-  const t = httpTimeouts(requestMs);
-  server.headersTimeout = t.headersTimeout;
-  server.requestTimeout = t.requestTimeout;
-  server.keepAliveTimeout = t.keepAliveTimeout;
-}
-
 /** Explains why a handshake failed, in words an operator can act on. */
 export function describeHandshakeError(err: unknown): string {
   const e = err as { code?: string; message?: string };
+  // Deno's node:tls reports a handshake timeout with this message and no code.
+  if (e.message === "TLS handshake timeout") return "the TLS handshake did not finish in time";
   switch (e.code) {
     case "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE":
       return "the peer presented no client certificate";
@@ -156,12 +122,7 @@ export function createMutualHttpsServer(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   onRefused: (reason: string) => void,
 ): https.Server {
-  const requestMs = timeouts.requestMs ?? 30_000;
-  const server = https.createServer({
-    ...serverOptions(material, timeouts),
-    connectionsCheckingInterval: httpTimeouts(requestMs).connectionsCheckingInterval,
-  }, handler);
-  applyHttpTimeouts(server, requestMs);
+  const server = https.createServer(serverOptions(material, timeouts), handler);
   server.on("tlsClientError", (err, socket) => refuseHandshake(err, socket, onRefused));
   return server;
 }
@@ -184,7 +145,9 @@ export function listen(
       }
     };
     server.once("error", onError);
-    server.listen(port, host, () => {
+    // Deno's node:net servers stop accepting while more connections are open than the backlog
+    // (rounded up to a power of two): it is set well above the default of 511.
+    server.listen({ port, host, backlog: 4096 }, () => {
       server.off("error", onError);
       const addr = server.address();
       if (addr && typeof addr === "object") resolve({ host: addr.address, port: addr.port });

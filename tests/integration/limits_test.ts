@@ -69,10 +69,12 @@ Deno.test("2,000 idle connections on each port that never speak are closed after
   await c.startPlayer("p1");
   const pid = proc.child.pid;
   const before = fdCount(pid);
-  using idle = new Sockets();
-  await idle.open(MANY, () => net.connect(c.playersPort, "127.0.0.1"));
-  await idle.open(MANY, () => net.connect(c.audiencePort, "127.0.0.1"));
-  await idle.open(MANY, () => net.connect(c.socket));
+  using players = new Sockets();
+  using https = new Sockets();
+  using socket = new Sockets();
+  await players.open(MANY, () => net.connect(c.playersPort, "127.0.0.1"));
+  await https.open(MANY, () => net.connect(c.audiencePort, "127.0.0.1"));
+  await socket.open(MANY, () => net.connect(c.socket));
   // The conductor holds them all…
   await until("the conductor holds the idle connections", () => fdCount(pid) >= before + MANY);
   // …and serves meanwhile: a submit is answered and a player's result comes back.
@@ -80,14 +82,20 @@ Deno.test("2,000 idle connections on each port that never speak are closed after
   const job = await c.wait(id);
   assertEquals(job.tasks.map((t) => t.state), ["succeeded"]);
   // Then every idle connection is closed by the conductor, and its descriptors are free again.
+  const groups = { players, https, socket };
   await until(
     "every idle connection closed by the conductor",
-    () => idle.closed === idle.all.length,
+    () => Object.values(groups).every((g) => g.closed === g.all.length),
     60_000,
     100,
-  );
+  ).catch((err) => {
+    const open = Object.entries(groups).map(([k, g]) => `${k}: ${g.all.length - g.closed} open`);
+    throw new Error(`${err.message} (${open.join(", ")})`);
+  });
   await until("the conductor's descriptors back down", () => fdCount(pid) < before + 50, 30_000);
-  await proc.waitFor(/WARN  refused player connections at the TLS handshake .*did not finish in time/);
+  await proc.waitFor(
+    /WARN  refused player connections at the TLS handshake .*did not finish in time/,
+  );
   assertEquals((await c.client.players()).find((p) => p.name === "p1")?.connected, true);
 });
 
@@ -95,6 +103,7 @@ Deno.test("2,000 abandoned long polls on the socket let go of their descriptors"
   // p2 is listed but never started: its job stays queued, so every long poll waits.
   await using c = await Cluster.create({ players: ["p1", "p2"] });
   const { proc } = await c.startConductor();
+  await c.startPlayer("p1");
   const id = await c.client.submit({ score: "hello", scope: "all", targets: ["p2"], params: {} });
   const pid = proc.child.pid;
   const before = fdCount(pid);
@@ -104,7 +113,13 @@ Deno.test("2,000 abandoned long polls on the socket let go of their descriptors"
     s.once("connect", () => s.write(`GET /v1/jobs/${id}?wait=300 HTTP/1.1\r\nHost: x\r\n\r\n`));
     return s;
   });
-  await until("the conductor holds the long polls", () => fdCount(pid) >= before + MANY);
+  await until("the conductor holds the long polls", () => fdCount(pid) >= before + MANY).catch(
+    (err) => {
+      throw new Error(
+        `${err.message}: ${fdCount(pid)} descriptors, ${before} before; ${polls.closed} closed`,
+      );
+    },
+  );
   for (const s of polls.all) s.destroy();
   await until("the conductor's descriptors back down", () => fdCount(pid) < before + 50, 30_000);
   // Still serving, and the job is still waiting for p2.
@@ -169,7 +184,9 @@ Deno.test("a second connection with a connected player's certificate is refused 
     refused[0],
     /player p1 is already connected from 127\.0\.0\.1:\d+; a second connection with its certificate was refused/,
   );
-  await proc.waitFor(/ERROR a second connection presented a connected player's certificate player=p1/);
+  await proc.waitFor(
+    /ERROR a second connection presented a connected player's certificate player=p1/,
+  );
   await proc.waitFor(
     /ERROR audit action=player_connect outcome=refused who=p1 auth=client_certificate transport=players/,
   );
@@ -189,7 +206,8 @@ const hasPrlimit = (() => {
 })();
 
 Deno.test({
-  name: "a conductor out of file descriptors logs it once, not per connection, and serves again once they are free",
+  name:
+    "a conductor out of file descriptors logs it once, not per connection, and serves again once they are free",
   ignore: !hasPrlimit,
   async fn() {
     await using c = await Cluster.create({ players: ["p1"] });
