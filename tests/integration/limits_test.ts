@@ -94,7 +94,7 @@ Deno.test("2,000 idle connections on each port that never speak are closed after
   });
   await until("the conductor's descriptors back down", () => fdCount(pid) < before + 50, 30_000);
   await proc.waitFor(
-    /WARN  refused player connections at the TLS handshake .*did not finish in time/,
+    /WARN {2}refused player connections at the TLS handshake .*did not finish in time/,
   );
   assertEquals((await c.client.players()).find((p) => p.name === "p1")?.connected, true);
 });
@@ -232,13 +232,13 @@ Deno.test({
     const m = await proc.waitFor(/conductor ready players=[^ ]*:(\d+) audience=[^ ]*:(\d+)/);
     c.playersPort = Number(m[1]);
     c.audiencePort = Number(m[2]);
-    await proc.waitFor(/INFO  open file limit soft=256 hard=256/);
-    await proc.waitFor(/WARN  the connection limits exceed the open file limit/);
+    await proc.waitFor(/INFO {2}open file limit soft=256 hard=256/);
+    await proc.waitFor(/WARN {2}the connection limits exceed the open file limit/);
     using flood = new Sockets();
     await flood.open(400, () => net.connect(c.playersPort, "127.0.0.1"), 100);
     await proc.waitFor(/ERROR out of file descriptors: new connections cannot be accepted/);
     for (const s of flood.all) s.destroy();
-    await proc.waitFor(/WARN  file descriptors available again: listeners restarted/, 30_000);
+    await proc.waitFor(/WARN {2}file descriptors available again: listeners restarted/, 30_000);
     // Serving again, on every listener: the socket, and a player on the players port.
     await c.startPlayer("p1");
     const id = await c.client.submit({ score: "hello", scope: "all", targets: ["p1"], params: {} });
