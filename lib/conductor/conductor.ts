@@ -229,7 +229,9 @@ export class Conductor {
         const refused = new ThrottledLog(
           this.#log,
           "warn",
-          "refused player connections at the TLS handshake",
+          "refused a player connection at the TLS handshake",
+          10_000,
+          10,
         );
         this.#server = createMutualTlsServer(
           o.tls,

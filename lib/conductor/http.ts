@@ -255,7 +255,9 @@ async function serveHttps(
   const refused = new ThrottledLog(
     log,
     "warn",
-    "refused audience connections at the TLS handshake",
+    "refused an audience connection at the TLS handshake",
+    10_000,
+    10,
   );
   const server = createMutualHttpsServer(
     tls,
@@ -337,7 +339,7 @@ async function handleNode(
         if (typeof v === "string") headers.set(k, v);
         else if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
       }
-      const request = new Request(`${origin}${req.url ?? "/"}`, {
+      const request = new Request(`${origin}${requestTarget(req.url)}`, {
         method: req.method,
         headers,
         body: body.length > 0 && req.method !== "GET" && req.method !== "HEAD" ? body : undefined,
@@ -349,6 +351,21 @@ async function handleNode(
   if (res.destroyed) return;
   res.writeHead(response.status, Object.fromEntries(response.headers));
   res.end(text);
+}
+
+/**
+ * The path and query of a request target, which some clients (fetch over a
+ * Unix-socket proxy) send in absolute form (`http://host/path`).
+ */
+function requestTarget(target: string | undefined): string {
+  if (target === undefined || target === "") return "/";
+  if (target.startsWith("/")) return target;
+  try {
+    const url = new URL(target);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return "/";
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer> | Response> {

@@ -14,12 +14,16 @@ export class ThrottledLog {
   readonly #level: LogLevel;
   readonly #msg: string;
   readonly #intervalMs: number;
+  readonly #burst: number;
   #lastAt = -Infinity;
+  #written = 0;
   #suppressed = 0;
   #last: LogFields = {};
   #timer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(log: Logger, level: LogLevel, msg: string, intervalMs = 10_000) {
+  /** @param burst lines written one by one in each interval before the rest are counted */
+  constructor(log: Logger, level: LogLevel, msg: string, intervalMs = 10_000, burst = 1) {
+    this.#burst = burst;
     this.#log = log;
     this.#level = level;
     this.#msg = msg;
@@ -31,6 +35,10 @@ export class ThrottledLog {
     const now = performance.now();
     if (now - this.#lastAt >= this.#intervalMs) {
       this.#lastAt = now;
+      this.#written = 0;
+    }
+    if (this.#written < this.#burst && this.#suppressed === 0) {
+      this.#written++;
       this.#log[this.#level](this.#msg, fields);
       return;
     }
@@ -50,6 +58,7 @@ export class ThrottledLog {
     const n = this.#suppressed;
     this.#suppressed = 0;
     this.#lastAt = performance.now();
+    this.#written = this.#burst;
     this.#log[this.#level](this.#msg, { ...this.#last, more: n });
   }
 }

@@ -94,7 +94,7 @@ Deno.test("2,000 idle connections on each port that never speak are closed after
   });
   await until("the conductor's descriptors back down", () => fdCount(pid) < before + 50, 30_000);
   await proc.waitFor(
-    /WARN {2}refused player connections at the TLS handshake .*did not finish in time/,
+    /WARN {2}refused a player connection at the TLS handshake .*did not finish in time/,
   );
   assertEquals((await c.client.players()).find((p) => p.name === "p1")?.connected, true);
 });
