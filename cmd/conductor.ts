@@ -35,27 +35,8 @@ export function conductorCommand(): CommandUnknownOpts {
   cmd.action(async (opts) => {
     const config = await configFromFlags(conductorKeys, opts, CONDUCTOR_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
-    // Raised before anything is opened; each listener's share is derived from what was obtained.
+    // Raised before anything is opened; logged once the configuration is found good.
     const fd = raiseFdLimit();
-    log.info("open file limit", {
-      soft: fd.soft ?? "unknown",
-      hard: fd.hard ?? "unknown",
-      was: fd.before !== fd.soft ? fd.before ?? undefined : undefined,
-      problem: fd.problem ?? undefined,
-    });
-    const budget = connectionBudget(fd.soft);
-    const playersMax = config.max_connections || budget.players;
-    const audienceMax = config.audience_max_connections || budget.audience;
-    if (fd.soft !== null && playersMax + 2 * audienceMax > fd.soft) {
-      log.warn(
-        "the connection limits exceed the open file limit: running out of descriptors is possible",
-        {
-          max_connections: playersMax,
-          audience_max_connections: audienceMax,
-          soft_limit: fd.soft,
-        },
-      );
-    }
     const tls = await loadTlsMaterial(
       { ca: config.ca, cert: config.cert, key: config.key },
       "conductor",
@@ -73,6 +54,26 @@ export function conductorCommand(): CommandUnknownOpts {
           ? "--init: the conductor database exists; it is opened as it is"
           : "created the conductor database",
         { db: config.db },
+      );
+    }
+    // Each listener's share is derived from the limit obtained.
+    log.info("open file limit", {
+      soft: fd.soft ?? "unknown",
+      hard: fd.hard ?? "unknown",
+      was: fd.before !== fd.soft ? fd.before ?? undefined : undefined,
+      problem: fd.problem ?? undefined,
+    });
+    const budget = connectionBudget(fd.soft);
+    const playersMax = config.max_connections || budget.players;
+    const audienceMax = config.audience_max_connections || budget.audience;
+    if (fd.soft !== null && playersMax + 2 * audienceMax > fd.soft) {
+      log.warn(
+        "the connection limits exceed the open file limit: running out of descriptors is possible",
+        {
+          max_connections: playersMax,
+          audience_max_connections: audienceMax,
+          soft_limit: fd.soft,
+        },
       );
     }
     let conductor;
