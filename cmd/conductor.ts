@@ -13,7 +13,12 @@ import {
   readGrantsFile,
   readPlayersFile,
 } from "../lib/config/mod.ts";
-import { loadSecretsKey, startConductor } from "../lib/conductor/mod.ts";
+import {
+  connectionBudget,
+  loadSecretsKey,
+  raiseFdLimit,
+  startConductor,
+} from "../lib/conductor/mod.ts";
 import { errorMessage } from "../lib/errors.ts";
 import type { LogFields } from "../lib/log.ts";
 import { SqliteStore } from "../lib/store/mod.ts";
@@ -41,6 +46,8 @@ export function conductorCommand(): CommandUnknownOpts {
   cmd.action(async (opts) => {
     const config = await configFromFlags(conductorKeys, opts, CONDUCTOR_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
+    // Raised before anything is opened; logged once the configuration is found good.
+    const fd = raiseFdLimit();
     const tls = await loadTlsMaterial(
       { ca: config.ca, cert: config.cert, key: config.key },
       "conductor",
@@ -65,6 +72,26 @@ export function conductorCommand(): CommandUnknownOpts {
         { db: config.db },
       );
     }
+    // Each listener's share is derived from the limit obtained.
+    log.info("open file limit", {
+      soft: fd.soft ?? "unknown",
+      hard: fd.hard ?? "unknown",
+      was: fd.before !== fd.soft ? fd.before ?? undefined : undefined,
+      problem: fd.problem ?? undefined,
+    });
+    const budget = connectionBudget(fd.soft);
+    const playersMax = config.max_connections || budget.players;
+    const audienceMax = config.audience_max_connections || budget.audience;
+    if (fd.soft !== null && playersMax + 2 * audienceMax > fd.soft) {
+      log.warn(
+        "the connection limits exceed the open file limit: running out of descriptors is possible",
+        {
+          max_connections: playersMax,
+          audience_max_connections: audienceMax,
+          soft_limit: fd.soft,
+        },
+      );
+    }
     let conductor;
     try {
       conductor = await startConductor({
@@ -81,6 +108,14 @@ export function conductorCommand(): CommandUnknownOpts {
         retryBackoffMs: config.retry_backoff,
         lostAfterMs: config.lost_after,
         secrets,
+        limits: {
+          handshakeMs: config.handshake_timeout,
+          requestMs: config.request_timeout,
+          playersMaxConnections: playersMax,
+          playersMaxPerPeer: config.max_connections_per_peer,
+          audienceMaxConnections: audienceMax,
+          audienceMaxPerPeer: config.audience_max_connections_per_peer,
+        },
         log,
       });
     } catch (err) {

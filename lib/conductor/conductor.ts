@@ -30,7 +30,10 @@ import {
   type TlsServer,
 } from "../tls/mod.ts";
 import { Auditor } from "./audit.ts";
-import { type AudienceServers, startAudienceServers } from "./http.ts";
+import { FdWatch } from "./fd_watch.ts";
+import { ConnectionGuard } from "./conn_limits.ts";
+import { type AudienceServers, DEFAULT_AUDIENCE_LIMITS, startAudienceServers } from "./http.ts";
+import { ThrottledLog } from "./throttle.ts";
 import { createApiHandler } from "./api.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Committer } from "./committer.ts";
@@ -67,10 +70,38 @@ export interface ConductorOptions {
   lostAfterMs: number;
   /** Seals secret params for the store (`secrets_key`); without it they live in memory only. */
   secrets?: SecretBox | null;
+  /** Limits of the listeners; defaults suit tests. */
+  limits?: ListenerLimits;
   /** Time; the system clock unless a test drives it. */
   clock?: Clock;
   log: Logger;
 }
+
+/** What each listener allows, so that no peer can use up the conductor's file descriptors. */
+export interface ListenerLimits {
+  /** A TLS handshake must finish within this time. */
+  handshakeMs: number;
+  /** An audience request must arrive whole within this time. */
+  requestMs: number;
+  /** Connections to the players port at most. */
+  playersMaxConnections: number;
+  /** Connections to the players port from one address at most. */
+  playersMaxPerPeer: number;
+  /** Connections to each audience listener at most. */
+  audienceMaxConnections: number;
+  /** Connections to the audience HTTPS port from one address at most. */
+  audienceMaxPerPeer: number;
+}
+
+/** The limits used when none are given. */
+export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
+  handshakeMs: DEFAULT_AUDIENCE_LIMITS.handshakeMs,
+  requestMs: DEFAULT_AUDIENCE_LIMITS.requestMs,
+  playersMaxConnections: 10_000,
+  playersMaxPerPeer: 1000,
+  audienceMaxConnections: DEFAULT_AUDIENCE_LIMITS.maxConnections,
+  audienceMaxPerPeer: DEFAULT_AUDIENCE_LIMITS.maxPerPeer,
+};
 
 /** Where a started conductor listens. */
 export interface ConductorAddresses {
@@ -116,6 +147,7 @@ export class Conductor {
   #local: LocalAuthenticator | null = null;
   #server: TlsServer | null = null;
   #audience: AudienceServers | null = null;
+  #fdWatch: FdWatch | null = null;
   #stopping: string | null = null;
   #failed = false;
   #stopped: Promise<void> | null = null;
@@ -210,10 +242,19 @@ export class Conductor {
     await this.#committer.durable();
 
     let players: Address | null = null;
+    const limits = o.limits ?? DEFAULT_LISTENER_LIMITS;
     try {
       if (o.listen !== null) {
+        const refused = new ThrottledLog(
+          this.#log,
+          "warn",
+          "refused a player connection at the TLS handshake",
+          10_000,
+          10,
+        );
         this.#server = createMutualTlsServer(
           o.tls,
+          { handshakeMs: limits.handshakeMs },
           (socket) => {
             const identity = peerIdentity(socket);
             if (!identity || this.#stopping !== null) {
@@ -227,8 +268,17 @@ export class Conductor {
             }
             this.#gateway.connect(tlsLink(socket, identity, o, this.#log));
           },
-          (reason) =>
-            this.#log.warn("refused a player connection at the TLS handshake", { reason }),
+          (reason) => refused.note({ reason }),
+        );
+        new ConnectionGuard(this.#server, {
+          what: "players port",
+          maxConnections: limits.playersMaxConnections,
+          maxPerPeer: limits.playersMaxPerPeer,
+          log: this.#log,
+        });
+        this.#server.on(
+          "error",
+          (err) => this.#log.error("players port error", { error: errorMessage(err) }),
         );
         players = await listen(this.#server, o.listen.host, o.listen.port);
       }
@@ -253,6 +303,12 @@ export class Conductor {
         listen: o.audienceListen,
         socket: o.audienceSocket,
         socketMode: o.audienceSocketMode,
+        limits: {
+          handshakeMs: limits.handshakeMs,
+          requestMs: limits.requestMs,
+          maxConnections: limits.audienceMaxConnections,
+          maxPerPeer: limits.audienceMaxPerPeer,
+        },
         log: this.#log,
       });
     } catch (err) {
@@ -263,6 +319,15 @@ export class Conductor {
       throw err;
     }
     this.addresses = { players, audience: this.#audience.address, socket: this.#audience.socket };
+    const playersAt = players;
+    this.#fdWatch = new FdWatch(this.#log, async () => {
+      if (this.#stopping !== null) return;
+      if (this.#server && playersAt) {
+        this.#server.close();
+        await listen(this.#server, playersAt.host, playersAt.port);
+      }
+      await this.#audience?.restart();
+    });
     this.#log.info("conductor ready", {
       players: players ? `${players.host}:${players.port}` : "off",
       audience: this.#audience.address
@@ -357,6 +422,7 @@ export class Conductor {
     this.#stopped ??= (async () => {
       this.#stopping = why;
       this.#timers.stop();
+      this.#fdWatch?.stop();
       const server = this.#server;
       const closing = server
         ? new Promise<void>((r) => server.close(() => r()))

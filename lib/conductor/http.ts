@@ -1,13 +1,17 @@
 /**
  * Serving the audience API: on a Unix socket (access decided by the
  * socket's file mode) and on HTTPS with a required audience client
- * certificate. Both hand requests to the same fetch-style handler.
+ * certificate. Both are `node:http(s)` servers with the same limits (a
+ * request must arrive within `requestMs`, so many connections at once, so
+ * many per address on HTTPS) and hand requests to the same fetch-style
+ * handler, with a signal that aborts when the client goes away.
  *
  * @module
  */
 
 import { dirname } from "node:path";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Address } from "../config/mod.ts";
@@ -20,13 +24,37 @@ import {
   type TLSSocket,
 } from "../tls/mod.ts";
 import { type ApiHandler, errorResponse } from "./api.ts";
+import { ConnectionGuard } from "./conn_limits.ts";
+import { ThrottledLog } from "./throttle.ts";
 
 /** The running audience listeners. */
 export interface AudienceServers {
   address: Address | null;
   socket: string | null;
+  /** Listens again on the same addresses (after the process ran out of file descriptors). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** The limits of the audience listeners. */
+export interface AudienceLimits {
+  /** A TLS handshake must finish within this time (HTTPS). */
+  handshakeMs: number;
+  /** A request must arrive whole within this time. */
+  requestMs: number;
+  /** Connections each listener holds at most. */
+  maxConnections: number;
+  /** Connections to the HTTPS port from one address at most. */
+  maxPerPeer: number;
+}
+
+/** The limits used when none are given (tests). */
+export const DEFAULT_AUDIENCE_LIMITS: AudienceLimits = {
+  handshakeMs: 10_000,
+  requestMs: 30_000,
+  maxConnections: 1000,
+  maxPerPeer: 64,
+};
 
 /** Options for {@linkcode startAudienceServers}. */
 export interface AudienceServerOptions {
@@ -35,39 +63,91 @@ export interface AudienceServerOptions {
   listen: Address | null;
   socket: string | null;
   socketMode: number;
+  limits?: AudienceLimits;
   log: Logger;
+}
+
+/** One listener, as the audience servers hold it. */
+interface Served {
+  restart(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /** Starts the audience listeners that are configured. */
 export async function startAudienceServers(opts: AudienceServerOptions): Promise<AudienceServers> {
-  const stops: (() => Promise<void>)[] = [];
+  const limits = opts.limits ?? DEFAULT_AUDIENCE_LIMITS;
+  const served: Served[] = [];
   let address: Address | null = null;
   try {
     if (opts.socket !== null) {
-      stops.push(await serveUnix(opts.socket, opts.socketMode, opts.handler, opts.log));
+      served.push(
+        await serveUnix(opts.socket, opts.socketMode, opts.handler, limits, opts.log),
+      );
     }
     if (opts.listen !== null) {
-      const https = await serveHttps(opts.listen, opts.tls, opts.handler, opts.log);
+      const https = await serveHttps(opts.listen, opts.tls, opts.handler, limits, opts.log);
       address = https.address;
-      stops.push(https.stop);
+      served.push(https);
     }
   } catch (err) {
-    await Promise.all(stops.map((s) => s()));
+    await Promise.all(served.map((s) => s.stop()));
     throw err;
   }
   return {
     address,
     socket: opts.socket,
-    stop: async () => void await Promise.all(stops.map((s) => s())),
+    restart: async () => void await Promise.all(served.map((s) => s.restart())),
+    stop: async () => void await Promise.all(served.map((s) => s.stop())),
   };
+}
+
+/**
+ * Bounds the time a client may take to send a request: each connection
+ * must deliver a whole request (headers and body) within `requestMs` of
+ * being made or of its last answer, or it is closed. Waiting for an
+ * answer (a long poll) is not limited. This replaces the `node:http`
+ * server's own timeouts, which under Deno mark a timed-out socket closed
+ * but leave its file descriptor open; they are switched off.
+ */
+function requestDeadline(
+  server: Pick<http.Server, "headersTimeout" | "requestTimeout" | "keepAliveTimeout" | "on">,
+  event: "connection" | "secureConnection",
+  requestMs: number,
+): void {
+  server.headersTimeout = 0;
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 0;
+  const timers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
+  const disarm = (socket: Socket) => clearTimeout(timers.get(socket));
+  const arm = (socket: Socket) => {
+    disarm(socket);
+    if (!socket.destroyed) timers.set(socket, setTimeout(() => socket.destroy(), requestMs));
+  };
+  server.on(event, (socket: Socket) => {
+    arm(socket);
+    socket.once("close", () => disarm(socket));
+  });
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    req.once("end", () => disarm(req.socket));
+    res.once("finish", () => arm(req.socket));
+  });
+}
+
+/** Stops `server` listening, ends its connections, and resolves once it is closed. */
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }
 
 async function serveUnix(
   path: string,
   mode: number,
   handler: ApiHandler,
+  limits: AudienceLimits,
   log: Logger,
-): Promise<() => Promise<void>> {
+): Promise<Served> {
   await clearStaleSocket(path);
   try {
     await Deno.mkdir(dirname(path), { recursive: true, mode: 0o755 });
@@ -79,25 +159,62 @@ async function serveUnix(
   }
   // Requests that arrive before the socket's mode is set are refused, so the mode is never bypassed.
   let guarded = false;
-  let server: Deno.HttpServer;
-  try {
-    server = Deno.serve({ path, onListen() {} }, (req) => {
-      if (!guarded) return errorResponse(new OrchError("unavailable", "starting"));
-      return handler(req, { caller: LOCAL_CALLER });
-    });
-  } catch (err) {
-    throw new OrchError(
-      "unavailable",
-      `cannot listen on audience socket ${path}: ${errorMessage(err)}`,
-    );
-  }
-  await Deno.chmod(path, mode);
-  guarded = true;
-  log.debug("audience socket ready", { path, mode: mode.toString(8) });
-  return async () => {
-    await server.shutdown();
-    await Deno.remove(path).catch(() => {});
+  const server = http.createServer((req, res) => {
+    const caller = () =>
+      guarded ? LOCAL_CALLER : errorResponse(new OrchError("unavailable", "starting"));
+    serveNode(req, res, handler, caller, "http://conductor", log);
+  });
+  requestDeadline(server, "connection", limits.requestMs);
+  new ConnectionGuard(server, {
+    what: "audience socket",
+    maxConnections: limits.maxConnections,
+    maxPerPeer: null,
+    log,
+  });
+  server.on("error", (err) => log.error("audience socket error", { error: errorMessage(err) }));
+  const start = async () => {
+    guarded = false;
+    try {
+      await listenUnix(server, path);
+    } catch (err) {
+      throw new OrchError(
+        "unavailable",
+        `cannot listen on audience socket ${path}: ${errorMessage(err)}`,
+      );
+    }
+    await Deno.chmod(path, mode);
+    guarded = true;
   };
+  await start();
+  log.debug("audience socket ready", { path, mode: mode.toString(8) });
+  return {
+    restart: async () => {
+      server.close();
+      await Deno.remove(path).catch(() => {});
+      await start();
+    },
+    stop: async () => {
+      await closeServer(server);
+      await Deno.remove(path).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Connections waiting to be accepted at most. Deno's `node:net` servers
+ * also stop accepting while more connections are open than (the next power
+ * of two above) this, so it is set far above the default of 511.
+ */
+const BACKLOG = 4096;
+
+function listenUnix(server: http.Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ path, backlog: BACKLOG }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
 }
 
 /** Removes a socket file left by a conductor that died; refuses when one is still listening. */
@@ -132,50 +249,89 @@ async function serveHttps(
   addr: Address,
   tls: TlsMaterial,
   handler: ApiHandler,
+  limits: AudienceLimits,
   log: Logger,
-): Promise<{ address: Address; stop: () => Promise<void> }> {
+): Promise<Served & { address: Address }> {
+  const refused = new ThrottledLog(
+    log,
+    "warn",
+    "refused an audience connection at the TLS handshake",
+    10_000,
+    10,
+  );
   const server = createMutualHttpsServer(
     tls,
-    (req, res) => {
-      handleNode(req, res, handler).catch((err) => {
-        log.error("audience request failed", { error: errorMessage(err) });
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-      });
-    },
-    (reason) => log.warn("refused an audience connection at the TLS handshake", { reason }),
+    { handshakeMs: limits.handshakeMs },
+    (req, res) => serveNode(req, res, handler, httpsCaller, "https://conductor", log),
+    (reason) => refused.note({ reason }),
   );
+  requestDeadline(server, "secureConnection", limits.requestMs);
+  new ConnectionGuard(server, {
+    what: "audience HTTPS port",
+    maxConnections: limits.maxConnections,
+    maxPerPeer: limits.maxPerPeer,
+    log,
+  });
+  server.on("error", (err) => log.error("audience HTTPS error", { error: errorMessage(err) }));
   const address = await listen(server, addr.host, addr.port);
   return {
     address,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
+    restart: async () => {
+      server.close();
+      await listen(server, address.host, address.port);
+    },
+    stop: () => closeServer(server),
   };
 }
 
-/** Adapts a `node:https` request to the fetch-style handler and back. */
-async function handleNode(
-  req: IncomingMessage,
-  res: ServerResponse,
-  handler: ApiHandler,
-): Promise<void> {
+/** The caller of an HTTPS request: the audience certificate's name, or why it is refused. */
+function httpsCaller(req: IncomingMessage): Caller | Response {
   const identity = peerIdentity(req.socket as TLSSocket);
-  let response: Response;
   if (!identity || identity.role !== "audience") {
-    response = errorResponse(
+    return errorResponse(
       new OrchError(
         "forbidden",
         `the client certificate is for ${identity?.role ?? "no orch role"}, not the audience`,
       ),
     );
+  }
+  return { transport: "https", name: identity.cn, auth: "client_certificate" };
+}
+
+/** Serves one request; a failure is logged and answered 500. */
+function serveNode(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: ApiHandler,
+  caller: (req: IncomingMessage) => Caller | Response,
+  origin: string,
+  log: Logger,
+): void {
+  handleNode(req, res, handler, caller, origin).catch((err) => {
+    log.error("audience request failed", { error: errorMessage(err) });
+    if (!res.headersSent) res.writeHead(500);
+    res.end();
+  });
+}
+
+/** Adapts a `node:http(s)` request to the fetch-style handler and back. */
+async function handleNode(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: ApiHandler,
+  callerOf: (req: IncomingMessage) => Caller | Response,
+  origin: string,
+): Promise<void> {
+  const caller = callerOf(req);
+  let response: Response;
+  if (caller instanceof Response) {
+    response = caller;
   } else {
     const body = await readBody(req);
     if (body instanceof Response) {
       response = body;
     } else {
+      // Aborts when the client goes away: a long poll then lets go of its connection at once.
       const abort = new AbortController();
       res.on("close", () => abort.abort());
       const headers = new Headers();
@@ -183,23 +339,37 @@ async function handleNode(
         if (typeof v === "string") headers.set(k, v);
         else if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
       }
-      const request = new Request(`https://conductor${req.url ?? "/"}`, {
+      const request = new Request(`${origin}${requestTarget(req.url)}`, {
         method: req.method,
         headers,
         body: body.length > 0 && req.method !== "GET" && req.method !== "HEAD" ? body : undefined,
       });
-      const caller: Caller = {
-        transport: "https",
-        name: identity.cn,
-        auth: "client_certificate",
-      };
-      const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      // The peer's address, for the audit trail; a Unix socket's peer has none.
+      const from = req.socket.remoteAddress
+        ? `${req.socket.remoteAddress}:${req.socket.remotePort}`
+        : undefined;
       response = await handler(request, { caller, signal: abort.signal, from });
     }
   }
   const text = new Uint8Array(await response.arrayBuffer());
+  if (res.destroyed) return;
   res.writeHead(response.status, Object.fromEntries(response.headers));
   res.end(text);
+}
+
+/**
+ * The path and query of a request target, which some clients (fetch over a
+ * Unix-socket proxy) send in absolute form (`http://host/path`).
+ */
+function requestTarget(target: string | undefined): string {
+  if (target === undefined || target === "") return "/";
+  if (target.startsWith("/")) return target;
+  try {
+    const url = new URL(target);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return "/";
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer> | Response> {

@@ -12,6 +12,7 @@ export * from "./conductor.ts";
 export * from "./events.ts";
 export * from "./handshake.ts";
 export * from "./http.ts";
+export * from "./limits.ts";
 export * from "./link.ts";
 export * from "./service.ts";
 export * from "./secrets.ts";

@@ -220,15 +220,32 @@ export class PlayerGateway {
     }
     const name = verdict.name;
     const old = registry.sessions.get(name);
-    if (old) {
-      d.log.warn("a new connection replaces the old one", {
+    if (old && !old.link.closed) {
+      // The connection in place answers its heartbeat: the newcomer holds a copy of the player's
+      // certificate (a cloned machine). The player's running work stays with the connection that
+      // has it; if that one is in fact gone, its heartbeat fails and the next attempt gets in.
+      const reason =
+        `player ${name} is already connected from ${old.link.remote}; a second connection with its certificate was refused`;
+      d.log.error("a second connection presented a connected player's certificate", {
         player: name,
-        old: old.link.remote,
-        new: session.link.remote,
+        connected: old.link.remote,
+        refused: session.link.remote,
       });
-      registry.sessions.delete(name);
-      old.link.close("replaced by a new connection");
+      d.audit.record({
+        who: name,
+        auth: "client_certificate",
+        transport: "players",
+        from: session.link.remote,
+        action: "player_connect",
+        subject: name,
+        outcome: "refused",
+        reason,
+      }, "error");
+      session.send({ type: "refuse", code: "conflict", message: reason });
+      session.link.close(`refused: ${reason}`);
+      return;
     }
+    if (old) registry.sessions.delete(name);
     const now = d.clock.now();
     session.name = name;
     session.version = hello.version;

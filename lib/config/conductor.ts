@@ -5,7 +5,7 @@
  */
 
 import { LOG_LEVELS } from "../log.ts";
-import { address, duration, mode, oneOf, path, size } from "./spec.ts";
+import { address, duration, int, mode, oneOf, path, size } from "./spec.ts";
 
 /** Where the conductor looks for its config file when `--config` is not given. */
 export const CONDUCTOR_CONFIG_PATH = "/etc/orchestra/conductor.yaml";
@@ -57,6 +57,42 @@ export const conductorKeys = {
     0,
     "A player gone this long has its running tasks ended interrupted; 0 waits for it for ever.",
     0,
+  ),
+  handshake_timeout: duration(
+    10_000,
+    "A connection must finish its TLS handshake within this time (players and HTTPS ports).",
+    100,
+    300_000,
+  ),
+  request_timeout: duration(
+    30_000,
+    "An audience request must arrive whole (headers and body) within this time; an idle kept-alive connection is closed after a tenth of it.",
+    1_000,
+    600_000,
+  ),
+  max_connections: int(
+    0,
+    "Connections the players port holds at most; 0 derives it from the open-file limit (three quarters of it, less a reserve).",
+    0,
+    10_000_000,
+  ),
+  audience_max_connections: int(
+    0,
+    "Connections each audience listener (HTTPS, socket) holds at most; 0 derives it from the open-file limit (an eighth each).",
+    0,
+    10_000_000,
+  ),
+  max_connections_per_peer: int(
+    1000,
+    "Connections to the players port from one IP address at most (players behind one NAT share it).",
+    1,
+    10_000_000,
+  ),
+  audience_max_connections_per_peer: int(
+    64,
+    "Connections to the audience HTTPS port from one IP address at most.",
+    1,
+    10_000_000,
   ),
   log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
   log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),

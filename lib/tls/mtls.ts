@@ -10,7 +10,7 @@
 import tls from "node:tls";
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isIP } from "node:net";
+import net, { isIP } from "node:net";
 import { OrchError } from "../errors.ts";
 import type { Role } from "./ca.ts";
 import type { TlsMaterial } from "./files.ts";
@@ -51,10 +51,13 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Connections one listener holds at most; more are refused until some close. */
-const MAX_CONNECTIONS = 20_000;
+/** Time limits of a server's connections. */
+export interface ServerTimeouts {
+  /** A connection must finish its TLS handshake within this time. */
+  handshakeMs: number;
+}
 
-function serverOptions(material: TlsMaterial): tls.TlsOptions {
+function serverOptions(material: TlsMaterial, timeouts: ServerTimeouts): tls.TlsOptions {
   return {
     ca: material.ca,
     cert: material.cert,
@@ -62,15 +65,20 @@ function serverOptions(material: TlsMaterial): tls.TlsOptions {
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: "TLSv1.3",
+    handshakeTimeout: timeouts.handshakeMs,
   };
 }
 
 /** Explains why a handshake failed, in words an operator can act on. */
 export function describeHandshakeError(err: unknown): string {
   const e = err as { code?: string; message?: string };
+  // Deno's node:tls reports a handshake timeout with this message and no code.
+  if (e.message === "TLS handshake timeout") return "the TLS handshake did not finish in time";
   switch (e.code) {
     case "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE":
       return "the peer presented no client certificate";
+    case "ERR_TLS_HANDSHAKE_TIMEOUT":
+      return "the TLS handshake did not finish in time";
     case "ECONNRESET":
       return "the handshake was aborted (certificate not issued by this deployment's CA?)";
     default:
@@ -85,30 +93,43 @@ export function describeHandshakeError(err: unknown): string {
  */
 export function createMutualTlsServer(
   material: TlsMaterial,
+  timeouts: ServerTimeouts,
   onSecure: (socket: tls.TLSSocket) => void,
   onRefused: (reason: string) => void,
 ): tls.Server {
-  const server = tls.createServer(serverOptions(material), onSecure);
-  server.maxConnections = MAX_CONNECTIONS;
-  server.on("tlsClientError", (err) => onRefused(describeHandshakeError(err)));
+  const server = tls.createServer(serverOptions(material, timeouts), onSecure);
+  server.on("tlsClientError", (err, socket) => refuseHandshake(err, socket, onRefused));
   return server;
+}
+
+/**
+ * A failed or timed-out handshake: the socket is destroyed here, since
+ * Deno's `node:tls` leaves it open after a handshake timeout.
+ */
+function refuseHandshake(
+  err: Error,
+  socket: tls.TLSSocket | undefined,
+  onRefused: (reason: string) => void,
+): void {
+  socket?.destroy();
+  onRefused(describeHandshakeError(err));
 }
 
 /** An HTTPS server that requires a client certificate from the CA. */
 export function createMutualHttpsServer(
   material: TlsMaterial,
+  timeouts: ServerTimeouts,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   onRefused: (reason: string) => void,
 ): https.Server {
-  const server = https.createServer(serverOptions(material), handler);
-  server.maxConnections = MAX_CONNECTIONS;
-  server.on("tlsClientError", (err) => onRefused(describeHandshakeError(err)));
+  const server = https.createServer(serverOptions(material, timeouts), handler);
+  server.on("tlsClientError", (err, socket) => refuseHandshake(err, socket, onRefused));
   return server;
 }
 
 /** Starts `server` listening; resolves with the address it got (port 0 picks one). */
 export function listen(
-  server: tls.Server | https.Server,
+  server: net.Server,
   host: string,
   port: number,
 ): Promise<{ host: string; port: number }> {
@@ -124,7 +145,9 @@ export function listen(
       }
     };
     server.once("error", onError);
-    server.listen(port, host, () => {
+    // Deno's node:net servers stop accepting while more connections are open than the backlog
+    // (rounded up to a power of two): it is set well above the default of 511.
+    server.listen({ port, host, backlog: 4096 }, () => {
       server.off("error", onError);
       const addr = server.address();
       if (addr && typeof addr === "object") resolve({ host: addr.address, port: addr.port });

@@ -70,3 +70,40 @@ Deno.test("the socket's caller is local and the HTTPS caller is the certificate'
     await servers.stop();
   }
 });
+
+Deno.test("a request on the socket is told through its signal when the client goes away", async () => {
+  await using dir = await tempDir();
+  const ca = await createCA({ name: "test CA", days: 1, now: NOW });
+  const conductor = await material(ca, "conductor", "conductor");
+  let arrived!: () => void;
+  const started = new Promise<void>((r) => arrived = r);
+  let aborted!: () => void;
+  const gone = new Promise<void>((r) => aborted = r);
+  const servers = await startAudienceServers({
+    handler: (_req, ctx) =>
+      new Promise<Response>((resolve) => {
+        arrived();
+        ctx.signal?.addEventListener("abort", () => {
+          aborted();
+          resolve(new Response("gone"));
+        });
+      }),
+    tls: conductor,
+    listen: null,
+    socket: join(dir.path, "audience.sock"),
+    socketMode: 0o600,
+    log: silentLogger,
+  });
+  try {
+    const conn = await Deno.connect({ transport: "unix", path: servers.socket! });
+    await conn.write(
+      new TextEncoder().encode("GET /v1/jobs/1?wait=300 HTTP/1.1\r\nHost: x\r\n\r\n"),
+    );
+    await started;
+    conn.close();
+    // Without a signal the handler would wait its whole 300 s and the test time out.
+    await gone;
+  } finally {
+    await servers.stop();
+  }
+});
