@@ -12,7 +12,9 @@ import { normalizeSerial } from "./crl.ts";
 
 /** "CN p1, serial 1F…": how a certificate is named in log lines and errors. */
 export function describeCertificate(cn: string, serial: string): string {
-  return `CN ${JSON.stringify(cn)}, serial ${normalizeSerial(serial) || "unknown"}`;
+  // The name is the peer's to choose: anything beyond a plain name is quoted, escapes and all.
+  const name = /^[A-Za-z0-9._@-]{1,253}$/.test(cn) ? cn : JSON.stringify(cn);
+  return `CN ${name}, serial ${normalizeSerial(serial).slice(0, 64) || "unknown"}`;
 }
 
 /**
