@@ -164,10 +164,10 @@ export function caCommand(): CommandUnknownOpts {
     .option("--days <n>", "the CRL's validity in days (its next update)", "365")
     .action(async (which, opts) => {
       const validity = days(opts.days);
+      // The CA must be able to sign the CRL before anything is recorded as revoked.
       const caCertPath = join(opts.caDir, "ca.crt");
-      const caKeyPath = join(opts.caDir, "ca.key");
       const caCert = await readTextFile(caCertPath, "CA certificate");
-      const caKey = await readTextFile(caKeyPath, "CA key");
+      await readTextFile(join(opts.caDir, "ca.key"), "CA key");
       await parseCertificate(caCert, "CA certificate", caCertPath);
       const all = await readIndex(opts.caDir);
       const targets = pick(all, which);
@@ -184,17 +184,7 @@ export function caCommand(): CommandUnknownOpts {
       const now = new Date();
       for (const c of fresh) await recordRevoked(opts.caDir, c.serial, now);
       for (const c of fresh) c.revokedAt = now;
-      const revoked = all.filter((c) => c.revokedAt !== null);
-      const crl = await createCrl(
-        { certPem: caCert, keyPem: caKey },
-        revoked.map((c) => ({
-          serial: c.serial,
-          revokedAt: c.revokedAt!,
-        })),
-        { now, nextUpdate: new Date(now.getTime() + validity * DAY) },
-      );
-      const crlPath = join(opts.caDir, CRL_FILE);
-      await write(crlPath, crl, 0o644);
+      const { path: crlPath, count } = await writeCrl(opts.caDir, all, validity, now);
       const already = targets.length - fresh.length;
       if (fresh.length > 0) {
         out(
@@ -205,9 +195,26 @@ export function caCommand(): CommandUnknownOpts {
       }
       if (already > 0) out(`${already} already revoked`);
       out(
-        `wrote ${crlPath} (${revoked.length} revoked, next update in ${validity} days); ` +
+        `wrote ${crlPath} (${count} revoked, next update in ${validity} days); ` +
           "copy it to where the conductor and the players read it (their crl key)",
       );
+    });
+
+  ca.command("crl")
+    .description(
+      `write ${CRL_FILE} again from what was revoked: a first, empty one, or a fresh one before its next update`,
+    )
+    .option(
+      "--ca-dir <dir>",
+      "folder holding ca.crt, ca.key and the record of what was issued",
+      ".",
+    )
+    .option("--days <n>", "the CRL's validity in days (its next update)", "365")
+    .action(async (opts) => {
+      const validity = days(opts.days);
+      const all = await readIndex(opts.caDir);
+      const { path, count } = await writeCrl(opts.caDir, all, validity, new Date());
+      out(`wrote ${path} (${count} revoked, next update in ${validity} days)`);
     });
 
   ca.command("list")
@@ -248,6 +255,35 @@ export function caCommand(): CommandUnknownOpts {
       }
     });
   return ca;
+}
+
+/** Signs and writes the CA folder's CRL listing every revoked certificate of `all`. */
+async function writeCrl(
+  dir: string,
+  all: IssuedCertificate[],
+  validity: number,
+  now: Date,
+): Promise<{ path: string; count: number }> {
+  const caCertPath = join(dir, "ca.crt");
+  const caCert = await readTextFile(caCertPath, "CA certificate");
+  const caKey = await readTextFile(join(dir, "ca.key"), "CA key");
+  await parseCertificate(caCert, "CA certificate", caCertPath);
+  const revoked = all.filter((c) => c.revokedAt !== null);
+  const crl = await createCrl(
+    { certPem: caCert, keyPem: caKey },
+    revoked.map((c) => ({ serial: c.serial, revokedAt: c.revokedAt! })),
+    { now, nextUpdate: new Date(now.getTime() + validity * DAY) },
+  );
+  const path = join(dir, CRL_FILE);
+  // Written beside and renamed over: a node watching the file never reads half of it.
+  const tmp = `${path}.tmp`;
+  await write(tmp, crl, 0o644);
+  try {
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    throw new OrchError("usage", `cannot write ${path}: ${(err as Error).message}`);
+  }
+  return { path, count: revoked.length };
 }
 
 /** The certificates `which` names: the one with that serial, or all with that name. */
