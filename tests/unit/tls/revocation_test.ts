@@ -125,20 +125,24 @@ Deno.test("a server refuses an expired, a not-yet-valid, a foreign and a missing
   await until("four refusals", () => srv.refused.length === 4);
   assertEquals(srv.admitted.length, 0);
   const serial = await serialOf(expired.certPem);
-  assertMatch(
-    srv.refused[0],
+  // Each reason is worked out on its own (some need the certificate's signature checked): any order.
+  const expect = [
     new RegExp(
       `^the peer's certificate \\(CN old, serial ${serial}\\) has expired \\(valid until ${
         new Date(NOW.getTime() - DAY).toISOString()
       }\\)$`,
     ),
-  );
-  assertMatch(
-    srv.refused[1],
     /^the peer's certificate \(CN new, serial [0-9A-F]+\) is not yet valid \(valid from /,
-  );
-  assertMatch(srv.refused[2], /^the peer's certificate \(CN stranger, .*\) is not issued by this/);
-  assertEquals(srv.refused[3], "the peer presented no client certificate");
+    /^the peer's certificate \(CN stranger, .*\) is not issued by this deployment's CA$/,
+    /^the peer presented no client certificate$/,
+  ];
+  for (const pattern of expect) {
+    assertEquals(
+      srv.refused.filter((r) => pattern.test(r)).length,
+      1,
+      `${pattern} in ${JSON.stringify(srv.refused)}`,
+    );
+  }
 });
 
 Deno.test("a revoked certificate is refused at the handshake, and a connected one is cut when the CRL is reloaded", async () => {
