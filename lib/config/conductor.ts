@@ -39,7 +39,7 @@ export const conductorKeys = {
   key: path("/etc/orchestra/conductor.key", "The conductor's private key (mode 0600)."),
   crl: path(
     "",
-    "CRL from orch ca revoke; players and audience clients whose certificate it lists are refused. Reloaded on SIGHUP and when the file changes; \"\" for none.",
+    'CRL from orch ca revoke; players and audience clients whose certificate it lists are refused. Reloaded on SIGHUP and when the file changes; "" for none.',
     { allowEmpty: true },
   ),
   heartbeat: duration(15_000, "A player silent this long is taken for gone.", 300),

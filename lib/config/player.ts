@@ -27,7 +27,7 @@ export const playerKeys = {
   key: path("/etc/orchestra/player.key", "This player's private key (mode 0600)."),
   crl: path(
     "",
-    "CRL from orch ca revoke; conductors whose certificate it lists are refused. Reloaded on SIGHUP and when the file changes; \"\" for none.",
+    'CRL from orch ca revoke; conductors whose certificate it lists are refused. Reloaded on SIGHUP and when the file changes; "" for none.',
     { allowEmpty: true },
   ),
   scores_dir: path("/usr/lib/orchestra/scores", "Folder of the scores this player may run."),
