@@ -57,7 +57,9 @@ export function playerCommand(): CommandUnknownOpts {
         hint: `issue one with: orch ca issue ${name} --role player (or set name to ${tls.name})`,
       });
     }
-    const revocation = config.crl === "" ? null : await Revocation.open(config.crl, tls.ca, log);
+    const revocation = config.crl === ""
+      ? null
+      : await Revocation.open(config.crl, tls.ca, log.with({ player: name }));
     tls.revocation = revocation;
     const journal = Journal.open(join(config.state_dir, "journal.db"));
     let player;

@@ -21,7 +21,7 @@ export interface RevocationLog {
 
 /** A file change settles this long before the CRL is read again (editors write in steps). */
 const DEBOUNCE_MS = 200;
-/** Live connections tracked at most per listener set; beyond it the oldest are not tracked. */
+/** Live connections tracked at most: above both listeners' connection limits, so never reached in use. */
 const MAX_TRACKED = 100_000;
 
 interface Tracked {
