@@ -1,6 +1,7 @@
 /**
  * `orch conductor`: runs the conductor until SIGTERM or SIGINT; SIGHUP
- * reloads the players file and the grants file. `--init` creates its database on a first
+ * reloads the players file, the grants file and the CRL (which is also
+ * reloaded when it changes). `--init` creates its database on a first
  * start; without it, a missing or empty database is refused.
  *
  * @module
@@ -22,7 +23,7 @@ import {
 import { errorMessage } from "../lib/errors.ts";
 import type { LogFields } from "../lib/log.ts";
 import { SqliteStore } from "../lib/store/mod.ts";
-import { loadTlsMaterial } from "../lib/tls/mod.ts";
+import { loadTlsMaterial, Revocation } from "../lib/tls/mod.ts";
 import {
   addConfigFlags,
   configFromFlags,
@@ -53,10 +54,13 @@ export function conductorCommand(): CommandUnknownOpts {
       "conductor",
       new Date(),
     );
-    // A bad players file or key is refused before the database is touched: a failed start changes nothing.
+    // A bad players file, grants file, key or CRL is refused before the database is touched: a
+    // failed start changes nothing.
     await readPlayersFile(config.players_file);
     await readGrantsFile(config.grants);
     const secrets = config.secrets_key === "" ? null : await loadSecretsKey(config.secrets_key);
+    const revocation = config.crl === "" ? null : await Revocation.open(config.crl, tls.ca, log);
+    tls.revocation = revocation;
     // The flags are added in a loop, so commander cannot type them.
     const init = (opts as { init?: boolean }).init === true;
     const existed = init && (await Deno.stat(config.db).then(() => true, () => false));
@@ -122,6 +126,7 @@ export function conductorCommand(): CommandUnknownOpts {
       await store.close();
       throw err;
     }
+    revocation?.watch();
     const c = conductor;
     const signal = untilSignal(["SIGTERM", "SIGINT"], () => {
       c.reload().catch((err) =>
@@ -132,12 +137,14 @@ export function conductorCommand(): CommandUnknownOpts {
           error: errorMessage(err),
         })
       );
+      revocation?.reload();
     });
     const why = await Promise.race([
       signal.then((s) => ({ signal: s, error: null })),
       c.done.then((stopped) => ({ signal: null, error: stopped.error })),
     ]);
     if (why.signal) log.info("stopping", { signal: why.signal });
+    revocation?.close();
     await c.stop();
     exitState.code = why.error !== null ? EXIT.internal : EXIT.ok;
   });

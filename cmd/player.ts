@@ -1,6 +1,7 @@
 /**
  * `orch player`: runs a player until SIGTERM or SIGINT; SIGHUP rescans the
- * scores directory and re-announces it.
+ * scores directory and re-announces it, and reloads the CRL (which is also
+ * reloaded when it changes).
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { errorMessage, OrchError } from "../lib/errors.ts";
 import { startPlayer } from "../lib/player/mod.ts";
 import { PLAYER_NAME, PLAYER_NAME_DESC } from "../lib/protocol/mod.ts";
 import { Journal } from "../lib/store/mod.ts";
-import { loadTlsMaterial } from "../lib/tls/mod.ts";
+import { loadTlsMaterial, Revocation } from "../lib/tls/mod.ts";
 import {
   addConfigFlags,
   configFromFlags,
@@ -56,6 +57,10 @@ export function playerCommand(): CommandUnknownOpts {
         hint: `issue one with: orch ca issue ${name} --role player (or set name to ${tls.name})`,
       });
     }
+    const revocation = config.crl === ""
+      ? null
+      : await Revocation.open(config.crl, tls.ca, log.with({ player: name }));
+    tls.revocation = revocation;
     const journal = Journal.open(join(config.state_dir, "journal.db"));
     let player;
     try {
@@ -77,11 +82,14 @@ export function playerCommand(): CommandUnknownOpts {
       journal.close();
       throw err;
     }
+    revocation?.watch();
     const p = player;
     const signal = await untilSignal(["SIGTERM", "SIGINT"], () => {
       p.rescan().catch((err) => log.error("scores not rescanned", { error: errorMessage(err) }));
+      revocation?.reload();
     });
     log.info("stopping", { signal });
+    revocation?.close();
     await p.stop(config.stop_grace);
     exitState.code = EXIT.ok;
   });

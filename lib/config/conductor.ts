@@ -46,6 +46,11 @@ export const conductorKeys = {
   ca: path("/etc/orchestra/ca.crt", "The deployment CA certificate."),
   cert: path("/etc/orchestra/conductor.crt", "The conductor's certificate (role conductor)."),
   key: path("/etc/orchestra/conductor.key", "The conductor's private key (mode 0600)."),
+  crl: path(
+    "",
+    'CRL from orch ca revoke; players and audience clients whose certificate it lists are refused. Reloaded on SIGHUP and when the file changes; "" for none.',
+    { allowEmpty: true },
+  ),
   heartbeat: duration(15_000, "A player silent this long is taken for gone.", 300),
   max_frame: size(1 << 20, "Largest protocol frame accepted from a player.", 65536, 64 << 20),
   retry_backoff: duration(

@@ -25,6 +25,11 @@ export const playerKeys = {
   ca: path("/etc/orchestra/ca.crt", "The deployment CA certificate."),
   cert: path("/etc/orchestra/player.crt", "This player's certificate (role player)."),
   key: path("/etc/orchestra/player.key", "This player's private key (mode 0600)."),
+  crl: path(
+    "",
+    'CRL from orch ca revoke; conductors whose certificate it lists are refused. Reloaded on SIGHUP and when the file changes; "" for none.',
+    { allowEmpty: true },
+  ),
   scores_dir: path("/usr/lib/orchestra/scores", "Folder of the scores this player may run."),
   state_dir: path("/var/lib/orchestra/player", "Folder of the player's journal."),
   slots: int(4, "Tasks run at the same time.", 1, 1024),

@@ -90,6 +90,10 @@ export interface IssueOptions {
   now: Date;
   /** The holder's key pair; a new one when left out. */
   keys?: CryptoKeyPair;
+  /** Start of validity, instead of `now` less a few minutes (tests make not-yet-valid certificates). */
+  notBefore?: Date;
+  /** End of validity, instead of `now` plus `days` (tests make expired certificates). */
+  notAfter?: Date;
 }
 
 /** Issues a leaf certificate signed by `ca`. */
@@ -122,12 +126,13 @@ export async function issueCertificate(
   if (names.size > 0) {
     extensions.push(new x509.SubjectAlternativeNameExtension([...names.values()], false));
   }
-  const notAfter = Math.min(opts.now.getTime() + opts.days * DAY, caCert.notAfter.getTime());
+  const notAfter = opts.notAfter?.getTime() ??
+    Math.min(opts.now.getTime() + opts.days * DAY, caCert.notAfter.getTime());
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: [{ CN: [opts.name] }, { OU: [opts.role] }, { O: ["orch"] }],
     issuer: caCert.subjectName,
-    notBefore: new Date(opts.now.getTime() - BACKDATE),
+    notBefore: opts.notBefore ?? new Date(opts.now.getTime() - BACKDATE),
     notAfter: new Date(notAfter),
     publicKey: keys.publicKey,
     signingKey: caKey,

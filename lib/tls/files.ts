@@ -10,6 +10,7 @@
 import type * as X509 from "./_x509.ts";
 import { OrchError } from "../errors.ts";
 import { importPrivateKey, loadX509, type Role } from "./ca.ts";
+import type { Revocation } from "./revocation.ts";
 
 /** Paths of the three files a node needs. */
 export interface TlsPaths {
@@ -31,6 +32,11 @@ export interface TlsMaterial {
   /** All names the certificate holds (CN and DNS / IP SANs), lower case. */
   names: string[];
   notAfter: Date;
+  /**
+   * The deployment's revocations, when this node reads a CRL: peers whose
+   * certificate it lists are refused, and cut off when it is reloaded.
+   */
+  revocation?: Revocation | null;
 }
 
 /** Reads a text file, turning file-system errors into clear messages. */

@@ -8,7 +8,11 @@
  */
 
 export * from "./ca.ts";
+export * from "./ca_index.ts";
+export * from "./crl.ts";
 export * from "./files.ts";
 export * from "./mtls.ts";
 export * from "./peer.ts";
+export * from "./revocation.ts";
 export * from "./shared_key_certs.ts";
+export * from "./verdict.ts";

@@ -1,8 +1,10 @@
 /**
  * Mutually authenticated TLS over `node:tls` / `node:https`: both sides show
- * a certificate from the deployment CA, TLS 1.3 only. Servers refuse peers
- * without one at the handshake (`rejectUnauthorized`); what a peer may do is
- * then decided from {@linkcode peerIdentity}.
+ * a certificate from the deployment CA, TLS 1.3 only. Servers refuse a peer
+ * whose certificate the TLS stack did not verify, or that the CRL revokes,
+ * right after the handshake and before any byte from it is read (see
+ * {@linkcode admitPeer}); what a peer may do is then decided from
+ * {@linkcode peerIdentity}.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import net, { isIP } from "node:net";
 import { OrchError } from "../errors.ts";
 import type { Role } from "./ca.ts";
 import type { TlsMaterial } from "./files.ts";
+import { describeCertificate, explainUnverified } from "./verdict.ts";
 
 /** A TLS socket, for code that must not import `node:tls` itself. */
 export type TLSSocket = tls.TLSSocket;
@@ -63,10 +66,57 @@ function serverOptions(material: TlsMaterial, timeouts: ServerTimeouts): tls.Tls
     cert: material.cert,
     key: material.key,
     requestCert: true,
-    rejectUnauthorized: true,
+    // The chain is still verified (`socket.authorized`), but the refusal is made by admitPeer:
+    // with rejectUnauthorized, Deno's node:tls reports an expired, a not-yet-valid and a foreign
+    // certificate alike as ECONNRESET, with no certificate to tell the operator which it was.
+    rejectUnauthorized: false,
     minVersion: "TLSv1.3",
     handshakeTimeout: timeouts.handshakeMs,
   };
+}
+
+/**
+ * Decides whether a freshly handshaken connection may go on, synchronously
+ * (before any byte from the peer is acted on): a peer whose chain the TLS
+ * stack did not verify, or whose certificate the CRL revokes, has its socket
+ * destroyed and `onRefused` told why. An admitted peer's socket is watched
+ * by the revocation list, so that a later revocation cuts it.
+ *
+ * Deno's node:tls ignores the `crl` option of `tls.createServer` (checked
+ * with 2.9.6: a revoked certificate completes the handshake), so the
+ * revocation check is done here, on the serial the peer proved to hold.
+ */
+export function admitPeer(
+  material: TlsMaterial,
+  socket: tls.TLSSocket,
+  onRefused: (reason: string) => void,
+): boolean {
+  if (!socket.authorized) {
+    const cert = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+    const raw = cert?.raw ? new Uint8Array(cert.raw) : null;
+    const code = String(socket.authorizationError ?? "");
+    socket.destroy();
+    explainUnverified(raw, material.ca, new Date(), code, "the peer").then(onRefused, onRefused);
+    return false;
+  }
+  const cert = socket.getPeerCertificate();
+  const serial = cert?.serialNumber ?? "";
+  const cn = first(cert?.subject?.CN) ?? "";
+  const revocation = material.revocation;
+  if (revocation) {
+    const when = revocation.revokedAt(serial);
+    if (when !== null) {
+      socket.destroy();
+      onRefused(
+        `the peer's certificate (${
+          describeCertificate(cn, serial)
+        }) is revoked (since ${when.toISOString()})`,
+      );
+      return false;
+    }
+    revocation.track(socket, cn, serial);
+  }
+  return true;
 }
 
 /** Explains why a handshake failed, in words an operator can act on. */
@@ -80,7 +130,12 @@ export function describeHandshakeError(err: unknown): string {
     case "ERR_TLS_HANDSHAKE_TIMEOUT":
       return "the TLS handshake did not finish in time";
     case "ECONNRESET":
-      return "the handshake was aborted (certificate not issued by this deployment's CA?)";
+      return "the handshake was aborted by the peer (does it trust this deployment's CA?)";
+    case "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED":
+      // The peer found this side's certificate expired or not yet valid (one TLS alert for both).
+      return "the peer refused this side's certificate as expired or not yet valid";
+    case "ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED":
+      return "the peer refused this side's certificate as revoked";
     default:
       return e.message ?? String(err);
   }
@@ -97,7 +152,9 @@ export function createMutualTlsServer(
   onSecure: (socket: tls.TLSSocket) => void,
   onRefused: (reason: string) => void,
 ): tls.Server {
-  const server = tls.createServer(serverOptions(material, timeouts), onSecure);
+  const server = tls.createServer(serverOptions(material, timeouts), (socket) => {
+    if (admitPeer(material, socket, onRefused)) onSecure(socket);
+  });
   server.on("tlsClientError", (err, socket) => refuseHandshake(err, socket, onRefused));
   return server;
 }
@@ -123,6 +180,10 @@ export function createMutualHttpsServer(
   onRefused: (reason: string) => void,
 ): https.Server {
   const server = https.createServer(serverOptions(material, timeouts), handler);
+  // Ahead of the HTTP server's own listener: a refused socket is destroyed before it is parsed.
+  server.prependListener("secureConnection", (socket: tls.TLSSocket) => {
+    admitPeer(material, socket, onRefused);
+  });
   server.on("tlsClientError", (err, socket) => refuseHandshake(err, socket, onRefused));
   return server;
 }
@@ -189,13 +250,82 @@ export function connectMutualTls(opts: ConnectOptions): Promise<tls.TLSSocket> {
     const onError = (err: Error & { code?: string }) => {
       clearTimeout(timer);
       socket.destroy();
-      reject(new OrchError("unavailable", connectErrorMessage(opts, err), { cause: err }));
+      const fail = (message: string) =>
+        reject(new OrchError("unavailable", message, { cause: err }));
+      if (!UNVERIFIED.has(err.code ?? "")) return fail(connectErrorMessage(opts, err));
+      // The TLS stack says only that the chain did not verify: look at the certificate to say why.
+      probeServerCertificate(opts).then(
+        (raw) => explainUnverified(raw, opts.material.ca, new Date(), err.code ?? "", "the server"),
+      ).then(
+        (why) => fail(`cannot connect to ${opts.host}:${opts.port}: ${why}`),
+        () => fail(connectErrorMessage(opts, err)),
+      );
     };
     socket.once("error", onError);
     socket.once("secureConnect", () => {
       clearTimeout(timer);
       socket.off("error", onError);
+      const cert = socket.getPeerCertificate();
+      const serial = cert?.serialNumber ?? "";
+      const cn = first(cert?.subject?.CN) ?? "";
+      const revocation = opts.material.revocation;
+      const when = revocation?.revokedAt(serial) ?? null;
+      if (when !== null) {
+        socket.destroy();
+        reject(
+          new OrchError(
+            "forbidden",
+            `cannot connect to ${opts.host}:${opts.port}: the server's certificate (${
+              describeCertificate(cn, serial)
+            }) is revoked (since ${when.toISOString()})`,
+          ),
+        );
+        return;
+      }
+      revocation?.track(socket, cn, serial);
       resolve(socket);
+    });
+  });
+}
+
+/** Verification errors of a server's certificate chain, which a look at the certificate explains. */
+const UNVERIFIED = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_SIGNATURE_FAILURE",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+]);
+
+/**
+ * The certificate a server shows, fetched without verifying it, only to
+ * explain why verification failed; the connection is closed at once and
+ * nothing is sent on it. Null when it cannot be had.
+ */
+function probeServerCertificate(opts: ConnectOptions): Promise<Uint8Array<ArrayBuffer> | null> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      host: opts.host,
+      port: opts.port,
+      cert: opts.material.cert,
+      key: opts.material.key,
+      minVersion: "TLSv1.3",
+      servername: isIP(opts.expectName) ? undefined : opts.expectName,
+      rejectUnauthorized: false,
+    });
+    const done = (raw: Uint8Array<ArrayBuffer> | null) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(raw);
+    };
+    const timer = setTimeout(() => done(null), opts.timeoutMs);
+    socket.once("error", () => done(null));
+    socket.once("secureConnect", () => {
+      const cert = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+      done(cert?.raw ? new Uint8Array(cert.raw) : null);
     });
   });
 }

@@ -1,0 +1,55 @@
+/**
+ * Why a peer's certificate was not accepted, in words an operator can act
+ * on: expired (and since when), not yet valid (and from when), not issued
+ * by this deployment's CA, or none shown. The TLS stack only says that
+ * verification failed; this looks at the certificate itself.
+ *
+ * @module
+ */
+
+import { loadX509 } from "./ca.ts";
+import { normalizeSerial } from "./crl.ts";
+
+/** "CN p1, serial 1F…": how a certificate is named in log lines and errors. */
+export function describeCertificate(cn: string, serial: string): string {
+  // The name is the peer's to choose: anything beyond a plain name is quoted, escapes and all.
+  const name = /^[A-Za-z0-9._@-]{1,253}$/.test(cn) ? cn : JSON.stringify(cn);
+  return `CN ${name}, serial ${normalizeSerial(serial).slice(0, 64) || "unknown"}`;
+}
+
+/**
+ * Explains why the certificate `raw` (DER; null when none was shown) was
+ * not verified against the CA `caPem` at `now`. `who` names its holder
+ * ("the peer", "the server"); `code` is the TLS stack's verdict, used when
+ * nothing more precise is found.
+ */
+export async function explainUnverified(
+  raw: Uint8Array<ArrayBuffer> | null,
+  caPem: string,
+  now: Date,
+  code: string,
+  who: string,
+): Promise<string> {
+  if (raw === null || raw.length === 0) {
+    return `${who} presented no ${who === "the peer" ? "client " : ""}certificate`;
+  }
+  const x509 = await loadX509();
+  let cert;
+  try {
+    cert = new x509.X509Certificate(raw);
+  } catch {
+    return `${who}'s certificate cannot be read`;
+  }
+  const name = describeCertificate(cert.subjectName.getField("CN")[0] ?? "", cert.serialNumber);
+  const ca = new x509.X509Certificate(caPem);
+  const signed = await cert.verify({ publicKey: ca.publicKey, signatureOnly: true })
+    .catch(() => false);
+  if (!signed) return `${who}'s certificate (${name}) is not issued by this deployment's CA`;
+  if (now > cert.notAfter) {
+    return `${who}'s certificate (${name}) has expired (valid until ${cert.notAfter.toISOString()})`;
+  }
+  if (now < cert.notBefore) {
+    return `${who}'s certificate (${name}) is not yet valid (valid from ${cert.notBefore.toISOString()})`;
+  }
+  return `${who}'s certificate (${name}) was not accepted${code ? `: ${code}` : ""}`;
+}
