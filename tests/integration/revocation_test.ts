@@ -2,7 +2,7 @@ import https from "node:https";
 import tls from "node:tls";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
-import { Cluster } from "../_helpers/cluster.ts";
+import { Cluster, OPEN_GRANTS } from "../_helpers/cluster.ts";
 import { orch, until } from "../_helpers/proc.ts";
 import { issueCertificate } from "../../lib/tls/mod.ts";
 
@@ -139,6 +139,7 @@ Deno.test("a player revoked while connected is cut off at once, cannot come back
 Deno.test("an audience client revoked mid-long-poll is cut, and refused afterwards", async () => {
   await using c = await clusterWithCrl(["p1"]);
   await c.orchOk(["ca", "issue", "bob", "--role", "audience", "--ca-dir", c.caDir]);
+  await c.writeGrants(`${OPEN_GRANTS}  - who: audience:bob\n    may: [read_all]\n`);
   const conductor = await c.startConductor(["--crl", crlOf(c)]);
   // p1 announces its scores, then goes: the job stays pending, and a wait on it waits.
   await (await c.startPlayer("p1")).stop();
