@@ -6,11 +6,10 @@
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { OrchError } from "../lib/errors.ts";
+import { AUDIT_WHO } from "../lib/protocol/mod.ts";
 import { addAudienceFlags, clientFromFlags, out } from "./_common.ts";
 import { formatAudit } from "./_format.ts";
 import { instantFlag } from "./submit.ts";
-
-const WHO = /^(audience|local):[A-Za-z0-9._@:-]{1,253}$|^unauthenticated$/;
 
 /** `orch audit`. */
 export function auditCommand(): CommandUnknownOpts {
@@ -22,7 +21,10 @@ export function auditCommand(): CommandUnknownOpts {
       "--since <when>",
       "only records since then: a duration ago (1h, 7d) or a time (2026-11-22T10:00:00Z)",
     )
-    .option("--who <identity>", "only records of this identity (audience:NAME, local:USER)")
+    .option(
+      "--who <identity>",
+      "only records of this identity (audience:NAME, local:USER, player:NAME)",
+    )
     .option("-n, --limit <n>", "how many", "50")
     .option("--before <id>", "only records older than this id (paging)")
     .option("--json", "print JSON instead of text");
@@ -34,10 +36,12 @@ export function auditCommand(): CommandUnknownOpts {
     if (opts.before !== undefined && !/^\d{1,15}$/.test(opts.before)) {
       throw new OrchError("usage", `--before ${JSON.stringify(opts.before)} is not a record id`);
     }
-    if (opts.who !== undefined && !WHO.test(opts.who)) {
+    if (opts.who !== undefined && !AUDIT_WHO.test(opts.who)) {
       throw new OrchError(
         "usage",
-        `--who ${JSON.stringify(opts.who)} is not an identity (audience:NAME or local:USER)`,
+        `--who ${
+          JSON.stringify(opts.who)
+        } is not an identity (audience:NAME, local:USER or player:NAME)`,
       );
     }
     const since = opts.since === undefined

@@ -30,6 +30,7 @@ import type { AuditQuery } from "../store/mod.ts";
 import type { Guard, GuardVariables } from "./guard.ts";
 import {
   API_PREFIX,
+  AUDIT_WHO,
   type AuditRecord,
   type Caller,
   type CancelResponse,
@@ -227,7 +228,7 @@ export function createApiApp(
     if (since !== undefined) aq.since = since;
     const who = q.get("who");
     if (who !== undefined) {
-      if (!/^(audience|local):[A-Za-z0-9._@:-]{1,253}$|^unauthenticated$/.test(who)) {
+      if (!AUDIT_WHO.test(who)) {
         throw new OrchError(
           "invalid",
           "query parameter who: expected an identity such as local:alice",

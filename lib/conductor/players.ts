@@ -232,12 +232,12 @@ export class PlayerGateway {
         refused: session.link.remote,
       });
       d.audit.record({
-        who: name,
+        who: `player:${name}`,
         auth: "client_certificate",
         transport: "players",
         from: session.link.remote,
         action: "player_connect",
-        subject: name,
+        subject: `a second connection of player ${name}`,
         outcome: "refused",
         reason,
       }, "error");

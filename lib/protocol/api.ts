@@ -121,6 +121,12 @@ export function callerLabel(c: Caller): string {
   return c.auth === "socket_mode" ? c.name : `local:${c.name}`;
 }
 
+/**
+ * The identities the audit trail names: `audience:NAME`, `local:USER`,
+ * `player:NAME`, or `unauthenticated`.
+ */
+export const AUDIT_WHO = /^(audience|local|player):[A-Za-z0-9._@:-]{1,253}$|^unauthenticated$/;
+
 /** The `authorization` scheme of a local user's proof on the audience socket. */
 export const LOCAL_AUTH_SCHEME = "OrchLocal";
 
@@ -159,7 +165,7 @@ export interface AuditRecord {
   id: number;
   /** When (epoch ms). */
   at: number;
-  /** The identity: a certificate name, a local user, a player name. */
+  /** The identity: `audience:NAME`, `local:USER`, `player:NAME` or `unauthenticated`. */
   who: string;
   /** How that identity was proved (`client_certificate`, `peer_credentials`, …). */
   auth: string;

@@ -172,7 +172,7 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       CREATE TABLE audit (
         id        INTEGER PRIMARY KEY,
         at        INTEGER NOT NULL,            -- epoch ms
-        who       TEXT NOT NULL,               -- audience:NAME, local:USER, or a player's name
+        who       TEXT NOT NULL,               -- audience:NAME, local:USER, player:NAME, unauthenticated
         auth      TEXT NOT NULL,               -- client_certificate, file_ownership, …
         transport TEXT NOT NULL,               -- socket, https, players
         from_addr TEXT NOT NULL,               -- remote address, or socket

@@ -11,6 +11,7 @@ import tls from "node:tls";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
+import type { AuditRecord } from "../../lib/protocol/mod.ts";
 import { Proc, until } from "../_helpers/proc.ts";
 
 /** Connections each attack opens: enough to matter, few enough for a 2-core machine in parallel. */
@@ -188,13 +189,21 @@ Deno.test("a second connection with a connected player's certificate is refused 
     /ERROR a second connection presented a connected player's certificate player=p1/,
   );
   await proc.waitFor(
-    /ERROR audit action=player_connect outcome=refused who=p1 auth=client_certificate transport=players/,
+    /ERROR audit action=player_connect outcome=refused who=player:p1 auth=client_certificate transport=players/,
   );
   await clone.stop(3000);
   const job = await c.wait(id);
   assertEquals(job.tasks.map((t) => t.state), ["succeeded"]);
   assertEquals(job.tasks[0].attempts?.length ?? 1, 1);
   assert(!/task .* (cancelled|interrupted)/.test(proc.log), "no task of p1 was cut short");
+  // The attempt is in the audit trail too, not only in the log.
+  const audit = await c.cli(["audit", "--json", "--who", "player:p1"]);
+  assertEquals(audit.code, 0, audit.stderr);
+  const records = (JSON.parse(audit.stdout) as { records: AuditRecord[] }).records;
+  assertEquals(records.map((r) => [r.action, r.outcome, r.transport]), [
+    ["player_connect", "refused", "players"],
+  ]);
+  assertMatch(records[0].reason ?? "", /already connected from 127\.0\.0\.1/);
 });
 
 const hasPrlimit = (() => {
