@@ -192,3 +192,17 @@ export function untilSignal(signals: Deno.Signal[], onHup?: () => void): Promise
     }
   });
 }
+
+/** The `--limit` and `--before` flags of a listing, checked; `what` names what `--before` is. */
+export function pageFlags(
+  opts: { limit: string; before?: string },
+  what: string,
+): { limit: number; before: number | undefined } {
+  if (!/^\d{1,4}$/.test(opts.limit) || Number(opts.limit) < 1 || Number(opts.limit) > 1000) {
+    throw new OrchError("usage", `--limit ${JSON.stringify(opts.limit)} is not a number 1..1000`);
+  }
+  if (opts.before !== undefined && !/^\d{1,15}$/.test(opts.before)) {
+    throw new OrchError("usage", `--before ${JSON.stringify(opts.before)} is not ${what}`);
+  }
+  return { limit: Number(opts.limit), before: opts.before ? Number(opts.before) : undefined };
+}

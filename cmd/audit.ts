@@ -7,7 +7,7 @@
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { OrchError } from "../lib/errors.ts";
 import { AUDIT_WHO } from "../lib/protocol/mod.ts";
-import { addAudienceFlags, clientFromFlags, out } from "./_common.ts";
+import { addAudienceFlags, clientFromFlags, out, pageFlags } from "./_common.ts";
 import { formatAudit } from "./_format.ts";
 import { instantFlag } from "./submit.ts";
 
@@ -30,12 +30,7 @@ export function auditCommand(): CommandUnknownOpts {
     .option("--json", "print JSON instead of text");
   addAudienceFlags(cmd);
   cmd.action(async (opts) => {
-    if (!/^\d{1,4}$/.test(opts.limit) || Number(opts.limit) < 1 || Number(opts.limit) > 1000) {
-      throw new OrchError("usage", `--limit ${JSON.stringify(opts.limit)} is not a number 1..1000`);
-    }
-    if (opts.before !== undefined && !/^\d{1,15}$/.test(opts.before)) {
-      throw new OrchError("usage", `--before ${JSON.stringify(opts.before)} is not a record id`);
-    }
+    const page = pageFlags(opts, "a record id");
     if (opts.who !== undefined && !AUDIT_WHO.test(opts.who)) {
       throw new OrchError(
         "usage",
@@ -49,8 +44,8 @@ export function auditCommand(): CommandUnknownOpts {
       : instantFlag("--since", opts.since, Date.now(), -1);
     const client = await clientFromFlags(opts);
     const records = await client.audit({
-      limit: Number(opts.limit),
-      before: opts.before ? Number(opts.before) : undefined,
+      limit: page.limit,
+      before: page.before,
       since: since === undefined ? undefined : Math.max(0, since),
       who: opts.who,
     });

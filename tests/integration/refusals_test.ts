@@ -1,6 +1,6 @@
-import https from "node:https";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { certPair, httpsGet } from "../_helpers/https_get.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { orch } from "../_helpers/proc.ts";
 import { connectMutualTls, loadTlsMaterial, Peer } from "../../lib/tls/mod.ts";
@@ -154,36 +154,6 @@ Deno.test("a conductor refuses to start with a player's certificate or a readabl
   assertMatch(r.stderr, /hint: chmod 600/);
 });
 
-/** A GET on the audience HTTPS port with the given client certificate (or none). */
-function httpsGet(
-  c: Cluster,
-  path: string,
-  cert?: string,
-): Promise<{ status: number; body: string } | string> {
-  const ca = Deno.readTextFileSync(join(c.caDir, "ca.crt"));
-  return new Promise((resolve) => {
-    const req = https.request({
-      host: "127.0.0.1",
-      port: c.audiencePort,
-      path,
-      servername: "localhost",
-      ca,
-      ...(cert
-        ? {
-          cert: Deno.readTextFileSync(join(c.caDir, `${cert}.crt`)),
-          key: Deno.readTextFileSync(join(c.caDir, `${cert}.key`)),
-        }
-        : {}),
-    }, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("error", (err) => resolve(`error: ${err.message}`));
-    req.end();
-  });
-}
-
 Deno.test("the audience HTTPS port requires an audience certificate", async () => {
   await using c = await Cluster.create({ players: ["p1"] });
   const conductor = await c.startConductor();
@@ -194,12 +164,12 @@ Deno.test("the audience HTTPS port requires an audience certificate", async () =
     /refused an audience connection at the TLS handshake .*no client certificate/,
   );
 
-  const player = await httpsGet(c, "/v1/health", "p1");
+  const player = await httpsGet(c, "/v1/health", certPair(c, "p1"));
   assert(typeof player !== "string");
   assertEquals(player.status, 403);
   assertMatch(player.body, /"code":"forbidden".*for player, not the audience/);
 
-  const alice = await httpsGet(c, "/v1/health", "alice");
+  const alice = await httpsGet(c, "/v1/health", certPair(c, "alice"));
   assert(typeof alice !== "string");
   assertEquals(alice.status, 200);
 

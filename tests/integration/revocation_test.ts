@@ -1,8 +1,8 @@
-import https from "node:https";
 import tls from "node:tls";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster, OPEN_GRANTS } from "../_helpers/cluster.ts";
+import { certPair, httpsGet } from "../_helpers/https_get.ts";
 import { orch, until } from "../_helpers/proc.ts";
 import { issueCertificate } from "../../lib/tls/mod.ts";
 
@@ -18,43 +18,6 @@ async function clusterWithCrl(players: string[]): Promise<Cluster> {
   const c = await Cluster.create({ players });
   await c.orchOk(["ca", "crl", "--ca-dir", c.caDir]);
   return c;
-}
-
-/** Reads a PEM pair `name` from the cluster's CA folder. */
-function pair(c: Cluster, name: string): { cert: string; key: string } {
-  return {
-    cert: Deno.readTextFileSync(join(c.caDir, `${name}.crt`)),
-    key: Deno.readTextFileSync(join(c.caDir, `${name}.key`)),
-  };
-}
-
-/** A GET on the audience HTTPS port as `who`; resolves with status and body, or the error's text. */
-function httpsGet(
-  c: Cluster,
-  path: string,
-  who: { cert: string; key: string },
-  onSocket?: (req: ReturnType<typeof https.request>) => void,
-): Promise<{ status: number; body: string } | string> {
-  const ca = Deno.readTextFileSync(join(c.caDir, "ca.crt"));
-  return new Promise((resolve) => {
-    const req = https.request({
-      host: "127.0.0.1",
-      port: c.audiencePort,
-      path,
-      servername: "localhost",
-      ca,
-      ...who,
-      agent: false,
-    }, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on("error", (err) => resolve(`error: ${err.message}`));
-    });
-    req.on("error", (err) => resolve(`error: ${err.message}`));
-    onSocket?.(req);
-    req.end();
-  });
 }
 
 /** Opens a raw mTLS connection to the players port as `who`; resolves when it closes. */
@@ -144,7 +107,7 @@ Deno.test("an audience client revoked mid-long-poll is cut, and refused afterwar
   // p1 announces its scores, then goes: the job stays pending, and a wait on it waits.
   await (await c.startPlayer("p1")).stop();
   const id = await c.client.submit({ score: "hello", scope: "all", targets: ["p1"], params: {} });
-  const bob = pair(c, "bob");
+  const bob = certPair(c, "bob");
   assertEquals((await httpsGet(c, "/v1/health", bob) as { status: number }).status, 200);
 
   let sent = false;
@@ -172,7 +135,7 @@ Deno.test("an audience client revoked mid-long-poll is cut, and refused afterwar
   );
   // Alice was not revoked.
   assertEquals(
-    (await httpsGet(c, "/v1/health", pair(c, "alice")) as { status: number }).status,
+    (await httpsGet(c, "/v1/health", certPair(c, "alice")) as { status: number }).status,
     200,
   );
   assertEquals((await c.client.jobs(100)).length, 1);

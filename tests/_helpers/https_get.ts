@@ -1,0 +1,56 @@
+/**
+ * A raw GET on a cluster's audience HTTPS port, with a chosen client
+ * certificate or none: for tests of what the port refuses.
+ *
+ * @module
+ */
+
+import https from "node:https";
+import { join } from "node:path";
+import type { Cluster } from "./cluster.ts";
+
+/** A certificate and key in PEM. */
+export interface CertPair {
+  cert: string;
+  key: string;
+}
+
+/** The certificate and key the cluster's CA issued to `name`. */
+export function certPair(c: Cluster, name: string): CertPair {
+  return {
+    cert: Deno.readTextFileSync(join(c.caDir, `${name}.crt`)),
+    key: Deno.readTextFileSync(join(c.caDir, `${name}.key`)),
+  };
+}
+
+/**
+ * A GET on the audience HTTPS port as `who` (none when left out); resolves
+ * with the status and body, or with the error's text when there is no answer.
+ */
+export function httpsGet(
+  c: Cluster,
+  path: string,
+  who?: CertPair,
+  onRequest?: (req: ReturnType<typeof https.request>) => void,
+): Promise<{ status: number; body: string } | string> {
+  const ca = Deno.readTextFileSync(join(c.caDir, "ca.crt"));
+  return new Promise((resolve) => {
+    const req = https.request({
+      host: "127.0.0.1",
+      port: c.audiencePort,
+      path,
+      servername: "localhost",
+      ca,
+      ...who,
+      agent: false,
+    }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", (err) => resolve(`error: ${err.message}`));
+    });
+    req.on("error", (err) => resolve(`error: ${err.message}`));
+    onRequest?.(req);
+    req.end();
+  });
+}
