@@ -198,9 +198,14 @@ export class Cluster implements AsyncDisposable {
 
   /** Flags that make an audience command use HTTPS with the certificate of `name`. */
   httpsFlags(name: string): string[] {
+    return this.#dialFlags(this.audiencePort, name);
+  }
+
+  /** Flags to reach the conductor on `port` of loopback with the certificate of `name`. */
+  #dialFlags(port: number, name: string): string[] {
     return [
       "--conductor",
-      `127.0.0.1:${this.audiencePort}`,
+      `127.0.0.1:${port}`,
       "--conductor-name",
       "localhost",
       "--ca",
@@ -277,16 +282,7 @@ export class Cluster implements AsyncDisposable {
       "player",
       "--name",
       name,
-      "--conductor",
-      `127.0.0.1:${this.playersPort}`,
-      "--conductor-name",
-      "localhost",
-      "--ca",
-      join(this.caDir, "ca.crt"),
-      "--cert",
-      join(this.caDir, `${name}.crt`),
-      "--key",
-      join(this.caDir, `${name}.key`),
+      ...this.#dialFlags(this.playersPort, name),
       "--scores-dir",
       this.opts.scoresDir ?? join(ROOT, "scores"),
       "--state-dir",
