@@ -155,20 +155,31 @@ export function caCommand(): CommandUnknownOpts {
     .description(
       `revoke certificates by holder name (every one not yet revoked) or by serial, and write ${CRL_FILE}`,
     )
-    .argument("<name-or-serial>", "a holder's name, or a certificate's serial number (hex)")
+    .argument("[name-or-serial]", "a holder's name, or a certificate's serial number (hex)")
+    .option(
+      "--cert <file>",
+      "revoke this certificate file instead (one this CA issued before it kept a record)",
+    )
     .option(
       "--ca-dir <dir>",
       "folder holding ca.crt, ca.key and the record of what was issued",
       ".",
     )
     .option("--days <n>", "the CRL's validity in days (its next update)", "365")
-    .action(async (which, opts) => {
+    .action(async (given, opts) => {
       const validity = days(opts.days);
+      if ((given === undefined) === (opts.cert === undefined)) {
+        throw new OrchError(
+          "usage",
+          "name a certificate: a holder's name or serial, or --cert FILE",
+        );
+      }
       // The CA must be able to sign the CRL before anything is recorded as revoked.
       const caCertPath = join(opts.caDir, "ca.crt");
       const caCert = await readTextFile(caCertPath, "CA certificate");
       await readTextFile(join(opts.caDir, "ca.key"), "CA key");
-      await parseCertificate(caCert, "CA certificate", caCertPath);
+      const caX509 = await parseCertificate(caCert, "CA certificate", caCertPath);
+      const which = given ?? await recordFromFile(opts.caDir, opts.cert!, caX509);
       const all = await readIndex(opts.caDir);
       const targets = pick(all, which);
       if (targets.length === 0) {
@@ -287,6 +298,40 @@ async function writeCrl(
 }
 
 /** The certificates `which` names: the one with that serial, or all with that name. */
+/**
+ * Reads a certificate file, checks this CA signed it, and records it as
+ * issued when the index does not know it (it was issued before the CA kept
+ * one); returns its serial.
+ */
+async function recordFromFile(
+  dir: string,
+  path: string,
+  ca: Awaited<ReturnType<typeof parseCertificate>>,
+): Promise<string> {
+  const cert = await parseCertificate(await readTextFile(path, "certificate"), "certificate", path);
+  if (!(await cert.verify({ publicKey: await ca.publicKey.export(), signatureOnly: true }))) {
+    throw new OrchError("usage", `certificate ${path} was not issued by the CA in ${dir}`);
+  }
+  const serial = normalizeSerial(cert.serialNumber);
+  if (!(await readIndex(dir)).some((c) => c.serial === serial)) {
+    const cn = /(?:^|,\s*)CN=([^,]+)/.exec(cert.subject)?.[1] ?? "";
+    const ou = /(?:^|,\s*)OU=([^,]+)/.exec(cert.subject)?.[1] ?? "";
+    if (!(ROLES as readonly string[]).includes(ou)) {
+      throw new OrchError("usage", `certificate ${path} holds no orch role (its OU)`);
+    }
+    await recordIssued(dir, {
+      serial,
+      cn,
+      role: ou as Role,
+      sans: [],
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+      issuedAt: cert.notBefore,
+    });
+  }
+  return serial;
+}
+
 function pick(all: IssuedCertificate[], which: string): IssuedCertificate[] {
   if (/^[0-9A-Fa-f:]{1,100}$/.test(which)) {
     const serial = normalizeSerial(which);

@@ -265,4 +265,25 @@ Deno.test("orch ca list shows what was issued and revoked; revoke names what it 
   r = await c.cli(["ca", "revoke", alice.serial.toLowerCase(), "--ca-dir", c.caDir]);
   assertEquals(r.code, 0, r.stderr);
   assertMatch(r.stdout, /^revoked 1 certificate: alice/);
+
+  // A certificate issued before the CA kept its record is revoked from its file.
+  await c.issueAudience("old");
+  const index = join(c.caDir, "issued.jsonl");
+  const lines = (await Deno.readTextFile(index)).split("\n").filter((l) =>
+    !l.includes('"cn":"old"')
+  );
+  await Deno.writeTextFile(index, lines.join("\n"));
+  r = await c.cli(["ca", "revoke", "old", "--ca-dir", c.caDir]);
+  assertEquals(r.code, 2);
+  r = await c.cli(["ca", "revoke", "--cert", join(c.caDir, "old.crt"), "--ca-dir", c.caDir]);
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(r.stdout, /^revoked 1 certificate: old \(serial [0-9A-F]+\)/);
+  // One from another CA is refused, and nothing is recorded.
+  const other = join(c.dir, "other-ca");
+  await c.orchOk(["ca", "init", other]);
+  await c.orchOk(["ca", "issue", "stranger", "--role", "audience", "--ca-dir", other]);
+  r = await c.cli(["ca", "revoke", "--cert", join(other, "stranger.crt"), "--ca-dir", c.caDir]);
+  assertEquals(r.code, 2);
+  assertMatch(r.stderr, /stranger\.crt was not issued by the CA in /);
+  assert(!(await Deno.readTextFile(index)).includes("stranger"));
 });
