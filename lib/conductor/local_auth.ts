@@ -17,12 +17,16 @@
  * @module
  */
 
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { LOCAL_AUTH_SCHEME, proofFolder } from "../protocol/mod.ts";
 
 /** A proof's name: 32 random bytes in hex. */
 const PROOF_NAME = /^[0-9a-f]{64}$/;
+/** How a proof is opened: a link is not followed, and a pipe does not block. */
+const NOFOLLOW_NONBLOCK = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** A proof older than this is refused (it was made for an earlier request). */
 const PROOF_MAX_AGE_MS = 60_000;
 /** Entries of an old proof folder removed at start, at most. */
@@ -106,22 +110,42 @@ export class LocalAuthenticator {
       );
     }
     const path = `${this.folder}/${name}`;
-    let info: Deno.FileInfo;
+    let entry: Deno.FileInfo;
     try {
-      info = await Deno.lstat(path);
+      entry = await Deno.lstat(path);
     } catch {
       throw new OrchError("unauthenticated", `no proof named by the request in ${this.folder}`);
     }
     try {
-      if (!info.isFile || info.isSymlink) throw refused("it is not a regular file");
-      if (info.nlink !== 1) throw refused("it has more than one link");
-      if (info.uid === null || info.gid === null) throw refused("its owner cannot be read");
-      const age = Date.now() - (info.mtime?.getTime() ?? 0);
-      if (age > PROOF_MAX_AGE_MS) throw refused("it is older than a minute");
-      if (info.size !== name.length) throw refused("it does not hold its own name");
-      const text = await Deno.readTextFile(path);
-      if (text !== name) throw refused("it does not hold its own name");
-      return { uid: info.uid, gid: info.gid };
+      if (!entry.isFile || entry.isSymlink) throw refused("it is not a regular file");
+      // Its owner may rename it, and put a link to a device or a pipe in its place, between the
+      // look above and the read below: what is read is opened without following a link and
+      // without waiting, checked on the open file itself, and read no further than a name.
+      let file: FileHandle;
+      try {
+        file = await open(path, NOFOLLOW_NONBLOCK);
+      } catch {
+        throw refused("it is not a regular file");
+      }
+      try {
+        const info = await file.stat();
+        if (!info.isFile() || info.ino !== entry.ino || info.dev !== entry.dev) {
+          throw refused("it is not a regular file");
+        }
+        if (info.nlink !== 1) throw refused("it has more than one link");
+        if (Date.now() - info.mtimeMs > PROOF_MAX_AGE_MS) {
+          throw refused("it is older than a minute");
+        }
+        if (info.size !== name.length) throw refused("it does not hold its own name");
+        const buf = new Uint8Array(name.length + 1);
+        const { bytesRead } = await file.read(buf, 0, buf.length, 0);
+        if (new TextDecoder().decode(buf.subarray(0, bytesRead)) !== name) {
+          throw refused("it does not hold its own name");
+        }
+        return { uid: info.uid, gid: info.gid };
+      } finally {
+        await file.close();
+      }
     } finally {
       await Deno.remove(path).catch((err) => {
         this.#log.warn("cannot remove a used local proof", { path, error: errorMessage(err) });
