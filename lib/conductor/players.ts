@@ -14,11 +14,14 @@ import {
   type Accept,
   type Assign,
   type Hello,
+  maskResult,
+  maskText,
   type PlayerMessage,
   PROTOCOL_MINOR,
   type Ready,
   type Reject,
   type Result,
+  secretValues,
 } from "../protocol/mod.ts";
 import { checkAnnouncedScores } from "../score/mod.ts";
 import type { PlayerRecord } from "../store/mod.ts";
@@ -348,7 +351,8 @@ export class PlayerGateway {
     });
     // The player is fuller than the conductor thought: wait for its next ready.
     if (m.code === "busy" || m.code === "draining") session.blocked = true;
-    this.#d.machine.refused(t, { player, code: m.code, message: m.message });
+    const message = maskText(m.message, jobSecrets(t.job));
+    this.#d.machine.refused(t, { player, code: m.code, message });
     this.#d.scheduler.playerFree(player);
     this.kick();
   }
@@ -359,7 +363,8 @@ export class PlayerGateway {
     const ack = () => session.send({ type: "result_ack", task_id: r.task_id, attempt: r.attempt });
     const t = this.#held(session, r.task_id, r.attempt);
     if (t) {
-      d.machine.result(t, r);
+      // Masked again here: a player of an older version does not know the submitter's marks.
+      d.machine.result(t, maskResult(r, jobSecrets(t.job)));
       d.log.debug("task finished", {
         player,
         task: r.task_id,
@@ -467,4 +472,9 @@ export class PlayerGateway {
     }
     return false;
   }
+}
+
+/** The values of a job's secret params that are long enough to mask (see `masking.ts`). */
+function jobSecrets(job: TaskRec["job"]): string[] {
+  return job.secret.length === 0 ? [] : secretValues(null, job.params, job.secret);
 }

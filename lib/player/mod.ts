@@ -8,4 +8,3 @@
 export * from "./backoff.ts";
 export * from "./player.ts";
 export * from "./runner.ts";
-export * from "./secrets.ts";

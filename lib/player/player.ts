@@ -369,7 +369,7 @@ export class Player {
     if (!score) {
       return this.#reject(link, a, "unknown_score", `no score ${a.score} in ${this.#catalog.dir}`);
     }
-    const check = checkParams(score.conf.params, a.params);
+    const check = checkParams(score.conf.params, a.params, a.secret);
     if (!check.ok) return this.#reject(link, a, "bad_params", check.problems.join("; "));
     const cwd = score.conf.dir ?? this.#catalog.dir;
     try {

@@ -20,11 +20,12 @@ import {
   clip,
   decodeMessage,
   LIMITS,
+  maskResult,
   type Outcome,
   type ResultBody,
+  secretValues,
 } from "../protocol/mod.ts";
 import { DEFAULT_PATH, type Score } from "../score/mod.ts";
-import { maskResult, secretValues } from "./secrets.ts";
 
 /** Abort reason for a run stopped because the player is shutting down (outcome interrupted). */
 export const INTERRUPT = "interrupted";

@@ -31,9 +31,12 @@ export const PROTOCOL_VERSION = 1;
 /**
  * This build's minor version of {@linkcode PROTOCOL_VERSION}: additions a
  * peer may rely on once both sides say they have them. 1: versions are
- * negotiated, and message types a peer does not know are ignored.
+ * negotiated, and message types a peer does not know are ignored. 2: an
+ * assignment names its secret keys (`assign.secret`), and the player masks
+ * their values (an older player ignores the field; the conductor masks what
+ * it sends back all the same).
  */
-export const PROTOCOL_MINOR = 1;
+export const PROTOCOL_MINOR = 2;
 
 /** A range of protocol majors, both ends included. */
 export interface ProtocolRange {

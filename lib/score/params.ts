@@ -66,6 +66,7 @@ export type ParamCheck =
 export function checkParams(
   declared: Record<string, ParamSpec> | null,
   params: Record<string, string>,
+  secret: readonly string[] = [],
 ): ParamCheck {
   if (declared === null) return { ok: true, values: { ...params } };
   const problems: string[] = [];
@@ -87,7 +88,8 @@ export function checkParams(
       else if (spec.default !== undefined) values[key] = spec.default;
       continue;
     }
-    const problem = checkValue(spec, value);
+    // A key the assignment marks secret is never quoted either, whatever this conf says of it.
+    const problem = checkValue(secret.includes(key) ? { ...spec, secret: true } : spec, value);
     if (problem) problems.push(`parameter ${key}: ${problem}`);
     else values[key] = value;
   }

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../_helpers/assert.ts";
+import { assert, assertEquals } from "../../_helpers/assert.ts";
 import type { ParamSpec } from "../../../lib/protocol/messages.ts";
 import { checkParams, checkValue } from "../../../lib/score/params.ts";
 
@@ -157,4 +157,13 @@ Deno.test("a parameter named like an Object member is not taken as declared or g
     ok: false,
     problems: ["parameter toString is required"],
   });
+});
+
+Deno.test("a value the assignment marks secret is never quoted, though the conf does not declare it secret", () => {
+  const declared = { PIN: { type: "int" as const, required: true } };
+  const plain = checkParams(declared, { PIN: "abc-9d1e" });
+  assert(!plain.ok && plain.problems[0].includes("abc-9d1e"));
+  const marked = checkParams(declared, { PIN: "abc-9d1e" }, ["PIN"]);
+  assert(!marked.ok);
+  assertEquals(marked.problems, ["parameter PIN: the secret value is not an integer"]);
 });

@@ -1,7 +1,9 @@
 /**
- * Secret parameters (`secret: true` in a score's conf): the player needs
- * their values to run the score, but no result it journals or sends holds
- * them in clear. Before a result leaves the run, every occurrence of each
+ * Secret parameters (`secret: true` in a score's conf, or marked so by the
+ * submitter): the player needs their values to run the score, but no result
+ * it journals or sends holds them in clear, and the conductor masks them
+ * again in whatever a player sends back before it is stored (a player of an
+ * older version may not have masked them). Before a result leaves the run, every occurrence of each
  * secret value in the output tails, the error text and the response (keys
  * and values, at any depth) is replaced by {@linkcode SECRET_MARK}.
  *
@@ -13,7 +15,7 @@
  * @module
  */
 
-import type { ParamSpec, ResultBody } from "../protocol/mod.ts";
+import type { ParamSpec, ResultBody } from "./messages.ts";
 
 /** What replaces a secret value. */
 export const SECRET_MARK = "[secret]";

@@ -1,5 +1,5 @@
 import { assertEquals } from "../../_helpers/assert.ts";
-import { maskResult, maskText, secretValues } from "../../../lib/player/secrets.ts";
+import { maskResult, maskText, secretValues } from "../../../lib/protocol/masking.ts";
 import type { ParamSpec, ResultBody } from "../../../lib/protocol/mod.ts";
 import { checkParams } from "../../../lib/score/params.ts";
 
