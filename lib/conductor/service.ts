@@ -54,7 +54,7 @@ export interface ServiceDeps {
 export class AudienceService {
   readonly #d: ServiceDeps;
   /** Request ids of submits whose job is not yet committed. */
-  readonly #requests = new Map<string, number>();
+  readonly #requests = new Map<string, { id: number; by: string }>();
 
   constructor(deps: ServiceDeps) {
     this.#d = deps;
@@ -63,6 +63,14 @@ export class AudienceService {
   #running(): void {
     const s = this.#d.state();
     if (s.stopping !== null) throw new OrchError("unavailable", s.stopping);
+  }
+
+  /** The job a stored submit with `requestId` made, and who submitted it. */
+  async #storedRequest(requestId: string): Promise<{ id: number; by: string } | undefined> {
+    const id = await this.#d.store.jobIdByRequest(requestId);
+    if (id === undefined) return undefined;
+    const job = await this.#d.store.jobAccess(id);
+    return { id, by: job?.submittedBy ?? "" };
   }
 
   /** Waits for everything recorded so far to be committed; a failed commit is `unavailable`. */
@@ -85,12 +93,22 @@ export class AudienceService {
     const by = callerLabel(caller);
     if (req.request_id !== null) {
       const known = this.#requests.get(req.request_id) ??
-        await d.store.jobIdByRequest(req.request_id) ?? this.#requests.get(req.request_id);
+        await this.#storedRequest(req.request_id) ?? this.#requests.get(req.request_id);
       if (known !== undefined) {
+        // A request id names one submitter's submit: another's is refused, not answered with a
+        // job it may not see (and its own submit silently swallowed).
+        if (known.by !== by) {
+          throw new OrchError(
+            "conflict",
+            `request id ${JSON.stringify(req.request_id)} was used by another submitter`,
+            { hint: "choose request ids at random (the orch command does)" },
+          );
+        }
         // Sent again after its answer was lost: the job exists (or is being committed) already.
-        d.log.info("submit sent again; answering with its job", { job: known, by });
+        d.log.info("submit sent again; answering with its job", { job: known.id, by });
+        accepted?.(known.id);
         await this.#durable();
-        return known;
+        return known.id;
       }
       this.#running();
     }
@@ -122,7 +140,7 @@ export class AudienceService {
     accepted?.(id);
     const rid = req.request_id;
     if (rid !== null) {
-      this.#requests.set(rid, id);
+      this.#requests.set(rid, { id, by });
       d.committer.afterCommit(() => this.#requests.delete(rid));
     }
     d.log.info("job submitted", {

@@ -111,6 +111,22 @@ Deno.test("an audience certificate is refused a score or a target outside its gr
   const bad = await c.cli(["audit", "--who", "bob"]);
   assertEquals(bad.code, 2);
   assertMatch(bad.stderr, /--who "bob" is not an identity/);
+
+  // A request id names one submitter's submit: sent again by its owner it finds the job (and is
+  // audited as allowed); another submitter using it is refused, and learns nothing of the job.
+  const sent = { score: "hello", scope: "all" as const, targets: ["p1"], params: {} };
+  const byId = await bob.submit({ ...sent, request_id: "bob-req-1" });
+  assertEquals(await bob.submit({ ...sent, request_id: "bob-req-1" }), byId);
+  await refused(
+    c.client.submit({ ...sent, request_id: "bob-req-1" }),
+    "conflict",
+    /^request id "bob-req-1" was used by another submitter$/,
+  );
+  const again = (await auditOf(c)).filter((r) => r.job_id === byId && r.action === "submit");
+  assertEquals(again.map((r) => [r.who, r.outcome]), [
+    ["audience:bob", "allowed"],
+    ["audience:bob", "allowed"],
+  ]);
 });
 
 Deno.test("reading and cancelling another's job needs read_all and cancel_all", async () => {
