@@ -71,7 +71,7 @@ export const conductorKeys = {
   ),
   request_timeout: duration(
     30_000,
-    "An audience request must arrive whole (headers and body) within this time; an idle kept-alive connection is closed after a tenth of it.",
+    "An audience request must arrive whole (headers and body) within this time (counted again after each answer, so an idle kept-alive connection is closed after it).",
     1_000,
     600_000,
   ),
