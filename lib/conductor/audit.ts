@@ -7,8 +7,11 @@
  */
 
 import type { Logger } from "../log.ts";
-import type { AuditRecord } from "../protocol/mod.ts";
+import { type AuditRecord, clip } from "../protocol/mod.ts";
 import type { Clock } from "./clock.ts";
+
+/** Characters of a reason kept in a record (a refusal may quote a whole request's field). */
+const MAX_REASON = 1000;
 
 /** An audit record as it is handed in; the store gives it its id, the clock its time. */
 export type AuditEntry = Omit<AuditRecord, "id" | "at" | "job_id" | "reason"> & {
@@ -51,7 +54,7 @@ export class Auditor {
       subject: entry.subject,
       job_id: entry.job_id ?? null,
       outcome: entry.outcome,
-      reason: entry.reason ?? null,
+      reason: entry.reason == null ? null : clip(entry.reason, MAX_REASON),
     };
     this.#log[level]("audit", {
       action: record.action,

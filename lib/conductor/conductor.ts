@@ -144,6 +144,7 @@ export class Conductor {
   readonly audit: Auditor;
   #conductorId = "";
   #access: AccessControl;
+  #grantsReload: Promise<void> = Promise.resolve();
   #local: LocalAuthenticator | null = null;
   #server: TlsServer | null = null;
   #audience: AudienceServers | null = null;
@@ -365,9 +366,14 @@ export class Conductor {
    * Re-reads the grants file; a bad one is refused whole (the grants in
    * force stay) with an error naming FILE:LINE.
    */
-  async reloadGrants(): Promise<void> {
-    this.#access = await loadAccess(this.#opts.grantsFile);
-    this.#logAccess();
+  reloadGrants(): Promise<void> {
+    // One reload at a time, in order: a slow read must not win over a later one.
+    const next = this.#grantsReload.then(async () => {
+      this.#access = await loadAccess(this.#opts.grantsFile);
+      this.#logAccess();
+    });
+    this.#grantsReload = next.catch(() => {});
+    return next;
   }
 
   /**

@@ -86,6 +86,15 @@ export class LocalAuthenticator {
       );
     }
     log.debug("local proof folder ready", { folder, mode: mode.toString(8) });
+    // With hard links unprotected, a user could link a file of another's (one it can write) into
+    // the folder under a fresh name, then remove the original: the proof would pass as that user's.
+    const hardlinks = await Deno.readTextFile("/proc/sys/fs/protected_hardlinks").catch(() => "");
+    if (hardlinks.trim() === "0") {
+      log.warn(
+        "fs.protected_hardlinks is 0: a local user could pass off a file of another user's as its proof; set it to 1",
+        { folder },
+      );
+    }
     return new LocalAuthenticator(folder, log);
   }
 
