@@ -11,7 +11,8 @@ import tls from "node:tls";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import type { AuditRecord } from "../../lib/protocol/mod.ts";
+import { type AuditRecord, proofFolder } from "../../lib/protocol/mod.ts";
+import { makeLocalProof } from "../../lib/client/mod.ts";
 import { Proc, until } from "../_helpers/proc.ts";
 
 /** Connections each attack opens: enough to matter, few enough for a 2-core machine in parallel. */
@@ -108,10 +109,22 @@ Deno.test("2,000 abandoned long polls on the socket let go of their descriptors"
   const id = await c.client.submit({ score: "hello", scope: "all", targets: ["p2"], params: {} });
   const pid = proc.child.pid;
   const before = fdCount(pid);
+  // Each poll proves its user, as the orch command does, so that it is answered only at the end.
+  const proofs: string[] = [];
+  for (let i = 0; i < MANY; i++) proofs.push((await makeLocalProof(c.socket))!.header);
   using polls = new Sockets();
+  let answered = 0;
   await polls.open(MANY, () => {
     const s = net.connect(c.socket);
-    s.once("connect", () => s.write(`GET /v1/jobs/${id}?wait=300 HTTP/1.1\r\nHost: x\r\n\r\n`));
+    const auth = proofs.pop()!;
+    s.once(
+      "connect",
+      () =>
+        s.write(
+          `GET /v1/jobs/${id}?wait=300 HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\n\r\n`,
+        ),
+    );
+    s.once("data", () => answered++);
     return s;
   });
   await until("the conductor holds the long polls", () => fdCount(pid) >= before + MANY).catch(
@@ -121,6 +134,11 @@ Deno.test("2,000 abandoned long polls on the socket let go of their descriptors"
       );
     },
   );
+  // Every proof was taken (the conductor deletes each it checks), and no poll was answered: they
+  // are waiting for the job, not refused.
+  const folder = proofFolder(c.socket);
+  await until("every proof checked", () => [...Deno.readDirSync(folder)].length === 0, 30_000);
+  assertEquals(answered, 0);
   for (const s of polls.all) s.destroy();
   await until("the conductor's descriptors back down", () => fdCount(pid) < before + 50, 30_000);
   // Still serving, and the job is still waiting for p2.
@@ -174,7 +192,7 @@ Deno.test("a second connection with a connected player's certificate is refused 
     score: "sleep",
     scope: "all",
     targets: ["p1"],
-    params: { SECONDS: "3" },
+    params: { SECONDS: "15" },
   });
   // A clone: the same name and certificate, its own state.
   const clone = c.track(
@@ -188,6 +206,8 @@ Deno.test("a second connection with a connected player's certificate is refused 
   await proc.waitFor(
     /ERROR a second connection presented a connected player's certificate player=p1/,
   );
+  // The clone came while the real player's task ran: that is what the outcome below is about.
+  assertEquals((await c.job(id)).tasks[0].state, "running");
   await proc.waitFor(
     /ERROR audit action=player_connect outcome=refused who=player:p1 auth=client_certificate transport=players/,
   );
