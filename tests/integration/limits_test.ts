@@ -11,6 +11,7 @@ import tls from "node:tls";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
+import { OrchError } from "../../lib/errors.ts";
 import { type AuditRecord, proofFolder } from "../../lib/protocol/mod.ts";
 import { makeLocalProof } from "../../lib/client/mod.ts";
 import { Proc, until } from "../_helpers/proc.ts";
@@ -100,6 +101,40 @@ Deno.test("2,000 idle connections on each port that never speak are closed after
   );
   assertEquals((await c.client.players()).find((p) => p.name === "p1")?.connected, true);
 });
+
+Deno.test("connections over the limits of a port, or of one address, are closed at once; others still get in", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  const { proc } = await c.startConductor([
+    "--max-connections",
+    "4",
+    "--audience-max-connections-per-peer",
+    "3",
+  ]);
+  await c.startPlayer("p1");
+  // The players port holds p1 and 3 more; the next ones are closed before any handshake.
+  using players = new Sockets();
+  await players.open(6, () => net.connect(c.playersPort, "127.0.0.1"), 1);
+  await until("the players port closed those over its limit", () => players.closed === 3);
+  await proc.waitFor(
+    /WARN {2}refused connections over a limit .*listener="players port" limit="4 connections"/,
+  );
+  // The HTTPS port takes 3 connections from one address; a 4th, even a real client, is refused.
+  using https = new Sockets();
+  await https.open(3, () => net.connect(c.audiencePort, "127.0.0.1"), 1);
+  const alice = await c.httpsClient("alice");
+  await refusedBy(alice.players(), "unavailable");
+  await proc.waitFor(/limit="3 connections from one address"/);
+  // Once they go, the client gets in; p1 was never disturbed.
+  for (const s of https.all) s.destroy();
+  await until("the idle HTTPS connections are gone", () => https.closed === 3);
+  assertEquals((await alice.players()).find((p) => p.name === "p1")?.connected, true);
+});
+
+async function refusedBy(p: Promise<unknown>, code: string): Promise<void> {
+  const err = await p.then(() => null, (e) => e);
+  assert(err instanceof OrchError, `expected a refusal, got ${err}`);
+  assertEquals(err.code, code);
+}
 
 Deno.test("2,000 abandoned long polls on the socket let go of their descriptors", async () => {
   // p2 is listed but never started: its job stays queued, so every long poll waits.
