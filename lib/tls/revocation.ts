@@ -119,6 +119,15 @@ export class Revocation {
       return false;
     }
     if (this.#closed) return false;
+    // An older CRL, even one the CA signed, would take revocations back: it is not taken.
+    if (next.thisUpdate.getTime() < this.#list.thisUpdate.getTime()) {
+      this.#log.error("CRL not reloaded: it is older than the one in force; keeping that", {
+        crl: this.path,
+        this_update: next.thisUpdate.toISOString(),
+        in_force: this.#list.thisUpdate.toISOString(),
+      });
+      return false;
+    }
     const before = this.#list.revoked.size;
     this.#list = next;
     this.#log.info("CRL reloaded", { crl: this.path, revoked: next.revoked.size, before });

@@ -197,6 +197,30 @@ Deno.test("a revoked certificate is refused at the handshake, and a connected on
   revocation.close();
 });
 
+Deno.test("an older CRL, though signed by the CA, is not taken: it would take revocations back", async () => {
+  const d = await deployment();
+  const p1 = await d.player("p1");
+  await using dir = await tempDir();
+  const crl = join(dir.path, "crl.pem");
+  const serial = await serialOf(p1.certPem);
+  const write = async (serials: string[], now: Date) =>
+    await Deno.writeTextFile(
+      crl,
+      await createCrl(d.ca, serials.map((s) => ({ serial: s, revokedAt: now })), {
+        now,
+        nextUpdate: new Date(now.getTime() + 2 * DAY),
+      }),
+    );
+  await write([serial], NOW);
+  const log = memoryLog();
+  const revocation = await Revocation.open(crl, d.ca.certPem, log);
+  await write([], new Date(NOW.getTime() - DAY));
+  assertEquals(await revocation.reload(), false);
+  assertMatch(log.lines.at(-1)!, /^ERROR CRL not reloaded: it is older than the one in force/);
+  assert(revocation.revokedAt(serial) !== null, "p1 is still revoked");
+  revocation.close();
+});
+
 Deno.test("a change of the CRL file is picked up without a signal, and close stops watching", async () => {
   const d = await deployment();
   const p1 = await d.player("p1");
