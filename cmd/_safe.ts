@@ -7,7 +7,7 @@
 
 const UNSAFE =
   // deno-lint-ignore no-control-regex -- control characters are what this finds
-  /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+  /[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 /**
  * `text` made safe for a terminal: every control character (C0 — escape

@@ -262,6 +262,7 @@ Deno.test("safe escapes control characters as \\xHH and direction overrides as \
   assertEquals(safe("\u061c\u200b\u200f\ufeff"), "\\u061c\\u200b\\u200f\\ufeff");
   assertEquals(safe("\x1b[0m\n\r\x7f\x85"), "\\x1b[0m\\x0a\\x0d\\x7f\\x85");
   assertEquals(safe("\u202e\u2066x\u2069"), "\\u202e\\u2066x\\u2069");
+  assertEquals(safe("soft\xadhyphen\u2060joiner\u180e"), "soft\\xadhyphen\\u2060joiner\\u180e");
   assertEquals(safe("héllo, wörld ✓"), "héllo, wörld ✓");
 });
 
