@@ -57,6 +57,11 @@ export class AccessControl {
     );
   }
 
+  /** Where the grants come from, for messages. */
+  get sourceName(): string {
+    return this.source ?? "the built-in grants (there is no grants file)";
+  }
+
   /** The grants that name `p`. */
   grantsOf(p: Principal): Grant[] {
     return this.grants.filter((g) => g.who.some((w) => names(w, p)));
@@ -80,7 +85,7 @@ export class AccessControl {
     }
     const what = q.score === undefined ? "" : ` of score ${JSON.stringify(q.score)}`;
     const on = q.targets ? ` on ${listed(missing.length > 0 ? missing : q.targets)}` : "";
-    const src = this.source ?? "the built-in grants (there is no grants file)";
+    const src = this.sourceName;
     return mine.length === 0
       ? `no grant in ${src} names ${p.label}${
         p.groups.length > 0 ? ` or its groups (${p.groups.join(", ")})` : ""

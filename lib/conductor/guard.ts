@@ -87,16 +87,18 @@ export function createGuard(d: GuardDeps): Guard {
       throw err;
     }
     c.set("principal", p);
+    // The audit trail keeps the whole reason; the caller is `told` (by default the same).
     const refuse = async (
       what: string,
       subject: string,
       reason: string,
       jobId: number | null = null,
+      told = reason,
     ): Promise<never> => {
       if (action) {
         await record(c, d, { who: p.label, action, subject, outcome: "refused", reason, jobId });
       }
-      throw new OrchError("forbidden", `${p.label} may not ${what}: ${reason}`);
+      throw new OrchError("forbidden", `${p.label} may not ${what}: ${told}`);
     };
     const access = d.access();
     switch (kind) {
@@ -175,7 +177,13 @@ export function createGuard(d: GuardDeps): Guard {
           score: job.score,
           targets: job.targets,
         });
-        if (why) await refuse(what, subject, why, id);
+        if (why) {
+          // Another's job: the refusal does not tell its score, targets or submitter.
+          const told = own
+            ? why
+            : `no grant in ${access.sourceName} gives ${p.label} ${all} over this job, which is another's`;
+          await refuse(what, subject, why, id, told);
+        }
         const act: AuditAction = kind === "cancel" ? "cancel" : "read_params";
         let recorded = kind === "tasks"; // Allowed page reads are not recorded: they are many.
         const allowed = () => {
