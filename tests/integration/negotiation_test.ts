@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { RawPlayer, rawScore } from "../_helpers/raw_player.ts";
+import { PROTOCOL_MINOR } from "../../lib/protocol/mod.ts";
 
 const ECHO = [rawScore("echo", null)];
 
@@ -9,13 +10,15 @@ Deno.test("a newer player (minor 99, majors 1..3) is welcomed on 1, and a messag
   const conductor = await c.startConductor();
   const p1 = await c.startPlayer("p1");
   // The real player says what it speaks and logs what was chosen.
-  await p1.waitFor(/connected to the conductor .*protocol=1\.1/);
-  await conductor.proc.waitFor(/player connected player=p1 .*protocol=1\.1/);
+  await p1.waitFor(new RegExp(`connected to the conductor .*protocol=1\\.${PROTOCOL_MINOR}\\b`));
+  await conductor.proc.waitFor(
+    new RegExp(`player connected player=p1 .*protocol=1\\.${PROTOCOL_MINOR}\\b`),
+  );
 
   await using rp = await RawPlayer.connect(c, "rp");
   rp.hello({ protocol: 1, protocols: { min: 1, max: 3 }, minor: 99, scores: ECHO });
   const welcome = await rp.next(["welcome", "refuse"]);
-  assertEquals([welcome.type, welcome.protocol, welcome.minor], ["welcome", 1, 1]);
+  assertEquals([welcome.type, welcome.protocol, welcome.minor], ["welcome", 1, PROTOCOL_MINOR]);
   await conductor.proc.waitFor(/player connected player=rp .*protocol=1\.99/);
 
   rp.send({ type: "future_thing" });
