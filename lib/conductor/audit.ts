@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import { type AuditRecord, clip } from "../protocol/mod.ts";
 import type { Clock } from "./clock.ts";
 
-/** Characters of a reason kept in a record (a refusal may quote a whole request's field). */
+/** Characters of a reason or subject kept in a record (either may quote what a caller sent). */
 const MAX_REASON = 1000;
 
 /** An audit record as it is handed in; the store gives it its id, the clock its time. */
@@ -51,7 +51,7 @@ export class Auditor {
       transport: entry.transport,
       from: entry.from,
       action: entry.action,
-      subject: entry.subject,
+      subject: clip(entry.subject, MAX_REASON),
       job_id: entry.job_id ?? null,
       outcome: entry.outcome,
       reason: entry.reason == null ? null : clip(entry.reason, MAX_REASON),
