@@ -124,6 +124,22 @@ export function formatJobSummary(job: JobView): string[] {
   if (job.retries > 0) limits.push(`retries ${job.retries}`);
   if (job.cancelled_at !== null) limits.push(`cancelled ${formatTime(job.cancelled_at)}`);
   if (limits.length > 0) out.push(limits.join(", "));
+  const r = job.rollout_settings;
+  if (r) {
+    const rules = [];
+    if (r.quorum !== null) rules.push(`quorum ${r.quorum} of ${job.task_count}`);
+    if (r.batch !== null) rules.push(`batch ${r.batch}`);
+    if (r.max_errors !== null) rules.push(`max errors ${r.max_errors}`);
+    if (r.batch_wait_ms > 0) rules.push(`batch wait ${formatDuration(r.batch_wait_ms)}`);
+    out.push(`rollout: ${rules.join(", ")}`);
+  }
+  const p = job.rollout;
+  if (p) {
+    out.push(
+      `progress: batch ${p.batch} of ${p.batches}, ${p.errors} error${p.errors === 1 ? "" : "s"}` +
+        (p.errors_allowed === null ? "" : ` of ${p.errors_allowed} allowed`),
+    );
+  }
   return out;
 }
 

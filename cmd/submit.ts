@@ -9,7 +9,7 @@ import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { parseDuration } from "../lib/config/mod.ts";
 import { OrchError } from "../lib/errors.ts";
 import { safe } from "./_safe.ts";
-import { decodeSubmit, LIMITS, MAX_RETRIES } from "../lib/protocol/mod.ts";
+import { type Amount, decodeSubmit, LIMITS, MAX_RETRIES } from "../lib/protocol/mod.ts";
 import { addAudienceFlags, clientFromFlags, err, exitState, out, waitForJob } from "./_common.ts";
 import { jobExit, printJob } from "./_format.ts";
 
@@ -151,6 +151,32 @@ export function retriesFlag(text: string): number {
   return Number(text);
 }
 
+/** Parses `--quorum M`: a whole number of tasks. */
+export function quorumFlag(text: string): number {
+  if (!/^\d{1,6}$/.test(text) || Number(text) < 1) {
+    throw new OrchError(
+      "usage",
+      `--quorum ${JSON.stringify(text)} is not a number of tasks (1 or more)`,
+    );
+  }
+  return Number(text);
+}
+
+/** Parses an amount of tasks: `N` (1 or more) or `P%` (1..100). */
+export function amountFlag(flag: string, text: string): Amount {
+  const m = /^(\d{1,6})(%?)$/.exec(text);
+  const n = m ? Number(m[1]) : NaN;
+  if (!m || n < 1 || (m[2] === "%" && n > 100)) {
+    throw new OrchError(
+      "usage",
+      `${flag} ${
+        JSON.stringify(text)
+      } is neither a number of tasks (1 or more) nor a percentage (1%..100%)`,
+    );
+  }
+  return m[2] === "%" ? { percent: n } : { count: n };
+}
+
 /** Parses `--lines N|all`. */
 export function linesFlag(text: string): number {
   if (text === "all") return Infinity;
@@ -183,6 +209,16 @@ export function submitCommand(): CommandUnknownOpts {
       "a task not started by then ends expired: a duration (10m) or a time (ISO 8601)",
     )
     .option("--retries <n>", "run again after a failure, up to n times (idempotent scores only)")
+    .option(
+      "--quorum <m>",
+      "all-of: success once m tasks succeeded, failure once m cannot be; the rest end skipped",
+    )
+    .option("--batch <n|p%>", "run at most n (or p% of the) tasks at once, batch after batch")
+    .option(
+      "--max-errors <n|p%>",
+      "start no more tasks once n (or p% of the) tasks failed; the rest end skipped",
+    )
+    .option("--batch-wait <duration>", "with --batch: wait this long between batches")
     .option(
       "--connect-timeout <duration>",
       "keep trying to reach the conductor this long; the submit is sent again safely (default 10s)",
@@ -226,6 +262,12 @@ export function submitCommand(): CommandUnknownOpts {
       timeout_ms: opts.timeout === undefined ? null : timeoutFlag(opts.timeout),
       deadline: opts.deadline === undefined ? null : deadlineFlag(opts.deadline, Date.now()),
       retries: opts.retries === undefined ? 0 : retriesFlag(opts.retries),
+      quorum: opts.quorum === undefined ? null : quorumFlag(opts.quorum),
+      batch: opts.batch === undefined ? null : amountFlag("--batch", opts.batch),
+      max_errors: opts.maxErrors === undefined ? null : amountFlag("--max-errors", opts.maxErrors),
+      batch_wait_ms: opts.batchWait === undefined
+        ? 0
+        : durationFlag("--batch-wait", opts.batchWait),
     });
     const retryForMs = opts.connectTimeout === undefined
       ? 10_000

@@ -14,6 +14,7 @@
 import type { Logger } from "../log.ts";
 import type {
   Aggregate,
+  JobRollout,
   JournalEntry,
   Outcome,
   ResultBody,
@@ -21,7 +22,7 @@ import type {
   TaskState,
   TriedPlayer,
 } from "../protocol/mod.ts";
-import { isFinal } from "../protocol/mod.ts";
+import { isError, isFinal } from "../protocol/mod.ts";
 import type { AttemptResult, JobRecord, StoreSnapshot, TaskRow } from "../store/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { Committer } from "./committer.ts";
@@ -57,6 +58,23 @@ export interface JobRec {
   /** Ended in another final state. */
   unsucceeded: number;
   cancelled: boolean;
+  /** Its quorum, batch and error budget, or null. */
+  readonly rollout: JobRollout | null;
+  /** Tasks that ended as errors ({@linkcode isError}). */
+  errors: number;
+  /**
+   * With a batch: queued tasks waiting for a later batch (not in the
+   * scheduler's indexes), in queue order, and where the next one is.
+   */
+  readonly held: TaskRec[];
+  heldAt: number;
+  /** With a batch: tasks of the current batch not final yet; the batch started last. */
+  inBatch: number;
+  batchNo: number;
+  /** A batch wait is under way. */
+  waiting: boolean;
+  /** Its quorum was decided or its error budget spent: nothing more starts. */
+  stopped: boolean;
 }
 
 /** A task that is not final. */
@@ -83,6 +101,8 @@ export interface TaskRec {
   gen: number;
   /** The player whose holdings count it (assigned or running there), else null. */
   heldBy: string | null;
+  /** A task of a job with a batch: part of the current batch (it may be placed). */
+  released: boolean;
 }
 
 /** What the machine needs around it. */
@@ -107,6 +127,8 @@ export type Refusal = TriedPlayer;
 
 /** The aggregate of a finished job from its counts. */
 function aggregateOfDone(j: JobRec): Aggregate {
+  const quorum = j.rollout?.quorum ?? null;
+  if (quorum !== null) return j.succeeded >= quorum ? "success" : "failure";
   if (j.succeeded === j.total) return "success";
   return j.succeeded === 0 ? "failure" : "partial";
 }
@@ -130,6 +152,7 @@ export function newTask(job: JobRec, id: number, seq: number, host: string | nul
     startedAt: null,
     gen: 0,
     heldBy: null,
+    released: false,
   };
 }
 
@@ -168,6 +191,8 @@ export class TaskMachine {
       );
       rec.succeeded = done?.succeeded ?? 0;
       rec.unsucceeded = done?.other ?? 0;
+      // Which of the others were errors is not loaded: all of them count against the budget.
+      rec.errors = rec.unsucceeded;
     }
     for (const r of snap.tasks) {
       const job = this.#jobs.get(r.jobId);
@@ -189,10 +214,16 @@ export class TaskMachine {
         startedAt: r.startedAt,
         gen: 0,
         heldBy: null,
+        // A task sent or running is part of the batch under way; queued ones wait for one.
+        released: r.state !== "queued",
       };
       this.#tasks.set(t.id, t);
       job.open.add(t);
+      if (t.released && job.rollout?.batch != null) job.inBatch++;
       this.#index(t);
+    }
+    for (const job of this.#jobs.values()) {
+      if (job.rollout?.batch != null && job.inBatch === 0) this.#startBatch(job);
     }
     for (const t of [...this.#tasks.values()]) {
       if (t.job.secretsLost && t.state === "queued") {
@@ -286,6 +317,7 @@ export class TaskMachine {
       });
     }
     this.#d.committer.insertJob(record, taskIds);
+    if (rec.rollout?.batch != null) this.#startBatch(rec);
     if (rec.deadline !== null) this.#d.timers.at(rec.deadline + 1, () => this.#expireJob(rec));
     return id;
   }
@@ -467,6 +499,14 @@ export class TaskMachine {
       succeeded: 0,
       unsucceeded: 0,
       cancelled: false,
+      rollout: j.rollout,
+      errors: 0,
+      held: [],
+      heldAt: 0,
+      inBatch: 0,
+      batchNo: 0,
+      waiting: false,
+      stopped: false,
     };
     this.#jobs.set(rec.id, rec);
     if (loaded && rec.deadline !== null) {
@@ -593,7 +633,17 @@ export class TaskMachine {
       job.open.delete(t);
       if (to === "succeeded") job.succeeded++;
       else job.unsucceeded++;
-      if (job.open.size === 0 && job.succeeded + job.unsucceeded >= job.total) {
+      if (isError(to)) job.errors++;
+      if (t.released) {
+        t.released = false;
+        job.inBatch--;
+      }
+      if (job.rollout !== null && this.#jobs.get(job.id) === job) this.#rollout(job, now);
+      // The rules above may have ended the job's last tasks, and the job with them.
+      if (
+        this.#jobs.get(job.id) === job && job.open.size === 0 &&
+        job.succeeded + job.unsucceeded >= job.total
+      ) {
         this.#jobs.delete(job.id);
         this.#finishing.add(job.id);
         c.finishJob(job.id, now);
@@ -611,6 +661,10 @@ export class TaskMachine {
 
   #index(t: TaskRec): void {
     if (t.state === "queued") {
+      if (t.job.rollout?.batch != null && !t.released) {
+        t.job.held.push(t);
+        return;
+      }
       if (t.notBefore !== null && t.notBefore > this.#d.clock.now()) {
         const gen = t.gen;
         this.#d.timers.at(t.notBefore, () => this.#retryDue(t, gen));
@@ -624,6 +678,65 @@ export class TaskMachine {
     if (!held) this.#held.set(player, held = new Set());
     held.add(t);
     t.heldBy = player;
+  }
+
+  /**
+   * A job's rollout rules after one of its tasks ended: the quorum decided
+   * or the error budget spent stop it (its queued tasks end `skipped`);
+   * else a batch that is over starts the next, after the batch wait.
+   */
+  #rollout(job: JobRec, now: number): void {
+    const r = job.rollout!;
+    if (job.stopped) return;
+    let why: string | null = null;
+    if (r.quorum !== null && job.succeeded >= r.quorum) {
+      why = `its quorum was reached: ${job.succeeded} of ${r.quorum} needed succeeded`;
+    } else if (r.quorum !== null && job.succeeded + job.open.size < r.quorum) {
+      why = `its quorum of ${r.quorum} can no longer be reached: ${job.succeeded} succeeded, ` +
+        `${job.open.size} left`;
+    } else if (r.max_errors !== null && job.errors >= r.max_errors) {
+      why = `its error budget is spent: ${job.errors} failed, ${r.max_errors} stop it`;
+    }
+    if (why !== null) {
+      job.stopped = true;
+      this.#d.log.info("rollout stopped", { job: job.id, why });
+      for (const t of [...job.open]) if (t.state === "queued") this.#finish(t, "skipped", why);
+      return;
+    }
+    if (r.batch === null || job.inBatch > 0 || job.waiting || job.heldAt >= job.held.length) return;
+    if (r.batch_wait_ms <= 0) {
+      this.#startBatch(job);
+      return;
+    }
+    job.waiting = true;
+    this.#d.timers.at(now + r.batch_wait_ms, () => {
+      job.waiting = false;
+      if (this.#jobs.get(job.id) === job && !job.stopped && job.inBatch === 0) {
+        this.#startBatch(job);
+      }
+    });
+  }
+
+  /** Releases the next batch of a job's held tasks to the scheduler. */
+  #startBatch(job: JobRec): void {
+    const size = job.rollout!.batch!;
+    let started = 0;
+    while (started < size && job.heldAt < job.held.length) {
+      const t = job.held[job.heldAt++];
+      if (this.#tasks.get(t.id) !== t || t.state !== "queued" || t.released) continue;
+      t.released = true;
+      job.inBatch++;
+      started++;
+      this.#index(t);
+    }
+    if (job.heldAt > 1024 && job.heldAt * 2 > job.held.length) {
+      job.held.splice(0, job.heldAt);
+      job.heldAt = 0;
+    }
+    if (started > 0) {
+      job.batchNo++;
+      this.#d.log.info("batch started", { job: job.id, batch: job.batchNo, tasks: started });
+    }
   }
 
   #unindex(t: TaskRec): void {

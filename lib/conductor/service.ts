@@ -17,6 +17,7 @@ import {
   type JobView,
   ORCH_VERSION,
   type PlayerView,
+  rolloutOf,
   type SubmitRequest,
   type TaskDetail,
   type TaskPage,
@@ -119,6 +120,7 @@ export class AudienceService {
       knownScores: () => d.registry.knownScores(),
       now: d.clock.now(),
     });
+    const rollout = rolloutOf(req, req.scope === "all" ? req.targets.length : 1);
     if (secret.length > 0 && d.secrets === null) this.#heldInMemory(req, secret);
     const box = d.secrets;
     const id = d.machine.submit(
@@ -133,6 +135,7 @@ export class AudienceService {
         requestId: req.request_id,
         submittedAt: d.clock.now(),
         caller,
+        rollout,
       },
       secret,
       box && ((job, key, value) => box.seal(job, key, value)),

@@ -16,7 +16,7 @@ import {
   SCORE_NAME,
   SCORE_NAME_DESC,
 } from "./names.ts";
-import type { Aggregate, TaskState } from "./states.ts";
+import { type Aggregate, ERROR_STATES, type TaskState } from "./states.ts";
 import { isPlainObject, Obj } from "./validate.ts";
 
 /** The audience API version prefix. */
@@ -48,6 +48,79 @@ export interface SubmitRequest {
    * {@linkcode SECRET_SHOWN}.
    */
   secret: string[];
+  /** All-of: the job succeeds once this many tasks succeeded (1..task count); null: every one. */
+  quorum: number | null;
+  /** At most this many tasks of the job run at once, batch after batch; null: no limit. */
+  batch: Amount | null;
+  /** Once this many tasks failed, no more are started (the rest end `skipped`); null: no limit. */
+  max_errors: Amount | null;
+  /** Wait between one batch's end and the next one's start (ms). */
+  batch_wait_ms: number;
+}
+
+/** A number of tasks: a count, or a percentage of the job's tasks. */
+export type Amount = { count: number } | { percent: number };
+
+/** A job's rollout rules with amounts resolved to counts; stored with the job. */
+export interface JobRollout {
+  quorum: number | null;
+  batch: number | null;
+  max_errors: number | null;
+  batch_wait_ms: number;
+}
+
+/** Where a rollout stands: batch k of n, errors e of those allowed. */
+export interface RolloutProgress {
+  /** The batch started last (0 before the first), and how many batches there are. */
+  batch: number;
+  batches: number;
+  /** Tasks that ended as errors, and how many stop the rollout (null: no limit). */
+  errors: number;
+  errors_allowed: number | null;
+}
+
+/** Largest wait between batches: a day. */
+export const MAX_BATCH_WAIT_MS = 86_400_000;
+
+/** `amount` of `total` tasks as a count: a percentage rounds up, and is at least 1. */
+export function amountOf(amount: Amount, total: number): number {
+  if ("count" in amount) return amount.count;
+  return Math.max(1, Math.ceil((total * amount.percent) / 100));
+}
+
+/**
+ * The rollout rules of a submit for a job of `tasks` tasks, or null when it
+ * has none; throws `OrchError("invalid")` for a quorum above the task count
+ * or a quorum on a one-of job.
+ */
+export function rolloutOf(req: SubmitRequest, tasks: number): JobRollout | null {
+  if (req.quorum === null && req.batch === null && req.max_errors === null) {
+    if (req.batch_wait_ms > 0) {
+      throw new OrchError("invalid", "batch_wait_ms: a wait between batches needs a batch");
+    }
+    return null;
+  }
+  if (req.quorum !== null && req.scope === "one") {
+    throw new OrchError(
+      "invalid",
+      "quorum: a one-of job has one task; a quorum is for all-of jobs",
+    );
+  }
+  if (req.quorum !== null && req.quorum > tasks) {
+    throw new OrchError(
+      "invalid",
+      `quorum: ${req.quorum} is more than the job's ${tasks} task${tasks === 1 ? "" : "s"}`,
+    );
+  }
+  if (req.batch === null && req.batch_wait_ms > 0) {
+    throw new OrchError("invalid", "batch_wait_ms: a wait between batches needs a batch");
+  }
+  return {
+    quorum: req.quorum,
+    batch: req.batch === null ? null : Math.min(amountOf(req.batch, tasks), tasks),
+    max_errors: req.max_errors === null ? null : amountOf(req.max_errors, tasks),
+    batch_wait_ms: req.batch_wait_ms,
+  };
 }
 
 /** How a secret parameter's value is shown in views. */
@@ -56,10 +129,21 @@ export const SECRET_SHOWN = "[secret]";
 /** The shape of a request id. */
 export const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
+type SubmitOptions =
+  | "timeout_ms"
+  | "deadline"
+  | "retries"
+  | "request_id"
+  | "secret"
+  | "quorum"
+  | "batch"
+  | "max_errors"
+  | "batch_wait_ms";
+
 /** What a client sends to submit a job: the options may be left out. */
 export type SubmitInput =
-  & Omit<SubmitRequest, "timeout_ms" | "deadline" | "retries" | "request_id" | "secret">
-  & Partial<Pick<SubmitRequest, "timeout_ms" | "deadline" | "retries" | "request_id" | "secret">>;
+  & Omit<SubmitRequest, SubmitOptions>
+  & Partial<Pick<SubmitRequest, SubmitOptions>>;
 
 /** Largest number of retries a job may ask for. */
 export const MAX_RETRIES = 100;
@@ -279,6 +363,35 @@ export interface JobView {
   counts: Partial<Record<TaskState, number>>;
   /** How many tasks the job has. */
   task_count: number;
+  /** Its quorum, batch size, error budget and batch wait; null when it has none. */
+  rollout_settings: JobRollout | null;
+  /** Where its rollout stands (a job with a batch or an error budget), else null. */
+  rollout: RolloutProgress | null;
+}
+
+/**
+ * Where a rollout stands, from its settings and its counts per state: the
+ * batch is that of the tasks started so far (every task not queued or
+ * skipped, cancelled or expired before it started is counted as started).
+ */
+export function rolloutProgress(
+  r: JobRollout | null,
+  counts: Partial<Record<TaskState, number>>,
+  total: number,
+): RolloutProgress | null {
+  if (r === null || (r.batch === null && r.max_errors === null)) return null;
+  const size = r.batch ?? total;
+  const notStarted = (counts.queued ?? 0) + (counts.skipped ?? 0) + (counts.cancelled ?? 0) +
+    (counts.expired ?? 0);
+  const started = Math.max(0, total - notStarted);
+  let errors = 0;
+  for (const s of ERROR_STATES) errors += counts[s] ?? 0;
+  return {
+    batch: Math.ceil(started / size),
+    batches: Math.ceil(total / size),
+    errors,
+    errors_allowed: r.max_errors,
+  };
 }
 
 /** A line of `GET /v1/jobs`. */
@@ -328,6 +441,10 @@ export function decodeSubmit(value: unknown): SubmitRequest {
     "retries",
     "request_id",
     "secret",
+    "quorum",
+    "batch",
+    "max_errors",
+    "batch_wait_ms",
   ]);
   const score = o.str("score", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC });
   const scope = o.oneOf("scope", ["all", "one"] as const);
@@ -378,7 +495,24 @@ export function decodeSubmit(value: unknown): SubmitRequest {
       pattern: REQUEST_ID,
       patternDesc: "a request id (letters, digits, '.', '_', ':', '-', at most 128)",
     }) ?? null,
+    quorum: o.optInt("quorum", 1, LIMITS.maxTargets) ?? null,
+    batch: decodeAmount(o, "batch"),
+    max_errors: decodeAmount(o, "max_errors"),
+    batch_wait_ms: o.optInt("batch_wait_ms", 0, MAX_BATCH_WAIT_MS) ?? 0,
   };
+}
+
+/** An optional `{count}` (1..max targets) or `{percent}` (1..100) field. */
+function decodeAmount(o: Obj, key: string): Amount | null {
+  if (!o.has(key)) return null;
+  const a = o.obj(key);
+  a.only(["count", "percent"]);
+  if (a.has("count") === a.has("percent")) {
+    o.fail(key, "expected exactly one of count or percent");
+  }
+  return a.has("count")
+    ? { count: a.int("count", 1, LIMITS.maxTargets) }
+    : { percent: a.int("percent", 1, 100) };
 }
 
 /** Turns an error answer's body into an `OrchError`; the one place codes come back from the wire. */

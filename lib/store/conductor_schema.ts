@@ -197,4 +197,22 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN secrets TEXT;
     `,
   },
+  {
+    version: 6,
+    sql: "", // -- reserved
+  },
+  {
+    version: 7,
+    sql: `
+      -- A job's rollout rules (JSON JobRollout: quorum, batch, max_errors, batch_wait_ms, amounts
+      -- resolved to counts at submit), or NULL for a job without any.
+      ALTER TABLE jobs ADD COLUMN rollout TEXT;
+      -- Players an operator drained: no new work goes to them until undrained. Apart from
+      -- players (a row there exists only once a player connected; a drain may come first).
+      CREATE TABLE drained_players (
+        name TEXT PRIMARY KEY,
+        at   INTEGER NOT NULL              -- epoch ms of the drain
+      ) STRICT;
+    `,
+  },
 ];

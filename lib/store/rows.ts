@@ -43,6 +43,7 @@ export function emptySnapshot(): StoreSnapshot {
     tasks: [],
     finished: [],
     unfinishedDoneJobs: [],
+    drained: [],
     players: [],
   };
 }

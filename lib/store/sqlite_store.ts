@@ -20,9 +20,11 @@ import {
   type AuditRecord,
   type Caller,
   callerLabel,
+  type JobRollout,
   type JobSummary,
   type JobView,
   MAX_VIEW_TARGETS,
+  rolloutProgress,
   type Scope,
   SECRET_SHOWN,
   type TaskDetail,
@@ -150,6 +152,7 @@ function bindJob(j: JobRecord, out: Args): void {
     JSON.stringify(j.caller),
     j.targets.length,
     secretKeys.length === 0 ? null : JSON.stringify(j.secrets),
+    j.rollout === null ? null : JSON.stringify(j.rollout),
   );
 }
 
@@ -264,7 +267,13 @@ function jobOf(r: Row): JobRecord {
     requestId: r.request_id as string | null,
     submittedAt: r.submitted_at as number,
     caller: JSON.parse(r.caller as string),
+    rollout: rolloutCol(r.rollout),
   };
+}
+
+/** The stored rollout rules of a job, or null. */
+function rolloutCol(v: unknown): JobRollout | null {
+  return typeof v === "string" ? JSON.parse(v) as JobRollout : null;
 }
 
 /** Stored params as a view shows them: a secret key's value as {@linkcode SECRET_SHOWN}. */
@@ -288,6 +297,8 @@ class Changes implements WriteTx {
   readonly players: PlayerRecord[] = [];
   /** Player name → time; the last time given in a write counts. */
   readonly touched = new Map<string, number>();
+  /** Player name → time of its drain, or null to undrain; the last one in a write counts. */
+  readonly drained = new Map<string, number | null>();
   readonly audit: NewAuditRecord[] = [];
   open = true;
 
@@ -334,6 +345,11 @@ class Changes implements WriteTx {
   savePlayers(players: readonly PlayerRecord[]): void {
     this.#check();
     for (const p of players) this.players.push(p);
+  }
+
+  setDrained(name: string, at: number | null): void {
+    this.#check();
+    this.drained.set(name, at);
   }
 
   touchPlayers(players: readonly { name: string; at: number }[]): void {
@@ -525,6 +541,14 @@ export class SqliteStore implements ConductorStore {
       if (c.cancelled.size > 0) this.#cancelJobs.run([...c.cancelled]);
       this.#savePlayers.run(c.players);
       if (c.touched.size > 0) this.#touchPlayers.run([...c.touched]);
+      for (const [name, at] of c.drained) {
+        if (at === null) this.#q("DELETE FROM drained_players WHERE name = ?").run(name);
+        else {
+          this.#q(
+            "INSERT INTO drained_players (name, at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+          ).run(name, at);
+        }
+      }
       this.#insertAudit.run(c.audit);
       db.exec("COMMIT");
       this.#place(c.inserted);
@@ -635,6 +659,9 @@ export class SqliteStore implements ConductorStore {
       finished,
       unfinishedDoneJobs: done.map((r) => r.id as number),
       players,
+      drained: (this.#q("SELECT name FROM drained_players ORDER BY name").all() as Row[]).map((r) =>
+        r.name as string
+      ),
     };
   }
 
@@ -653,12 +680,13 @@ export class SqliteStore implements ConductorStore {
     return this.#read(() => {
       const j = this.#q(
         `SELECT id, score, scope, target_count, params, secrets, submitted_at, submitted_by, caller,
-                finished_at, timeout_ms, deadline, retries, cancelled_at,
+                finished_at, timeout_ms, deadline, retries, cancelled_at, rollout,
                 (SELECT json_group_array(value ORDER BY key) FROM json_each(jobs.targets)
                  WHERE key < ${MAX_VIEW_TARGETS}) AS targets_head
          FROM jobs WHERE id = ?`,
       ).get(id) as Row | undefined;
       if (!j) return undefined;
+      const rollout = rolloutCol(j.rollout);
       const counts: Partial<Record<TaskState, number>> = {};
       let total = 0;
       for (
@@ -685,9 +713,11 @@ export class SqliteStore implements ConductorStore {
         deadline: j.deadline as number | null,
         retries: j.retries as number,
         cancelled_at: j.cancelled_at as number | null,
-        aggregate: aggregateOfCounts(counts),
+        aggregate: aggregateOfCounts(counts, rollout?.quorum ?? null),
         counts,
         task_count: total,
+        rollout_settings: rollout,
+        rollout: rolloutProgress(rollout, counts, total),
       };
     });
   }
@@ -754,12 +784,12 @@ export class SqliteStore implements ConductorStore {
       checkJobsPage(limit, before);
       const jobs = (submittedBy === undefined
         ? this.#q(
-          `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at FROM jobs
-           WHERE id < ? ORDER BY id DESC LIMIT ?`,
+          `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at, rollout
+           FROM jobs WHERE id < ? ORDER BY id DESC LIMIT ?`,
         ).all(before ?? Number.MAX_SAFE_INTEGER, limit)
         : this.#q(
-          `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at FROM jobs
-           WHERE submitted_by = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+          `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at, rollout
+           FROM jobs WHERE submitted_by = ? AND id < ? ORDER BY id DESC LIMIT ?`,
         ).all(submittedBy, before ?? Number.MAX_SAFE_INTEGER, limit)) as Row[];
       if (jobs.length === 0) return [];
       const byJob = new Map<number, Partial<Record<TaskState, number>>>();
@@ -785,7 +815,7 @@ export class SqliteStore implements ConductorStore {
           submitted_at: j.submitted_at as number,
           submitted_by: j.submitted_by as string,
           finished_at: j.finished_at as number | null,
-          aggregate: aggregateOfCounts(counts),
+          aggregate: aggregateOfCounts(counts, rolloutCol(j.rollout)?.quorum ?? null),
           counts,
         };
       });

@@ -14,6 +14,7 @@
 import type {
   AuditRecord,
   Caller,
+  JobRollout,
   JobSummary,
   JobView,
   Scope,
@@ -54,6 +55,8 @@ export interface JobRecord {
   requestId: string | null;
   submittedAt: number;
   caller: Caller;
+  /** Its quorum, batch and error budget, or null for none. */
+  rollout: JobRollout | null;
 }
 
 /** The result of the current attempt of a task, once the player reported it. */
@@ -143,6 +146,8 @@ export interface StoreSnapshot {
   /** Jobs whose tasks are all final but that are not marked finished (a crash between the two). */
   unfinishedDoneJobs: number[];
   players: PlayerRecord[];
+  /** Players drained by an operator, by name. */
+  drained: string[];
 }
 
 /** A write transaction: every durable change goes through one. */
@@ -161,6 +166,8 @@ export interface WriteTx {
   cancelJob(id: number, at: number): void;
   /** Records what players announced when they connected. */
   savePlayers(players: readonly PlayerRecord[]): void;
+  /** Drains `name` (new work stops going to it) from `at`, or undrains it when `at` is null. */
+  setDrained(name: string, at: number | null): void;
   /** Notes when players were last heard from. */
   touchPlayers(players: readonly { name: string; at: number }[]): void;
   /** Appends records to the audit trail; the store numbers them in order. */

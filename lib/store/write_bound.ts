@@ -168,6 +168,7 @@ async function storeBound(
           targets: hosts.slice(0, n),
           secrets: {},
           params: { A: "1" },
+          rollout: null,
           timeoutMs: null,
           deadline: null,
           retries: 0,

@@ -68,6 +68,8 @@ export function jobOf(tasks: TaskDetail[], over: Partial<JobView> = {}): JobView
     timeout_ms: null,
     deadline: null,
     retries: 0,
+    rollout_settings: null,
+    rollout: null,
     cancelled_at: null,
     aggregate: "success",
     counts,

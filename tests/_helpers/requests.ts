@@ -36,6 +36,10 @@ export function submitRequest(
     retries: 0,
     request_id: null,
     secret: [],
+    quorum: null,
+    batch: null,
+    max_errors: null,
+    batch_wait_ms: 0,
     ...extra,
   };
 }

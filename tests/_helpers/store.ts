@@ -28,6 +28,7 @@ export class EmptyStore implements ConductorStore {
       cancelJob: nothing,
       savePlayers: nothing,
       touchPlayers: nothing,
+      setDrained: nothing,
       addAudit: nothing,
     });
     return Promise.resolve();

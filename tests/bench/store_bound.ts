@@ -73,6 +73,7 @@ for (let j = 1; j <= jobs; j++) {
       requestId: null,
       submittedAt: 1,
       caller: LOCAL_CALLER,
+      rollout: null,
     }, rows)
   );
 }

@@ -46,6 +46,7 @@ Deno.test("a conductor restarted with 100,000 queued tasks of 10 jobs × 10,000 
         requestId: null,
         submittedAt: now,
         caller: LOCAL_CALLER,
+        rollout: null,
       }, rows);
     }
   });

@@ -98,7 +98,18 @@ Deno.test("a submit is decoded, stored with the caller, and answered 201 with it
   assertEquals(r.body, { id: 100 });
   assertEquals(backend.calls, [[
     "submit",
-    { ...SUBMIT, timeout_ms: null, deadline: null, retries: 0, request_id: null, secret: [] },
+    {
+      ...SUBMIT,
+      timeout_ms: null,
+      deadline: null,
+      retries: 0,
+      request_id: null,
+      secret: [],
+      quorum: null,
+      batch: null,
+      max_errors: null,
+      batch_wait_ms: 0,
+    },
     ALICE,
   ]]);
 });

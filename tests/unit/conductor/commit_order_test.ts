@@ -21,6 +21,10 @@ const HELLO_ON_P1: SubmitRequest = {
   retries: 0,
   request_id: null,
   secret: [],
+  quorum: null,
+  batch: null,
+  max_errors: null,
+  batch_wait_ms: 0,
 };
 
 Deno.test("a result is acknowledged strictly after the commit that holds it", async () => {

@@ -32,6 +32,10 @@ Deno.test("after a restart, a job's end counts the tasks that ended before it: t
       retries: 0,
       request_id: null,
       secret: [],
+      quorum: null,
+      batch: null,
+      max_errors: null,
+      batch_wait_ms: 0,
     }, LOCAL_CALLER);
     p1.run(await p1.next("assign"));
     await p1.next("result_ack");

@@ -24,6 +24,14 @@ function jobOf(scope: "all" | "one", targets: string[]): JobRec {
     succeeded: 0,
     unsucceeded: 0,
     cancelled: false,
+    rollout: null,
+    errors: 0,
+    held: [],
+    heldAt: 0,
+    inBatch: 0,
+    batchNo: 0,
+    waiting: false,
+    stopped: false,
   };
 }
 

@@ -14,7 +14,17 @@ const KEY_DESC = "a parameter key (a letter, then letters, digits or '_', at mos
 
 const valid = { score: "deploy", scope: "all", targets: ["p1"], params: { A: "1" } };
 /** What a submit holds when the optional fields are left out. */
-const defaults = { timeout_ms: null, deadline: null, retries: 0, request_id: null, secret: [] };
+const defaults = {
+  timeout_ms: null,
+  deadline: null,
+  retries: 0,
+  request_id: null,
+  secret: [],
+  quorum: null,
+  batch: null,
+  max_errors: null,
+  batch_wait_ms: 0,
+};
 
 function invalid(value: unknown, message: string): void {
   const err = assertThrows(() => decodeSubmit(value));
@@ -36,8 +46,20 @@ Deno.test("a submit with a timeout, a deadline and retries keeps them", () => {
     retries: 3,
     request_id: "r-1:x.y",
     secret: [],
+    quorum: 1,
+    batch: { count: 2 },
+    max_errors: { percent: 10 },
+    batch_wait_ms: 1000,
   };
   assertEquals(decodeSubmit(full), full);
+  invalid(
+    { ...valid, batch: { count: 1, percent: 5 } },
+    "batch: expected exactly one of count or percent",
+  );
+  invalid(
+    { ...valid, max_errors: { percent: 101 } },
+    "max_errors.percent: expected 1..100, got 101",
+  );
   const nulls = { ...valid, timeout_ms: null, deadline: null, retries: null };
   assertEquals(decodeSubmit(nulls), { ...valid, ...defaults });
 });
@@ -97,7 +119,7 @@ Deno.test("targets are lower-cased and duplicates dropped, first occurrence kept
 Deno.test("a submit with an unknown field is refused, naming the known ones", () => {
   invalid(
     { ...valid, priority: 3 },
-    "priority: unknown field (known: score, scope, targets, params, timeout_ms, deadline, retries, request_id, secret)",
+    "priority: unknown field (known: score, scope, targets, params, timeout_ms, deadline, retries, request_id, secret, quorum, batch, max_errors, batch_wait_ms)",
   );
 });
 

@@ -16,12 +16,13 @@ const NOT_SUCCEEDED_FINAL: TaskState[] = [
   "rejected",
   "expired",
   "player_removed",
+  "skipped",
 ];
 
 Deno.test("queued, assigned and running are open; every other state is final", () => {
   assertEquals(OPEN_STATES, ["queued", "assigned", "running"]);
   for (const s of TASK_STATES) assertEquals(isFinal(s), !OPEN_STATES.includes(s), s);
-  assertEquals(TASK_STATES.length, 11);
+  assertEquals(TASK_STATES.length, 12);
 });
 
 Deno.test("a job with every task queued or assigned is pending", () => {

@@ -56,6 +56,7 @@ export function jobRecord(id: number, extra: Partial<JobRecord> = {}): JobRecord
     requestId: null,
     submittedAt: T0,
     caller: LOCAL_CALLER,
+    rollout: null,
     ...extra,
   };
 }
@@ -238,6 +239,38 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals([snap.seqLow, snap.seqHigh], [-3, 4]);
   });
 
+  test("a job's rollout rules are kept, and its view says where the rollout stands", async ({ store }) => {
+    const rollout = { quorum: 2, batch: 1, max_errors: 2, batch_wait_ms: 5000 };
+    const j = jobRecord(1, { targets: ["p1", "p2", "p3"], rollout });
+    const [t1, t2, t3] = allOfTasks(j, 1, 1);
+    await store.write((tx) => tx.insertJob(j, [t1, t2, t3]));
+    await store.write((tx) =>
+      tx.saveTasks([
+        { ...t1, state: "succeeded", attempt: 1, updatedAt: T0 + 1 },
+        { ...t2, state: "failed", attempt: 1, updatedAt: T0 + 1 },
+      ])
+    );
+    assertEquals((await store.load()).jobs[0].rollout, rollout);
+    const v = await store.job(1);
+    assertEquals(v?.rollout_settings, rollout);
+    assertEquals(v?.rollout, { batch: 2, batches: 3, errors: 1, errors_allowed: 2 });
+    assertEquals(v?.aggregate, "running");
+    await store.write((tx) => tx.saveTasks([{ ...t3, state: "skipped", updatedAt: T0 + 2 }]));
+    assertEquals((await store.job(1))?.aggregate, "failure");
+    assertEquals((await store.jobs(10))[0].aggregate, "failure");
+  });
+
+  test("a drained player is kept until it is undrained", async ({ store }) => {
+    await store.write((tx) => {
+      tx.setDrained("p2", T0);
+      tx.setDrained("p1", T0);
+    });
+    await store.write((tx) => tx.setDrained("p2", T0 + 1));
+    assertEquals((await store.load()).drained, ["p1", "p2"]);
+    await store.write((tx) => tx.setDrained("p1", null));
+    assertEquals((await store.load()).drained, ["p2"]);
+  });
+
   test("a task goes through assigned, running and succeeded, and every view follows", async ({ store }) => {
     const j = jobRecord(1, { targets: ["p1", "p2"] });
     const [t1, t2] = allOfTasks(j, 1, 1);
@@ -262,6 +295,8 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       aggregate: "pending",
       counts: { queued: 2 },
       task_count: 2,
+      rollout_settings: null,
+      rollout: null,
     });
     const fresh: TaskDetail = {
       ...unstartedView(1, "p1"),
