@@ -15,6 +15,7 @@ import { safe } from "./cmd/_format.ts";
 import { benchCommand } from "./cmd/bench.ts";
 import { caCommand } from "./cmd/ca.ts";
 import { cancelCommand } from "./cmd/cancel.ts";
+import { drainCommand } from "./cmd/drain.ts";
 import { conductorCommand } from "./cmd/conductor.ts";
 import { auditCommand } from "./cmd/audit.ts";
 import { jobsCommand } from "./cmd/jobs.ts";
@@ -45,6 +46,8 @@ export function program(): Command {
       cancelCommand(),
       jobsCommand(),
       playersCommand(),
+      drainCommand(true),
+      drainCommand(false),
       auditCommand(),
       scoreCommand(),
       caCommand(),

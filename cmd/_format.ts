@@ -289,7 +289,8 @@ export function formatPlayers(players: PlayerView[]): string[] {
     ["NAME", "STATE", "ADDRESS", "VERSION", "RUNNING", "SCORES", "LAST SEEN"],
     players.map((p) => [
       safe(p.name),
-      !p.authorised ? "not listed" : p.connected ? "connected" : "offline",
+      (!p.authorised ? "not listed" : p.connected ? "connected" : "offline") +
+      (p.draining ? ", draining" : ""),
       safe(p.address ?? "-"),
       safe(p.version ?? "-"),
       p.connected ? `${p.running}/${p.slots}` : String(p.running),

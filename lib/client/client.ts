@@ -14,6 +14,7 @@ import {
   type AuditRecord,
   type CancelResponse,
   concatBytes,
+  type DrainResponse,
   errorFromBody,
   type JobSummary,
   type JobView,
@@ -69,6 +70,12 @@ export class AudienceClient {
   }
 
   /** Cancels a job. */
+  /** Drains player `name` (`on`: no new work goes to it) or undrains it. */
+  async drain(name: string, on: boolean): Promise<DrainResponse> {
+    const path = `/players/${encodeURIComponent(name)}/${on ? "drain" : "undrain"}`;
+    return await this.#call("POST", path, {}) as DrainResponse;
+  }
+
   async cancel(id: number): Promise<CancelResponse> {
     return await this.#call("POST", `/jobs/${id}/cancel`, {}) as CancelResponse;
   }

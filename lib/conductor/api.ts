@@ -8,7 +8,9 @@
  * | method | path | what |
  * | --- | --- | --- |
  * | GET | /v1/health | liveness and a few numbers |
- * | GET | /v1/players | players: authorised, connected, scores |
+ * | GET | /v1/players | players: authorised, connected, scores, draining |
+ * | POST | /v1/players/NAME/drain | no new work goes to the player; its running work finishes |
+ * | POST | /v1/players/NAME/undrain | the player takes new work again |
  * | GET | /v1/jobs?limit=N&before=ID | newest jobs first |
  * | POST | /v1/jobs | submit a job; 201 `{id}` once it is durable |
  * | GET | /v1/jobs/ID?wait=SECONDS | one job's summary; with `wait`, answers when it finishes or the time is up |
@@ -33,9 +35,11 @@ import {
   AUDIT_WHO,
   type AuditRecord,
   type Caller,
+  callerLabel,
   type CancelResponse,
   concatBytes,
   decodeSubmit,
+  type DrainResponse,
   errorToBody,
   type JobSummary,
   type JobView,
@@ -81,6 +85,8 @@ export interface AudienceBackend {
   audit(query: AuditQuery): Promise<AuditRecord[]>;
   /** Every player known. */
   players(): Promise<PlayerView[]>;
+  /** Drains a player (`on`) or undrains it; resolves once that is durable. */
+  drain(name: string, on: boolean, by: string): Promise<DrainResponse>;
   /** A few numbers for `GET /v1/health`. */
   health(): Record<string, unknown>;
 }
@@ -155,6 +161,22 @@ export function createApiApp(
     return json(200, { players: await backend.players() });
   });
   app.all("/players", notAllowed("GET"));
+
+  for (const verb of ["drain", "undrain"] as const) {
+    app.post(`/players/:name/${verb}`, guard("drain"), async (c) => {
+      query(c, []);
+      const body = await readOptionalJson(c.req.raw);
+      if (body !== undefined && Object.keys(Obj.from(body, "", "invalid").raw).length > 0) {
+        throw new OrchError("invalid", `a ${verb} takes no fields`);
+      }
+      const name = c.req.param("name");
+      if (!PLAYER_NAME.test(name)) {
+        throw new OrchError("invalid", `${JSON.stringify(name)} is not ${PLAYER_NAME_DESC}`);
+      }
+      return json(200, await backend.drain(name, verb === "drain", callerLabel(c.env.caller)));
+    });
+    app.all(`/players/:name/${verb}`, notAllowed("POST"));
+  }
 
   app.get("/jobs", guard("jobs"), async (c) => {
     const q = query(c, ["limit", "before"]);

@@ -39,6 +39,7 @@ class Batch {
   readonly cancelled = new Map<number, number>();
   readonly players = new Map<string, PlayerRecord>();
   readonly touched = new Map<string, number>();
+  readonly drained = new Map<string, number | null>();
   readonly audit: NewAuditRecord[] = [];
   readonly events: ConductorEvent[] = [];
   readonly after: (() => void)[] = [];
@@ -84,6 +85,7 @@ class Batch {
     if (this.touched.size > 0) {
       tx.touchPlayers([...this.touched].map(([name, at]) => ({ name, at })));
     }
+    for (const [name, at] of this.drained) tx.setDrained(name, at);
     if (this.audit.length > 0) tx.addAudit(this.audit);
   }
 }
@@ -158,6 +160,11 @@ export class Committer {
   /** Records when a player was last heard from. */
   touchPlayer(name: string, at: number): void {
     this.#batch().touched.set(name, at);
+  }
+
+  /** Drains `name` from `at`, or undrains it when `at` is null. */
+  setDrained(name: string, at: number | null): void {
+    this.#batch().drained.set(name, at);
   }
 
   /** Appends a record to the audit trail. */

@@ -226,6 +226,7 @@ export class Conductor {
     openSealed(snap.jobs, o.secrets ?? null);
     this.#machine.load(snap);
     this.#registry.load(snap.players);
+    for (const name of snap.drained) this.#registry.drained.add(name);
     if (snap.conductorId !== null) this.#conductorId = snap.conductorId;
     else {
       this.#conductorId = crypto.randomUUID();

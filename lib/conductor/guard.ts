@@ -33,7 +33,8 @@ export type RouteKind =
   | "job"
   | "tasks"
   | "cancel"
-  | "audit";
+  | "audit"
+  | "drain";
 
 /** What the guard hands on to a route, in the context's variables. */
 export interface GuardVariables {
@@ -107,6 +108,11 @@ export function createGuard(d: GuardDeps): Guard {
         const why = access.check(p, ["read", "read_all"]);
         if (why) await refuse(`list ${kind}`, kind, why);
         if (kind === "jobs" && !access.unrestricted(p, "read_all")) c.set("jobsBy", p.label);
+        return await next();
+      }
+      case "drain": {
+        const why = access.check(p, ["drain"]);
+        if (why) await refuse("drain or undrain players", "players", why);
         return await next();
       }
       case "audit": {

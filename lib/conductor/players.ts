@@ -94,6 +94,11 @@ export class PlayerGateway {
     }, HELLO_TIMEOUT_MS);
   }
 
+  /** `player` may take work again (it was undrained). */
+  wake(player: string): void {
+    this.#d.scheduler.playerFree(player);
+  }
+
   /** Runs the scheduler soon (once per turn, however often asked). */
   kick(): void {
     if (this.#dispatchQueued || this.#d.stopping()) return;

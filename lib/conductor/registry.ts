@@ -75,10 +75,17 @@ export class Registry {
     }
   }
 
-  /** True when `player` is connected, welcomed, listed, not held back, and has a free slot. */
+  /** Players an operator drained: no new work goes to them. */
+  readonly drained = new Set<string>();
+
+  /**
+   * True when `player` is connected, welcomed, listed, not held back, not
+   * drained, and has a free slot.
+   */
   free(player: string): boolean {
     const s = this.sessions.get(player);
     return s !== undefined && s.welcomed && !s.blocked && !s.link.closed &&
+      !this.drained.has(player) &&
       s.slots > this.#held(player) && this.authorised.has(player);
   }
 
@@ -148,6 +155,7 @@ export class Registry {
         version: rec?.version ?? null,
         slots: connected ? s.slots : rec?.slots ?? 0,
         running: this.#held(name),
+        draining: this.drained.has(name),
         scores: [...(this.#announced.get(name)?.keys() ?? [])],
         last_seen: rec?.lastSeen ?? null,
       };

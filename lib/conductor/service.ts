@@ -13,8 +13,10 @@ import {
   type Caller,
   callerLabel,
   type CancelResponse,
+  type DrainResponse,
   type JobSummary,
   type JobView,
+  normalizePlayerName,
   ORCH_VERSION,
   type PlayerView,
   rolloutOf,
@@ -274,6 +276,29 @@ export class AudienceService {
   }
 
   /** Every player that is listed or has been seen. */
+  /**
+   * Drains `name` (no new work goes to it; its running work finishes, its
+   * queued all-of tasks wait, one-of tasks go to other targets), or
+   * undrains it; kept across restarts. Resolves once that is durable.
+   */
+  async drain(name: string, on: boolean, by: string): Promise<DrainResponse> {
+    const d = this.#d;
+    this.#running();
+    const player = normalizePlayerName(name);
+    if (!d.registry.authorised.has(player) && !d.registry.drained.has(player)) {
+      throw new OrchError("not_found", `no player ${JSON.stringify(player)} in the players file`);
+    }
+    if (on !== d.registry.drained.has(player)) {
+      if (on) d.registry.drained.add(player);
+      else d.registry.drained.delete(player);
+      d.committer.setDrained(player, on ? d.clock.now() : null);
+      d.log.info(on ? "player drained" : "player undrained", { player, by });
+      if (!on) d.gateway.wake(player);
+    }
+    await this.#durable();
+    return { name: player, draining: on, running: d.machine.heldCount(player) };
+  }
+
   players(): Promise<PlayerView[]> {
     return Promise.resolve(this.#d.registry.views());
   }

@@ -418,9 +418,19 @@ export interface PlayerView {
   version: string | null;
   slots: number;
   running: number;
+  /** Drained by an operator: no new work goes to it; what it runs finishes. */
+  draining: boolean;
   /** Scores it announced most recently. */
   scores: string[];
   last_seen: number | null;
+}
+
+/** Answer to `POST /v1/players/NAME/drain` and `/undrain`. */
+export interface DrainResponse {
+  name: string;
+  draining: boolean;
+  /** Tasks it holds now (they finish there). */
+  running: number;
 }
 
 /** Body of every error answer. */

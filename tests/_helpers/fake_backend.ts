@@ -12,6 +12,7 @@ import type {
   AuditRecord,
   Caller,
   CancelResponse,
+  DrainResponse,
   JobSummary,
   JobView,
   PlayerView,
@@ -165,6 +166,11 @@ export class FakeBackend implements AudienceBackend {
   players(): Promise<PlayerView[]> {
     this.#call("players");
     return Promise.resolve([]);
+  }
+
+  drain(name: string, on: boolean, by: string): Promise<DrainResponse> {
+    this.#call("drain", name, on, by);
+    return Promise.resolve({ name, draining: on, running: 0 });
   }
 
   audit(query: AuditQuery): Promise<AuditRecord[]> {

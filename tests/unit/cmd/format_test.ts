@@ -235,6 +235,7 @@ Deno.test("nothing a score, player or user sent reaches the terminal raw", () =>
       version: `1.0${evil}`,
       slots: 4,
       running: 0,
+      draining: false,
       scores: [`s${evil}`],
       last_seen: T0,
     }]),
