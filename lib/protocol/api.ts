@@ -274,6 +274,8 @@ export interface JobView {
   deadline: number | null;
   retries: number;
   cancelled_at: number | null;
+  /** The schedule that submitted it, or null for a job submitted by hand. */
+  schedule: string | null;
   aggregate: Aggregate;
   /** How many tasks are in each state. */
   counts: Partial<Record<TaskState, number>>;

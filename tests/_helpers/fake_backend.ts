@@ -69,6 +69,7 @@ export function jobOf(tasks: TaskDetail[], over: Partial<JobView> = {}): JobView
     deadline: null,
     retries: 0,
     cancelled_at: null,
+    schedule: null,
     aggregate: "success",
     counts,
     task_count: tasks.length,

@@ -29,6 +29,9 @@ export class EmptyStore implements ConductorStore {
       savePlayers: nothing,
       touchPlayers: nothing,
       addAudit: nothing,
+      addSchedule: nothing,
+      removeSchedule: nothing,
+      markScheduleDue: nothing,
     });
     return Promise.resolve();
   }
@@ -51,6 +54,9 @@ export class EmptyStore implements ConductorStore {
     return Promise.resolve(undefined);
   }
   audit(): Promise<[]> {
+    return Promise.resolve([]);
+  }
+  schedules(): Promise<[]> {
     return Promise.resolve([]);
   }
   close(): Promise<void> {
@@ -123,6 +129,9 @@ export class ControlledStore implements ConductorStore {
   }
   audit(q: Parameters<ConductorStore["audit"]>[0]) {
     return this.#inner.audit(q);
+  }
+  schedules() {
+    return this.#inner.schedules();
   }
   close(): Promise<void> {
     return this.#inner.close();

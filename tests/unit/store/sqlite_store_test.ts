@@ -61,7 +61,7 @@ Deno.test("a new database is made at the latest schema version, its folder too",
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all() as { name: string }[]).map((r) => r.name);
     db.close();
-    assertEquals(tables, ["attempts", "audit", "jobs", "meta", "players", "tasks"]);
+    assertEquals(tables, ["attempts", "audit", "jobs", "meta", "players", "schedules", "tasks"]);
   });
 });
 
