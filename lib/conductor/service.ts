@@ -87,6 +87,7 @@ export class AudienceService {
     req: SubmitRequest,
     caller: Caller,
     accepted?: (id: number) => void,
+    schedule: string | null = null,
   ): Promise<number> {
     this.#running();
     const d = this.#d;
@@ -133,6 +134,7 @@ export class AudienceService {
         requestId: req.request_id,
         submittedAt: d.clock.now(),
         caller,
+        ...(schedule === null ? {} : { schedule }),
       },
       secret,
       box && ((job, key, value) => box.seal(job, key, value)),

@@ -25,7 +25,14 @@ import { OrchError } from "../errors.ts";
 import { closest } from "./load.ts";
 
 /** What a grant may allow. */
-export type Verb = "submit" | "read" | "cancel" | "read_all" | "cancel_all" | "audit";
+export type Verb =
+  | "submit"
+  | "read"
+  | "cancel"
+  | "read_all"
+  | "cancel_all"
+  | "audit"
+  | "schedule";
 
 /** Every verb, in the order the README lists them; `all` in a file stands for these. */
 export const VERBS: readonly Verb[] = [
@@ -35,6 +42,7 @@ export const VERBS: readonly Verb[] = [
   "read_all",
   "cancel_all",
   "audit",
+  "schedule",
 ];
 
 /** One grant, as written. */

@@ -144,7 +144,8 @@ export type AuditAction =
   | "read_params"
   | "cancel"
   | "player_connect"
-  | "audience_connect";
+  | "audience_connect"
+  | "schedule";
 
 /** The audit actions, for validation. */
 export const AUDIT_ACTIONS: readonly AuditAction[] = [
@@ -153,6 +154,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "cancel",
   "player_connect",
   "audience_connect",
+  "schedule",
 ];
 
 /**
