@@ -22,6 +22,7 @@ import { playerCommand } from "./cmd/player.ts";
 import { playersCommand } from "./cmd/players.ts";
 import { scoreCommand } from "./cmd/score.ts";
 import { statusCommand } from "./cmd/status.ts";
+import { scheduleCommand } from "./cmd/schedule.ts";
 import { submitCommand } from "./cmd/submit.ts";
 
 /** The whole command tree. */
@@ -43,6 +44,7 @@ export function program(): Command {
       submitCommand(),
       statusCommand(),
       cancelCommand(),
+      scheduleCommand(),
       jobsCommand(),
       playersCommand(),
       auditCommand(),
