@@ -23,6 +23,7 @@ import { playerCommand } from "./cmd/player.ts";
 import { playersCommand } from "./cmd/players.ts";
 import { scoreCommand } from "./cmd/score.ts";
 import { statusCommand } from "./cmd/status.ts";
+import { scheduleCommand } from "./cmd/schedule.ts";
 import { submitCommand } from "./cmd/submit.ts";
 
 /** The whole command tree. */
@@ -44,6 +45,7 @@ export function program(): Command {
       submitCommand(),
       statusCommand(),
       cancelCommand(),
+      scheduleCommand(),
       jobsCommand(),
       playersCommand(),
       drainCommand(true),

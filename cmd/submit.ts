@@ -13,7 +13,8 @@ import { type Amount, decodeSubmit, LIMITS, MAX_RETRIES } from "../lib/protocol/
 import { addAudienceFlags, clientFromFlags, err, exitState, out, waitForJob } from "./_common.ts";
 import { jobExit, printJob } from "./_format.ts";
 
-function collectTargets(value: string, previous: string[]): string[] {
+/** Collects `--target` values: repeatable, comma-separated lists too. */
+export function collectTargets(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(",").map((t) => t.trim()).filter((t) => t !== "")];
 }
 

@@ -21,6 +21,8 @@ import {
   MAX_TASK_PAGE,
   MAX_TASK_PAGE_OUTPUT,
   type PlayerView,
+  type ScheduleRequest,
+  type ScheduleView,
   type SubmitInput,
   type TaskDetail,
   type TaskPage,
@@ -190,6 +192,33 @@ export class AudienceClient {
   /** The conductor's health answer. */
   async health(): Promise<Record<string, unknown>> {
     return await this.#call("GET", "/health") as Record<string, unknown>;
+  }
+
+  /** Adds a schedule; answers with it as stored. */
+  async addSchedule(req: ScheduleRequest): Promise<ScheduleView> {
+    const body: Record<string, unknown> = { name: req.name, policy: req.policy, job: req.job };
+    if ("cron" in req.spec) {
+      body.cron = req.spec.cron;
+      if (req.spec.timezone !== null) body.timezone = req.spec.timezone;
+    } else body.every_ms = req.spec.every_ms;
+    return await this.#call("POST", "/schedules", body) as ScheduleView;
+  }
+
+  /** Every schedule. */
+  async schedules(): Promise<ScheduleView[]> {
+    return (await this.#call("GET", "/schedules") as { schedules: ScheduleView[] }).schedules;
+  }
+
+  /** Removes a schedule. */
+  async removeSchedule(name: string): Promise<void> {
+    await this.#call("DELETE", `/schedules/${encodeURIComponent(name)}`);
+  }
+
+  /** Submits a schedule's job now; answers with the job's id. */
+  async runSchedule(name: string): Promise<number> {
+    return (await this.#call("POST", `/schedules/${encodeURIComponent(name)}/run`, {}) as {
+      id: number;
+    }).id;
   }
 
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {

@@ -18,6 +18,7 @@
  * | GET | /v1/jobs/ID/tasks/TID | one task with its output tails and attempts |
  * | POST | /v1/jobs/ID/cancel | cancel a job: queued tasks end at once, running ones are stopped |
  * | GET | /v1/audit?limit=&before=&since=&who= | the audit trail, newest first |
+ * | GET, POST | /v1/schedules | schedules (see `schedules_api.ts`) |
  *
  * Who may use which route is decided by the {@linkcode Guard} given to
  * {@linkcode createApiApp}, as middleware in front of each route.
@@ -30,6 +31,7 @@ import { ERROR_CODES, errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { AuditQuery } from "../store/mod.ts";
 import type { Guard, GuardVariables } from "./guard.ts";
+import { type ScheduleBackend, scheduleRoutes } from "./schedules_api.ts";
 import {
   API_PREFIX,
   AUDIT_WHO,
@@ -133,6 +135,7 @@ export function createApiApp(
   log?: Logger,
   middleware: readonly MiddlewareHandler<ApiEnv>[] = [],
   guard: Guard = OPEN_GUARD,
+  schedules?: ScheduleBackend,
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>().basePath(API_PREFIX);
   for (const m of middleware) app.use("*", m);
@@ -262,6 +265,8 @@ export function createApiApp(
   });
   app.all("/audit", notAllowed("GET"));
 
+  if (schedules) scheduleRoutes(app, schedules, guard, { json, query, readJson, notAllowed });
+
   return app;
 }
 
@@ -270,8 +275,9 @@ export function createApiHandler(
   backend: AudienceBackend,
   log?: Logger,
   guard: Guard = OPEN_GUARD,
+  schedules?: ScheduleBackend,
 ): ApiHandler {
-  const app = createApiApp(backend, log, [], guard);
+  const app = createApiApp(backend, log, [], guard, schedules);
   return async (req, ctx) => await app.fetch(req, ctx);
 }
 
@@ -402,7 +408,7 @@ export async function readSubmit(req: Request): Promise<SubmitRequest> {
 }
 
 /** The request's JSON body, which must be there. */
-async function readJson(req: Request): Promise<unknown> {
+export async function readJson(req: Request): Promise<unknown> {
   checkJsonType(req);
   const body = await readOptionalJson(req);
   if (body === undefined) throw new OrchError("invalid", "request body is empty; expected JSON");

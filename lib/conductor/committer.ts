@@ -24,6 +24,7 @@ import type {
   JobRecord,
   NewAuditRecord,
   PlayerRecord,
+  ScheduleRecord,
   TaskRow,
   WriteTx,
 } from "../store/mod.ts";
@@ -41,6 +42,12 @@ class Batch {
   readonly touched = new Map<string, number>();
   readonly drained = new Map<string, number | null>();
   readonly audit: NewAuditRecord[] = [];
+  /** Changes of schedules, in the order made. */
+  readonly schedules: (
+    | { op: "add"; schedule: ScheduleRecord }
+    | { op: "remove"; name: string }
+    | { op: "due"; name: string; lastDue: number }
+  )[] = [];
   readonly events: ConductorEvent[] = [];
   readonly after: (() => void)[] = [];
   #durable: Promise<void> | null = null;
@@ -87,6 +94,11 @@ class Batch {
     }
     for (const [name, at] of this.drained) tx.setDrained(name, at);
     if (this.audit.length > 0) tx.addAudit(this.audit);
+    for (const c of this.schedules) {
+      if (c.op === "add") tx.addSchedule(c.schedule);
+      else if (c.op === "remove") tx.removeSchedule(c.name);
+      else tx.markScheduleDue(c.name, c.lastDue);
+    }
   }
 }
 
@@ -170,6 +182,24 @@ export class Committer {
   /** Appends a record to the audit trail. */
   audit(record: NewAuditRecord): void {
     this.#batch().audit.push(record);
+  }
+
+  /** Records a new schedule. */
+  addSchedule(schedule: ScheduleRecord): void {
+    this.#batch().schedules.push({ op: "add", schedule });
+  }
+
+  /** Records that a schedule was removed. */
+  removeSchedule(name: string): void {
+    this.#batch().schedules.push({ op: "remove", name });
+  }
+
+  /**
+   * Records the last due time a schedule fired or skipped; in the same
+   * batch as the job that due time submitted, when called in the same turn.
+   */
+  markScheduleDue(name: string, lastDue: number): void {
+    this.#batch().schedules.push({ op: "due", name, lastDue });
   }
 
   /** Publishes `e` once the batch holding the change it reports is committed. */

@@ -43,6 +43,8 @@ import { TaskMachine } from "./machine.ts";
 import { PlayerGateway } from "./players.ts";
 import { Registry } from "./registry.ts";
 import { Scheduler } from "./scheduler.ts";
+import { Schedules } from "./schedules.ts";
+import { admit } from "./admission.ts";
 import { openSealed, type SecretBox } from "./secrets.ts";
 import { AudienceService } from "./service.ts";
 import { Timers } from "./timers.ts";
@@ -142,6 +144,8 @@ export class Conductor {
   readonly service: AudienceService;
   /** The audit trail. */
   readonly audit: Auditor;
+  /** Schedules: jobs submitted when they are due. */
+  readonly schedules: Schedules;
   #conductorId = "";
   #access: AccessControl;
   #grantsReload: Promise<void> = Promise.resolve();
@@ -212,6 +216,24 @@ export class Conductor {
       conductorId: () => this.#conductorId,
       state: () => ({ stopping: this.#stopping, failed: this.#failed }),
     });
+    this.schedules = new Schedules({
+      clock: this.#clock,
+      timers: this.#timers,
+      committer: this.#committer,
+      audit: this.audit,
+      log: this.#log,
+      access: () => this.#access,
+      submit: (req, caller, accepted, schedule) =>
+        this.service.submit(req, caller, accepted, schedule),
+      admit: (req) =>
+        admit(req, {
+          authorised: this.#registry.authorised,
+          announcement: (p, s) => this.#registry.announcement(p, s),
+          anywhere: (s) => this.#registry.anywhere(s),
+          knownScores: () => this.#registry.knownScores(),
+          now: this.#clock.now(),
+        }),
+    });
   }
 
   /** This database's identity; players use it to spot stale journals. */
@@ -241,6 +263,7 @@ export class Conductor {
     }
     // Players holding tasks are away until they say hello again.
     this.#gateway.awayAtStart();
+    this.schedules.load(await o.store.schedules());
     await this.#committer.durable();
 
     let players: Address | null = null;
@@ -297,10 +320,11 @@ export class Conductor {
         users: new LocalUsers(),
         audit: this.audit,
         jobAccess: (id) => o.store.jobAccess(id),
+        schedule: (name) => this.schedules.get(name),
         log: this.#log,
       });
       this.#audience = await startAudienceServers({
-        handler: createApiHandler(this.service, this.#log, guard),
+        handler: createApiHandler(this.service, this.#log, guard, this.schedules),
         tls: o.tls,
         listen: o.audienceListen,
         socket: o.audienceSocket,

@@ -13,10 +13,15 @@
  */
 
 import type { Context, MiddlewareHandler } from "hono";
-import { type ApiEnv, readSubmit } from "./api.ts";
+import { type ApiEnv, readJson, readSubmit } from "./api.ts";
 import { errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { AuditAction, SubmitRequest } from "../protocol/mod.ts";
+import {
+  type AuditAction,
+  decodeScheduleRequest,
+  type ScheduleRequest,
+  type SubmitRequest,
+} from "../protocol/mod.ts";
 import type { Verb } from "../config/grants_file.ts";
 import type { JobAccess } from "../store/mod.ts";
 import type { AccessControl, Principal } from "./access.ts";
@@ -34,7 +39,10 @@ export type RouteKind =
   | "tasks"
   | "cancel"
   | "audit"
-  | "drain";
+  | "drain"
+  | "schedules"
+  | "schedule_add"
+  | "schedule";
 
 /** What the guard hands on to a route, in the context's variables. */
 export interface GuardVariables {
@@ -46,6 +54,8 @@ export interface GuardVariables {
   jobsBy?: string;
   /** Called when a submit or a cancel is accepted, in the same commit as its change. */
   accepted?: (id: number) => void;
+  /** A new schedule's request, decoded (and checked against the grants). */
+  scheduleAdd?: ScheduleRequest;
 }
 
 /** What the guard needs. */
@@ -58,6 +68,8 @@ export interface GuardDeps {
   audit: Auditor;
   /** What decides access to a job. */
   jobAccess: (id: number) => Promise<JobAccess | undefined>;
+  /** A schedule's owner and job, or undefined when there is none of that name. */
+  schedule?: (name: string) => { job: { score: string; targets: string[] } } | undefined;
   log: Logger;
 }
 
@@ -164,6 +176,40 @@ export function createGuard(d: GuardDeps): Guard {
         }
         return;
       }
+      case "schedules": {
+        const why = access.check(p, ["schedule", "read_all"]);
+        if (why) await refuse("list schedules", "schedules", why);
+        return await next();
+      }
+      case "schedule_add": {
+        let req: ScheduleRequest;
+        try {
+          req = decodeScheduleRequest(await readJson(c.req.raw));
+        } catch (err) {
+          await refuse("add a schedule", "a schedule that could not be read", errorMessage(err))
+            .catch(() => {});
+          throw err;
+        }
+        const subject = `add schedule ${req.name}: score ${req.job.score} on ${
+          listed(req.job.targets)
+        } (${req.job.scope === "all" ? "all-of" : "one-of"})`;
+        const q = { score: req.job.score, targets: req.job.targets };
+        const why = access.check(p, ["schedule"], q) ?? access.check(p, ["submit"], q);
+        if (why) await refuse(subject, subject, why);
+        c.set("scheduleAdd", req);
+        return await guardedScheduleChange(c, d, p.label, subject, next);
+      }
+      case "schedule": {
+        const name = c.req.param("name") ?? "";
+        const what = `${c.req.method === "DELETE" ? "remove" : "run"} schedule ${name}`;
+        const any = access.check(p, ["schedule"]);
+        if (any) await refuse(what, what, any);
+        const s = d.schedule?.(name);
+        if (!s) return await next(); // The route answers 404 (or 400 for a bad name).
+        const why = access.check(p, ["schedule"], { score: s.job.score, targets: s.job.targets });
+        if (why) await refuse(what, what, why);
+        return await guardedScheduleChange(c, d, p.label, what, next);
+      }
       case "job":
       case "tasks":
       case "cancel": {
@@ -224,9 +270,31 @@ export function createGuard(d: GuardDeps): Guard {
   };
 }
 
+/** Runs a change of schedules and records it in the audit trail, allowed or refused. */
+async function guardedScheduleChange(
+  c: Context<ApiEnv>,
+  d: GuardDeps,
+  who: string,
+  subject: string,
+  next: () => Promise<void>,
+): Promise<void> {
+  await next();
+  const allowed = c.res.status < 400;
+  await record(c, d, {
+    who,
+    action: "schedule",
+    subject,
+    outcome: allowed ? "allowed" : "refused",
+    reason: allowed ? null : await errorOf(c.res),
+  });
+}
+
 /** The audit action of a route, for those whose every use is recorded. */
 function auditedAction(kind: RouteKind): AuditAction | null {
   switch (kind) {
+    case "schedule_add":
+    case "schedule":
+      return "schedule";
     case "submit":
       return "submit";
     case "cancel":

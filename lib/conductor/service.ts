@@ -90,6 +90,7 @@ export class AudienceService {
     req: SubmitRequest,
     caller: Caller,
     accepted?: (id: number) => void,
+    schedule: string | null = null,
   ): Promise<number> {
     this.#running();
     const d = this.#d;
@@ -138,6 +139,7 @@ export class AudienceService {
         submittedAt: d.clock.now(),
         caller,
         rollout,
+        ...(schedule === null ? {} : { schedule }),
       },
       secret,
       box && ((job, key, value) => box.seal(job, key, value)),

@@ -32,7 +32,8 @@ export type Verb =
   | "read_all"
   | "cancel_all"
   | "audit"
-  | "drain";
+  | "drain"
+  | "schedule";
 
 /** Every verb, in the order the README lists them; `all` in a file stands for these. */
 export const VERBS: readonly Verb[] = [
@@ -43,6 +44,7 @@ export const VERBS: readonly Verb[] = [
   "cancel_all",
   "audit",
   "drain",
+  "schedule",
 ];
 
 /** One grant, as written. */

@@ -228,7 +228,8 @@ export type AuditAction =
   | "read_params"
   | "cancel"
   | "player_connect"
-  | "audience_connect";
+  | "audience_connect"
+  | "schedule";
 
 /** The audit actions, for validation. */
 export const AUDIT_ACTIONS: readonly AuditAction[] = [
@@ -237,6 +238,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "cancel",
   "player_connect",
   "audience_connect",
+  "schedule",
 ];
 
 /**
@@ -358,6 +360,8 @@ export interface JobView {
   deadline: number | null;
   retries: number;
   cancelled_at: number | null;
+  /** The schedule that submitted it, or null for a job submitted by hand. */
+  schedule: string | null;
   aggregate: Aggregate;
   /** How many tasks are in each state. */
   counts: Partial<Record<TaskState, number>>;

@@ -11,6 +11,7 @@ export * from "./framing.ts";
 export * from "./masking.ts";
 export * from "./messages.ts";
 export * from "./negotiate.ts";
+export * from "./schedules.ts";
 export * from "./names.ts";
 export * from "./states.ts";
 export * from "./validate.ts";

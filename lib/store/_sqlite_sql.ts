@@ -68,6 +68,7 @@ export const JOB_COLUMNS = [
   "target_count",
   "secrets",
   "rollout",
+  "schedule",
 ] as const;
 
 /** Every column of an audit record but its id, which SQLite assigns. */

@@ -215,4 +215,24 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- Schedules: a job template submitted at each due time. last_due is the last due time
+      -- fired (or skipped); it is written in the same commit as the job that due time made.
+      CREATE TABLE schedules (
+        name        TEXT PRIMARY KEY,
+        spec        TEXT NOT NULL,             -- JSON {cron, timezone} or {every_ms}
+        policy      TEXT NOT NULL CHECK (policy IN ('catch-up-once', 'skip')),
+        job         TEXT NOT NULL,             -- JSON {score, scope, targets, params, timeout_ms, retries}
+        owner       TEXT NOT NULL,             -- JSON of a Caller: who added it; runs are submitted as it
+        owner_groups TEXT NOT NULL DEFAULT '[]',
+        created_at  INTEGER NOT NULL,
+        last_due    INTEGER,
+        enabled     INTEGER NOT NULL DEFAULT 1
+      ) STRICT;
+      -- The schedule a job was submitted by; null for a job submitted by hand.
+      ALTER TABLE jobs ADD COLUMN schedule TEXT;
+    `,
+  },
 ];

@@ -57,6 +57,7 @@ import type {
   JobRecord,
   NewAuditRecord,
   PlayerRecord,
+  ScheduleRecord,
   StoreSnapshot,
   TaskRow,
   WriteTx,
@@ -153,6 +154,7 @@ function bindJob(j: JobRecord, out: Args): void {
     j.targets.length,
     secretKeys.length === 0 ? null : JSON.stringify(j.secrets),
     j.rollout === null ? null : JSON.stringify(j.rollout),
+    j.schedule ?? null,
   );
 }
 
@@ -254,7 +256,7 @@ function attemptOf(r: Row): AttemptRow {
 }
 
 function jobOf(r: Row): JobRecord {
-  return {
+  const job: JobRecord = {
     id: r.id as number,
     score: r.score as string,
     scope: r.scope as Scope,
@@ -269,12 +271,34 @@ function jobOf(r: Row): JobRecord {
     caller: JSON.parse(r.caller as string),
     rollout: rolloutCol(r.rollout),
   };
+  if (r.schedule !== null) job.schedule = r.schedule as string;
+  return job;
 }
 
 /** The stored rollout rules of a job, or null. */
 function rolloutCol(v: unknown): JobRollout | null {
   return typeof v === "string" ? JSON.parse(v) as JobRollout : null;
 }
+
+function scheduleOf(r: Row): ScheduleRecord {
+  return {
+    name: r.name as string,
+    spec: JSON.parse(r.spec as string),
+    policy: r.policy as ScheduleRecord["policy"],
+    job: JSON.parse(r.job as string),
+    owner: JSON.parse(r.owner as string),
+    ownerGroups: JSON.parse(r.owner_groups as string),
+    createdAt: r.created_at as number,
+    lastDue: r.last_due as number | null,
+    enabled: r.enabled === 1,
+  };
+}
+
+/** A change of a schedule, applied in the order asked for. */
+type ScheduleOp =
+  | { op: "add"; schedule: ScheduleRecord }
+  | { op: "remove"; name: string }
+  | { op: "due"; name: string; lastDue: number };
 
 /** Stored params as a view shows them: a secret key's value as {@linkcode SECRET_SHOWN}. */
 function shownParams(stored: string): Record<string, string> {
@@ -300,6 +324,7 @@ class Changes implements WriteTx {
   /** Player name → time of its drain, or null to undrain; the last one in a write counts. */
   readonly drained = new Map<string, number | null>();
   readonly audit: NewAuditRecord[] = [];
+  readonly schedules: ScheduleOp[] = [];
   open = true;
 
   #check(): void {
@@ -360,6 +385,21 @@ class Changes implements WriteTx {
   addAudit(records: readonly NewAuditRecord[]): void {
     this.#check();
     for (const r of records) this.audit.push(r);
+  }
+
+  addSchedule(schedule: ScheduleRecord): void {
+    this.#check();
+    this.schedules.push({ op: "add", schedule });
+  }
+
+  removeSchedule(name: string): void {
+    this.#check();
+    this.schedules.push({ op: "remove", name });
+  }
+
+  markScheduleDue(name: string, lastDue: number): void {
+    this.#check();
+    this.schedules.push({ op: "due", name, lastDue });
   }
 }
 
@@ -550,6 +590,7 @@ export class SqliteStore implements ConductorStore {
         }
       }
       this.#insertAudit.run(c.audit);
+      for (const op of c.schedules) this.#scheduleOp(op);
       db.exec("COMMIT");
       this.#place(c.inserted);
       this.#place(c.saved);
@@ -565,6 +606,35 @@ export class SqliteStore implements ConductorStore {
         `cannot write to conductor database ${this.#path}: ${(err as Error).message}`,
         { cause: err },
       );
+    }
+  }
+
+  #scheduleOp(op: ScheduleOp): void {
+    switch (op.op) {
+      case "add": {
+        const s = op.schedule;
+        this.#q(
+          `INSERT INTO schedules (name, spec, policy, job, owner, owner_groups, created_at,
+             last_due, enabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          s.name,
+          JSON.stringify(s.spec),
+          s.policy,
+          JSON.stringify(s.job),
+          JSON.stringify(s.owner),
+          JSON.stringify(s.ownerGroups),
+          s.createdAt,
+          s.lastDue,
+          s.enabled ? 1 : 0,
+        );
+        return;
+      }
+      case "remove":
+        this.#q("DELETE FROM schedules WHERE name = ?").run(op.name);
+        return;
+      case "due":
+        this.#q("UPDATE schedules SET last_due = ? WHERE name = ?").run(op.lastDue, op.name);
+        return;
     }
   }
 
@@ -680,7 +750,7 @@ export class SqliteStore implements ConductorStore {
     return this.#read(() => {
       const j = this.#q(
         `SELECT id, score, scope, target_count, params, secrets, submitted_at, submitted_by, caller,
-                finished_at, timeout_ms, deadline, retries, cancelled_at, rollout,
+                finished_at, timeout_ms, deadline, retries, cancelled_at, rollout, schedule,
                 (SELECT json_group_array(value ORDER BY key) FROM json_each(jobs.targets)
                  WHERE key < ${MAX_VIEW_TARGETS}) AS targets_head
          FROM jobs WHERE id = ?`,
@@ -713,6 +783,7 @@ export class SqliteStore implements ConductorStore {
         deadline: j.deadline as number | null,
         retries: j.retries as number,
         cancelled_at: j.cancelled_at as number | null,
+        schedule: j.schedule as string | null,
         aggregate: aggregateOfCounts(counts, rollout?.quorum ?? null),
         counts,
         task_count: total,
@@ -863,6 +934,12 @@ export class SqliteStore implements ConductorStore {
         reason: r.reason as string | null,
       }));
     });
+  }
+
+  schedules(): Promise<ScheduleRecord[]> {
+    return this.#read(() =>
+      (this.#q("SELECT * FROM schedules ORDER BY name").all() as Row[]).map(scheduleOf)
+    );
   }
 
   /** Runs a read now, as a settled promise. */

@@ -17,6 +17,9 @@ import type {
   JobRollout,
   JobSummary,
   JobView,
+  MissedPolicy,
+  ScheduleJob,
+  ScheduleSpec,
   Scope,
   ScoreInfo,
   TaskDetail,
@@ -57,6 +60,25 @@ export interface JobRecord {
   caller: Caller;
   /** Its quorum, batch and error budget, or null for none. */
   rollout: JobRollout | null;
+  /** The schedule that submitted it; absent (or null) for a job submitted by hand. */
+  schedule?: string | null;
+}
+
+/** A schedule as stored: a job template, when it is due, and what it last fired. */
+export interface ScheduleRecord {
+  name: string;
+  spec: ScheduleSpec;
+  policy: MissedPolicy;
+  /** The job each run submits (never with secret params). */
+  job: ScheduleJob;
+  /** Who added it; each run is submitted as this caller. */
+  owner: Caller;
+  /** The owner's groups when it was added (a local user's), for its grants. */
+  ownerGroups: string[];
+  createdAt: number;
+  /** The last due time fired or skipped (epoch ms), or null before the first. */
+  lastDue: number | null;
+  enabled: boolean;
 }
 
 /** The result of the current attempt of a task, once the player reported it. */
@@ -172,6 +194,16 @@ export interface WriteTx {
   touchPlayers(players: readonly { name: string; at: number }[]): void;
   /** Appends records to the audit trail; the store numbers them in order. */
   addAudit(records: readonly NewAuditRecord[]): void;
+  /** Stores a new schedule; the write fails when one of that name exists. */
+  addSchedule(schedule: ScheduleRecord): void;
+  /** Removes a schedule (nothing when there is none of that name). */
+  removeSchedule(name: string): void;
+  /**
+   * Notes the last due time a schedule fired (or skipped). Written in the
+   * same commit as the job the due time submitted, so that a crash leaves
+   * both or neither.
+   */
+  markScheduleDue(name: string, lastDue: number): void;
 }
 
 /** An audit record before the store numbered it. */
@@ -224,6 +256,8 @@ export interface ConductorStore {
   jobAccess(id: number): Promise<JobAccess | undefined>;
   /** Audit records, newest first. */
   audit(query: AuditQuery): Promise<AuditRecord[]>;
+  /** Every schedule, by name. */
+  schedules(): Promise<ScheduleRecord[]>;
   /** Closes the store; pending reads may fail afterwards. */
   close(): Promise<void>;
 }

@@ -72,6 +72,7 @@ export function jobOf(tasks: TaskDetail[], over: Partial<JobView> = {}): JobView
     rollout_settings: null,
     rollout: null,
     cancelled_at: null,
+    schedule: null,
     aggregate: "success",
     counts,
     task_count: tasks.length,

@@ -27,6 +27,8 @@ export interface InProcessOptions {
   store?: ConductorStore;
   retryBackoffMs?: number;
   lostAfterMs?: number;
+  /** The clock to drive (one a conductor before this one used, to go on from its time). */
+  clock?: ManualClock;
 }
 
 /** Material that is never used: an in-process conductor listens nowhere. */
@@ -43,7 +45,7 @@ const NO_TLS: TlsMaterial = {
 export async function inProcessConductor(opts: InProcessOptions): Promise<InProcess> {
   const dir = await Deno.makeTempDir({ prefix: "orch-test-" });
   await Deno.writeTextFile(join(dir, "players"), opts.players.join("\n") + "\n");
-  const clock = new ManualClock();
+  const clock = opts.clock ?? new ManualClock();
   const conductor = await startConductor({
     store: opts.store ?? new EmptyStore(),
     tls: NO_TLS,

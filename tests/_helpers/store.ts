@@ -30,6 +30,9 @@ export class EmptyStore implements ConductorStore {
       touchPlayers: nothing,
       setDrained: nothing,
       addAudit: nothing,
+      addSchedule: nothing,
+      removeSchedule: nothing,
+      markScheduleDue: nothing,
     });
     return Promise.resolve();
   }
@@ -52,6 +55,9 @@ export class EmptyStore implements ConductorStore {
     return Promise.resolve(undefined);
   }
   audit(): Promise<[]> {
+    return Promise.resolve([]);
+  }
+  schedules(): Promise<[]> {
     return Promise.resolve([]);
   }
   close(): Promise<void> {
@@ -124,6 +130,9 @@ export class ControlledStore implements ConductorStore {
   }
   audit(q: Parameters<ConductorStore["audit"]>[0]) {
     return this.#inner.audit(q);
+  }
+  schedules() {
+    return this.#inner.schedules();
   }
   close(): Promise<void> {
     return this.#inner.close();

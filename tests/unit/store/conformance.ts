@@ -23,6 +23,7 @@ import type {
   ConductorStore,
   JobRecord,
   PlayerRecord,
+  ScheduleRecord,
   StoreSnapshot,
   TaskRow,
 } from "../../../lib/store/types.ts";
@@ -292,6 +293,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       deadline: null,
       retries: 0,
       cancelled_at: null,
+      schedule: null,
       aggregate: "pending",
       counts: { queued: 2 },
       task_count: 2,
@@ -1092,5 +1094,88 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals((await s.store.audit({ limit: 1, before: 3 })).map((r) => r.id), [2]);
     const again = await s.reopen();
     assertEquals((await again.audit({ limit: 10 })).length, 3);
+  });
+
+  test("schedules are added, marked with their last due time, listed and removed, also after a reopen", async (s) => {
+    const nightly: ScheduleRecord = {
+      name: "nightly",
+      spec: { cron: "0 3 * * *", timezone: null },
+      policy: "catch-up-once",
+      job: {
+        score: "deploy",
+        scope: "one",
+        targets: ["p1", "p2"],
+        params: { A: "1" },
+        timeout_ms: null,
+        retries: 0,
+      },
+      owner: ALICE,
+      ownerGroups: [],
+      createdAt: T0,
+      lastDue: null,
+      enabled: true,
+    };
+    const every: ScheduleRecord = {
+      ...nightly,
+      name: "every-minute",
+      spec: { every_ms: 60_000 },
+      policy: "skip",
+      ownerGroups: ["ops"],
+    };
+    assertEquals(await s.store.schedules(), []);
+    await s.store.write((tx) => {
+      tx.addSchedule(nightly);
+      tx.addSchedule(every);
+    });
+    assertEquals(await s.store.schedules(), [every, nightly]);
+    // A second schedule of the same name is refused, and the write that tried changes nothing.
+    await assertRejects(() =>
+      s.store.write((tx) => {
+        tx.markScheduleDue("every-minute", T0 + 1);
+        tx.addSchedule({ ...nightly, createdAt: T0 + 5 });
+      })
+    );
+    assertEquals(await s.store.schedules(), [every, nightly]);
+    await s.store.write((tx) => tx.markScheduleDue("nightly", T0 + 60_000));
+    assertEquals((await s.store.schedules())[1].lastDue, T0 + 60_000);
+    const again = await s.reopen();
+    assertEquals(await again.schedules(), [every, { ...nightly, lastDue: T0 + 60_000 }]);
+    await again.write((tx) => tx.removeSchedule("every-minute"));
+    assertEquals((await again.schedules()).map((x) => x.name), ["nightly"]);
+  });
+
+  test("a job made by a schedule names it, in the same write as the schedule's last due time", async (s) => {
+    await s.store.write((tx) => {
+      tx.addSchedule({
+        name: "hourly",
+        spec: { every_ms: 3_600_000 },
+        policy: "skip",
+        job: {
+          score: "deploy",
+          scope: "all",
+          targets: ["p1"],
+          params: {},
+          timeout_ms: null,
+          retries: 0,
+        },
+        owner: ALICE,
+        ownerGroups: [],
+        createdAt: T0,
+        lastDue: null,
+        enabled: true,
+      });
+    });
+    const j = jobRecord(1, { targets: ["p1"], schedule: "hourly", caller: ALICE });
+    await s.store.write((tx) => {
+      tx.insertJob(j, [queuedTask(1, 1, 1, "p1")]);
+      tx.markScheduleDue("hourly", T0 + 3_600_000);
+    });
+    assertEquals((await s.store.job(1))?.schedule, "hourly");
+    assertEquals((await s.store.load()).jobs, [j]);
+    assertEquals((await s.store.schedules())[0].lastDue, T0 + 3_600_000);
+    await s.store.write((tx) =>
+      tx.insertJob(jobRecord(2, { targets: ["p1"] }), [queuedTask(2, 2, 2, "p1")])
+    );
+    assertEquals((await s.store.job(2))?.schedule, null);
   });
 }

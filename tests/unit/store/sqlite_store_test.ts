@@ -68,6 +68,7 @@ Deno.test("a new database is made at the latest schema version, its folder too",
       "jobs",
       "meta",
       "players",
+      "schedules",
       "tasks",
     ]);
   });
