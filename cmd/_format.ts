@@ -270,7 +270,7 @@ export function formatAudit(records: AuditRecord[]): string[] {
 /** `orch players` lines. */
 export function formatPlayers(players: PlayerView[]): string[] {
   return table(
-    ["NAME", "STATE", "ADDRESS", "VERSION", "RUNNING", "SCORES", "LAST SEEN"],
+    ["NAME", "STATE", "ADDRESS", "VERSION", "RUNNING", "SCORES", "LAST SEEN", "LABELS", "FACTS"],
     players.map((p) => [
       safe(p.name),
       !p.authorised ? "not listed" : p.connected ? "connected" : "offline",
@@ -283,8 +283,15 @@ export function formatPlayers(players: PlayerView[]): string[] {
           : p.scores.join(",") || "-",
       ),
       formatTime(p.last_seen),
+      safe(pairs(p.labels ?? {})),
+      safe(pairs(p.facts ?? {})),
     ]),
   );
+}
+
+/** Labels or facts as `k=v,k=v`, sorted; `-` for none. */
+function pairs(o: Record<string, string>): string {
+  return Object.keys(o).sort().map((k) => `${k}=${o[k]}`).join(",") || "-";
 }
 
 /** What `orch status` (and `submit --wait`, `cancel --wait`) shows of a job. */

@@ -13,6 +13,7 @@ export * from "./messages.ts";
 export * from "./negotiate.ts";
 export * from "./names.ts";
 export * from "./states.ts";
+export * from "./targets.ts";
 export * from "./validate.ts";
 
 /** The version of this orch build. */

@@ -67,6 +67,7 @@ export const JOB_COLUMNS = [
   "caller",
   "target_count",
   "secrets",
+  "asked",
 ] as const;
 
 /** Every column of an audit record but its id, which SQLite assigns. */

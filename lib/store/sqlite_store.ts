@@ -150,6 +150,7 @@ function bindJob(j: JobRecord, out: Args): void {
     JSON.stringify(j.caller),
     j.targets.length,
     secretKeys.length === 0 ? null : JSON.stringify(j.secrets),
+    j.asked === undefined ? null : JSON.stringify(j.asked),
   );
 }
 
@@ -264,6 +265,7 @@ function jobOf(r: Row): JobRecord {
     requestId: r.request_id as string | null,
     submittedAt: r.submitted_at as number,
     caller: JSON.parse(r.caller as string),
+    ...(r.asked === null || r.asked === undefined ? {} : { asked: JSON.parse(r.asked as string) }),
   };
 }
 
@@ -655,7 +657,10 @@ export class SqliteStore implements ConductorStore {
         `SELECT id, score, scope, target_count, params, secrets, submitted_at, submitted_by, caller,
                 finished_at, timeout_ms, deadline, retries, cancelled_at,
                 (SELECT json_group_array(value ORDER BY key) FROM json_each(jobs.targets)
-                 WHERE key < ${MAX_VIEW_TARGETS}) AS targets_head
+                 WHERE key < ${MAX_VIEW_TARGETS}) AS targets_head,
+                CASE WHEN jobs.asked IS NULL THEN NULL ELSE
+                  (SELECT json_group_array(value ORDER BY key) FROM json_each(jobs.asked)
+                   WHERE key < ${MAX_VIEW_TARGETS}) END AS asked_head
          FROM jobs WHERE id = ?`,
       ).get(id) as Row | undefined;
       if (!j) return undefined;
@@ -673,6 +678,7 @@ export class SqliteStore implements ConductorStore {
         id: j.id as number,
         score: j.score as string,
         scope: j.scope as Scope,
+        asked: JSON.parse((j.asked_head ?? j.targets_head) as string),
         targets: JSON.parse(j.targets_head as string),
         target_count: j.target_count as number,
         params: shownParams(j.params as string),

@@ -237,6 +237,8 @@ Deno.test("nothing a score, player or user sent reaches the terminal raw", () =>
       running: 0,
       scores: [`s${evil}`],
       last_seen: T0,
+      labels: { role: `w${evil}` },
+      facts: { [`k${evil}`]: "v" },
     }]),
   ];
   assertEquals(tables.filter((l) => UNSAFE.test(l)), []);
