@@ -60,6 +60,12 @@ function targetsText(job: JobView): string {
   } more`;
 }
 
+/** True when the job was asked for with globs or selectors, not just its hosts. */
+function askedOtherwise(job: JobView): boolean {
+  const asked = job.asked ?? job.targets;
+  return asked.length !== job.targets.length || asked.some((a, i) => a !== job.targets[i]);
+}
+
 function exitText(t: TaskView): string {
   if (t.signal) return safe(t.signal);
   if (t.exit_code !== null) return String(t.exit_code);
@@ -109,6 +115,7 @@ export function formatJobSummary(job: JobView): string[] {
   const out = [
     `job ${job.id}: ${safe(job.score)} on ${scopeText(job)} ${targetsText(job)}`,
     `aggregate: ${safe(job.aggregate)} (${safe(tallyText(job.counts))})`,
+    ...(askedOtherwise(job) ? [`asked: ${(job.asked ?? []).map(safe).join(" ")}`] : []),
     `submitted: ${formatTime(job.submitted_at)} by ${safe(job.submitted_by)}` +
     (job.finished_at !== null
       ? `, finished after ${formatDuration(job.finished_at - job.submitted_at)}`
