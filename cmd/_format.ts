@@ -60,6 +60,12 @@ function targetsText(job: JobView): string {
   } more`;
 }
 
+/** True when the job was asked for with globs or selectors, not just its hosts. */
+function askedOtherwise(job: JobView): boolean {
+  const asked = job.asked ?? job.targets;
+  return asked.length !== job.targets.length || asked.some((a, i) => a !== job.targets[i]);
+}
+
 function exitText(t: TaskView): string {
   if (t.signal) return safe(t.signal);
   if (t.exit_code !== null) return String(t.exit_code);
@@ -109,6 +115,7 @@ export function formatJobSummary(job: JobView): string[] {
   const out = [
     `job ${job.id}: ${safe(job.score)} on ${scopeText(job)} ${targetsText(job)}`,
     `aggregate: ${safe(job.aggregate)} (${safe(tallyText(job.counts))})`,
+    ...(askedOtherwise(job) ? [`asked: ${(job.asked ?? []).map(safe).join(" ")}`] : []),
     `submitted: ${formatTime(job.submitted_at)} by ${safe(job.submitted_by)}` +
     (job.finished_at !== null
       ? `, finished after ${formatDuration(job.finished_at - job.submitted_at)}`
@@ -286,7 +293,7 @@ export function formatAudit(records: AuditRecord[]): string[] {
 /** `orch players` lines. */
 export function formatPlayers(players: PlayerView[]): string[] {
   return table(
-    ["NAME", "STATE", "ADDRESS", "VERSION", "RUNNING", "SCORES", "LAST SEEN"],
+    ["NAME", "STATE", "ADDRESS", "VERSION", "RUNNING", "SCORES", "LAST SEEN", "LABELS", "FACTS"],
     players.map((p) => [
       safe(p.name),
       (!p.authorised ? "not listed" : p.connected ? "connected" : "offline") +
@@ -300,8 +307,15 @@ export function formatPlayers(players: PlayerView[]): string[] {
           : p.scores.join(",") || "-",
       ),
       formatTime(p.last_seen),
+      safe(pairs(p.labels ?? {})),
+      safe(pairs(p.facts ?? {})),
     ]),
   );
+}
+
+/** Labels or facts as `k=v,k=v`, sorted; `-` for none. */
+function pairs(o: Record<string, string>): string {
+  return Object.keys(o).sort().map((k) => `${k}=${o[k]}`).join(",") || "-";
 }
 
 /** What `orch status` (and `submit --wait`, `cancel --wait`) shows of a job. */

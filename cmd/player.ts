@@ -8,9 +8,9 @@
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { join } from "node:path";
-import { PLAYER_CONFIG_PATH, playerKeys } from "../lib/config/mod.ts";
+import { PLAYER_CONFIG_PATH, playerKeys, readFactsFile } from "../lib/config/mod.ts";
 import { errorMessage, OrchError } from "../lib/errors.ts";
-import { startPlayer } from "../lib/player/mod.ts";
+import { mergeFacts, startPlayer, systemFacts } from "../lib/player/mod.ts";
 import { PLAYER_NAME, PLAYER_NAME_DESC } from "../lib/protocol/mod.ts";
 import { Journal } from "../lib/store/mod.ts";
 import { loadTlsMaterial, Revocation } from "../lib/tls/mod.ts";
@@ -61,6 +61,11 @@ export function playerCommand(): CommandUnknownOpts {
       ? null
       : await Revocation.open(config.crl, tls.ca, log.with({ player: name }));
     tls.revocation = revocation;
+    const facts = mergeFacts(
+      await systemFacts(),
+      config.facts_file === "" ? {} : await readFactsFile(config.facts_file),
+      config.facts_file,
+    );
     const journal = Journal.open(join(config.state_dir, "journal.db"));
     let player;
     try {
@@ -77,6 +82,7 @@ export function playerCommand(): CommandUnknownOpts {
         killGraceMs: config.kill_grace,
         maxFrame: config.max_frame,
         log: log.with({ player: name }),
+        facts,
       });
     } catch (err) {
       journal.close();

@@ -9,13 +9,19 @@ import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { parseDuration } from "../lib/config/mod.ts";
 import { OrchError } from "../lib/errors.ts";
 import { safe } from "./_safe.ts";
-import { type Amount, decodeSubmit, LIMITS, MAX_RETRIES } from "../lib/protocol/mod.ts";
+import {
+  type Amount,
+  decodeSubmit,
+  LIMITS,
+  MAX_RETRIES,
+  splitTargetList,
+} from "../lib/protocol/mod.ts";
 import { addAudienceFlags, clientFromFlags, err, exitState, out, waitForJob } from "./_common.ts";
 import { jobExit, printJob } from "./_format.ts";
 
 /** Collects `--target` values: repeatable, comma-separated lists too. */
 export function collectTargets(value: string, previous: string[]): string[] {
-  return [...previous, ...value.split(",").map((t) => t.trim()).filter((t) => t !== "")];
+  return [...previous, ...splitTargetList(value)];
 }
 
 /** Parses `KEY=VALUE` arguments into params; the key must be well-formed. */
@@ -196,8 +202,8 @@ export function submitCommand(): CommandUnknownOpts {
     .option("--all", "run on every target (one task per target)")
     .option("--one", "run once, on the first free target")
     .option(
-      "-t, --target <host>",
-      "a target host (repeatable; comma-separated lists too)",
+      "-t, --target <target>",
+      "a host, a glob ('web*'), or selectors (role=web,dc!=mel; fact.os=linux) (repeatable: any of them; comma-separated hosts too)",
       collectTargets,
       [],
     )
@@ -240,7 +246,7 @@ export function submitCommand(): CommandUnknownOpts {
       throw new OrchError("usage", "say --all or --one (exactly one of them)");
     }
     if (opts.target.length === 0) {
-      throw new OrchError("usage", "name at least one target with --target HOST");
+      throw new OrchError("usage", "name at least one target with --target HOST|GLOB|SELECTOR");
     }
     const lines = opts.lines === undefined ? undefined : linesFlag(opts.lines);
     const waitTimeout = opts.waitTimeout === undefined

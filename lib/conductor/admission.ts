@@ -1,7 +1,9 @@
 /**
  * Whether the conductor accepts a job: every target listed, the score known,
  * the parameters, timeout and retries fit what the players announced, the
- * deadline ahead. A refused job is never stored.
+ * deadline ahead. A refused job is never stored. A one-of job is refused
+ * for its parameters only when no target can take them: the targets that
+ * cannot are skipped, each with its reason.
  *
  * The cost grows with the job's targets, never with the fleet: targets are
  * looked up in sets, and each distinct announcement is checked once.
@@ -10,7 +12,7 @@
  */
 
 import { OrchError } from "../errors.ts";
-import type { ScoreInfo, SubmitRequest } from "../protocol/mod.ts";
+import type { ScoreInfo, SubmitRequest, TriedPlayer } from "../protocol/mod.ts";
 import { formatDuration } from "../config/mod.ts";
 import { checkParams } from "../score/mod.ts";
 import { secretKeys } from "./secrets.ts";
@@ -18,7 +20,7 @@ import { secretKeys } from "./secrets.ts";
 /** What the conductor knows when it judges a job. */
 export interface AdmissionContext {
   /** The players file. */
-  authorised: ReadonlySet<string>;
+  authorised: { has(name: string): boolean; readonly size: number };
   /** What `player` last announced for `score`. */
   announcement(player: string, score: string): ScoreInfo | undefined;
   /** Some player's announcement of `score`. */
@@ -36,6 +38,11 @@ export interface Admitted {
    * announced it (on some player, when no target has).
    */
   secret: string[];
+  /**
+   * One-of: the targets whose declaration refuses the params (code
+   * `bad_params`), left out of the candidates; another target remains.
+   */
+  skipped: TriedPlayer[];
 }
 
 /**
@@ -65,12 +72,16 @@ export function admit(req: SubmitRequest, ctx: AdmissionContext): Admitted {
   }
 
   // Judge by each target's own announcement; targets never seen are judged by any announcement.
-  const declarations = new Map<ScoreInfo, string>();
+  const declarations = new Map<ScoreInfo, string[]>();
   for (const t of req.targets) {
     const info = ctx.announcement(t, req.score);
-    if (info && !declarations.has(info)) declarations.set(info, t);
+    if (!info) continue;
+    const on = declarations.get(info);
+    if (on) on.push(t);
+    else declarations.set(info, [t]);
   }
-  if (declarations.size === 0) {
+  const byAnother = declarations.size === 0;
+  if (byAnother) {
     const anywhere = ctx.anywhere(req.score);
     if (!anywhere) {
       const known = ctx.knownScores();
@@ -84,12 +95,17 @@ export function admit(req: SubmitRequest, ctx: AdmissionContext): Admitted {
         },
       );
     }
-    declarations.set(anywhere.info, anywhere.player);
+    declarations.set(anywhere.info, [anywhere.player]);
   }
+  // Judged by another player's declaration, no target can be told apart: refused whole.
+  const whole = req.scope === "all" || byAnother;
 
   const secret = secretKeys(req.params, req.secret, declarations.keys());
-  for (const [info, player] of declarations) {
-    const on = `score ${req.score} (as declared on ${player})`;
+  // One-of: a target whose declaration refuses the params is skipped, while another may take it.
+  const skipped: TriedPlayer[] = [];
+  const refusals: string[] = [];
+  for (const [info, players] of declarations) {
+    const on = `score ${req.score} (as declared on ${players[0]})`;
     const check = checkParams(info.params, req.params);
     if (!check.ok) {
       const problems = check.problems.map((p) => {
@@ -107,7 +123,13 @@ export function admit(req: SubmitRequest, ctx: AdmissionContext): Admitted {
             : "what its declaration allows"
         } (it is secret, so it is not shown)`;
       });
-      throw new OrchError("invalid", `bad parameters for ${on}: ${problems.join("; ")}`);
+      const message = clip(`bad parameters for ${on}: ${problems.join("; ")}`);
+      if (whole) throw new OrchError("invalid", message);
+      refusals.push(
+        players.length > 1 ? `on ${listed(players)}: ${message}` : message,
+      );
+      for (const player of players) skipped.push({ player, code: "bad_params", message });
+      continue;
     }
     if (
       req.timeout_ms !== null && info.max_timeout_ms !== null &&
@@ -126,5 +148,24 @@ export function admit(req: SubmitRequest, ctx: AdmissionContext): Admitted {
       });
     }
   }
-  return { secret };
+  if (skipped.length > 0) {
+    const out = new Set(skipped.map((x) => x.player));
+    if (!req.targets.some((t) => !out.has(t))) {
+      throw new OrchError("invalid", `no target can take it: ${refusals.join("; ")}`);
+    }
+  }
+  return { secret, skipped };
+}
+
+/** Longest reason recorded for a target skipped at admission. */
+const MAX_REASON = 1000;
+
+function clip(text: string): string {
+  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON - 1)}…` : text;
+}
+
+function listed(items: readonly string[]): string {
+  return `${items.slice(0, 10).join(", ")}${
+    items.length > 10 ? ` and ${items.length - 10} more` : ""
+  }`;
 }

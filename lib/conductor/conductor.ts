@@ -16,7 +16,7 @@ import type { Logger } from "../log.ts";
 import { ORCH_VERSION } from "../protocol/mod.ts";
 import type { ConductorStore } from "../store/mod.ts";
 import type { Address } from "../config/mod.ts";
-import { readPlayersFile } from "../config/mod.ts";
+import { type PlayersFile, readPlayersFile } from "../config/mod.ts";
 import { readGrantsFile } from "../config/mod.ts";
 import { AccessControl } from "./access.ts";
 import { createGuard } from "./guard.ts";
@@ -161,7 +161,7 @@ export class Conductor {
   readonly done: Promise<Stopped>;
   addresses: ConductorAddresses | null = null;
 
-  constructor(opts: ConductorOptions, authorised: Set<string>, access: AccessControl) {
+  constructor(opts: ConductorOptions, authorised: PlayersFile, access: AccessControl) {
     this.#opts = opts;
     this.#access = access;
     this.#log = opts.log;
@@ -321,6 +321,7 @@ export class Conductor {
         audit: this.audit,
         jobAccess: (id) => o.store.jobAccess(id),
         schedule: (name) => this.schedules.get(name),
+        resolve: (req) => this.service.resolve(req),
         log: this.#log,
       });
       this.#audience = await startAudienceServers({
@@ -409,8 +410,8 @@ export class Conductor {
     const next = await readPlayersFile(this.#opts.playersFile);
     if (this.#stopping !== null) return { added: [], removed: [] };
     const before = this.#registry.authorised;
-    const removed = [...before].filter((n) => !next.has(n));
-    const added = [...next].filter((n) => !before.has(n));
+    const removed = [...before.keys()].filter((n) => !next.has(n));
+    const added = [...next.keys()].filter((n) => !before.has(n));
     // Queue entries stay: a player no longer listed is never free, and one listed again finds
     // the one-of tasks still waiting for it.
     this.#registry.authorised = next;

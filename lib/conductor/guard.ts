@@ -66,6 +66,12 @@ export interface GuardDeps {
   local: LocalAuthenticator | null;
   users: LocalUsers;
   audit: Auditor;
+  /**
+   * A submit with its target expressions resolved to hosts (the grants are
+   * checked against the hosts); throws `OrchError("invalid")` when they
+   * cannot be.
+   */
+  resolve: (req: SubmitRequest) => SubmitRequest;
   /** What decides access to a job. */
   jobAccess: (id: number) => Promise<JobAccess | undefined>;
   /** A schedule's owner and job, or undefined when there is none of that name. */
@@ -141,6 +147,18 @@ export function createGuard(d: GuardDeps): Guard {
             who: p.label,
             action: "submit",
             subject: "a submit that could not be read",
+            outcome: "refused",
+            reason: errorMessage(err),
+          });
+          throw err;
+        }
+        try {
+          req = d.resolve(req);
+        } catch (err) {
+          await record(c, d, {
+            who: p.label,
+            action: "submit",
+            subject: `score ${req.score} on ${listed(req.targets)} (unresolved)`,
             outcome: "refused",
             reason: errorMessage(err),
           });

@@ -24,7 +24,7 @@ export type HelloVerdict =
 /** What the conductor knows when it judges a hello. */
 export interface HelloContext {
   /** The players file. */
-  authorised: ReadonlySet<string>;
+  authorised: { has(name: string): boolean; readonly size: number };
   /** Its path, for messages. */
   playersFile: string;
 }

@@ -292,12 +292,14 @@ export class TaskMachine {
    * Stores a new job: one task per target (all-of) or one task (one-of),
    * queued at the tail. Returns its id; its commit is {@linkcode Committer.durable}.
    * The values of the `secret` keys of its params are stored sealed by
-   * `seal`, or not at all (held here only) without it.
+   * `seal`, or not at all (held here only) without it. A one-of job's task
+   * starts with `skipped`: the targets admission found could not take it.
    */
   submit(
     job: Omit<JobRecord, "id" | "secrets">,
     secret: readonly string[] = [],
     seal: ((jobId: number, key: string, value: string) => string) | null = null,
+    skipped: readonly TriedPlayer[] = [],
   ): number {
     const id = this.#nextJob++;
     const secrets: Record<string, string | null> = {};
@@ -309,6 +311,10 @@ export class TaskMachine {
     const taskIds: number[] = [];
     for (const host of hosts) {
       const t = newTask(rec, this.#nextTask++, ++this.#seqHigh, host);
+      if (host === null && skipped.length > 0) {
+        t.tried = [...skipped];
+        t.triedBy = new Set(skipped.map((x) => x.player));
+      }
       taskIds.push(t.id);
       this.#tasks.set(t.id, t);
       rec.open.add(t);

@@ -258,6 +258,7 @@ export class PlayerGateway {
     session.name = name;
     session.version = hello.version;
     session.scores = registry.announce(name, announced);
+    registry.facts.set(name, hello.facts ?? {});
     registry.sessions.set(name, session);
     registry.goneSince.delete(name);
     const record: PlayerRecord = {

@@ -10,6 +10,14 @@
  */
 
 import type { ConductorMessage, PlayerView, ScoreInfo } from "../protocol/mod.ts";
+import {
+  type Labels,
+  type Matchable,
+  parseTarget,
+  resolveTargets,
+  type TargetExpr,
+} from "../protocol/targets.ts";
+import type { PlayersFile } from "../config/mod.ts";
 import type { PlayerRecord } from "../store/mod.ts";
 import type { PlayerLink } from "./link.ts";
 
@@ -45,8 +53,10 @@ export interface Announced {
 
 /** The players, connected or not. */
 export class Registry {
-  /** The players file. */
-  authorised: Set<string>;
+  /** The players file: each listed name with its labels. */
+  authorised: PlayersFile;
+  /** What each player reported of itself in its latest hello since the conductor started. */
+  readonly facts = new Map<string, Labels>();
   /** Accepted connections, by player name. */
   readonly sessions = new Map<string, Session>();
   /** Connections that have not said hello yet. */
@@ -62,7 +72,7 @@ export class Registry {
   readonly #held: (player: string) => number;
 
   /** @param held how many tasks a player holds now */
-  constructor(authorised: Set<string>, held: (player: string) => number) {
+  constructor(authorised: PlayersFile, held: (player: string) => number) {
     this.authorised = authorised;
     this.#held = held;
   }
@@ -140,9 +150,34 @@ export class Registry {
     return [...this.#byScore.keys()].sort();
   }
 
+  /** The listed players, as target expressions match them. */
+  *matchable(): Iterable<Matchable> {
+    for (const [name, labels] of this.authorised) {
+      yield { name, labels, facts: this.facts.get(name) ?? {} };
+    }
+  }
+
+  /**
+   * The hosts `asked` (target expressions, already checked by the wire's
+   * decoding) choose among the listed players; throws `OrchError("invalid")`
+   * naming each name not listed and each expression that matches nothing.
+   */
+  resolve(asked: readonly string[]): string[] {
+    const exprs: TargetExpr[] = asked.map((t, i) => parseTarget(t, `targets[${i}]`));
+    return resolveTargets(exprs, {
+      has: (n) => this.authorised.has(n),
+      all: () => this.matchable(),
+      size: this.authorised.size,
+    }).hosts;
+  }
+
   /** The players as the API shows them: listed, seen or connected, by name. */
   views(): PlayerView[] {
-    const names = new Set([...this.authorised, ...this.records.keys(), ...this.sessions.keys()]);
+    const names = new Set([
+      ...this.authorised.keys(),
+      ...this.records.keys(),
+      ...this.sessions.keys(),
+    ]);
     return [...names].sort().map((name) => {
       const s = this.sessions.get(name);
       const rec = this.records.get(name);
@@ -158,6 +193,8 @@ export class Registry {
         draining: this.drained.has(name),
         scores: [...(this.#announced.get(name)?.keys() ?? [])],
         last_seen: rec?.lastSeen ?? null,
+        labels: this.authorised.get(name) ?? {},
+        facts: this.facts.get(name) ?? {},
       };
     });
   }

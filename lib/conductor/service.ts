@@ -85,9 +85,20 @@ export class AudienceService {
     }
   }
 
+  /**
+   * `req` with its target expressions resolved against the players file:
+   * `targets` the hosts chosen, `asked` the expressions. Throws
+   * `OrchError("invalid")` naming a name not listed or an expression that
+   * matches no player. A request resolved already is returned as it is.
+   */
+  resolve(req: SubmitRequest): SubmitRequest {
+    if (req.asked !== undefined) return req;
+    return { ...req, asked: req.targets, targets: this.#d.registry.resolve(req.targets) };
+  }
+
   /** Validates and stores a job; resolves with its id once it is committed. */
   async submit(
-    req: SubmitRequest,
+    asked: SubmitRequest,
     caller: Caller,
     accepted?: (id: number) => void,
     schedule: string | null = null,
@@ -95,6 +106,7 @@ export class AudienceService {
     this.#running();
     const d = this.#d;
     const by = callerLabel(caller);
+    const req = this.resolve(asked);
     if (req.request_id !== null) {
       const known = this.#requests.get(req.request_id) ??
         await this.#storedRequest(req.request_id) ?? this.#requests.get(req.request_id);
@@ -116,7 +128,7 @@ export class AudienceService {
       }
       this.#running();
     }
-    const { secret } = admit(req, {
+    const { secret, skipped } = admit(req, {
       authorised: d.registry.authorised,
       announcement: (p, s) => d.registry.announcement(p, s),
       anywhere: (s) => d.registry.anywhere(s),
@@ -131,6 +143,7 @@ export class AudienceService {
         score: req.score,
         scope: req.scope,
         targets: req.targets,
+        ...(sameList(req.asked!, req.targets) ? {} : { asked: req.asked }),
         params: req.params,
         timeoutMs: req.timeout_ms,
         deadline: req.deadline,
@@ -143,6 +156,7 @@ export class AudienceService {
       },
       secret,
       box && ((job, key, value) => box.seal(job, key, value)),
+      skipped,
     );
     accepted?.(id);
     const rid = req.request_id;
@@ -155,6 +169,7 @@ export class AudienceService {
       score: req.score,
       scope: req.scope,
       targets: req.targets.length,
+      skipped: skipped.length || undefined,
       secret: secret.length,
       by,
     });
@@ -322,4 +337,8 @@ export class AudienceService {
       open_jobs: d.machine.jobCount,
     };
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -10,5 +10,6 @@ export * from "./grants_file.ts";
 export * from "./load.ts";
 export * from "./player.ts";
 export * from "./players_file.ts";
+export * from "./facts_file.ts";
 export * from "./spec.ts";
 export * from "./units.ts";

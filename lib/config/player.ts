@@ -31,6 +31,11 @@ export const playerKeys = {
     { allowEmpty: true },
   ),
   scores_dir: path("/usr/lib/orchestra/scores", "Folder of the scores this player may run."),
+  facts_file: path(
+    "",
+    'File of facts about this host (key=value lines or YAML), reported to the conductor and selectable as fact.KEY=VALUE; "" for none.',
+    { allowEmpty: true },
+  ),
   state_dir: path("/var/lib/orchestra/player", "Folder of the player's journal."),
   slots: int(4, "Tasks run at the same time.", 1, 1024),
   heartbeat: duration(15_000, "A conductor silent this long is taken for gone.", 300),

@@ -6,5 +6,6 @@
  */
 
 export * from "./backoff.ts";
+export * from "./facts.ts";
 export * from "./player.ts";
 export * from "./runner.ts";

@@ -57,6 +57,8 @@ export interface PlayerOptions {
   killGraceMs: number;
   maxFrame: number;
   log: Logger;
+  /** What it reports of its host in each hello (see `facts.ts`); none when left out. */
+  facts?: Record<string, string>;
 }
 
 type Link = Peer<ConductorMessage, PlayerMessage>;
@@ -243,6 +245,7 @@ export class Player {
         protocols: PROTOCOL_RANGE,
         minor: PROTOCOL_MINOR,
         slots: o.slots,
+        ...(o.facts ? { facts: o.facts } : {}),
         scores: [...this.#catalog.scores.values()].map(scoreInfo),
         journal: o.journal.all().map((t) => ({
           task_id: t.taskId,

@@ -17,6 +17,7 @@ import {
   SCORE_NAME_DESC,
 } from "./names.ts";
 import { type Aggregate, ERROR_STATES, type TaskState } from "./states.ts";
+import { parseTarget } from "./targets.ts";
 import { isPlainObject, Obj } from "./validate.ts";
 
 /** The audience API version prefix. */
@@ -29,7 +30,14 @@ export type Scope = "all" | "one";
 export interface SubmitRequest {
   score: string;
   scope: Scope;
+  /**
+   * Target expressions: names, globs (`web*`) and selectors (`role=web,dc!=mel`,
+   * `fact.os=linux`); see `targets.ts`. Once the conductor has resolved them,
+   * the hosts chosen (and `asked` holds the expressions).
+   */
   targets: string[];
+  /** The target expressions as given, once `targets` holds the hosts they chose. */
+  asked?: string[];
   params: Record<string, string>;
   /** Timeout of each run in ms; null for the score's default. Never above the score's `max_timeout`. */
   timeout_ms: number | null;
@@ -142,7 +150,7 @@ type SubmitOptions =
 
 /** What a client sends to submit a job: the options may be left out. */
 export type SubmitInput =
-  & Omit<SubmitRequest, SubmitOptions>
+  & Omit<SubmitRequest, "asked" | SubmitOptions>
   & Partial<Pick<SubmitRequest, SubmitOptions>>;
 
 /** Largest number of retries a job may ask for. */
@@ -343,7 +351,12 @@ export interface JobView {
   id: number;
   score: string;
   scope: Scope;
-  /** The first {@linkcode MAX_VIEW_TARGETS} targets, in the order given. */
+  /**
+   * The target expressions as given (names, globs, selectors); the first
+   * {@linkcode MAX_VIEW_TARGETS}. Jobs stored before expressions existed: their targets.
+   */
+  asked: string[];
+  /** The first {@linkcode MAX_VIEW_TARGETS} hosts chosen, in the order given. */
   targets: string[];
   /** How many targets the job has. */
   target_count: number;
@@ -427,6 +440,10 @@ export interface PlayerView {
   /** Scores it announced most recently. */
   scores: string[];
   last_seen: number | null;
+  /** Its labels in the players file (empty when it is not listed). */
+  labels: Record<string, string>;
+  /** What it reported of itself (os, kernel, arch, version, the operator's facts) since the conductor started. */
+  facts: Record<string, string>;
 }
 
 /** Answer to `POST /v1/players/NAME/drain` and `/undrain`. */
@@ -464,13 +481,10 @@ export function decodeSubmit(value: unknown): SubmitRequest {
   const scope = o.oneOf("scope", ["all", "one"] as const);
   const seen = new Set<string>();
   const targets = o.arr("targets", LIMITS.maxTargets, (v, path) => {
-    if (typeof v !== "string" || !PLAYER_NAME.test(v)) {
-      throw new OrchError(
-        "invalid",
-        `${path}: ${JSON.stringify(v)} is not ${PLAYER_NAME_DESC}`,
-      );
+    if (typeof v !== "string") {
+      throw new OrchError("invalid", `${path}: expected a target expression, got ${typeof v}`);
     }
-    return normalizePlayerName(v);
+    return parseTarget(v, path).text;
   }).filter((t) => (seen.has(t) ? false : (seen.add(t), true)));
   if (targets.length === 0) o.fail("targets", "at least one target is needed");
   const params = o.has("params")

@@ -24,6 +24,13 @@ import {
   SCORE_NAME_DESC,
 } from "./names.ts";
 import { isPlainObject, Obj, utf8Length } from "./validate.ts";
+import {
+  LABEL_KEY,
+  LABEL_KEY_DESC,
+  LABEL_VALUE,
+  LABEL_VALUE_DESC,
+  TARGET_LIMITS,
+} from "./targets.ts";
 
 /** The protocol's major version this build speaks: peers of different majors cannot talk. */
 export const PROTOCOL_VERSION = 1;
@@ -164,6 +171,12 @@ export interface Hello {
   slots: number;
   scores: ScoreInfo[];
   journal: JournalEntry[];
+  /**
+   * What the player reports of itself: `os`, `kernel`, `arch`, `version`,
+   * and the operator's facts from its facts file; absent: none. Selectable as
+   * `fact.KEY=VALUE`. A conductor that does not know the field ignores it.
+   */
+  facts?: Record<string, string>;
 }
 
 /** Conductor → player: the hello was accepted. */
@@ -444,6 +457,19 @@ function decodeBody(type: Message["type"], o: Obj): Message {
       }
       const minor = o.optInt("minor", 0, MAX_VERSION);
       if (minor !== undefined) hello.minor = minor;
+      if (o.has("facts")) {
+        const facts = o.strMap("facts", {
+          keyPattern: LABEL_KEY,
+          keyDesc: LABEL_KEY_DESC,
+          maxEntries: TARGET_LIMITS.maxLabels,
+          maxValue: 128,
+          maxTotal: 16384,
+        });
+        for (const [k, v] of Object.entries(facts)) {
+          if (!LABEL_VALUE.test(v)) o.fail(`facts.${k}`, `expected ${LABEL_VALUE_DESC}`);
+        }
+        hello.facts = facts;
+      }
       return hello;
     }
     case "welcome": {

@@ -14,6 +14,7 @@ export * from "./negotiate.ts";
 export * from "./schedules.ts";
 export * from "./names.ts";
 export * from "./states.ts";
+export * from "./targets.ts";
 export * from "./validate.ts";
 
 /** The version of this orch build. */

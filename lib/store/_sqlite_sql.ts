@@ -69,6 +69,7 @@ export const JOB_COLUMNS = [
   "secrets",
   "rollout",
   "schedule",
+  "asked",
 ] as const;
 
 /** Every column of an audit record but its id, which SQLite assigns. */

@@ -199,7 +199,12 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
-    sql: "", // -- reserved
+    sql: `
+      -- The target expressions a job was submitted with (names, globs, selectors), as a JSON
+      -- array; targets holds the hosts they chose at submit. NULL: the same as targets (jobs
+      -- from before version 6, and jobs that named hosts only).
+      ALTER TABLE jobs ADD COLUMN asked TEXT;
+    `,
   },
   {
     version: 7,

@@ -155,6 +155,7 @@ function bindJob(j: JobRecord, out: Args): void {
     secretKeys.length === 0 ? null : JSON.stringify(j.secrets),
     j.rollout === null ? null : JSON.stringify(j.rollout),
     j.schedule ?? null,
+    j.asked === undefined ? null : JSON.stringify(j.asked),
   );
 }
 
@@ -270,6 +271,7 @@ function jobOf(r: Row): JobRecord {
     submittedAt: r.submitted_at as number,
     caller: JSON.parse(r.caller as string),
     rollout: rolloutCol(r.rollout),
+    ...(r.asked === null || r.asked === undefined ? {} : { asked: JSON.parse(r.asked as string) }),
   };
   if (r.schedule !== null) job.schedule = r.schedule as string;
   return job;
@@ -752,7 +754,10 @@ export class SqliteStore implements ConductorStore {
         `SELECT id, score, scope, target_count, params, secrets, submitted_at, submitted_by, caller,
                 finished_at, timeout_ms, deadline, retries, cancelled_at, rollout, schedule,
                 (SELECT json_group_array(value ORDER BY key) FROM json_each(jobs.targets)
-                 WHERE key < ${MAX_VIEW_TARGETS}) AS targets_head
+                 WHERE key < ${MAX_VIEW_TARGETS}) AS targets_head,
+                CASE WHEN jobs.asked IS NULL THEN NULL ELSE
+                  (SELECT json_group_array(value ORDER BY key) FROM json_each(jobs.asked)
+                   WHERE key < ${MAX_VIEW_TARGETS}) END AS asked_head
          FROM jobs WHERE id = ?`,
       ).get(id) as Row | undefined;
       if (!j) return undefined;
@@ -771,6 +776,7 @@ export class SqliteStore implements ConductorStore {
         id: j.id as number,
         score: j.score as string,
         scope: j.scope as Scope,
+        asked: JSON.parse((j.asked_head ?? j.targets_head) as string),
         targets: JSON.parse(j.targets_head as string),
         target_count: j.target_count as number,
         params: shownParams(j.params as string),

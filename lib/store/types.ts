@@ -34,8 +34,13 @@ export interface JobRecord {
   id: number;
   score: string;
   scope: Scope;
-  /** Every target, in the order given. */
+  /** Every target host, in the order given (or chosen). */
   targets: string[];
+  /**
+   * The target expressions submitted (names, globs, selectors) when they
+   * are not just `targets`; absent: the same as `targets`.
+   */
+  asked?: string[];
   /**
    * The parameters. A store never writes the value of a key of `secrets`,
    * and what it returns holds only the other keys' values.

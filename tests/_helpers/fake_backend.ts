@@ -58,6 +58,7 @@ export function jobOf(tasks: TaskDetail[], over: Partial<JobView> = {}): JobView
     id: tasks[0]?.job_id ?? 1,
     score: "hello",
     scope: "all",
+    asked: targets.slice(0, 100),
     targets: targets.slice(0, 100),
     secret: [],
     target_count: targets.length,

@@ -238,6 +238,8 @@ Deno.test("nothing a score, player or user sent reaches the terminal raw", () =>
       draining: false,
       scores: [`s${evil}`],
       last_seen: T0,
+      labels: { role: `w${evil}` },
+      facts: { [`k${evil}`]: "v" },
     }]),
   ];
   assertEquals(tables.filter((l) => UNSAFE.test(l)), []);

@@ -61,3 +61,36 @@ Deno.test("admission refuses retries of a score not idempotent, and a past deadl
   assertThrows(() => admit(req(["p0"], { retries: 1 }), ctx), /is not idempotent/);
   assertThrows(() => admit(req(["p0"], { deadline: 999 }), ctx), /has passed/);
 });
+
+Deno.test("a one-of job skips the targets whose declaration refuses the params, each with its reason", () => {
+  const narrow = info({ params: { N: { type: "int", required: false, min: 1, max: 5 } } });
+  const wide = info({ params: { N: { type: "int", required: false, min: 1, max: 50 } } });
+  const ctx = context(4, new Map([["p0", narrow], ["p1", wide], ["p2", narrow]]));
+  const one = (targets: string[]) => submitRequest("one", targets, { params: { N: "20" } });
+  const { skipped } = admit(one(["p0", "p1", "p2"]), ctx);
+  const reason =
+    "bad parameters for score hello (as declared on p0): parameter N: 20 is above the maximum 5";
+  assertEquals(skipped, [
+    { player: "p0", code: "bad_params", message: reason },
+    { player: "p2", code: "bad_params", message: reason },
+  ]);
+  // A target that never announced the score may still take it.
+  assertEquals(admit(one(["p0", "p3"]), ctx).skipped.map((s) => s.player), ["p0"]);
+  // Fine everywhere: nothing skipped.
+  assertEquals(admit(submitRequest("one", ["p0", "p1"], { params: { N: "2" } }), ctx).skipped, []);
+});
+
+Deno.test("a one-of job no target can take is refused, naming each target's reason", () => {
+  const narrow = info({ params: { N: { type: "int", required: false, min: 1, max: 5 } } });
+  const other = info({ params: { N: { type: "int", required: false, min: 1, max: 9 } } });
+  const ctx = context(3, new Map([["p0", narrow], ["p1", other], ["p2", narrow]]));
+  assertThrows(
+    () => admit(submitRequest("one", ["p0", "p1", "p2"], { params: { N: "20" } }), ctx),
+    /^no target can take it: on p0, p2: bad parameters for score hello \(as declared on p0\): parameter N: 20 is above the maximum 5; bad parameters for score hello \(as declared on p1\): parameter N: 20 is above the maximum 9$/,
+  );
+  // An all-of job is refused whole, as before.
+  assertThrows(
+    () => admit(submitRequest("all", ["p0", "p1"], { params: { N: "7" } }), ctx),
+    /^bad parameters for score hello \(as declared on p0\)/,
+  );
+});

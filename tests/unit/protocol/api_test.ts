@@ -7,6 +7,7 @@ import {
 } from "../../_helpers/assert.ts";
 import { ERROR_CODES, type ErrorCode, OrchError } from "../../../lib/errors.ts";
 import { decodeSubmit, errorFromBody, errorToBody } from "../../../lib/protocol/api.ts";
+import { LABEL_KEY_DESC, LABEL_VALUE_DESC } from "../../../lib/protocol/targets.ts";
 
 const HOST_DESC =
   "a host name (letters, digits, '-' and '.', each label 1-63 characters, at most 253 in all)";
@@ -143,11 +144,35 @@ Deno.test("a submit without targets is refused", () => {
   invalid(noTargets, "targets: expected an array, got nothing");
 });
 
-Deno.test("a target that is not a host name is refused with its index", () => {
+Deno.test("a target that is not a host name, glob or selector is refused with its index", () => {
   invalid({ ...valid, targets: ["p1", "bad host"] }, `targets[1]: "bad host" is not ${HOST_DESC}`);
-  invalid({ ...valid, targets: [7] }, `targets[0]: 7 is not ${HOST_DESC}`);
+  invalid({ ...valid, targets: [7] }, `targets[0]: expected a target expression, got number`);
   invalid({ ...valid, targets: ["-p1"] }, `targets[0]: "-p1" is not ${HOST_DESC}`);
-  invalid({ ...valid, targets: [""] }, `targets[0]: "" is not ${HOST_DESC}`);
+  invalid({ ...valid, targets: [""] }, `targets[0]: a target is empty`);
+  invalid(
+    { ...valid, targets: ["role=web,,dc=syd"] },
+    `targets[0]: "role=web,,dc=syd" has an empty part`,
+  );
+  invalid(
+    { ...valid, targets: ["p1", "role=we b"] },
+    `targets[1]: in "role=we b", "we b" is not ${LABEL_VALUE_DESC}`,
+  );
+  invalid(
+    { ...valid, targets: ["1role=web"] },
+    `targets[0]: in "1role=web", "1role" is not ${LABEL_KEY_DESC}`,
+  );
+  invalid(
+    { ...valid, targets: ["web_*"] },
+    `targets[0]: "web_*" is not a glob over host names (letters, digits, '-', '.', '*', '?')`,
+  );
+});
+
+Deno.test("targets may be names, globs and selectors; each is kept in its normal form", () => {
+  const r = decodeSubmit({
+    ...valid,
+    targets: ["P1", "Web*", " role=web , dc!=mel ", "fact.os=linux", "p1"],
+  });
+  assertEquals(r.targets, ["p1", "web*", "role=web,dc!=mel", "fact.os=linux"]);
 });
 
 Deno.test("more than 10000 targets are refused", () => {

@@ -281,6 +281,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       id: 1,
       score: "deploy",
       scope: "all",
+      asked: ["p1", "p2"],
       targets: ["p1", "p2"],
       target_count: 2,
       params: { A: "1" },
@@ -428,6 +429,21 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       { queued: MAX_VIEW_TARGETS + 50 },
     ]);
     assertEquals([v?.caller, v?.submitted_by], [ALICE, "audience:alice"]);
+  });
+
+  test("a job keeps the target expressions asked beside the hosts chosen, in the view and the snapshot", async (s) => {
+    const a = jobRecord(1, { targets: ["web1", "web2", "db1"], asked: ["web*", "role=db"] });
+    const b = jobRecord(2, { targets: ["p1"] });
+    await s.store.write((tx) => {
+      tx.insertJob(a, allOfTasks(a, 1, 1));
+      tx.insertJob(b, allOfTasks(b, 4, 4));
+    });
+    const store = await s.reopen();
+    assertEquals((await store.load()).jobs, [a, b]);
+    const va = await store.job(1);
+    assertEquals([va?.asked, va?.targets], [["web*", "role=db"], ["web1", "web2", "db1"]]);
+    // Asked nothing but the hosts: the view shows them as asked.
+    assertEquals((await store.job(2))?.asked, ["p1"]);
   });
 
   test("earlier attempts are history, listed before the current one", async ({ store }) => {

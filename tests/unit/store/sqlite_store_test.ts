@@ -254,8 +254,9 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
       const bob = { transport: "https", name: "bob", auth: "client_certificate" };
       const j2 = await s.job(2);
       assertEquals(
-        [j2?.caller, j2?.submitted_by, j2?.targets, j2?.target_count, j2?.task_count],
-        [bob, "audience:bob", ["p1", "p2"], 2, 1],
+        [j2?.caller, j2?.submitted_by, j2?.targets, j2?.target_count, j2?.task_count, j2?.asked],
+        // Before version 6 no expressions were kept: what was asked is the targets.
+        [bob, "audience:bob", ["p1", "p2"], 2, 1, ["p1", "p2"]],
       );
       assertEquals([j2?.deadline, j2?.cancelled_at, j2?.aggregate], [
         T0 + 9000,
