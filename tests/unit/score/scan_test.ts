@@ -71,7 +71,7 @@ Deno.test("a scores directory yields its valid scores and every problem, in name
         line: 2,
         severity: "error",
         message:
-          "unknown key 'colour' (known: interface, dir, path, timeout, max_timeout, idempotent, params, description, user, group)",
+          "unknown key 'colour' (known: interface, dir, path, timeout, max_timeout, idempotent, params, response, description, user, group)",
       },
       {
         file: join(dir, "group"),
