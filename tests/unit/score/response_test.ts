@@ -177,6 +177,7 @@ Deno.test("arbitrary responses never crash the checker, and what it passes has t
         assert(r.problems.length <= MAX_RESPONSE_PROBLEMS + 1);
         for (const p of r.problems) {
           assert(p.startsWith("response key ") || /^and \d+ more$/.test(p), p);
+          // deno-lint-ignore no-control-regex -- control characters are what must not appear
           assert(!/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(p), p);
         }
         if (r.problems.length > 0) return;
