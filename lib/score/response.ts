@@ -52,7 +52,7 @@ export function checkResponse(
     values[key] = value;
     if (!Object.hasOwn(declared, key)) {
       problems.push(
-        `response key ${JSON.stringify(printable(clip(key, 64)))}: not declared (declared: ${
+        `response key ${printable(JSON.stringify(clip(key, 64)))}: not declared (declared: ${
           clip(known.join(", "), 200)
         })`,
       );
@@ -89,7 +89,7 @@ class Problem {
 /** `value` as `spec` types it, or what is wrong with it. */
 function typedValue(spec: ResponseSpec, value: unknown, text: boolean): unknown {
   const shown = typeof value === "string"
-    ? JSON.stringify(printable(clip(value, 60)))
+    ? printable(JSON.stringify(clip(value, 60)))
     : describe(value);
   const fromText = text && typeof value === "string";
   switch (spec.type) {
@@ -124,7 +124,7 @@ function typedValue(spec: ResponseSpec, value: unknown, text: boolean): unknown 
         return new Problem(`is longer than ${spec.max_length} characters`);
       }
       if (spec.pattern !== undefined) {
-        const pattern = JSON.stringify(printable(clip(spec.pattern, 200)));
+        const pattern = printable(JSON.stringify(clip(spec.pattern, 200)));
         // The conf was checked when it was read; a pattern that still cannot compile says so.
         const bad = patternProblem(spec.pattern);
         if (bad !== undefined) return new Problem(`cannot be checked: the pattern ${bad}`);

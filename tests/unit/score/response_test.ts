@@ -89,7 +89,7 @@ Deno.test("a value that breaks its declaration is kept as the score gave it; the
 
 Deno.test("control characters in a value are escaped in the problem", () => {
   assertEquals(checkResponse(DECLARED, { count: "1\u001b[2J" }, true).problems, [
-    'response key count: "1\\\\u001b[2J" is not an integer',
+    'response key count: "1\\u001b[2J" is not an integer',
   ]);
 });
 
