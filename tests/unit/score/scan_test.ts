@@ -159,6 +159,14 @@ Deno.test("what a player announces about a score comes from its conf", () => {
   );
 });
 
+Deno.test("a declared response is announced with the score; none declared, none announced", () => {
+  const score = { name: "s", path: "/s/s", confPath: null };
+  const response = { n: { type: "int" as const, required: true } };
+  const info = scoreInfo({ ...score, conf: { ...DEFAULT_CONF, interface: "pipe", response } });
+  assertEquals(info.response, response);
+  assertEquals("response" in scoreInfo({ ...score, conf: DEFAULT_CONF }), false);
+});
+
 Deno.test("a score whose conf pattern does not compile is not offered; the problem names file, line and parameter", async () => {
   await withDir(async (dir) => {
     await file(join(dir, "grep"), "#!/bin/sh\n", 0o755);
