@@ -25,6 +25,10 @@ Deno.test("typed responses: a fitting one comes back typed in status --json; one
   assertEquals(task.response, { count: 3, load: 0.75, up: true, state: "up" });
   assertMatch(text, /"count":\s*3\b/);
   assertMatch(text, /"up":\s*true\b/);
+  const shown = (await c.cli(["status", String(job.id)])).stdout;
+  assertMatch(shown, /^\s+count=3$/m);
+  assertMatch(shown, /^\s+load=0\.75$/m);
+  assertMatch(shown, /^\s+up=true$/m);
 
   // json: values of the declared types pass as they are.
   ({ task } = await run("typedjson"));
