@@ -32,7 +32,14 @@ export function scoreCommand(): CommandUnknownOpts {
         const runAs = s.conf.user === null
           ? ""
           : `; runs as ${s.conf.user}${s.conf.group === null ? "" : `:${s.conf.group}`}`;
-        out(safe(`${s.path}: ok (${s.conf.interface}; ${params}${runAs})`));
+        const response = s.conf.response === null
+          ? ""
+          : `; response: ${
+            Object.entries(s.conf.response)
+              .map(([key, spec]) => `${key} ${spec.type}${spec.required ? " (required)" : ""}`)
+              .join(", ") || "none"
+          }`;
+        out(safe(`${s.path}: ok (${s.conf.interface}; ${params}${response}${runAs})`));
       }
       for (const p of catalog.problems) out(safe(formatProblem(p)));
       const errors = catalog.problems.filter((p) => p.severity === "error").length;

@@ -22,10 +22,12 @@ import {
   LIMITS,
   maskResult,
   type Outcome,
+  type ResponseSpec,
   type ResultBody,
+  type ScoreInterface,
   secretValues,
 } from "../protocol/mod.ts";
-import { DEFAULT_PATH, type Score } from "../score/mod.ts";
+import { checkResponse, DEFAULT_PATH, type Score } from "../score/mod.ts";
 
 /** Abort reason for a run stopped because the player is shutting down (outcome interrupted). */
 export const INTERRUPT = "interrupted";
@@ -55,7 +57,9 @@ export function effectiveTimeout(assign: Assign, score: Score): number | null {
 
 /**
  * Runs the score of an assignment; throws `SpawnError` when it cannot
- * start. The result holds no secret parameter's value in clear.
+ * start. The result holds no secret parameter's value in clear, and its
+ * response is checked against what the conf declares (see
+ * {@linkcode typedResult}).
  */
 export async function runTask(run: TaskRun): Promise<ResultBody> {
   const { assign, score } = run;
@@ -94,10 +98,38 @@ export async function runTask(run: TaskRun): Promise<ResultBody> {
     runAs: run.runAs,
   });
   kv?.end();
-  return maskResult(
+  const masked = maskResult(
     toResult(outcome, kv, head, run.signal.reason === INTERRUPT),
     secretValues(score.conf.params, run.params, assign.secret),
   );
+  return typedResult(masked, score.conf.response, iface);
+}
+
+/**
+ * `result` with its response checked against `declared`: each declared
+ * key's value in its type (a `pipe` score's text converted), and a
+ * succeeded run whose response breaks the declaration turned into a failed
+ * one whose error names each key and what was wrong. A run that did not
+ * succeed keeps its outcome and error. Secrets are masked before this
+ * check, so a secret value never comes back as a number.
+ */
+export function typedResult(
+  result: ResultBody,
+  declared: Record<string, ResponseSpec> | null,
+  iface: ScoreInterface,
+): ResultBody {
+  if (declared === null) return result;
+  const { values, problems } = checkResponse(declared, result.response, iface === "pipe");
+  if (result.outcome !== "succeeded" || problems.length === 0) {
+    return { ...result, response: values };
+  }
+  const why = problems.join("; ");
+  return {
+    ...result,
+    outcome: "failed",
+    response: values,
+    error: clip(result.error === null ? why : `${why}; ${result.error}`, 4000),
+  };
 }
 
 function toResult(

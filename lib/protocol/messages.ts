@@ -23,7 +23,7 @@ import {
   SCORE_NAME,
   SCORE_NAME_DESC,
 } from "./names.ts";
-import { isPlainObject, Obj, utf8Length } from "./validate.ts";
+import { describe, isPlainObject, Obj, utf8Length } from "./validate.ts";
 import {
   LABEL_KEY,
   LABEL_KEY_DESC,
@@ -96,6 +96,39 @@ export interface ParamSpec {
   secret?: boolean;
 }
 
+/** The type of a declared response key. */
+export type ResponseType = "string" | "int" | "float" | "bool" | "enum";
+/** The response types, for validation. */
+export const RESPONSE_TYPES: readonly ResponseType[] = ["string", "int", "float", "bool", "enum"];
+
+/** A declared response key: a letter, then letters, digits, `_`, `.` or `-`; 64 at most. */
+export const RESPONSE_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+/** How {@linkcode RESPONSE_KEY} reads to a person. */
+export const RESPONSE_KEY_DESC =
+  "a response key (a letter, then letters, digits, '_', '.' or '-'; at most 64)";
+
+/**
+ * A key of a score's response, as its conf declares it. A `pipe` score's
+ * values arrive as text and are converted to the type; a `json` score's
+ * values must already be of it. `int` and `float` travel as JSON numbers,
+ * `bool` as `true`/`false`, `string` and `enum` as strings.
+ */
+export interface ResponseSpec {
+  type: ResponseType;
+  /** The response must hold the key (when the score succeeded). */
+  required: boolean;
+  /** For `enum`: the allowed values. */
+  values?: string[];
+  /** For `string`: a regular expression the whole value must match. */
+  pattern?: string;
+  /** For `string`: largest length in characters. */
+  max_length?: number;
+  /** For `int` and `float`: bounds. */
+  min?: number;
+  max?: number;
+  description?: string;
+}
+
 /** What a player says about one of its scores. */
 export interface ScoreInfo {
   name: string;
@@ -108,6 +141,12 @@ export interface ScoreInfo {
   max_timeout_ms: number | null;
   /** The conf says running it twice is harmless (needed for retries). */
   idempotent: boolean;
+  /**
+   * Declared response keys; absent when the conf declares none (any
+   * response accepted). Conductors that do not know the field ignore it:
+   * the hello's score entries are not checked for unknown fields.
+   */
+  response?: Record<string, ResponseSpec>;
 }
 
 /** A task the player holds in its journal, reported on every (re)connect. */
@@ -345,6 +384,50 @@ export function decodeParamSpec(o: Obj): ParamSpec {
   return spec;
 }
 
+/** Decodes one declared response key; shared by the wire and the score conf. */
+export function decodeResponseSpec(o: Obj): ResponseSpec {
+  o.only(["type", "required", "values", "pattern", "max_length", "min", "max", "description"]);
+  const spec: ResponseSpec = {
+    type: o.oneOf("type", RESPONSE_TYPES),
+    required: o.optBool("required", false),
+  };
+  if (o.has("values")) {
+    spec.values = o.arr("values", 1000, (v, path) => {
+      if (typeof v !== "string") throw new OrchError(o.code, `${path}: expected a string`);
+      return v;
+    });
+  }
+  const pattern = o.optStr("pattern", { max: 1000 });
+  if (pattern !== undefined) spec.pattern = pattern;
+  const maxLength = o.optInt("max_length", 0, LIMITS.maxResponseBytes);
+  if (maxLength !== undefined) spec.max_length = maxLength;
+  for (const key of ["min", "max"] as const) {
+    if (!o.has(key)) continue;
+    const n = o.raw[key];
+    if (typeof n !== "number" || !Number.isFinite(n)) {
+      o.fail(key, `expected a number, got ${describe(n)}`);
+    }
+    spec[key] = n;
+  }
+  const description = o.optStr("description", { max: 4096 });
+  if (description !== undefined) spec.description = description;
+  return spec;
+}
+
+/** Decodes the declared response keys of a score: at most {@linkcode LIMITS}.maxResponseKeys. */
+export function decodeResponseSpecs(o: Obj): Record<string, ResponseSpec> {
+  const keys = Object.keys(o.raw);
+  if (keys.length > LIMITS.maxResponseKeys) {
+    throw new OrchError(o.code, `${o.path}: expected at most ${LIMITS.maxResponseKeys} keys`);
+  }
+  const out: Record<string, ResponseSpec> = Object.create(null);
+  for (const key of keys) {
+    if (!RESPONSE_KEY.test(key)) o.fail(key, `invalid key: ${RESPONSE_KEY_DESC}`);
+    out[key] = decodeResponseSpec(o.obj(key));
+  }
+  return { ...out };
+}
+
 function decodeScoreInfo(v: unknown, path: string): ScoreInfo {
   const o = Obj.from(v, path, "protocol");
   let params: Record<string, ParamSpec> | null = null;
@@ -360,7 +443,7 @@ function decodeScoreInfo(v: unknown, path: string): ScoreInfo {
       params[key] = decodeParamSpec(p.obj(key));
     }
   }
-  return {
+  const info: ScoreInfo = {
     name: o.str("name", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC }),
     interface: o.oneOf("interface", SCORE_INTERFACES),
     params,
@@ -368,6 +451,8 @@ function decodeScoreInfo(v: unknown, path: string): ScoreInfo {
     max_timeout_ms: o.optInt("max_timeout_ms", 1, LIMITS.maxTimeoutMs) ?? null,
     idempotent: o.optBool("idempotent", false),
   };
+  if (o.has("response")) info.response = decodeResponseSpecs(o.obj("response"));
+  return info;
 }
 
 function decodeJournalEntry(v: unknown, path: string): JournalEntry {

@@ -20,10 +20,14 @@ import {
 import { parseDuration } from "../config/units.ts";
 import {
   decodeParamSpec,
+  decodeResponseSpec,
   LIMITS,
   PARAM_KEY,
   PARAM_KEY_DESC,
   type ParamSpec,
+  RESPONSE_KEY,
+  RESPONSE_KEY_DESC,
+  type ResponseSpec,
   SCORE_INTERFACES,
   type ScoreInterface,
 } from "../protocol/mod.ts";
@@ -31,6 +35,7 @@ import type { OrchError } from "../errors.ts";
 import { Obj } from "../protocol/validate.ts";
 import { checkValue } from "./params.ts";
 import { patternProblem } from "./pattern.ts";
+import { checkResponseSpec } from "./response.ts";
 
 /** A score's configuration. */
 export interface ScoreConf {
@@ -48,6 +53,11 @@ export interface ScoreConf {
   idempotent: boolean;
   /** Declared parameters; `null` when none are declared (any valid keys accepted). */
   params: Record<string, ParamSpec> | null;
+  /**
+   * Declared response keys; `null` when none are declared (any response
+   * accepted). See {@linkcode checkResponse}.
+   */
+  response: Record<string, ResponseSpec> | null;
   /** What the score does, for people. */
   description: string | null;
   /** The user it runs as (a name or a numeric id); `null` for the player's own. */
@@ -68,6 +78,7 @@ export const DEFAULT_CONF: ScoreConf = {
   max_timeout_ms: null,
   idempotent: false,
   params: null,
+  response: null,
   description: null,
   user: null,
   group: null,
@@ -98,6 +109,8 @@ export const CONF_KEYS: Record<string, string> = {
   idempotent: "true when running it twice is harmless (allows retries)",
   params:
     "declared parameters: NAME: {type, required, default, values, pattern, max_length, min, max, secret}",
+  response:
+    "declared response keys (pipe and json scores): NAME: {type, required, values, pattern, max_length, min, max}",
   description: "what the score does",
   user: "the user it runs as (a name or a numeric id); needs a player running as root",
   group: "the group it runs as (a name or a numeric id); default: the user's primary group",
@@ -134,8 +147,8 @@ function parseLegacy(lines: { text: string; line: number }[]): ConfParse {
     const m = LEGACY_LINE.exec(text)!;
     const key = m[1];
     const value = m[2].trim();
-    if (key === "params") {
-      b.error(line, "params cannot be declared in the old key=value form; write the conf in YAML");
+    if (key === "params" || key === "response") {
+      b.error(line, `${key} cannot be declared in the old key=value form; write the conf in YAML`);
       continue;
     }
     b.hint(line, `old key=value form; in YAML write: ${key}: ${value === "" ? '""' : value}`);
@@ -202,6 +215,27 @@ function parseYaml(text: string): ConfParse {
           }
           continue;
         }
+        if (key === "response") {
+          if (value === null || value === undefined || (isScalar(value) && value.value === null)) {
+            b.setResponse({}, line);
+          } else if (!isMap(value)) {
+            b.error(line, "key 'response': expected a mapping of response keys to declarations");
+          } else {
+            const response: Record<string, ResponseSpec> = Object.create(null);
+            for (const p of value.items) {
+              const rline = lineOf(p.key, line);
+              const name = keyText(deref(p.key));
+              if (name === undefined) {
+                b.error(rline, "key 'response': expected response keys, not lists or mappings");
+                continue;
+              }
+              const spec = b.responseSpec(name, deref(p.value), rline, doc);
+              if (spec) response[name] = spec;
+            }
+            b.setResponse({ ...response }, line);
+          }
+          continue;
+        }
         if (value !== null && value !== undefined && !isScalar(value)) {
           b.error(line, `key '${key}': expected a single value, not a list or a mapping`);
           continue;
@@ -264,6 +298,7 @@ class ConfBuilder {
   problems: ConfProblem[] = [];
   #timeoutLine = 0;
   #groupLine = 0;
+  #responseLine = 0;
 
   error(line: number, message: string): void {
     this.problems.push({ line, severity: "error", message });
@@ -338,6 +373,55 @@ class ConfBuilder {
     this.conf.params = params;
   }
 
+  setResponse(response: Record<string, ResponseSpec>, line: number): void {
+    this.conf.response = response;
+    this.#responseLine = line;
+  }
+
+  responseSpec(
+    name: string,
+    node: unknown,
+    line: number,
+    doc: Document,
+  ): ResponseSpec | undefined {
+    if (!RESPONSE_KEY.test(name)) {
+      this.error(line, `response key ${JSON.stringify(name)}: not ${RESPONSE_KEY_DESC}`);
+      return undefined;
+    }
+    let raw: Record<string, unknown>;
+    if (isScalar(node) && typeof node.value === "string") {
+      // Short form: `NAME: int`.
+      raw = { type: node.value };
+    } else if (isMap(node)) {
+      // Aliases inside were checked to resolve within bounds (see aliasesBounded).
+      const js: unknown = node.toJS(doc, { maxAliasCount: MAX_ALIASES });
+      if (typeof js !== "object" || js === null || Array.isArray(js)) {
+        this.error(line, `response key ${name}: expected a type or a mapping with 'type'`);
+        return undefined;
+      }
+      raw = js as Record<string, unknown>;
+    } else {
+      this.error(line, `response key ${name}: expected a type or a mapping with 'type'`);
+      return undefined;
+    }
+    // Enum values written bare in YAML (`values: [1, 2]`) are the text a score prints.
+    const asText = (v: unknown) => typeof v === "number" || typeof v === "boolean" ? String(v) : v;
+    if (Array.isArray(raw.values)) raw.values = raw.values.map(asText);
+    let spec: ResponseSpec;
+    try {
+      spec = decodeResponseSpec(Obj.from(raw, `response key ${name}`, "invalid"));
+    } catch (err) {
+      this.error(line, (err as OrchError).message);
+      return undefined;
+    }
+    const problem = checkResponseSpec(spec);
+    if (problem) {
+      this.error(line, `response key ${name}: ${problem}`);
+      return undefined;
+    }
+    return spec;
+  }
+
   paramSpec(
     name: string,
     node: unknown,
@@ -392,6 +476,18 @@ class ConfBuilder {
     if (c.group !== null && c.user === null) {
       this.error(this.#groupLine, "group is set but user is not: name the user the score runs as");
       c.group = null;
+    }
+    if (c.response !== null && c.interface === "env") {
+      this.error(
+        this.#responseLine,
+        "a response is declared, but interface env returns none: use pipe or json",
+      );
+    }
+    if (c.response && Object.keys(c.response).length > LIMITS.maxResponseKeys) {
+      this.error(
+        this.#responseLine,
+        `at most ${LIMITS.maxResponseKeys} response keys may be declared`,
+      );
     }
     if (c.params && Object.keys(c.params).length > LIMITS.maxParams) {
       this.error(1, `at most ${LIMITS.maxParams} parameters may be declared`);

@@ -12,3 +12,4 @@ export * from "./conf.ts";
 export * from "./params.ts";
 export * from "./pattern.ts";
 export * from "./scan.ts";
+export * from "./response.ts";

@@ -176,7 +176,7 @@ function octal(mode: number): string {
 
 /** What a player announces about `score`. */
 export function scoreInfo(score: Score): ScoreInfo {
-  return {
+  const info: ScoreInfo = {
     name: score.name,
     interface: score.conf.interface,
     params: score.conf.params,
@@ -184,6 +184,9 @@ export function scoreInfo(score: Score): ScoreInfo {
     max_timeout_ms: score.conf.max_timeout_ms,
     idempotent: score.conf.idempotent,
   };
+  // Announced only when declared, so that a score without one announces what it did before.
+  if (score.conf.response !== null) info.response = score.conf.response;
+  return info;
 }
 
 /** Formats a problem as `FILE:LINE: severity: message`. */

@@ -1,6 +1,6 @@
 import { assertEquals, assertMatch } from "../../_helpers/assert.ts";
-import { emptyResult, sendableResult } from "../../../lib/player/runner.ts";
-import type { ResultBody } from "../../../lib/protocol/mod.ts";
+import { emptyResult, sendableResult, typedResult } from "../../../lib/player/runner.ts";
+import type { ResponseSpec, ResultBody } from "../../../lib/protocol/mod.ts";
 
 const ok: ResultBody = {
   outcome: "succeeded",
@@ -40,4 +40,36 @@ Deno.test("an empty result carries its outcome and reason and nothing else", () 
     {},
     "",
   ]);
+});
+
+const DECLARED: Record<string, ResponseSpec> = {
+  n: { type: "int", required: true },
+  up: { type: "bool", required: false },
+};
+
+Deno.test("a score without a response declaration keeps its response as it is", () => {
+  assertEquals(typedResult(ok, null, "pipe"), ok);
+});
+
+Deno.test("a succeeded run whose response fits comes back typed", () => {
+  const r = typedResult({ ...ok, response: { n: "7", up: "false" } }, DECLARED, "pipe");
+  assertEquals([r.outcome, r.response, r.error], ["succeeded", { n: 7, up: false }, null]);
+});
+
+Deno.test("a succeeded run whose response breaks its declaration fails, naming the key", () => {
+  const r = typedResult({ ...ok, response: { n: "seven" } }, DECLARED, "pipe");
+  assertEquals([r.outcome, r.exit_code, r.response], ["failed", 0, { n: "seven" }]);
+  assertEquals(r.error, 'response key n: "seven" is not an integer');
+  const missing = typedResult(
+    { ...ok, response: {}, error: "a line was left out" },
+    DECLARED,
+    "json",
+  );
+  assertEquals(missing.error, "response key n: missing, and it is required; a line was left out");
+});
+
+Deno.test("a run that did not succeed keeps its outcome and reason; what fits is still typed", () => {
+  const failed: ResultBody = { ...ok, outcome: "failed", exit_code: 3, error: "exit 3" };
+  const r = typedResult({ ...failed, response: { up: "true" } }, DECLARED, "pipe");
+  assertEquals([r.outcome, r.error, r.response], ["failed", "exit 3", { up: true }]);
 });

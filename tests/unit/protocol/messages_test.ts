@@ -469,3 +469,53 @@ Deno.test("output tails are limited to four times the kept bytes", () => {
     "result.stdout_tail: expected at most 65536 bytes, got 65537",
   );
 });
+
+// --- typed responses ----------------------------------------------------------
+
+Deno.test("a score in the hello may announce its response declaration; without one, none is set", () => {
+  const response = {
+    count: { type: "int", required: true, min: 0 },
+    ratio: { type: "float", required: false, max: 1.5 },
+    state: { type: "enum", required: false, values: ["up", "down"] },
+    "host.name": { type: "string", required: false, pattern: "[a-z.]+", max_length: 253 },
+  };
+  const m = decode({ ...hello, scores: [{ ...hello.scores[0], response }, hello.scores[1]] });
+  assert(m.type === "hello");
+  assertEquals(m.scores[0].response, response);
+  assertEquals("response" in m.scores[1], false);
+});
+
+Deno.test("a hello's score entries may carry fields this build does not know (so a newer player's announcement is taken)", () => {
+  // This is what lets a player announce `response` to a conductor that predates it.
+  const m = decode({ ...hello, scores: [{ ...hello.scores[0], colour: "blue", later: { x: 1 } }] });
+  assert(m.type === "hello");
+  assertEquals(m.scores[0].name, "deploy");
+});
+
+Deno.test("a bad response declaration in the hello is refused, naming the field", () => {
+  const withResponse = (response: unknown) => ({
+    ...hello,
+    scores: [{ name: "s", interface: "pipe", response }],
+  });
+  refused(
+    withResponse({ n: { type: "number" } }),
+    'hello.scores[0].response.n.type: expected one of string, int, float, bool, enum, got the string "number"',
+  );
+  refused(
+    withResponse({ n: { type: "int", default: "1" } }),
+    "hello.scores[0].response.n.default: unknown field (known: type, required, values, pattern, max_length, min, max, description)",
+  );
+  refused(
+    withResponse({ n: { type: "float", min: "0" } }),
+    'hello.scores[0].response.n.min: expected a number, got the string "0"',
+  );
+  refused(
+    withResponse({ "1n": { type: "int" } }),
+    "hello.scores[0].response.1n: invalid key: a response key (a letter, then letters, digits, '_', '.' or '-'; at most 64)",
+  );
+  refused(withResponse([]), "hello.scores[0].response: expected an object, got an array");
+  const many = Object.fromEntries(
+    Array.from({ length: 1025 }, (_, i) => [`k${i}`, { type: "int" }]),
+  );
+  refused(withResponse(many), "hello.scores[0].response: expected at most 1024 keys");
+});

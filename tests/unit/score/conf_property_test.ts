@@ -1,7 +1,15 @@
 import fc from "fast-check";
 import { stringify } from "yaml";
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { LIMITS, PARAM_KEY, PARAM_TYPES, SCORE_INTERFACES } from "../../../lib/protocol/mod.ts";
+import {
+  LIMITS,
+  PARAM_KEY,
+  PARAM_TYPES,
+  RESPONSE_KEY,
+  RESPONSE_TYPES,
+  SCORE_INTERFACES,
+} from "../../../lib/protocol/mod.ts";
+import { checkResponseSpec } from "../../../lib/score/response.ts";
 import {
   ACCOUNT,
   checkParamSpec,
@@ -38,6 +46,7 @@ function checkRules(text: string, r: ConfParse): void {
       "max_timeout_ms",
       "params",
       "path",
+      "response",
       "timeout_ms",
       "user",
     ],
@@ -56,6 +65,14 @@ function checkRules(text: string, r: ConfParse): void {
   for (const p of r.problems) {
     assert(Number.isInteger(p.line) && p.line >= 0, where);
     assert(!p.message.includes("[object Object]"), `${where}: ${p.message}`);
+  }
+  for (const [name, spec] of Object.entries(c.response ?? {})) {
+    assert(RESPONSE_KEY.test(name), `${where}: response key ${name}`);
+    assert(RESPONSE_TYPES.includes(spec.type), where);
+    assert(typeof spec.required === "boolean", where);
+    assert(spec.values === undefined || spec.values.every((v) => typeof v === "string"), where);
+    assert(!JSON.stringify(spec).includes("[object Object]"), where);
+    assertEquals(checkResponseSpec(spec), undefined, where);
   }
   if (c.params === null) return;
   assert(Object.keys(c.params).length <= LIMITS.maxParams || r.problems.length > 0, where);
@@ -103,7 +120,7 @@ const VALUE = fc.letrec((tie) => ({
   ),
 })).value;
 const SPEC = fc.record({
-  type: fc.oneof(fc.constantFrom(...PARAM_TYPES), VALUE),
+  type: fc.oneof(fc.constantFrom(...PARAM_TYPES, "float"), VALUE),
   values: fc.oneof(fc.array(SCALAR, { maxLength: 3 }), VALUE),
   default: VALUE,
   required: fc.oneof(fc.boolean(), VALUE),

@@ -8,7 +8,7 @@ import {
 } from "../../../lib/score/conf.ts";
 
 const KNOWN =
-  "interface, dir, path, timeout, max_timeout, idempotent, params, description, user, group";
+  "interface, dir, path, timeout, max_timeout, idempotent, params, response, description, user, group";
 
 function err(line: number, message: string): ConfProblem {
   return { line, severity: "error", message };
@@ -46,6 +46,12 @@ params:
     max_length: 12
   FLAG: {type: bool, default: false}
   TOKEN: {type: string, secret: true}
+response:
+  count: {type: int, required: true, min: 0}
+  ratio: {type: float, max: 1.5}
+  ok: bool
+  state: {type: enum, values: [up, down, 3]}
+  host.name: {type: string, pattern: "[a-z0-9.-]+", max_length: 253}
 `;
   assertEquals(parseConf(text), {
     conf: {
@@ -72,6 +78,18 @@ params:
         FLAG: { type: "bool", required: false, default: "false" },
         TOKEN: { type: "string", required: false, secret: true },
       },
+      response: {
+        count: { type: "int", required: true, min: 0 },
+        ratio: { type: "float", required: false, max: 1.5 },
+        ok: { type: "bool", required: false },
+        state: { type: "enum", required: false, values: ["up", "down", "3"] },
+        "host.name": {
+          type: "string",
+          required: false,
+          pattern: "[a-z0-9.-]+",
+          max_length: 253,
+        },
+      },
     },
     problems: [],
     legacy: false,
@@ -90,6 +108,7 @@ Deno.test("an empty conf, or one of comments only, is the default conf", () => {
     max_timeout_ms: null,
     idempotent: false,
     params: null,
+    response: null,
     description: null,
     user: null,
     group: null,
@@ -470,4 +489,65 @@ Deno.test("a user or group that is no name and no id is an error naming the key"
     assertEquals(conf.user, null, text);
     assertEquals(conf.group, null, text);
   }
+});
+
+Deno.test("a response key may be declared by its type alone", () => {
+  const { conf, problems } = parseConf("interface: pipe\nresponse:\n  n: int\n  f: float\n");
+  assertEquals(problems, []);
+  assertEquals(conf.response, {
+    n: { type: "int", required: false },
+    f: { type: "float", required: false },
+  });
+});
+
+Deno.test("an unknown response type is an error at the key's line, naming the key", () => {
+  const { conf, problems } = parseConf(
+    "interface: pipe\nresponse:\n  ok: bool\n  n: number\n  m: {type: integer}\n",
+  );
+  assertEquals(problems.map((p) => p.line), [4, 5]);
+  assertMatch(problems[0].message, /^response key n\.type: expected one of string, int, float/);
+  assertMatch(problems[1].message, /^response key m\.type: .*got the string "integer"/);
+  assertEquals(conf.response, { ok: { type: "bool", required: false } });
+});
+
+Deno.test("a response declaration that does not hold together is an error at its line", () => {
+  const cases: [string, RegExp][] = [
+    ["a: enum", /^response key a: type enum needs 'values'$/],
+    ["a: {type: int, values: [x]}", /^response key a: 'values' belongs to type enum only$/],
+    ["a: {type: bool, pattern: x}", /^response key a: 'pattern' belongs to type string only$/],
+    ["a: {type: string, pattern: 'a(?=b)'}", /^response key a: 'pattern' uses .*not supported/],
+    ["a: {type: int, max_length: 3}", /^response key a: 'max_length' belongs to type string/],
+    ["a: {type: string, min: 1}", /^response key a: 'min' and 'max' belong to types int and/],
+    ["a: {type: int, min: 0.5}", /^response key a: 'min' and 'max' of type int must be whole/],
+    ["a: {type: float, min: 2, max: 1}", /^response key a: 'min' is above 'max'$/],
+    ["a: {type: float, min: x}", /^response key a\.min: expected a number/],
+    ["a: {type: int, default: 3}", /^response key a\.default: unknown field/],
+    ["a: {type: int, secret: true}", /^response key a\.secret: unknown field/],
+    ["a: [int]", /^response key a: expected a type or a mapping with 'type'$/],
+    ["1a: int", /^response key "1a": not a response key/],
+  ];
+  for (const [decl, message] of cases) {
+    const { problems } = parseConf(`interface: json\n# typed\nresponse:\n  ${decl}\n`);
+    assertEquals(problems.length, 1, decl);
+    assertEquals(problems[0].line, 4, decl);
+    assertMatch(problems[0].message, message, decl);
+  }
+});
+
+Deno.test("a response declared on an env score, or as a list, or in the old form, is an error", () => {
+  let r = parseConf("interface: env\nresponse:\n  a: int\n");
+  assertEquals(r.problems, [
+    err(2, "a response is declared, but interface env returns none: use pipe or json"),
+  ]);
+  r = parseConf("response:\n  a: int\n");
+  assertEquals(r.problems.map((p) => p.line), [1]);
+  r = parseConf("interface: pipe\nresponse: [a, b]\n");
+  assertEquals(r.problems, [
+    err(2, "key 'response': expected a mapping of response keys to declarations"),
+  ]);
+  r = parseConf("interface=pipe\nresponse=a\n");
+  assertEquals(
+    r.problems.filter((p) => p.severity === "error"),
+    [err(2, "response cannot be declared in the old key=value form; write the conf in YAML")],
+  );
 });

@@ -71,7 +71,7 @@ Deno.test("a scores directory yields its valid scores and every problem, in name
         line: 2,
         severity: "error",
         message:
-          "unknown key 'colour' (known: interface, dir, path, timeout, max_timeout, idempotent, params, description, user, group)",
+          "unknown key 'colour' (known: interface, dir, path, timeout, max_timeout, idempotent, params, response, description, user, group)",
       },
       {
         file: join(dir, "group"),
@@ -157,6 +157,14 @@ Deno.test("what a player announces about a score comes from its conf", () => {
       idempotent: true,
     },
   );
+});
+
+Deno.test("a declared response is announced with the score; none declared, none announced", () => {
+  const score = { name: "s", path: "/s/s", confPath: null };
+  const response = { n: { type: "int" as const, required: true } };
+  const info = scoreInfo({ ...score, conf: { ...DEFAULT_CONF, interface: "pipe", response } });
+  assertEquals(info.response, response);
+  assertEquals("response" in scoreInfo({ ...score, conf: DEFAULT_CONF }), false);
 });
 
 Deno.test("a score whose conf pattern does not compile is not offered; the problem names file, line and parameter", async () => {
