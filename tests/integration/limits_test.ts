@@ -14,7 +14,9 @@ import { Cluster } from "../_helpers/cluster.ts";
 import { OrchError } from "../../lib/errors.ts";
 import { type AuditRecord, proofFolder } from "../../lib/protocol/mod.ts";
 import { makeLocalProof } from "../../lib/client/mod.ts";
-import { Proc, until } from "../_helpers/proc.ts";
+import { Proc, ROOT, until } from "../_helpers/proc.ts";
+
+const TESTDATA = join(ROOT, "tests/testdata/scores");
 
 /** Connections each attack opens: enough to matter, few enough for a 2-core machine in parallel. */
 const MANY = 2000;
@@ -220,14 +222,16 @@ Deno.test("headers dribbled a byte at a time are cut after the request timeout, 
 });
 
 Deno.test("a second connection with a connected player's certificate is refused and logged; the player's running task completes", async () => {
-  await using c = await Cluster.create({ players: ["p1"] });
+  await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   const { proc } = await c.startConductor();
   await c.startPlayer("p1");
+  // The task runs until the test says so: the clone surely comes while it runs.
+  const release = join(c.dir, "clone-checked");
   const id = await c.submitRunning({
-    score: "sleep",
+    score: "holdon",
     scope: "all",
     targets: ["p1"],
-    params: { SECONDS: "15" },
+    params: { UNTIL: release },
   });
   // A clone: the same name and certificate, its own state.
   const clone = c.track(
@@ -243,6 +247,7 @@ Deno.test("a second connection with a connected player's certificate is refused 
   );
   // The clone came while the real player's task ran: that is what the outcome below is about.
   assertEquals((await c.job(id)).tasks[0].state, "running");
+  await Deno.writeTextFile(release, "");
   await proc.waitFor(
     /ERROR audit action=player_connect outcome=refused who=player:p1 auth=client_certificate transport=players/,
   );
