@@ -6,16 +6,7 @@
  */
 
 import { type ErrorCode, isErrorCode, OrchError } from "../errors.ts";
-import {
-  LIMITS,
-  normalizePlayerName,
-  PARAM_KEY,
-  PARAM_KEY_DESC,
-  PLAYER_NAME,
-  PLAYER_NAME_DESC,
-  SCORE_NAME,
-  SCORE_NAME_DESC,
-} from "./names.ts";
+import { LIMITS, PARAM_KEY, PARAM_KEY_DESC, SCORE_NAME, SCORE_NAME_DESC } from "./names.ts";
 import { type Aggregate, ERROR_STATES, type TaskState } from "./states.ts";
 import { parseTarget } from "./targets.ts";
 import { isPlainObject, Obj } from "./validate.ts";
