@@ -129,9 +129,19 @@ export function createGuard(d: GuardDeps): Guard {
         return await next();
       }
       case "drain": {
+        // `/players/NAME/drain` or `/undrain`: what was asked, in words.
+        const subject = c.req.path.split("/").slice(-2).reverse().join(" player ");
         const why = access.check(p, ["drain"]);
-        if (why) await refuse("drain or undrain players", "players", why);
-        return await next();
+        if (why) await refuse("drain or undrain players", subject, why);
+        await next();
+        await record(c, d, {
+          who: p.label,
+          action: "drain",
+          subject,
+          outcome: c.res.status < 400 ? "allowed" : "refused",
+          reason: c.res.status < 400 ? null : await errorOf(c.res),
+        });
+        return;
       }
       case "audit": {
         const why = access.check(p, ["audit"]);
@@ -315,6 +325,8 @@ function auditedAction(kind: RouteKind): AuditAction | null {
       return "schedule";
     case "submit":
       return "submit";
+    case "drain":
+      return "drain";
     case "cancel":
       return "cancel";
     case "job":

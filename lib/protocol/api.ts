@@ -228,7 +228,8 @@ export type AuditAction =
   | "cancel"
   | "player_connect"
   | "audience_connect"
-  | "schedule";
+  | "schedule"
+  | "drain";
 
 /** The audit actions, for validation. */
 export const AUDIT_ACTIONS: readonly AuditAction[] = [
@@ -238,6 +239,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "player_connect",
   "audience_connect",
   "schedule",
+  "drain",
 ];
 
 /**

@@ -118,4 +118,11 @@ Deno.test("without the schedule verb, orch schedule add is refused, stores nothi
   // One who holds the verb may.
   const root = await c.cli(["drain", "web1"]);
   assertEquals(root.code, 0, root.stderr);
+  // Both are in the audit trail.
+  const drains = (await auditOf(c)).filter((r) => r.action === "drain")
+    .map((r) => [r.who, r.subject, r.outcome]);
+  assertEquals(drains, [
+    ["local:root", "drain player web1", "allowed"],
+    ["audience:bob", "drain player web1", "refused"],
+  ]);
 });
