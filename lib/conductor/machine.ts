@@ -506,7 +506,8 @@ export class TaskMachine {
       }
     }
     if (gone.length === 0) {
-      this.#armOffline(t, next);
+      // Never at `now` again: the check would run in the same turn for ever.
+      this.#armOffline(t, Math.max(next, now + 1));
       return;
     }
     this.#d.log.info("a task moves on from offline targets", {
