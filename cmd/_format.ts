@@ -48,7 +48,11 @@ export function formatTime(ms: number | null): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
-function scopeText(job: { scope: string }): string {
+function scopeText(
+  job: { scope: string; rollout_settings?: { some?: number } | null },
+): string {
+  const some = job.rollout_settings?.some;
+  if (some !== undefined) return `${some} of`;
   return job.scope === "all" ? "all of" : "one of";
 }
 

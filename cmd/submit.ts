@@ -202,6 +202,14 @@ export function submitCommand(): CommandUnknownOpts {
     .option("--all", "run on every target (one task per target)")
     .option("--one", "run once, on the first free target")
     .option(
+      "--some <n|p%>",
+      "run on n (or p% of the) targets, each task on a distinct one, free ones first; a target that refuses or stays offline is replaced",
+    )
+    .option(
+      "--offline-wait <duration>",
+      "with --some: how long a task waits for offline targets before it moves on (default 5m; 0: for ever)",
+    )
+    .option(
       "-t, --target <target>",
       "a host, a glob ('web*'), or selectors (role=web,dc!=mel; fact.os=linux) (repeatable: any of them; comma-separated hosts too)",
       collectTargets,
@@ -242,8 +250,11 @@ export function submitCommand(): CommandUnknownOpts {
     .option("--lines <n>", "with --wait: lines of each output tail to show, or all (default 5)");
   addAudienceFlags(cmd);
   cmd.action(async (score, args, opts) => {
-    if (!!opts.all === !!opts.one) {
-      throw new OrchError("usage", "say --all or --one (exactly one of them)");
+    if ([opts.all, opts.one, opts.some].filter((x) => x !== undefined).length !== 1) {
+      throw new OrchError("usage", "say --all, --one or --some N (exactly one of them)");
+    }
+    if (opts.offlineWait !== undefined && opts.some === undefined) {
+      throw new OrchError("usage", "--offline-wait is for --some jobs");
     }
     if (opts.target.length === 0) {
       throw new OrchError("usage", "name at least one target with --target HOST|GLOB|SELECTOR");
@@ -262,7 +273,7 @@ export function submitCommand(): CommandUnknownOpts {
     }
     const request = decodeSubmit({
       score,
-      scope: opts.all ? "all" : "one",
+      scope: opts.one ? "one" : "all",
       targets: opts.target,
       params,
       secret: Object.keys(secrets),
@@ -275,6 +286,12 @@ export function submitCommand(): CommandUnknownOpts {
       batch_wait_ms: opts.batchWait === undefined
         ? 0
         : durationFlag("--batch-wait", opts.batchWait),
+      ...(opts.some === undefined ? {} : { some: amountFlag("--some", opts.some) }),
+      ...(opts.offlineWait === undefined ? {} : {
+        offline_wait_ms: opts.offlineWait === "0"
+          ? 0
+          : durationFlag("--offline-wait", opts.offlineWait),
+      }),
     });
     const retryForMs = opts.connectTimeout === undefined
       ? 10_000

@@ -98,7 +98,7 @@ export function admit(req: SubmitRequest, ctx: AdmissionContext): Admitted {
     declarations.set(anywhere.info, [anywhere.player]);
   }
   // Judged by another player's declaration, no target can be told apart: refused whole.
-  const whole = req.scope === "all" || byAnother;
+  const whole = (req.scope === "all" && (req.some ?? null) === null) || byAnother;
 
   const secret = secretKeys(req.params, req.secret, declarations.keys());
   // One-of: a target whose declaration refuses the params is skipped, while another may take it.

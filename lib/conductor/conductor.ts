@@ -186,6 +186,8 @@ export class Conductor {
       log: this.#log,
       retryBackoffMs: opts.retryBackoffMs,
       authorised: (p) => this.#registry.authorised.has(p),
+      offlineSince: (p) =>
+        this.#registry.sessions.has(p) ? null : this.#registry.records.get(p)?.lastSeen ?? 0,
     });
     this.#gateway = new PlayerGateway({
       clock: this.#clock,

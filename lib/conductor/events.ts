@@ -20,7 +20,7 @@ export interface TaskQueued {
   job: number;
   task: number;
   /** Why it went back, when it is not new. */
-  why?: "retry" | "refused" | "unstarted" | "busy";
+  why?: "retry" | "refused" | "unstarted" | "busy" | "offline";
   /** A retry is placed no sooner than this (epoch ms). */
   not_before?: number;
 }

@@ -75,6 +75,13 @@ export interface JobRec {
   waiting: boolean;
   /** Its quorum was decided or its error budget spent: nothing more starts. */
   stopped: boolean;
+  /** N-of: its tasks are slots, each placed on a distinct target of the list. */
+  readonly slots: boolean;
+  /**
+   * N-of: targets a slot holds or held (or that refused one): no other slot
+   * of the job is placed there. Empty for other jobs.
+   */
+  readonly used: Set<string>;
 }
 
 /** A task that is not final. */
@@ -103,6 +110,8 @@ export interface TaskRec {
   heldBy: string | null;
   /** A task of a job with a batch: part of the current batch (it may be placed). */
   released: boolean;
+  /** N-of: since when it has waited in the queue for a target (its offline wait counts from then). */
+  waitingSince: number;
 }
 
 /** What the machine needs around it. */
@@ -116,6 +125,13 @@ export interface MachineDeps {
   retryBackoffMs: number;
   /** Whether `player` is in the players file now. */
   authorised(player: string): boolean;
+  /** Since when `player` has been disconnected (0: not seen since the start), or null when connected. */
+  offlineSince(player: string): number | null;
+}
+
+/** True when each of the job's tasks has its target from the start (all-of, not N-of). */
+export function fixedHost(job: JobRec): boolean {
+  return job.scope === "all" && !job.slots;
 }
 
 /** Why a task whose secret values were lost ends. */
@@ -153,6 +169,7 @@ export function newTask(job: JobRec, id: number, seq: number, host: string | nul
     gen: 0,
     heldBy: null,
     released: false,
+    waitingSince: 0,
   };
 }
 
@@ -216,7 +233,13 @@ export class TaskMachine {
         heldBy: null,
         // A task sent or running is part of the batch under way; queued ones wait for one.
         released: r.state !== "queued",
+        waitingSince: this.#d.clock.now(),
       };
+      if (job.slots) {
+        // Finished slots' targets are not loaded: only those held now and those that refused.
+        if (r.state !== "queued" && r.host !== null) job.used.add(r.host);
+        for (const x of r.tried) if (x.code !== "offline") job.used.add(x.player);
+      }
       this.#tasks.set(t.id, t);
       job.open.add(t);
       if (t.released && job.rollout?.batch != null) job.inBatch++;
@@ -305,12 +328,14 @@ export class TaskMachine {
     const secrets: Record<string, string | null> = {};
     for (const k of secret) secrets[k] = seal ? seal(id, k, job.params[k]) : null;
     const record: JobRecord = { ...job, id, secrets };
-    const hosts = job.scope === "all" ? job.targets : [null];
+    const slots = job.scope === "all" ? job.rollout?.some ?? null : 1;
+    const hosts = slots === null ? job.targets : new Array<null>(slots).fill(null);
     const rec = this.#addJob(record, hosts.length, false);
     const now = this.#d.clock.now();
     const taskIds: number[] = [];
     for (const host of hosts) {
       const t = newTask(rec, this.#nextTask++, ++this.#seqHigh, host);
+      t.waitingSince = now;
       if (host === null && skipped.length > 0) {
         t.tried = [...skipped];
         t.triedBy = new Set(skipped.map((x) => x.player));
@@ -333,6 +358,7 @@ export class TaskMachine {
     const now = this.#d.clock.now();
     t.attempt++;
     t.host = player;
+    if (t.job.slots) t.job.used.add(player);
     t.assignedAt = now;
     t.startedAt = null;
     t.reason = null;
@@ -393,7 +419,8 @@ export class TaskMachine {
     if (t.cancelRequested) {
       this.#finish(t, "cancelled", "cancelled before it started");
     } else if (why.code === "busy" || why.code === "draining") {
-      this.#requeue(t, t.job.scope === "one" ? --this.#seqLow : t.seq, null, "busy");
+      this.#release(t);
+      this.#requeue(t, fixedHost(t.job) ? t.seq : --this.#seqLow, null, "busy");
     } else {
       this.softFailure(t, why);
     }
@@ -404,19 +431,96 @@ export class TaskMachine {
    * {@linkcode refused}.
    */
   softFailure(t: TaskRec, why: Refusal): void {
-    if (t.job.scope === "all") {
+    if (fixedHost(t.job)) {
       this.#finish(t, "rejected", `${why.player} refused it: ${why.code}: ${why.message}`);
       return;
     }
-    t.tried = [...t.tried, why];
-    (t.triedBy ??= new Set()).add(why.player);
-    const left = t.job.targets.some((c) => !t.triedBy!.has(c) && this.#d.authorised(c));
+    if (t.job.slots) t.job.used.add(why.player);
+    this.#moveOn(t, [why], --this.#seqLow, "refused");
+  }
+
+  /**
+   * A one-of or N-of task leaves targets behind (`why` says why each):
+   * back to the queue at `seq` for the targets left, or `rejected` naming
+   * every target tried when none is.
+   */
+  #moveOn(t: TaskRec, why: readonly Refusal[], seq: number, as: "refused" | "offline"): void {
+    t.tried = [...t.tried, ...why];
+    const tried = t.triedBy ??= new Set();
+    for (const w of why) tried.add(w.player);
+    const used = t.job.used;
+    const left = t.job.targets.some((c) => !tried.has(c) && !used.has(c) && this.#d.authorised(c));
     if (!left) {
       const list = t.tried.map((x) => `${x.player} (${x.code}: ${x.message})`).join("; ");
-      this.#finish(t, "rejected", `every target refused it: ${list}`);
+      this.#finish(
+        t,
+        "rejected",
+        t.job.slots
+          ? `no target is left for it (the others are another task's of the job): tried ${list}`
+          : `every target refused it: ${list}`,
+      );
     } else {
-      this.#requeue(t, --this.#seqLow, null, "refused");
+      this.#requeue(t, seq, null, as);
     }
+  }
+
+  /**
+   * N-of: the slot left its target without running there (busy, draining,
+   * never accepted): the target is free for the job's slots again.
+   */
+  #release(t: TaskRec): void {
+    if (!t.job.slots || t.host === null || t.triedBy?.has(t.host)) return;
+    const player = t.host;
+    t.job.used.delete(player);
+    // The job's other queued slots may have passed it over while it was taken.
+    const batched = t.job.rollout?.batch != null;
+    for (const o of t.job.open) {
+      if (o === t || o.state !== "queued" || (batched && !o.released)) continue;
+      if (o.notBefore === null && !o.triedBy?.has(player)) this.#d.scheduler.offer(o, player);
+    }
+  }
+
+  /**
+   * N-of: a slot has waited its offline wait: targets offline for longer
+   * than that are left behind, and the check comes again while it waits.
+   */
+  #offlineDue(t: TaskRec, gen: number): void {
+    if (this.#tasks.get(t.id) !== t || t.state !== "queued" || t.gen !== gen) return;
+    const wait = t.job.rollout?.offline_wait_ms ?? 0;
+    const now = this.#d.clock.now();
+    const gone: Refusal[] = [];
+    let next = now + wait;
+    for (const c of t.job.targets) {
+      if (t.triedBy?.has(c) || t.job.used.has(c) || !this.#d.authorised(c)) continue;
+      const since = this.#d.offlineSince(c);
+      if (since === null) continue;
+      const from = Math.max(since, t.waitingSince);
+      if (now - from >= wait) {
+        gone.push({
+          player: c,
+          code: "offline",
+          message: `offline for longer than the job's offline wait of ${wait} ms`,
+        });
+      } else {
+        next = Math.min(next, from + wait);
+      }
+    }
+    if (gone.length === 0) {
+      // Never at `now` again: the check would run in the same turn for ever.
+      this.#armOffline(t, Math.max(next, now + 1));
+      return;
+    }
+    this.#d.log.info("a task moves on from offline targets", {
+      task: t.id,
+      job: t.job.id,
+      targets: gone.length,
+    });
+    this.#moveOn(t, gone, t.seq, "offline");
+  }
+
+  #armOffline(t: TaskRec, at: number): void {
+    const gen = t.gen;
+    this.#d.timers.at(at, () => this.#offlineDue(t, gen));
   }
 
   /** Sent but never accepted (the player's journal does not have it): it did not run. */
@@ -424,7 +528,10 @@ export class TaskMachine {
     const now = this.#d.clock.now();
     this.#endAttempt(t, "unstarted", "the player never accepted it", null, now);
     if (t.cancelRequested) this.#finish(t, "cancelled", "cancelled before it started");
-    else this.#requeue(t, t.job.scope === "one" ? --this.#seqLow : t.seq, null, "unstarted");
+    else {
+      this.#release(t);
+      this.#requeue(t, fixedHost(t.job) ? t.seq : --this.#seqLow, null, "unstarted");
+    }
   }
 
   /** A run was cut short without a result (lost journal, lost player): retried or interrupted. */
@@ -513,6 +620,8 @@ export class TaskMachine {
       batchNo: 0,
       waiting: false,
       stopped: false,
+      slots: j.scope === "all" && j.rollout?.some !== undefined,
+      used: new Set(),
     };
     this.#jobs.set(rec.id, rec);
     if (loaded && rec.deadline !== null) {
@@ -574,7 +683,7 @@ export class TaskMachine {
     t: TaskRec,
     seq: number,
     notBefore: number | null,
-    why: "retry" | "refused" | "unstarted" | "busy",
+    why: "retry" | "refused" | "unstarted" | "busy" | "offline",
   ): void {
     const now = this.#d.clock.now();
     if (t.job.deadline !== null && now > t.job.deadline) {
@@ -587,7 +696,8 @@ export class TaskMachine {
     }
     t.seq = seq;
     t.notBefore = notBefore;
-    if (t.job.scope === "one") t.host = null;
+    if (t.state !== "queued") t.waitingSince = now;
+    if (!fixedHost(t.job)) t.host = null;
     const event: ConductorEvent = { type: "task.queued", at: now, job: t.job.id, task: t.id, why };
     if (notBefore !== null) event.not_before = notBefore;
     this.#move(t, "queued", now, { event });
@@ -676,6 +786,10 @@ export class TaskMachine {
         this.#d.timers.at(t.notBefore, () => this.#retryDue(t, gen));
       } else {
         this.#d.scheduler.enqueue(t);
+      }
+      const wait = t.job.rollout?.offline_wait_ms ?? 0;
+      if (t.job.slots && wait > 0) {
+        this.#armOffline(t, Math.max(t.waitingSince, t.notBefore ?? 0) + wait);
       }
       return;
     }

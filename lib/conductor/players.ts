@@ -31,7 +31,7 @@ import type { Committer } from "./committer.ts";
 import type { EventBus } from "./events.ts";
 import { judgeHello, reconcile } from "./handshake.ts";
 import type { LinkOpener } from "./link.ts";
-import type { TaskMachine, TaskRec } from "./machine.ts";
+import { fixedHost, type TaskMachine, type TaskRec } from "./machine.ts";
 import { type Registry, Session } from "./registry.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { Timers } from "./timers.ts";
@@ -158,11 +158,13 @@ export class PlayerGateway {
         held.push({ task_id: t.id, attempt: t.attempt, host: t.host! });
         machine.removed(t, `${t.host} was removed from the players file`);
         ended++;
-      } else if (t.job.scope === "all") {
+      } else if (fixedHost(t.job)) {
         if (listed(t.host!)) continue;
         machine.removed(t, `${t.host} was removed from the players file`);
         ended++;
-      } else if (!t.job.targets.some((c) => listed(c) && !t.triedBy?.has(c))) {
+      } else if (
+        !t.job.targets.some((c) => listed(c) && !t.triedBy?.has(c) && !t.job.used.has(c))
+      ) {
         machine.removed(t, "none of its targets is in the players file any more");
         ended++;
       }

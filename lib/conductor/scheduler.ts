@@ -24,7 +24,7 @@
  */
 
 import { Heap } from "./heap.ts";
-import type { TaskRec } from "./machine.ts";
+import { fixedHost, type TaskRec } from "./machine.ts";
 
 interface Entry {
   t: TaskRec;
@@ -40,13 +40,26 @@ function live(e: Entry): boolean {
 /** Entries a list takes before stale ones are first swept out. */
 const SWEEP_AFTER = 4096;
 
-/** Tasks in queue order, with stale entries skipped lazily. */
+/**
+ * Tasks in queue order, with stale entries skipped lazily. An N-of task's
+ * entry is stale too once another task of its job holds or held the list's
+ * player.
+ */
 class TaskList {
+  readonly #player: string;
   #a: Entry[] = [];
   #h = 0;
   /** Entries pushed since the last sweep, and how many were left by it. */
   #pushes = 0;
   #kept = 0;
+
+  constructor(player: string) {
+    this.#player = player;
+  }
+
+  #live(e: Entry): boolean {
+    return live(e) && !e.t.job.used.has(this.#player);
+  }
 
   push(t: TaskRec): void {
     const e = { t, gen: t.gen, seq: t.seq };
@@ -73,7 +86,7 @@ class TaskList {
   /** The first live task, or undefined. */
   head(): TaskRec | undefined {
     const a = this.#a;
-    while (this.#h < a.length && !live(a[this.#h])) this.#h++;
+    while (this.#h < a.length && !this.#live(a[this.#h])) this.#h++;
     if (this.#h > 1024 && this.#h * 2 > a.length) {
       this.#a = a.slice(this.#h);
       this.#h = 0;
@@ -86,7 +99,7 @@ class TaskList {
   }
 
   #sweep(): void {
-    this.#a = this.#a.slice(this.#h).filter(live);
+    this.#a = this.#a.slice(this.#h).filter((e) => this.#live(e));
     this.#h = 0;
     this.#pushes = 0;
     this.#kept = this.#a.length;
@@ -137,16 +150,22 @@ export class Scheduler {
    * free players that could take it as ready.
    */
   enqueue(t: TaskRec): void {
-    if (t.job.scope === "all") {
+    if (fixedHost(t.job)) {
       this.#list(this.#allOf, t.host!).push(t);
       this.#wake(t.host!, t.seq);
       return;
     }
     for (const c of t.job.targets) {
-      if (t.triedBy?.has(c)) continue;
+      if (t.triedBy?.has(c) || t.job.used.has(c)) continue;
       this.#list(this.#oneOf, c).push(t);
       this.#wake(c, t.seq);
     }
+  }
+
+  /** Adds `player` as a candidate of queued N-of task `t` (a target its job gave back). */
+  offer(t: TaskRec, player: string): void {
+    this.#list(this.#oneOf, player).push(t);
+    this.#wake(player, t.seq);
   }
 
   /** A player may take work now (it said ready, a slot freed, it was welcomed). */
@@ -190,10 +209,10 @@ export class Scheduler {
 
   /** The first free target of a one-of task in the order given; `fallback` is one. */
   #target(t: TaskRec, fallback: string): string {
-    if (t.job.scope === "all") return fallback;
+    if (fixedHost(t.job)) return fallback;
     for (const c of t.job.targets) {
       if (c === fallback) return c;
-      if (!t.triedBy?.has(c) && this.#capacity.free(c)) return c;
+      if (!t.triedBy?.has(c) && !t.job.used.has(c) && this.#capacity.free(c)) return c;
     }
     return fallback;
   }
@@ -217,7 +236,7 @@ export class Scheduler {
 
   #list(map: Map<string, TaskList>, player: string): TaskList {
     let l = map.get(player);
-    if (!l) map.set(player, l = new TaskList());
+    if (!l) map.set(player, l = new TaskList(player));
     return l;
   }
 }

@@ -21,6 +21,7 @@ import {
   type PlayerView,
   rolloutOf,
   type SubmitRequest,
+  taskCountOf,
   type TaskDetail,
   type TaskPage,
   type TaskQuery,
@@ -135,7 +136,7 @@ export class AudienceService {
       knownScores: () => d.registry.knownScores(),
       now: d.clock.now(),
     });
-    const rollout = rolloutOf(req, req.scope === "all" ? req.targets.length : 1);
+    const rollout = rolloutOf(req, taskCountOf(req));
     if (secret.length > 0 && d.secrets === null) this.#heldInMemory(req, secret);
     const box = d.secrets;
     const id = d.machine.submit(
@@ -186,11 +187,13 @@ export class AudienceService {
   #heldInMemory(req: SubmitRequest, secret: readonly string[]): void {
     const sessions = this.#d.registry.sessions;
     const offline = req.targets.filter((t) => !sessions.has(t));
-    if (req.scope === "all" ? offline.length === 0 : offline.length < req.targets.length) return;
+    // All-of needs every target; one-of and N-of may run on those connected.
+    const every = req.scope === "all" && (req.some ?? null) === null;
+    if (every ? offline.length === 0 : offline.length < req.targets.length) return;
     const hosts = `${offline.slice(0, 10).join(", ")}${
       offline.length > 10 ? ` and ${offline.length - 10} more` : ""
     }`;
-    const which = req.scope === "all"
+    const which = every
       ? `${hosts} ${offline.length === 1 ? "is" : "are"} not connected`
       : `none of ${hosts} is connected`;
     throw new OrchError(

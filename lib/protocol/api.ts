@@ -55,7 +55,23 @@ export interface SubmitRequest {
   max_errors: Amount | null;
   /** Wait between one batch's end and the next one's start (ms). */
   batch_wait_ms: number;
+  /**
+   * N-of (with scope `all` only): run on this many of the targets, not on
+   * every one; absent or null for all of them.
+   */
+  some?: Amount | null;
+  /**
+   * N-of: how long a task waits for a target that is offline before it
+   * moves on to another (ms); 0 waits for ever. Absent: {@linkcode DEFAULT_OFFLINE_WAIT_MS}.
+   */
+  offline_wait_ms?: number;
 }
+
+/** How long an N-of task waits for an offline target by default: 5 minutes. */
+export const DEFAULT_OFFLINE_WAIT_MS = 300_000;
+
+/** Longest offline wait an N-of job may ask for: a week. */
+export const MAX_OFFLINE_WAIT_MS = 7 * 86_400_000;
 
 /** A number of tasks: a count, or a percentage of the job's tasks. */
 export type Amount = { count: number } | { percent: number };
@@ -66,6 +82,10 @@ export interface JobRollout {
   batch: number | null;
   max_errors: number | null;
   batch_wait_ms: number;
+  /** N-of: the number of tasks, each on a distinct target; absent for other jobs. */
+  some?: number;
+  /** N-of: the offline wait (ms; 0: for ever); absent for other jobs. */
+  offline_wait_ms?: number;
 }
 
 /** Where a rollout stands: batch k of n, errors e of those allowed. */
@@ -93,6 +113,15 @@ export function amountOf(amount: Amount, total: number): number {
  * or a quorum on a one-of job.
  */
 export function rolloutOf(req: SubmitRequest, tasks: number): JobRollout | null {
+  const some = req.some ?? null;
+  if (some !== null) {
+    return {
+      ...(rolloutOf({ ...req, some: null }, tasks) ??
+        { quorum: null, batch: null, max_errors: null, batch_wait_ms: 0 }),
+      some: tasks,
+      offline_wait_ms: req.offline_wait_ms ?? DEFAULT_OFFLINE_WAIT_MS,
+    };
+  }
   if (req.quorum === null && req.batch === null && req.max_errors === null) {
     if (req.batch_wait_ms > 0) {
       throw new OrchError("invalid", "batch_wait_ms: a wait between batches needs a batch");
@@ -122,6 +151,27 @@ export function rolloutOf(req: SubmitRequest, tasks: number): JobRollout | null 
   };
 }
 
+/**
+ * How many tasks a submit makes once its targets are resolved: one per
+ * target (all-of), one (one-of), or N (N-of). Throws `OrchError("invalid")`
+ * for an N-of count above the number of targets.
+ */
+export function taskCountOf(req: SubmitRequest): number {
+  if (req.scope === "one") return 1;
+  const some = req.some ?? null;
+  if (some === null) return req.targets.length;
+  const n = amountOf(some, req.targets.length);
+  if (n > req.targets.length) {
+    throw new OrchError(
+      "invalid",
+      `some: ${n} is more than the ${req.targets.length} target${
+        req.targets.length === 1 ? "" : "s"
+      } chosen`,
+    );
+  }
+  return n;
+}
+
 /** How a secret parameter's value is shown in views. */
 export const SECRET_SHOWN = "[secret]";
 
@@ -137,7 +187,9 @@ type SubmitOptions =
   | "quorum"
   | "batch"
   | "max_errors"
-  | "batch_wait_ms";
+  | "batch_wait_ms"
+  | "some"
+  | "offline_wait_ms";
 
 /** What a client sends to submit a job: the options may be left out. */
 export type SubmitInput =
@@ -469,6 +521,8 @@ export function decodeSubmit(value: unknown): SubmitRequest {
     "batch",
     "max_errors",
     "batch_wait_ms",
+    "some",
+    "offline_wait_ms",
   ]);
   const score = o.str("score", { pattern: SCORE_NAME, patternDesc: SCORE_NAME_DESC });
   const scope = o.oneOf("scope", ["all", "one"] as const);
@@ -520,7 +574,23 @@ export function decodeSubmit(value: unknown): SubmitRequest {
     batch: decodeAmount(o, "batch"),
     max_errors: decodeAmount(o, "max_errors"),
     batch_wait_ms: o.optInt("batch_wait_ms", 0, MAX_BATCH_WAIT_MS) ?? 0,
+    ...decodeSome(o, scope),
   };
+}
+
+/** The N-of fields of a submit: `some` (scope all only) and `offline_wait_ms` (with `some` only). */
+function decodeSome(
+  o: Obj,
+  scope: Scope,
+): Pick<SubmitRequest, "some" | "offline_wait_ms"> {
+  const some = decodeAmount(o, "some");
+  const wait = o.optInt("offline_wait_ms", 0, MAX_OFFLINE_WAIT_MS);
+  if (some === null) {
+    if (wait !== undefined) o.fail("offline_wait_ms", "an offline wait is for N-of jobs (some)");
+    return {};
+  }
+  if (scope !== "all") o.fail("some", "N-of is asked with scope all (run on some of all targets)");
+  return { some, offline_wait_ms: wait ?? DEFAULT_OFFLINE_WAIT_MS };
 }
 
 /** An optional `{count}` (1..max targets) or `{percent}` (1..100) field. */

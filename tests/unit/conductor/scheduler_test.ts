@@ -32,6 +32,8 @@ function jobOf(scope: "all" | "one", targets: string[]): JobRec {
     batchNo: 0,
     waiting: false,
     stopped: false,
+    slots: false,
+    used: new Set(),
   };
 }
 

@@ -120,7 +120,7 @@ Deno.test("targets are lower-cased and duplicates dropped, first occurrence kept
 Deno.test("a submit with an unknown field is refused, naming the known ones", () => {
   invalid(
     { ...valid, priority: 3 },
-    "priority: unknown field (known: score, scope, targets, params, timeout_ms, deadline, retries, request_id, secret, quorum, batch, max_errors, batch_wait_ms)",
+    "priority: unknown field (known: score, scope, targets, params, timeout_ms, deadline, retries, request_id, secret, quorum, batch, max_errors, batch_wait_ms, some, offline_wait_ms)",
   );
 });
 
