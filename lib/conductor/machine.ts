@@ -211,6 +211,11 @@ export class TaskMachine {
       // Which of the others were errors is not loaded: all of them count against the budget.
       rec.errors = rec.unsucceeded;
     }
+    // N-of: a target a finished slot ran on stays taken, across a restart too.
+    for (const f of snap.finishedHosts) {
+      const job = this.#jobs.get(f.jobId);
+      if (job?.slots) for (const h of f.hosts) job.used.add(h);
+    }
     for (const r of snap.tasks) {
       const job = this.#jobs.get(r.jobId);
       if (!job) continue;
@@ -236,7 +241,7 @@ export class TaskMachine {
         waitingSince: this.#d.clock.now(),
       };
       if (job.slots) {
-        // Finished slots' targets are not loaded: only those held now and those that refused.
+        // Targets held now and those that refused; finished slots' targets come below.
         if (r.state !== "queued" && r.host !== null) job.used.add(r.host);
         for (const x of r.tried) if (x.code !== "offline") job.used.add(x.player);
       }

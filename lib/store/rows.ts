@@ -42,6 +42,7 @@ export function emptySnapshot(): StoreSnapshot {
     jobs: [],
     tasks: [],
     finished: [],
+    finishedHosts: [],
     unfinishedDoneJobs: [],
     drained: [],
     players: [],

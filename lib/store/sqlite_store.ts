@@ -709,6 +709,23 @@ export class SqliteStore implements ConductorStore {
       succeeded: r.succeeded as number,
       other: (r.n as number) - (r.succeeded as number),
     }));
+    const nOf = jobs.filter((j) => j.rollout?.some != null).map((j) => j.id);
+    const byJob = new Map<number, string[]>();
+    if (nOf.length > 0) {
+      for (
+        const r of this.#q(
+          `SELECT job_id, host FROM tasks
+           WHERE job_id IN (SELECT value FROM json_each(?)) AND host IS NOT NULL
+             AND state NOT IN ('queued', 'assigned', 'running')
+           ORDER BY job_id, id`,
+        ).all(JSON.stringify(nOf)) as Row[]
+      ) {
+        const hosts = byJob.get(r.job_id as number) ?? [];
+        hosts.push(r.host as string);
+        byJob.set(r.job_id as number, hosts);
+      }
+    }
+    const finishedHosts = [...byJob].map(([jobId, hosts]) => ({ jobId, hosts }));
     const done = this.#q(DONE_JOBS_SQL).all() as Row[];
     const players = (this.#q(
       `SELECT ${PLAYER_COLUMNS.join(", ")} FROM players ORDER BY name`,
@@ -728,6 +745,7 @@ export class SqliteStore implements ConductorStore {
       seqHigh: (ids.high as number | null) ?? 0,
       jobs,
       tasks,
+      finishedHosts,
       finished,
       unfinishedDoneJobs: done.map((r) => r.id as number),
       players,

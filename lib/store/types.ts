@@ -170,6 +170,11 @@ export interface StoreSnapshot {
   tasks: TaskRow[];
   /** For each job of `jobs` with final tasks: how many succeeded, and how many ended otherwise. */
   finished: { jobId: number; succeeded: number; other: number }[];
+  /**
+   * For each N-of job of `jobs` (rollout `some`): the hosts its final tasks
+   * ran on (or were placed on), which no other slot of the job may take.
+   */
+  finishedHosts: { jobId: number; hosts: string[] }[];
   /** Jobs whose tasks are all final but that are not marked finished (a crash between the two). */
   unfinishedDoneJobs: number[];
   players: PlayerRecord[];

@@ -218,3 +218,34 @@ Deno.test("N-of with offline wait 0 waits for an offline target for ever", async
   await settle();
   assertEquals((await c.h.conductor.service.job(id))?.aggregate, "success");
 });
+
+Deno.test("N-of: a target a finished slot ran on stays taken across a restart", async () => {
+  await using dir = await tempDir();
+  const db = join(dir.path, "conductor.db");
+  const names = ["p1", "p2", "p3"];
+  let id: number;
+  {
+    await using h = await inProcessConductor({
+      players: names,
+      store: SqliteStore.open(db, { create: true }),
+    });
+    const p1 = new TestPlayer(h.conductor, "p1");
+    await p1.join({ slots: 1 });
+    id = await h.conductor.service.submit(
+      job("all", names, { some: { count: 2 }, offline_wait_ms: 0 }),
+      LOCAL_CALLER,
+    );
+    p1.run(await p1.next("assign"));
+    await settle();
+  }
+  await using h = await inProcessConductor({ players: names, store: SqliteStore.open(db) });
+  const p1 = new TestPlayer(h.conductor, "p1");
+  await p1.join({ slots: 1 });
+  await settle();
+  // p1 is free, but it ran one of the job's slots: the other waits for p2 or p3.
+  assertEquals(p1.received("assign").length, 0);
+  const p2 = new TestPlayer(h.conductor, "p2");
+  await p2.join({ slots: 1 });
+  const a = await p2.next("assign");
+  assertEquals(a.job_id, id);
+});
