@@ -240,6 +240,26 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals([snap.seqLow, snap.seqHigh], [-3, 4]);
   });
 
+  test("an N-of job's finished slots' hosts are loaded; other jobs' are not", async ({ store }) => {
+    const rollout = { quorum: null, batch: null, max_errors: null, batch_wait_ms: 0 };
+    const nOf = jobRecord(1, { targets: ["p1", "p2", "p3"], rollout: { ...rollout, some: 2 } });
+    const all = jobRecord(2, { targets: ["p1", "p2"] });
+    const a = queuedTask(1, 1, 1, "p1");
+    const b = queuedTask(2, 1, 2, null);
+    const [c, d] = allOfTasks(all, 3, 3);
+    await store.write((tx) => {
+      tx.insertJob(nOf, [a, b]);
+      tx.insertJob(all, [c, d]);
+    });
+    await store.write((tx) =>
+      tx.saveTasks([
+        { ...a, state: "succeeded", attempt: 1, updatedAt: T0 + 1 },
+        { ...c, state: "succeeded", attempt: 1, updatedAt: T0 + 1 },
+      ])
+    );
+    assertEquals((await store.load()).finishedHosts, [{ jobId: 1, hosts: ["p1"] }]);
+  });
+
   test("a job's rollout rules are kept, and its view says where the rollout stands", async ({ store }) => {
     const rollout = { quorum: 2, batch: 1, max_errors: 2, batch_wait_ms: 5000 };
     const j = jobRecord(1, { targets: ["p1", "p2", "p3"], rollout });
