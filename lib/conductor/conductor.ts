@@ -227,6 +227,7 @@ export class Conductor {
       access: () => this.#access,
       submit: (req, caller, accepted, schedule) =>
         this.service.submit(req, caller, accepted, schedule),
+      resolve: (req) => this.service.resolve(req),
       admit: (req) =>
         admit(req, {
           authorised: this.#registry.authorised,

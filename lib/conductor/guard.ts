@@ -23,8 +23,9 @@ import {
   type SubmitRequest,
 } from "../protocol/mod.ts";
 import type { Verb } from "../config/grants_file.ts";
-import type { JobAccess } from "../store/mod.ts";
+import type { JobAccess, ScheduleRecord } from "../store/mod.ts";
 import type { AccessControl, Principal } from "./access.ts";
+import { submitOf } from "./schedules.ts";
 import type { Auditor } from "./audit.ts";
 import type { LocalAuthenticator } from "./local_auth.ts";
 import type { LocalUsers } from "./local_users.ts";
@@ -75,7 +76,7 @@ export interface GuardDeps {
   /** What decides access to a job. */
   jobAccess: (id: number) => Promise<JobAccess | undefined>;
   /** A schedule's owner and job, or undefined when there is none of that name. */
-  schedule?: (name: string) => { job: { score: string; targets: string[] } } | undefined;
+  schedule?: (name: string) => { job: ScheduleRecord["job"] } | undefined;
   log: Logger;
 }
 
@@ -221,7 +222,15 @@ export function createGuard(d: GuardDeps): Guard {
         const subject = `add schedule ${req.name}: score ${req.job.score} on ${
           listed(req.job.targets)
         } (${req.job.scope === "all" ? "all-of" : "one-of"})`;
-        const q = { score: req.job.score, targets: req.job.targets };
+        // The grants are checked against the hosts the targets choose now (and again at each run).
+        let hosts: string[];
+        try {
+          hosts = d.resolve(submitOf(req.job)).targets;
+        } catch (err) {
+          await refuse(subject, subject, errorMessage(err)).catch(() => {});
+          throw err;
+        }
+        const q = { score: req.job.score, targets: hosts };
         const why = access.check(p, ["schedule"], q) ?? access.check(p, ["submit"], q);
         if (why) await refuse(subject, subject, why);
         c.set("scheduleAdd", req);
@@ -234,7 +243,13 @@ export function createGuard(d: GuardDeps): Guard {
         if (any) await refuse(what, what, any);
         const s = d.schedule?.(name);
         if (!s) return await next(); // The route answers 404 (or 400 for a bad name).
-        const why = access.check(p, ["schedule"], { score: s.job.score, targets: s.job.targets });
+        let hosts: string[];
+        try {
+          hosts = d.resolve(submitOf(s.job)).targets;
+        } catch {
+          hosts = s.job.targets; // Its targets match no player now: judged as written.
+        }
+        const why = access.check(p, ["schedule"], { score: s.job.score, targets: hosts });
         if (why) await refuse(what, what, why);
         return await guardedScheduleChange(c, d, p.label, what, next);
       }

@@ -214,7 +214,7 @@ export class TaskMachine {
     // N-of: a target a finished slot ran on stays taken, across a restart too.
     for (const f of snap.finishedHosts) {
       const job = this.#jobs.get(f.jobId);
-      if (job?.slots) for (const h of f.hosts) job.used.add(h);
+      if (job?.slots) { for (const h of f.hosts) job.used.add(h); }
     }
     for (const r of snap.tasks) {
       const job = this.#jobs.get(r.jobId);

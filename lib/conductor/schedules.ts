@@ -58,6 +58,8 @@ export interface SchedulesDeps {
   ) => Promise<number>;
   /** Checks that a job would be admitted now; returns its secret keys. */
   admit: (req: SubmitRequest) => { secret: string[] };
+  /** A submit with its target expressions resolved to hosts (refused when one matches none). */
+  resolve: (req: SubmitRequest) => SubmitRequest;
 }
 
 interface Entry {
@@ -110,16 +112,20 @@ export function dueTimes(spec: ScheduleSpec, createdAt: number): Due {
   return (after) => cron.nextRun(new Date(after))?.getTime() ?? null;
 }
 
-/** The job of a schedule, as a submit. */
-function submitOf(rec: ScheduleRecord): SubmitRequest {
+/**
+ * The job of a schedule, as a submit. Its targets are the expressions the
+ * schedule was given (names, globs, selectors): they are resolved each time
+ * it runs, against the players file as it is then.
+ */
+export function submitOf(job: ScheduleRecord["job"]): SubmitRequest {
   return {
-    score: rec.job.score,
-    scope: rec.job.scope,
-    targets: [...rec.job.targets],
-    params: { ...rec.job.params },
-    timeout_ms: rec.job.timeout_ms,
+    score: job.score,
+    scope: job.scope,
+    targets: [...job.targets],
+    params: { ...job.params },
+    timeout_ms: job.timeout_ms,
     deadline: null,
-    retries: rec.job.retries,
+    retries: job.retries,
     request_id: null,
     secret: [],
     // A schedule's job has no rollout rules (yet): every target at once, every one needed.
@@ -214,10 +220,19 @@ export class Schedules {
         reason,
       });
     };
-    const why = d.access().check(this.#principal(rec), ["submit"], {
-      score: rec.job.score,
-      targets: rec.job.targets,
-    });
+    let req: SubmitRequest;
+    let why: string | null;
+    try {
+      // The hosts its targets choose now; the grants are checked against those.
+      req = d.resolve(submitOf(rec.job));
+      why = d.access().check(this.#principal(rec), ["submit"], {
+        score: req.score,
+        targets: req.targets,
+      });
+    } catch (err) {
+      req = submitOf(rec.job);
+      why = errorMessage(err);
+    }
     if (why !== null) {
       refused(why);
       rec.lastDue = mark;
@@ -226,7 +241,7 @@ export class Schedules {
       return;
     }
     let fired = false;
-    d.submit(submitOf(rec), rec.owner, (id) => {
+    d.submit(req, rec.owner, (id) => {
       fired = true;
       rec.lastDue = mark;
       d.committer.markScheduleDue(rec.name, mark);
@@ -310,7 +325,7 @@ export class Schedules {
       lastDue: null,
       enabled: true,
     };
-    const { secret } = d.admit(submitOf(rec));
+    const { secret } = d.admit(d.resolve(submitOf(rec.job)));
     if (secret.length > 0) {
       throw new OrchError(
         "invalid",
@@ -344,14 +359,15 @@ export class Schedules {
     const e = this.#entries.get(name);
     if (!e) throw new OrchError("not_found", `no schedule ${name}`);
     const rec = e.rec;
+    const req = this.#d.resolve(submitOf(rec.job));
     const why = this.#d.access().check(this.#principal(rec), ["submit"], {
-      score: rec.job.score,
-      targets: rec.job.targets,
+      score: req.score,
+      targets: req.targets,
     });
     if (why !== null) {
       throw new OrchError("forbidden", `schedule ${name}'s owner may no longer submit: ${why}`);
     }
-    return await this.#d.submit(submitOf(rec), rec.owner, (id) => {
+    return await this.#d.submit(req, rec.owner, (id) => {
       this.#d.audit.record({
         ...this.#origin(rec),
         action: "submit",

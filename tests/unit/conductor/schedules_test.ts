@@ -169,3 +169,29 @@ Deno.test("a bad cron expression or a name in use is refused with the reason, an
     }]);
   });
 });
+
+Deno.test("a schedule's targets may be globs and selectors, resolved each time it runs", async () => {
+  await withDb(async (db) => {
+    const store = SqliteStore.open(db, { create: true });
+    await using h = await inProcessConductor({ players: ["p1", "p2", "q1"], store });
+    for (const n of ["p1", "p2", "q1"]) await new TestPlayer(h.conductor, n).join();
+    const req = every("glob", MINUTE);
+    await h.conductor.schedules.add({ ...req, job: { ...req.job, targets: ["p*"] } }, ROOT, []);
+    h.clock.advance(MINUTE);
+    await settle();
+    const [id] = await jobsOf(store, "glob");
+    const job = await store.job(id);
+    assertEquals(job?.targets, ["p1", "p2"]);
+    assertEquals(job?.asked, ["p*"]);
+    // A target that matches no player is refused when the schedule is added.
+    await assertRejects(
+      () =>
+        h.conductor.schedules.add(
+          { ...every("none", MINUTE), job: { ...req.job, targets: ["z*"] } },
+          ROOT,
+          [],
+        ),
+      /z\*/,
+    );
+  });
+});
