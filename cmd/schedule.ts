@@ -10,11 +10,8 @@ import { OrchError } from "../lib/errors.ts";
 import { decodeScheduleRequest, MISSED_POLICIES, type ScheduleView } from "../lib/protocol/mod.ts";
 import { addAudienceFlags, clientFromFlags, out } from "./_common.ts";
 import { safe } from "./_safe.ts";
+import { formatTime, table } from "./_format.ts";
 import { collectTargets, durationFlag, parseParams, retriesFlag, timeoutFlag } from "./submit.ts";
-
-function when(ms: number | null): string {
-  return ms === null ? "-" : new Date(ms).toISOString().replace(/\.000Z$/, "Z");
-}
 
 function specText(s: ScheduleView): string {
   if ("every_ms" in s.spec) return `every ${s.spec.every_ms / 1000}s`;
@@ -76,7 +73,7 @@ function addCommand(): CommandUnknownOpts {
     const client = await clientFromFlags(opts);
     const s = await client.addSchedule(req);
     if (opts.json) out(JSON.stringify(s));
-    else out(`schedule ${safe(s.name)} added; next due ${when(s.next_due)}`);
+    else out(`schedule ${safe(s.name)} added; next due ${formatTime(s.next_due)}`);
   });
   return cmd;
 }
@@ -97,19 +94,18 @@ function listCommand(): CommandUnknownOpts {
       out("no schedules");
       return;
     }
-    out(["NAME", "WHEN", "MISSED", "SCORE", "TARGETS", "OWNER", "LAST DUE", "NEXT DUE"].join("\t"));
-    for (const s of list) {
-      out([
-        safe(s.name),
-        safe(specText(s)),
-        s.policy,
-        safe(s.job.score),
-        `${s.job.scope === "all" ? "all" : "one"} of ${safe(s.job.targets.join(","))}`,
-        safe(s.owner_label),
-        when(s.last_due),
-        when(s.next_due),
-      ].join("\t"));
-    }
+    const rows = list.map((s) => [
+      safe(s.name),
+      safe(specText(s)),
+      s.policy,
+      safe(s.job.score),
+      `${s.job.scope === "all" ? "all" : "one"} of ${safe(s.job.targets.join(" "))}`,
+      safe(s.owner_label),
+      formatTime(s.last_due),
+      formatTime(s.next_due),
+    ]);
+    const header = ["NAME", "WHEN", "MISSED", "SCORE", "TARGETS", "OWNER", "LAST DUE", "NEXT DUE"];
+    for (const line of table(header, rows)) out(line);
   });
   return cmd;
 }

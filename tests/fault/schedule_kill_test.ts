@@ -60,7 +60,10 @@ Deno.test("a schedule's due time that passes while the conductor is killed fires
     cron,
   ]);
   assertEquals(added.code, 0, added.stderr);
-  assertMatch(added.stdout, new RegExp(`next due ${d.toISOString().replace(".000Z", "Z")}`));
+  assertMatch(
+    added.stdout,
+    new RegExp(`next due ${d.toISOString().replace("T", " ").replace(".000Z", "Z")}`),
+  );
   assertEquals((await schedules(c)).map((s) => [s.name, s.next_due]), [["daily", due]]);
 
   await first.proc.kill9();
