@@ -11,7 +11,7 @@ import { decodeScheduleRequest, MISSED_POLICIES, type ScheduleView } from "../li
 import { addAudienceFlags, clientFromFlags, out } from "./_common.ts";
 import { safe } from "./_safe.ts";
 import { formatTime, table } from "./_format.ts";
-import { collectTargets, durationFlag, parseParams, retriesFlag, timeoutFlag } from "./submit.ts";
+import { addJobFlags, durationFlag, jobFlags, type JobFlagValues, parseParams } from "./submit.ts";
 
 function specText(s: ScheduleView): string {
   if ("every_ms" in s.spec) return `every ${s.spec.every_ms / 1000}s`;
@@ -32,39 +32,19 @@ function addCommand(): CommandUnknownOpts {
       `due times missed while the conductor was down: ${MISSED_POLICIES.join(" or ")}`,
       "catch-up-once",
     )
-    .option("--all", "run on every target (one task per target)")
-    .option("--one", "run once, on the first free target")
-    .option(
-      "-t, --target <host>",
-      "a target host (repeatable; comma-separated lists too)",
-      collectTargets,
-      [],
-    )
-    .option("--timeout <duration>", "stop each run after this long")
-    .option("--retries <n>", "run again after a failure, up to n times")
     .option("--json", "print JSON instead of text");
+  addJobFlags(cmd);
   addAudienceFlags(cmd);
   cmd.action(async (name, score, args, opts) => {
     if ((opts.cron === undefined) === (opts.every === undefined)) {
       throw new OrchError("usage", "say --cron EXPR or --every DURATION (exactly one of them)");
     }
-    if (!!opts.all === !!opts.one) {
-      throw new OrchError("usage", "say --all or --one (exactly one of them)");
-    }
-    if (opts.target.length === 0) {
-      throw new OrchError("usage", "name at least one target with --target HOST");
-    }
+    // Typed by commander only for the options added in this chain.
+    const fields = jobFlags(opts as unknown as JobFlagValues);
     const body: Record<string, unknown> = {
       name,
       policy: opts.missed,
-      job: {
-        score,
-        scope: opts.all ? "all" : "one",
-        targets: opts.target,
-        params: parseParams(args),
-        timeout_ms: opts.timeout === undefined ? null : timeoutFlag(opts.timeout),
-        retries: opts.retries === undefined ? 0 : retriesFlag(opts.retries),
-      },
+      job: { score, ...fields, params: parseParams(args) },
     };
     if (opts.cron !== undefined) body.cron = opts.cron;
     else body.every_ms = durationFlag("--every", opts.every!);

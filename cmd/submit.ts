@@ -193,12 +193,9 @@ export function linesFlag(text: string): number {
   return Number(text);
 }
 
-/** `orch submit`. */
-export function submitCommand(): CommandUnknownOpts {
-  const cmd = new Command("submit")
-    .description("submit a job: run SCORE on all of, or one of, the target hosts")
-    .argument("<score>", "the score to run")
-    .argument("[params...]", "parameters as KEY=VALUE (the score sees ORC_KEY)")
+/** The flags that say what a job runs where and how: shared by `orch submit` and `orch schedule add`. */
+export function addJobFlags(cmd: CommandUnknownOpts): void {
+  cmd
     .option("--all", "run on every target (one task per target)")
     .option("--one", "run once, on the first free target")
     .option(
@@ -219,21 +216,73 @@ export function submitCommand(): CommandUnknownOpts {
       "--timeout <duration>",
       "stop each run after this long (at most the score's max_timeout)",
     )
-    .option(
-      "--deadline <when>",
-      "a task not started by then ends expired: a duration (10m) or a time (ISO 8601)",
-    )
     .option("--retries <n>", "run again after a failure, up to n times (idempotent scores only)")
     .option(
       "--quorum <m>",
-      "all-of: success once m tasks succeeded, failure once m cannot be; the rest end skipped",
+      "success once m tasks succeeded, failure once m cannot be; the rest end skipped",
     )
     .option("--batch <n|p%>", "run at most n (or p% of the) tasks at once, batch after batch")
     .option(
       "--max-errors <n|p%>",
       "start no more tasks once n (or p% of the) tasks failed; the rest end skipped",
     )
-    .option("--batch-wait <duration>", "with --batch: wait this long between batches")
+    .option("--batch-wait <duration>", "with --batch: wait this long between batches");
+}
+
+/** What {@linkcode addJobFlags} adds, as commander hands it over. */
+export interface JobFlagValues {
+  all?: boolean;
+  one?: boolean;
+  some?: string;
+  offlineWait?: string;
+  target: string[];
+  timeout?: string;
+  retries?: string;
+  quorum?: string;
+  batch?: string;
+  maxErrors?: string;
+  batchWait?: string;
+}
+
+/** The job fields the flags of {@linkcode addJobFlags} say, checked. */
+export function jobFlags(opts: JobFlagValues): Record<string, unknown> {
+  if ([opts.all, opts.one, opts.some].filter((x) => x !== undefined).length !== 1) {
+    throw new OrchError("usage", "say --all, --one or --some N (exactly one of them)");
+  }
+  if (opts.offlineWait !== undefined && opts.some === undefined) {
+    throw new OrchError("usage", "--offline-wait is for --some jobs");
+  }
+  if (opts.target.length === 0) {
+    throw new OrchError("usage", "name at least one target with --target HOST|GLOB|SELECTOR");
+  }
+  return {
+    scope: opts.one ? "one" : "all",
+    targets: opts.target,
+    timeout_ms: opts.timeout === undefined ? null : timeoutFlag(opts.timeout),
+    retries: opts.retries === undefined ? 0 : retriesFlag(opts.retries),
+    quorum: opts.quorum === undefined ? null : quorumFlag(opts.quorum),
+    batch: opts.batch === undefined ? null : amountFlag("--batch", opts.batch),
+    max_errors: opts.maxErrors === undefined ? null : amountFlag("--max-errors", opts.maxErrors),
+    batch_wait_ms: opts.batchWait === undefined ? 0 : durationFlag("--batch-wait", opts.batchWait),
+    ...(opts.some === undefined ? {} : { some: amountFlag("--some", opts.some) }),
+    ...(opts.offlineWait === undefined ? {} : {
+      offline_wait_ms: opts.offlineWait === "0"
+        ? 0
+        : durationFlag("--offline-wait", opts.offlineWait),
+    }),
+  };
+}
+
+/** `orch submit`. */
+export function submitCommand(): CommandUnknownOpts {
+  const cmd = new Command("submit")
+    .description("submit a job: run SCORE on all of, or one of, the target hosts")
+    .argument("<score>", "the score to run")
+    .argument("[params...]", "parameters as KEY=VALUE (the score sees ORC_KEY)")
+    .option(
+      "--deadline <when>",
+      "a task not started by then ends expired: a duration (10m) or a time (ISO 8601)",
+    )
     .option(
       "--connect-timeout <duration>",
       "keep trying to reach the conductor this long; the submit is sent again safely (default 10s)",
@@ -248,17 +297,11 @@ export function submitCommand(): CommandUnknownOpts {
     )
     .option("--json", "print JSON instead of text")
     .option("--lines <n>", "with --wait: lines of each output tail to show, or all (default 5)");
+  addJobFlags(cmd);
   addAudienceFlags(cmd);
   cmd.action(async (score, args, opts) => {
-    if ([opts.all, opts.one, opts.some].filter((x) => x !== undefined).length !== 1) {
-      throw new OrchError("usage", "say --all, --one or --some N (exactly one of them)");
-    }
-    if (opts.offlineWait !== undefined && opts.some === undefined) {
-      throw new OrchError("usage", "--offline-wait is for --some jobs");
-    }
-    if (opts.target.length === 0) {
-      throw new OrchError("usage", "name at least one target with --target HOST|GLOB|SELECTOR");
-    }
+    // Typed by commander only for the options added in this chain.
+    const fields = jobFlags(opts as unknown as JobFlagValues);
     const lines = opts.lines === undefined ? undefined : linesFlag(opts.lines);
     const waitTimeout = opts.waitTimeout === undefined
       ? null
@@ -273,25 +316,10 @@ export function submitCommand(): CommandUnknownOpts {
     }
     const request = decodeSubmit({
       score,
-      scope: opts.one ? "one" : "all",
-      targets: opts.target,
+      ...fields,
       params,
       secret: Object.keys(secrets),
-      timeout_ms: opts.timeout === undefined ? null : timeoutFlag(opts.timeout),
       deadline: opts.deadline === undefined ? null : deadlineFlag(opts.deadline, Date.now()),
-      retries: opts.retries === undefined ? 0 : retriesFlag(opts.retries),
-      quorum: opts.quorum === undefined ? null : quorumFlag(opts.quorum),
-      batch: opts.batch === undefined ? null : amountFlag("--batch", opts.batch),
-      max_errors: opts.maxErrors === undefined ? null : amountFlag("--max-errors", opts.maxErrors),
-      batch_wait_ms: opts.batchWait === undefined
-        ? 0
-        : durationFlag("--batch-wait", opts.batchWait),
-      ...(opts.some === undefined ? {} : { some: amountFlag("--some", opts.some) }),
-      ...(opts.offlineWait === undefined ? {} : {
-        offline_wait_ms: opts.offlineWait === "0"
-          ? 0
-          : durationFlag("--offline-wait", opts.offlineWait),
-      }),
     });
     const retryForMs = opts.connectTimeout === undefined
       ? 10_000

@@ -128,11 +128,11 @@ export function submitOf(job: ScheduleRecord["job"]): SubmitRequest {
     retries: job.retries,
     request_id: null,
     secret: [],
-    // A schedule's job has no rollout rules (yet): every target at once, every one needed.
-    quorum: null,
-    batch: null,
-    max_errors: null,
-    batch_wait_ms: 0,
+    quorum: job.quorum ?? null,
+    batch: job.batch ?? null,
+    max_errors: job.max_errors ?? null,
+    batch_wait_ms: job.batch_wait_ms ?? 0,
+    ...(job.some == null ? {} : { some: job.some, offline_wait_ms: job.offline_wait_ms }),
   };
 }
 

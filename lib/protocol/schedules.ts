@@ -8,7 +8,7 @@
  */
 
 import { OrchError } from "../errors.ts";
-import { type Caller, decodeSubmit, type Scope } from "./api.ts";
+import { type Amount, type Caller, decodeSubmit, type Scope } from "./api.ts";
 import { Obj } from "./validate.ts";
 
 /** The shape of a schedule's name. */
@@ -40,10 +40,18 @@ export type ScheduleSpec =
 export interface ScheduleJob {
   score: string;
   scope: Scope;
+  /** Target expressions (names, globs, selectors), resolved at each run. */
   targets: string[];
   params: Record<string, string>;
   timeout_ms: number | null;
   retries: number;
+  /** Rollout rules of each run, as a submit gives them; absent: none. */
+  quorum?: number | null;
+  batch?: Amount | null;
+  max_errors?: Amount | null;
+  batch_wait_ms?: number;
+  some?: Amount | null;
+  offline_wait_ms?: number;
 }
 
 /** Body of `POST /v1/schedules`. */
@@ -136,6 +144,13 @@ export function decodeScheduleRequest(value: unknown): ScheduleRequest {
       params: submit.params,
       timeout_ms: submit.timeout_ms,
       retries: submit.retries,
+      ...(submit.quorum === null ? {} : { quorum: submit.quorum }),
+      ...(submit.batch === null ? {} : { batch: submit.batch }),
+      ...(submit.max_errors === null ? {} : { max_errors: submit.max_errors }),
+      ...(submit.batch_wait_ms === 0 ? {} : { batch_wait_ms: submit.batch_wait_ms }),
+      ...(submit.some == null
+        ? {}
+        : { some: submit.some, offline_wait_ms: submit.offline_wait_ms }),
     },
   };
 }

@@ -109,7 +109,7 @@ Deno.test("usage errors exit 2 with a message, help exits 0", async () => {
   assertMatch(r.stderr, /unknown command 'frobnicate'/);
   r = await orch(["submit", "hello", "--all", "--one", "-t", "p1"]);
   assertEquals(r.code, 2);
-  assertEquals(r.stderr, "orch: say --all or --one (exactly one of them)\n");
+  assertEquals(r.stderr, "orch: say --all, --one or --some N (exactly one of them)\n");
   r = await orch(["submit", "hello", "--all", "-t", "p1", "oops"]);
   assertEquals(r.stderr, 'orch: argument "oops" is not KEY=VALUE\n');
 });

@@ -195,3 +195,35 @@ Deno.test("a schedule's targets may be globs and selectors, resolved each time i
     );
   });
 });
+
+Deno.test("a schedule's job keeps the rollout rules it was given (batch, quorum, N-of)", async () => {
+  await withDb(async (db) => {
+    const store = SqliteStore.open(db, { create: true });
+    await using h = await inProcessConductor({ players: ["p1", "p2", "p3"], store });
+    for (const n of ["p1", "p2", "p3"]) await new TestPlayer(h.conductor, n).join();
+    const req = every("rolled", MINUTE);
+    await h.conductor.schedules.add(
+      {
+        ...req,
+        job: {
+          ...req.job,
+          targets: ["p*"],
+          quorum: 1,
+          batch: { count: 1 },
+          some: { count: 2 },
+          offline_wait_ms: 0,
+        },
+      },
+      ROOT,
+      [],
+    );
+    h.clock.advance(MINUTE);
+    await settle();
+    const [id] = await jobsOf(store, "rolled");
+    const job = await store.job(id);
+    assertEquals(job?.task_count, 2);
+    assertEquals(job?.rollout_settings?.quorum, 1);
+    assertEquals(job?.rollout_settings?.batch, 1);
+    assertEquals(job?.rollout_settings?.some, 2);
+  });
+});
