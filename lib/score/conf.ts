@@ -34,7 +34,7 @@ import {
 import type { OrchError } from "../errors.ts";
 import { Obj } from "../protocol/validate.ts";
 import { checkValue } from "./params.ts";
-import { patternProblem } from "./pattern.ts";
+import { shapeProblem } from "./pattern.ts";
 import { checkResponseSpec } from "./response.ts";
 
 /** A score's configuration. */
@@ -181,6 +181,38 @@ function parseYaml(text: string): ConfParse {
   if (!aliasesBounded(doc, b, lineOf)) return { ...b.finish(), legacy: false };
   // Aliases are resolved: `*name` stands for what `&name` marks, wherever it is used.
   const deref = (node: unknown): unknown => isAlias(node) ? node.resolve(doc) : node;
+  /**
+   * A section of declarations (`params:`, `response:`): a mapping of names
+   * to declarations, each read by `read`; null (after an error) when the
+   * section is not a mapping.
+   */
+  const declarations = <T>(
+    value: unknown,
+    line: number,
+    key: string,
+    names: string,
+    read: (name: string, v: unknown, line: number) => T | undefined,
+  ): Record<string, T> | null => {
+    if (value === null || value === undefined || (isScalar(value) && value.value === null)) {
+      return {};
+    }
+    if (!isMap(value)) {
+      b.error(line, `key '${key}': expected a mapping of ${names} to declarations`);
+      return null;
+    }
+    const out: Record<string, T> = Object.create(null);
+    for (const p of value.items) {
+      const l = lineOf(p.key, line);
+      const name = keyText(deref(p.key));
+      if (name === undefined) {
+        b.error(l, `key '${key}': expected ${names}, not lists or mappings`);
+        continue;
+      }
+      const spec = read(name, deref(p.value), l);
+      if (spec) out[name] = spec;
+    }
+    return { ...out };
+  };
   const contents = deref(doc.contents);
   if (contents !== null && contents !== undefined) {
     if (!isMap(contents)) {
@@ -195,45 +227,25 @@ function parseYaml(text: string): ConfParse {
         }
         const value = deref(pair.value);
         if (key === "params") {
-          if (value === null || value === undefined || (isScalar(value) && value.value === null)) {
-            b.setParams({}, line);
-          } else if (!isMap(value)) {
-            b.error(line, "key 'params': expected a mapping of parameter names to declarations");
-          } else {
-            const params: Record<string, ParamSpec> = Object.create(null);
-            for (const p of value.items) {
-              const pline = lineOf(p.key, line);
-              const name = keyText(deref(p.key));
-              if (name === undefined) {
-                b.error(pline, "key 'params': expected parameter names, not lists or mappings");
-                continue;
-              }
-              const spec = b.paramSpec(name, deref(p.value), pline, doc);
-              if (spec) params[name] = spec;
-            }
-            b.setParams({ ...params }, line);
-          }
+          const params = declarations(
+            value,
+            line,
+            "params",
+            "parameter names",
+            (name, v, l) => b.paramSpec(name, v, l, doc),
+          );
+          if (params) b.setParams(params, line);
           continue;
         }
         if (key === "response") {
-          if (value === null || value === undefined || (isScalar(value) && value.value === null)) {
-            b.setResponse({}, line);
-          } else if (!isMap(value)) {
-            b.error(line, "key 'response': expected a mapping of response keys to declarations");
-          } else {
-            const response: Record<string, ResponseSpec> = Object.create(null);
-            for (const p of value.items) {
-              const rline = lineOf(p.key, line);
-              const name = keyText(deref(p.key));
-              if (name === undefined) {
-                b.error(rline, "key 'response': expected response keys, not lists or mappings");
-                continue;
-              }
-              const spec = b.responseSpec(name, deref(p.value), rline, doc);
-              if (spec) response[name] = spec;
-            }
-            b.setResponse({ ...response }, line);
-          }
+          const response = declarations(
+            value,
+            line,
+            "response",
+            "response keys",
+            (name, v, l) => b.responseSpec(name, v, l, doc),
+          );
+          if (response) b.setResponse(response, line);
           continue;
         }
         if (value !== null && value !== undefined && !isScalar(value)) {
@@ -499,24 +511,11 @@ class ConfBuilder {
 
 /** What is inconsistent in a parameter declaration, or undefined. */
 export function checkParamSpec(spec: ParamSpec): string | undefined {
-  if (spec.type === "enum" && (!spec.values || spec.values.length === 0)) {
-    return "type enum needs 'values'";
-  }
-  if (spec.type !== "enum" && spec.values) return "'values' belongs to type enum only";
-  if (spec.pattern !== undefined) {
-    if (spec.type !== "string") return "'pattern' belongs to type string only";
-    const problem = patternProblem(spec.pattern);
-    if (problem) return `'pattern' ${problem}`;
-  }
-  if (spec.max_length !== undefined && spec.type !== "string") {
-    return "'max_length' belongs to type string only";
-  }
   if ((spec.min !== undefined || spec.max !== undefined) && spec.type !== "int") {
     return "'min' and 'max' belong to type int only";
   }
-  if (spec.min !== undefined && spec.max !== undefined && spec.min > spec.max) {
-    return "'min' is above 'max'";
-  }
+  const shape = shapeProblem(spec);
+  if (shape) return shape;
   if (spec.required && spec.default !== undefined) {
     return "a required parameter cannot have a default";
   }

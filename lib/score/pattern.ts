@@ -264,3 +264,37 @@ export function patternSize(source: string): number {
   }
   return Math.max(1, close(f));
 }
+
+/** What a parameter or a response key declares, as far as {@linkcode shapeProblem} looks. */
+export interface DeclaredShape {
+  type: string;
+  values?: string[];
+  pattern?: string;
+  max_length?: number;
+  min?: number;
+  max?: number;
+}
+
+/**
+ * What is inconsistent in a declaration's shape, by the rules parameters
+ * and response keys share (enum values, string-only fields, bounds in
+ * order), or undefined; the rules of each kind come on top.
+ */
+export function shapeProblem(spec: DeclaredShape): string | undefined {
+  if (spec.type === "enum" && (!spec.values || spec.values.length === 0)) {
+    return "type enum needs 'values'";
+  }
+  if (spec.type !== "enum" && spec.values) return "'values' belongs to type enum only";
+  if (spec.pattern !== undefined) {
+    if (spec.type !== "string") return "'pattern' belongs to type string only";
+    const problem = patternProblem(spec.pattern);
+    if (problem) return `'pattern' ${problem}`;
+  }
+  if (spec.max_length !== undefined && spec.type !== "string") {
+    return "'max_length' belongs to type string only";
+  }
+  if (spec.min !== undefined && spec.max !== undefined && spec.min > spec.max) {
+    return "'min' is above 'max'";
+  }
+  return undefined;
+}

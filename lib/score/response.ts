@@ -10,7 +10,7 @@
  */
 
 import { clip, describe, printable, type ResponseSpec } from "../protocol/mod.ts";
-import { compilePattern, patternProblem } from "./pattern.ts";
+import { compilePattern, patternProblem, shapeProblem } from "./pattern.ts";
 
 /** Problems named in full in one check; the rest are counted. */
 export const MAX_RESPONSE_PROBLEMS = 5;
@@ -151,18 +151,6 @@ function bounded(spec: ResponseSpec, n: number): number | Problem {
 
 /** What is inconsistent in a response key's declaration, or undefined. */
 export function checkResponseSpec(spec: ResponseSpec): string | undefined {
-  if (spec.type === "enum" && (!spec.values || spec.values.length === 0)) {
-    return "type enum needs 'values'";
-  }
-  if (spec.type !== "enum" && spec.values) return "'values' belongs to type enum only";
-  if (spec.pattern !== undefined) {
-    if (spec.type !== "string") return "'pattern' belongs to type string only";
-    const problem = patternProblem(spec.pattern);
-    if (problem) return `'pattern' ${problem}`;
-  }
-  if (spec.max_length !== undefined && spec.type !== "string") {
-    return "'max_length' belongs to type string only";
-  }
   if (spec.min !== undefined || spec.max !== undefined) {
     if (spec.type !== "int" && spec.type !== "float") {
       return "'min' and 'max' belong to types int and float only";
@@ -172,8 +160,5 @@ export function checkResponseSpec(spec: ResponseSpec): string | undefined {
       [spec.min, spec.max].some((n) => n !== undefined && !Number.isSafeInteger(n))
     ) return "'min' and 'max' of type int must be whole numbers";
   }
-  if (spec.min !== undefined && spec.max !== undefined && spec.min > spec.max) {
-    return "'min' is above 'max'";
-  }
-  return undefined;
+  return shapeProblem(spec);
 }
