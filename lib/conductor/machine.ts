@@ -715,6 +715,9 @@ export class TaskMachine {
     reason: string | null,
     attempt: { result: AttemptResult | null; endedAt: number } | null = null,
   ): void {
+    // Ended already within the same change (a quorum decided while a cancel, an expiry or a
+    // restart walks the job's tasks): a task ends once.
+    if (!t.job.open.has(t)) return;
     const now = this.#d.clock.now();
     t.reason = reason;
     this.#move(t, state, now, {

@@ -185,3 +185,28 @@ Deno.test("max-errors stops a rollout: no new task starts, the rest end skipped"
   assertEquals(view?.aggregate, "partial");
   assertEquals(p5.received("assign").length, 0);
 });
+
+Deno.test("a cancel that makes a quorum unreachable ends each queued task once", async () => {
+  // Targets listed but never connected: every task stays queued until the cancel.
+  await using c = await cluster(["p0"]);
+  await Deno.writeTextFile(join(c.h.dir, "players"), "p0\nq1\nq2\nq3\n");
+  await c.h.conductor.reload();
+  const sub = c.h.conductor.events.subscribe({ types: ["task.finished"] });
+  const id = await c.h.conductor.service.submit(
+    job("all", ["q1", "q2", "q3"], { quorum: 2 }),
+    LOCAL_CALLER,
+  );
+  await c.h.conductor.service.cancel(id, LOCAL_CALLER);
+  await settle();
+  sub.close();
+  const events: string[] = [];
+  for (let e = await sub.next(); e !== undefined; e = await sub.next()) {
+    if (e.type === "task.finished") events.push(`${e.task}:${e.state}`);
+  }
+  // Each task ended once, and what was published is what was stored.
+  assertEquals(events.length, 3, events.join(" "));
+  assertEquals(new Set(events.map((e) => e.split(":")[0])).size, 3);
+  const v = await c.h.conductor.service.job(id);
+  const stored = Object.entries(v?.counts ?? {}).flatMap(([k, n]) => Array(n).fill(k)).sort();
+  assertEquals(stored, events.map((e) => e.split(":")[1]).sort());
+});
