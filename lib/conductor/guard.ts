@@ -132,7 +132,9 @@ export function createGuard(d: GuardDeps): Guard {
       case "drain": {
         // `/players/NAME/drain` or `/undrain`: what was asked, in words.
         const subject = c.req.path.split("/").slice(-2).reverse().join(" player ");
-        const why = access.check(p, ["drain"]);
+        // A drain grant covers the players its targets name.
+        const player = (c.req.param("name") ?? "").toLowerCase();
+        const why = access.check(p, ["drain"], { targets: [player] });
         if (why) await refuse("drain or undrain players", subject, why);
         await next();
         await record(c, d, {

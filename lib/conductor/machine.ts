@@ -655,6 +655,8 @@ export class TaskMachine {
         in_ms: wait,
       });
       this.#endAttempt(t, outcome, why, result, endedAt);
+      // N-of: a slot that runs again may run again where it ran (or anywhere still unused).
+      this.#release(t);
       this.#requeue(t, t.seq, now + wait, "retry");
       return;
     }

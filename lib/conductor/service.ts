@@ -295,7 +295,6 @@ export class AudienceService {
     return this.#d.store.audit(query);
   }
 
-  /** Every player that is listed or has been seen. */
   /**
    * Drains `name` (no new work goes to it; its running work finishes, its
    * queued all-of tasks wait, one-of tasks go to other targets), or
@@ -319,6 +318,7 @@ export class AudienceService {
     return { name: player, draining: on, running: d.machine.heldCount(player) };
   }
 
+  /** Every player that is listed or has been seen. */
   players(): Promise<PlayerView[]> {
     return Promise.resolve(this.#d.registry.views());
   }

@@ -125,4 +125,15 @@ Deno.test("without the schedule verb, orch schedule add is refused, stores nothi
     ["local:root", "drain player web1", "allowed"],
     ["audience:bob", "drain player web1", "refused"],
   ]);
+
+  // A drain grant covers the players its targets name, and no others.
+  await c.writeGrants(`${GRANTS}  - who: audience:bob\n    may: drain\n    targets: [web*]\n`);
+  const from = c.conductor!.proc.lines.length;
+  c.conductor!.proc.signal("SIGHUP");
+  await c.conductor!.proc.waitFor(/grants loaded/, 15_000, from);
+  const db1 = await orch(["drain", "db1", ...bob]);
+  assertEquals(db1.code, 2, db1.stderr);
+  assertMatch(db1.stderr, /gives audience:bob drain on db1/);
+  const web2 = await orch(["drain", "web2", ...bob]);
+  assertEquals(web2.code, 0, web2.stderr);
 });

@@ -9,7 +9,7 @@ import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { inProcessConductor, settle } from "../../_helpers/in_process.ts";
 import { tempDir } from "../../_helpers/proc.ts";
 import { TestPlayer } from "../../_helpers/test_player.ts";
-import { submitRequest } from "../../_helpers/requests.ts";
+import { scoreInfo, submitRequest } from "../../_helpers/requests.ts";
 import { decodeSubmit, LOCAL_CALLER, type TaskView } from "../../../lib/protocol/mod.ts";
 import { SqliteStore } from "../../../lib/store/mod.ts";
 
@@ -248,4 +248,34 @@ Deno.test("N-of: a target a finished slot ran on stays taken across a restart", 
   await p2.join({ slots: 1 });
   const a = await p2.next("assign");
   assertEquals(a.job_id, id);
+});
+
+Deno.test("N-of: a slot that failed runs again (its retry) where it ran, and the job finishes", async () => {
+  await using dir = await tempDir();
+  const names = ["p1", "p2"];
+  await using h = await inProcessConductor({
+    players: names,
+    store: SqliteStore.open(join(dir.path, "conductor.db"), { create: true }),
+    retryBackoffMs: 1000,
+  });
+  const ps = names.map((n) => new TestPlayer(h.conductor, n));
+  for (const p of ps) {
+    await p.join({ slots: 1, scores: [scoreInfo("hello", { idempotent: true })] });
+  }
+  const id = await h.conductor.service.submit(
+    job("all", names, { some: { count: 2 }, retries: 1 }),
+    LOCAL_CALLER,
+  );
+  const [a1, a2] = [await ps[0].next("assign"), await ps[1].next("assign")];
+  ps[1].run(a2);
+  ps[0].run(a1, "failed");
+  await settle();
+  h.clock.advance(1000);
+  await settle();
+  // Every target is used by one of the job's slots: the retry may only go back where it ran.
+  const again = await ps[0].next("assign");
+  assertEquals([again.task_id, again.attempt], [a1.task_id, 2]);
+  ps[0].run(again);
+  await settle();
+  assertEquals((await h.conductor.service.job(id))?.aggregate, "success");
 });
