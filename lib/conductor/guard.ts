@@ -51,7 +51,7 @@ export interface GuardVariables {
   principal?: Principal;
   /** A submit's request, decoded (and checked against the grants). */
   submit?: SubmitRequest;
-  /** For a job list: only jobs of this submitter (the caller cannot read others'). */
+  /** For a list of jobs or schedules: only those of this caller (it cannot read others'). */
   jobsBy?: string;
   /** Called when a submit or a cancel is accepted, in the same commit as its change. */
   accepted?: (id: number) => void;
@@ -210,6 +210,8 @@ export function createGuard(d: GuardDeps): Guard {
       case "schedules": {
         const why = access.check(p, ["schedule", "read_all"]);
         if (why) await refuse("list schedules", "schedules", why);
+        // Like jobs: others' schedules (their params) only with read_all over everything.
+        if (!access.unrestricted(p, "read_all")) c.set("jobsBy", p.label);
         return await next();
       }
       case "schedule_add": {

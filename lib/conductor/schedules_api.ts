@@ -55,7 +55,11 @@ export function scheduleRoutes(
   };
   app.get("/schedules", guard("schedules"), (c) => {
     query(c, []);
-    return json(200, { schedules: backend.list() });
+    const by = c.get("jobsBy");
+    const all = backend.list();
+    return json(200, {
+      schedules: by === undefined ? all : all.filter((s) => s.owner_label === by),
+    });
   });
   app.post("/schedules", guard("schedule_add"), async (c) => {
     query(c, []);

@@ -136,4 +136,52 @@ Deno.test("without the schedule verb, orch schedule add is refused, stores nothi
   assertMatch(db1.stderr, /gives audience:bob drain on db1/);
   const web2 = await orch(["drain", "web2", ...bob]);
   assertEquals(web2.code, 0, web2.stderr);
+
+  // Listing schedules shows one's own, unless one may read everything: root's job template (its
+  // params) is not bob's to see, though bob may keep schedules of his own.
+  await c.writeGrants(
+    `${GRANTS}  - who: audience:bob\n    may: [schedule, submit]\n    targets: [web*]\n`,
+  );
+  const again = c.conductor!.proc.lines.length;
+  c.conductor!.proc.signal("SIGHUP");
+  await c.conductor!.proc.waitFor(/grants loaded/, 15_000, again);
+  const mine = await c.cli([
+    "schedule",
+    "add",
+    "roots",
+    "hello",
+    "--all",
+    "-t",
+    "db1",
+    "--every",
+    "1h",
+  ]);
+  assertEquals(mine.code, 0, mine.stderr);
+  const theirs = await orch([
+    "schedule",
+    "add",
+    "bobs",
+    "hello",
+    "--all",
+    "-t",
+    "web1",
+    "--every",
+    "1h",
+    ...bob,
+  ]);
+  assertEquals(theirs.code, 0, theirs.stderr);
+  const names = async (flags: string[]) => {
+    const r = await orch(["schedule", "list", "--json", ...flags]);
+    assertEquals(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { schedules: ScheduleView[] }).schedules.map((s) => s.name);
+  };
+  assertEquals(await names(bob), ["bobs"]);
+  assertEquals((await c.cli(["schedule", "list", "--json"])).code, 0);
+  assertEquals(
+    (JSON.parse((await c.cli(["schedule", "list", "--json"])).stdout) as {
+      schedules: ScheduleView[];
+    })
+      .schedules.map((s) => s.name).sort(),
+    ["bobs", "roots"],
+  );
 });
