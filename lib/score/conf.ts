@@ -400,38 +400,14 @@ class ConfBuilder {
       this.error(line, `response key ${JSON.stringify(name)}: not ${RESPONSE_KEY_DESC}`);
       return undefined;
     }
-    let raw: Record<string, unknown>;
-    if (isScalar(node) && typeof node.value === "string") {
-      // Short form: `NAME: int`.
-      raw = { type: node.value };
-    } else if (isMap(node)) {
-      // Aliases inside were checked to resolve within bounds (see aliasesBounded).
-      const js: unknown = node.toJS(doc, { maxAliasCount: MAX_ALIASES });
-      if (typeof js !== "object" || js === null || Array.isArray(js)) {
-        this.error(line, `response key ${name}: expected a type or a mapping with 'type'`);
-        return undefined;
-      }
-      raw = js as Record<string, unknown>;
-    } else {
-      this.error(line, `response key ${name}: expected a type or a mapping with 'type'`);
-      return undefined;
-    }
-    // Enum values written bare in YAML (`values: [1, 2]`) are the text a score prints.
-    const asText = (v: unknown) => typeof v === "number" || typeof v === "boolean" ? String(v) : v;
-    if (Array.isArray(raw.values)) raw.values = raw.values.map(asText);
-    let spec: ResponseSpec;
-    try {
-      spec = decodeResponseSpec(Obj.from(raw, `response key ${name}`, "invalid"));
-    } catch (err) {
-      this.error(line, (err as OrchError).message);
-      return undefined;
-    }
-    const problem = checkResponseSpec(spec);
-    if (problem) {
-      this.error(line, `response key ${name}: ${problem}`);
-      return undefined;
-    }
-    return spec;
+    return this.#declaration(
+      `response key ${name}`,
+      node,
+      line,
+      doc,
+      decodeResponseSpec,
+      checkResponseSpec,
+    );
   }
 
   paramSpec(
@@ -444,37 +420,53 @@ class ConfBuilder {
       this.error(line, `parameter ${JSON.stringify(name)}: not ${PARAM_KEY_DESC}`);
       return undefined;
     }
+    return this.#declaration(`parameter ${name}`, node, line, doc, decodeParamSpec, checkParamSpec);
+  }
+
+  /**
+   * One declaration (of a parameter or a response key), in its short form
+   * (`NAME: int`) or as a mapping, decoded by `decode` and checked by `check`;
+   * undefined after an error naming `what`.
+   */
+  #declaration<T>(
+    what: string,
+    node: unknown,
+    line: number,
+    doc: Document,
+    decode: (o: Obj) => T,
+    check: (spec: T) => string | undefined,
+  ): T | undefined {
     let raw: Record<string, unknown>;
     if (isScalar(node) && typeof node.value === "string") {
-      // Short form: `NAME: string`.
       raw = { type: node.value };
     } else if (isMap(node)) {
       // Aliases inside were checked to resolve within bounds (see aliasesBounded).
       const js: unknown = node.toJS(doc, { maxAliasCount: MAX_ALIASES });
       if (typeof js !== "object" || js === null || Array.isArray(js)) {
-        this.error(line, `parameter ${name}: expected a type or a mapping with 'type'`);
+        this.error(line, `${what}: expected a type or a mapping with 'type'`);
         return undefined;
       }
       raw = js as Record<string, unknown>;
     } else {
-      this.error(line, `parameter ${name}: expected a type or a mapping with 'type'`);
+      this.error(line, `${what}: expected a type or a mapping with 'type'`);
       return undefined;
     }
-    // Numbers and booleans written bare in YAML are fine where a string is meant; anything
-    // else (a list, a mapping) is left as it is, for decodeParamSpec to refuse by its key.
+    // Numbers and booleans written bare in YAML are fine where a string is meant (a default, an
+    // enum's values: the text a score gets or prints); anything else (a list, a mapping) is left
+    // as it is, for the decoder to refuse by its key.
     const asText = (v: unknown) => typeof v === "number" || typeof v === "boolean" ? String(v) : v;
     if (Object.hasOwn(raw, "default")) raw.default = asText(raw.default);
     if (Array.isArray(raw.values)) raw.values = raw.values.map(asText);
-    let spec: ParamSpec;
+    let spec: T;
     try {
-      spec = decodeParamSpec(Obj.from(raw, `parameter ${name}`, "invalid"));
+      spec = decode(Obj.from(raw, what, "invalid"));
     } catch (err) {
       this.error(line, (err as OrchError).message);
       return undefined;
     }
-    const problem = checkParamSpec(spec);
+    const problem = check(spec);
     if (problem) {
-      this.error(line, `parameter ${name}: ${problem}`);
+      this.error(line, `${what}: ${problem}`);
       return undefined;
     }
     return spec;
