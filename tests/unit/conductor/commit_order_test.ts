@@ -8,24 +8,11 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../../_helpers
 import { inProcessConductor, settle } from "../../_helpers/in_process.ts";
 import { ControlledStore } from "../../_helpers/store.ts";
 import { TestPlayer } from "../../_helpers/test_player.ts";
-import { LOCAL_CALLER, type SubmitRequest } from "../../../lib/protocol/mod.ts";
+import { LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
+import { submitRequest } from "../../_helpers/requests.ts";
 import { OrchError } from "../../../lib/errors.ts";
 
-const HELLO_ON_P1: SubmitRequest = {
-  score: "hello",
-  scope: "all",
-  targets: ["p1"],
-  params: {},
-  timeout_ms: null,
-  deadline: null,
-  retries: 0,
-  request_id: null,
-  secret: [],
-  quorum: null,
-  batch: null,
-  max_errors: null,
-  batch_wait_ms: 0,
-};
+const HELLO_ON_P1 = submitRequest("all", ["p1"]);
 
 Deno.test("a result is acknowledged strictly after the commit that holds it", async () => {
   const store = new ControlledStore();

@@ -10,6 +10,7 @@ import { tempDir } from "../../_helpers/proc.ts";
 import { TestPlayer } from "../../_helpers/test_player.ts";
 import { SqliteStore } from "../../../lib/store/mod.ts";
 import { LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
+import { submitRequest } from "../../_helpers/requests.ts";
 
 Deno.test("after a restart, a job's end counts the tasks that ended before it: the aggregate is partial", async () => {
   await using dir = await tempDir();
@@ -22,21 +23,7 @@ Deno.test("after a restart, a job's end counts the tasks that ended before it: t
     });
     const p1 = new TestPlayer(h.conductor, "p1");
     await p1.join();
-    id = await h.conductor.service.submit({
-      score: "hello",
-      scope: "all",
-      targets: ["p1", "p2"],
-      params: {},
-      timeout_ms: null,
-      deadline: null,
-      retries: 0,
-      request_id: null,
-      secret: [],
-      quorum: null,
-      batch: null,
-      max_errors: null,
-      batch_wait_ms: 0,
-    }, LOCAL_CALLER);
+    id = await h.conductor.service.submit(submitRequest("all", ["p1", "p2"]), LOCAL_CALLER);
     p1.run(await p1.next("assign"));
     await p1.next("result_ack");
   }
