@@ -364,6 +364,22 @@ export function decodeParamSpec(o: Obj): ParamSpec {
   };
   const def = o.optStr("default", { max: LIMITS.maxParamValue, noNul: true });
   if (def !== undefined) spec.default = def;
+  decodeTextRules(o, spec, LIMITS.maxParamValue);
+  const min = o.optInt("min", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (min !== undefined) spec.min = min;
+  const max = o.optInt("max", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (max !== undefined) spec.max = max;
+  decodeDescription(o, spec);
+  if (o.optBool("secret", false)) spec.secret = true;
+  return spec;
+}
+
+/** The fields a parameter and a response key declare alike: `values`, `pattern`, `max_length`. */
+function decodeTextRules(
+  o: Obj,
+  spec: { values?: string[]; pattern?: string; max_length?: number },
+  maxLength: number,
+): void {
   if (o.has("values")) {
     spec.values = o.arr("values", 1000, (v, path) => {
       if (typeof v !== "string") throw new OrchError(o.code, `${path}: expected a string`);
@@ -372,16 +388,14 @@ export function decodeParamSpec(o: Obj): ParamSpec {
   }
   const pattern = o.optStr("pattern", { max: 1000 });
   if (pattern !== undefined) spec.pattern = pattern;
-  const maxLength = o.optInt("max_length", 0, LIMITS.maxParamValue);
-  if (maxLength !== undefined) spec.max_length = maxLength;
-  const min = o.optInt("min", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-  if (min !== undefined) spec.min = min;
-  const max = o.optInt("max", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-  if (max !== undefined) spec.max = max;
+  const length = o.optInt("max_length", 0, maxLength);
+  if (length !== undefined) spec.max_length = length;
+}
+
+/** A declaration's `description`. */
+function decodeDescription(o: Obj, spec: { description?: string }): void {
   const description = o.optStr("description", { max: 4096 });
   if (description !== undefined) spec.description = description;
-  if (o.optBool("secret", false)) spec.secret = true;
-  return spec;
 }
 
 /** Decodes one declared response key; shared by the wire and the score conf. */
@@ -391,16 +405,7 @@ export function decodeResponseSpec(o: Obj): ResponseSpec {
     type: o.oneOf("type", RESPONSE_TYPES),
     required: o.optBool("required", false),
   };
-  if (o.has("values")) {
-    spec.values = o.arr("values", 1000, (v, path) => {
-      if (typeof v !== "string") throw new OrchError(o.code, `${path}: expected a string`);
-      return v;
-    });
-  }
-  const pattern = o.optStr("pattern", { max: 1000 });
-  if (pattern !== undefined) spec.pattern = pattern;
-  const maxLength = o.optInt("max_length", 0, LIMITS.maxResponseBytes);
-  if (maxLength !== undefined) spec.max_length = maxLength;
+  decodeTextRules(o, spec, LIMITS.maxResponseBytes);
   for (const key of ["min", "max"] as const) {
     if (!o.has(key)) continue;
     const n = o.raw[key];
@@ -409,8 +414,7 @@ export function decodeResponseSpec(o: Obj): ResponseSpec {
     }
     spec[key] = n;
   }
-  const description = o.optStr("description", { max: 4096 });
-  if (description !== undefined) spec.description = description;
+  decodeDescription(o, spec);
   return spec;
 }
 
