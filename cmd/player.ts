@@ -80,6 +80,7 @@ export function playerCommand(): CommandUnknownOpts {
         heartbeatMs: config.heartbeat,
         reconnectMaxMs: config.reconnect_max,
         killGraceMs: config.kill_grace,
+        liveOutputRate: config.live_output_rate,
         maxFrame: config.max_frame,
         log: log.with({ player: name }),
         facts,

@@ -38,6 +38,7 @@ import { createApiHandler } from "./api.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Committer } from "./committer.ts";
 import { EventBus } from "./events.ts";
+import { LiveOutputs } from "./live_output.ts";
 import type { LinkOpener } from "./link.ts";
 import { TaskMachine } from "./machine.ts";
 import { PlayerGateway } from "./players.ts";
@@ -140,6 +141,8 @@ export class Conductor {
   readonly #gateway: PlayerGateway;
   /** Every state change, published once committed. */
   readonly events = new EventBus();
+  /** What running tasks printed lately. */
+  readonly live: LiveOutputs;
   /** The audience API's backend. */
   readonly service: AudienceService;
   /** The audit trail. */
@@ -175,6 +178,7 @@ export class Conductor {
     this.#timers = new Timers(this.#clock, (err) => {
       this.#log.error("housekeeping failed", { error: errorMessage(err) });
     });
+    this.live = new LiveOutputs(this.events, this.#clock);
     this.#registry = new Registry(authorised, (p) => this.#machine.heldCount(p));
     // The gateway, made below, runs the scheduler whenever placements wait.
     this.#scheduler = new Scheduler(this.#registry, () => this.#gateway.kick());
@@ -197,6 +201,7 @@ export class Conductor {
       scheduler: this.#scheduler,
       timers: this.#timers,
       bus: this.events,
+      live: this.live,
       log: this.#log,
       audit: this.audit,
       playersFile: opts.playersFile,
@@ -213,6 +218,7 @@ export class Conductor {
       registry: this.#registry,
       gateway: this.#gateway,
       bus: this.events,
+      live: this.live,
       log: this.#log,
       secrets: opts.secrets ?? null,
       conductorId: () => this.#conductorId,

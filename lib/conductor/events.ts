@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Aggregate, TaskState } from "../protocol/mod.ts";
+import type { Aggregate, OutputStream, TaskState } from "../protocol/mod.ts";
 
 /** A task entered the queue: submitted, or put back (a retry, a refusal, never accepted). */
 export interface TaskQueued {
@@ -56,6 +56,27 @@ export interface TaskFinished {
   state: TaskState;
 }
 
+/**
+ * A piece of a running task's output, as its player streamed it (not
+ * durable: published as it arrives, not after a commit; pieces may be
+ * missing, which the jump in `offset` shows).
+ */
+export interface TaskOutput {
+  type: "task.output";
+  at: number;
+  job: number;
+  task: number;
+  attempt: number;
+  player: string;
+  stream: OutputStream;
+  /** Where in the stream it starts (bytes the score wrote before it). */
+  offset: number;
+  /** Bytes of the stream it stands for. */
+  bytes: number;
+  /** The text, secret values masked. */
+  data: string;
+}
+
 /** Every task of a job is final. */
 export interface JobFinished {
   type: "job.finished";
@@ -85,6 +106,7 @@ export type ConductorEvent =
   | TaskAssigned
   | TaskStarted
   | TaskFinished
+  | TaskOutput
   | JobFinished
   | PlayerConnected
   | PlayerDisconnected;
@@ -175,6 +197,16 @@ export class Subscription {
 export class EventBus {
   readonly #all = new Set<Subscription>();
   readonly #byJob = new Map<number, Set<Subscription>>();
+  readonly #taps: ((e: ConductorEvent) => void)[] = [];
+
+  /**
+   * Calls `fn` with every event as it is published, before any subscriber
+   * sees it: for the conductor's own bookkeeping, which must be quick and
+   * must not throw.
+   */
+  tap(fn: (e: ConductorEvent) => void): void {
+    this.#taps.push(fn);
+  }
 
   /** Subscribes to the events `opts` selects. */
   subscribe(opts: SubscribeOptions = {}): Subscription {
@@ -198,6 +230,7 @@ export class EventBus {
 
   /** Hands `e` to every subscriber that wants it. */
   publish(e: ConductorEvent): void {
+    for (const t of this.#taps) t(e);
     for (const s of this.#all) if (!s.types || s.types.has(e.type)) s.deliver(e);
     if ("job" in e) {
       const set = this.#byJob.get(e.job);

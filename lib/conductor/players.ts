@@ -16,6 +16,7 @@ import {
   type Hello,
   maskResult,
   maskText,
+  type Output,
   type PlayerMessage,
   PROTOCOL_MINOR,
   type Ready,
@@ -29,6 +30,7 @@ import type { Auditor } from "./audit.ts";
 import type { Clock } from "./clock.ts";
 import type { Committer } from "./committer.ts";
 import type { EventBus } from "./events.ts";
+import type { LiveOutputs } from "./live_output.ts";
 import { judgeHello, reconcile } from "./handshake.ts";
 import type { LinkOpener } from "./link.ts";
 import { fixedHost, type TaskMachine, type TaskRec } from "./machine.ts";
@@ -55,6 +57,8 @@ export interface GatewayDeps {
   scheduler: Scheduler;
   timers: Timers;
   bus: EventBus;
+  /** Running tasks' live output. */
+  live: LiveOutputs;
   log: Logger;
   /** The audit trail (impostor connections are recorded in it). */
   audit: Auditor;
@@ -200,6 +204,8 @@ export class PlayerGateway {
           return this.#onAccept(session, m);
         case "reject":
           return this.#onReject(session, m);
+        case "output":
+          return this.#onOutput(session, m);
         case "result":
           return this.#onResult(session, m);
       }
@@ -363,6 +369,14 @@ export class PlayerGateway {
     this.#d.machine.refused(t, { player, code: m.code, message });
     this.#d.scheduler.playerFree(player);
     this.kick();
+  }
+
+  #onOutput(session: Session, m: Output): void {
+    const t = this.#held(session, m.task_id, m.attempt);
+    // Output of an attempt that ended (its result came first) or is not this player's: not shown.
+    if (!t) return;
+    const secrets = jobSecrets(t.job);
+    this.#d.live.add(t.job.id, t.id, session.name!, m, maskText(m.data, secrets));
   }
 
   #onResult(session: Session, r: Result): void {

@@ -32,6 +32,7 @@ import { MAX_WAIT_MS } from "./api.ts";
 import type { Clock } from "./clock.ts";
 import type { Committer } from "./committer.ts";
 import type { EventBus } from "./events.ts";
+import type { LiveOutputs } from "./live_output.ts";
 import type { TaskMachine } from "./machine.ts";
 import type { PlayerGateway } from "./players.ts";
 import type { Registry } from "./registry.ts";
@@ -46,6 +47,8 @@ export interface ServiceDeps {
   registry: Registry;
   gateway: PlayerGateway;
   bus: EventBus;
+  /** What running tasks printed lately. */
+  live: LiveOutputs;
   log: Logger;
   /** Seals secret values for the store; null: they are held in memory only. */
   secrets: SecretBox | null;
@@ -276,13 +279,25 @@ export class AudienceService {
   }
 
   /** A page of a job's tasks, or undefined when there is no such job. */
-  tasks(id: number, query: TaskQuery): Promise<TaskPage | undefined> {
-    return this.#d.store.tasks(id, query);
+  async tasks(id: number, query: TaskQuery): Promise<TaskPage | undefined> {
+    const page = await this.#d.store.tasks(id, query);
+    if (page && query.output) { for (const t of page.tasks) this.#withLive(t as TaskDetail); }
+    return page;
   }
 
   /** One task of a job with its output tails and attempts. */
-  task(id: number, taskId: number): Promise<TaskDetail | undefined> {
-    return this.#d.store.task(id, taskId);
+  async task(id: number, taskId: number): Promise<TaskDetail | undefined> {
+    const t = await this.#d.store.task(id, taskId);
+    return t && this.#withLive(t);
+  }
+
+  /** `t`, when it is running, with what it printed so far in place of its (empty) tails. */
+  #withLive(t: TaskDetail): TaskDetail {
+    if (t.state !== "running" && t.state !== "assigned") return t;
+    const live = this.#d.live;
+    t.stdout_tail = live.text(t.id, t.attempt, "stdout") ?? t.stdout_tail;
+    t.stderr_tail = live.text(t.id, t.attempt, "stderr") ?? t.stderr_tail;
+    return t;
   }
 
   /** The newest jobs; only those `submittedBy` submitted when given. */

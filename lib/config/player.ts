@@ -46,6 +46,12 @@ export const playerKeys = {
     "On SIGTERM, how long running tasks may go on before they are stopped (and end interrupted).",
     0,
   ),
+  live_output_rate: size(
+    32 << 10,
+    "Bytes a second of a running score's output streamed to the conductor as it is written (more is dropped from what is watched live, never from the result); 0 turns live output off.",
+    0,
+    16 << 20,
+  ),
   max_frame: size(1 << 20, "Largest protocol frame accepted from the conductor.", 65536, 64 << 20),
   log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
   log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),

@@ -29,6 +29,8 @@ export interface RunOptions {
   tailBytes: number;
   /** Sees every stdout chunk (response parsing). */
   onStdout?: (chunk: Uint8Array) => void;
+  /** Gets each chunk of stderr as it is read. */
+  onStderr?: (chunk: Uint8Array) => void;
   /** Aborting it stops the score like a timeout, with outcome cancelled. */
   signal?: AbortSignal;
   /** Told the process id as soon as the score has started. */
@@ -110,7 +112,10 @@ export async function runScore(opts: RunOptions): Promise<RunOutcome> {
     stdoutTail.write(c);
     opts.onStdout?.(c);
   });
-  const stderrDone = pump(child.stderr, (c) => stderrTail.write(c));
+  const stderrDone = pump(child.stderr, (c) => {
+    stderrTail.write(c);
+    opts.onStderr?.(c);
+  });
 
   let timedOut = false;
   let cancelled = false;

@@ -40,7 +40,13 @@ import { type Catalog, checkParams, formatProblem, scanScores, scoreInfo } from 
 import type { Journal, JournalKey } from "../store/mod.ts";
 import { connectMutualTls, Peer, type TlsMaterial } from "../tls/mod.ts";
 import { Backoff } from "./backoff.ts";
+import { LiveOutput } from "./live.ts";
 import { emptyResult, failedResult, INTERRUPT, runTask, sendableResult } from "./runner.ts";
+
+/** Live output waits while more than this is queued on the link (heartbeats and results go first). */
+const LIVE_BACKLOG = 256 << 10;
+/** A partial line of live output waits at most this long before it is sent. */
+const LIVE_FLUSH_MS = 200;
 
 /** What a player needs; configuration is adapted to this at the edge. */
 export interface PlayerOptions {
@@ -55,6 +61,8 @@ export interface PlayerOptions {
   heartbeatMs: number;
   reconnectMaxMs: number;
   killGraceMs: number;
+  /** Bytes a second of a running score's output streamed to the conductor; 0: none. */
+  liveOutputRate: number;
   maxFrame: number;
   log: Logger;
   /** What it reports of its host in each hello (see `facts.ts`); none when left out. */
@@ -103,6 +111,8 @@ export class Player {
   #link: Link | null = null;
   #welcomed = false;
   #conductorId: string | null = null;
+  /** The protocol minor the conductor speaks (from its welcome). */
+  #conductorMinor = 0;
   readonly #running = new Map<string, Running>();
   readonly #backoff: Backoff;
   #stopping = false;
@@ -299,6 +309,7 @@ export class Player {
       return;
     }
     this.#conductorId = w.conductor_id;
+    this.#conductorMinor = w.minor ?? 0;
     this.#welcomed = true;
     this.#backoff.reset();
     link.allow(CONDUCTOR_TYPES);
@@ -399,6 +410,7 @@ export class Player {
       killGraceMs: this.#opts.killGraceMs,
       signal: abort.signal,
       runAs,
+      live: (secrets) => this.#liveOutput(key, secrets),
       onSpawn: (pid) => {
         journal.setProcess(key, pid, processStartTime(pid));
         this.#sendFor(key, {
@@ -459,6 +471,27 @@ export class Player {
     const who = group === null ? `user ${user}` : `user ${user} and group ${group}`;
     return `score ${score} runs as ${who}; this player runs as ${me}, not root, ` +
       "and cannot switch users";
+  }
+
+  /**
+   * A run's live output stream, sent while the conductor that assigned it is
+   * connected and speaks protocol minor 3; null when live output is off.
+   */
+  #liveOutput(key: JournalKey, secrets: readonly string[]): LiveOutput | null {
+    const rate = this.#opts.liveOutputRate;
+    if (rate <= 0) return null;
+    return new LiveOutput({
+      taskId: key.taskId,
+      attempt: key.attempt,
+      rate,
+      burst: rate * 2,
+      flushMs: LIVE_FLUSH_MS,
+      secrets,
+      ready: () => (this.#link?.backlog ?? Infinity) < LIVE_BACKLOG,
+      send: (m) =>
+        this.#welcomed && this.#conductorMinor >= 3 && this.#conductorId === key.conductorId &&
+        (this.#link?.send(m) ?? false),
+    });
   }
 
   /** Records a run's result in the journal, then sends it if the conductor that asked for it is here. */

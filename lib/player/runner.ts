@@ -28,6 +28,7 @@ import {
   secretValues,
 } from "../protocol/mod.ts";
 import { checkResponse, DEFAULT_PATH, type Score } from "../score/mod.ts";
+import type { LiveOutput } from "./live.ts";
 
 /** Abort reason for a run stopped because the player is shutting down (outcome interrupted). */
 export const INTERRUPT = "interrupted";
@@ -45,6 +46,8 @@ export interface TaskRun {
   onSpawn: (pid: number) => void;
   /** The account to switch to before exec (the player runs as root); null to run as the player. */
   runAs: RunAs | null;
+  /** Streams the output live, masking `secrets`; absent or null: not streamed. */
+  live?: (secrets: readonly string[]) => LiveOutput | null;
 }
 
 /** The timeout for a run: the job's, capped by the conf's maximum, else the conf's default. */
@@ -72,6 +75,8 @@ export async function runTask(run: TaskRun): Promise<ResultBody> {
     })
     : null;
   const head = iface === "json" ? new HeadBuffer(LIMITS.maxResponseBytes) : null;
+  const secrets = secretValues(score.conf.params, run.params, assign.secret);
+  const live = run.live?.(secrets) ?? null;
   const outcome = await runScore({
     executable: score.path,
     cwd: run.cwd,
@@ -92,16 +97,17 @@ export async function runTask(run: TaskRun): Promise<ResultBody> {
     onStdout: (c) => {
       kv?.write(c);
       head?.write(c);
+      live?.write("stdout", c);
     },
+    onStderr: live ? (c) => live.write("stderr", c) : undefined,
     signal: run.signal,
     onSpawn: run.onSpawn,
     runAs: run.runAs,
   });
   kv?.end();
-  const masked = maskResult(
-    toResult(outcome, kv, head, run.signal.reason === INTERRUPT),
-    secretValues(score.conf.params, run.params, assign.secret),
-  );
+  // What is left goes before the result, which is what counts.
+  live?.close();
+  const masked = maskResult(toResult(outcome, kv, head, run.signal.reason === INTERRUPT), secrets);
   return typedResult(masked, score.conf.response, iface);
 }
 

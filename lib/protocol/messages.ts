@@ -41,9 +41,11 @@ export const PROTOCOL_VERSION = 1;
  * negotiated, and message types a peer does not know are ignored. 2: an
  * assignment names its secret keys (`assign.secret`), and the player masks
  * their values (an older player ignores the field; the conductor masks what
- * it sends back all the same).
+ * it sends back all the same). 3: a player streams a running score's output
+ * in `output` messages; a result may say how many bytes of each stream were
+ * dropped between the head and the tail it keeps.
  */
-export const PROTOCOL_MINOR = 2;
+export const PROTOCOL_MINOR = 3;
 
 /** A range of protocol majors, both ends included. */
 export interface ProtocolRange {
@@ -280,6 +282,30 @@ export interface Reject {
   message: string;
 }
 
+/** The streams of a score's output. */
+export type OutputStream = "stdout" | "stderr";
+/** The streams, for validation. */
+export const OUTPUT_STREAMS: readonly OutputStream[] = ["stdout", "stderr"];
+
+/**
+ * Player → conductor: a piece of a running score's output, as it was
+ * written (protocol minor 3; sent only to a conductor that speaks it).
+ * Pieces may be lost (a slow link, the rate limit): `offset` then jumps,
+ * and the result stays what counts. Secret values are masked.
+ */
+export interface Output {
+  type: "output";
+  task_id: number;
+  attempt: number;
+  stream: OutputStream;
+  /** Where in the stream (bytes the score wrote before this piece) it starts. */
+  offset: number;
+  /** Bytes of the stream this piece stands for. */
+  bytes: number;
+  /** Those bytes as text; a piece never splits a character. */
+  data: string;
+}
+
 /** Player → conductor: how an attempt ended. Sent again until acknowledged. */
 export interface Result extends ResultBody {
   type: "result";
@@ -314,7 +340,7 @@ export interface Pong {
 }
 
 /** Messages a player sends. */
-export type PlayerMessage = Hello | Ready | Accept | Reject | Result | Ping | Pong;
+export type PlayerMessage = Hello | Ready | Accept | Reject | Output | Result | Ping | Pong;
 /** Messages a conductor sends. */
 export type ConductorMessage = Welcome | Refuse | Assign | ResultAck | Cancel | Ping | Pong;
 /** Any protocol message. */
@@ -489,6 +515,7 @@ export const MESSAGE_TYPES: readonly Message["type"][] = [
   "assign",
   "accept",
   "reject",
+  "output",
   "result",
   "result_ack",
   "cancel",
@@ -599,6 +626,16 @@ function decodeBody(type: Message["type"], o: Obj): Message {
         code: o.oneOf("code", REJECT_CODES),
         message: o.str("message", { max: 4096 }),
       };
+    case "output":
+      return {
+        type,
+        ...taskRef(o),
+        stream: o.oneOf("stream", OUTPUT_STREAMS),
+        offset: o.int("offset", 0, Number.MAX_SAFE_INTEGER),
+        bytes: o.int("bytes", 1, LIMITS.maxOutputChunk),
+        // Undecodable bytes become U+FFFD (3 bytes of UTF-8 each).
+        data: o.str("data", { min: 1, max: LIMITS.maxOutputChunk * 3 }),
+      };
     case "result":
       return {
         type,
@@ -623,7 +660,15 @@ function decodeBody(type: Message["type"], o: Obj): Message {
 }
 
 /** Message types a conductor accepts from a player after the hello. */
-export const PLAYER_TYPES = ["ready", "accept", "reject", "result", "ping", "pong"] as const;
+export const PLAYER_TYPES = [
+  "ready",
+  "accept",
+  "reject",
+  "output",
+  "result",
+  "ping",
+  "pong",
+] as const;
 /** Message types a player accepts from a conductor after the welcome. */
 export const CONDUCTOR_TYPES = [
   "assign",

@@ -41,6 +41,8 @@ export const LIMITS = {
   maxResponseBytes: 262144,
   /** Bytes of stdout / stderr kept for display, each. */
   maxTailBytes: 16384,
+  /** Bytes of score output one live `output` message carries. */
+  maxOutputChunk: 16384,
   /** Bytes of an audience request body. */
   maxRequestBody: 1048576,
   /** Slots one player may declare. */

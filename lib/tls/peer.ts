@@ -108,6 +108,14 @@ export class Peer<In extends Message, Out extends Message> {
     return this.#closed;
   }
 
+  /**
+   * Bytes sent and not yet taken by the network: what a message sent now
+   * would queue behind. Optional traffic (live output) waits while it is high.
+   */
+  get backlog(): number {
+    return this.#closed ? Infinity : this.#socket.writableLength + this.#outBytes;
+  }
+
   /** Sends a message; returns false when the connection is closed. */
   send(message: Out): boolean {
     if (this.#closed) return false;

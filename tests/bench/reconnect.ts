@@ -62,6 +62,7 @@ for (const name of names) {
       heartbeatMs: 15_000,
       reconnectMaxMs: 30_000,
       killGraceMs: 5_000,
+      liveOutputRate: 0,
       maxFrame: 1 << 20,
       log: silentLogger,
     }),

@@ -23,6 +23,7 @@ const ALL_TYPES: Message["type"][] = [
   "assign",
   "accept",
   "reject",
+  "output",
   "result",
   "result_ack",
   "cancel",
@@ -192,6 +193,29 @@ Deno.test("an accept decodes", () => {
 Deno.test("a reject decodes", () => {
   const m = { type: "reject", task_id: 1, attempt: 2, code: "busy", message: "no free slot" };
   assertEquals(decode(m), m);
+});
+
+Deno.test("an output piece decodes; its stream, size and text are bounded", () => {
+  const m = {
+    type: "output",
+    task_id: 1,
+    attempt: 1,
+    stream: "stderr",
+    offset: 42,
+    bytes: 6,
+    data: "hello\n",
+  };
+  assertEquals(decode(m), m);
+  refused(
+    { ...m, stream: "stdin" },
+    'output.stream: expected one of stdout, stderr, got the string "stdin"',
+  );
+  refused({ ...m, bytes: 0 }, "output.bytes: expected 1..16384, got 0");
+  refused({ ...m, data: "" }, "output.data: must not be empty");
+  refused(
+    { ...m, data: "x".repeat(16384 * 3 + 1) },
+    "output.data: expected at most 49152 bytes, got 49153",
+  );
 });
 
 Deno.test("a result decodes", () => {
