@@ -6,9 +6,9 @@
  */
 
 import { join } from "node:path";
-import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { assert, assertEquals, assertMatch, assertNotMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { ROOT, until } from "../_helpers/proc.ts";
+import { orch, ROOT, until } from "../_helpers/proc.ts";
 
 const TESTDATA = join(ROOT, "tests/testdata/scores");
 
@@ -219,6 +219,14 @@ Deno.test("the legacy socket is off unless configured; its callers are local use
 `,
   });
   const sock = join(c.dir, "legacy.sock");
+  // A group that does not exist stops the start, naming the key.
+  const bad = await orch(
+    c.conductorArgs(["--init", "--legacy-socket", sock, "--legacy-socket-group", "no-such-group"]),
+  );
+  assert(bad.code !== 0);
+  assertMatch(bad.stderr, /legacy_socket_group: no group "no-such-group" in \/etc\/group/);
+  assertNotMatch(bad.stderr, /\n\s+at /);
+  await assertAbsent(sock);
   const first = await c.startConductor();
   await first.proc.stop(3000);
   assert(!first.proc.log.includes("legacy socket"), first.proc.log);
