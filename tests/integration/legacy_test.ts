@@ -175,7 +175,14 @@ Deno.test("Orchestra's clients queue all-of and one-of jobs on the legacy socket
 Deno.test("the legacy socket answers every malformed request with an Error and goes on serving", async () => {
   await using c = await Cluster.create({ players: ["p1"] });
   const sock = join(c.dir, "legacy.sock");
-  await c.startConductor(["--legacy-socket", sock, "--legacy-socket-mode", "0600"]);
+  await c.startConductor([
+    "--legacy-socket",
+    sock,
+    "--legacy-socket-mode",
+    "0600",
+    "--request-timeout",
+    "1s",
+  ]);
   assertEquals((await Deno.stat(sock)).mode! & 0o777, 0o600);
   const enc = (s: string) => new TextEncoder().encode(s);
   const cases: [unknown, RegExp][] = [
@@ -199,6 +206,8 @@ Deno.test("the legacy socket answers every malformed request with an Error and g
     [{ Op: "queue", Score: "hello", Scope: "all", Players: ["nope"] }, /not in the players file/],
     [{ Op: "status", Id: 999 }, /no job 999/],
     [enc(`{"Op":"queue","Score":"${"x".repeat(1 << 20)}"}`), /larger than 1048576 bytes/],
+    // Half a request, then silence: answered once the request timeout is up.
+    [enc(`{"Op":"status",`), /did not arrive whole within 1 s/],
   ];
   for (const [request, expected] of cases) {
     const r = await legacy(sock, request) as [string, string];
@@ -256,6 +265,12 @@ Deno.test("the legacy socket is off unless configured; its callers are local use
   assertEquals(records[0].auth, "peer_credentials");
   assertEquals(records[0].transport, "socket");
   assertMatch(records[0].from, /^legacy socket pid \d+$/);
+
+  // A stop ends the socket and removes it.
+  const last = c.conductor!.proc;
+  await last.stop(10_000);
+  assertMatch(last.log, /conductor stopped/);
+  await assertAbsent(sock);
 });
 
 async function assertAbsent(path: string): Promise<void> {
