@@ -101,6 +101,12 @@ export interface ApiContext {
   signal?: AbortSignal;
   /** Where the request came from (a remote address), for the audit trail. */
   from?: string;
+  /**
+   * The local user and group the kernel gives as the peer of a Unix socket
+   * (`SO_PEERCRED`), with a caller whose auth is `peer_credentials`. Only
+   * Orchestra's audience socket sets it; the HTTP transports never do.
+   */
+  peer?: { uid: number; gid: number };
 }
 
 /** A fetch-style handler for the audience API. */

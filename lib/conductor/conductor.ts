@@ -33,6 +33,8 @@ import { Auditor } from "./audit.ts";
 import { FdWatch } from "./fd_watch.ts";
 import { ConnectionGuard } from "./conn_limits.ts";
 import { type AudienceServers, DEFAULT_AUDIENCE_LIMITS, startAudienceServers } from "./http.ts";
+import { startLegacySocket } from "./legacy.ts";
+import type { PeerSocket } from "./peer_socket.ts";
 import { ThrottledLog } from "./throttle.ts";
 import { createApiHandler } from "./api.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -62,6 +64,11 @@ export interface ConductorOptions {
   /** The audience Unix socket, or null for none. */
   audienceSocket: string | null;
   audienceSocketMode: number;
+  /** Orchestra's audience socket (`legacy.ts`), or null (absent: none). */
+  legacySocket?: string | null;
+  legacySocketMode?: number;
+  /** Its group, a name or a number; null leaves the conductor's. */
+  legacySocketGroup?: string | null;
   playersFile: string;
   /** The grants file; when it does not exist, the built-in grants apply. */
   grantsFile: string;
@@ -119,6 +126,12 @@ export interface Stopped {
   error: unknown;
 }
 
+/**
+ * Connections Orchestra's audience socket holds at most: each waits on a
+ * thread of its own (its reads are blocking C calls).
+ */
+const LEGACY_MAX_CONNECTIONS = 128;
+
 /** Starts a conductor; resolves once its state is loaded and it listens everywhere. */
 export async function startConductor(opts: ConductorOptions): Promise<Conductor> {
   const authorised = await readPlayersFile(opts.playersFile);
@@ -155,6 +168,7 @@ export class Conductor {
   #local: LocalAuthenticator | null = null;
   #server: TlsServer | null = null;
   #audience: AudienceServers | null = null;
+  #legacy: PeerSocket | null = null;
   #fdWatch: FdWatch | null = null;
   #stopping: string | null = null;
   #failed = false;
@@ -333,8 +347,21 @@ export class Conductor {
         resolve: (req) => this.service.resolve(req),
         log: this.#log,
       });
+      const handler = createApiHandler(this.service, this.#log, guard, this.schedules);
+      if (o.legacySocket) {
+        this.#legacy = await startLegacySocket({
+          path: o.legacySocket,
+          mode: o.legacySocketMode ?? 0o660,
+          group: o.legacySocketGroup ?? null,
+          handler,
+          users: new LocalUsers(),
+          requestMs: limits.requestMs,
+          maxConnections: Math.min(limits.audienceMaxConnections, LEGACY_MAX_CONNECTIONS),
+          log: this.#log,
+        });
+      }
       this.#audience = await startAudienceServers({
-        handler: createApiHandler(this.service, this.#log, guard, this.schedules),
+        handler,
         tls: o.tls,
         listen: o.audienceListen,
         socket: o.audienceSocket,
@@ -349,6 +376,7 @@ export class Conductor {
       });
     } catch (err) {
       this.#server?.close();
+      await this.#legacy?.stop();
       await this.#local?.close();
       await this.#committer.close();
       await o.store.close();
@@ -471,6 +499,7 @@ export class Conductor {
       // Waiting clients are answered now, so that the audience servers can drain.
       this.events.closeAll(why);
       await this.#audience?.stop();
+      await this.#legacy?.stop();
       await this.#local?.close();
       this.#gateway.closeAll(this.#failed ? "the conductor failed" : "the conductor is stopping");
       await closing;

@@ -2,7 +2,8 @@
  * Authentication, authorisation and audit of the audience API, as Hono
  * middleware put in front of each route by kind. A request is first tied
  * to an identity (an audience certificate's name over HTTPS; a local user,
- * proved by a file it owns, on the Unix socket), then checked against the
+ * proved by a file it owns, on the Unix socket; a local user the kernel
+ * names, on Orchestra's audience socket), then checked against the
  * grants; a refusal is a 401 or a 403 naming the rule that is missing,
  * recorded in the audit trail before it is answered, and nothing else
  * happens. Submits, reads of a job's parameters and cancels are recorded
@@ -361,6 +362,14 @@ async function authenticate(c: Context<ApiEnv>, d: GuardDeps): Promise<Principal
   const caller = c.env.caller;
   if (caller.transport === "https") {
     return { label: `audience:${caller.name}`, groups: [] };
+  }
+  // Proved by the transport itself: the kernel named the socket's peer.
+  if (caller.auth === "peer_credentials") {
+    const peer = c.env.peer;
+    if (!peer) throw new OrchError("unauthenticated", "the socket's peer is not known");
+    const user = await d.users.lookup(peer.uid, peer.gid);
+    c.env.caller = { transport: "socket", name: user.name, auth: "peer_credentials" };
+    return { label: `local:${user.name}`, groups: user.groups };
   }
   if (!d.local) {
     throw new OrchError("unauthenticated", "this conductor takes no local proofs");

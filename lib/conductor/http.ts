@@ -217,8 +217,11 @@ function listenUnix(server: http.Server, path: string): Promise<void> {
   });
 }
 
-/** Removes a socket file left by a conductor that died; refuses when one is still listening. */
-async function clearStaleSocket(path: string): Promise<void> {
+/**
+ * Removes a socket file left by a conductor that died; refuses when one is
+ * still listening. `what` names the socket in errors.
+ */
+export async function clearStaleSocket(path: string, what = "audience socket"): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(path);
@@ -226,7 +229,7 @@ async function clearStaleSocket(path: string): Promise<void> {
     return;
   }
   if (!info.isSocket) {
-    throw new OrchError("config", `audience socket ${path} exists and is not a socket`);
+    throw new OrchError("config", `${what} ${path} exists and is not a socket`);
   }
   let conn: Deno.Conn;
   try {
@@ -234,13 +237,13 @@ async function clearStaleSocket(path: string): Promise<void> {
   } catch (err) {
     // Only a socket nobody listens on is stale; anything else (permission denied) is not ours to remove.
     if (!(err instanceof Deno.errors.ConnectionRefused)) {
-      throw new OrchError("config", `cannot check audience socket ${path}: ${errorMessage(err)}`);
+      throw new OrchError("config", `cannot check ${what} ${path}: ${errorMessage(err)}`);
     }
     await Deno.remove(path);
     return;
   }
   conn.close();
-  throw new OrchError("conflict", `another process is listening on audience socket ${path}`, {
+  throw new OrchError("conflict", `another process is listening on ${what} ${path}`, {
     hint: "is another conductor running?",
   });
 }

@@ -5,7 +5,7 @@
  */
 
 import { LOG_LEVELS } from "../log.ts";
-import { address, duration, int, mode, oneOf, path, size } from "./spec.ts";
+import { address, duration, int, mode, oneOf, path, size, str } from "./spec.ts";
 
 /** Where the conductor looks for its config file when `--config` is not given. */
 export const CONDUCTOR_CONFIG_PATH = "/etc/orchestra/conductor.yaml";
@@ -29,6 +29,17 @@ export const conductorKeys = {
     { allowEmpty: true },
   ),
   audience_socket_mode: mode(0o660, "File mode of the audience socket."),
+  legacy_socket: path(
+    "",
+    `Unix socket speaking Orchestra's own audience protocol, for its existing clients (callers are the socket's local users, by their peer credentials; glibc Linux only); "" disables it.`,
+    { allowEmpty: true },
+  ),
+  legacy_socket_mode: mode(0o660, "File mode of the legacy socket."),
+  legacy_socket_group: str(
+    "",
+    `Group of the legacy socket (a name in /etc/group or a number); "" leaves the conductor's.`,
+    { allowEmpty: true },
+  ),
   db: path("/var/lib/orchestra/conductor.db", "The SQLite database holding the queue and results."),
   secrets_key: path(
     "",

@@ -242,9 +242,11 @@ export interface Caller {
   /**
    * `file_ownership`: a local user, proved by a file it made; `client_certificate`:
    * an audience certificate; `socket_mode`: no proof, only the socket's file mode
-   * (jobs submitted before local users were told apart, and in-process tests).
+   * (jobs submitted before local users were told apart, and in-process tests);
+   * `peer_credentials`: a local user as the kernel names the peer of a Unix
+   * socket (`SO_PEERCRED`), on Orchestra's audience socket.
    */
-  auth: "file_ownership" | "client_certificate" | "socket_mode";
+  auth: "file_ownership" | "client_certificate" | "socket_mode" | "peer_credentials";
 }
 
 /**

@@ -8,6 +8,7 @@
 
 export * from "./api.ts";
 export * from "./framing.ts";
+export * from "./legacy.ts";
 export * from "./masking.ts";
 export * from "./messages.ts";
 export * from "./negotiate.ts";
