@@ -80,6 +80,8 @@ export function playerCommand(): CommandUnknownOpts {
         heartbeatMs: config.heartbeat,
         reconnectMaxMs: config.reconnect_max,
         killGraceMs: config.kill_grace,
+        outputHead: config.output_head,
+        outputTail: config.output_tail,
         maxFrame: config.max_frame,
         log: log.with({ player: name }),
         facts,
