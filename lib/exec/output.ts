@@ -1,7 +1,8 @@
 /**
- * Bounded collectors for a score's output: the last bytes of a stream (for
- * people), the first bytes (for a JSON response), and `key=value` lines
- * (for a pipe response). Memory stays bounded whatever a score prints.
+ * Bounded collectors for a score's output: the first and the last bytes of
+ * a stream (for people), the first bytes (for a JSON response), and
+ * `key=value` lines (for a pipe response). Memory stays bounded whatever a
+ * score prints.
  *
  * @module
  */
@@ -54,19 +55,6 @@ export class TailBuffer {
     out.set(this.#buf.subarray(this.#end));
     out.set(this.#buf.subarray(0, this.#end), this.#buf.length - this.#end);
     return out;
-  }
-
-  /**
-   * The kept text. When bytes were dropped, it starts at the next line
-   * break (so no half line or half character leads) after a marker line.
-   */
-  text(): string {
-    let bytes = this.bytes();
-    const dropped = this.total - bytes.length;
-    if (dropped <= 0) return decoder.decode(bytes);
-    const nl = bytes.indexOf(0x0a);
-    if (nl >= 0 && nl < bytes.length - 1) bytes = bytes.subarray(nl + 1);
-    return `[… ${this.total - bytes.length} earlier bytes not kept]\n${decoder.decode(bytes)}`;
   }
 }
 
