@@ -156,7 +156,8 @@ Deno.test("head + tail + dropped is exactly what was written, the head is the st
 Deno.test("a head and tail cut never splits a character of valid UTF-8", () => {
   fc.assert(
     fc.property(
-      fc.string({ unit: "grapheme", maxLength: 80 }),
+      // U+FFFD is what a split character would become, so the input holds none.
+      fc.string({ unit: "grapheme", maxLength: 80 }).filter((s) => !s.includes("\uFFFD")),
       fc.integer({ min: 0, max: 40 }),
       fc.integer({ min: 0, max: 40 }),
       (text, head, tail) => {
