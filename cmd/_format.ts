@@ -8,6 +8,7 @@
  */
 
 import { formatDuration } from "../lib/config/mod.ts";
+import { droppedMarker } from "../lib/exec/output.ts";
 import type {
   AttemptView,
   AuditRecord,
@@ -87,6 +88,18 @@ function lastLines(text: string, n: number): string[] {
   const lines = text.replace(/\n$/, "").split("\n");
   if (text === "" || n === 0) return [];
   return n === Infinity ? lines : lines.slice(-n);
+}
+
+/**
+ * The last `n` lines of stored output, led by the line that marks where
+ * `dropped` bytes were cut out when that line is not among them, so that a
+ * reader knows the lines shown are not the whole story.
+ */
+function outputLines(text: string, dropped: number | undefined, n: number): string[] {
+  const shown = lastLines(text, n);
+  if (!dropped || shown.length === 0) return shown;
+  const marker = droppedMarker(dropped);
+  return shown.includes(marker) ? shown : [marker, ...shown];
 }
 
 function attemptText(a: AttemptView): string {
@@ -196,9 +209,13 @@ export function formatTasks(tasks: (TaskView | TaskDetail)[], lines?: number): s
     const n = lines ?? DEFAULT_LINES;
     const hasResponse = Object.keys(t.response ?? {}).length > 0;
     if (lines !== undefined || !hasResponse) {
-      for (const l of lastLines(t.stdout_tail, n)) out.push(`${pad}stdout| ${safe(l)}`);
+      for (const l of outputLines(t.stdout_tail, t.stdout_dropped, n)) {
+        out.push(`${pad}stdout| ${safe(l)}`);
+      }
     }
-    for (const l of lastLines(t.stderr_tail, n)) out.push(`${pad}stderr| ${safe(l)}`);
+    for (const l of outputLines(t.stderr_tail, t.stderr_dropped, n)) {
+      out.push(`${pad}stderr| ${safe(l)}`);
+    }
   });
   return out;
 }

@@ -81,6 +81,8 @@ export function playerCommand(): CommandUnknownOpts {
         reconnectMaxMs: config.reconnect_max,
         killGraceMs: config.kill_grace,
         liveOutputRate: config.live_output_rate,
+        outputHead: config.output_head,
+        outputTail: config.output_tail,
         maxFrame: config.max_frame,
         log: log.with({ player: name }),
         facts,

@@ -403,6 +403,8 @@ export class TaskMachine {
       response: r.response,
       stdoutTail: r.stdout_tail,
       stderrTail: r.stderr_tail,
+      ...(r.stdout_dropped ? { stdoutDropped: r.stdout_dropped } : {}),
+      ...(r.stderr_dropped ? { stderrDropped: r.stderr_dropped } : {}),
     };
     t.startedAt ??= r.started_at;
     if (r.outcome === "failed" || r.outcome === "timed_out" || r.outcome === "interrupted") {

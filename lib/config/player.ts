@@ -5,6 +5,7 @@
  */
 
 import { LOG_LEVELS } from "../log.ts";
+import { LIMITS } from "../protocol/names.ts";
 import { address, duration, hostName, int, oneOf, path, size, str } from "./spec.ts";
 
 /** Where the player looks for its config file when `--config` is not given. */
@@ -53,6 +54,18 @@ export const playerKeys = {
     16 << 20,
   ),
   max_frame: size(1 << 20, "Largest protocol frame accepted from the conductor.", 65536, 64 << 20),
+  output_head: size(
+    LIMITS.defaultOutputBytes,
+    "Bytes of the start of a score's stdout, and of its stderr, kept in its result.",
+    0,
+    LIMITS.maxOutputBytes,
+  ),
+  output_tail: size(
+    LIMITS.defaultOutputBytes,
+    "Bytes of the end of a score's stdout, and of its stderr, kept in its result.",
+    0,
+    LIMITS.maxOutputBytes,
+  ),
   log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
   log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),
 };

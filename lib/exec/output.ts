@@ -1,7 +1,8 @@
 /**
- * Bounded collectors for a score's output: the last bytes of a stream (for
- * people), the first bytes (for a JSON response), and `key=value` lines
- * (for a pipe response). Memory stays bounded whatever a score prints.
+ * Bounded collectors for a score's output: the first and the last bytes of
+ * a stream (for people), the first bytes (for a JSON response), and
+ * `key=value` lines (for a pipe response). Memory stays bounded whatever a
+ * score prints.
  *
  * @module
  */
@@ -55,19 +56,128 @@ export class TailBuffer {
     out.set(this.#buf.subarray(0, this.#end), this.#buf.length - this.#end);
     return out;
   }
+}
 
-  /**
-   * The kept text. When bytes were dropped, it starts at the next line
-   * break (so no half line or half character leads) after a marker line.
-   */
-  text(): string {
-    let bytes = this.bytes();
-    const dropped = this.total - bytes.length;
-    if (dropped <= 0) return decoder.decode(bytes);
-    const nl = bytes.indexOf(0x0a);
-    if (nl >= 0 && nl < bytes.length - 1) bytes = bytes.subarray(nl + 1);
-    return `[… ${this.total - bytes.length} earlier bytes not kept]\n${decoder.decode(bytes)}`;
+/** The stored text of a stream cut by {@linkcode HeadTailBuffer}. */
+export interface HeadTail {
+  /** The head, then a {@linkcode droppedMarker} line when bytes were dropped, then the tail. */
+  text: string;
+  /** Bytes of the stream that are not in `text`. */
+  dropped: number;
+  /** Bytes of the head kept. */
+  headBytes: number;
+  /** Bytes of the tail kept. */
+  tailBytes: number;
+}
+
+/** The line that stands where `dropped` bytes were cut out of a stream (no line break). */
+export function droppedMarker(dropped: number): string {
+  return `[… ${dropped} bytes dropped …]`;
+}
+
+/**
+ * Keeps the first `head` and the last `tail` bytes of a stream and counts
+ * the bytes between them. Memory stays at `head + tail + 1` bytes
+ * whatever is written.
+ *
+ * Where bytes were dropped, the cut is made at a line break when one lies
+ * in the quarter of the head (of the tail) nearest the cut: the head then
+ * ends after its last line break, the tail starts after its first. Without
+ * one, the cut never splits a UTF-8 character. Bytes given up by a cut
+ * count as dropped, so kept head + kept tail + dropped = bytes written.
+ */
+export class HeadTailBuffer {
+  readonly #head: Uint8Array;
+  #headLen = 0;
+  /** One byte more than the tail, to see whether the tail starts a line. */
+  readonly #ring: TailBuffer;
+  readonly #tail: number;
+  /** Bytes written in all. */
+  total = 0;
+
+  constructor(head: number, tail: number) {
+    this.#head = new Uint8Array(head);
+    this.#tail = tail;
+    this.#ring = new TailBuffer(tail + 1);
   }
+
+  /** Adds a chunk. */
+  write(chunk: Uint8Array): void {
+    this.total += chunk.length;
+    const room = this.#head.length - this.#headLen;
+    if (room > 0) {
+      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      this.#head.set(part, this.#headLen);
+      this.#headLen += part.length;
+      if (part.length === chunk.length) return;
+      chunk = chunk.subarray(part.length);
+    }
+    this.#ring.write(chunk);
+  }
+
+  /** What is kept: the text and the count of bytes dropped. */
+  result(): HeadTail {
+    const head = this.#head.subarray(0, this.#headLen);
+    const ring = this.#ring.bytes();
+    if (this.total <= this.#head.length + this.#tail) {
+      // Nothing fell out between head and tail: they are the whole stream.
+      const all = new Uint8Array(head.length + ring.length);
+      all.set(head);
+      all.set(ring, head.length);
+      return {
+        text: decoder.decode(all),
+        dropped: 0,
+        headBytes: head.length,
+        tailBytes: ring.length,
+      };
+    }
+    const headBytes = headCut(head);
+    // ring[0] is the byte just before the tail window.
+    const tail = ring.subarray(1 + tailCut(ring));
+    const kept = head.subarray(0, headBytes);
+    const dropped = this.total - headBytes - tail.length;
+    const headText = decoder.decode(kept);
+    const sep = headText === "" || headText.endsWith("\n") ? "" : "\n";
+    return {
+      text: `${headText}${sep}${droppedMarker(dropped)}\n${decoder.decode(tail)}`,
+      dropped,
+      headBytes,
+      tailBytes: tail.length,
+    };
+  }
+}
+
+/** How many bytes of a head to keep: up to its last near line break, else whole characters. */
+function headCut(head: Uint8Array): number {
+  const near = Math.max(1, Math.floor(head.length / 4));
+  const nl = head.lastIndexOf(0x0a);
+  if (nl >= 0 && head.length - (nl + 1) < near) return nl + 1;
+  // A character whose lead byte is among the last three may be cut short.
+  for (let i = head.length - 1; i >= 0 && i >= head.length - 3; i--) {
+    const b = head[i];
+    if (b < 0x80) return head.length;
+    if (b >= 0xc0) {
+      const len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+      return i + len <= head.length ? head.length : i;
+    }
+  }
+  return head.length;
+}
+
+/**
+ * How many bytes of the tail window (`ring` without its first byte, which
+ * precedes the window) to give up: up to its first near line break, else
+ * the continuation bytes of a character cut at its start.
+ */
+function tailCut(ring: Uint8Array): number {
+  if (ring[0] === 0x0a) return 0;
+  const window = ring.subarray(1);
+  const near = Math.max(1, Math.floor(window.length / 4));
+  const nl = window.indexOf(0x0a);
+  if (nl >= 0 && nl < near) return nl + 1;
+  let i = 0;
+  while (i < 3 && i < window.length && (window[i] & 0xc0) === 0x80) i++;
+  return i;
 }
 
 /** Keeps the first `limit` bytes written to it and notes whether more came. */

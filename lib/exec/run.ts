@@ -10,7 +10,7 @@
  */
 
 import { OrchError } from "../errors.ts";
-import { TailBuffer } from "./output.ts";
+import { HeadTailBuffer } from "./output.ts";
 
 /** What to run and how. */
 export interface RunOptions {
@@ -25,6 +25,8 @@ export interface RunOptions {
   timeoutMs: number | null;
   /** Time between SIGTERM and SIGKILL. */
   killGraceMs: number;
+  /** Bytes of the start of stdout and of stderr kept, each. */
+  headBytes: number;
   /** Bytes of the end of stdout and of stderr kept, each. */
   tailBytes: number;
   /** Sees every stdout chunk (response parsing). */
@@ -49,8 +51,12 @@ export interface RunOutcome {
   signal: string | null;
   timedOut: boolean;
   cancelled: boolean;
+  /** The start and the end of stdout, marked where bytes were dropped between them. */
   stdoutTail: string;
   stderrTail: string;
+  /** Bytes of stdout not in `stdoutTail`. */
+  stdoutDropped: number;
+  stderrDropped: number;
   startedAt: number;
   endedAt: number;
   pid: number;
@@ -106,8 +112,8 @@ export async function runScore(opts: RunOptions): Promise<RunOutcome> {
     });
   }
 
-  const stdoutTail = new TailBuffer(opts.tailBytes);
-  const stderrTail = new TailBuffer(opts.tailBytes);
+  const stdoutTail = new HeadTailBuffer(opts.headBytes, opts.tailBytes);
+  const stderrTail = new HeadTailBuffer(opts.headBytes, opts.tailBytes);
   const stdoutDone = pump(child.stdout, (c) => {
     stdoutTail.write(c);
     opts.onStdout?.(c);
@@ -153,13 +159,17 @@ export async function runScore(opts: RunOptions): Promise<RunOutcome> {
     await Promise.all([stdoutDone.cancel(), stderrDone.cancel()]);
   }
 
+  const stdout = stdoutTail.result();
+  const stderr = stderrTail.result();
   return {
     exitCode: status.signal ? null : status.code,
     signal: status.signal ?? null,
     timedOut,
     cancelled,
-    stdoutTail: stdoutTail.text(),
-    stderrTail: stderrTail.text(),
+    stdoutTail: stdout.text,
+    stderrTail: stderr.text,
+    stdoutDropped: stdout.dropped,
+    stderrDropped: stderr.dropped,
     startedAt,
     endedAt: Date.now(),
     pid,

@@ -27,6 +27,7 @@ import {
   CONDUCTOR_TYPES,
   type ConductorMessage,
   formatRange,
+  LIMITS,
   ORCH_VERSION,
   type PlayerMessage,
   PROTOCOL_MINOR,
@@ -63,6 +64,9 @@ export interface PlayerOptions {
   killGraceMs: number;
   /** Bytes a second of a running score's output streamed to the conductor; 0: none. */
   liveOutputRate: number;
+  /** Bytes of the start, and of the end, of each stream of a score's output kept (default 16 KiB). */
+  outputHead?: number;
+  outputTail?: number;
   maxFrame: number;
   log: Logger;
   /** What it reports of its host in each hello (see `facts.ts`); none when left out. */
@@ -408,6 +412,8 @@ export class Player {
       player: this.#opts.name,
       cwd,
       killGraceMs: this.#opts.killGraceMs,
+      outputHead: this.#opts.outputHead ?? LIMITS.defaultOutputBytes,
+      outputTail: this.#opts.outputTail ?? LIMITS.defaultOutputBytes,
       signal: abort.signal,
       runAs,
       live: (secrets) => this.#liveOutput(key, secrets),

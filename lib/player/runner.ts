@@ -19,6 +19,7 @@ import {
   type Assign,
   clip,
   decodeMessage,
+  DEFAULT_MAX_FRAME,
   LIMITS,
   maskResult,
   type Outcome,
@@ -48,6 +49,9 @@ export interface TaskRun {
   runAs: RunAs | null;
   /** Streams the output live, masking `secrets`; absent or null: not streamed. */
   live?: (secrets: readonly string[]) => LiveOutput | null;
+  /** Bytes of the start, and of the end, of stdout and of stderr kept, each. */
+  outputHead: number;
+  outputTail: number;
 }
 
 /** The timeout for a run: the job's, capped by the conf's maximum, else the conf's default. */
@@ -93,7 +97,8 @@ export async function runTask(run: TaskRun): Promise<ResultBody> {
     stdin: iface === "json" ? new TextEncoder().encode(JSON.stringify(run.params)) : null,
     timeoutMs: effectiveTimeout(assign, score),
     killGraceMs: run.killGraceMs,
-    tailBytes: LIMITS.maxTailBytes,
+    headBytes: run.outputHead,
+    tailBytes: run.outputTail,
     onStdout: (c) => {
       kv?.write(c);
       head?.write(c);
@@ -179,6 +184,8 @@ function toResult(
     started_at: run.startedAt,
     ended_at: run.endedAt,
     error,
+    ...(run.stdoutDropped > 0 ? { stdout_dropped: run.stdoutDropped } : {}),
+    ...(run.stderrDropped > 0 ? { stderr_dropped: run.stderrDropped } : {}),
   };
 }
 
@@ -204,17 +211,21 @@ export function failedResult(error: string): ResultBody {
 
 /**
  * `result` as the conductor will accept it. A result it would refuse (a
- * response over the limits, say) would be sent again after every reconnect
- * and refused every time; instead the response is dropped, the outcome
- * becomes failed, and the error says why.
+ * response over the limits, or a frame over the default 1 MiB, say) would
+ * be sent again after every reconnect and refused every time; instead the
+ * response is dropped, the outcome becomes failed, and the error says why;
+ * if that is not enough, each output text keeps its first and last 2000
+ * characters (the bytes counted dropped then undercount what is missing).
  */
 export function sendableResult(result: ResultBody, taskId: number, attempt: number): ResultBody {
   const problem = (r: ResultBody) => {
     try {
-      decodeMessage(
-        JSON.parse(JSON.stringify({ type: "result", task_id: taskId, attempt, ...r })),
-        ["result"],
-      );
+      const json = JSON.stringify({ type: "result", task_id: taskId, attempt, ...r });
+      const size = new TextEncoder().encode(json).length;
+      if (size > DEFAULT_MAX_FRAME) {
+        return `the result is ${size} bytes, over the ${DEFAULT_MAX_FRAME}-byte frame limit`;
+      }
+      decodeMessage(JSON.parse(json), ["result"]);
       return null;
     } catch (err) {
       return errorMessage(err);
@@ -231,9 +242,17 @@ export function sendableResult(result: ResultBody, taskId: number, attempt: numb
   if (problem(fixed) === null) return fixed;
   return {
     ...fixed,
-    stdout_tail: clip(fixed.stdout_tail, 4000),
-    stderr_tail: clip(fixed.stderr_tail, 4000),
+    stdout_tail: ends(fixed.stdout_tail, 2000),
+    stderr_tail: ends(fixed.stderr_tail, 2000),
   };
+}
+
+/** `s` with only its first and last `n` characters, marked where it was cut. */
+function ends(s: string, n: number): string {
+  if (s.length <= 2 * n + 64) return s;
+  return `${s.slice(0, n)}\n[… ${s.length - 2 * n} characters left out to fit the result …]\n${
+    s.slice(-n)
+  }`;
 }
 
 /** The JSON object a `json` score printed, or why there is none. */

@@ -219,6 +219,10 @@ export interface AttemptView {
   exit_code: number | null;
   signal: string | null;
   error: string | null;
+  /** Bytes of the attempt's stdout not kept (between its head and its tail); absent: 0. */
+  stdout_dropped?: number;
+  /** Bytes of the attempt's stderr not kept; absent: 0. */
+  stderr_dropped?: number;
 }
 
 /** Answer to a successful submit. */
@@ -351,8 +355,13 @@ export interface TaskView {
 /** One task with its output tails and every attempt: `GET /v1/jobs/ID/tasks/TID`. */
 export interface TaskDetail extends TaskView {
   job_id: number;
+  /** The start and the end of stdout, with a marker line where bytes were dropped between them. */
   stdout_tail: string;
   stderr_tail: string;
+  /** Bytes of stdout not in `stdout_tail` (an older conductor leaves it out: 0). */
+  stdout_dropped?: number;
+  /** Bytes of stderr not in `stderr_tail`; absent: 0. */
+  stderr_dropped?: number;
   /** Every attempt, oldest first (the current one last). */
   attempts: AttemptView[];
 }

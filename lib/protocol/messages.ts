@@ -190,13 +190,25 @@ export interface ResultBody {
   signal: string | null;
   /** The score's response: key/values (`pipe`) or a JSON object (`json`). */
   response: Record<string, unknown>;
+  /** The start and the end of stdout, with a marker line where bytes were dropped between them. */
   stdout_tail: string;
   stderr_tail: string;
   started_at: number;
   ended_at: number;
   /** Why the outcome is what it is, when the exit status alone does not say. */
   error: string | null;
+  /** Bytes of stdout not in `stdout_tail` (minor 3); absent: 0. */
+  stdout_dropped?: number;
+  /** Bytes of stderr not in `stderr_tail` (minor 3); absent: 0. */
+  stderr_dropped?: number;
 }
+
+/**
+ * Largest `stdout_tail` / `stderr_tail` in UTF-8 bytes: the most a player
+ * keeps of each end, where every byte that is not UTF-8 becomes U+FFFD
+ * (3 bytes), and the marker line.
+ */
+export const MAX_OUTPUT_TEXT = LIMITS.maxOutputBytes * 2 * 3 + 256;
 
 /** Player → conductor: the first frame on a connection. */
 export interface Hello {
@@ -644,11 +656,17 @@ function decodeBody(type: Message["type"], o: Obj): Message {
         exit_code: o.optInt("exit_code", -1, 255) ?? null,
         signal: o.optStr("signal", { max: 32 }) ?? null,
         response: decodeResponse(o, "response"),
-        stdout_tail: o.str("stdout_tail", { max: LIMITS.maxTailBytes * 4 }),
-        stderr_tail: o.str("stderr_tail", { max: LIMITS.maxTailBytes * 4 }),
+        stdout_tail: o.str("stdout_tail", { max: MAX_OUTPUT_TEXT }),
+        stderr_tail: o.str("stderr_tail", { max: MAX_OUTPUT_TEXT }),
         started_at: o.int("started_at", 0, MAX_TIME),
         ended_at: o.int("ended_at", 0, MAX_TIME),
         error: o.optStr("error", { max: 4096 }) ?? null,
+        ...(o.has("stdout_dropped")
+          ? { stdout_dropped: o.int("stdout_dropped", 0, Number.MAX_SAFE_INTEGER) }
+          : {}),
+        ...(o.has("stderr_dropped")
+          ? { stderr_dropped: o.int("stderr_dropped", 0, Number.MAX_SAFE_INTEGER) }
+          : {}),
       };
     case "result_ack":
     case "cancel":

@@ -39,10 +39,18 @@ export const LIMITS = {
   maxResponseKeys: 1024,
   /** Bytes of a score's response. */
   maxResponseBytes: 262144,
-  /** Bytes of stdout / stderr kept for display, each. */
+  /** Bytes of stdout / stderr kept for display, each, before output was kept head and tail. */
   maxTailBytes: 16384,
   /** Bytes of score output one live `output` message carries. */
   maxOutputChunk: 16384,
+  /** Bytes of the start, and of the end, of stdout / stderr a player keeps by default. */
+  defaultOutputBytes: 16384,
+  /**
+   * Most bytes of the start, and of the end, of stdout / stderr a player may
+   * keep: with both streams at the most and a response of 256 KiB, a result
+   * of text output stays under the 1 MiB default frame.
+   */
+  maxOutputBytes: 131072,
   /** Bytes of an audience request body. */
   maxRequestBody: 1048576,
   /** Slots one player may declare. */

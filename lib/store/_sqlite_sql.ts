@@ -27,11 +27,13 @@ export const TASK_COLUMNS = [
   "response",
   "stdout_tail",
   "stderr_tail",
+  "stdout_dropped",
+  "stderr_dropped",
 ] as const;
 
-/** A task's columns without its tails, for views that do not show output. */
+/** A task's columns without its output, for views that do not show output. */
 export const TASK_VIEW_COLUMNS = TASK_COLUMNS.filter((c) =>
-  c !== "stdout_tail" && c !== "stderr_tail"
+  c !== "stdout_tail" && c !== "stderr_tail" && c !== "stdout_dropped" && c !== "stderr_dropped"
 );
 
 /** Every column of an attempt of the history. */
@@ -49,6 +51,8 @@ export const ATTEMPT_COLUMNS = [
   "stdout_tail",
   "stderr_tail",
   "error",
+  "stdout_dropped",
+  "stderr_dropped",
 ] as const;
 
 /** The columns of a job that an insert sets. */

@@ -50,6 +50,8 @@ export function attemptView(a: AttemptRow): AttemptView {
     exit_code: a.result?.exitCode ?? null,
     signal: a.result?.signal ?? null,
     error: a.error,
+    stdout_dropped: a.result?.stdoutDropped ?? 0,
+    stderr_dropped: a.result?.stderrDropped ?? 0,
   };
 }
 
@@ -71,6 +73,8 @@ export function currentAttempt(t: TaskRow): AttemptView | null {
     exit_code: t.result?.exitCode ?? null,
     signal: t.result?.signal ?? null,
     error: final ? t.reason : null,
+    stdout_dropped: t.result?.stdoutDropped ?? 0,
+    stderr_dropped: t.result?.stderrDropped ?? 0,
   };
 }
 
@@ -88,6 +92,8 @@ export function taskDetail(t: TaskRow, history: readonly AttemptRow[]): TaskDeta
     job_id: t.jobId,
     stdout_tail: t.result?.stdoutTail ?? "",
     stderr_tail: t.result?.stderrTail ?? "",
+    stdout_dropped: t.result?.stdoutDropped ?? 0,
+    stderr_dropped: t.result?.stderrDropped ?? 0,
     attempts,
   };
 }

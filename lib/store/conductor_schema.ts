@@ -240,4 +240,15 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN schedule TEXT;
     `,
   },
+  {
+    version: 9,
+    sql: `
+      -- Output is kept head and tail: the bytes of each stream dropped between them. Null
+      -- without a result; null or 0 for results stored before.
+      ALTER TABLE tasks ADD COLUMN stdout_dropped INTEGER;
+      ALTER TABLE tasks ADD COLUMN stderr_dropped INTEGER;
+      ALTER TABLE attempts ADD COLUMN stdout_dropped INTEGER;
+      ALTER TABLE attempts ADD COLUMN stderr_dropped INTEGER;
+    `,
+  },
 ];

@@ -107,12 +107,27 @@ function bindTask(t: TaskRow, out: Args): void {
     t.endedAt,
   );
   bindResult(t.result, out);
+  bindDropped(t.result, out);
 }
 
 function bindAttempt(a: AttemptRow, out: Args): void {
   out.push(a.taskId, a.attempt, a.player, a.state, a.assignedAt, a.startedAt, a.endedAt);
   bindResult(a.result, out);
   out.push(a.error);
+  bindDropped(a.result, out);
+}
+
+/** The counts of output bytes dropped: stdout_dropped, stderr_dropped; null without a result. */
+function bindDropped(r: AttemptResult | null, out: Args): void {
+  out.push(r ? r.stdoutDropped ?? 0 : null, r ? r.stderrDropped ?? 0 : null);
+}
+
+/** The counts of output bytes dropped, as a result holds them: only those above 0. */
+function droppedOf(stdout: unknown, stderr: unknown): Partial<AttemptResult> {
+  const out: Partial<AttemptResult> = {};
+  if (typeof stdout === "number" && stdout > 0) out.stdoutDropped = stdout;
+  if (typeof stderr === "number" && stderr > 0) out.stderrDropped = stderr;
+  return out;
 }
 
 /** The result columns shared by tasks and attempts: exit_code … stderr_tail. */
@@ -199,6 +214,7 @@ function resultOf(r: Row): AttemptResult | null {
     response: r.response === null ? null : JSON.parse(r.response as string),
     stdoutTail: r.stdout_tail as string,
     stderrTail: (r.stderr_tail as string | null) ?? "",
+    ...droppedOf(r.stdout_dropped, r.stderr_dropped),
   };
 }
 
@@ -220,6 +236,7 @@ function taskOf(r: Cells): TaskRow {
       response: response === null ? null : JSON.parse(response),
       stdoutTail: (r[18] as string | null | undefined) ?? "",
       stderrTail: (r[19] as string | null | undefined) ?? "",
+      ...droppedOf(r[20], r[21]),
     };
   }
   return {

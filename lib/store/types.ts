@@ -91,8 +91,13 @@ export interface AttemptResult {
   exitCode: number | null;
   signal: string | null;
   response: Record<string, unknown> | null;
+  /** The start and the end of stdout, marked where bytes were dropped between them. */
   stdoutTail: string;
   stderrTail: string;
+  /** Bytes of stdout not in `stdoutTail`; absent: 0. */
+  stdoutDropped?: number;
+  /** Bytes of stderr not in `stderrTail`; absent: 0. */
+  stderrDropped?: number;
 }
 
 /**

@@ -90,7 +90,8 @@ async function rawBound(path: string, rows: number, perCommit: number): Promise<
         state TEXT NOT NULL, attempt INTEGER NOT NULL, tried TEXT NOT NULL, not_before INTEGER,
         failures INTEGER NOT NULL, cancel_requested INTEGER NOT NULL, reason TEXT,
         updated_at INTEGER NOT NULL, assigned_at INTEGER, started_at INTEGER, ended_at INTEGER,
-        exit_code INTEGER, signal TEXT, response TEXT, stdout_tail TEXT, stderr_tail TEXT
+        exit_code INTEGER, signal TEXT, response TEXT, stdout_tail TEXT, stderr_tail TEXT,
+        stdout_dropped INTEGER, stderr_dropped INTEGER
       ) STRICT`,
     }],
     exclusive: true,
@@ -98,10 +99,10 @@ async function rawBound(path: string, rows: number, perCommit: number): Promise<
   try {
     const insert = new MultiRow<number>(db, {
       head: "INSERT INTO t",
-      width: 20,
+      width: 22,
       bind: (id: number, out: Args) => {
         out.push(id, 1 + Math.floor(id / 1000), id, `host-${id % 1000}`, "queued", 0, "[]", null);
-        out.push(0, 0, null, id, null, null, null, null, null, null, null, null);
+        out.push(0, 0, null, id, null, null, null, null, null, null, null, null, null, null);
       },
     });
     const ids = new Array<number>(Math.min(perCommit, rows));

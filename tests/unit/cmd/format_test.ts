@@ -110,6 +110,35 @@ Deno.test("--lines shows that many lines of each tail, and stdout even beside a 
   assertEquals(all.filter((l) => l.includes("stderr|")).length, 2);
 });
 
+Deno.test("output cut in the middle shows where, with the bytes dropped; --lines all shows head, marker and tail", () => {
+  const t = task({
+    id: 31,
+    job_id: 7,
+    host: "node1",
+    stdout_tail: "line 1\nline 2\n[… 1234 bytes dropped …]\nline 99\nline 100\n",
+    stdout_dropped: 1234,
+    stderr_tail: "warn 1\n[… 56 bytes dropped …]\nwarn 9\n",
+    stderr_dropped: 56,
+  });
+  const page = pageOf(7, [t], { page: 1, limit: 50, output: true });
+  const two = formatJob(jobOf([t], { id: 7 }), page, { lines: 2 });
+  assertEquals(two.slice(two.indexOf("    stdout| [… 1234 bytes dropped …]")), [
+    "    stdout| [… 1234 bytes dropped …]",
+    "    stdout| line 99",
+    "    stdout| line 100",
+    "    stderr| [… 56 bytes dropped …]",
+    "    stderr| warn 9",
+  ]);
+  const all = formatJob(jobOf([t], { id: 7 }), page, { lines: Infinity });
+  assertEquals(all.filter((l) => l.includes("stdout|")), [
+    "    stdout| line 1",
+    "    stdout| line 2",
+    "    stdout| [… 1234 bytes dropped …]",
+    "    stdout| line 99",
+    "    stdout| line 100",
+  ]);
+});
+
 /** A job of 10000 tasks on hosts n1…n10000; every fourth failed. */
 const MANY: TaskDetail[] = Array.from({ length: 10000 }, (_, i) =>
   task({

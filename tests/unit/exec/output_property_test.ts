@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { KvCollector, type KvLimits } from "../../../lib/exec/output.ts";
+import { HeadTailBuffer, KvCollector, type KvLimits } from "../../../lib/exec/output.ts";
 
 const enc = new TextEncoder();
 
@@ -98,5 +98,74 @@ Deno.test("with room to spare, every key=value line is in the response, split at
       },
     ),
     { numRuns: 1000 },
+  );
+});
+
+/** Text with line breaks, multi-byte characters and stray bytes that are not UTF-8. */
+const STREAM = fc.array(
+  fc.oneof(
+    fc.uint8Array({ maxLength: 20 }),
+    fc.constantFrom("\n", "é", "😀", "ab\n", "€\n").map((s) => enc.encode(s)),
+  ),
+  { maxLength: 60 },
+).map((parts) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+});
+
+Deno.test("head + tail + dropped is exactly what was written, the head is the stream's start and the tail its end", () => {
+  fc.assert(
+    fc.property(
+      STREAM,
+      CUTS,
+      fc.integer({ min: 0, max: 64 }),
+      fc.integer({ min: 0, max: 64 }),
+      (bytes, cuts, head, tail) => {
+        const h = new HeadTailBuffer(head, tail);
+        let off = 0;
+        for (let i = 0; off < bytes.length; i++) {
+          const n = cuts[i % cuts.length];
+          h.write(bytes.subarray(off, off + n));
+          off += n;
+        }
+        const r = h.result();
+        assertEquals(r.headBytes + r.tailBytes + r.dropped, bytes.length);
+        assert(r.headBytes <= head && r.tailBytes <= tail + (r.dropped === 0 ? head : 0));
+        assertEquals(h.total, bytes.length);
+        const dec = new TextDecoder();
+        const start = dec.decode(bytes.subarray(0, r.headBytes));
+        const end = dec.decode(bytes.subarray(bytes.length - r.tailBytes));
+        if (r.dropped === 0) {
+          assertEquals(r.text, dec.decode(bytes));
+          return;
+        }
+        const marker = `[… ${r.dropped} bytes dropped …]\n`;
+        const sep = start === "" || start.endsWith("\n") ? "" : "\n";
+        assertEquals(r.text, `${start}${sep}${marker}${end}`);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("a head and tail cut never splits a character of valid UTF-8", () => {
+  fc.assert(
+    fc.property(
+      // U+FFFD is what a split character would become, so the input holds none.
+      fc.string({ unit: "grapheme", maxLength: 80 }).filter((s) => !s.includes("\uFFFD")),
+      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 0, max: 40 }),
+      (text, head, tail) => {
+        const h = new HeadTailBuffer(head, tail);
+        h.write(enc.encode(text));
+        assert(!h.result().text.includes("\uFFFD"), JSON.stringify([text, h.result().text]));
+      },
+    ),
+    { numRuns: 2000 },
   );
 });

@@ -1,5 +1,11 @@
 import { assertEquals } from "../../_helpers/assert.ts";
-import { HeadBuffer, KvCollector, type KvLimits, TailBuffer } from "../../../lib/exec/output.ts";
+import {
+  HeadBuffer,
+  HeadTailBuffer,
+  KvCollector,
+  type KvLimits,
+  TailBuffer,
+} from "../../../lib/exec/output.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -12,7 +18,6 @@ Deno.test("a tail buffer that never filled keeps everything", () => {
   t.write(b("abc"));
   t.write(b("de"));
   assertEquals(dec.decode(t.bytes()), "abcde");
-  assertEquals(t.text(), "abcde");
   assertEquals(t.total, 5);
 });
 
@@ -20,7 +25,7 @@ Deno.test("a tail buffer filled exactly keeps everything without a marker", () =
   const t = new TailBuffer(8);
   t.write(b("1234"));
   t.write(b("5678"));
-  assertEquals(t.text(), "12345678");
+  assertEquals(dec.decode(t.bytes()), "12345678");
   t.write(b("9"));
   assertEquals(dec.decode(t.bytes()), "23456789");
 });
@@ -54,36 +59,71 @@ Deno.test("whatever the chunking, a tail buffer keeps the same last bytes", () =
   }
 });
 
-Deno.test("when bytes were dropped the text starts after the next line break, behind a marker", () => {
-  const t = new TailBuffer(16);
-  t.write(b("line1\nline2\nline3\nline4\n")); // 24 bytes; kept: "ne2\nline3\nline4\n"
-  assertEquals(dec.decode(t.bytes()), "ne2\nline3\nline4\n");
-  assertEquals(t.text(), "[… 12 earlier bytes not kept]\nline3\nline4\n");
-});
-
-Deno.test("when the kept bytes hold no line break, the marker is followed by all of them", () => {
-  const t = new TailBuffer(4);
-  t.write(b("abcdefgh"));
-  assertEquals(t.text(), "[… 4 earlier bytes not kept]\nefgh");
-});
-
-Deno.test("a line break only at the very end does not drop the last line", () => {
-  const t = new TailBuffer(4);
-  t.write(b("xxabc\n"));
-  assertEquals(t.text(), "[… 2 earlier bytes not kept]\nabc\n");
-});
-
-Deno.test("a tail that starts inside a multi-byte character skips to the next line", () => {
-  const t = new TailBuffer(8);
-  t.write(b("ééééé\nok\n")); // 14 bytes: the 8 kept start in the second byte of an é
-  assertEquals(t.text(), "[… 11 earlier bytes not kept]\nok\n");
-});
-
 Deno.test("a tail buffer of size zero keeps nothing but counts", () => {
   const t = new TailBuffer(0);
   t.write(b("abc"));
   assertEquals(t.bytes().length, 0);
   assertEquals(t.total, 3);
+});
+
+// --- HeadTailBuffer ---------------------------------------------------------
+
+Deno.test("a head and tail buffer that never filled both keeps the whole stream, unmarked", () => {
+  const h = new HeadTailBuffer(4, 4);
+  h.write(b("abc"));
+  h.write(b("defgh"));
+  assertEquals(h.result(), { text: "abcdefgh", dropped: 0, headBytes: 4, tailBytes: 4 });
+});
+
+Deno.test("the first and the last lines are kept, with a marker counting the bytes between", () => {
+  const h = new HeadTailBuffer(14, 16);
+  // 8 lines of 6 bytes; the head ends inside line 3, the tail starts inside line 6.
+  for (let i = 1; i <= 8; i++) h.write(b(`line${i}\n`));
+  const r = h.result();
+  assertEquals(r.text, "line1\nline2\n[… 24 bytes dropped …]\nline7\nline8\n");
+  assertEquals([r.dropped, r.headBytes, r.tailBytes], [24, 12, 12]);
+});
+
+Deno.test("a tail that starts exactly at a line start gives nothing up", () => {
+  const h = new HeadTailBuffer(6, 12);
+  h.write(b("line1\nline2\nline3\nline4\n"));
+  assertEquals(h.result().text, "line1\n[… 6 bytes dropped …]\nline3\nline4\n");
+});
+
+Deno.test("without a line break near the cut, the head and tail are cut between characters", () => {
+  const h = new HeadTailBuffer(5, 5);
+  h.write(b("ééééééééé")); // 18 bytes: the head ends, the tail starts, inside an é
+  const r = h.result();
+  assertEquals(r.text, "éé\n[… 10 bytes dropped …]\néé");
+  assertEquals([r.headBytes, r.tailBytes, r.dropped], [4, 4, 10]);
+});
+
+Deno.test("a line break far from the cut is not used: the head keeps its long last line", () => {
+  const h = new HeadTailBuffer(12, 4);
+  h.write(b("a\nbcdefghijklmnopqrstuvwxyz"));
+  assertEquals(h.result().text, "a\nbcdefghijk\n[… 11 bytes dropped …]\nwxyz");
+});
+
+Deno.test("a head and tail buffer of size zero keeps only the count", () => {
+  const h = new HeadTailBuffer(0, 0);
+  h.write(b("abc\n"));
+  assertEquals(h.result(), {
+    text: "[… 4 bytes dropped …]\n",
+    dropped: 4,
+    headBytes: 0,
+    tailBytes: 0,
+  });
+});
+
+Deno.test("whatever the chunking, a head and tail buffer keeps the same text", () => {
+  const all = b(Array.from({ length: 300 }, (_, i) => `${i} é\n`).join(""));
+  const whole = new HeadTailBuffer(100, 77);
+  whole.write(all);
+  for (const size of [1, 2, 3, 7, 64, 101, 2000]) {
+    const h = new HeadTailBuffer(100, 77);
+    for (let i = 0; i < all.length; i += size) h.write(all.subarray(i, i + size));
+    assertEquals(h.result(), whole.result(), `chunks of ${size}`);
+  }
 });
 
 // --- HeadBuffer -------------------------------------------------------------

@@ -39,6 +39,7 @@ function opts(dir: string, name: string, extra: Partial<RunOptions> = {}): RunOp
     stdin: null,
     timeoutMs: null,
     killGraceMs: 200,
+    headBytes: 16384,
     tailBytes: 16384,
     ...extra,
   };
@@ -132,19 +133,21 @@ Deno.test("a score that does not read all of its stdin still ends normally", asy
   });
 });
 
-Deno.test("output is kept as a bounded tail, and onStdout sees every byte", async () => {
+Deno.test("output is kept as a bounded head and tail with the count dropped, and onStdout sees every byte", async () => {
   const script = 'i=0\nwhile [ $i -lt 200 ]; do echo "line $i"; i=$((i+1)); done';
   await withScripts({ many: script }, async (dir) => {
     const chunks: Uint8Array[] = [];
     const out = await runScore(
-      opts(dir, "many", { tailBytes: 30, onStdout: (c) => chunks.push(c.slice()) }),
+      opts(dir, "many", { headBytes: 24, tailBytes: 30, onStdout: (c) => chunks.push(c.slice()) }),
     );
     const all = Array.from({ length: 200 }, (_, i) => `line ${i}\n`).join("");
     assertEquals(new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))), all);
-    // The last 30 bytes are "ne 196\nline 197\nline 198\nline 199\n" cut to the line after the first break.
-    const kept = all.slice(all.length - 30);
-    const tail = kept.slice(kept.indexOf("\n") + 1);
-    assertEquals(out.stdoutTail, `[… ${all.length - tail.length} earlier bytes not kept]\n${tail}`);
+    // The first 24 bytes end inside "line 3"; the last 30 start inside "line 196": both cut at a line break.
+    const head = "line 0\nline 1\nline 2\n";
+    const tail = "line 197\nline 198\nline 199\n";
+    const dropped = all.length - head.length - tail.length;
+    assertEquals(out.stdoutTail, `${head}[… ${dropped} bytes dropped …]\n${tail}`);
+    assertEquals([out.stdoutDropped, out.stderrDropped, out.stderrTail], [dropped, 0, ""]);
   });
 });
 

@@ -31,6 +31,27 @@ Deno.test("a result the conductor would refuse loses its response and becomes a 
   );
 });
 
+Deno.test("a result over the frame limit keeps the start and the end of its output and says why", () => {
+  // Control characters grow sixfold in JSON: 2 × 200,000 of them make a frame of 2.4 MB.
+  const text = `first line\n${"\u0001".repeat(200_000)}\nlast line\n`;
+  const big = { ...ok, stdout_tail: text, stderr_tail: text, stdout_dropped: 7 };
+  const fixed = sendableResult(big, 7, 1);
+  assertEquals([fixed.outcome, fixed.response, fixed.stdout_dropped], ["failed", {}, 7]);
+  assertMatch(
+    fixed.error ?? "",
+    /^the result could not be reported as it was: the result is \d+ bytes, over the 1048576-byte frame limit$/,
+  );
+  for (const t of [fixed.stdout_tail, fixed.stderr_tail]) {
+    assertMatch(
+      t,
+      // deno-lint-ignore no-control-regex -- the score printed control characters
+      /^first line\n\u0001+\n\[… \d+ characters left out to fit the result …\]\n\u0001+\nlast line\n$/,
+    );
+    assertEquals(t.length < 4200, true);
+  }
+  assertEquals(sendableResult(fixed, 7, 1), fixed, "what comes back is sendable");
+});
+
 Deno.test("an empty result carries its outcome and reason and nothing else", () => {
   const r = emptyResult("interrupted", "the player stopped", 5);
   assertEquals([r.outcome, r.error, r.started_at, r.response, r.stdout_tail], [

@@ -34,6 +34,19 @@ Deno.test("only declared secret values of 4 characters or more are masked, longe
   assertEquals(maskText("1 xxabcdxx 2 abcd", ["xxabcdxx", "abcd"]), "1 [secret] 2 [secret]");
 });
 
+Deno.test("output kept head and tail is masked in both ends, and its dropped counts stay", () => {
+  const masked = maskResult(
+    result({
+      stdout_tail: "pw=hunter22\n[… 999 bytes dropped …]\nagain hunter22\n",
+      stdout_dropped: 999,
+      stderr_dropped: 3,
+    }),
+    ["hunter22"],
+  );
+  assertEquals(masked.stdout_tail, "pw=[secret]\n[… 999 bytes dropped …]\nagain [secret]\n");
+  assertEquals([masked.stdout_dropped, masked.stderr_dropped], [999, 3]);
+});
+
 Deno.test("a result's tails, error and response keys and values are masked at any depth", () => {
   const s = ["hunter22"];
   const masked = maskResult(

@@ -9,11 +9,14 @@ import { OrchError } from "../../../lib/errors.ts";
 import {
   CONDUCTOR_TYPES,
   decodeMessage,
+  MAX_OUTPUT_TEXT,
   type Message,
   MESSAGE_TYPES,
   PLAYER_TYPES,
+  type ResultBody,
   unknownType,
 } from "../../../lib/protocol/messages.ts";
+import { LIMITS } from "../../../lib/protocol/names.ts";
 
 const ALL_TYPES: Message["type"][] = [
   "hello",
@@ -487,11 +490,29 @@ Deno.test("a result response may hold at most 256 KiB of JSON", () => {
   );
 });
 
-Deno.test("output tails are limited to four times the kept bytes", () => {
+Deno.test("output texts fit the largest head and tail a player keeps, and no more", () => {
+  assertEquals(MAX_OUTPUT_TEXT, LIMITS.maxOutputBytes * 6 + 256);
+  const most = decode({ ...result, stdout_tail: "x".repeat(MAX_OUTPUT_TEXT) }) as ResultBody;
+  assertEquals(most.stdout_tail.length, MAX_OUTPUT_TEXT);
   refused(
-    { ...result, stdout_tail: "x".repeat(65537) },
-    "result.stdout_tail: expected at most 65536 bytes, got 65537",
+    { ...result, stderr_tail: "x".repeat(MAX_OUTPUT_TEXT + 1) },
+    `result.stderr_tail: expected at most ${MAX_OUTPUT_TEXT} bytes, got ${MAX_OUTPUT_TEXT + 1}`,
   );
+});
+
+Deno.test("a result may say how many bytes of each stream were dropped; absent means none", () => {
+  const r = decode({ ...result, stdout_dropped: 123456, stderr_dropped: 0 }) as ResultBody;
+  assertEquals([r.stdout_dropped, r.stderr_dropped], [123456, 0]);
+  const old = decode(result) as ResultBody;
+  assert(!("stdout_dropped" in old) && !("stderr_dropped" in old));
+  refused(
+    { ...result, stdout_dropped: -1 },
+    `result.stdout_dropped: expected 0..${Number.MAX_SAFE_INTEGER}, got -1`,
+  );
+  for (const bad of [1.5, "9"]) {
+    const err = assertThrows(() => decode({ ...result, stderr_dropped: bad }));
+    assertMatch((err as Error).message, /^result\.stderr_dropped: expected an integer, got /);
+  }
 });
 
 // --- typed responses ----------------------------------------------------------

@@ -326,6 +326,8 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       job_id: 1,
       stdout_tail: "",
       stderr_tail: "",
+      stdout_dropped: 0,
+      stderr_dropped: 0,
       attempts: [],
     };
     assertEquals(await store.task(1, 1), fresh);
@@ -341,6 +343,8 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       exit_code: null,
       signal: null,
       error: null,
+      stdout_dropped: 0,
+      stderr_dropped: 0,
     };
     assertEquals(await store.task(1, 1), {
       ...fresh,
@@ -386,6 +390,8 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       job_id: 1,
       stdout_tail: "out\n",
       stderr_tail: "err\n",
+      stdout_dropped: 0,
+      stderr_dropped: 0,
       attempts: [{
         ...attempt1,
         state: "succeeded",
@@ -432,6 +438,8 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       job_id: 4,
       stdout_tail: "",
       stderr_tail: "",
+      stdout_dropped: 0,
+      stderr_dropped: 0,
       attempts: [],
     });
     assertEquals(await store.task(3, 10), undefined, "a task is found under its own job only");
@@ -514,6 +522,8 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       exit_code: null,
       signal: null,
       error: "busy: no slot",
+      stdout_dropped: 0,
+      stderr_dropped: 0,
     };
     assertEquals(queuedView?.attempts, [rejectedView]);
     assertEquals((await store.load()).tasks, [requeued]);
@@ -526,6 +536,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       response: null,
       stdoutTail: "",
       stderrTail: "bad\n",
+      stderrDropped: 42,
     };
     await store.write((tx) => tx.saveTasks([a2]));
     await store.write((tx) => {
@@ -560,6 +571,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       response: null,
       stdoutTail: "slow\n",
       stderrTail: "",
+      stdoutDropped: 123_456_789_012,
     }, "ran longer than 60s");
     await store.write((tx) => tx.saveTasks([a3]));
     await store.write((tx) => tx.saveTasks([{ ...last, failures: 2 }]));
@@ -575,6 +587,8 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         exit_code: 3,
         signal: null,
         error: "exit status 3",
+        stdout_dropped: 0,
+        stderr_dropped: 42,
       },
       {
         attempt: 3,
@@ -585,11 +599,21 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         exit_code: null,
         signal: "SIGTERM",
         error: "ran longer than 60s",
+        stdout_dropped: 123_456_789_012,
+        stderr_dropped: 0,
       },
     ]);
     assertEquals(
       [d?.state, d?.reason, d?.signal, d?.stdout_tail, d?.stderr_tail, d?.tried],
       ["timed_out", "ran longer than 60s", "SIGTERM", "slow\n", "", tried],
+    );
+    // The bytes dropped from its output are kept with each result, current and history.
+    assertEquals([d?.stdout_dropped, d?.stderr_dropped], [123_456_789_012, 0]);
+    const page = await store.tasks(1, { page: 1, limit: 10, output: true });
+    const listed = page?.tasks[0] as TaskDetail | undefined;
+    assertEquals(
+      [listed?.stdout_dropped, listed?.attempts.map((a) => [a.stdout_dropped, a.stderr_dropped])],
+      [123_456_789_012, [[0, 0], [0, 42], [123_456_789_012, 0]]],
     );
   });
 

@@ -293,6 +293,9 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
         response: { KEY: "value" },
         stdout_tail: "out\n",
         stderr_tail: "",
+        // Columns added later read as nothing dropped.
+        stdout_dropped: 0,
+        stderr_dropped: 0,
         tried: [],
         not_before: null,
         cancel_requested: false,
@@ -305,6 +308,8 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
           exit_code: 0,
           signal: null,
           error: null,
+          stdout_dropped: 0,
+          stderr_dropped: 0,
         }],
       });
       const d2 = await s.task(1, 2);
@@ -323,6 +328,8 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
         exit_code: 3,
         signal: null,
         error: "exit status 3",
+        stdout_dropped: 0,
+        stderr_dropped: 0,
       }]);
       assertEquals(
         (await s.task(1, 3))?.attempts.map((a) => [a.attempt, a.state, a.ended_at, a.error]),
