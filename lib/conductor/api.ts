@@ -19,6 +19,7 @@
  * | POST | /v1/jobs/ID/cancel | cancel a job: queued tasks end at once, running ones are stopped |
  * | GET | /v1/audit?limit=&before=&since=&who= | the audit trail, newest first |
  * | GET, POST | /v1/schedules | schedules (see `schedules_api.ts`) |
+ * | POST | /v1/prune | prune old finished jobs now (see `prune_api.ts`) |
  *
  * Who may use which route is decided by the {@linkcode Guard} given to
  * {@linkcode createApiApp}, as middleware in front of each route.
@@ -32,6 +33,7 @@ import type { Logger } from "../log.ts";
 import type { AuditQuery } from "../store/mod.ts";
 import type { Guard, GuardVariables } from "./guard.ts";
 import { type ScheduleBackend, scheduleRoutes } from "./schedules_api.ts";
+import { type PruneBackend, pruneRoutes } from "./prune_api.ts";
 import {
   API_PREFIX,
   AUDIT_WHO,
@@ -136,6 +138,7 @@ export function createApiApp(
   middleware: readonly MiddlewareHandler<ApiEnv>[] = [],
   guard: Guard = OPEN_GUARD,
   schedules?: ScheduleBackend,
+  prune?: PruneBackend,
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>().basePath(API_PREFIX);
   for (const m of middleware) app.use("*", m);
@@ -266,6 +269,7 @@ export function createApiApp(
   app.all("/audit", notAllowed("GET"));
 
   if (schedules) scheduleRoutes(app, schedules, guard, { json, query, readJson, notAllowed });
+  if (prune) pruneRoutes(app, prune, guard, { json, query, readJson, notAllowed });
 
   return app;
 }
@@ -276,8 +280,9 @@ export function createApiHandler(
   log?: Logger,
   guard: Guard = OPEN_GUARD,
   schedules?: ScheduleBackend,
+  prune?: PruneBackend,
 ): ApiHandler {
-  const app = createApiApp(backend, log, [], guard, schedules);
+  const app = createApiApp(backend, log, [], guard, schedules, prune);
   return async (req, ctx) => await app.fetch(req, ctx);
 }
 

@@ -424,11 +424,11 @@ class Changes implements WriteTx {
 
 /**
  * Free pages given back to the file system after each prune, at most, when
- * the database was made with `auto_vacuum = INCREMENTAL` (4 MiB at the
+ * the database was made with `auto_vacuum = INCREMENTAL` (1 MiB at the
  * default page size): moving pages costs I/O, so it is done a little at a
  * time, like the prune itself.
  */
-export const VACUUM_PAGES_PER_PRUNE = 1024;
+export const VACUUM_PAGES_PER_PRUNE = 256;
 
 /** The conductor's store in a SQLite file. */
 export class SqliteStore implements ConductorStore {
