@@ -105,6 +105,8 @@ export class Pruner {
       totals.tasks += c.tasks;
       totals.audit += c.audit;
       totals.more = c.more;
+      // Whatever came in meanwhile (submits, results, heartbeats) is served before the next batch.
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
     return totals;
   }
