@@ -622,7 +622,8 @@ export class SqliteStore implements ConductorStore {
       const pruned = c.prunes.map((p) => this.#prune(p.req));
       // Freed pages go back to the file system a few at a time (nothing without auto_vacuum).
       if (pruned.some((n) => n.jobs + n.tasks + n.audit > 0)) {
-        db.exec(`PRAGMA incremental_vacuum(${VACUUM_PAGES_PER_PRUNE})`);
+        // Each page is one step of the statement: exec would step it once (one page).
+        this.#q(`PRAGMA incremental_vacuum(${VACUUM_PAGES_PER_PRUNE})`).all();
       }
       db.exec("COMMIT");
       this.#place(c.inserted);
