@@ -64,6 +64,7 @@ bench: deps bundle
 	$(DENO) run --allow-all tests/bench/reconnect.ts
 	$(DENO) run -A main.ts bench --players 1000
 	$(DENO) run --allow-all tests/bench/store_bound.ts
+	$(DENO) run --allow-all tests/bench/retention_space.ts
 
 ## A single executable, dist/orch. Offline: DENORT_BIN=/path/to/denort make build
 build: deps

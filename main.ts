@@ -18,6 +18,7 @@ import { cancelCommand } from "./cmd/cancel.ts";
 import { drainCommand } from "./cmd/drain.ts";
 import { conductorCommand } from "./cmd/conductor.ts";
 import { auditCommand } from "./cmd/audit.ts";
+import { pruneCommand } from "./cmd/prune.ts";
 import { jobsCommand } from "./cmd/jobs.ts";
 import { playerCommand } from "./cmd/player.ts";
 import { playersCommand } from "./cmd/players.ts";
@@ -51,6 +52,7 @@ export function program(): Command {
       drainCommand(true),
       drainCommand(false),
       auditCommand(),
+      pruneCommand(),
       scoreCommand(),
       caCommand(),
       benchCommand(),

@@ -114,6 +114,8 @@ export function conductorCommand(): CommandUnknownOpts {
         maxFrame: config.max_frame,
         retryBackoffMs: config.retry_backoff,
         lostAfterMs: config.lost_after,
+        retentionMs: config.retention,
+        auditRetentionMs: config.audit_retention,
         secrets,
         limits: {
           handshakeMs: config.handshake_timeout,

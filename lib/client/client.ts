@@ -21,6 +21,7 @@ import {
   MAX_TASK_PAGE,
   MAX_TASK_PAGE_OUTPUT,
   type PlayerView,
+  type PruneResponse,
   type ScheduleRequest,
   type ScheduleView,
   type SubmitInput,
@@ -76,6 +77,14 @@ export class AudienceClient {
   async drain(name: string, on: boolean): Promise<DrainResponse> {
     const path = `/players/${encodeURIComponent(name)}/${on ? "drain" : "undrain"}`;
     return await this.#call("POST", path, {}) as DrainResponse;
+  }
+
+  /**
+   * Prunes the jobs finished before `before` (epoch ms), or counts them with
+   * `dryRun`; answers once every batch is done.
+   */
+  async prune(before: number, dryRun = false): Promise<PruneResponse> {
+    return await this.#call("POST", "/prune", { before, dry_run: dryRun }) as PruneResponse;
   }
 
   async cancel(id: number): Promise<CancelResponse> {

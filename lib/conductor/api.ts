@@ -21,6 +21,7 @@
  * | GET, POST | /v1/schedules | schedules (see `schedules_api.ts`) |
  * | GET | /v1/jobs/ID/events | the job's events, as server-sent events (see `sse.ts`) |
  * | GET | /v1/events | the events of every job the caller may read, and of players |
+ * | POST | /v1/prune | prune old finished jobs now (see `prune_api.ts`) |
  *
  * Who may use which route is decided by the {@linkcode Guard} given to
  * {@linkcode createApiApp}, as middleware in front of each route.
@@ -35,6 +36,7 @@ import type { AuditQuery } from "../store/mod.ts";
 import type { Guard, GuardVariables } from "./guard.ts";
 import { type ScheduleBackend, scheduleRoutes } from "./schedules_api.ts";
 import { type EventStreams, resumePoint } from "./sse.ts";
+import { type PruneBackend, pruneRoutes } from "./prune_api.ts";
 import {
   API_PREFIX,
   AUDIT_WHO,
@@ -146,6 +148,7 @@ export function createApiApp(
   guard: Guard = OPEN_GUARD,
   schedules?: ScheduleBackend,
   events?: EventStreams,
+  prune?: PruneBackend,
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>().basePath(API_PREFIX);
   for (const m of middleware) app.use("*", m);
@@ -276,6 +279,7 @@ export function createApiApp(
   app.all("/audit", notAllowed("GET"));
 
   if (schedules) scheduleRoutes(app, schedules, guard, { json, query, readJson, notAllowed });
+  if (prune) pruneRoutes(app, prune, guard, { json, query, readJson, notAllowed });
 
   if (events) {
     app.get("/jobs/:id/events", guard("job_events"), async (c) => {
@@ -304,8 +308,9 @@ export function createApiHandler(
   guard: Guard = OPEN_GUARD,
   schedules?: ScheduleBackend,
   events?: EventStreams,
+  prune?: PruneBackend,
 ): ApiHandler {
-  const app = createApiApp(backend, log, [], guard, schedules, events);
+  const app = createApiApp(backend, log, [], guard, schedules, events, prune);
   return async (req, ctx) => await app.fetch(req, ctx);
 }
 

@@ -24,6 +24,8 @@ import type {
   JobRecord,
   NewAuditRecord,
   PlayerRecord,
+  PruneCount,
+  PruneRequest,
   ScheduleRecord,
   TaskRow,
   WriteTx,
@@ -48,6 +50,8 @@ class Batch {
     | { op: "remove"; name: string }
     | { op: "due"; name: string; lastDue: number }
   )[] = [];
+  /** Prunes, run after every other change of the batch. */
+  readonly prunes: { req: PruneRequest; done: (count: PruneCount) => void }[] = [];
   readonly events: ConductorEvent[] = [];
   readonly after: (() => void)[] = [];
   #durable: Promise<void> | null = null;
@@ -99,6 +103,7 @@ class Batch {
       else if (c.op === "remove") tx.removeSchedule(c.name);
       else tx.markScheduleDue(c.name, c.lastDue);
     }
+    for (const p of this.prunes) tx.pruneFinished(p.req, p.done);
   }
 }
 
@@ -200,6 +205,17 @@ export class Committer {
    */
   markScheduleDue(name: string, lastDue: number): void {
     this.#batch().schedules.push({ op: "due", name, lastDue });
+  }
+
+  /**
+   * Prunes old finished jobs (and old audit records) in the open batch, at
+   * most `req.maxRows` rows; resolves with what went once it is committed.
+   */
+  prune(req: PruneRequest): Promise<PruneCount> {
+    const b = this.#batch();
+    let count: PruneCount | null = null;
+    b.prunes.push({ req, done: (c) => (count = c) });
+    return b.durable.then(() => count ?? { jobs: 0, tasks: 0, audit: 0, more: false });
   }
 
   /** Publishes `e` once the batch holding the change it reports is committed. */

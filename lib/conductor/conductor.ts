@@ -49,6 +49,7 @@ import { PlayerGateway } from "./players.ts";
 import { Registry } from "./registry.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Schedules } from "./schedules.ts";
+import { Pruner } from "./retention.ts";
 import { admit } from "./admission.ts";
 import { openSealed, type SecretBox } from "./secrets.ts";
 import { AudienceService } from "./service.ts";
@@ -89,6 +90,10 @@ export interface ConductorOptions {
   /** Time; the system clock unless a test drives it. */
   clock?: Clock;
   log: Logger;
+  /** Finished jobs older than this (ms) are pruned; 0 or absent keeps every job. */
+  retentionMs?: number;
+  /** Audit records older than this (ms) are pruned; 0 or absent keeps every record. */
+  auditRetentionMs?: number;
 }
 
 /** What each listener allows, so that no peer can use up the conductor's file descriptors. */
@@ -168,6 +173,8 @@ export class Conductor {
   readonly audit: Auditor;
   /** Schedules: jobs submitted when they are due. */
   readonly schedules: Schedules;
+  /** Retention: old finished jobs and audit records pruned. */
+  readonly pruner: Pruner;
   #conductorId = "";
   #access: AccessControl;
   #grantsReload: Promise<void> = Promise.resolve();
@@ -272,6 +279,15 @@ export class Conductor {
           now: this.#clock.now(),
         }),
     });
+    this.pruner = new Pruner({
+      clock: this.#clock,
+      timers: this.#timers,
+      committer: this.#committer,
+      log: this.#log,
+      retentionMs: opts.retentionMs ?? 0,
+      auditRetentionMs: opts.auditRetentionMs ?? 0,
+      prunable: (before) => opts.store.prunable(before),
+    });
   }
 
   /** This database's identity; players use it to spot stale journals. */
@@ -368,6 +384,7 @@ export class Conductor {
         guard,
         this.schedules,
         this.streams,
+        this.pruner,
       );
       if (o.legacySocket) {
         this.#legacy = await startLegacySocket({
@@ -425,6 +442,7 @@ export class Conductor {
     });
     this.#logAccess();
     this.#gateway.kick();
+    this.pruner.start();
   }
 
   /** Says which grants are in force, and what the built-in ones allow. */
@@ -511,6 +529,7 @@ export class Conductor {
   #stop(why: string, error: unknown): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopping = why;
+      this.pruner.stop();
       this.#timers.stop();
       this.#fdWatch?.stop();
       const server = this.#server;

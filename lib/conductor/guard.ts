@@ -20,6 +20,7 @@ import type { Logger } from "../log.ts";
 import {
   type AuditAction,
   decodeScheduleRequest,
+  type PruneResponse,
   type ScheduleRequest,
   type SubmitRequest,
 } from "../protocol/mod.ts";
@@ -46,7 +47,8 @@ export type RouteKind =
   | "schedule_add"
   | "schedule"
   | "job_events"
-  | "events";
+  | "events"
+  | "prune";
 
 /** What the guard hands on to a route, in the context's variables. */
 export interface GuardVariables {
@@ -168,6 +170,30 @@ export function createGuard(d: GuardDeps): Guard {
             null;
         });
         return await next();
+      }
+      case "prune": {
+        const why = access.check(p, ["prune"]);
+        if (why) await refuse("prune jobs", "prune of old finished jobs", why);
+        await next();
+        // What was pruned, from the answer: its cutoff and counts.
+        const ok = c.res.status < 400;
+        const subject = ok
+          ? await c.res.clone().json().then(
+            (r: PruneResponse) =>
+              `${r.dry_run ? "dry run: " : ""}jobs finished before ${
+                new Date(r.before).toISOString()
+              }: ${r.jobs} jobs, ${r.tasks} tasks`,
+            () => "prune of old finished jobs",
+          )
+          : "prune of old finished jobs";
+        await record(c, d, {
+          who: p.label,
+          action: "prune",
+          subject,
+          outcome: ok ? "allowed" : "refused",
+          reason: ok ? null : await errorOf(c.res),
+        });
+        return;
       }
       case "audit": {
         const why = access.check(p, ["audit"]);
@@ -370,6 +396,8 @@ function auditedAction(kind: RouteKind): AuditAction | null {
       return "submit";
     case "drain":
       return "drain";
+    case "prune":
+      return "prune";
     case "cancel":
       return "cancel";
     case "job":

@@ -5,7 +5,10 @@
  */
 
 import { LOG_LEVELS } from "../log.ts";
-import { address, duration, int, mode, oneOf, path, size, str } from "./spec.ts";
+import { address, duration, int, type Key, mode, oneOf, path, size, str } from "./spec.ts";
+
+/** Longest retention: ten years. */
+const MAX_RETENTION_MS = 3650 * 86_400_000;
 
 /** Where the conductor looks for its config file when `--config` is not given. */
 export const CONDUCTOR_CONFIG_PATH = "/etc/orchestra/conductor.yaml";
@@ -116,6 +119,31 @@ export const conductorKeys = {
     1,
     100_000,
   ),
+  retention: durationOrOff(
+    30 * 86_400_000,
+    `Finished jobs (with their tasks and output) older than this are pruned, in small batches, at start and every 10 minutes; 0 or "off" keeps every job.`,
+  ),
+  audit_retention: durationOrOff(
+    400 * 86_400_000,
+    `Audit records older than this are pruned whole (a record is never edited); 0 or "off" keeps every record. Longer than retention: a year's audits plus a margin outlive the jobs they speak of.`,
+  ),
   log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
   log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),
 };
+
+/** A retention: a duration of a minute or more, or 0 (or "off") for keeping everything. */
+function durationOrOff(def: number, doc: string): Key<number> {
+  const base = duration(def, doc, 0, MAX_RETENTION_MS);
+  return {
+    ...base,
+    placeholder: "<duration|off>",
+    parse(v) {
+      if (v === "off" || v === false) return 0;
+      const ms = base.parse(v);
+      if (ms > 0 && ms < 60_000) {
+        throw new Error(`${ms}ms is too short to keep a finished job (0 or "off", or 1m..3650d)`);
+      }
+      return ms;
+    },
+  };
+}

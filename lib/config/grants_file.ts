@@ -33,7 +33,8 @@ export type Verb =
   | "cancel_all"
   | "audit"
   | "drain"
-  | "schedule";
+  | "schedule"
+  | "prune";
 
 /** Every verb, in the order the README lists them; `all` in a file stands for these. */
 export const VERBS: readonly Verb[] = [
@@ -45,6 +46,7 @@ export const VERBS: readonly Verb[] = [
   "audit",
   "drain",
   "schedule",
+  "prune",
 ];
 
 /** One grant, as written. */

@@ -287,7 +287,8 @@ export type AuditAction =
   | "player_connect"
   | "audience_connect"
   | "schedule"
-  | "drain";
+  | "drain"
+  | "prune";
 
 /** The audit actions, for validation. */
 export const AUDIT_ACTIONS: readonly AuditAction[] = [
@@ -298,6 +299,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "audience_connect",
   "schedule",
   "drain",
+  "prune",
 ];
 
 /**
@@ -508,6 +510,33 @@ export interface DrainResponse {
   draining: boolean;
   /** Tasks it holds now (they finish there). */
   running: number;
+}
+
+/** Body of `POST /v1/prune`. */
+export interface PruneBody {
+  /** Jobs finished before this (epoch ms) go; it may not be later than now. */
+  before: number;
+  /** Count what would go, remove nothing. */
+  dry_run: boolean;
+}
+
+/** Answer to `POST /v1/prune`, once every batch is done. */
+export interface PruneResponse {
+  before: number;
+  /** Jobs (and their tasks) pruned, or that a dry run would prune. */
+  jobs: number;
+  tasks: number;
+  dry_run: boolean;
+}
+
+/** Decodes a prune body; throws `OrchError("invalid")` naming the field. */
+export function decodePrune(value: unknown): PruneBody {
+  const o = Obj.from(value, "", "invalid");
+  o.only(["before", "dry_run"]);
+  return {
+    before: o.int("before", 0, Number.MAX_SAFE_INTEGER),
+    dry_run: o.optBool("dry_run", false),
+  };
 }
 
 /** Body of every error answer. */

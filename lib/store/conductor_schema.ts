@@ -251,4 +251,16 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE attempts ADD COLUMN stderr_dropped INTEGER;
     `,
   },
+  {
+    version: 11,
+    sql: `
+      -- Retention: finished jobs are found oldest first, without a scan; open jobs are not in
+      -- the index at all.
+      CREATE INDEX jobs_by_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+      -- 1 while a finished job is being pruned over several write batches (it has more rows
+      -- than one batch removes): views no longer show it, and the next batch finishes it first.
+      ALTER TABLE jobs ADD COLUMN pruning INTEGER;
+      CREATE INDEX jobs_pruning ON jobs (id) WHERE pruning IS NOT NULL;
+    `,
+  },
 ];

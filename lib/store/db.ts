@@ -38,6 +38,14 @@ export interface OpenOptions {
   schemaTable?: string;
   /** Told when an existing file's mode let others read it (it is then made 0600). */
   warn?: (message: string, fields: Record<string, unknown>) => void;
+  /**
+   * Make a new database with `auto_vacuum = INCREMENTAL`, so that pages freed
+   * by deletes can be given back to the file system in small steps
+   * (`PRAGMA incremental_vacuum(N)`). SQLite takes the setting only before
+   * the first table is made (or with a VACUUM, which rewrites the whole
+   * file): an existing database keeps the mode it was made with.
+   */
+  incrementalVacuum?: boolean;
 }
 
 /** The mode of every database file (and its -wal, -shm), whatever the umask. */
@@ -75,6 +83,10 @@ export function openDatabase(path: string, opts: OpenOptions): Database {
     checkSchema(db, path, opts);
     // Ours: made private before anything is written to it.
     if (path !== ":memory:") guardMode(path, opts);
+    // Before anything is written (WAL mode writes the header): a new, empty database only.
+    if (opts.incrementalVacuum && opts.create && userVersion(db) === 0) {
+      db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+    }
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = FULL");
     db.exec("PRAGMA foreign_keys = ON");
@@ -236,6 +248,10 @@ function migrate(db: DatabaseSync, path: string, opts: OpenOptions): void {
     db.exec("ROLLBACK");
     throw err;
   }
+}
+
+function userVersion(db: DatabaseSync): number {
+  return (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
 }
 
 /** Runs `fn` in one write transaction, committed when it returns, rolled back when it throws. */

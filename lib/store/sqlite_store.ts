@@ -57,6 +57,8 @@ import type {
   JobRecord,
   NewAuditRecord,
   PlayerRecord,
+  PruneCount,
+  PruneRequest,
   ScheduleRecord,
   StoreSnapshot,
   TaskRow,
@@ -344,6 +346,7 @@ class Changes implements WriteTx {
   readonly drained = new Map<string, number | null>();
   readonly audit: NewAuditRecord[] = [];
   readonly schedules: ScheduleOp[] = [];
+  readonly prunes: { req: PruneRequest; done: (count: PruneCount) => void }[] = [];
   open = true;
 
   #check(): void {
@@ -420,7 +423,29 @@ class Changes implements WriteTx {
     this.#check();
     this.schedules.push({ op: "due", name, lastDue });
   }
+
+  pruneFinished(req: PruneRequest, done: (count: PruneCount) => void): void {
+    this.#check();
+    if (!Number.isSafeInteger(req.maxRows) || req.maxRows < 1) {
+      throw new RangeError(`a prune's maxRows must be a positive integer, not ${req.maxRows}`);
+    }
+    if (!Number.isFinite(req.before)) {
+      throw new RangeError(`a prune's cutoff must be a time, not ${req.before}`);
+    }
+    if (req.auditBefore !== null && !Number.isFinite(req.auditBefore)) {
+      throw new RangeError(`a prune's audit cutoff must be a time or null, not ${req.auditBefore}`);
+    }
+    this.prunes.push({ req: { ...req }, done });
+  }
 }
+
+/**
+ * Free pages given back to the file system after each prune, at most, when
+ * the database was made with `auto_vacuum = INCREMENTAL` (1 MiB at the
+ * default page size): moving pages costs I/O, so it is done a little at a
+ * time, like the prune itself.
+ */
+export const VACUUM_PAGES_PER_PRUNE = 256;
 
 /** The conductor's store in a SQLite file. */
 export class SqliteStore implements ConductorStore {
@@ -528,6 +553,7 @@ export class SqliteStore implements ConductorStore {
       createWith: "run with --init",
       schemaTable: "jobs",
       warn: opts.warn,
+      incrementalVacuum: true,
     });
     return new SqliteStore(db, path);
   }
@@ -610,9 +636,16 @@ export class SqliteStore implements ConductorStore {
       }
       this.#insertAudit.run(c.audit);
       for (const op of c.schedules) this.#scheduleOp(op);
+      const pruned = c.prunes.map((p) => this.#prune(p.req));
+      // Freed pages go back to the file system a few at a time (nothing without auto_vacuum).
+      if (pruned.some((n) => n.jobs + n.tasks + n.audit > 0)) {
+        // Each page is one step of the statement: exec would step it once (one page).
+        this.#q(`PRAGMA incremental_vacuum(${VACUUM_PAGES_PER_PRUNE})`).all();
+      }
       db.exec("COMMIT");
       this.#place(c.inserted);
       this.#place(c.saved);
+      c.prunes.forEach((p, i) => p.done(pruned[i]));
     } catch (err) {
       // A COMMIT that fails (a deferred constraint, an I/O error) leaves the transaction open.
       try {
@@ -626,6 +659,84 @@ export class SqliteStore implements ConductorStore {
         { cause: err },
       );
     }
+  }
+
+  /**
+   * Removes up to `req.maxRows` rows of finished jobs (oldest first; jobs
+   * marked as being pruned before any other) and then of old audit records.
+   */
+  #prune(req: PruneRequest): PruneCount {
+    const count: PruneCount = { jobs: 0, tasks: 0, audit: 0, more: false };
+    let budget = req.maxRows;
+    const marked = (this.#q(
+      "SELECT id FROM jobs WHERE pruning IS NOT NULL ORDER BY id LIMIT ?",
+    ).all(budget) as Row[]).map((r) => r.id as number);
+    const old = (this.#q(
+      `SELECT id FROM jobs WHERE finished_at < ? AND pruning IS NULL
+       ORDER BY finished_at, id LIMIT ?`,
+    ).all(req.before, budget) as Row[]).map((r) => r.id as number);
+    if (marked.length > 0 || old.length > 0) {
+      // Ids are never used twice: the highest ever used outlive the jobs and tasks that had them.
+      this.#q(
+        `INSERT INTO meta (key, value)
+         VALUES ('max_job_id', CAST((SELECT COALESCE(MAX(id), 0) FROM jobs) AS TEXT)),
+                ('max_task_id', CAST((SELECT COALESCE(MAX(id), 0) FROM tasks) AS TEXT))
+         ON CONFLICT (key) DO UPDATE SET value = CAST(MAX(CAST(value AS INTEGER),
+           CAST(excluded.value AS INTEGER)) AS TEXT)`,
+      ).run();
+    }
+    for (const id of [...marked, ...old]) {
+      if (budget <= 0) break;
+      const n = this.#q(
+        `SELECT (SELECT COUNT(*) FROM tasks WHERE job_id = ?1) AS tasks,
+                (SELECT COUNT(*) FROM attempts
+                 WHERE task_id IN (SELECT id FROM tasks WHERE job_id = ?1)) AS attempts`,
+      ).get(id) as Row;
+      const rows = 1 + (n.tasks as number) + (n.attempts as number);
+      if (rows <= budget) {
+        this.#q("DELETE FROM attempts WHERE task_id IN (SELECT id FROM tasks WHERE job_id = ?)")
+          .run(id);
+        this.#q("DELETE FROM tasks WHERE job_id = ?").run(id);
+        this.#q("DELETE FROM jobs WHERE id = ?").run(id);
+        budget -= rows;
+        count.jobs++;
+        count.tasks += n.tasks as number;
+        continue;
+      }
+      // Too big for what is left: it disappears from views now and goes over several prunes.
+      // Its request id goes too, so that a submit sent again cannot find a job being removed.
+      this.#q("UPDATE jobs SET pruning = 1, request_id = NULL WHERE id = ? AND pruning IS NULL")
+        .run(id);
+      const ids: number[] = [];
+      let used = 0;
+      for (
+        const r of this.#q(
+          `SELECT id, (SELECT COUNT(*) FROM attempts WHERE task_id = tasks.id) AS n
+           FROM tasks WHERE job_id = ? ORDER BY id LIMIT ?`,
+        ).all(id, budget) as Row[]
+      ) {
+        const cost = 1 + (r.n as number);
+        // One task at least, so that a prune always moves on.
+        if (used + cost > budget && !(ids.length === 0 && budget === req.maxRows)) break;
+        ids.push(r.id as number);
+        used += cost;
+      }
+      const list = JSON.stringify(ids);
+      this.#q("DELETE FROM attempts WHERE task_id IN (SELECT value FROM json_each(?))").run(list);
+      this.#q("DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?))").run(list);
+      count.tasks += ids.length;
+      budget = 0;
+    }
+    if (budget > 0 && req.auditBefore !== null) {
+      const r = this.#q(
+        `DELETE FROM audit WHERE id IN (
+           SELECT id FROM audit WHERE at < ? ORDER BY at, id LIMIT ?)`,
+      ).run(req.auditBefore, budget);
+      count.audit = Number(r.changes);
+      budget -= count.audit;
+    }
+    count.more = budget <= 0;
+    return count;
   }
 
   #scheduleOp(op: ScheduleOp): void {
@@ -702,7 +813,12 @@ export class SqliteStore implements ConductorStore {
       | Row
       | undefined;
     const ids = this.#q(
-      `SELECT (SELECT MAX(id) FROM jobs) AS job, (SELECT MAX(id) FROM tasks) AS task,
+      `SELECT MAX((SELECT COALESCE(MAX(id), 0) FROM jobs),
+                  (SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM meta
+                   WHERE key = 'max_job_id')) AS job,
+              MAX((SELECT COALESCE(MAX(id), 0) FROM tasks),
+                  (SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM meta
+                   WHERE key = 'max_task_id')) AS task,
               (SELECT MIN(seq) FROM tasks) AS low, (SELECT MAX(seq) FROM tasks) AS high`,
     ).get() as Row;
     const rows = this.#qa(OPEN_TASKS_SQL).all();
@@ -793,7 +909,7 @@ export class SqliteStore implements ConductorStore {
                 CASE WHEN jobs.asked IS NULL THEN NULL ELSE
                   (SELECT json_group_array(value ORDER BY key) FROM json_each(jobs.asked)
                    WHERE key < ${MAX_VIEW_TARGETS}) END AS asked_head
-         FROM jobs WHERE id = ?`,
+         FROM jobs WHERE id = ? AND pruning IS NULL`,
       ).get(id) as Row | undefined;
       if (!j) return undefined;
       const rollout = rolloutCol(j.rollout);
@@ -837,7 +953,9 @@ export class SqliteStore implements ConductorStore {
   tasks(jobId: number, query: TaskQuery): Promise<TaskPage | undefined> {
     return this.#read(() => {
       checkTaskQuery(query);
-      if (!this.#q("SELECT 1 FROM jobs WHERE id = ?").get(jobId)) return undefined;
+      if (!this.#q("SELECT 1 FROM jobs WHERE id = ? AND pruning IS NULL").get(jobId)) {
+        return undefined;
+      }
       let where = "job_id = ?";
       const args: Args = [jobId];
       if (query.state !== undefined) {
@@ -881,7 +999,8 @@ export class SqliteStore implements ConductorStore {
   task(jobId: number, taskId: number): Promise<TaskDetail | undefined> {
     return this.#read(() => {
       const r = this.#qa(
-        `SELECT ${TASK_COLUMNS.join(", ")} FROM tasks WHERE id = ? AND job_id = ?`,
+        `SELECT ${TASK_COLUMNS.join(", ")} FROM tasks
+         WHERE id = ? AND job_id = (SELECT id FROM jobs WHERE id = ? AND pruning IS NULL)`,
       ).get(taskId, jobId);
       if (!r) return undefined;
       const history = (this.#q(
@@ -897,11 +1016,12 @@ export class SqliteStore implements ConductorStore {
       const jobs = (submittedBy === undefined
         ? this.#q(
           `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at, rollout
-           FROM jobs WHERE id < ? ORDER BY id DESC LIMIT ?`,
+           FROM jobs WHERE id < ? AND pruning IS NULL ORDER BY id DESC LIMIT ?`,
         ).all(before ?? Number.MAX_SAFE_INTEGER, limit)
         : this.#q(
           `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at, rollout
-           FROM jobs WHERE submitted_by = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+           FROM jobs WHERE submitted_by = ? AND id < ? AND pruning IS NULL
+           ORDER BY id DESC LIMIT ?`,
         ).all(submittedBy, before ?? Number.MAX_SAFE_INTEGER, limit)) as Row[];
       if (jobs.length === 0) return [];
       const byJob = new Map<number, Partial<Record<TaskState, number>>>();
@@ -936,7 +1056,9 @@ export class SqliteStore implements ConductorStore {
 
   jobAccess(id: number): Promise<JobAccess | undefined> {
     return this.#read(() => {
-      const r = this.#q("SELECT score, targets, submitted_by FROM jobs WHERE id = ?").get(id) as
+      const r = this.#q(
+        "SELECT score, targets, submitted_by FROM jobs WHERE id = ? AND pruning IS NULL",
+      ).get(id) as
         | Row
         | undefined;
       if (!r) return undefined;
@@ -981,6 +1103,17 @@ export class SqliteStore implements ConductorStore {
     return this.#read(() =>
       (this.#q("SELECT * FROM schedules ORDER BY name").all() as Row[]).map(scheduleOf)
     );
+  }
+
+  prunable(before: number): Promise<{ jobs: number; tasks: number }> {
+    return this.#read(() => {
+      const r = this.#q(
+        `SELECT COUNT(*) AS jobs, COALESCE(SUM(
+                  (SELECT COUNT(*) FROM tasks WHERE tasks.job_id = jobs.id)), 0) AS tasks
+         FROM jobs WHERE finished_at < ? OR pruning IS NOT NULL`,
+      ).get(before) as Row;
+      return { jobs: r.jobs as number, tasks: r.tasks as number };
+    });
   }
 
   /** Runs a read now, as a settled promise. */

@@ -219,6 +219,43 @@ export interface WriteTx {
    * both or neither.
    */
   markScheduleDue(name: string, lastDue: number): void;
+  /**
+   * Removes finished jobs older than a cutoff, with everything that belongs
+   * to them, and old audit records, at most `req.maxRows` rows in all (see
+   * {@linkcode PruneRequest}); a job that is not finished is never removed.
+   * Runs after every other change of the write; `done` is told what went
+   * once the write is committed.
+   */
+  pruneFinished(req: PruneRequest, done: (count: PruneCount) => void): void;
+}
+
+/**
+ * What one prune removes. Rows are counted as jobs, tasks, attempts of the
+ * history and audit records. A job whose rows fit in what is left of the
+ * bound goes whole; a bigger one is marked as being pruned (views no longer
+ * show it, as if it were gone) and its tasks go over several prunes, the
+ * job row with the last of them; a later prune finishes a marked job before
+ * it starts on another.
+ */
+export interface PruneRequest {
+  /** Jobs finished before this (epoch ms) go. */
+  before: number;
+  /** Audit records made before this (epoch ms) go; null keeps them all. */
+  auditBefore: number | null;
+  /** Rows removed at most (at least 1). */
+  maxRows: number;
+}
+
+/** What a prune removed. */
+export interface PruneCount {
+  /** Jobs removed whole (a job pruned over several prunes counts in the last). */
+  jobs: number;
+  /** Tasks removed. */
+  tasks: number;
+  /** Audit records removed. */
+  audit: number;
+  /** The prune used up its bound: more may be left before the same cutoffs. */
+  more: boolean;
 }
 
 /** An audit record before the store numbered it. */
@@ -273,6 +310,11 @@ export interface ConductorStore {
   audit(query: AuditQuery): Promise<AuditRecord[]>;
   /** Every schedule, by name. */
   schedules(): Promise<ScheduleRecord[]>;
+  /**
+   * How many jobs finished before `before` (epoch ms), and their tasks, a
+   * prune to that cutoff would remove (jobs already being pruned included).
+   */
+  prunable(before: number): Promise<{ jobs: number; tasks: number }>;
   /** Closes the store; pending reads may fail afterwards. */
   close(): Promise<void>;
 }

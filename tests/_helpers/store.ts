@@ -33,6 +33,7 @@ export class EmptyStore implements ConductorStore {
       addSchedule: nothing,
       removeSchedule: nothing,
       markScheduleDue: nothing,
+      pruneFinished: (_req, done) => done({ jobs: 0, tasks: 0, audit: 0, more: false }),
     });
     return Promise.resolve();
   }
@@ -59,6 +60,9 @@ export class EmptyStore implements ConductorStore {
   }
   schedules(): Promise<[]> {
     return Promise.resolve([]);
+  }
+  prunable(): Promise<{ jobs: number; tasks: number }> {
+    return Promise.resolve({ jobs: 0, tasks: 0 });
   }
   close(): Promise<void> {
     return Promise.resolve();
@@ -133,6 +137,9 @@ export class ControlledStore implements ConductorStore {
   }
   schedules() {
     return this.#inner.schedules();
+  }
+  prunable(before: number) {
+    return this.#inner.prunable(before);
   }
   close(): Promise<void> {
     return this.#inner.close();

@@ -23,9 +23,12 @@ import type {
   ConductorStore,
   JobRecord,
   PlayerRecord,
+  PruneCount,
+  PruneRequest,
   ScheduleRecord,
   StoreSnapshot,
   TaskRow,
+  WriteTx,
 } from "../../../lib/store/types.ts";
 import { emptySnapshot, queuedTaskRow } from "../../../lib/store/rows.ts";
 
@@ -1202,6 +1205,189 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals(await again.schedules(), [every, { ...nightly, lastDue: T0 + 60_000 }]);
     await again.write((tx) => tx.removeSchedule("every-minute"));
     assertEquals((await again.schedules()).map((x) => x.name), ["nightly"]);
+  });
+
+  /** A write that prunes, resolving with what went. */
+  const prune = async (store: ConductorStore, req: PruneRequest): Promise<PruneCount> => {
+    let count: PruneCount | undefined;
+    await store.write((tx) => tx.pruneFinished(req, (c) => (count = c)));
+    assert(count !== undefined, "a prune's counts are told once its write is committed");
+    return count;
+  };
+
+  /** A finished job of `n` succeeded tasks (ids from `firstTask`), each with `history` attempts before. */
+  const finishedJob = (
+    tx: WriteTx,
+    id: number,
+    firstTask: number,
+    n: number,
+    finishedAt: number,
+    history = 0,
+    extra: Partial<JobRecord> = {},
+  ): void => {
+    const targets = Array.from({ length: n }, (_, i) => `p${i + 1}`);
+    const job = jobRecord(id, { targets, retries: history, ...extra });
+    const tasks = targets.map((host, i) =>
+      ended(
+        {
+          ...assigned(queuedTask(firstTask + i, id, firstTask + i, host), host, T0),
+          attempt: 1 + history,
+        },
+        "succeeded",
+        T0 + 1,
+        OK,
+      )
+    );
+    tx.insertJob(job, tasks);
+    const attempts: AttemptRow[] = [];
+    for (const t of tasks) {
+      for (let a = 1; a <= history; a++) {
+        attempts.push({
+          taskId: t.id,
+          attempt: a,
+          player: t.host!,
+          state: "failed",
+          assignedAt: T0,
+          startedAt: T0,
+          endedAt: T0,
+          error: null,
+          result: { ...OK, exitCode: 1 },
+        });
+      }
+    }
+    if (attempts.length > 0) tx.addAttempts(attempts);
+    tx.finishJobs([{ id, at: finishedAt }]);
+  };
+
+  const audited = (at: number) => ({
+    at,
+    who: "audience:alice",
+    auth: "client_certificate",
+    transport: "https",
+    from: "127.0.0.1:5000",
+    action: "submit" as const,
+    subject: "score deploy on p1",
+    job_id: 1,
+    outcome: "allowed" as const,
+    reason: null,
+  });
+
+  test("a prune removes only finished jobs before the cutoff, with their tasks and history, and old audit records", async (s) => {
+    const cutoff = T0 + 500;
+    const hourly: ScheduleRecord = {
+      name: "hourly",
+      spec: { every_ms: 3_600_000 },
+      policy: "skip",
+      job: {
+        score: "deploy",
+        scope: "all",
+        targets: ["p1"],
+        params: {},
+        timeout_ms: null,
+        retries: 0,
+      },
+      owner: ALICE,
+      ownerGroups: [],
+      createdAt: T0,
+      lastDue: T0,
+      enabled: true,
+    };
+    await s.store.write((tx) => {
+      tx.addSchedule(hourly);
+      // Old and finished, with a history attempt, a secret and a request id: it goes.
+      finishedJob(tx, 1, 1, 2, T0 + 10, 1, {
+        secrets: { TOKEN: "v1:sealed" },
+        params: { A: "1", TOKEN: "x" },
+        requestId: "r-1",
+        schedule: "hourly",
+      });
+      // Finished at the cutoff, and after it: they stay.
+      finishedJob(tx, 2, 3, 1, cutoff);
+      finishedJob(tx, 3, 4, 1, T0 + 1000);
+      // Old but open (a task still queued): never pruned.
+      const open = jobRecord(4, { targets: ["p1", "p2"], submittedAt: T0 - 1_000_000 });
+      tx.insertJob(open, [
+        ended(queuedTask(5, 4, 5, "p1"), "succeeded", T0 - 999_000, OK),
+        queuedTask(6, 4, 6, "p2"),
+      ]);
+      tx.addAudit([audited(T0), audited(T0 + 10), audited(T0 + 2000)]);
+    });
+    // Old, every task final, but not marked finished (a crash between the two): it stays.
+    await s.store.write((tx) =>
+      tx.insertJob(jobRecord(5, { targets: ["p1"], submittedAt: T0 - 1_000_000 }), [
+        ended(queuedTask(7, 5, 7, "p1"), "failed", T0 - 999_000, null),
+      ])
+    );
+    assertEquals(await s.store.prunable(cutoff), { jobs: 1, tasks: 2 });
+    const before = await s.store.load();
+
+    const count = await prune(s.store, { before: cutoff, auditBefore: T0 + 1000, maxRows: 100 });
+    assertEquals(count, { jobs: 1, tasks: 2, audit: 2, more: false });
+    assertEquals(await s.store.job(1), undefined);
+    assertEquals(await s.store.tasks(1, { page: 1, limit: 10 }), undefined);
+    assertEquals(await s.store.task(1, 1), undefined);
+    assertEquals(await s.store.jobAccess(1), undefined);
+    assertEquals(await s.store.jobIdByRequest("r-1"), undefined);
+    assertEquals((await s.store.jobs(10)).map((j) => j.id), [5, 4, 3, 2]);
+    assertEquals((await s.store.audit({ limit: 10 })).map((r) => r.at), [T0 + 2000]);
+    assertEquals(await s.store.schedules(), [hourly]);
+    assertEquals(await s.store.prunable(cutoff), { jobs: 0, tasks: 0 });
+    // The open work is untouched (queue positions in use may narrow: only their order counts).
+    assertEquals({ ...await s.store.load(), seqLow: 0 }, { ...before, seqLow: 0 });
+    // Nothing of job 1 is left: the same ids, attempts included, can be written again.
+    await s.store.write((tx) => finishedJob(tx, 1, 1, 2, T0 + 10, 1));
+    assertEquals((await s.store.job(1))?.task_count, 2);
+
+    // However old the cutoff, an open job (or one not marked finished) never goes.
+    const all = await prune(s.store, { before: T0 + 1e12, auditBefore: null, maxRows: 100 });
+    assertEquals(all, { jobs: 3, tasks: 4, audit: 0, more: false });
+    assertEquals((await s.store.jobs(10)).map((j) => j.id), [5, 4]);
+    assertEquals((await s.store.load()).tasks, before.tasks);
+    const again = await s.reopen();
+    assertEquals((await again.jobs(10)).map((j) => j.id), [5, 4]);
+    assertEquals((await again.audit({ limit: 10 })).length, 1);
+  });
+
+  test("a prune keeps to its bound of rows: a big job goes over several prunes, hidden from views meanwhile", async (s) => {
+    await s.store.write((tx) => {
+      finishedJob(tx, 1, 1, 10, T0, 1); // 1 + 10 tasks + 10 attempts = 21 rows
+      finishedJob(tx, 2, 11, 1, T0 + 1); // 2 rows
+      finishedJob(tx, 3, 12, 1, T0 + 2); // 2 rows
+      tx.addAudit([audited(T0), audited(T0 + 1)]);
+    });
+    const req = { before: T0 + 100, auditBefore: T0 + 100, maxRows: 5 };
+    const first = await prune(s.store, req);
+    // Job 1 does not fit: two of its tasks (and their attempts) go, and it is no longer shown.
+    assertEquals(first, { jobs: 0, tasks: 2, audit: 0, more: true });
+    assertEquals(await s.store.job(1), undefined);
+    assertEquals(await s.store.tasks(1, { page: 1, limit: 10 }), undefined);
+    assertEquals(await s.store.task(1, 10), undefined);
+    assertEquals(await s.store.jobAccess(1), undefined);
+    assertEquals((await s.store.jobs(10)).map((j) => j.id), [3, 2]);
+    assertEquals((await s.store.job(2))?.task_count, 1);
+    // A reopened store goes on with the job it started on before any other.
+    const store = await s.reopen();
+    const counts = [first];
+    for (let i = 0; i < 20 && counts.at(-1)!.more; i++) counts.push(await prune(store, req));
+    assertEquals(counts.at(-1)!.more, false);
+    for (const c of counts) {
+      // Rows: each task of job 1 has one attempt; the others' tasks have none.
+      assert(
+        c.jobs + 2 * c.tasks + c.audit <= 5 + 2,
+        `a prune went over its bound: ${JSON.stringify(c)}`,
+      );
+    }
+    const sum = (k: "jobs" | "tasks" | "audit") => counts.reduce((n, c) => n + c[k], 0);
+    assertEquals([sum("jobs"), sum("tasks"), sum("audit")], [3, 12, 2]);
+    // Job 1 was finished off before jobs 2 and 3 were started on.
+    const firstOfJob1Done = counts.findIndex((c) => c.jobs > 0);
+    assertEquals(counts[firstOfJob1Done].jobs, 1);
+    assertEquals(await store.jobs(10), []);
+    assertEquals(await store.prunable(T0 + 100), { jobs: 0, tasks: 0 });
+    assertEquals(await store.audit({ limit: 10 }), []);
+    // Ids are never used again, though the jobs and tasks that had them are gone.
+    const snap = await (await s.reopen()).load();
+    assertEquals([snap.maxJobId, snap.maxTaskId], [3, 12]);
   });
 
   test("a job made by a schedule names it, in the same write as the schedule's last due time", async (s) => {

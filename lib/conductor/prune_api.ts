@@ -1,0 +1,41 @@
+/**
+ * The audience API's prune route:
+ *
+ * | method | path | what |
+ * | --- | --- | --- |
+ * | POST | /v1/prune | `{"before": epoch_ms, "dry_run"?: bool}`: prune the jobs finished before then; `{before, jobs, tasks, dry_run}` once done |
+ *
+ * @module
+ */
+
+import type { Context, Hono } from "hono";
+import { callerLabel, decodePrune, type PruneBody, type PruneResponse } from "../protocol/mod.ts";
+import type { ApiEnv } from "./api.ts";
+import type { Guard } from "./guard.ts";
+
+/** What the prune route needs from the conductor. */
+export interface PruneBackend {
+  /** Prunes (or counts, with `dry_run`) the jobs finished before `body.before`; `by` is for the log. */
+  onDemand(body: PruneBody, by: string): Promise<PruneResponse>;
+}
+
+/** Adds the prune route to `app`. */
+export function pruneRoutes(
+  app: Hono<ApiEnv>,
+  backend: PruneBackend,
+  guard: Guard,
+  helpers: {
+    json: (status: number, body: unknown) => Response;
+    query: (c: Context<ApiEnv>, known: readonly string[]) => Map<string, string>;
+    readJson: (req: Request) => Promise<unknown>;
+    notAllowed: (methods: string) => (c: Context<ApiEnv>) => Response;
+  },
+): void {
+  const { json, query, readJson, notAllowed } = helpers;
+  app.post("/prune", guard("prune"), async (c) => {
+    query(c, []);
+    const body = decodePrune(await readJson(c.req.raw));
+    return json(200, await backend.onDemand(body, callerLabel(c.env.caller)));
+  });
+  app.all("/prune", notAllowed("POST"));
+}
