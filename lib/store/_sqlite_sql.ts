@@ -70,6 +70,7 @@ export const JOB_COLUMNS = [
   "rollout",
   "schedule",
   "asked",
+  "request_digest",
 ] as const;
 
 /** Every column of an audit record but its id, which SQLite assigns. */

@@ -73,8 +73,8 @@ Deno.test("players and jobs are listed; jobs takes limit and before, 50 by defau
   assertEquals((await call("GET", "/v1/jobs")).body, { jobs: [] });
   assertEquals((await call("GET", "/v1/jobs?limit=5&before=9")).status, 200);
   assertEquals(backend.calls.filter((c) => c[0] === "jobs"), [
-    ["jobs", 50, undefined],
-    ["jobs", 5, 9],
+    ["jobs", { limit: 50 }],
+    ["jobs", { limit: 5, before: 9 }],
   ]);
   for (const q of ["limit=0", "limit=1001", "limit=x", "before=0", "before=-3"]) {
     const key = q.split("=")[0];

@@ -147,6 +147,7 @@ function unstartedView(id: number, host: string | null): TaskView {
     tried: [],
     not_before: null,
     cancel_requested: false,
+    offline_since: null,
   };
 }
 
@@ -172,7 +173,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals(await store.job(1), undefined);
     assertEquals(await store.tasks(1, { page: 1, limit: 10 }), undefined);
     assertEquals(await store.task(1, 1), undefined);
-    assertEquals(await store.jobs(10), []);
+    assertEquals(await store.jobs({ limit: 10 }), []);
     assertEquals(await store.jobIdByRequest("req-1"), undefined);
   });
 
@@ -278,7 +279,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals(v?.aggregate, "running");
     await store.write((tx) => tx.saveTasks([{ ...t3, state: "skipped", updatedAt: T0 + 2 }]));
     assertEquals((await store.job(1))?.aggregate, "failure");
-    assertEquals((await store.jobs(10))[0].aggregate, "failure");
+    assertEquals((await store.jobs({ limit: 10 }))[0].aggregate, "failure");
   });
 
   test("a drained player is kept until it is undrained", async ({ store }) => {
@@ -320,6 +321,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       task_count: 2,
       rollout_settings: null,
       rollout: null,
+      offline: 0,
     });
     const fresh: TaskDetail = {
       ...unstartedView(1, "p1"),
@@ -380,6 +382,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       tried: [],
       not_before: null,
       cancel_requested: false,
+      offline_since: null,
     };
     assertEquals(await store.task(1, 1), {
       ...view,
@@ -701,7 +704,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       const err = await assertRejects(() => store.tasks(1, q));
       assert(err instanceof RangeError, `${JSON.stringify(q)}: ${err}`);
     }
-    await assertRejects(() => store.jobs(0), /job list limit 0/);
+    await assertRejects(() => store.jobs({ limit: 0 }), /job list limit 0/);
   });
 
   test("a submit's request id finds its job; a second job with it writes nothing", async ({ store }) => {
@@ -772,7 +775,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       const v2 = await store.job(2);
       assertEquals([v2?.params, v2?.secret], [{ PASS: "[secret]", B: "2" }, ["PASS"]]);
       assertEquals(
-        JSON.stringify([snap, v1, v2, await store.jobs(10)]).includes("s3cr3t"),
+        JSON.stringify([snap, v1, v2, await store.jobs({ limit: 10 })]).includes("s3cr3t"),
         false,
       );
     }
@@ -939,7 +942,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     const w = store.write((tx) => {
       tx.insertJob(j, allOfTasks(j, 1, 1));
       reads.push(look("job", store.job(1)), look("request", store.jobIdByRequest("req-1")));
-      reads.push(look("jobs", store.jobs(10)), look("task", store.task(1, 1)));
+      reads.push(look("jobs", store.jobs({ limit: 10 })), look("task", store.task(1, 1)));
     }).then(() => {
       resolved = true;
     });
@@ -1038,7 +1041,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       ]);
       tx.finishJobs([{ id: 3, at: T0 + 7 }]);
     });
-    assertEquals(await store.jobs(10), [
+    assertEquals(await store.jobs({ limit: 10 }), [
       {
         id: 3,
         score: "deploy",
@@ -1073,10 +1076,10 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         counts: { succeeded: 1, failed: 1, queued: 1 },
       },
     ]);
-    assertEquals((await store.jobs(1)).map((j) => j.id), [3]);
-    assertEquals((await store.jobs(10, 3)).map((j) => j.id), [2, 1]);
-    assertEquals((await store.jobs(1, 2)).map((j) => j.id), [1]);
-    assertEquals(await store.jobs(10, 1), []);
+    assertEquals((await store.jobs({ limit: 1 })).map((j) => j.id), [3]);
+    assertEquals((await store.jobs({ limit: 10, before: 3 })).map((j) => j.id), [2, 1]);
+    assertEquals((await store.jobs({ limit: 1, before: 2 })).map((j) => j.id), [1]);
+    assertEquals(await store.jobs({ limit: 10, before: 1 }), []);
   });
 
   test("jobs are listed by submitter, and a job's access facts are kept", async ({ store }) => {
@@ -1086,10 +1089,16 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       tx.insertJob(jobRecord(3), []);
       tx.insertJob(jobRecord(4, { caller: ALICE, score: "other" }), []);
     });
-    assertEquals((await store.jobs(10, undefined, "audience:alice")).map((j) => j.id), [4, 2]);
-    assertEquals((await store.jobs(1, 4, "audience:alice")).map((j) => j.id), [2]);
-    assertEquals((await store.jobs(10, undefined, "local")).map((j) => j.id), [3, 1]);
-    assertEquals(await store.jobs(10, undefined, "audience:bob"), []);
+    assertEquals(
+      (await store.jobs({ limit: 10, submittedBy: "audience:alice" })).map((j) => j.id),
+      [4, 2],
+    );
+    assertEquals(
+      (await store.jobs({ limit: 1, before: 4, submittedBy: "audience:alice" })).map((j) => j.id),
+      [2],
+    );
+    assertEquals((await store.jobs({ limit: 10, submittedBy: "local" })).map((j) => j.id), [3, 1]);
+    assertEquals(await store.jobs({ limit: 10, submittedBy: "audience:bob" }), []);
     assertEquals(await store.jobAccess(2), {
       score: "deploy",
       targets: ["p1", "p2", "p3"],

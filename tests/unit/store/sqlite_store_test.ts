@@ -272,7 +272,7 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
         60_000,
       ]);
       assertEquals((await s.job(3))?.finished_at, T0 + 50);
-      assertEquals((await s.jobs(10)).map((j) => [j.id, j.targets, j.submitted_by]), [
+      assertEquals((await s.jobs({ limit: 10 })).map((j) => [j.id, j.targets, j.submitted_by]), [
         [4, 2, "local"],
         [3, 1, "local"],
         [2, 2, "audience:bob"],
@@ -296,6 +296,7 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
         tried: [],
         not_before: null,
         cancel_requested: false,
+        offline_since: null,
         attempts: [{
           attempt: 1,
           player: "p1",
