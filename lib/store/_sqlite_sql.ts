@@ -113,6 +113,15 @@ export const OPEN_TASKS_SQL = `
   FROM jobs j CROSS JOIN tasks t
   WHERE j.finished_at IS NULL AND t.job_id = j.id AND t.state IN ${OPEN}`;
 
+/**
+ * A page of the job list, newest first: ids below the first argument, then
+ * the filter terms of `where` (each starting with AND), then the limit.
+ */
+export function jobsPageSql(where: string): string {
+  return `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at, rollout
+    FROM jobs WHERE id < ?${where} ORDER BY id DESC LIMIT ?`;
+}
+
 /** Jobs not marked finished that have no open task left. */
 export const DONE_JOBS_SQL = `
   SELECT id FROM jobs j WHERE finished_at IS NULL AND NOT EXISTS

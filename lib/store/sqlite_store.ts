@@ -43,6 +43,7 @@ import {
   AUDIT_COLUMNS,
   DONE_JOBS_SQL,
   JOB_COLUMNS,
+  jobsPageSql,
   OPEN_TASKS_SQL,
   PLAYER_COLUMNS,
   TASK_COLUMNS,
@@ -967,10 +968,7 @@ export class SqliteStore implements ConductorStore {
     const found: JobSummary[] = [];
     let below = before ?? Number.MAX_SAFE_INTEGER;
     for (;;) {
-      const jobs = this.#q(
-        `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at, rollout
-         FROM jobs WHERE id < ?${where} ORDER BY id DESC LIMIT ?`,
-      ).all(below, ...args, limit) as Row[];
+      const jobs = this.#q(jobsPageSql(where)).all(below, ...args, limit) as Row[];
       for (const j of this.#summaries(jobs)) {
         if (aggregate === undefined || j.aggregate === aggregate) found.push(j);
       }

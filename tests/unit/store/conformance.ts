@@ -9,6 +9,7 @@
 import { assert, assertEquals, assertRejects } from "../../_helpers/assert.ts";
 import {
   type Caller,
+  type JobQuery,
   LOCAL_CALLER,
   MAX_TASK_PAGE,
   MAX_TASK_PAGE_OUTPUT,
@@ -1080,6 +1081,92 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals((await store.jobs({ limit: 10, before: 3 })).map((j) => j.id), [2, 1]);
     assertEquals((await store.jobs({ limit: 1, before: 2 })).map((j) => j.id), [1]);
     assertEquals(await store.jobs({ limit: 10, before: 1 }), []);
+  });
+
+  test("jobs are filtered by state, score, submitter and submit time, newest first", async ({ store }) => {
+    const quorum = { quorum: 1, batch: null, max_errors: null, batch_wait_ms: 0 };
+    const jobs = [
+      jobRecord(1, { targets: ["p1"] }), // success
+      jobRecord(2, { score: "other", caller: ALICE, submittedAt: T0 + 10 }), // partial
+      jobRecord(3, { targets: ["p1"], submittedAt: T0 + 20 }), // failure
+      jobRecord(4, { targets: ["p1"], caller: ALICE, submittedAt: T0 + 30 }), // pending
+      jobRecord(5, { targets: ["p1"], submittedAt: T0 + 40 }), // running
+      jobRecord(6, { score: "other", submittedAt: T0 + 50, rollout: quorum }), // open, success
+    ];
+    const tasks = [
+      queuedTask(1, 1, 1, "p1"),
+      queuedTask(2, 2, 2, "p1"),
+      queuedTask(3, 2, 3, "p2"),
+      queuedTask(4, 3, 4, "p1"),
+      queuedTask(5, 4, 5, "p1"),
+      queuedTask(6, 5, 6, "p1"),
+      queuedTask(7, 6, 7, "p1"),
+      queuedTask(8, 6, 8, "p2"),
+    ];
+    await store.write((tx) => {
+      for (const j of jobs) tx.insertJob(j, tasks.filter((t) => t.jobId === j.id));
+    });
+    await store.write((tx) => {
+      tx.saveTasks([
+        ended(tasks[0], "succeeded", T0 + 60, OK),
+        ended(tasks[1], "succeeded", T0 + 60, OK),
+        ended(tasks[2], "failed", T0 + 60, null),
+        ended(tasks[3], "timed_out", T0 + 60, null),
+        running(assigned(tasks[5], "p1", T0 + 60), T0 + 61),
+        ended(tasks[6], "succeeded", T0 + 60, OK),
+        running(assigned(tasks[7], "p2", T0 + 60), T0 + 61),
+      ]);
+      tx.finishJobs([1, 2, 3].map((id) => ({ id, at: T0 + 70 })));
+    });
+    const ids = async (q: Omit<JobQuery, "limit">, limit = 10) =>
+      (await store.jobs({ limit, ...q })).map((j) => j.id);
+    assertEquals(await ids({}), [6, 5, 4, 3, 2, 1]);
+    assertEquals(await ids({ state: "success" }), [6, 1]);
+    assertEquals(await ids({ state: "partial" }), [2]);
+    assertEquals(await ids({ state: "failure" }), [3]);
+    assertEquals(await ids({ state: "pending" }), [4]);
+    assertEquals(await ids({ state: "running" }), [5]);
+    assertEquals(await ids({ state: "open" }), [6, 5, 4]);
+    assertEquals(await ids({ state: "finished" }), [3, 2, 1]);
+    assertEquals(await ids({ score: "other" }), [6, 2]);
+    assertEquals(await ids({ submittedBy: "audience:alice" }), [4, 2]);
+    assertEquals(await ids({ since: T0 + 20 }), [6, 5, 4, 3]);
+    assertEquals(await ids({ until: T0 + 20 }), [2, 1]);
+    assertEquals(await ids({ since: T0 + 10, until: T0 + 40 }), [4, 3, 2]);
+    // Combined, and paged: every filter applies, and before moves on from the last id shown.
+    assertEquals(await ids({ state: "success", score: "other" }), [6]);
+    assertEquals(await ids({ state: "finished", submittedBy: "local" }), [3, 1]);
+    assertEquals(await ids({ state: "success" }, 1), [6]);
+    assertEquals(await ids({ state: "success", before: 6 }, 1), [1]);
+    assertEquals(await ids({ state: "pending", before: 4 }), []);
+    assertEquals(await ids({ state: "open", score: "deploy" }, 2), [5, 4]);
+    assertEquals(await ids({ score: "none" }), []);
+    // The listed aggregate is the one filtered by.
+    for (const state of ["success", "partial", "failure", "pending", "running"] as const) {
+      for (const j of await store.jobs({ limit: 10, state })) assertEquals(j.aggregate, state);
+    }
+    await assertRejects(() => store.jobs({ limit: 10, since: 0.5 }), /since 0.5/);
+  });
+
+  test("a submit's request id leads to its job, its submitter and its digest", async (s) => {
+    const store = s.store;
+    await store.write((tx) => {
+      tx.insertJob(jobRecord(1, { requestId: "r-1", requestDigest: "abc" }), []);
+      tx.insertJob(jobRecord(2, { requestId: "r-2", caller: ALICE }), []);
+    });
+    assertEquals(await store.jobByRequest("r-1"), {
+      id: 1,
+      submittedBy: "local",
+      digest: "abc",
+    });
+    assertEquals(await store.jobByRequest("r-2"), {
+      id: 2,
+      submittedBy: "audience:alice",
+      digest: null,
+    });
+    assertEquals(await store.jobByRequest("r-3"), undefined);
+    const reopened = await s.reopen();
+    assertEquals((await reopened.jobByRequest("r-1"))?.digest, "abc");
   });
 
   test("jobs are listed by submitter, and a job's access facts are kept", async ({ store }) => {

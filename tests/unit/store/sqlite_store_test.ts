@@ -6,7 +6,7 @@ import { LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
 import { CONDUCTOR_MIGRATIONS } from "../../../lib/store/conductor_schema.ts";
 import { type Database, openDatabase } from "../../../lib/store/db.ts";
 import { SqliteStore } from "../../../lib/store/sqlite_store.ts";
-import { DONE_JOBS_SQL, OPEN_TASKS_SQL } from "../../../lib/store/_sqlite_sql.ts";
+import { DONE_JOBS_SQL, jobsPageSql, OPEN_TASKS_SQL } from "../../../lib/store/_sqlite_sql.ts";
 import type { TaskRow, WriteTx } from "../../../lib/store/types.ts";
 import { jobRecord, queuedTask, storeConformance } from "./conformance.ts";
 
@@ -620,6 +620,56 @@ Deno.test("a secret value is in neither the database file nor its WAL", async ()
       assert(wal.includes('"TOKEN":null'), "the WAL holds the job");
     } finally {
       await store.close();
+    }
+  });
+});
+
+Deno.test("each filter of the job list reads through an index, not the whole table", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "conductor.db");
+    const s = SqliteStore.open(path, { create: true });
+    await s.write((tx) => {
+      for (let j = 1; j <= 200; j++) {
+        tx.insertJob(jobRecord(j, { targets: ["p1"], score: `s${j % 10}` }), [
+          { ...queuedTask(j, j, j, "p1"), state: "succeeded" },
+        ]);
+        if (j < 190) tx.finishJobs([{ id: j, at: T0 }]);
+      }
+    });
+    await s.close();
+    const db = openAt(path, LATEST);
+    try {
+      const plan = (where: string) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${jobsPageSql(where)}`).all() as { detail: string }[])
+          .map((r) => r.detail).join("; ");
+      const cases: [string, RegExp][] = [
+        ["", /^SEARCH jobs USING INTEGER PRIMARY KEY \(rowid<\?\)$/],
+        [" AND score = ?", /^SEARCH jobs USING INDEX jobs_by_score \(score=\? AND id<\?\)$/],
+        [
+          " AND submitted_by = ?",
+          /^SEARCH jobs USING INDEX jobs_by_submitter \(submitted_by=\? AND id<\?\)$/,
+        ],
+        [
+          " AND final_aggregate = ?",
+          /^SEARCH jobs USING INDEX jobs_by_final_aggregate \(final_aggregate=\? AND id<\?\)$/,
+        ],
+        [" AND finished_at IS NULL", /^SEARCH jobs USING INDEX jobs_unfinished \(id<\?\)$/],
+        // A time range is read through its index and sorted (the range bounds what is sorted).
+        [
+          " AND submitted_at >= ? AND submitted_at < ?",
+          /^SEARCH jobs USING INDEX jobs_by_submitted_at \(submitted_at>\? AND submitted_at<\?\)/,
+        ],
+      ];
+      for (const when of ["without statistics", "after ANALYZE"]) {
+        if (when === "after ANALYZE") db.exec("ANALYZE");
+        for (const [where, expected] of cases) {
+          const p = plan(where);
+          assert(expected.test(p), `${when}, ${where || "no filter"}: ${p}`);
+          assert(!/^SCAN jobs\b/.test(p), `${when}, ${where}: ${p}`);
+        }
+      }
+    } finally {
+      db.close();
     }
   });
 });
