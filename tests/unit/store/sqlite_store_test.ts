@@ -673,3 +673,48 @@ Deno.test("each filter of the job list reads through an index, not the whole tab
     }
   });
 });
+
+Deno.test("a database made by schema version 8 gets each finished job's aggregate, so the state filter finds it", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "conductor.db");
+    const caller = `'{"transport":"socket","name":"local","auth":"socket_mode"}'`;
+    const job = (id: number, finished: string, rollout = "NULL") =>
+      `INSERT INTO jobs (id, score, scope, targets, params, submitted_at, submitted_by, caller,
+         finished_at, rollout) VALUES (${id}, 'deploy', 'all', '["p1","p2"]', '{}', ${T0},
+         'local', ${caller}, ${finished}, ${rollout});`;
+    const task = (id: number, jobId: number, state: string) =>
+      `INSERT INTO tasks (id, job_id, host, state, seq, updated_at)
+         VALUES (${id}, ${jobId}, 'p${id}', '${state}', ${id}, ${T0});`;
+    openAt(
+      path,
+      8,
+      [
+        job(1, String(T0)),
+        task(1, 1, "succeeded"),
+        task(2, 1, "succeeded"),
+        job(2, String(T0)),
+        task(3, 2, "succeeded"),
+        task(4, 2, "failed"),
+        job(3, String(T0)),
+        task(5, 3, "expired"),
+        task(6, 3, "failed"),
+        job(4, String(T0), `'{"quorum":1,"batch":null,"max_errors":null,"batch_wait_ms":0}'`),
+        task(7, 4, "succeeded"),
+        task(8, 4, "failed"),
+        job(5, "NULL"),
+        task(9, 5, "queued"),
+      ].join("\n"),
+    ).close();
+    const s = SqliteStore.open(path, { create: true });
+    try {
+      const ids = async (state: "success" | "partial" | "failure" | "pending") =>
+        (await s.jobs({ limit: 10, state })).map((j) => j.id);
+      assertEquals(await ids("success"), [4, 1]);
+      assertEquals(await ids("partial"), [2]);
+      assertEquals(await ids("failure"), [3]);
+      assertEquals(await ids("pending"), [5]);
+    } finally {
+      await s.close();
+    }
+  });
+});
