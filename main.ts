@@ -82,6 +82,7 @@ export async function main(args: string[]): Promise<number> {
       // Messages may quote what a user, a player or the conductor sent.
       err(`orch: ${safe(oe.message)}`);
       if (oe.hint) err(`hint: ${safe(oe.hint)}`);
+      if (oe.code === "finished") return EXIT.finished;
       return oe.code === "unavailable" ? EXIT.unavailable : EXIT.usage;
     }
     err(`orch: internal error: ${safe(errorMessage(e))}`);

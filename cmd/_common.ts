@@ -30,6 +30,8 @@ export const EXIT = {
   pending: 5,
   /** The conductor could not be reached. */
   unavailable: 6,
+  /** Nothing to do: the job had already finished (a cancel of a finished job). */
+  finished: 7,
 } as const;
 
 /** The exit status `main.ts` uses; commands set it. */

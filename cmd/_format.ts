@@ -121,6 +121,20 @@ function isDetail(t: TaskView | TaskDetail): t is TaskDetail {
   return "attempts" in t;
 }
 
+/**
+ * A task's state; a queued task waiting for a host that is not connected
+ * says since when: `queued, host offline since 2026-11-22 10:00:01Z (3m ago)`.
+ */
+export function stateText(t: TaskView, now: number): string {
+  const since = t.offline_since ?? null;
+  if (since === null || t.state !== "queued") return safe(t.state);
+  // 0: the conductor has no record of the host ever connecting.
+  if (since === 0) return "queued, host offline (never connected)";
+  return `queued, host offline since ${formatTime(since)} (${
+    formatDuration(Math.max(0, now - since))
+  } ago)`;
+}
+
 /** The counts of a job as `3 succeeded, 1 failed`, in the order states are listed. */
 function tallyText(counts: JobView["counts"]): string {
   return TASK_STATES.filter((s) => (counts[s] ?? 0) > 0).map((s) => `${counts[s]} ${s}`)
@@ -132,6 +146,13 @@ export function formatJobSummary(job: JobView): string[] {
   const out = [
     `job ${job.id}: ${safe(job.score)} on ${scopeText(job)} ${targetsText(job)}`,
     `aggregate: ${safe(job.aggregate)} (${safe(tallyText(job.counts))})`,
+    ...((job.offline ?? 0) > 0
+      ? [
+        `offline: ${job.offline} queued task${
+          job.offline === 1 ? " waits for a host" : "s wait for hosts"
+        } not connected`,
+      ]
+      : []),
     ...(askedOtherwise(job) ? [`asked: ${(job.asked ?? []).map(safe).join(" ")}`] : []),
     `submitted: ${formatTime(job.submitted_at)} by ${safe(job.submitted_by)}` +
     (job.finished_at !== null
@@ -174,11 +195,15 @@ export function formatJobSummary(job: JobView): string[] {
  * task with a response is shown only when `lines` was asked for, as the
  * response already says what stdout did.
  */
-export function formatTasks(tasks: (TaskView | TaskDetail)[], lines?: number): string[] {
+export function formatTasks(
+  tasks: (TaskView | TaskDetail)[],
+  lines?: number,
+  now: number = Date.now(),
+): string[] {
   if (tasks.length === 0) return [];
   const rows = tasks.map((t) => [
     t.host === null ? "(not placed)" : safe(t.host),
-    safe(t.state),
+    stateText(t, now),
     exitText(t),
     durationText(t),
   ]);

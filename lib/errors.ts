@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   not_allowed: 405,
   /** The request conflicts with the current state. */
   conflict: 409,
+  /** Nothing to do: the job had already finished (a cancel of a finished job). */
+  finished: 409,
   /** The request body is larger than allowed. */
   too_large: 413,
   /** The caller did not prove who it is. */

@@ -16,6 +16,7 @@ import {
   concatBytes,
   type DrainResponse,
   errorFromBody,
+  type JobQuery,
   type JobSummary,
   type JobView,
   MAX_TASK_PAGE,
@@ -176,10 +177,20 @@ export class AudienceClient {
     }
   }
 
-  /** The newest jobs. */
-  async jobs(limit: number, before?: number): Promise<JobSummary[]> {
-    const q = `?limit=${limit}${before ? `&before=${before}` : ""}`;
-    return (await this.#call("GET", `/jobs${q}`) as { jobs: JobSummary[] }).jobs;
+  /** The newest jobs that match every filter given. */
+  async jobs(
+    limit: number,
+    before?: number,
+    filter: Omit<JobQuery, "limit" | "before"> = {},
+  ): Promise<JobSummary[]> {
+    const params = new URLSearchParams({ limit: String(limit) });
+    if (before !== undefined) params.set("before", String(before));
+    if (filter.state !== undefined) params.set("state", filter.state);
+    if (filter.score !== undefined) params.set("score", filter.score);
+    if (filter.submittedBy !== undefined) params.set("submitted_by", filter.submittedBy);
+    if (filter.since !== undefined) params.set("since", String(filter.since));
+    if (filter.until !== undefined) params.set("until", String(filter.until));
+    return (await this.#call("GET", `/jobs?${params}`) as { jobs: JobSummary[] }).jobs;
   }
 
   /** Audit records, newest first. */

@@ -11,7 +11,7 @@
  * | GET | /v1/players | players: authorised, connected, scores, draining |
  * | POST | /v1/players/NAME/drain | no new work goes to the player; its running work finishes |
  * | POST | /v1/players/NAME/undrain | the player takes new work again |
- * | GET | /v1/jobs?limit=N&before=ID | newest jobs first |
+ * | GET | /v1/jobs?state=&score=&submitted_by=&since=&until=&limit=&before= | newest jobs first, filtered |
  * | POST | /v1/jobs | submit a job; 201 `{id}` once it is durable |
  * | GET | /v1/jobs/ID?wait=SECONDS | one job's summary; with `wait`, answers when it finishes or the time is up |
  * | GET | /v1/jobs/ID/tasks?state=&host=&page=&limit=&output=1 | a page of the job's tasks |
@@ -48,6 +48,9 @@ import {
   decodeSubmit,
   type DrainResponse,
   errorToBody,
+  JOB_STATE_FILTERS,
+  type JobQuery,
+  type JobStateFilter,
   type JobSummary,
   type JobView,
   LIMITS,
@@ -58,6 +61,8 @@ import {
   PLAYER_NAME,
   PLAYER_NAME_DESC,
   type PlayerView,
+  SCORE_NAME,
+  SCORE_NAME_DESC,
   type SubmitRequest,
   TASK_STATES,
   type TaskDetail,
@@ -86,8 +91,8 @@ export interface AudienceBackend {
   tasks(id: number, query: TaskQuery): Promise<TaskPage | undefined>;
   /** One task of a job with its tails and attempts, or undefined. */
   task(id: number, taskId: number): Promise<TaskDetail | undefined>;
-  /** The newest jobs first; only those `submittedBy` submitted when given. */
-  jobs(limit: number, before?: number, submittedBy?: string): Promise<JobSummary[]>;
+  /** The newest jobs first that match every filter of `query`. */
+  jobs(query: JobQuery): Promise<JobSummary[]>;
   /** Audit records, newest first. */
   audit(query: AuditQuery): Promise<AuditRecord[]>;
   /** Every player known. */
@@ -195,10 +200,14 @@ export function createApiApp(
   }
 
   app.get("/jobs", guard("jobs"), async (c) => {
-    const q = query(c, ["limit", "before"]);
-    const limit = intParam(q, "limit", 1, MAX_JOBS) ?? DEFAULT_JOBS;
-    const before = intParam(q, "before", 1, Number.MAX_SAFE_INTEGER);
-    return json(200, { jobs: await backend.jobs(limit, before, c.get("jobsBy")) });
+    const jq = jobQuery(query(c, JOB_QUERY_KEYS));
+    // A caller who may read only its own jobs lists only those, whatever it asks for.
+    const own = c.get("jobsBy");
+    if (own !== undefined) {
+      if (jq.submittedBy !== undefined && jq.submittedBy !== own) return json(200, { jobs: [] });
+      jq.submittedBy = own;
+    }
+    return json(200, { jobs: await backend.jobs(jq) });
   });
   app.post("/jobs", guard("submit"), async (c) => {
     query(c, []);
@@ -332,6 +341,53 @@ function noJob(id: number): OrchError {
 }
 
 const TASK_QUERY_KEYS = ["state", "host", "page", "limit", "output"];
+const JOB_QUERY_KEYS = ["state", "score", "submitted_by", "since", "until", "limit", "before"];
+
+/** Reads the query of `GET /v1/jobs`; every bad value is a 400 naming its parameter. */
+export function jobQuery(q: Map<string, string>): JobQuery {
+  const jq: JobQuery = { limit: intParam(q, "limit", 1, MAX_JOBS) ?? DEFAULT_JOBS };
+  const before = intParam(q, "before", 1, Number.MAX_SAFE_INTEGER);
+  if (before !== undefined) jq.before = before;
+  const state = q.get("state");
+  if (state !== undefined) {
+    if (!(JOB_STATE_FILTERS as readonly string[]).includes(state)) {
+      throw new OrchError(
+        "invalid",
+        `query parameter state: expected ${JOB_STATE_FILTERS.join(", ")}, got ${
+          JSON.stringify(state)
+        }`,
+      );
+    }
+    jq.state = state as JobStateFilter;
+  }
+  const score = q.get("score");
+  if (score !== undefined) {
+    if (!SCORE_NAME.test(score)) {
+      throw new OrchError(
+        "invalid",
+        `query parameter score: ${JSON.stringify(score)} is not ${SCORE_NAME_DESC}`,
+      );
+    }
+    jq.score = score;
+  }
+  const by = q.get("submitted_by");
+  if (by !== undefined) {
+    if (!AUDIT_WHO.test(by)) {
+      throw new OrchError(
+        "invalid",
+        `query parameter submitted_by: expected a caller such as local:alice or audience:bob, got ${
+          JSON.stringify(by)
+        }`,
+      );
+    }
+    jq.submittedBy = by;
+  }
+  const since = intParam(q, "since", 0, Number.MAX_SAFE_INTEGER, " (epoch ms)");
+  if (since !== undefined) jq.since = since;
+  const until = intParam(q, "until", 0, Number.MAX_SAFE_INTEGER, " (epoch ms)");
+  if (until !== undefined) jq.until = until;
+  return jq;
+}
 
 /** Reads the query of `GET /v1/jobs/ID/tasks`; every bad value is a 400 naming its parameter. */
 export function taskQuery(q: Map<string, string>): TaskQuery {

@@ -314,6 +314,31 @@ export class TaskMachine {
     return this.#jobs.size;
   }
 
+  /**
+   * For a queued task waiting for a host that is not connected: since when
+   * that host is offline (epoch ms; 0 when it was never seen). Null for any
+   * other task (placed, running, final, or a one-of task not yet placed).
+   */
+  offlineSince(taskId: number): number | null {
+    const t = this.#tasks.get(taskId);
+    if (!t || t.state !== "queued" || t.host === null) return null;
+    return this.#d.offlineSince(t.host);
+  }
+
+  /**
+   * How many queued tasks of open job `id` wait for a host that is not
+   * connected: one look-up per open task of the job, nothing stored.
+   */
+  offlineCount(id: number): number {
+    const job = this.#jobs.get(id);
+    if (!job) return 0;
+    let n = 0;
+    for (const t of job.open) {
+      if (t.state === "queued" && t.host !== null && this.#d.offlineSince(t.host) !== null) n++;
+    }
+    return n;
+  }
+
   // ------------------------------------------------------------ changes
 
   /**

@@ -14,17 +14,20 @@ import {
   callerLabel,
   type CancelResponse,
   type DrainResponse,
+  type JobQuery,
   type JobSummary,
   type JobView,
   normalizePlayerName,
   ORCH_VERSION,
   type PlayerView,
   rolloutOf,
+  type ScoreInfo,
   type SubmitRequest,
   taskCountOf,
   type TaskDetail,
   type TaskPage,
   type TaskQuery,
+  type TaskView,
 } from "../protocol/mod.ts";
 import type { AuditQuery, ConductorStore } from "../store/mod.ts";
 import { admit } from "./admission.ts";
@@ -36,7 +39,8 @@ import type { LiveOutputs } from "./live_output.ts";
 import type { TaskMachine } from "./machine.ts";
 import type { PlayerGateway } from "./players.ts";
 import type { Registry } from "./registry.ts";
-import type { SecretBox } from "./secrets.ts";
+import { requestDigest } from "./request_digest.ts";
+import { type SecretBox, secretKeys } from "./secrets.ts";
 
 /** What the service needs around it. */
 export interface ServiceDeps {
@@ -61,7 +65,7 @@ export interface ServiceDeps {
 export class AudienceService {
   readonly #d: ServiceDeps;
   /** Request ids of submits whose job is not yet committed. */
-  readonly #requests = new Map<string, { id: number; by: string }>();
+  readonly #requests = new Map<string, KnownRequest>();
 
   constructor(deps: ServiceDeps) {
     this.#d = deps;
@@ -72,12 +76,27 @@ export class AudienceService {
     if (s.stopping !== null) throw new OrchError("unavailable", s.stopping);
   }
 
-  /** The job a stored submit with `requestId` made, and who submitted it. */
-  async #storedRequest(requestId: string): Promise<{ id: number; by: string } | undefined> {
-    const id = await this.#d.store.jobIdByRequest(requestId);
-    if (id === undefined) return undefined;
-    const job = await this.#d.store.jobAccess(id);
-    return { id, by: job?.submittedBy ?? "" };
+  /** The job a stored submit with `requestId` made, who submitted it, and its digest. */
+  async #storedRequest(requestId: string): Promise<KnownRequest | undefined> {
+    const r = await this.#d.store.jobByRequest(requestId);
+    return r && { id: r.id, by: r.submittedBy, digest: r.digest };
+  }
+
+  /**
+   * Keys of `req.params` that are or may be secret: those it marks, and
+   * those the score declares secret on any of its targets or anywhere. Never
+   * fewer than admission finds, so that no secret value goes into a digest.
+   */
+  #mayBeSecret(req: SubmitRequest): string[] {
+    const r = this.#d.registry;
+    const infos = new Set<ScoreInfo>();
+    for (const t of req.targets) {
+      const info = r.announcement(t, req.score);
+      if (info) infos.add(info);
+    }
+    const anywhere = r.anywhere(req.score);
+    if (anywhere) infos.add(anywhere.info);
+    return secretKeys(req.params, req.secret, infos);
   }
 
   /** Waits for everything recorded so far to be committed; a failed commit is `unavailable`. */
@@ -111,7 +130,11 @@ export class AudienceService {
     const d = this.#d;
     const by = callerLabel(caller);
     const req = this.resolve(asked);
+    const digest = req.request_id === null
+      ? null
+      : await requestDigest(req, this.#mayBeSecret(req));
     if (req.request_id !== null) {
+      this.#running();
       const known = this.#requests.get(req.request_id) ??
         await this.#storedRequest(req.request_id) ?? this.#requests.get(req.request_id);
       if (known !== undefined) {
@@ -122,6 +145,17 @@ export class AudienceService {
             "conflict",
             `request id ${JSON.stringify(req.request_id)} was used by another submitter`,
             { hint: "choose request ids at random (the orch command does)" },
+          );
+        }
+        // The same request id with another body is another submit, not this one sent again.
+        // A job stored before digests were kept (null) is answered as before.
+        if (known.digest !== null && known.digest !== digest) {
+          throw new OrchError(
+            "conflict",
+            `request id ${
+              JSON.stringify(req.request_id)
+            } was already used for job ${known.id}, with a different request`,
+            { hint: "send the same request to get that job, or choose a new request id" },
           );
         }
         // Sent again after its answer was lost: the job exists (or is being committed) already.
@@ -153,6 +187,7 @@ export class AudienceService {
         deadline: req.deadline,
         retries: req.retries,
         requestId: req.request_id,
+        requestDigest: digest,
         submittedAt: d.clock.now(),
         caller,
         rollout,
@@ -165,7 +200,7 @@ export class AudienceService {
     accepted?.(id);
     const rid = req.request_id;
     if (rid !== null) {
-      this.#requests.set(rid, { id, by });
+      this.#requests.set(rid, { id, by, digest });
       d.committer.afterCommit(() => this.#requests.delete(rid));
     }
     d.log.info("job submitted", {
@@ -229,6 +264,17 @@ export class AudienceService {
       if (!d.machine.isOpen(id) && !(await d.store.job(id))) {
         throw new OrchError("not_found", `no job ${id}`);
       }
+      // Its end may be recorded but not yet committed: once it is, the view says how it ended.
+      if (d.machine.isOpen(id)) await this.#durable();
+      const view = await d.store.job(id);
+      if (view && view.finished_at !== null) {
+        throw new OrchError(
+          "finished",
+          `job ${id} had already finished (${view.aggregate}) at ${
+            new Date(view.finished_at).toISOString()
+          }; nothing was cancelled`,
+        );
+      }
       this.#running();
       d.machine.cancelFinished(id);
       accepted?.(id);
@@ -245,9 +291,30 @@ export class AudienceService {
     return { id, cancelled, stopping: stopping.length };
   }
 
-  /** A job (committed state), or undefined. */
-  job(id: number): Promise<JobView | undefined> {
-    return this.#d.store.job(id);
+  /** A job (committed state, with how many tasks wait for offline hosts now), or undefined. */
+  async job(id: number): Promise<JobView | undefined> {
+    return this.#live(await this.#d.store.job(id));
+  }
+
+  /** `view` with the live count of its tasks waiting for a host that is not connected. */
+  #live(view: JobView | undefined): JobView | undefined {
+    if (view === undefined || view.finished_at !== null) return view;
+    return { ...view, offline: this.#d.machine.offlineCount(view.id) };
+  }
+
+  /** `t` with what the conductor knows now: since when its host is offline (queued), what it printed so far (running). */
+  #liveTask<T extends TaskView>(t: T): T {
+    if (t.state === "queued") return { ...t, offline_since: this.#d.machine.offlineSince(t.id) };
+    // Running: what it printed so far, in place of its (empty) tails.
+    if ((t.state === "running" || t.state === "assigned") && isDetail(t)) {
+      const live = this.#d.live;
+      return {
+        ...t,
+        stdout_tail: live.text(t.id, t.attempt, "stdout") ?? t.stdout_tail,
+        stderr_tail: live.text(t.id, t.attempt, "stderr") ?? t.stderr_tail,
+      };
+    }
+    return t;
   }
 
   /**
@@ -257,9 +324,9 @@ export class AudienceService {
    */
   async waitJob(id: number, timeoutMs: number, signal?: AbortSignal): Promise<JobView | undefined> {
     const d = this.#d;
-    if (timeoutMs <= 0 || d.state().stopping !== null) return await this.#d.store.job(id);
+    if (timeoutMs <= 0 || d.state().stopping !== null) return await this.job(id);
     using sub = d.bus.subscribe({ job: id, types: ["job.finished"], maxQueue: 4 });
-    if (!d.machine.isOpen(id)) return await d.store.job(id);
+    if (!d.machine.isOpen(id)) return await this.job(id);
     const timer = d.clock.setTimeout(
       () => sub.close("time is up"),
       Math.min(timeoutMs, MAX_WAIT_MS),
@@ -275,34 +342,24 @@ export class AudienceService {
     if (d.state().failed) {
       throw new OrchError("unavailable", "the conductor stopped: its database failed");
     }
-    return await d.store.job(id);
+    return await this.job(id);
   }
 
   /** A page of a job's tasks, or undefined when there is no such job. */
   async tasks(id: number, query: TaskQuery): Promise<TaskPage | undefined> {
     const page = await this.#d.store.tasks(id, query);
-    if (page && query.output) { for (const t of page.tasks) this.#withLive(t as TaskDetail); }
-    return page;
+    return page && { ...page, tasks: page.tasks.map((t) => this.#liveTask(t)) };
   }
 
   /** One task of a job with its output tails and attempts. */
   async task(id: number, taskId: number): Promise<TaskDetail | undefined> {
     const t = await this.#d.store.task(id, taskId);
-    return t && this.#withLive(t);
+    return t && this.#liveTask(t);
   }
 
-  /** `t`, when it is running, with what it printed so far in place of its (empty) tails. */
-  #withLive(t: TaskDetail): TaskDetail {
-    if (t.state !== "running" && t.state !== "assigned") return t;
-    const live = this.#d.live;
-    t.stdout_tail = live.text(t.id, t.attempt, "stdout") ?? t.stdout_tail;
-    t.stderr_tail = live.text(t.id, t.attempt, "stderr") ?? t.stderr_tail;
-    return t;
-  }
-
-  /** The newest jobs; only those `submittedBy` submitted when given. */
-  jobs(limit: number, before?: number, submittedBy?: string): Promise<JobSummary[]> {
-    return this.#d.store.jobs(Math.min(Math.max(limit, 1), 1000), before, submittedBy);
+  /** The newest jobs that match every filter of `query`. */
+  jobs(query: JobQuery): Promise<JobSummary[]> {
+    return this.#d.store.jobs({ ...query, limit: Math.min(Math.max(query.limit, 1), 1000) });
   }
 
   /** Audit records, newest first. */
@@ -355,6 +412,19 @@ export class AudienceService {
       open_jobs: d.machine.jobCount,
     };
   }
+}
+
+/** A request id seen: the job it made, who sent it, and the digest of what was sent. */
+interface KnownRequest {
+  id: number;
+  by: string;
+  /** Null for a job stored before digests were kept. */
+  digest: string | null;
+}
+
+/** True when `t` carries its output tails (a task asked for with its output). */
+function isDetail(t: TaskView): t is TaskDetail {
+  return "stdout_tail" in t;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

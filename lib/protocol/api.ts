@@ -352,6 +352,11 @@ export interface TaskView {
   not_before: number | null;
   /** A cancel was asked for while it ran. */
   cancel_requested: boolean;
+  /**
+   * Queued and waiting for a host that is not connected: since when it is
+   * offline (epoch ms; 0: not connected since the conductor started), else null.
+   */
+  offline_since: number | null;
 }
 
 /** One task with its output tails and every attempt: `GET /v1/jobs/ID/tasks/TID`. */
@@ -442,6 +447,8 @@ export interface JobView {
   rollout_settings: JobRollout | null;
   /** Where its rollout stands (a job with a batch or an error budget), else null. */
   rollout: RolloutProgress | null;
+  /** How many of its queued tasks wait for a host that is not connected. */
+  offline: number;
 }
 
 /**
@@ -481,6 +488,38 @@ export interface JobSummary {
   aggregate: Aggregate;
   /** How many tasks are in each state. */
   counts: Partial<Record<TaskState, number>>;
+}
+
+/** What `GET /v1/jobs?state=` filters by: a job's aggregate, or whether it is open or finished. */
+export const JOB_STATE_FILTERS = [
+  "pending",
+  "running",
+  "success",
+  "failure",
+  "partial",
+  "open",
+  "finished",
+] as const;
+
+/** One of {@linkcode JOB_STATE_FILTERS}. */
+export type JobStateFilter = typeof JOB_STATE_FILTERS[number];
+
+/** Which jobs to list, newest first: every filter given applies. */
+export interface JobQuery {
+  /** At most this many. */
+  limit: number;
+  /** Only jobs with ids below this (paging). */
+  before?: number;
+  /** Only jobs with this aggregate, or only open (not every task final) or finished ones. */
+  state?: JobStateFilter;
+  /** Only jobs of this score. */
+  score?: string;
+  /** Only jobs this caller submitted ({@linkcode callerLabel}, e.g. `local:alice`). */
+  submittedBy?: string;
+  /** Only jobs submitted at or after this time (epoch ms). */
+  since?: number;
+  /** Only jobs submitted before this time (epoch ms). */
+  until?: number;
 }
 
 /** A player, as the audience sees it. */

@@ -74,6 +74,7 @@ export const JOB_COLUMNS = [
   "rollout",
   "schedule",
   "asked",
+  "request_digest",
 ] as const;
 
 /** Every column of an audit record but its id, which SQLite assigns. */
@@ -115,6 +116,15 @@ export const OPEN_TASKS_SQL = `
   SELECT ${TASK_COLUMNS.map((c) => `t.${c}`).join(", ")}
   FROM jobs j CROSS JOIN tasks t
   WHERE j.finished_at IS NULL AND t.job_id = j.id AND t.state IN ${OPEN}`;
+
+/**
+ * A page of the job list, newest first: ids below the first argument, then
+ * the filter terms of `where` (each starting with AND), then the limit.
+ */
+export function jobsPageSql(where: string): string {
+  return `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at, rollout
+    FROM jobs WHERE id < ? AND pruning IS NULL${where} ORDER BY id DESC LIMIT ?`;
+}
 
 /** Jobs not marked finished that have no open task left. */
 export const DONE_JOBS_SQL = `

@@ -8,6 +8,8 @@
 import {
   type AttemptView,
   isFinal,
+  JOB_STATE_FILTERS,
+  type JobQuery,
   MAX_TASK_PAGE,
   MAX_TASK_PAGE_OUTPUT,
   TASK_STATES,
@@ -36,6 +38,8 @@ export function taskView(t: TaskRow): TaskView {
     tried: t.tried,
     not_before: t.notBefore,
     cancel_requested: t.cancelRequested,
+    // The store knows nothing of connections; the conductor fills this in.
+    offline_since: null,
   };
 }
 
@@ -129,5 +133,18 @@ export function checkJobsPage(limit: number, before: number | undefined): void {
   }
   if (before !== undefined && !Number.isSafeInteger(before)) {
     throw new RangeError(`job list position ${before} is not an integer`);
+  }
+}
+
+/** Refuses a job query the store would not serve. */
+export function checkJobQuery(q: JobQuery): void {
+  checkJobsPage(q.limit, q.before);
+  if (q.state !== undefined && !JOB_STATE_FILTERS.includes(q.state)) {
+    throw new RangeError(`job state ${JSON.stringify(q.state)} is not one of the job states`);
+  }
+  for (const [key, at] of [["since", q.since], ["until", q.until]] as const) {
+    if (at !== undefined && !Number.isSafeInteger(at)) {
+      throw new RangeError(`job list ${key} ${at} is not an integer`);
+    }
   }
 }

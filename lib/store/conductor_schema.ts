@@ -7,6 +7,23 @@
 
 import type { Migration } from "./db.ts";
 
+/**
+ * The aggregate of the finished job `jobs` (a row being updated), from its
+ * tasks, as `aggregateOfCounts` (lib/protocol/states.ts) computes it once every task is final:
+ * with a quorum, success when that many succeeded; else success when every
+ * task succeeded, failure when none did, partial otherwise.
+ */
+export const FINAL_AGGREGATE_SQL = `(CASE
+  WHEN json_extract(jobs.rollout, '$.quorum') IS NOT NULL THEN
+    CASE WHEN (SELECT COUNT(*) FROM tasks WHERE tasks.job_id = jobs.id AND tasks.state = 'succeeded')
+      >= json_extract(jobs.rollout, '$.quorum') THEN 'success' ELSE 'failure' END
+  ELSE (SELECT CASE
+      WHEN COUNT(*) > 0 AND SUM(tasks.state = 'succeeded') = COUNT(*) THEN 'success'
+      WHEN IFNULL(SUM(tasks.state = 'succeeded'), 0) = 0 THEN 'failure'
+      ELSE 'partial' END
+    FROM tasks WHERE tasks.job_id = jobs.id)
+END)`;
+
 /** Every step, in order. */
 export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
   {
@@ -249,6 +266,25 @@ export const CONDUCTOR_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tasks ADD COLUMN stderr_dropped INTEGER;
       ALTER TABLE attempts ADD COLUMN stdout_dropped INTEGER;
       ALTER TABLE attempts ADD COLUMN stderr_dropped INTEGER;
+    `,
+  },
+  {
+    version: 10,
+    sql: `
+      -- A digest (SHA-256, hex) of the submit that made the job, over a canonical form of the
+      -- request: score, scope, targets as asked, params, every option. Secret params count by key
+      -- only: a digest of a secret value would let anyone holding the file test guesses. A
+      -- request id sent again with another digest is refused. NULL: stored before version 10.
+      ALTER TABLE jobs ADD COLUMN request_digest TEXT;
+      -- The aggregate a finished job ended with (success, partial, failure), written when it is
+      -- marked finished, so that lists filter by it through an index; NULL while it is open.
+      ALTER TABLE jobs ADD COLUMN final_aggregate TEXT;
+      UPDATE jobs SET final_aggregate = ${FINAL_AGGREGATE_SQL} WHERE finished_at IS NOT NULL;
+      -- Filters of the job list, each newest first.
+      CREATE INDEX jobs_by_final_aggregate ON jobs (final_aggregate, id)
+        WHERE final_aggregate IS NOT NULL;
+      CREATE INDEX jobs_by_score ON jobs (score, id);
+      CREATE INDEX jobs_by_submitted_at ON jobs (submitted_at);
     `,
   },
   {

@@ -15,11 +15,13 @@
 
 import type { SQLInputValue, StatementSync } from "node:sqlite";
 import {
+  type Aggregate,
   aggregateOfCounts,
   type AuditAction,
   type AuditRecord,
   type Caller,
   callerLabel,
+  type JobQuery,
   type JobRollout,
   type JobSummary,
   type JobView,
@@ -41,13 +43,14 @@ import {
   AUDIT_COLUMNS,
   DONE_JOBS_SQL,
   JOB_COLUMNS,
+  jobsPageSql,
   OPEN_TASKS_SQL,
   PLAYER_COLUMNS,
   TASK_COLUMNS,
   TASK_VIEW_COLUMNS,
 } from "./_sqlite_sql.ts";
-import { CONDUCTOR_MIGRATIONS } from "./conductor_schema.ts";
-import { checkAuditQuery, checkJobsPage, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
+import { CONDUCTOR_MIGRATIONS, FINAL_AGGREGATE_SQL } from "./conductor_schema.ts";
+import { checkAuditQuery, checkJobQuery, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
 import type {
   AttemptResult,
   AttemptRow,
@@ -59,6 +62,7 @@ import type {
   PlayerRecord,
   PruneCount,
   PruneRequest,
+  RequestRecord,
   ScheduleRecord,
   StoreSnapshot,
   TaskRow,
@@ -173,6 +177,7 @@ function bindJob(j: JobRecord, out: Args): void {
     j.rollout === null ? null : JSON.stringify(j.rollout),
     j.schedule ?? null,
     j.asked === undefined ? null : JSON.stringify(j.asked),
+    j.requestDigest ?? null,
   );
 }
 
@@ -509,7 +514,8 @@ export class SqliteStore implements ConductorStore {
       bind: bindAttempt,
     });
     this.#finishJobs = new MultiRow(db, {
-      head: "UPDATE jobs SET finished_at = v.column2 FROM (",
+      head:
+        `UPDATE jobs SET finished_at = v.column2, final_aggregate = ${FINAL_AGGREGATE_SQL} FROM (`,
       width: 2,
       tail: ") AS v WHERE jobs.id = v.column1 AND jobs.finished_at IS NULL",
       bind: bindPair,
@@ -899,6 +905,20 @@ export class SqliteStore implements ConductorStore {
     });
   }
 
+  jobByRequest(requestId: string): Promise<RequestRecord | undefined> {
+    return this.#read(() => {
+      const r = this.#q(
+        "SELECT id, submitted_by, request_digest FROM jobs WHERE request_id = ?",
+      ).get(requestId) as Row | undefined;
+      if (!r) return undefined;
+      return {
+        id: r.id as number,
+        submittedBy: r.submitted_by as string,
+        digest: r.request_digest as string | null,
+      };
+    });
+  }
+
   job(id: number): Promise<JobView | undefined> {
     return this.#read(() => {
       const j = this.#q(
@@ -946,6 +966,8 @@ export class SqliteStore implements ConductorStore {
         task_count: total,
         rollout_settings: rollout,
         rollout: rolloutProgress(rollout, counts, total),
+        // The store knows nothing of connections; the conductor fills this in.
+        offline: 0,
       };
     });
   }
@@ -1010,47 +1032,118 @@ export class SqliteStore implements ConductorStore {
     });
   }
 
-  jobs(limit: number, before?: number, submittedBy?: string): Promise<JobSummary[]> {
+  jobs(query: JobQuery): Promise<JobSummary[]> {
     return this.#read(() => {
-      checkJobsPage(limit, before);
-      const jobs = (submittedBy === undefined
-        ? this.#q(
-          `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at, rollout
-           FROM jobs WHERE id < ? AND pruning IS NULL ORDER BY id DESC LIMIT ?`,
-        ).all(before ?? Number.MAX_SAFE_INTEGER, limit)
-        : this.#q(
-          `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at, rollout
-           FROM jobs WHERE submitted_by = ? AND id < ? AND pruning IS NULL
-           ORDER BY id DESC LIMIT ?`,
-        ).all(submittedBy, before ?? Number.MAX_SAFE_INTEGER, limit)) as Row[];
-      if (jobs.length === 0) return [];
-      const byJob = new Map<number, Partial<Record<TaskState, number>>>();
-      // The jobs of one submitter may be far apart: counted job by job, not over an id range.
-      const ids = JSON.stringify(jobs.map((j) => j.id));
-      for (
-        const c of this.#q(
-          `SELECT job_id, state, COUNT(*) AS n FROM tasks
-           WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id, state`,
-        ).all(ids) as Row[]
-      ) {
-        const m = byJob.get(c.job_id as number) ?? {};
-        m[c.state as TaskState] = c.n as number;
-        byJob.set(c.job_id as number, m);
+      checkJobQuery(query);
+      let where = "";
+      const args: Args = [];
+      if (query.score !== undefined) {
+        where += " AND score = ?";
+        args.push(query.score);
       }
-      return jobs.map((j) => {
-        const counts = byJob.get(j.id as number) ?? {};
-        return {
-          id: j.id as number,
-          score: j.score as string,
-          scope: j.scope as Scope,
-          targets: j.target_count as number,
-          submitted_at: j.submitted_at as number,
-          submitted_by: j.submitted_by as string,
-          finished_at: j.finished_at as number | null,
-          aggregate: aggregateOfCounts(counts, rolloutCol(j.rollout)?.quorum ?? null),
-          counts,
-        };
-      });
+      if (query.submittedBy !== undefined) {
+        where += " AND submitted_by = ?";
+        args.push(query.submittedBy);
+      }
+      if (query.since !== undefined) {
+        where += " AND submitted_at >= ?";
+        args.push(query.since);
+      }
+      if (query.until !== undefined) {
+        where += " AND submitted_at < ?";
+        args.push(query.until);
+      }
+      const { limit, before, state } = query;
+      switch (state) {
+        case undefined:
+          return this.#jobPage(where, args, limit, before);
+        case "open":
+          return this.#jobPage(`${where} AND finished_at IS NULL`, args, limit, before);
+        case "finished":
+          return this.#jobPage(`${where} AND finished_at IS NOT NULL`, args, limit, before);
+        case "pending":
+        case "running":
+          return this.#jobPage(`${where} AND finished_at IS NULL`, args, limit, before, state);
+        case "partial":
+          return this.#jobPage(`${where} AND final_aggregate = ?`, [...args, state], limit, before);
+        case "success":
+        case "failure": {
+          // Finished jobs through their stored aggregate; an open job has one of these only
+          // once its quorum is reached or out of reach, so only open jobs with a quorum are read.
+          const done = this.#jobPage(
+            `${where} AND final_aggregate = ?`,
+            [...args, state],
+            limit,
+            before,
+          );
+          const open = this.#jobPage(
+            `${where} AND finished_at IS NULL AND json_extract(rollout, '$.quorum') IS NOT NULL`,
+            args,
+            limit,
+            before,
+            state,
+          );
+          return [...done, ...open].sort((a, b) => b.id - a.id).slice(0, limit);
+        }
+      }
+    });
+  }
+
+  /**
+   * The newest jobs (below `before`) matching `where` (SQL terms, each
+   * starting with AND), at most `limit`; with `aggregate`, only those whose
+   * aggregate it is, read a page at a time until enough are found.
+   */
+  #jobPage(
+    where: string,
+    args: Args,
+    limit: number,
+    before: number | undefined,
+    aggregate?: Aggregate,
+  ): JobSummary[] {
+    const found: JobSummary[] = [];
+    let below = before ?? Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const jobs = this.#q(jobsPageSql(where)).all(below, ...args, limit) as Row[];
+      for (const j of this.#summaries(jobs)) {
+        if (aggregate === undefined || j.aggregate === aggregate) found.push(j);
+      }
+      if (aggregate === undefined || found.length >= limit || jobs.length < limit) {
+        return found.slice(0, limit);
+      }
+      below = jobs[jobs.length - 1].id as number;
+    }
+  }
+
+  /** Job rows as lines of the job list, with their counts per state. */
+  #summaries(jobs: Row[]): JobSummary[] {
+    if (jobs.length === 0) return [];
+    const byJob = new Map<number, Partial<Record<TaskState, number>>>();
+    // The jobs of one submitter may be far apart: counted job by job, not over an id range.
+    const ids = JSON.stringify(jobs.map((j) => j.id));
+    for (
+      const c of this.#q(
+        `SELECT job_id, state, COUNT(*) AS n FROM tasks
+         WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id, state`,
+      ).all(ids) as Row[]
+    ) {
+      const m = byJob.get(c.job_id as number) ?? {};
+      m[c.state as TaskState] = c.n as number;
+      byJob.set(c.job_id as number, m);
+    }
+    return jobs.map((j) => {
+      const counts = byJob.get(j.id as number) ?? {};
+      return {
+        id: j.id as number,
+        score: j.score as string,
+        scope: j.scope as Scope,
+        targets: j.target_count as number,
+        submitted_at: j.submitted_at as number,
+        submitted_by: j.submitted_by as string,
+        finished_at: j.finished_at as number | null,
+        aggregate: aggregateOfCounts(counts, rolloutCol(j.rollout)?.quorum ?? null),
+        counts,
+      };
     });
   }
 

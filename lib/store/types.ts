@@ -14,6 +14,7 @@
 import type {
   AuditRecord,
   Caller,
+  JobQuery,
   JobRollout,
   JobSummary,
   JobView,
@@ -61,6 +62,11 @@ export interface JobRecord {
   retries: number;
   /** Chosen by the client; a submit sent again finds its job by it. */
   requestId: string | null;
+  /**
+   * A digest of the submit (secret values left out), compared when its
+   * request id comes again; absent or null for none.
+   */
+  requestDigest?: string | null;
   submittedAt: number;
   caller: Caller;
   /** Its quorum, batch and error budget, or null for none. */
@@ -281,6 +287,16 @@ export interface JobAccess {
   submittedBy: string;
 }
 
+/** What a stored submit's request id leads to. */
+export interface RequestRecord {
+  /** The job it made. */
+  id: number;
+  /** Who submitted it, as its one-line label. */
+  submittedBy: string;
+  /** The submit's digest; null for a job stored before digests were kept. */
+  digest: string | null;
+}
+
 /** The conductor's durable state. */
 export interface ConductorStore {
   /** What the conductor needs to start: open work, ids in use, players. */
@@ -293,17 +309,16 @@ export interface ConductorStore {
   write(fn: (tx: WriteTx) => void): Promise<void>;
   /** The job a submit with `requestId` made, if one did. */
   jobIdByRequest(requestId: string): Promise<number | undefined>;
+  /** The job a submit with `requestId` made, who submitted it and the submit's digest. */
+  jobByRequest(requestId: string): Promise<RequestRecord | undefined>;
   /** A job with its counts per state, or undefined. */
   job(id: number): Promise<JobView | undefined>;
   /** A page of a job's tasks, or undefined when there is no such job. */
   tasks(jobId: number, query: TaskQuery): Promise<TaskPage | undefined>;
   /** One task of a job with its tails and attempts, or undefined. */
   task(jobId: number, taskId: number): Promise<TaskDetail | undefined>;
-  /**
-   * The newest jobs first, at most `limit`, with ids below `before` when
-   * given, and only those `submittedBy` submitted when given.
-   */
-  jobs(limit: number, before?: number, submittedBy?: string): Promise<JobSummary[]>;
+  /** The newest jobs first that match every filter of `query`, at most `query.limit`. */
+  jobs(query: JobQuery): Promise<JobSummary[]>;
   /** What decides access to a job, or undefined when there is no such job. */
   jobAccess(id: number): Promise<JobAccess | undefined>;
   /** Audit records, newest first. */

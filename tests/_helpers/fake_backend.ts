@@ -13,6 +13,7 @@ import type {
   Caller,
   CancelResponse,
   DrainResponse,
+  JobQuery,
   JobSummary,
   JobView,
   PlayerView,
@@ -42,6 +43,7 @@ export function task(over: Partial<TaskDetail> & { id: number }): TaskDetail {
     tried: [],
     not_before: null,
     cancel_requested: false,
+    offline_since: null,
     stdout_tail: "",
     stderr_tail: "",
     attempts: [],
@@ -77,6 +79,7 @@ export function jobOf(tasks: TaskDetail[], over: Partial<JobView> = {}): JobView
     aggregate: "success",
     counts,
     task_count: tasks.length,
+    offline: 0,
     ...over,
   };
 }
@@ -160,8 +163,8 @@ export class FakeBackend implements AudienceBackend {
     return Promise.resolve(this.jobsById.get(id)?.tasks.find((t) => t.id === taskId));
   }
 
-  jobs(limit: number, before?: number): Promise<JobSummary[]> {
-    this.#call("jobs", limit, before);
+  jobs(query: JobQuery): Promise<JobSummary[]> {
+    this.#call("jobs", query);
     return Promise.resolve([]);
   }
 

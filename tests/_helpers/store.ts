@@ -40,6 +40,9 @@ export class EmptyStore implements ConductorStore {
   jobIdByRequest(): Promise<number | undefined> {
     return Promise.resolve(undefined);
   }
+  jobByRequest(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
   job(): Promise<undefined> {
     return Promise.resolve(undefined);
   }
@@ -117,6 +120,9 @@ export class ControlledStore implements ConductorStore {
   jobIdByRequest(id: string) {
     return this.#inner.jobIdByRequest(id);
   }
+  jobByRequest(id: string) {
+    return this.#inner.jobByRequest(id);
+  }
   job(id: number) {
     return this.#inner.job(id);
   }
@@ -126,8 +132,8 @@ export class ControlledStore implements ConductorStore {
   task(id: number, t: number) {
     return this.#inner.task(id, t);
   }
-  jobs(limit: number, before?: number, submittedBy?: string) {
-    return this.#inner.jobs(limit, before, submittedBy);
+  jobs(q: Parameters<ConductorStore["jobs"]>[0]) {
+    return this.#inner.jobs(q);
   }
   jobAccess(id: number) {
     return this.#inner.jobAccess(id);

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertMatch } from "../../_helpers/assert.ts";
 import { FakeBackend, task } from "../../_helpers/fake_backend.ts";
 import { type ApiContext, createApiApp, createApiHandler } from "../../../lib/conductor/api.ts";
+import type { Guard } from "../../../lib/conductor/guard.ts";
 import { OrchError } from "../../../lib/errors.ts";
 import { createLogger } from "../../../lib/log.ts";
 import { type Caller, LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
@@ -73,8 +74,8 @@ Deno.test("players and jobs are listed; jobs takes limit and before, 50 by defau
   assertEquals((await call("GET", "/v1/jobs")).body, { jobs: [] });
   assertEquals((await call("GET", "/v1/jobs?limit=5&before=9")).status, 200);
   assertEquals(backend.calls.filter((c) => c[0] === "jobs"), [
-    ["jobs", 50, undefined],
-    ["jobs", 5, 9],
+    ["jobs", { limit: 50 }],
+    ["jobs", { limit: 5, before: 9 }],
   ]);
   for (const q of ["limit=0", "limit=1001", "limit=x", "before=0", "before=-3"]) {
     const key = q.split("=")[0];
@@ -411,4 +412,48 @@ Deno.test("middleware runs before every route with the caller, and may refuse a 
   assertEquals(await r.json(), { error: { code: "forbidden", message: "alice may not do this" } });
   assertEquals(seen, ["GET /v1/health by local", "POST /v1/jobs by alice"]);
   assertEquals(backend.names, ["health"]);
+});
+
+Deno.test("jobs takes state, score, submitted_by, since and until; a bad one is a 400 naming it", async () => {
+  const { backend, call } = setup();
+  const q = "state=failure&score=deploy&submitted_by=local:alice&since=5&until=9&limit=3&before=7";
+  assertEquals((await call("GET", `/v1/jobs?${q}`)).status, 200);
+  assertEquals(backend.calls.filter((c) => c[0] === "jobs"), [
+    ["jobs", {
+      limit: 3,
+      before: 7,
+      state: "failure",
+      score: "deploy",
+      submittedBy: "local:alice",
+      since: 5,
+      until: 9,
+    }],
+  ]);
+  for (
+    const bad of ["state=done", "score=a%20b", "submitted_by=alice", "since=x", "until=-1"]
+  ) {
+    const r = await call("GET", `/v1/jobs?${bad}`);
+    assertEquals(r.status, 400, bad);
+    assertMatch(r.body.error.message, new RegExp(`query parameter ${bad.split("=")[0]}\\b`));
+  }
+  assertEquals(backend.calls.filter((c) => c[0] === "jobs").length, 1);
+});
+
+Deno.test("a caller who may read only its own jobs lists only those, whatever submitted_by says", async () => {
+  const backend = new FakeBackend();
+  const own: Guard = () => async (c, next) => {
+    c.set("jobsBy", "local:bob");
+    await next();
+  };
+  const app = createApiApp(backend, undefined, [], own);
+  const get = async (path: string) =>
+    await (await app.fetch(new Request(`http://conductor${path}`), { caller: LOCAL_CALLER }))
+      .json();
+  assertEquals(await get("/v1/jobs?submitted_by=local:alice"), { jobs: [] });
+  await get("/v1/jobs?state=open");
+  await get("/v1/jobs?submitted_by=local:bob");
+  assertEquals(backend.calls.filter((c) => c[0] === "jobs"), [
+    ["jobs", { limit: 50, state: "open", submittedBy: "local:bob" }],
+    ["jobs", { limit: 50, submittedBy: "local:bob" }],
+  ]);
 });

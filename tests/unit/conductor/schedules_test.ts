@@ -35,7 +35,7 @@ function every(name: string, ms: number, policy: MissedPolicy = "catch-up-once")
 /** The ids of the jobs `schedule` submitted, oldest first. */
 async function jobsOf(store: ConductorStore, schedule: string): Promise<number[]> {
   const ids: number[] = [];
-  for (const j of await store.jobs(1000)) {
+  for (const j of await store.jobs({ limit: 1000 })) {
     if ((await store.job(j.id))?.schedule === schedule) ids.push(j.id);
   }
   return ids.reverse();

@@ -60,8 +60,9 @@ function task(t: Partial<TaskView>): TaskView {
     tried: [],
     not_before: null,
     cancel_requested: false,
+    offline_since: null,
     ...t,
-  };
+  } as TaskView;
 }
 
 function job(aggregate: Aggregate): JobView {

@@ -9,6 +9,7 @@
 import { assert, assertEquals, assertRejects } from "../../_helpers/assert.ts";
 import {
   type Caller,
+  type JobQuery,
   LOCAL_CALLER,
   MAX_TASK_PAGE,
   MAX_TASK_PAGE_OUTPUT,
@@ -150,6 +151,7 @@ function unstartedView(id: number, host: string | null): TaskView {
     tried: [],
     not_before: null,
     cancel_requested: false,
+    offline_since: null,
   };
 }
 
@@ -175,7 +177,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals(await store.job(1), undefined);
     assertEquals(await store.tasks(1, { page: 1, limit: 10 }), undefined);
     assertEquals(await store.task(1, 1), undefined);
-    assertEquals(await store.jobs(10), []);
+    assertEquals(await store.jobs({ limit: 10 }), []);
     assertEquals(await store.jobIdByRequest("req-1"), undefined);
   });
 
@@ -281,7 +283,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals(v?.aggregate, "running");
     await store.write((tx) => tx.saveTasks([{ ...t3, state: "skipped", updatedAt: T0 + 2 }]));
     assertEquals((await store.job(1))?.aggregate, "failure");
-    assertEquals((await store.jobs(10))[0].aggregate, "failure");
+    assertEquals((await store.jobs({ limit: 10 }))[0].aggregate, "failure");
   });
 
   test("a drained player is kept until it is undrained", async ({ store }) => {
@@ -323,6 +325,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       task_count: 2,
       rollout_settings: null,
       rollout: null,
+      offline: 0,
     });
     const fresh: TaskDetail = {
       ...unstartedView(1, "p1"),
@@ -387,6 +390,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       tried: [],
       not_before: null,
       cancel_requested: false,
+      offline_since: null,
     };
     assertEquals(await store.task(1, 1), {
       ...view,
@@ -728,7 +732,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       const err = await assertRejects(() => store.tasks(1, q));
       assert(err instanceof RangeError, `${JSON.stringify(q)}: ${err}`);
     }
-    await assertRejects(() => store.jobs(0), /job list limit 0/);
+    await assertRejects(() => store.jobs({ limit: 0 }), /job list limit 0/);
   });
 
   test("a submit's request id finds its job; a second job with it writes nothing", async ({ store }) => {
@@ -799,7 +803,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       const v2 = await store.job(2);
       assertEquals([v2?.params, v2?.secret], [{ PASS: "[secret]", B: "2" }, ["PASS"]]);
       assertEquals(
-        JSON.stringify([snap, v1, v2, await store.jobs(10)]).includes("s3cr3t"),
+        JSON.stringify([snap, v1, v2, await store.jobs({ limit: 10 })]).includes("s3cr3t"),
         false,
       );
     }
@@ -966,7 +970,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     const w = store.write((tx) => {
       tx.insertJob(j, allOfTasks(j, 1, 1));
       reads.push(look("job", store.job(1)), look("request", store.jobIdByRequest("req-1")));
-      reads.push(look("jobs", store.jobs(10)), look("task", store.task(1, 1)));
+      reads.push(look("jobs", store.jobs({ limit: 10 })), look("task", store.task(1, 1)));
     }).then(() => {
       resolved = true;
     });
@@ -1065,7 +1069,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       ]);
       tx.finishJobs([{ id: 3, at: T0 + 7 }]);
     });
-    assertEquals(await store.jobs(10), [
+    assertEquals(await store.jobs({ limit: 10 }), [
       {
         id: 3,
         score: "deploy",
@@ -1100,10 +1104,96 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         counts: { succeeded: 1, failed: 1, queued: 1 },
       },
     ]);
-    assertEquals((await store.jobs(1)).map((j) => j.id), [3]);
-    assertEquals((await store.jobs(10, 3)).map((j) => j.id), [2, 1]);
-    assertEquals((await store.jobs(1, 2)).map((j) => j.id), [1]);
-    assertEquals(await store.jobs(10, 1), []);
+    assertEquals((await store.jobs({ limit: 1 })).map((j) => j.id), [3]);
+    assertEquals((await store.jobs({ limit: 10, before: 3 })).map((j) => j.id), [2, 1]);
+    assertEquals((await store.jobs({ limit: 1, before: 2 })).map((j) => j.id), [1]);
+    assertEquals(await store.jobs({ limit: 10, before: 1 }), []);
+  });
+
+  test("jobs are filtered by state, score, submitter and submit time, newest first", async ({ store }) => {
+    const quorum = { quorum: 1, batch: null, max_errors: null, batch_wait_ms: 0 };
+    const jobs = [
+      jobRecord(1, { targets: ["p1"] }), // success
+      jobRecord(2, { score: "other", caller: ALICE, submittedAt: T0 + 10 }), // partial
+      jobRecord(3, { targets: ["p1"], submittedAt: T0 + 20 }), // failure
+      jobRecord(4, { targets: ["p1"], caller: ALICE, submittedAt: T0 + 30 }), // pending
+      jobRecord(5, { targets: ["p1"], submittedAt: T0 + 40 }), // running
+      jobRecord(6, { score: "other", submittedAt: T0 + 50, rollout: quorum }), // open, success
+    ];
+    const tasks = [
+      queuedTask(1, 1, 1, "p1"),
+      queuedTask(2, 2, 2, "p1"),
+      queuedTask(3, 2, 3, "p2"),
+      queuedTask(4, 3, 4, "p1"),
+      queuedTask(5, 4, 5, "p1"),
+      queuedTask(6, 5, 6, "p1"),
+      queuedTask(7, 6, 7, "p1"),
+      queuedTask(8, 6, 8, "p2"),
+    ];
+    await store.write((tx) => {
+      for (const j of jobs) tx.insertJob(j, tasks.filter((t) => t.jobId === j.id));
+    });
+    await store.write((tx) => {
+      tx.saveTasks([
+        ended(tasks[0], "succeeded", T0 + 60, OK),
+        ended(tasks[1], "succeeded", T0 + 60, OK),
+        ended(tasks[2], "failed", T0 + 60, null),
+        ended(tasks[3], "timed_out", T0 + 60, null),
+        running(assigned(tasks[5], "p1", T0 + 60), T0 + 61),
+        ended(tasks[6], "succeeded", T0 + 60, OK),
+        running(assigned(tasks[7], "p2", T0 + 60), T0 + 61),
+      ]);
+      tx.finishJobs([1, 2, 3].map((id) => ({ id, at: T0 + 70 })));
+    });
+    const ids = async (q: Omit<JobQuery, "limit">, limit = 10) =>
+      (await store.jobs({ limit, ...q })).map((j) => j.id);
+    assertEquals(await ids({}), [6, 5, 4, 3, 2, 1]);
+    assertEquals(await ids({ state: "success" }), [6, 1]);
+    assertEquals(await ids({ state: "partial" }), [2]);
+    assertEquals(await ids({ state: "failure" }), [3]);
+    assertEquals(await ids({ state: "pending" }), [4]);
+    assertEquals(await ids({ state: "running" }), [5]);
+    assertEquals(await ids({ state: "open" }), [6, 5, 4]);
+    assertEquals(await ids({ state: "finished" }), [3, 2, 1]);
+    assertEquals(await ids({ score: "other" }), [6, 2]);
+    assertEquals(await ids({ submittedBy: "audience:alice" }), [4, 2]);
+    assertEquals(await ids({ since: T0 + 20 }), [6, 5, 4, 3]);
+    assertEquals(await ids({ until: T0 + 20 }), [2, 1]);
+    assertEquals(await ids({ since: T0 + 10, until: T0 + 40 }), [4, 3, 2]);
+    // Combined, and paged: every filter applies, and before moves on from the last id shown.
+    assertEquals(await ids({ state: "success", score: "other" }), [6]);
+    assertEquals(await ids({ state: "finished", submittedBy: "local" }), [3, 1]);
+    assertEquals(await ids({ state: "success" }, 1), [6]);
+    assertEquals(await ids({ state: "success", before: 6 }, 1), [1]);
+    assertEquals(await ids({ state: "pending", before: 4 }), []);
+    assertEquals(await ids({ state: "open", score: "deploy" }, 2), [5, 4]);
+    assertEquals(await ids({ score: "none" }), []);
+    // The listed aggregate is the one filtered by.
+    for (const state of ["success", "partial", "failure", "pending", "running"] as const) {
+      for (const j of await store.jobs({ limit: 10, state })) assertEquals(j.aggregate, state);
+    }
+    await assertRejects(() => store.jobs({ limit: 10, since: 0.5 }), /since 0.5/);
+  });
+
+  test("a submit's request id leads to its job, its submitter and its digest", async (s) => {
+    const store = s.store;
+    await store.write((tx) => {
+      tx.insertJob(jobRecord(1, { requestId: "r-1", requestDigest: "abc" }), []);
+      tx.insertJob(jobRecord(2, { requestId: "r-2", caller: ALICE }), []);
+    });
+    assertEquals(await store.jobByRequest("r-1"), {
+      id: 1,
+      submittedBy: "local",
+      digest: "abc",
+    });
+    assertEquals(await store.jobByRequest("r-2"), {
+      id: 2,
+      submittedBy: "audience:alice",
+      digest: null,
+    });
+    assertEquals(await store.jobByRequest("r-3"), undefined);
+    const reopened = await s.reopen();
+    assertEquals((await reopened.jobByRequest("r-1"))?.digest, "abc");
   });
 
   test("jobs are listed by submitter, and a job's access facts are kept", async ({ store }) => {
@@ -1113,10 +1203,16 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       tx.insertJob(jobRecord(3), []);
       tx.insertJob(jobRecord(4, { caller: ALICE, score: "other" }), []);
     });
-    assertEquals((await store.jobs(10, undefined, "audience:alice")).map((j) => j.id), [4, 2]);
-    assertEquals((await store.jobs(1, 4, "audience:alice")).map((j) => j.id), [2]);
-    assertEquals((await store.jobs(10, undefined, "local")).map((j) => j.id), [3, 1]);
-    assertEquals(await store.jobs(10, undefined, "audience:bob"), []);
+    assertEquals(
+      (await store.jobs({ limit: 10, submittedBy: "audience:alice" })).map((j) => j.id),
+      [4, 2],
+    );
+    assertEquals(
+      (await store.jobs({ limit: 1, before: 4, submittedBy: "audience:alice" })).map((j) => j.id),
+      [2],
+    );
+    assertEquals((await store.jobs({ limit: 10, submittedBy: "local" })).map((j) => j.id), [3, 1]);
+    assertEquals(await store.jobs({ limit: 10, submittedBy: "audience:bob" }), []);
     assertEquals(await store.jobAccess(2), {
       score: "deploy",
       targets: ["p1", "p2", "p3"],
@@ -1328,7 +1424,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals(await s.store.task(1, 1), undefined);
     assertEquals(await s.store.jobAccess(1), undefined);
     assertEquals(await s.store.jobIdByRequest("r-1"), undefined);
-    assertEquals((await s.store.jobs(10)).map((j) => j.id), [5, 4, 3, 2]);
+    assertEquals((await s.store.jobs({ limit: 10 })).map((j) => j.id), [5, 4, 3, 2]);
     assertEquals((await s.store.audit({ limit: 10 })).map((r) => r.at), [T0 + 2000]);
     assertEquals(await s.store.schedules(), [hourly]);
     assertEquals(await s.store.prunable(cutoff), { jobs: 0, tasks: 0 });
@@ -1341,10 +1437,10 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     // However old the cutoff, an open job (or one not marked finished) never goes.
     const all = await prune(s.store, { before: T0 + 1e12, auditBefore: null, maxRows: 100 });
     assertEquals(all, { jobs: 3, tasks: 4, audit: 0, more: false });
-    assertEquals((await s.store.jobs(10)).map((j) => j.id), [5, 4]);
+    assertEquals((await s.store.jobs({ limit: 10 })).map((j) => j.id), [5, 4]);
     assertEquals((await s.store.load()).tasks, before.tasks);
     const again = await s.reopen();
-    assertEquals((await again.jobs(10)).map((j) => j.id), [5, 4]);
+    assertEquals((await again.jobs({ limit: 10 })).map((j) => j.id), [5, 4]);
     assertEquals((await again.audit({ limit: 10 })).length, 1);
   });
 
@@ -1363,7 +1459,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     assertEquals(await s.store.tasks(1, { page: 1, limit: 10 }), undefined);
     assertEquals(await s.store.task(1, 10), undefined);
     assertEquals(await s.store.jobAccess(1), undefined);
-    assertEquals((await s.store.jobs(10)).map((j) => j.id), [3, 2]);
+    assertEquals((await s.store.jobs({ limit: 10 })).map((j) => j.id), [3, 2]);
     assertEquals((await s.store.job(2))?.task_count, 1);
     // A reopened store goes on with the job it started on before any other.
     const store = await s.reopen();
@@ -1382,7 +1478,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     // Job 1 was finished off before jobs 2 and 3 were started on.
     const firstOfJob1Done = counts.findIndex((c) => c.jobs > 0);
     assertEquals(counts[firstOfJob1Done].jobs, 1);
-    assertEquals(await store.jobs(10), []);
+    assertEquals(await store.jobs({ limit: 10 }), []);
     assertEquals(await store.prunable(T0 + 100), { jobs: 0, tasks: 0 });
     assertEquals(await store.audit({ limit: 10 }), []);
     // Ids are never used again, though the jobs and tasks that had them are gone.

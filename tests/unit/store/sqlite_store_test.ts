@@ -6,7 +6,7 @@ import { LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
 import { CONDUCTOR_MIGRATIONS } from "../../../lib/store/conductor_schema.ts";
 import { type Database, openDatabase } from "../../../lib/store/db.ts";
 import { SqliteStore } from "../../../lib/store/sqlite_store.ts";
-import { DONE_JOBS_SQL, OPEN_TASKS_SQL } from "../../../lib/store/_sqlite_sql.ts";
+import { DONE_JOBS_SQL, jobsPageSql, OPEN_TASKS_SQL } from "../../../lib/store/_sqlite_sql.ts";
 import type { TaskRow, WriteTx } from "../../../lib/store/types.ts";
 import { jobRecord, queuedTask, storeConformance } from "./conformance.ts";
 
@@ -272,7 +272,7 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
         60_000,
       ]);
       assertEquals((await s.job(3))?.finished_at, T0 + 50);
-      assertEquals((await s.jobs(10)).map((j) => [j.id, j.targets, j.submitted_by]), [
+      assertEquals((await s.jobs({ limit: 10 })).map((j) => [j.id, j.targets, j.submitted_by]), [
         [4, 2, "local"],
         [3, 1, "local"],
         [2, 2, "audience:bob"],
@@ -299,6 +299,7 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
         tried: [],
         not_before: null,
         cancel_requested: false,
+        offline_since: null,
         attempts: [{
           attempt: 1,
           player: "p1",
@@ -626,6 +627,101 @@ Deno.test("a secret value is in neither the database file nor its WAL", async ()
       assert(wal.includes('"TOKEN":null'), "the WAL holds the job");
     } finally {
       await store.close();
+    }
+  });
+});
+
+Deno.test("each filter of the job list reads through an index, not the whole table", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "conductor.db");
+    const s = SqliteStore.open(path, { create: true });
+    await s.write((tx) => {
+      for (let j = 1; j <= 200; j++) {
+        tx.insertJob(jobRecord(j, { targets: ["p1"], score: `s${j % 10}` }), [
+          { ...queuedTask(j, j, j, "p1"), state: "succeeded" },
+        ]);
+        if (j < 190) tx.finishJobs([{ id: j, at: T0 }]);
+      }
+    });
+    await s.close();
+    const db = openAt(path, LATEST);
+    try {
+      const plan = (where: string) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${jobsPageSql(where)}`).all() as { detail: string }[])
+          .map((r) => r.detail).join("; ");
+      const cases: [string, RegExp][] = [
+        ["", /^SEARCH jobs USING INTEGER PRIMARY KEY \(rowid<\?\)$/],
+        [" AND score = ?", /^SEARCH jobs USING INDEX jobs_by_score \(score=\? AND id<\?\)$/],
+        [
+          " AND submitted_by = ?",
+          /^SEARCH jobs USING INDEX jobs_by_submitter \(submitted_by=\? AND id<\?\)$/,
+        ],
+        [
+          " AND final_aggregate = ?",
+          /^SEARCH jobs USING INDEX jobs_by_final_aggregate \(final_aggregate=\? AND id<\?\)$/,
+        ],
+        [" AND finished_at IS NULL", /^SEARCH jobs USING INDEX jobs_unfinished \(id<\?\)$/],
+        // A time range is read through its index and sorted (the range bounds what is sorted).
+        [
+          " AND submitted_at >= ? AND submitted_at < ?",
+          /^SEARCH jobs USING INDEX jobs_by_submitted_at \(submitted_at>\? AND submitted_at<\?\)/,
+        ],
+      ];
+      for (const when of ["without statistics", "after ANALYZE"]) {
+        if (when === "after ANALYZE") db.exec("ANALYZE");
+        for (const [where, expected] of cases) {
+          const p = plan(where);
+          assert(expected.test(p), `${when}, ${where || "no filter"}: ${p}`);
+          assert(!/^SCAN jobs\b/.test(p), `${when}, ${where}: ${p}`);
+        }
+      }
+    } finally {
+      db.close();
+    }
+  });
+});
+
+Deno.test("a database made by schema version 8 gets each finished job's aggregate, so the state filter finds it", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "conductor.db");
+    const caller = `'{"transport":"socket","name":"local","auth":"socket_mode"}'`;
+    const job = (id: number, finished: string, rollout = "NULL") =>
+      `INSERT INTO jobs (id, score, scope, targets, params, submitted_at, submitted_by, caller,
+         finished_at, rollout) VALUES (${id}, 'deploy', 'all', '["p1","p2"]', '{}', ${T0},
+         'local', ${caller}, ${finished}, ${rollout});`;
+    const task = (id: number, jobId: number, state: string) =>
+      `INSERT INTO tasks (id, job_id, host, state, seq, updated_at)
+         VALUES (${id}, ${jobId}, 'p${id}', '${state}', ${id}, ${T0});`;
+    openAt(
+      path,
+      8,
+      [
+        job(1, String(T0)),
+        task(1, 1, "succeeded"),
+        task(2, 1, "succeeded"),
+        job(2, String(T0)),
+        task(3, 2, "succeeded"),
+        task(4, 2, "failed"),
+        job(3, String(T0)),
+        task(5, 3, "expired"),
+        task(6, 3, "failed"),
+        job(4, String(T0), `'{"quorum":1,"batch":null,"max_errors":null,"batch_wait_ms":0}'`),
+        task(7, 4, "succeeded"),
+        task(8, 4, "failed"),
+        job(5, "NULL"),
+        task(9, 5, "queued"),
+      ].join("\n"),
+    ).close();
+    const s = SqliteStore.open(path, { create: true });
+    try {
+      const ids = async (state: "success" | "partial" | "failure" | "pending") =>
+        (await s.jobs({ limit: 10, state })).map((j) => j.id);
+      assertEquals(await ids("success"), [4, 1]);
+      assertEquals(await ids("partial"), [2]);
+      assertEquals(await ids("failure"), [3]);
+      assertEquals(await ids("pending"), [5]);
+    } finally {
+      await s.close();
     }
   });
 });
