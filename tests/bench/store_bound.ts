@@ -37,7 +37,7 @@ console.log(
 const path = join(dir.path, "load.db");
 const jobs = 10;
 const perJob = 10_000;
-let store = SqliteStore.open(path);
+let store = SqliteStore.open(path, { create: true });
 const hosts = Array.from({ length: perJob }, (_, i) => `host-${String(i).padStart(5, "0")}`);
 for (let j = 1; j <= jobs; j++) {
   const first = (j - 1) * perJob + 1;
