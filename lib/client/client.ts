@@ -278,7 +278,9 @@ export class AudienceClient {
               status === 200
                 ? new OrchError(
                   "protocol",
-                  `the conductor answered ${path} with ${JSON.stringify(type)}, not an event stream`,
+                  `the conductor answered ${path} with ${
+                    JSON.stringify(type)
+                  }, not an event stream`,
                 )
                 : errorFromBody(status, parsed),
             );

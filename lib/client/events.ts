@@ -132,7 +132,9 @@ function bad(what: string): OrchError {
 }
 
 function obj(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad(`${what} is not an object`);
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw bad(`${what} is not an object`);
+  }
   return v as Record<string, unknown>;
 }
 
