@@ -86,8 +86,8 @@ export function taskEndText(state: string, t: TaskView | null, why?: string): st
     parts.push(formatDuration(t.ended_at - t.started_at));
   }
   const reason = why ?? t?.reason ?? null;
-  if (reason && state !== "succeeded") parts.push(`(${safe(reason)})`);
-  return parts.join(", ");
+  const text = parts.join(", ");
+  return reason && state !== "succeeded" ? `${text} (${safe(reason)})` : text;
 }
 
 /**
