@@ -120,6 +120,7 @@ export function conductorCommand(): CommandUnknownOpts {
           audienceMaxConnections: audienceMax,
           audienceMaxPerPeer: config.audience_max_connections_per_peer,
         },
+        eventStreams: { maxStreams: config.max_event_streams },
         log,
       });
     } catch (err) {

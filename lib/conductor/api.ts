@@ -19,6 +19,8 @@
  * | POST | /v1/jobs/ID/cancel | cancel a job: queued tasks end at once, running ones are stopped |
  * | GET | /v1/audit?limit=&before=&since=&who= | the audit trail, newest first |
  * | GET, POST | /v1/schedules | schedules (see `schedules_api.ts`) |
+ * | GET | /v1/jobs/ID/events | the job's events, as server-sent events (see `sse.ts`) |
+ * | GET | /v1/events | the events of every job the caller may read, and of players |
  *
  * Who may use which route is decided by the {@linkcode Guard} given to
  * {@linkcode createApiApp}, as middleware in front of each route.
@@ -32,6 +34,7 @@ import type { Logger } from "../log.ts";
 import type { AuditQuery } from "../store/mod.ts";
 import type { Guard, GuardVariables } from "./guard.ts";
 import { type ScheduleBackend, scheduleRoutes } from "./schedules_api.ts";
+import { type EventStreams, resumePoint } from "./sse.ts";
 import {
   API_PREFIX,
   AUDIT_WHO,
@@ -136,6 +139,7 @@ export function createApiApp(
   middleware: readonly MiddlewareHandler<ApiEnv>[] = [],
   guard: Guard = OPEN_GUARD,
   schedules?: ScheduleBackend,
+  events?: EventStreams,
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>().basePath(API_PREFIX);
   for (const m of middleware) app.use("*", m);
@@ -267,6 +271,23 @@ export function createApiApp(
 
   if (schedules) scheduleRoutes(app, schedules, guard, { json, query, readJson, notAllowed });
 
+  if (events) {
+    app.get("/jobs/:id/events", guard("job_events"), async (c) => {
+      const id = parseId(c.req.param("id"), "job id");
+      const q = query(c, ["last_event_id"]);
+      const last = resumePoint(c.req.header("last-event-id"), q.get("last_event_id"));
+      return await events.job(id, last, c.env.signal);
+    });
+    app.all("/jobs/:id/events", notAllowed("GET"));
+    app.get("/events", guard("events"), (c) => {
+      const q = query(c, ["last_event_id"]);
+      const last = resumePoint(c.req.header("last-event-id"), q.get("last_event_id"));
+      const mayRead = c.get("mayRead") ?? (() => Promise.resolve(true));
+      return events.all(last, mayRead, c.env.signal);
+    });
+    app.all("/events", notAllowed("GET"));
+  }
+
   return app;
 }
 
@@ -276,8 +297,9 @@ export function createApiHandler(
   log?: Logger,
   guard: Guard = OPEN_GUARD,
   schedules?: ScheduleBackend,
+  events?: EventStreams,
 ): ApiHandler {
-  const app = createApiApp(backend, log, [], guard, schedules);
+  const app = createApiApp(backend, log, [], guard, schedules, events);
   return async (req, ctx) => await app.fetch(req, ctx);
 }
 

@@ -39,6 +39,8 @@ import { type Clock, systemClock } from "./clock.ts";
 import { Committer } from "./committer.ts";
 import { EventBus } from "./events.ts";
 import { LiveOutputs } from "./live_output.ts";
+import { EventLog } from "./event_log.ts";
+import { DEFAULT_STREAM_LIMITS, EventStreams, type StreamLimits } from "./sse.ts";
 import type { LinkOpener } from "./link.ts";
 import { TaskMachine } from "./machine.ts";
 import { PlayerGateway } from "./players.ts";
@@ -75,6 +77,8 @@ export interface ConductorOptions {
   secrets?: SecretBox | null;
   /** Limits of the listeners; defaults suit tests. */
   limits?: ListenerLimits;
+  /** Bounds of the audience's event streams (`max_event_streams`); defaults when left out. */
+  eventStreams?: Partial<StreamLimits>;
   /** Time; the system clock unless a test drives it. */
   clock?: Clock;
   log: Logger;
@@ -143,6 +147,8 @@ export class Conductor {
   readonly events = new EventBus();
   /** What running tasks printed lately. */
   readonly live: LiveOutputs;
+  /** The audience's event streams, and the log they resume from. */
+  readonly streams: EventStreams;
   /** The audience API's backend. */
   readonly service: AudienceService;
   /** The audit trail. */
@@ -179,6 +185,15 @@ export class Conductor {
       this.#log.error("housekeeping failed", { error: errorMessage(err) });
     });
     this.live = new LiveOutputs(this.events, this.#clock);
+    this.streams = new EventStreams({
+      bus: this.events,
+      log: new EventLog(),
+      live: this.live,
+      clock: this.#clock,
+      logger: this.#log,
+      job: (id) => opts.store.job(id),
+      connected: () => this.#registry.sessions.size,
+    }, { ...DEFAULT_STREAM_LIMITS, ...opts.eventStreams });
     this.#registry = new Registry(authorised, (p) => this.#machine.heldCount(p));
     // The gateway, made below, runs the scheduler whenever placements wait.
     this.#scheduler = new Scheduler(this.#registry, () => this.#gateway.kick());
@@ -334,7 +349,7 @@ export class Conductor {
         log: this.#log,
       });
       this.#audience = await startAudienceServers({
-        handler: createApiHandler(this.service, this.#log, guard, this.schedules),
+        handler: createApiHandler(this.service, this.#log, guard, this.schedules, this.streams),
         tls: o.tls,
         listen: o.audienceListen,
         socket: o.audienceSocket,
@@ -470,6 +485,7 @@ export class Conductor {
         : Promise.resolve();
       // Waiting clients are answered now, so that the audience servers can drain.
       this.events.closeAll(why);
+      this.streams.closeAll(why);
       await this.#audience?.stop();
       await this.#local?.close();
       this.#gateway.closeAll(this.#failed ? "the conductor failed" : "the conductor is stopping");

@@ -43,7 +43,9 @@ export type RouteKind =
   | "drain"
   | "schedules"
   | "schedule_add"
-  | "schedule";
+  | "schedule"
+  | "job_events"
+  | "events";
 
 /** What the guard hands on to a route, in the context's variables. */
 export interface GuardVariables {
@@ -57,6 +59,8 @@ export interface GuardVariables {
   accepted?: (id: number) => void;
   /** A new schedule's request, decoded (and checked against the grants). */
   scheduleAdd?: ScheduleRequest;
+  /** For `/v1/events`: whether the caller may read a job (by its score and targets). */
+  mayRead?: (job: number) => Promise<boolean>;
 }
 
 /** What the guard needs. */
@@ -145,6 +149,24 @@ export function createGuard(d: GuardDeps): Guard {
           reason: c.res.status < 400 ? null : await errorOf(c.res),
         });
         return;
+      }
+      case "events": {
+        const why = access.check(p, ["read", "read_all"]);
+        if (why) await refuse("watch events", "events", why);
+        // Each job is shown only when reading it would be allowed; the grants in force decide.
+        c.set("mayRead", async (id) => {
+          const job = await d.jobAccess(id);
+          if (!job) return false;
+          const a = d.access();
+          const q = { score: job.score, targets: job.targets };
+          return a.check(
+            p,
+            job.submittedBy === p.label ? ["read", "read_all"] : ["read_all"],
+            q,
+          ) ===
+            null;
+        });
+        return await next();
       }
       case "audit": {
         const why = access.check(p, ["audit"]);
@@ -258,6 +280,7 @@ export function createGuard(d: GuardDeps): Guard {
         return await guardedScheduleChange(c, d, p.label, what, next);
       }
       case "job":
+      case "job_events":
       case "tasks":
       case "cancel": {
         const id = jobIdOf(c);
@@ -349,6 +372,7 @@ function auditedAction(kind: RouteKind): AuditAction | null {
     case "cancel":
       return "cancel";
     case "job":
+    case "job_events":
     case "tasks":
       return "read_params";
     default:

@@ -133,12 +133,29 @@ function requestDeadline(
   });
 }
 
-/** Stops `server` listening, ends its connections, and resolves once it is closed. */
-function closeServer(server: http.Server): Promise<void> {
-  return new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+/** Event streams being sent, so that a stop lets their last event (`cutoff`) go out. */
+type Streaming = Set<Promise<void>>;
+
+/** How long a stop waits for event streams to send their last event. */
+const STOP_GRACE_MS = 2_000;
+
+/**
+ * Stops `server` listening, ends its connections (after the event streams
+ * in `streaming` finished, for at most {@linkcode STOP_GRACE_MS}), and
+ * resolves once it is closed.
+ */
+async function closeServer(server: http.Server, streaming: Streaming): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  if (streaming.size > 0) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(streaming),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+  server.closeAllConnections();
+  await closed;
 }
 
 async function serveUnix(
@@ -159,10 +176,11 @@ async function serveUnix(
   }
   // Requests that arrive before the socket's mode is set are refused, so the mode is never bypassed.
   let guarded = false;
+  const streaming: Streaming = new Set();
   const server = http.createServer((req, res) => {
     const caller = () =>
       guarded ? LOCAL_CALLER : errorResponse(new OrchError("unavailable", "starting"));
-    serveNode(req, res, handler, caller, "http://conductor", log);
+    serveNode(req, res, handler, caller, "http://conductor", log, streaming);
   });
   requestDeadline(server, "connection", limits.requestMs);
   new ConnectionGuard(server, {
@@ -194,7 +212,7 @@ async function serveUnix(
       await start();
     },
     stop: async () => {
-      await closeServer(server);
+      await closeServer(server, streaming);
       await Deno.remove(path).catch(() => {});
     },
   };
@@ -259,10 +277,11 @@ async function serveHttps(
     10_000,
     10,
   );
+  const streaming: Streaming = new Set();
   const server = createMutualHttpsServer(
     tls,
     { handshakeMs: limits.handshakeMs },
-    (req, res) => serveNode(req, res, handler, httpsCaller, "https://conductor", log),
+    (req, res) => serveNode(req, res, handler, httpsCaller, "https://conductor", log, streaming),
     (reason) => refused.note({ reason }),
   );
   requestDeadline(server, "secureConnection", limits.requestMs);
@@ -280,7 +299,7 @@ async function serveHttps(
       server.close();
       await listen(server, address.host, address.port);
     },
-    stop: () => closeServer(server),
+    stop: () => closeServer(server, streaming),
   };
 }
 
@@ -306,8 +325,9 @@ function serveNode(
   caller: (req: IncomingMessage) => Caller | Response,
   origin: string,
   log: Logger,
+  streaming: Streaming,
 ): void {
-  handleNode(req, res, handler, caller, origin).catch((err) => {
+  handleNode(req, res, handler, caller, origin, streaming).catch((err) => {
     log.error("audience request failed", { error: errorMessage(err) });
     if (!res.headersSent) res.writeHead(500);
     res.end();
@@ -321,6 +341,7 @@ async function handleNode(
   handler: ApiHandler,
   callerOf: (req: IncomingMessage) => Caller | Response,
   origin: string,
+  streaming: Streaming,
 ): Promise<void> {
   const caller = callerOf(req);
   let response: Response;
@@ -351,10 +372,88 @@ async function handleNode(
       response = await handler(request, { caller, signal: abort.signal, from });
     }
   }
+  if (response.body !== null && isEventStream(response)) {
+    const sent = streamBody(res, response, response.body);
+    streaming.add(sent);
+    try {
+      await sent;
+    } finally {
+      streaming.delete(sent);
+    }
+    return;
+  }
   const text = new Uint8Array(await response.arrayBuffer());
   if (res.destroyed) return;
   res.writeHead(response.status, Object.fromEntries(response.headers));
   res.end(text);
+}
+
+/** A response sent as it is made (server-sent events), not read whole first. */
+function isEventStream(response: Response): boolean {
+  return (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+}
+
+/**
+ * A finished stream whose client does not take its last bytes within this
+ * time has its connection closed.
+ */
+const END_GRACE_MS = 30_000;
+
+/**
+ * Sends `body` as it comes, never faster than the client reads: the next
+ * piece is read only once the connection took the last one (`write`
+ * returned true, or `drain` came). The body is cancelled when the client
+ * goes away, and the connection dropped when the body fails.
+ */
+async function streamBody(
+  res: ServerResponse,
+  response: Response,
+  body: ReadableStream<Uint8Array>,
+): Promise<void> {
+  const reader = body.getReader();
+  if (res.destroyed) {
+    await reader.cancel().catch(() => {});
+    return;
+  }
+  res.once("close", () => void reader.cancel().catch(() => {}));
+  // A body that fails (its client did not read in time) ends the connection at once.
+  reader.closed.catch(() => res.destroy());
+  res.writeHead(response.status, Object.fromEntries(response.headers));
+  res.flushHeaders();
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch {
+      res.destroy();
+      return;
+    }
+    if (next.done || res.destroyed) break;
+    if (!res.write(next.value)) await drained(res);
+  }
+  if (res.destroyed) return;
+  const timer = setTimeout(() => res.destroy(), END_GRACE_MS);
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    res.once("close", done);
+    res.end(done);
+  });
+}
+
+/** Resolves when `res` can take more, or is closed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
 }
 
 /**

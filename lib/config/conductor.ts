@@ -99,6 +99,12 @@ export const conductorKeys = {
     1,
     10_000_000,
   ),
+  max_event_streams: int(
+    100,
+    "Audience event streams (GET /v1/events, /v1/jobs/ID/events) open at most; past it a new one is refused with 503. Each holds a connection and up to 1 MiB of events its client has not read.",
+    1,
+    100_000,
+  ),
   log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
   log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),
 };
