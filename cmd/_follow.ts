@@ -137,12 +137,13 @@ export class FollowPrinter {
   /** The lines a task's end prints: what is left of its lines, then how it ended. */
   taskEnd(ev: TaskEvent, detail: TaskView | null): string[] {
     const lines: string[] = [];
+    const host = ev.host ?? `task ${ev.task}`;
     for (const [stream, mark] of [["stdout", "|"], ["stderr", "!"]] as const) {
       const rest = this.#lines.flush(`${ev.task}/${ev.attempt}/${stream}`);
-      if (rest !== null) lines.push(this.#prefix(ev.host, mark) + safe(rest));
+      if (rest !== null) lines.push(this.#prefix(host, mark) + safe(rest));
     }
-    const name = safe(ev.host);
-    const label = this.#colour ? `\x1b[38;5;${hostColour(ev.host)}m${name}:\x1b[0m` : `${name}:`;
+    const name = safe(host);
+    const label = this.#colour ? `\x1b[38;5;${hostColour(host)}m${name}:\x1b[0m` : `${name}:`;
     lines.push(`${label} ${taskEndText(ev.state, detail, ev.why)}`);
     return lines;
   }

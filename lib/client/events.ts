@@ -50,8 +50,10 @@ export interface TaskEvent {
   id: string | null;
   job: number;
   task: number;
-  host: string;
-  attempt: number;
+  /** The host, or null for a task not placed yet (a queued one-of task). */
+  host: string | null;
+  /** The attempt, or null before the first. */
+  attempt: number | null;
   state: TaskState;
   at: number;
   why?: string;
@@ -205,8 +207,8 @@ export function decodeEvent(sse: SseEvent): AudienceEvent | null {
         id,
         job: num(d, "job", type),
         task: num(d, "task", type),
-        host: str(d, "host", type),
-        attempt: num(d, "attempt", type),
+        host: d.host === null ? null : str(d, "host", type),
+        attempt: d.attempt === null ? null : num(d, "attempt", type),
         state: str(d, "state", type) as TaskState,
         at: num(d, "at", type),
         ...(typeof d.why === "string" ? { why: d.why } : {}),

@@ -1,0 +1,157 @@
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch, assertNotMatch } from "../_helpers/assert.ts";
+import { Cluster } from "../_helpers/cluster.ts";
+import { Proc, ROOT, tempDir } from "../_helpers/proc.ts";
+
+const TESTDATA = join(ROOT, "tests/testdata/scores");
+
+/** `orch ARGS` on the cluster's socket, its stdout and stderr read as they come. */
+function cliProc(c: Cluster, name: string, args: string[], env: Record<string, string> = {}): Proc {
+  return c.track(new Proc(name, args, { env: { ORCH_SOCKET: c.socket, ...env } }));
+}
+
+/** The numbers of `host`'s stdout tick lines, in the order printed. */
+function ticks(lines: string[], host: string): number[] {
+  const re = new RegExp(`^${host} \\| tick (\\d+) token=`);
+  return lines.flatMap((l) => {
+    const m = l.match(re);
+    return m ? [Number(m[1])] : [];
+  });
+}
+
+Deno.test("--follow prints a line a second from two hosts, in order, before the job ends; then the outcome", async () => {
+  await using c = await Cluster.create({ players: ["p1", "p2"], scoresDir: TESTDATA });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await c.startPlayer("p2");
+  await using dir = await tempDir();
+  const stop = join(dir.path, "stop");
+  const id = await c.client.submit({
+    score: "ticker",
+    scope: "all",
+    targets: ["p1", "p2"],
+    params: { UNTIL: stop, EVERY: "1", TOKEN: "opensesame42" },
+  });
+  const follow = cliProc(c, "follow", ["status", String(id), "--follow"]);
+  // The job cannot end before the stop file exists: these lines came while it ran.
+  await follow.waitFor(/^p1 \| tick 3 token=\[secret\]$/, 30_000);
+  await follow.waitFor(/^p2 \| tick 3 token=\[secret\]$/, 30_000);
+  await follow.waitFor(/^p1 ! tock 3$/, 30_000);
+  await Deno.writeTextFile(stop, "");
+  const status = await follow.exited;
+  await follow.stop();
+  assertEquals(status.code, 0, follow.log);
+  for (const host of ["p1", "p2"]) {
+    const got = ticks(follow.lines, host);
+    assertEquals(got, got.map((_, i) => i + 1), `${host}: ${follow.log}`);
+    assert(got.length >= 3);
+    const end = follow.lines.findIndex((l) => new RegExp(`^${host}: succeeded, exit 0, `).test(l));
+    assert(end > follow.lines.findIndex((l) => l.startsWith(`${host} | tick 3 `)), follow.log);
+    assert(
+      follow.lines.some((l) => new RegExp(`^${host} \\| done after \\d+$`).test(l)),
+      follow.log,
+    );
+  }
+  assertNotMatch(follow.log, /opensesame42/);
+  // Then the outcome, as --wait prints it.
+  assertMatch(follow.log, new RegExp(`job ${id}: ticker on all of p1, p2`));
+  assertMatch(follow.log, /2 succeeded/);
+});
+
+Deno.test("submit --follow runs a job end to end: its lines, its end, the outcome and its exit status", async () => {
+  await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await using dir = await tempDir();
+  const stop = join(dir.path, "stop");
+  const run = cliProc(c, "submit", [
+    "submit",
+    "ticker",
+    "--all",
+    "-t",
+    "p1",
+    "--follow",
+    `UNTIL=${stop}`,
+    "EVERY=0.2",
+  ]);
+  await run.waitFor(/^job \d+ submitted; following its output$/);
+  await run.waitFor(/^p1 \| tick 2 token=$/, 30_000);
+  await Deno.writeTextFile(stop, "");
+  const status = await run.exited;
+  await run.stop();
+  assertEquals(status.code, 0, run.log);
+  assertMatch(run.log, /^p1: succeeded, exit 0, /m);
+  assertMatch(run.log, /^job \d+: ticker on all of p1/m);
+});
+
+Deno.test("--follow of a finished job prints its outcome; --json prints one event a line", async () => {
+  await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await using dir = await tempDir();
+  const stop = join(dir.path, "stop");
+  const id = await c.client.submit({
+    score: "ticker",
+    scope: "all",
+    targets: ["p1"],
+    params: { UNTIL: stop, EVERY: "0.2" },
+  });
+  const json = cliProc(c, "json", ["status", String(id), "--follow", "--json"]);
+  // Tick 2 comes in the snapshot or in an output event, as the CLI's start falls.
+  await json.waitFor(/^\{"type":"(snapshot|output)".*tick 2 token=/, 30_000);
+  await Deno.writeTextFile(stop, "");
+  assertEquals((await json.exited).code, 0, json.log);
+  await json.stop();
+  const events = json.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  assertEquals(events.at(-1).type, "end");
+  assertEquals(events.at(-1).aggregate, "success");
+  assert(events.some((e) => e.type === "output" && e.host === "p1"));
+
+  const after = await c.cli(["status", String(id), "--follow"]);
+  assertEquals(after.code, 0, after.stderr);
+  assertMatch(after.stdout, new RegExp(`^job ${id}: ticker on all of p1`));
+  assertMatch(after.stdout, /succeeded/);
+});
+
+Deno.test("--wait off a terminal prints a progress line per change", async () => {
+  await using c = await Cluster.create({ players: ["p1", "p2"], scoresDir: TESTDATA });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await c.startPlayer("p2");
+  await using dir = await tempDir();
+  const stop = join(dir.path, "stop");
+  const run = cliProc(c, "wait", [
+    "submit",
+    "ticker",
+    "--all",
+    "-t",
+    "p1,p2",
+    "--wait",
+    `UNTIL=${stop}`,
+    "EVERY=0.2",
+  ]);
+  await run.waitFor(/^orch: job \d+: 0\/2 done, 2 running, 0 queued, /, 30_000);
+  await Deno.writeTextFile(stop, "");
+  assertEquals((await run.exited).code, 0, run.log);
+  await run.stop();
+  assertMatch(run.log, /^job \d+: ticker on all of p1, p2/m);
+});
+
+Deno.test("--wait-timeout ends --follow with exit 5; the job goes on", async () => {
+  await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await using dir = await tempDir();
+  const stop = join(dir.path, "stop");
+  const id = await c.client.submit({
+    score: "ticker",
+    scope: "all",
+    targets: ["p1"],
+    params: { UNTIL: stop, EVERY: "0.2" },
+  });
+  const r = await c.cli(["status", String(id), "--follow", "--wait-timeout", "1s"]);
+  assertEquals(r.code, 5, r.stderr);
+  assertEquals((await c.client.job(id)).finished_at, null);
+  await Deno.writeTextFile(stop, "");
+  assertEquals((await c.wait(id)).aggregate, "success");
+});
