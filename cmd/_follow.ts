@@ -18,7 +18,7 @@ import {
   type ProgressEvent,
   type TaskEvent,
 } from "../lib/client/mod.ts";
-import { isFinal, type JobView, type TaskView } from "../lib/protocol/mod.ts";
+import { isFinal, type JobView, type TaskState, type TaskView } from "../lib/protocol/mod.ts";
 import { err, EXIT, exitState, out, waitForJob } from "./_common.ts";
 import { jobExit, printJob, type ShowOptions } from "./_format.ts";
 import { safe } from "./_safe.ts";
@@ -396,6 +396,26 @@ export async function waitWithProgress(
       deadline === null ? null : Math.max(0, deadline - Date.now()),
     );
   }
+  const job = await client.job(id);
+  if (job.finished_at !== null) progress.update(progressOfJob(job));
   progress.clear();
-  return await client.job(id);
+  return job;
+}
+
+/** A job view's counts as a progress event (the last one, after the stream's end). */
+export function progressOfJob(job: JobView): ProgressEvent {
+  let done = 0;
+  for (const [state, n] of Object.entries(job.counts)) {
+    if (isFinal(state as TaskState)) done += n ?? 0;
+  }
+  return {
+    type: "progress",
+    id: null,
+    job: job.id,
+    total: job.task_count,
+    done,
+    counts: job.counts,
+    offline: (job as JobView & { offline?: number }).offline ?? 0,
+    aggregate: job.aggregate,
+  };
 }

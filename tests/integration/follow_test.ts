@@ -134,6 +134,7 @@ Deno.test("--wait off a terminal prints a progress line per change", async () =>
   await Deno.writeTextFile(stop, "");
   assertEquals((await run.exited).code, 0, run.log);
   await run.stop();
+  assertMatch(run.log, /^orch: job \d+: 2\/2 done, 0 running, 0 queued, /m);
   assertMatch(run.log, /^job \d+: ticker on all of p1, p2/m);
 });
 
