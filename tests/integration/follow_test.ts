@@ -156,3 +156,36 @@ Deno.test("--wait-timeout ends --follow with exit 5; the job goes on", async () 
   await Deno.writeTextFile(stop, "");
   assertEquals((await c.wait(id)).aggregate, "success");
 });
+
+Deno.test("--follow rides out a conductor restart: no line printed twice, any missed bytes marked", async () => {
+  await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await using dir = await tempDir();
+  const stop = join(dir.path, "stop");
+  const id = await c.client.submit({
+    score: "ticker",
+    scope: "all",
+    targets: ["p1"],
+    params: { UNTIL: stop, EVERY: "0.3" },
+  });
+  const follow = cliProc(c, "follow-restart", ["status", String(id), "--follow"]);
+  await follow.waitFor(/^p1 \| tick 3 token=$/, 30_000);
+  await c.conductor!.proc.stop();
+  await c.startConductor();
+  await follow.waitFor(/retrying$/, 30_000);
+  // Lines printed after the restart: the stream was opened again.
+  const from = follow.lines.length;
+  await follow.waitFor(/^p1 \| tick \d+ token=$/, 30_000, from);
+  await Deno.writeTextFile(stop, "");
+  assertEquals((await follow.exited).code, 0, follow.log);
+  await follow.stop();
+  const got = ticks(follow.lines, "p1");
+  for (let i = 1; i < got.length; i++) assert(got[i] > got[i - 1], `${got}\n${follow.log}`);
+  // Each jump in the numbers comes with a marker of what was not shown.
+  const jumps = got.filter((n, i) => i > 0 && n !== got[i - 1] + 1).length;
+  const markers = follow.lines.filter((l) => /^p1 \| \[… \d+ bytes not shown …\]$/.test(l)).length;
+  assert(markers >= (jumps > 0 ? 1 : 0), follow.log);
+  assertMatch(follow.log, /^p1: succeeded, exit 0, /m);
+  if (Deno.env.get("ORCH_TEST_LOG")) console.error(follow.log);
+});
