@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertNotMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { Proc, ROOT, tempDir } from "../_helpers/proc.ts";
+import { orchCommand, Proc, ROOT, tempDir, until } from "../_helpers/proc.ts";
+import { hostColour } from "../../cmd/_follow.ts";
 
 const TESTDATA = join(ROOT, "tests/testdata/scores");
 
@@ -188,4 +189,76 @@ Deno.test("--follow rides out a conductor restart: no line printed twice, any mi
   assert(markers >= (jumps > 0 ? 1 : 0), follow.log);
   assertMatch(follow.log, /^p1: succeeded, exit 0, /m);
   if (Deno.env.get("ORCH_TEST_LOG")) console.error(follow.log);
+});
+
+/** `script` (util-linux) runs a command on a pseudo-terminal: how a test sees what a TTY gets. */
+const SCRIPT = ["/usr/bin/script", "/bin/script"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+
+/** A word quoted for `sh` (the test's own paths and flags only). */
+function shq(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+Deno.test({
+  name: "--follow colours each host on a terminal, and not with NO_COLOR set",
+  ignore: SCRIPT === undefined,
+  async fn() {
+    await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
+    await c.startConductor();
+    await c.startPlayer("p1");
+    await using dir = await tempDir();
+    const stop = join(dir.path, "stop");
+    const id = await c.client.submit({
+      score: "ticker",
+      scope: "all",
+      targets: ["p1"],
+      params: { UNTIL: stop, EVERY: "0.2" },
+    });
+    await until("two ticks", async () => (await c.job(id)).tasks[0].stdout_tail.includes("tick 2"));
+    const follow = [...orchCommand(), "status", String(id), "--follow", "--wait-timeout", "1s"];
+    const onTty = async (noColor: string | null) => {
+      // Only what the run needs: the NO_COLOR of the test's own environment stays out.
+      const env: Record<string, string> = {
+        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+        HOME: Deno.env.get("HOME") ?? "/",
+        ORCH_SOCKET: c.socket,
+        ...(noColor === null ? {} : { NO_COLOR: noColor }),
+      };
+      const out = await new Deno.Command(SCRIPT!, {
+        args: ["-q", "-e", "-c", follow.map(shq).join(" "), "/dev/null"],
+        clearEnv: true,
+        env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return new TextDecoder().decode(out.stdout);
+    };
+    const coloured = await onTty(null);
+    assert(coloured.includes(`\x1b[38;5;${hostColour("p1")}mp1 |\x1b[0m tick 1 token=`), coloured);
+    const plain = await onTty("1");
+    assert(plain.includes("p1 | tick 1 token="), plain);
+    assert(!plain.includes("\x1b[38;5;"), plain);
+    // Not a terminal, NO_COLOR unset: no colour either.
+    const [cmd, ...pre] = follow;
+    const piped = await new Deno.Command(cmd, {
+      args: pre,
+      clearEnv: true,
+      env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ORCH_SOCKET: c.socket },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const pipedText = new TextDecoder().decode(piped.stdout);
+    assert(pipedText.includes("p1 | tick 1 token="), pipedText);
+    assert(!pipedText.includes("\x1b"), pipedText);
+    await Deno.writeTextFile(stop, "");
+    assertEquals((await c.wait(id)).aggregate, "success");
+  },
 });
