@@ -418,7 +418,8 @@ async function streamBody(
   res.once("close", () => void reader.cancel().catch(() => {}));
   // A body that fails (its client did not read in time) ends the connection at once.
   reader.closed.catch(() => res.destroy());
-  res.writeHead(response.status, Object.fromEntries(response.headers));
+  // A stream holds its connection to the end; then the connection closes.
+  res.writeHead(response.status, { ...Object.fromEntries(response.headers), connection: "close" });
   res.flushHeaders();
   for (;;) {
     let next: ReadableStreamReadResult<Uint8Array>;
