@@ -43,6 +43,8 @@ export type Endpoint =
 const MAX_ANSWER = 64 << 20;
 /** Largest error answer read from an event route. */
 const MAX_ERROR_ANSWER = 64 << 10;
+/** A stream silent this long (three missed keep-alives) is opened again. */
+const STREAM_IDLE_MS = 45_000;
 /** Longest single long-poll. */
 const POLL_S = 60;
 
@@ -193,6 +195,7 @@ export class AudienceClient {
     try {
       while (!stop.signal.aborted) {
         let open: OpenStream | null = null;
+        let idleTimer: ReturnType<typeof setTimeout> | undefined;
         const closeOnStop = () => open?.close();
         stop.signal.addEventListener("abort", closeOnStop);
         try {
@@ -200,7 +203,17 @@ export class AudienceClient {
           const parser = new SseParser();
           const decoder = new TextDecoder();
           let cut = false;
+          // The conductor sends a keep-alive every 15 s: a silent connection is a dead one.
+          let idle = false;
+          const stream = open;
+          const onIdle = () => {
+            idle = true;
+            stream.close();
+          };
+          idleTimer = setTimeout(onIdle, STREAM_IDLE_MS);
           for await (const chunk of open.body) {
+            clearTimeout(idleTimer);
+            idleTimer = setTimeout(onIdle, STREAM_IDLE_MS);
             for (const sse of parser.push(decoder.decode(chunk, { stream: true }))) {
               const ev = decodeEvent(sse);
               if (sse.id !== null) lastId = sse.id;
@@ -212,9 +225,15 @@ export class AudienceClient {
             }
             if (cut || stop.signal.aborted) break;
           }
+          clearTimeout(idleTimer);
           if (stop.signal.aborted) return;
           if (!cut) {
-            throw new OrchError("unavailable", `the conductor at ${this.where} closed the stream`);
+            throw new OrchError(
+              "unavailable",
+              idle
+                ? `the conductor at ${this.where} sent nothing for ${STREAM_IDLE_MS / 1000}s`
+                : `the conductor at ${this.where} closed the stream`,
+            );
           }
         } catch (err) {
           if (stop.signal.aborted) return;
@@ -222,6 +241,7 @@ export class AudienceClient {
           if (e.code !== "unavailable") throw e;
           opts.onRetry?.(e);
         } finally {
+          clearTimeout(idleTimer);
           stop.signal.removeEventListener("abort", closeOnStop);
           open?.close();
         }
