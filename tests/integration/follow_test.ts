@@ -59,7 +59,7 @@ Deno.test("--follow prints a line a second from two hosts, in order, before the 
   assertMatch(follow.log, /2 succeeded/);
 });
 
-Deno.test("submit --follow runs a job end to end: its lines, its end, the outcome and its exit status", async () => {
+Deno.test("submit --follow over HTTPS runs a job end to end: its lines, its end, the outcome and its exit status", async () => {
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   await c.startConductor();
   await c.startPlayer("p1");
@@ -72,6 +72,7 @@ Deno.test("submit --follow runs a job end to end: its lines, its end, the outcom
     "-t",
     "p1",
     "--follow",
+    ...c.httpsFlags("alice"),
     `UNTIL=${stop}`,
     "EVERY=0.2",
   ]);
@@ -261,4 +262,27 @@ Deno.test({
     await Deno.writeTextFile(stop, "");
     assertEquals((await c.wait(id)).aggregate, "success");
   },
+});
+
+Deno.test("Ctrl-C stops following, says the job goes on, and leaves it running", async () => {
+  await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await using dir = await tempDir();
+  const stop = join(dir.path, "stop");
+  const id = await c.client.submit({
+    score: "ticker",
+    scope: "all",
+    targets: ["p1"],
+    params: { UNTIL: stop, EVERY: "0.2" },
+  });
+  const follow = cliProc(c, "follow-int", ["status", String(id), "--follow"]);
+  await follow.waitFor(/^p1 \| tick 2 token=$/, 30_000);
+  follow.signal("SIGINT");
+  assertEquals((await follow.exited).code, 5, follow.log);
+  await follow.stop();
+  assertMatch(follow.log, new RegExp(`^orch: stopped following job ${id}; it goes on`, "m"));
+  assertEquals((await c.client.job(id)).finished_at, null);
+  await Deno.writeTextFile(stop, "");
+  assertEquals((await c.wait(id)).aggregate, "success");
 });
