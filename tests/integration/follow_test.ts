@@ -286,3 +286,45 @@ Deno.test("Ctrl-C stops following, says the job goes on, and leaves it running",
   await Deno.writeTextFile(stop, "");
   assertEquals((await c.wait(id)).aggregate, "success");
 });
+
+Deno.test("the client's event stream resumes after the last event id it was given: nothing again, nothing lost", async () => {
+  await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await using dir = await tempDir();
+  const stop = join(dir.path, "stop");
+  const id = await c.client.submit({
+    score: "ticker",
+    scope: "all",
+    targets: ["p1"],
+    params: { UNTIL: stop, EVERY: "0.2" },
+  });
+  let printed = 0;
+  let last: string | null = null;
+  for await (const ev of c.client.events(id, { timeoutMs: 30_000 })) {
+    if (ev.id !== null) last = ev.id;
+    if (ev.type === "snapshot") {
+      for (const t of ev.live) {
+        for (const p of t.pieces) if (p.stream === "stdout") printed = p.offset + p.bytes;
+      }
+    }
+    if (ev.type === "output" && ev.stream === "stdout") {
+      assertEquals(ev.offset, printed);
+      printed += ev.bytes;
+      if (ev.data.includes("tick 2 ")) break;
+    }
+  }
+  assert(last !== null && printed > 0);
+  // Opened again after the last id: the stream goes on where it stopped, with no snapshot.
+  const types: string[] = [];
+  for await (const ev of c.client.events(id, { lastEventId: last, timeoutMs: 30_000 })) {
+    types.push(ev.type);
+    if (ev.type === "output" && ev.stream === "stdout") {
+      assertEquals(ev.offset, printed);
+      break;
+    }
+  }
+  assert(!types.includes("snapshot"), types.join(","));
+  await Deno.writeTextFile(stop, "");
+  assertEquals((await c.wait(id)).aggregate, "success");
+});
