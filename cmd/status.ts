@@ -14,7 +14,8 @@ import {
   TASK_STATES,
   type TaskState,
 } from "../lib/protocol/mod.ts";
-import { addAudienceFlags, clientFromFlags, exitState, parseJobId, waitForJob } from "./_common.ts";
+import { addAudienceFlags, clientFromFlags, exitState, parseJobId } from "./_common.ts";
+import { followJob, waitWithProgress } from "./_follow.ts";
 import { DEFAULT_STATUS_LIMIT, jobExit, MAX_STATUS_LIMIT, printJob } from "./_format.ts";
 import { durationFlag, linesFlag } from "./submit.ts";
 
@@ -68,7 +69,14 @@ export function statusCommand(): CommandUnknownOpts {
     .argument("<job>", "the job id")
     .option("--json", 'print JSON instead of text: {"job": …, "tasks": …}')
     .option("-w, --wait", "wait for the job to finish first; the exit status tells the outcome")
-    .option("--wait-timeout <duration>", "with --wait: give up waiting after this long (exit 5)")
+    .option(
+      "-f, --follow",
+      "print the job's output as it arrives (host | line; host ! for stderr), then the outcome as --wait does",
+    )
+    .option(
+      "--wait-timeout <duration>",
+      "with --wait or --follow: give up waiting after this long (exit 5)",
+    )
     .option("--lines <n>", "lines of each output tail to show, or all (default 5)")
     .option("--host <name>", "only the task on this host")
     .option("--state <state>", `only tasks in this state (${TASK_STATES.join(", ")})`)
@@ -93,7 +101,11 @@ export function statusCommand(): CommandUnknownOpts {
       host: opts.host === undefined ? undefined : hostFlag(opts.host),
     };
     const client = await clientFromFlags(opts);
-    const job = opts.wait ? await waitForJob(client, id, waitTimeout) : await client.job(id);
+    if (opts.follow) {
+      await followJob(client, id, { timeoutMs: waitTimeout, json: opts.json, show });
+      return;
+    }
+    const job = opts.wait ? await waitWithProgress(client, id, waitTimeout) : await client.job(id);
     await printJob(client, job, show);
     if (opts.wait) exitState.code = jobExit(job);
   });

@@ -16,7 +16,8 @@ import {
   MAX_RETRIES,
   splitTargetList,
 } from "../lib/protocol/mod.ts";
-import { addAudienceFlags, clientFromFlags, err, exitState, out, waitForJob } from "./_common.ts";
+import { addAudienceFlags, clientFromFlags, err, exitState, out } from "./_common.ts";
+import { followJob, waitWithProgress } from "./_follow.ts";
 import { jobExit, printJob } from "./_format.ts";
 
 /** Collects `--target` values: repeatable, comma-separated lists too. */
@@ -288,7 +289,14 @@ export function submitCommand(): CommandUnknownOpts {
       "keep trying to reach the conductor this long; the submit is sent again safely (default 10s)",
     )
     .option("-w, --wait", "wait for the job to finish; the exit status tells the outcome")
-    .option("--wait-timeout <duration>", "with --wait: give up waiting after this long (exit 5)")
+    .option(
+      "-f, --follow",
+      "print the job's output as it arrives (host | line; host ! for stderr), then the outcome as --wait does",
+    )
+    .option(
+      "--wait-timeout <duration>",
+      "with --wait or --follow: give up waiting after this long (exit 5)",
+    )
     .option(
       "--secret <key=value>",
       "a secret parameter: never stored or shown in clear; VALUE, @FILE or @- (stdin) (repeatable)",
@@ -296,7 +304,10 @@ export function submitCommand(): CommandUnknownOpts {
       [] as string[],
     )
     .option("--json", "print JSON instead of text")
-    .option("--lines <n>", "with --wait: lines of each output tail to show, or all (default 5)");
+    .option(
+      "--lines <n>",
+      "with --wait or --follow: lines of each output tail to show, or all (default 5)",
+    );
   addJobFlags(cmd);
   addAudienceFlags(cmd);
   cmd.action(async (score, args, opts) => {
@@ -329,12 +340,17 @@ export function submitCommand(): CommandUnknownOpts {
       retryForMs,
       onRetry: (e) => err(`orch: ${safe(e.message)}; retrying`),
     });
+    if (opts.follow) {
+      if (!opts.json) err(`job ${id} submitted; following its output`);
+      await followJob(client, id, { timeoutMs: waitTimeout, json: opts.json, show: { lines } });
+      return;
+    }
     if (!opts.wait) {
       out(opts.json ? JSON.stringify({ id }) : String(id));
       return;
     }
     if (!opts.json) err(`job ${id} submitted; waiting`);
-    const job = await waitForJob(client, id, waitTimeout);
+    const job = await waitWithProgress(client, id, waitTimeout);
     await printJob(client, job, { json: opts.json, lines });
     exitState.code = jobExit(job);
   });

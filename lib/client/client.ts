@@ -33,6 +33,8 @@ import {
 } from "../protocol/mod.ts";
 import { clientTlsOptions, type TlsMaterial } from "../tls/mod.ts";
 import { makeLocalProof } from "./local_proof.ts";
+import { type AudienceEvent, decodeEvent } from "./events.ts";
+import { SseParser } from "./sse.ts";
 
 /** Where the conductor's API is. */
 export type Endpoint =
@@ -41,8 +43,30 @@ export type Endpoint =
 
 /** Largest answer the client reads. */
 const MAX_ANSWER = 64 << 20;
+/** Largest error answer read from an event route. */
+const MAX_ERROR_ANSWER = 64 << 10;
+/** A stream silent this long (three missed keep-alives) is opened again. */
+const STREAM_IDLE_MS = 45_000;
 /** Longest single long-poll. */
 const POLL_S = 60;
+
+/** How {@linkcode AudienceClient.events} follows a stream. */
+export interface EventStreamOptions {
+  /** Resume after this event id (from an earlier stream). */
+  lastEventId?: string;
+  /** Stop following after this long (ms); null or absent: until the stream ends. */
+  timeoutMs?: number | null;
+  /** Stop following when this is aborted. */
+  signal?: AbortSignal;
+  /** Told each time a dropped or refused connection is tried again. */
+  onRetry?: (err: OrchError) => void;
+}
+
+/** An event stream's connection: its body as it arrives, and how to close it. */
+interface OpenStream {
+  body: AsyncIterable<Uint8Array>;
+  close: () => void;
+}
 
 /** A client of one conductor. */
 export class AudienceClient {
@@ -147,6 +171,165 @@ export class AudienceClient {
         return this.#call("GET", `/jobs/${id}?wait=${waitS.toFixed(3)}`) as Promise<JobView>;
       });
       if (job.finished_at !== null || Date.now() >= deadline) return job;
+    }
+  }
+
+  /**
+   * Follows the event stream of job `job` (`GET /v1/jobs/ID/events`), or of
+   * every job the caller may read when `job` is null (`GET /v1/events`), as
+   * typed events. A dropped connection (a conductor restart, a `cutoff`) is
+   * opened again with the last event id seen, after a doubling wait (250 ms
+   * up to 5 s). Ends after a job's `end` event, when `opts.signal` is
+   * aborted, or when `opts.timeoutMs` has passed. A conductor that does not
+   * serve events answers `not_found` (see {@linkcode AudienceClient.job} to
+   * tell it from a job that does not exist).
+   *
+   * @example
+   * ```ts
+   * for await (const ev of client.events(7)) {
+   *   if (ev.type === "output") console.log(ev.host, ev.data);
+   * }
+   * ```
+   */
+  async *events(job: number | null, opts: EventStreamOptions = {}): AsyncGenerator<AudienceEvent> {
+    const path = job === null ? "/events" : `/jobs/${job}/events`;
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    opts.signal?.addEventListener("abort", onAbort);
+    if (opts.signal?.aborted) stop.abort();
+    const timer = opts.timeoutMs === null || opts.timeoutMs === undefined
+      ? undefined
+      : setTimeout(onAbort, Math.max(0, opts.timeoutMs));
+    let lastId = opts.lastEventId ?? null;
+    let delay = 250;
+    try {
+      while (!stop.signal.aborted) {
+        let open: OpenStream | null = null;
+        let idleTimer: ReturnType<typeof setTimeout> | undefined;
+        const closeOnStop = () => open?.close();
+        stop.signal.addEventListener("abort", closeOnStop);
+        try {
+          open = await this.#openStream(path, lastId, stop.signal);
+          const parser = new SseParser();
+          const decoder = new TextDecoder();
+          let cut = false;
+          // The conductor sends a keep-alive every 15 s: a silent connection is a dead one.
+          let idle = false;
+          const stream = open;
+          const onIdle = () => {
+            idle = true;
+            stream.close();
+          };
+          idleTimer = setTimeout(onIdle, STREAM_IDLE_MS);
+          for await (const chunk of open.body) {
+            clearTimeout(idleTimer);
+            idleTimer = setTimeout(onIdle, STREAM_IDLE_MS);
+            for (const sse of parser.push(decoder.decode(chunk, { stream: true }))) {
+              const ev = decodeEvent(sse);
+              if (sse.id !== null) lastId = sse.id;
+              if (ev === null) continue;
+              delay = 250;
+              yield ev;
+              if (ev.type === "end" && job !== null) return;
+              if (ev.type === "cutoff") cut = true;
+            }
+            if (cut || stop.signal.aborted) break;
+          }
+          clearTimeout(idleTimer);
+          if (stop.signal.aborted) return;
+          if (!cut) {
+            throw new OrchError(
+              "unavailable",
+              idle
+                ? `the conductor at ${this.where} sent nothing for ${STREAM_IDLE_MS / 1000}s`
+                : `the conductor at ${this.where} closed the stream`,
+            );
+          }
+        } catch (err) {
+          if (stop.signal.aborted) return;
+          const e = err instanceof OrchError ? err : this.#unavailable(err);
+          if (e.code !== "unavailable") throw e;
+          opts.onRetry?.(e);
+        } finally {
+          clearTimeout(idleTimer);
+          stop.signal.removeEventListener("abort", closeOnStop);
+          open?.close();
+        }
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(done, delay);
+          function done() {
+            clearTimeout(t);
+            stop.signal.removeEventListener("abort", done);
+            resolve();
+          }
+          stop.signal.addEventListener("abort", done);
+        });
+        delay = Math.min(delay * 2, 5000);
+      }
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Opens an event stream; rejects with the conductor's error when it does not answer 200. */
+  async #openStream(path: string, lastId: string | null, signal: AbortSignal): Promise<OpenStream> {
+    const e = this.endpoint;
+    const proof = e.kind === "socket" ? await makeLocalProof(e.path) : null;
+    const headers: Record<string, string> = { accept: "text/event-stream" };
+    if (proof) headers["authorization"] = proof.header;
+    if (lastId !== null) headers["last-event-id"] = lastId;
+    const options = { method: "GET", path: `${API_PREFIX}${path}`, headers };
+    try {
+      return await new Promise<OpenStream>((resolve, reject) => {
+        const onResponse = (res: http.IncomingMessage) => {
+          const status = res.statusCode ?? 0;
+          const type = String(res.headers["content-type"] ?? "");
+          if (status === 200 && type.startsWith("text/event-stream")) {
+            resolve({ body: res, close: () => req.destroy() });
+            return;
+          }
+          const chunks: Uint8Array[] = [];
+          let size = 0;
+          res.on("data", (c: Uint8Array) => {
+            size += c.length;
+            if (size > MAX_ERROR_ANSWER) req.destroy();
+            else chunks.push(c);
+          });
+          res.on("error", (err) => reject(this.#unavailable(err)));
+          res.on("end", () => {
+            let parsed: unknown = null;
+            try {
+              parsed = JSON.parse(new TextDecoder().decode(concatBytes(chunks)));
+            } catch {
+              // not JSON: errorFromBody says so by the status
+            }
+            reject(
+              status === 200
+                ? new OrchError(
+                  "protocol",
+                  `the conductor answered ${path} with ${
+                    JSON.stringify(type)
+                  }, not an event stream`,
+                )
+                : errorFromBody(status, parsed),
+            );
+          });
+        };
+        const req = e.kind === "socket"
+          ? http.request({ ...options, socketPath: e.path }, onResponse)
+          : https.request({
+            ...options,
+            host: e.host,
+            port: e.port,
+            ...clientTlsOptions(e.tls, e.expectName, "conductor"),
+          }, onResponse);
+        req.on("error", (err) => reject(this.#unavailable(err)));
+        signal.addEventListener("abort", () => req.destroy(), { once: true });
+        req.end();
+      });
+    } finally {
+      await proof?.discard();
     }
   }
 

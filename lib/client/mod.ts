@@ -6,3 +6,5 @@
 
 export * from "./client.ts";
 export * from "./local_proof.ts";
+export * from "./events.ts";
+export * from "./sse.ts";
