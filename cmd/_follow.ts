@@ -415,7 +415,7 @@ export function progressOfJob(job: JobView): ProgressEvent {
     total: job.task_count,
     done,
     counts: job.counts,
-    offline: (job as JobView & { offline?: number }).offline ?? 0,
+    offline: job.offline,
     aggregate: job.aggregate,
   };
 }

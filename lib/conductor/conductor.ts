@@ -212,7 +212,8 @@ export class Conductor {
       live: this.live,
       clock: this.#clock,
       logger: this.#log,
-      job: (id) => opts.store.job(id),
+      // The service's view: with the live count of tasks waiting for offline hosts.
+      job: (id) => this.service.job(id),
       connected: () => this.#registry.sessions.size,
     }, { ...DEFAULT_STREAM_LIMITS, ...opts.eventStreams });
     this.#registry = new Registry(authorised, (p) => this.#machine.heldCount(p));

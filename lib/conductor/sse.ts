@@ -100,8 +100,8 @@ export function progressOf(view: JobView): Record<string, unknown> {
     total: view.task_count,
     done,
     counts: view.counts,
-    // Queued tasks waiting for a host that is not connected, where the view tells.
-    offline: (view as JobView & { offline?: number }).offline ?? 0,
+    // Queued tasks waiting for a host that is not connected.
+    offline: view.offline,
     aggregate: view.aggregate,
   };
 }

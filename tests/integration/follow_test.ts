@@ -115,8 +115,8 @@ Deno.test("--follow of a finished job prints its outcome; --json prints one even
   assertMatch(after.stdout, /succeeded/);
 });
 
-Deno.test("--wait off a terminal prints a progress line per change", async () => {
-  await using c = await Cluster.create({ players: ["p1", "p2"], scoresDir: TESTDATA });
+Deno.test("--wait off a terminal prints a progress line per change, offline hosts told apart", async () => {
+  await using c = await Cluster.create({ players: ["p1", "p2", "p3"], scoresDir: TESTDATA });
   await c.startConductor();
   await c.startPlayer("p1");
   await c.startPlayer("p2");
@@ -127,17 +127,22 @@ Deno.test("--wait off a terminal prints a progress line per change", async () =>
     "ticker",
     "--all",
     "-t",
-    "p1,p2",
+    "p1,p2,p3",
     "--wait",
     `UNTIL=${stop}`,
     "EVERY=0.2",
   ]);
-  await run.waitFor(/^orch: job \d+: 0\/2 done, 2 running, 0 queued, /, 30_000);
+  await run.waitFor(
+    /^orch: job \d+: 0\/3 done, 2 running, 1 queued \(1 for offline hosts\), /,
+    30_000,
+  );
   await Deno.writeTextFile(stop, "");
+  await run.waitFor(/^orch: job \d+: 2\/3 done, 0 running, 1 queued \(1 for offline hosts\), /);
+  await c.startPlayer("p3");
   assertEquals((await run.exited).code, 0, run.log);
   await run.stop();
-  assertMatch(run.log, /^orch: job \d+: 2\/2 done, 0 running, 0 queued, /m);
-  assertMatch(run.log, /^job \d+: ticker on all of p1, p2/m);
+  assertMatch(run.log, /^orch: job \d+: 3\/3 done, 0 running, 0 queued, /m);
+  assertMatch(run.log, /^job \d+: ticker on all of p1, p2, p3/m);
 });
 
 Deno.test("--wait-timeout ends --follow with exit 5; the job goes on", async () => {
