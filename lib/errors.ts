@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   finished: 409,
   /** The request body is larger than allowed. */
   too_large: 413,
+  /** The caller holds as many of something (event streams) as one caller may. */
+  too_many: 429,
   /** The caller did not prove who it is. */
   unauthenticated: 401,
   /** The caller is not allowed to do this (or the peer's certificate is not acceptable). */

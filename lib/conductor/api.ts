@@ -295,14 +295,14 @@ export function createApiApp(
       const id = parseId(c.req.param("id"), "job id");
       const q = query(c, ["last_event_id"]);
       const last = resumePoint(c.req.header("last-event-id"), q.get("last_event_id"));
-      return await events.job(id, last, c.env.signal);
+      return await events.job(id, last, callerLabel(c.env.caller), c.env.signal);
     });
     app.all("/jobs/:id/events", notAllowed("GET"));
     app.get("/events", guard("events"), (c) => {
       const q = query(c, ["last_event_id"]);
       const last = resumePoint(c.req.header("last-event-id"), q.get("last_event_id"));
       const mayRead = c.get("mayRead") ?? (() => Promise.resolve(true));
-      return events.all(last, mayRead, c.env.signal);
+      return events.all(last, mayRead, callerLabel(c.env.caller), c.env.signal);
     });
     app.all("/events", notAllowed("GET"));
   }

@@ -14,7 +14,7 @@
  */
 
 import type { Output, OutputStream } from "../protocol/mod.ts";
-import { utf8Length } from "../protocol/mod.ts";
+import { maskText, utf8Length } from "../protocol/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { ConductorEvent, EventBus } from "./events.ts";
 
@@ -50,6 +50,8 @@ export const DEFAULT_LIVE_LIMITS: LiveOutputLimits = { perStream: 16 << 10, tota
 
 interface Entry {
   job: number;
+  /** The job's secret values: masked again in the joined text, where a piece boundary cannot hide one. */
+  secrets: readonly string[];
   attempt: number;
   player: string;
   pieces: (OutputPiece & { size: number })[];
@@ -86,14 +88,28 @@ export class LiveOutputs {
    * that runs there (the caller checked), its text already masked; keeps it
    * and publishes it.
    */
-  add(job: number, task: number, player: string, m: Output, data: string): void {
+  add(
+    job: number,
+    task: number,
+    player: string,
+    m: Output,
+    data: string,
+    secrets: readonly string[] = [],
+  ): void {
     let e = this.#entries.get(task);
     if (e && e.attempt !== m.attempt) {
       this.#forget(task);
       e = undefined;
     }
     if (!e) {
-      e = { job, attempt: m.attempt, player, pieces: [], size: { stdout: 0, stderr: 0 } };
+      e = {
+        job,
+        secrets,
+        attempt: m.attempt,
+        player,
+        pieces: [],
+        size: { stdout: 0, stderr: 0 },
+      };
       this.#entries.set(task, e);
     }
     const size = utf8Length(data);
@@ -155,7 +171,7 @@ export class LiveOutputs {
       out += p.data;
       next = p.offset + p.bytes;
     }
-    return any ? out : undefined;
+    return any ? maskText(out, e.secrets) : undefined;
   }
 
   /** The tasks of job `job` with live output kept. */

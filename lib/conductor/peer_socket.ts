@@ -271,9 +271,12 @@ class Server implements PeerSocket {
       at += chunk.length;
     }
     const answer = await o.serve({ peer, body: body.subarray(0, at), problem });
-    this.#timeout(c, SO_SNDTIMEO, o.requestMs);
+    // The whole answer must be taken within the time a request may take to arrive.
+    const sendBy = performance.now() + o.requestMs;
     let sent = 0;
     while (sent < answer.length) {
+      const left = sendBy - performance.now();
+      if (left <= 0 || !this.#timeout(c, SO_SNDTIMEO, left)) return;
       const n = Number(await s.write(c, answer.subarray(sent), BigInt(answer.length - sent)));
       if (n <= 0) return;
       sent += n;

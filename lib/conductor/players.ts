@@ -376,7 +376,7 @@ export class PlayerGateway {
     // Output of an attempt that ended (its result came first) or is not this player's: not shown.
     if (!t) return;
     const secrets = jobSecrets(t.job);
-    this.#d.live.add(t.job.id, t.id, session.name!, m, maskText(m.data, secrets));
+    this.#d.live.add(t.job.id, t.id, session.name!, m, maskText(m.data, secrets), secrets);
   }
 
   #onResult(session: Session, r: Result): void {

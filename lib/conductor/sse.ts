@@ -22,7 +22,7 @@
 
 import { OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { isFinal, type JobView, type TaskState } from "../protocol/mod.ts";
+import { isFinal, type JobView, type TaskState, utf8Length } from "../protocol/mod.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 import {
   type EventId,
@@ -38,6 +38,8 @@ import type { LiveOutputs } from "./live_output.ts";
 export interface StreamLimits {
   /** Streams open at most (`max_event_streams`). */
   maxStreams: number;
+  /** Streams one caller may hold open at once, so that one cannot take them all. */
+  maxPerCaller: number;
   /** Bytes of events waiting for one stream's client at most. */
   bufferBytes: number;
   /** Events waiting for one stream's client at most. */
@@ -61,6 +63,7 @@ export interface StreamLimits {
  */
 export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxStreams: 100,
+  maxPerCaller: 16,
   bufferBytes: 1 << 20,
   bufferEvents: 10_000,
   keepAliveMs: 15_000,
@@ -165,7 +168,7 @@ class Stream {
   /** Adds an event for the client; one too many cuts the stream off. */
   push(w: Waiting): void {
     if (this.#closing) return;
-    const size = w.text.length;
+    const size = utf8Length(w.text);
     if (
       this.#queue.length >= this.#limits.bufferEvents ||
       this.#bytes + size > this.#limits.bufferBytes
@@ -185,7 +188,7 @@ class Stream {
   unshift(ws: Waiting[]): void {
     if (this.#closing) return;
     this.#queue = [...ws, ...this.#queue];
-    for (const w of ws) this.#bytes += w.text.length;
+    for (const w of ws) this.#bytes += utf8Length(w.text);
     this.#wake();
   }
 
@@ -252,7 +255,7 @@ class Stream {
         await new Promise<void>((resolve) => (this.#waiter = resolve));
         continue;
       }
-      this.#bytes -= w.text.length;
+      this.#bytes -= utf8Length(w.text);
       if (w.job !== null && this.#filter && !(await this.#mayRead(w.job))) continue;
       if (this.#closed) return;
       controller.enqueue(encoder.encode(w.text));
@@ -310,6 +313,8 @@ export class EventStreams {
   readonly #d: StreamDeps;
   readonly #limits: StreamLimits;
   readonly #streams = new Set<Stream>();
+  /** Streams open per caller (its label). */
+  readonly #perCaller = new Map<string, number>();
   /** Per-job streams open, by job; and `/v1/events` streams open. */
   readonly #watching = new Map<number, number>();
   #watchingAll = 0;
@@ -337,9 +342,14 @@ export class EventStreams {
    * `OrchError` `not_found` when there is no such job, `unavailable` when
    * too many streams are open or the conductor is stopping.
    */
-  async job(id: number, last: EventId | null, signal?: AbortSignal): Promise<Response> {
+  async job(
+    id: number,
+    last: EventId | null,
+    who: string,
+    signal?: AbortSignal,
+  ): Promise<Response> {
     const d = this.#d;
-    const stream = this.#admit(null, id);
+    const stream = this.#admit(null, id, who);
     const send = (e: LoggedEvent) => {
       stream.push({
         job: e.job,
@@ -351,7 +361,7 @@ export class EventStreams {
     const unlisten = d.log.listen((e) => {
       if (e.job === id) send(e);
     });
-    const replay = last === null ? null : d.log.after(last, id);
+    const replay = this.#fits(last === null ? null : d.log.after(last, id));
     const at = d.log.seq;
     const live = replay === null ? d.live.ofJob(id) : [];
     this.#opened(stream, unlisten, signal);
@@ -408,13 +418,13 @@ export class EventStreams {
    * The stream of every job `filter` lets through, and of players'
    * connects and disconnects; as {@linkcode job} otherwise.
    */
-  all(last: EventId | null, filter: JobFilter, signal?: AbortSignal): Response {
+  all(last: EventId | null, filter: JobFilter, who: string, signal?: AbortSignal): Response {
     const d = this.#d;
-    const stream = this.#admit(filter, null);
+    const stream = this.#admit(filter, null, who);
     const unlisten = d.log.listen((e) => {
       stream.push({ job: e.job, text: frame(e.type, e.data, d.log.idOf(e.seq)) });
     });
-    const replay = last === null ? null : d.log.after(last);
+    const replay = this.#fits(last === null ? null : d.log.after(last));
     const at = d.log.seq;
     this.#opened(stream, unlisten, signal);
     const head: Waiting[] = replay === null
@@ -431,6 +441,18 @@ export class EventStreams {
     return streamResponse(stream);
   }
 
+  /**
+   * `replay` when it fits in half a stream's buffer (the other half is for
+   * what happens meanwhile), else null: the stream starts from a snapshot,
+   * so that a resume never holds more than a stream may.
+   */
+  #fits(replay: LoggedEvent[] | null): LoggedEvent[] | null {
+    if (replay === null || replay.length > this.#limits.bufferEvents / 2) return null;
+    let bytes = 0;
+    for (const e of replay) bytes += utf8Length(e.data) + 64;
+    return bytes > this.#limits.bufferBytes / 2 ? null : replay;
+  }
+
   /** Ends every stream with a `cutoff` saying `reason`; new ones are refused from now on. */
   closeAll(reason: string): void {
     this.#stopping = reason;
@@ -439,8 +461,16 @@ export class EventStreams {
     this.#progressDue.clear();
   }
 
-  #admit(filter: JobFilter | null, job: number | null): Stream {
+  #admit(filter: JobFilter | null, job: number | null, who: string): Stream {
     if (this.#stopping !== null) throw new OrchError("unavailable", this.#stopping);
+    const mine = this.#perCaller.get(who) ?? 0;
+    if (mine >= this.#limits.maxPerCaller) {
+      throw new OrchError(
+        "too_many",
+        `${who} has ${mine} event streams open, the most one caller may hold`,
+        { hint: "close one (each dashboard tab and each --follow holds one)" },
+      );
+    }
     if (this.#streams.size >= this.#limits.maxStreams) {
       throw new OrchError(
         "unavailable",
@@ -456,6 +486,9 @@ export class EventStreams {
       if (!counted) return;
       counted = false;
       this.#streams.delete(stream);
+      const left = (this.#perCaller.get(who) ?? 1) - 1;
+      if (left <= 0) this.#perCaller.delete(who);
+      else this.#perCaller.set(who, left);
       if (job === null) this.#watchingAll--;
       else {
         const n = (this.#watching.get(job) ?? 1) - 1;
@@ -464,6 +497,7 @@ export class EventStreams {
       }
     });
     this.#streams.add(stream);
+    this.#perCaller.set(who, mine + 1);
     if (job === null) this.#watchingAll++;
     else this.#watching.set(job, (this.#watching.get(job) ?? 0) + 1);
     return stream;

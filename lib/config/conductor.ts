@@ -115,9 +115,9 @@ export const conductorKeys = {
   ),
   max_event_streams: int(
     100,
-    "Audience event streams (GET /v1/events, /v1/jobs/ID/events) open at most; past it a new one is refused with 503. Each holds a connection and up to 1 MiB of events its client has not read.",
+    "Audience event streams (GET /v1/events, /v1/jobs/ID/events) open at most; past it a new one is refused with 503. Each holds a connection and up to 1 MiB of events its client has not read; one caller holds at most 16.",
     1,
-    100_000,
+    10_000,
   ),
   retention: durationOrOff(
     30 * 86_400_000,

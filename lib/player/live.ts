@@ -101,10 +101,83 @@ export function charStart(bytes: Uint8Array, i: number): number {
   return (bytes[j] & 0xc0) === 0x80 ? i : j || i;
 }
 
+const encoder = new TextEncoder();
+
+/**
+ * Where a piece of `bytes` that was to end at `end` may end without cutting
+ * a secret: not inside an occurrence of one, and not just after the start
+ * of one (the rest of it may follow), so that every secret goes whole in
+ * one piece and is masked there. 0 when nothing may go yet.
+ */
+export function secretSafeEnd(
+  bytes: Uint8Array,
+  end: number,
+  secrets: readonly Uint8Array[],
+): number {
+  for (let before = -1; before !== end;) {
+    before = end;
+    for (const s of secrets) {
+      // Just after a start of it: keep that start for the next piece.
+      for (let k = Math.min(s.length - 1, end); k > 0; k--) {
+        if (matchAt(bytes, end - k, s.subarray(0, k))) {
+          end -= k;
+          break;
+        }
+      }
+      // Inside an occurrence of it: end before that occurrence.
+      const spanning = occurrenceSpanning(bytes, end, s);
+      if (spanning >= 0) end = spanning;
+    }
+  }
+  return end;
+}
+
+/**
+ * Where output kept from `bytes` may start after the oldest bytes up to
+ * `start` were dropped, without keeping the end of a secret whose start was
+ * dropped: past any occurrence the cut falls in, and past a leading end of one.
+ */
+export function secretSafeStart(
+  bytes: Uint8Array,
+  start: number,
+  secrets: readonly Uint8Array[],
+): number {
+  for (let before = -1; before !== start;) {
+    before = start;
+    for (const s of secrets) {
+      const spanning = occurrenceSpanning(bytes, start, s);
+      if (spanning >= 0) start = spanning + s.length;
+      for (let k = Math.min(s.length - 1, bytes.length - start); k > 0; k--) {
+        if (matchAt(bytes, start, s.subarray(s.length - k))) {
+          start += k;
+          break;
+        }
+      }
+    }
+  }
+  return start;
+}
+
+/** Where an occurrence of `s` in `bytes` that `at` falls strictly inside starts, or -1. */
+function occurrenceSpanning(bytes: Uint8Array, at: number, s: Uint8Array): number {
+  for (let i = Math.max(0, at - s.length + 1); i < at && i + s.length <= bytes.length; i++) {
+    if (matchAt(bytes, i, s)) return i;
+  }
+  return -1;
+}
+
+function matchAt(bytes: Uint8Array, at: number, s: Uint8Array): boolean {
+  if (at < 0 || at + s.length > bytes.length) return false;
+  for (let i = 0; i < s.length; i++) if (bytes[at + i] !== s[i]) return false;
+  return true;
+}
+
 /** Streams one run's stdout and stderr; see the module doc. */
 export class LiveOutput {
   readonly #o: LiveOutputOptions;
   readonly #now: () => number;
+  /** The secret values as bytes, for cutting pieces around them. */
+  readonly #secrets: Uint8Array[];
   readonly #streams = new Map<OutputStream, Pending>(
     OUTPUT_STREAMS.map((s) => [s, new Pending()]),
   );
@@ -118,6 +191,7 @@ export class LiveOutput {
   constructor(opts: LiveOutputOptions) {
     this.#o = opts;
     this.#now = opts.now ?? (() => performance.now());
+    this.#secrets = opts.secrets.map((x) => encoder.encode(x));
     this.#tokens = Math.max(opts.burst, LIMITS.maxOutputChunk);
     this.#filled = this.#now();
   }
@@ -154,6 +228,8 @@ export class LiveOutput {
     const nl = bytes.indexOf(NEWLINE, cut);
     cut = nl >= 0 && nl < bytes.length - 1 ? nl + 1 : charStart(bytes, cut);
     if (cut <= 0) return;
+    // Never leave the end of a secret whose start was dropped: it would be sent unmasked.
+    cut = secretSafeStart(bytes, cut, this.#secrets);
     this.dropped += cut;
     p.drop(cut);
   }
@@ -183,7 +259,11 @@ export class LiveOutput {
         if (!this.#o.ready()) return;
         const bytes = p.joined();
         const old = all || now - p.since >= this.#o.flushMs;
-        const end = pieceEnd(bytes, LIMITS.maxOutputChunk, old);
+        let end = pieceEnd(bytes, LIMITS.maxOutputChunk, old);
+        // A piece that ends with the start of a secret keeps it for the next: masked whole there.
+        if (end > 0 && end < (all ? bytes.length : Infinity)) {
+          end = secretSafeEnd(bytes, end, this.#secrets);
+        }
         if (end === 0 || end > this.#tokens) break;
         const sent = this.#o.send({
           type: "output",

@@ -50,14 +50,47 @@ export function maskText(text: string, secrets: readonly string[]): string {
   return text;
 }
 
+/** The marker line where bytes were dropped between an output's head and tail. */
+const CUT_MARK = /\n?\[… \d+ bytes dropped …\]\n/;
+
+/**
+ * `text` (an output's head, a marker line, its tail) with a secret cut in
+ * two where bytes were dropped also masked: a head that ends with the start
+ * of a secret, and a tail that begins with the end of one. Without a marker
+ * it is returned as it is.
+ */
+export function maskCut(text: string, secrets: readonly string[]): string {
+  const m = CUT_MARK.exec(text);
+  if (m === null) return text;
+  let head = text.slice(0, m.index);
+  let tail = text.slice(m.index + m[0].length);
+  for (const s of secrets) {
+    for (let k = Math.min(s.length - 1, head.length); k > 0; k--) {
+      if (head.endsWith(s.slice(0, k))) {
+        head = head.slice(0, head.length - k) + SECRET_MARK;
+        break;
+      }
+    }
+    for (let k = Math.min(s.length - 1, tail.length); k > 0; k--) {
+      if (tail.startsWith(s.slice(s.length - k))) {
+        tail = SECRET_MARK + tail.slice(k);
+        break;
+      }
+    }
+  }
+  return head + m[0] + tail;
+}
+
 /** `result` with `secrets` masked in its tails, error and response. */
 export function maskResult(result: ResultBody, secrets: readonly string[]): ResultBody {
   if (secrets.length === 0) return result;
   const mask = (t: string) => maskText(t, secrets);
+  const output = (t: string, dropped: number | undefined) =>
+    dropped ? maskCut(mask(t), secrets) : mask(t);
   return {
     ...result,
-    stdout_tail: mask(result.stdout_tail),
-    stderr_tail: mask(result.stderr_tail),
+    stdout_tail: output(result.stdout_tail, result.stdout_dropped),
+    stderr_tail: output(result.stderr_tail, result.stderr_dropped),
     error: result.error === null ? null : mask(result.error),
     response: maskJson(result.response, mask) as Record<string, unknown>,
   };

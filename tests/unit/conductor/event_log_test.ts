@@ -94,7 +94,7 @@ Deno.test("a job's progress goes out at most once per interval, only while someo
   bus.publish(started);
   clock.advance(1000);
   assertEquals(reads(), 0); // No one watches: no progress is read.
-  const res = await s.job(1, null);
+  const res = await s.job(1, null, "local:alice");
   const r = res.body!.getReader();
   assertEquals((await read(r)).startsWith("id: b1.1\nevent: snapshot\n"), true);
   assertEquals((await read(r)).startsWith("event: progress\n"), true);
@@ -110,7 +110,7 @@ Deno.test("a job's progress goes out at most once per interval, only while someo
 
 Deno.test("a stream whose client does not take its events is cut off past its buffer, with a cutoff", async () => {
   const { bus, s } = streams({ bufferEvents: 5 });
-  const res = await s.job(1, null);
+  const res = await s.job(1, null, "local:alice");
   assertEquals(s.open, 1);
   for (let i = 0; i < 10; i++) {
     bus.publish({ type: "task.started", at: 1, job: 1, task: 1, attempt: i, player: "p" });
@@ -123,16 +123,53 @@ Deno.test("a stream whose client does not take its events is cut off past its bu
 
 Deno.test("a quiet stream gets a keep-alive comment; a stream over the limit is refused", async () => {
   const { clock, s } = streams({ maxStreams: 1 });
-  const r = (await s.job(1, null)).body!.getReader();
+  const r = (await s.job(1, null, "local:alice")).body!.getReader();
   await read(r);
   await read(r);
   clock.advance(DEFAULT_STREAM_LIMITS.keepAliveMs);
   assertEquals(await read(r), ": keep-alive\n\n");
-  await s.job(1, null).then(
+  await s.job(1, null, "local:alice").then(
     () => {
       throw new Error("a second stream was let in");
     },
     (err) => assertEquals(err.code, "unavailable"),
   );
   r.cancel();
+});
+
+Deno.test("a resume whose replay would not fit half a stream's buffer starts from a snapshot instead", async () => {
+  const { bus, s } = streams({ bufferEvents: 10 });
+  for (let i = 0; i < 20; i++) {
+    bus.publish({ type: "task.started", at: 1, job: 1, task: 1, attempt: i + 1, player: "p" });
+  }
+  // From event 15 on: 5 events, which fit; from event 5 on: 15, which do not.
+  const near = (await s.job(1, { boot: "b1", seq: 15 }, "local:alice")).body!.getReader();
+  assertEquals((await read(near)).startsWith("id: b1.16\nevent: task\n"), true);
+  near.cancel();
+  const far = (await s.job(1, { boot: "b1", seq: 5 }, "local:alice")).body!.getReader();
+  assertEquals((await read(far)).startsWith("id: b1.20\nevent: snapshot\n"), true);
+  far.cancel();
+});
+
+Deno.test("one caller holds at most its share of the streams; others still get theirs", async () => {
+  const { s } = streams({ maxStreams: 10, maxPerCaller: 2 });
+  const mine = [await s.job(1, null, "local:alice"), await s.job(1, null, "local:alice")];
+  await s.job(1, null, "local:alice").then(
+    () => {
+      throw new Error("a third stream was let in");
+    },
+    (err) => {
+      assertEquals(err.code, "too_many");
+      assertEquals(
+        err.message,
+        "local:alice has 2 event streams open, the most one caller may hold",
+      );
+    },
+  );
+  const other = await s.job(1, null, "audience:bob");
+  // A stream that ends makes room for its caller again.
+  await mine[0].body!.cancel();
+  const again = await s.job(1, null, "local:alice");
+  for (const r of [mine[1], other, again]) await r.body!.cancel();
+  assertEquals(s.open, 0);
 });

@@ -87,3 +87,11 @@ Deno.test("a task's output is forgotten when its attempt ends or it goes back to
     0,
   ]);
 });
+
+Deno.test("a secret split between two pieces is masked in the text kept", () => {
+  const live = new LiveOutputs(new EventBus(), new ManualClock(0));
+  const secrets = ["hunter2secret"];
+  live.add(1, 1, "p1", piece({ data: "token=hunter2" }), "token=hunter2", secrets);
+  live.add(1, 1, "p1", piece({ offset: 13, data: "secret\n" }), "secret\n", secrets);
+  assertEquals(live.text(1, 1, "stdout"), "token=[secret]\n");
+});

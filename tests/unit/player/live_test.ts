@@ -1,11 +1,20 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { charStart, LiveOutput, MAX_PENDING, pieceEnd } from "../../../lib/player/live.ts";
+import {
+  charStart,
+  LiveOutput,
+  MAX_PENDING,
+  pieceEnd,
+  secretSafeEnd,
+  secretSafeStart,
+} from "../../../lib/player/live.ts";
 import { LIMITS, type Output } from "../../../lib/protocol/mod.ts";
 
 const enc = new TextEncoder();
 
 /** A LiveOutput whose clock and link the test drives; `sent` collects what went out. */
-function harness(over: { rate?: number; burst?: number; secrets?: string[] } = {}) {
+function harness(
+  over: { rate?: number; burst?: number; secrets?: string[]; flushMs?: number } = {},
+) {
   const sent: Output[] = [];
   const state = { now: 0, ready: true, connected: true };
   const live = new LiveOutput({
@@ -14,7 +23,7 @@ function harness(over: { rate?: number; burst?: number; secrets?: string[] } = {
     rate: over.rate ?? 1 << 20,
     burst: over.burst ?? 1 << 20,
     // Long enough that the timer never fires during a test: flushes are driven by writes and close.
-    flushMs: 60_000,
+    flushMs: over.flushMs ?? 60_000,
     secrets: over.secrets ?? [],
     send: (m) => {
       if (!state.connected) return false;
@@ -126,4 +135,43 @@ Deno.test("with no conductor to send to, output is counted as dropped, not kept"
   live.close();
   assertEquals(sent.length, 0);
   assertEquals(live.dropped, 40000);
+});
+
+Deno.test("a secret written in parts, with a pause between, is still masked: its start waits for the rest", async () => {
+  const { live, sent, state } = harness({ secrets: ["hunter2secret"], flushMs: 1 });
+  live.write("stdout", enc.encode("token=hunter2"));
+  // Old enough to go without a line break: everything but the start of the secret goes.
+  state.now += 120_000;
+  await new Promise((r) => setTimeout(r, 30));
+  assertEquals(sent.map((m) => m.data), ["token="]);
+  live.write("stdout", enc.encode("secret\nnext line\n"));
+  live.close();
+  const text = sent.map((m) => m.data).join("");
+  assertEquals(text, "token=[secret]\nnext line\n");
+  assert(sent.every((m) => !m.data.includes("hunter2")), JSON.stringify(sent));
+});
+
+Deno.test("pieces are cut around secrets, never through one", () => {
+  const s = [enc.encode("aba")];
+  const b = enc.encode("xxabayy");
+  // Ending after "ab" would split the occurrence: the piece ends before it.
+  assertEquals(secretSafeEnd(b, 4, s), 2);
+  // Ending just after a whole occurrence: it ends with "a", the start of another: kept back too.
+  assertEquals(secretSafeEnd(b, 5, s), 2);
+  assertEquals(secretSafeEnd(enc.encode("xxyy"), 4, s), 4);
+  // Dropping the oldest bytes: never keep the end of an occurrence whose start went.
+  assertEquals(secretSafeStart(b, 3, s), 5);
+  assertEquals(secretSafeStart(enc.encode("bayy"), 0, s), 2);
+  assertEquals(secretSafeStart(enc.encode("yyyy"), 1, s), 1);
+});
+
+Deno.test("a long line cut at the piece size is not cut through a secret", () => {
+  const secret = "s3cr3t-value";
+  const { live, sent } = harness({ secrets: [secret] });
+  // The secret straddles the 16 KiB mark of a line with no break.
+  const line = "x".repeat(LIMITS.maxOutputChunk - 5) + secret + "y".repeat(100);
+  live.write("stdout", enc.encode(line));
+  live.close();
+  assert(sent.length >= 2);
+  assertEquals(sent.map((m) => m.data).join(""), line.replace(secret, "[secret]"));
 });

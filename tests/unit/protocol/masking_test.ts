@@ -1,5 +1,5 @@
 import { assertEquals } from "../../_helpers/assert.ts";
-import { maskResult, maskText, secretValues } from "../../../lib/protocol/masking.ts";
+import { maskCut, maskResult, maskText, secretValues } from "../../../lib/protocol/masking.ts";
 import type { ParamSpec, ResultBody } from "../../../lib/protocol/mod.ts";
 import { checkParams } from "../../../lib/score/params.ts";
 
@@ -93,4 +93,18 @@ Deno.test("a parameter problem never quotes a secret value", () => {
       "parameter B: the secret value is not true or false",
     ],
   });
+});
+
+Deno.test("a secret cut in two where output was dropped is masked on both sides of the cut", () => {
+  const secrets = ["correcthorse"];
+  const text = "start\nvalue is corre\n[… 999 bytes dropped …]\nthorse, end\n";
+  assertEquals(
+    maskCut(text, secrets),
+    "start\nvalue is [secret]\n[… 999 bytes dropped …]\n[secret], end\n",
+  );
+  // Through the result: only when bytes were dropped.
+  const r = maskResult(result({ stdout_tail: text, stdout_dropped: 999 }), secrets);
+  assertEquals(r.stdout_tail, maskCut(text, secrets));
+  assertEquals(maskResult(result({ stdout_tail: "corre" }), secrets).stdout_tail, "corre");
+  assertEquals(maskCut("no cut here corre", secrets), "no cut here corre");
 });
