@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
+import { submitTicker } from "../_helpers/ticker.ts";
 import { makeLocalProof } from "../../lib/client/mod.ts";
 import { ROOT, tempDir, until } from "../_helpers/proc.ts";
 import { type SseEvent, SseReader } from "../_helpers/sse.ts";
@@ -40,14 +41,8 @@ Deno.test("a job's events arrive in order: snapshot, task states, contiguous out
   await c.startConductor();
   await c.startPlayer("p1");
   await c.startPlayer("p2");
-  await using dir = await tempDir();
-  const stop = join(dir.path, "stop");
-  const id = await c.client.submit({
-    score: "ticker",
-    scope: "all",
-    targets: ["p1", "p2"],
-    params: { UNTIL: stop, EVERY: "0.1" },
-  });
+  await using job = await submitTicker(c, ["p1", "p2"], { EVERY: "0.1" });
+  const { id } = job;
   using s = await SseReader.socket(c, `/v1/jobs/${id}/events`);
   assertEquals(s.status, 200);
   const first = await s.next();
@@ -57,7 +52,7 @@ Deno.test("a job's events arrive in order: snapshot, task states, contiguous out
     const t = ticks(s.seen);
     return (t.get("p1")?.length ?? 0) >= 3 && (t.get("p2")?.length ?? 0) >= 3;
   });
-  await Deno.writeTextFile(stop, "");
+  await job.stop();
   const rest = await s.rest();
   const all = s.seen;
   assertEquals(rest.at(-1)?.event, "end");
@@ -111,14 +106,9 @@ Deno.test("a stream resumed with Last-Event-ID after a dropped connection loses 
   await c.startPlayer("p1");
   await c.startPlayer("p2");
   await using dir = await tempDir();
-  const stop = join(dir.path, "stop");
   const log = join(dir.path, "log");
-  const id = await c.client.submit({
-    score: "ticker",
-    scope: "all",
-    targets: ["p1", "p2"],
-    params: { UNTIL: stop, EVERY: "0.1", LOG: log },
-  });
+  await using job = await submitTicker(c, ["p1", "p2"], { EVERY: "0.1", LOG: log });
+  const { id } = job;
   const s1 = await SseReader.socket(c, `/v1/jobs/${id}/events`);
   await s1.until(() => {
     const t = ticks(s1.seen);
@@ -140,7 +130,7 @@ Deno.test("a stream resumed with Last-Event-ID after a dropped connection loses 
     const t = ticks([...before.events, ...s2.seen]);
     return [...t.values()].every((x) => x.length >= seenTicks + 8);
   });
-  await Deno.writeTextFile(stop, "");
+  await job.stop();
   await s2.rest();
   assertEquals(s2.seen.at(-1)?.event, "end");
   const all = ticks([...before.events, ...s2.seen]);
@@ -157,14 +147,8 @@ Deno.test("an id from before a conductor restart gets a snapshot; a stop ends st
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   await c.startConductor();
   await c.startPlayer("p1");
-  await using dir = await tempDir();
-  const stop = join(dir.path, "stop");
-  const id = await c.client.submit({
-    score: "ticker",
-    scope: "all",
-    targets: ["p1"],
-    params: { UNTIL: stop, EVERY: "0.2" },
-  });
+  await using job = await submitTicker(c, ["p1"], { EVERY: "0.2" });
+  const { id } = job;
   const s1 = await SseReader.socket(c, `/v1/jobs/${id}/events`);
   await s1.until(() => (ticks(s1.seen).get("p1")?.length ?? 0) >= 2);
   await c.conductor!.proc.stop();
@@ -178,7 +162,7 @@ Deno.test("an id from before a conductor restart gets a snapshot; a stop ends st
   const first = await s2.next();
   assertEquals(first?.event, "snapshot");
   assert(first?.id !== undefined && first.id.split(".")[0] !== last.split(".")[0], first?.id);
-  await Deno.writeTextFile(stop, "");
+  await job.stop();
   const end = await s2.rest();
   assertEquals(end.at(-1)?.event, "end");
   // A job already finished: its snapshot, then its end at once.

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertNotMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
+import { submitTicker } from "../_helpers/ticker.ts";
 import { orchCommand, Proc, ROOT, tempDir, until } from "../_helpers/proc.ts";
 import { hostColour } from "../../cmd/_follow.ts";
 
@@ -25,20 +26,14 @@ Deno.test("--follow prints a line a second from two hosts, in order, before the 
   await c.startConductor();
   await c.startPlayer("p1");
   await c.startPlayer("p2");
-  await using dir = await tempDir();
-  const stop = join(dir.path, "stop");
-  const id = await c.client.submit({
-    score: "ticker",
-    scope: "all",
-    targets: ["p1", "p2"],
-    params: { UNTIL: stop, EVERY: "1", TOKEN: "opensesame42" },
-  });
+  await using job = await submitTicker(c, ["p1", "p2"], { EVERY: "1", TOKEN: "opensesame42" });
+  const { id } = job;
   const follow = cliProc(c, "follow", ["status", String(id), "--follow"]);
-  // The job cannot end before the stop file exists: these lines came while it ran.
+  // The job cannot end before its stop file exists: these lines came while it ran.
   await follow.waitFor(/^p1 \| tick 3 token=\[secret\]$/, 30_000);
   await follow.waitFor(/^p2 \| tick 3 token=\[secret\]$/, 30_000);
   await follow.waitFor(/^p1 ! tock 3$/, 30_000);
-  await Deno.writeTextFile(stop, "");
+  await job.stop();
   const status = await follow.exited;
   await follow.stop();
   assertEquals(status.code, 0, follow.log);
@@ -90,18 +85,12 @@ Deno.test("--follow of a finished job prints its outcome; --json prints one even
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   await c.startConductor();
   await c.startPlayer("p1");
-  await using dir = await tempDir();
-  const stop = join(dir.path, "stop");
-  const id = await c.client.submit({
-    score: "ticker",
-    scope: "all",
-    targets: ["p1"],
-    params: { UNTIL: stop, EVERY: "0.2" },
-  });
+  await using job = await submitTicker(c, ["p1"], { EVERY: "0.2" });
+  const { id } = job;
   const json = cliProc(c, "json", ["status", String(id), "--follow", "--json"]);
   // Tick 2 comes in the snapshot or in an output event, as the CLI's start falls.
   await json.waitFor(/^\{"type":"(snapshot|output)".*tick 2 token=/, 30_000);
-  await Deno.writeTextFile(stop, "");
+  await job.stop();
   assertEquals((await json.exited).code, 0, json.log);
   await json.stop();
   const events = json.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
@@ -149,18 +138,12 @@ Deno.test("--wait-timeout ends --follow with exit 5; the job goes on", async () 
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   await c.startConductor();
   await c.startPlayer("p1");
-  await using dir = await tempDir();
-  const stop = join(dir.path, "stop");
-  const id = await c.client.submit({
-    score: "ticker",
-    scope: "all",
-    targets: ["p1"],
-    params: { UNTIL: stop, EVERY: "0.2" },
-  });
+  await using job = await submitTicker(c, ["p1"], { EVERY: "0.2" });
+  const { id } = job;
   const r = await c.cli(["status", String(id), "--follow", "--wait-timeout", "1s"]);
   assertEquals(r.code, 5, r.stderr);
   assertEquals((await c.client.job(id)).finished_at, null);
-  await Deno.writeTextFile(stop, "");
+  await job.stop();
   assertEquals((await c.wait(id)).aggregate, "success");
 });
 
@@ -168,14 +151,8 @@ Deno.test("--follow rides out a conductor restart: no line printed twice, any mi
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   await c.startConductor();
   await c.startPlayer("p1");
-  await using dir = await tempDir();
-  const stop = join(dir.path, "stop");
-  const id = await c.client.submit({
-    score: "ticker",
-    scope: "all",
-    targets: ["p1"],
-    params: { UNTIL: stop, EVERY: "0.3" },
-  });
+  await using job = await submitTicker(c, ["p1"], { EVERY: "0.3" });
+  const { id } = job;
   const follow = cliProc(c, "follow-restart", ["status", String(id), "--follow"]);
   await follow.waitFor(/^p1 \| tick 3 token=$/, 30_000);
   await c.conductor!.proc.stop();
@@ -184,7 +161,7 @@ Deno.test("--follow rides out a conductor restart: no line printed twice, any mi
   // Lines printed after the restart: the stream was opened again.
   const from = follow.lines.length;
   await follow.waitFor(/^p1 \| tick \d+ token=$/, 30_000, from);
-  await Deno.writeTextFile(stop, "");
+  await job.stop();
   assertEquals((await follow.exited).code, 0, follow.log);
   await follow.stop();
   const got = ticks(follow.lines, "p1");
@@ -273,14 +250,8 @@ Deno.test("Ctrl-C stops following, says the job goes on, and leaves it running",
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   await c.startConductor();
   await c.startPlayer("p1");
-  await using dir = await tempDir();
-  const stop = join(dir.path, "stop");
-  const id = await c.client.submit({
-    score: "ticker",
-    scope: "all",
-    targets: ["p1"],
-    params: { UNTIL: stop, EVERY: "0.2" },
-  });
+  await using job = await submitTicker(c, ["p1"], { EVERY: "0.2" });
+  const { id } = job;
   const follow = cliProc(c, "follow-int", ["status", String(id), "--follow"]);
   await follow.waitFor(/^p1 \| tick 2 token=$/, 30_000);
   follow.signal("SIGINT");
@@ -288,7 +259,7 @@ Deno.test("Ctrl-C stops following, says the job goes on, and leaves it running",
   await follow.stop();
   assertMatch(follow.log, new RegExp(`^orch: stopped following job ${id}; it goes on`, "m"));
   assertEquals((await c.client.job(id)).finished_at, null);
-  await Deno.writeTextFile(stop, "");
+  await job.stop();
   assertEquals((await c.wait(id)).aggregate, "success");
 });
 
@@ -296,14 +267,8 @@ Deno.test("the client's event stream resumes after the last event id it was give
   await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
   await c.startConductor();
   await c.startPlayer("p1");
-  await using dir = await tempDir();
-  const stop = join(dir.path, "stop");
-  const id = await c.client.submit({
-    score: "ticker",
-    scope: "all",
-    targets: ["p1"],
-    params: { UNTIL: stop, EVERY: "0.2" },
-  });
+  await using job = await submitTicker(c, ["p1"], { EVERY: "0.2" });
+  const { id } = job;
   let printed = 0;
   let last: string | null = null;
   for await (const ev of c.client.events(id, { timeoutMs: 30_000 })) {
@@ -330,6 +295,6 @@ Deno.test("the client's event stream resumes after the last event id it was give
     }
   }
   assert(!types.includes("snapshot"), types.join(","));
-  await Deno.writeTextFile(stop, "");
+  await job.stop();
   assertEquals((await c.wait(id)).aggregate, "success");
 });
