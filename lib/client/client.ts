@@ -316,14 +316,7 @@ export class AudienceClient {
             );
           });
         };
-        const req = e.kind === "socket"
-          ? http.request({ ...options, socketPath: e.path }, onResponse)
-          : https.request({
-            ...options,
-            host: e.host,
-            port: e.port,
-            ...clientTlsOptions(e.tls, e.expectName, "conductor"),
-          }, onResponse);
+        const req = this.#request(options, onResponse);
         req.on("error", (err) => reject(this.#unavailable(err)));
         signal.addEventListener("abort", () => req.destroy(), { once: true });
         req.end();
@@ -435,7 +428,6 @@ export class AudienceClient {
   }
 
   #send(method: string, path: string, body: unknown, auth: string | undefined): Promise<unknown> {
-    const e = this.endpoint;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { accept: "application/json" };
     if (auth !== undefined) headers["authorization"] = auth;
@@ -477,18 +469,27 @@ export class AudienceClient {
           else reject(errorFromBody(status, parsed));
         });
       };
-      const req = e.kind === "socket"
-        ? http.request({ ...options, socketPath: e.path }, onResponse)
-        : https.request({
-          ...options,
-          host: e.host,
-          port: e.port,
-          ...clientTlsOptions(e.tls, e.expectName, "conductor"),
-        }, onResponse);
+      const req = this.#request(options, onResponse);
       req.on("error", (err) => reject(this.#unavailable(err)));
       if (payload !== undefined) req.write(payload);
       req.end();
     });
+  }
+
+  /** A request to the conductor over the endpoint's transport. */
+  #request(
+    options: http.RequestOptions,
+    onResponse: (res: http.IncomingMessage) => void,
+  ): http.ClientRequest {
+    const e = this.endpoint;
+    return e.kind === "socket"
+      ? http.request({ ...options, socketPath: e.path }, onResponse)
+      : https.request({
+        ...options,
+        host: e.host,
+        port: e.port,
+        ...clientTlsOptions(e.tls, e.expectName, "conductor"),
+      }, onResponse);
   }
 
   #unavailable(err: unknown): OrchError {

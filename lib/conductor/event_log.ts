@@ -99,18 +99,6 @@ export function wireOf(e: ConductorEvent): { job: number | null; type: WireType;
       };
     case "task.assigned":
     case "task.started":
-      return {
-        job: e.job,
-        type: "task",
-        data: {
-          job: e.job,
-          task: e.task,
-          host: e.player,
-          attempt: e.attempt,
-          state: e.type === "task.assigned" ? "assigned" : "running",
-          at: e.at,
-        },
-      };
     case "task.finished":
       return {
         job: e.job,
@@ -120,7 +108,11 @@ export function wireOf(e: ConductorEvent): { job: number | null; type: WireType;
           task: e.task,
           host: e.player,
           attempt: e.attempt,
-          state: e.state,
+          state: e.type === "task.finished"
+            ? e.state
+            : e.type === "task.assigned"
+            ? "assigned"
+            : "running",
           at: e.at,
         },
       };
