@@ -8,10 +8,11 @@
  * @module
  */
 
-import type { Context, Hono } from "hono";
+import type { Hono } from "hono";
 import { callerLabel, decodePrune, type PruneBody, type PruneResponse } from "../protocol/mod.ts";
 import type { ApiEnv } from "./api.ts";
 import type { Guard } from "./guard.ts";
+import type { RouteHelpers } from "./schedules_api.ts";
 
 /** What the prune route needs from the conductor. */
 export interface PruneBackend {
@@ -24,12 +25,7 @@ export function pruneRoutes(
   app: Hono<ApiEnv>,
   backend: PruneBackend,
   guard: Guard,
-  helpers: {
-    json: (status: number, body: unknown) => Response;
-    query: (c: Context<ApiEnv>, known: readonly string[]) => Map<string, string>;
-    readJson: (req: Request) => Promise<unknown>;
-    notAllowed: (methods: string) => (c: Context<ApiEnv>) => Response;
-  },
+  helpers: RouteHelpers,
 ): void {
   const { json, query, readJson, notAllowed } = helpers;
   app.post("/prune", guard("prune"), async (c) => {

@@ -33,17 +33,20 @@ export interface ScheduleBackend {
   runNow(name: string): Promise<number>;
 }
 
+/** What the API's routes share, handed to routes added from other files. */
+export interface RouteHelpers {
+  json: (status: number, body: unknown) => Response;
+  query: (c: Context<ApiEnv>, known: readonly string[]) => Map<string, string>;
+  readJson: (req: Request) => Promise<unknown>;
+  notAllowed: (methods: string) => (c: Context<ApiEnv>) => Response;
+}
+
 /** Adds the schedule routes to `app`. */
 export function scheduleRoutes(
   app: Hono<ApiEnv>,
   backend: ScheduleBackend,
   guard: Guard,
-  helpers: {
-    json: (status: number, body: unknown) => Response;
-    query: (c: Context<ApiEnv>, known: readonly string[]) => Map<string, string>;
-    readJson: (req: Request) => Promise<unknown>;
-    notAllowed: (methods: string) => (c: Context<ApiEnv>) => Response;
-  },
+  helpers: RouteHelpers,
 ): void {
   const { json, query, notAllowed } = helpers;
   const nameOf = (c: Context<ApiEnv>): string => {
