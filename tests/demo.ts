@@ -63,6 +63,21 @@ try {
     failed = true;
   }
 
+  say("a score that takes a few seconds, followed as it runs");
+  if (
+    await show(c, [
+      "submit",
+      "count",
+      "--all",
+      "--target",
+      players.slice(0, 2).join(","),
+      "N=3",
+      "--follow",
+    ]) !== 0
+  ) {
+    failed = true;
+  }
+
   say("sysinfo on one of them; then its status");
   const r = await c.cli(["submit", "sysinfo", "--one", "--target", players.join(",")]);
   console.log(`$ orch submit sysinfo --one --target ${players.join(",")}\n${r.stdout.trim()}`);
