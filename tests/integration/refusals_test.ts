@@ -200,7 +200,7 @@ Deno.test("a submit naming an unknown score, a malformed or unlisted target is r
   let r = await c.cli(["submit", "nosuch", "--all", "-t", "p1"]);
   assertEquals(r.code, 2);
   assertMatch(r.stderr, /unknown score "nosuch": no player has announced it/);
-  assertMatch(r.stderr, /hint: known scores: fail, hello, sleep, sysinfo/);
+  assertMatch(r.stderr, /hint: known scores: count, fail, hello, sleep, sysinfo/);
 
   r = await c.cli(["submit", "hello", "--all", "-t", "p1", "-t", "p9"]);
   assertEquals(r.code, 2);
