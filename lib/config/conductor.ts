@@ -5,7 +5,7 @@
  */
 
 import { LOG_LEVELS } from "../log.ts";
-import { address, duration, int, type Key, mode, oneOf, path, size, str } from "./spec.ts";
+import { address, bool, duration, int, type Key, mode, oneOf, path, size, str } from "./spec.ts";
 
 /** Longest retention: ten years. */
 const MAX_RETENTION_MS = 3650 * 86_400_000;
@@ -126,6 +126,16 @@ export const conductorKeys = {
   audit_retention: durationOrOff(
     400 * 86_400_000,
     `Audit records older than this are pruned whole (a record is never edited); 0 or "off" keeps every record. Longer than retention: a year's audits plus a margin outlive the jobs they speak of.`,
+  ),
+  metrics_listen: address(
+    null,
+    9258,
+    `Address of the Prometheus metrics listener (plain HTTP, GET /metrics only); "off" (the default) disables it. A port of 0 picks a free one.`,
+    { allowOff: true },
+  ),
+  metrics_listen_public: bool(
+    false,
+    "Allow metrics_listen on an address other than loopback (the metrics are served without authentication).",
   ),
   log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
   log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),

@@ -6,7 +6,7 @@
 
 import { LOG_LEVELS } from "../log.ts";
 import { LIMITS } from "../protocol/names.ts";
-import { address, duration, hostName, int, oneOf, path, size, str } from "./spec.ts";
+import { address, bool, duration, hostName, int, oneOf, path, size, str } from "./spec.ts";
 
 /** Where the player looks for its config file when `--config` is not given. */
 export const PLAYER_CONFIG_PATH = "/etc/orchestra/player.yaml";
@@ -65,6 +65,16 @@ export const playerKeys = {
     "Bytes of the end of a score's stdout, and of its stderr, kept in its result.",
     0,
     LIMITS.maxOutputBytes,
+  ),
+  metrics_listen: address(
+    null,
+    9259,
+    `Address of the Prometheus metrics listener (plain HTTP, GET /metrics only); "off" (the default) disables it. A port of 0 picks a free one.`,
+    { allowOff: true },
+  ),
+  metrics_listen_public: bool(
+    false,
+    "Allow metrics_listen on an address other than loopback (the metrics are served without authentication).",
   ),
   log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
   log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),

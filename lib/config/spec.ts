@@ -200,3 +200,17 @@ export function mode(def: number, doc: string): Key<number> {
     },
   };
 }
+
+/** A yes/no switch: `true`/`false` in YAML, "true"/"false" as a flag. */
+export function bool(def: boolean, doc: string): Key<boolean> {
+  return {
+    doc,
+    default: def,
+    placeholder: "<true|false>",
+    parse(v) {
+      if (v === true || v === "true") return true;
+      if (v === false || v === "false") return false;
+      bad(v, "true or false");
+    },
+  };
+}

@@ -27,6 +27,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   config: ["errors.ts", "protocol", "log.ts"],
   store: ["errors.ts", "protocol"],
   client: ["errors.ts", "protocol", "tls"],
+  metrics: ["errors.ts", "log.ts", "config", "tls"],
   conductor: [
     "errors.ts",
     "log.ts",
@@ -36,8 +37,9 @@ const ALLOWED: Record<string, readonly string[]> = {
     "tls",
     "config",
     "exec/accounts.ts",
+    "metrics",
   ],
-  player: ["errors.ts", "log.ts", "protocol", "score", "store", "tls", "exec", "config"],
+  player: ["errors.ts", "log.ts", "protocol", "score", "store", "tls", "exec", "config", "metrics"],
   bench: ["errors.ts", "log.ts", "protocol", "tls", "client", "config", "exec", "store"],
 };
 

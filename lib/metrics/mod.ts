@@ -1,0 +1,15 @@
+/**
+ * Prometheus metrics: the listener that serves them (plain HTTP, `GET
+ * /metrics` only, loopback unless the operator opts in), the bounded label
+ * sets, and the process figures every role exposes. The conductor and the
+ * player each register their own metrics on a registry made here.
+ *
+ * @module
+ */
+
+export { LabelCap, OTHER_LABEL } from "./labels.ts";
+export { checkMetricsListen, isLoopback } from "./loopback.ts";
+export { newRegistry } from "./registry.ts";
+export { type MetricsServer, type MetricsServerOptions, startMetricsServer } from "./server.ts";
+export type { Registry } from "prom-client";
+export { Counter, Gauge, Histogram } from "prom-client";
