@@ -23,6 +23,7 @@ import {
 import { errorMessage } from "../lib/errors.ts";
 import type { LogFields } from "../lib/log.ts";
 import { SqliteStore } from "../lib/store/mod.ts";
+import { checkMetricsListen } from "../lib/metrics/mod.ts";
 import { loadTlsMaterial, Revocation } from "../lib/tls/mod.ts";
 import {
   addConfigFlags,
@@ -47,6 +48,7 @@ export function conductorCommand(): CommandUnknownOpts {
   cmd.action(async (opts) => {
     const config = await configFromFlags(conductorKeys, opts, CONDUCTOR_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
+    checkMetricsListen(config.metrics_listen, config.metrics_listen_public);
     // Raised before anything is opened; logged once the configuration is found good.
     const fd = raiseFdLimit();
     const tls = await loadTlsMaterial(
@@ -126,6 +128,7 @@ export function conductorCommand(): CommandUnknownOpts {
           audienceMaxPerPeer: config.audience_max_connections_per_peer,
         },
         eventStreams: { maxStreams: config.max_event_streams },
+        metricsListen: config.metrics_listen,
         log,
       });
     } catch (err) {

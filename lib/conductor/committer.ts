@@ -78,6 +78,13 @@ class Batch {
     this.#reject(err);
   }
 
+  /** Records it writes (tasks, jobs, attempts, players, audit and schedule records). */
+  get records(): number {
+    return this.jobs.length + this.tasks.size + this.attempts.length + this.finished.length +
+      this.cancelled.size + this.players.size + this.touched.size + this.drained.size +
+      this.audit.length + this.schedules.length + this.prunes.length;
+  }
+
   apply(tx: WriteTx): void {
     if (this.conductorId !== null) tx.setConductorId(this.conductorId);
     if (this.players.size > 0) tx.savePlayers([...this.players.values()]);
@@ -117,6 +124,8 @@ export class Committer {
   #timer: ReturnType<typeof setImmediate> | undefined;
   #failed: unknown = null;
   #closed = false;
+  /** Told of each commit: its time in seconds and the records it wrote (metrics). */
+  onCommit: ((seconds: number, records: number) => void) | null = null;
 
   constructor(store: ConductorStore, bus: EventBus, onFatal: (err: unknown) => void) {
     this.#store = store;
@@ -245,6 +254,8 @@ export class Committer {
     if (!b || this.#inFlight || this.#failed !== null) return;
     this.#open = null;
     this.#inFlight = b;
+    const records = this.onCommit ? b.records : 0;
+    const started = performance.now();
     try {
       await this.#store.write((tx) => b.apply(tx));
     } catch (err) {
@@ -253,6 +264,7 @@ export class Committer {
       return;
     }
     this.#inFlight = null;
+    this.onCommit?.((performance.now() - started) / 1000, records);
     b.committed();
     for (const e of b.events) this.#bus.publish(e);
     for (const fn of b.after) fn();

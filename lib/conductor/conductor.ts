@@ -55,6 +55,8 @@ import { openSealed, type SecretBox } from "./secrets.ts";
 import { AudienceService } from "./service.ts";
 import { Timers } from "./timers.ts";
 import { tlsLink } from "./tls_link.ts";
+import { ConductorMetrics } from "./metrics.ts";
+import { type MetricsServer, startMetricsServer } from "../metrics/mod.ts";
 
 /** What a conductor needs; configuration is adapted to this at the edge. */
 export interface ConductorOptions {
@@ -94,6 +96,8 @@ export interface ConductorOptions {
   retentionMs?: number;
   /** Audit records older than this (ms) are pruned; 0 or absent keeps every record. */
   auditRetentionMs?: number;
+  /** The Prometheus metrics listener (plain HTTP), or null/absent for none. */
+  metricsListen?: Address | null;
 }
 
 /** What each listener allows, so that no peer can use up the conductor's file descriptors. */
@@ -127,6 +131,7 @@ export interface ConductorAddresses {
   players: Address | null;
   audience: Address | null;
   socket: string | null;
+  metrics?: Address | null;
 }
 
 /** How a conductor ended. */
@@ -183,6 +188,8 @@ export class Conductor {
   #audience: AudienceServers | null = null;
   #legacy: PeerSocket | null = null;
   #fdWatch: FdWatch | null = null;
+  #metrics: ConductorMetrics | null = null;
+  #metricsServer: MetricsServer | null = null;
   #stopping: string | null = null;
   #failed = false;
   #stopped: Promise<void> | null = null;
@@ -379,7 +386,7 @@ export class Conductor {
         resolve: (req) => this.service.resolve(req),
         log: this.#log,
       });
-      const handler = createApiHandler(
+      let handler = createApiHandler(
         this.service,
         this.#log,
         guard,
@@ -387,6 +394,22 @@ export class Conductor {
         this.streams,
         this.pruner,
       );
+      if (o.metricsListen) {
+        const metrics = new ConductorMetrics({
+          bus: this.events,
+          machine: this.#machine,
+          players: this.#registry,
+          clock: this.#clock,
+        });
+        this.#committer.onCommit = (s, n) => metrics.commit(s, n);
+        handler = metrics.countApi(handler);
+        this.#metrics = metrics;
+        this.#metricsServer = await startMetricsServer({
+          listen: o.metricsListen,
+          registry: metrics.registry,
+          log: this.#log,
+        });
+      }
       if (o.legacySocket) {
         this.#legacy = await startLegacySocket({
           path: o.legacySocket,
@@ -414,6 +437,7 @@ export class Conductor {
         log: this.#log,
       });
     } catch (err) {
+      await this.#metricsServer?.stop();
       this.#server?.close();
       await this.#legacy?.stop();
       await this.#local?.close();
@@ -421,7 +445,12 @@ export class Conductor {
       await o.store.close();
       throw err;
     }
-    this.addresses = { players, audience: this.#audience.address, socket: this.#audience.socket };
+    this.addresses = {
+      players,
+      audience: this.#audience.address,
+      socket: this.#audience.socket,
+      metrics: this.#metricsServer?.address ?? null,
+    };
     const playersAt = players;
     this.#fdWatch = new FdWatch(this.#log, async () => {
       if (this.#stopping !== null) return;
@@ -437,6 +466,9 @@ export class Conductor {
         ? `${this.#audience.address.host}:${this.#audience.address.port}`
         : "off",
       socket: this.#audience.socket ?? "off",
+      metrics: this.#metricsServer
+        ? `${this.#metricsServer.address.host}:${this.#metricsServer.address.port}`
+        : undefined,
       authorised: this.#registry.authorised.size,
       open_tasks: this.#machine.size,
       version: ORCH_VERSION,
@@ -541,6 +573,7 @@ export class Conductor {
       this.events.closeAll(why);
       this.streams.closeAll(why);
       await this.#audience?.stop();
+      await this.#metricsServer?.stop();
       await this.#legacy?.stop();
       await this.#local?.close();
       this.#gateway.closeAll(this.#failed ? "the conductor failed" : "the conductor is stopping");

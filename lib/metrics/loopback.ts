@@ -7,6 +7,7 @@
  */
 
 import { type Address, formatAddress } from "../config/mod.ts";
+import { OrchError } from "../errors.ts";
 
 /** True for `localhost`, 127.0.0.0/8 and `::1`. */
 export function isLoopback(host: string): boolean {
@@ -16,13 +17,15 @@ export function isLoopback(host: string): boolean {
 }
 
 /**
- * Throws a `RangeError` when `listen` is not loopback and `allowPublic` is
+ * Throws a config error when `listen` is not loopback and `allowPublic` is
  * false, naming the address and the key that allows it.
  */
 export function checkMetricsListen(listen: Address | null, allowPublic: boolean): void {
   if (listen === null || allowPublic || isLoopback(listen.host)) return;
-  throw new RangeError(
-    `metrics_listen ${formatAddress(listen)} is not a loopback address: the metrics are served ` +
-      `without authentication; set metrics_listen_public: true to serve them there anyway`,
+  throw new OrchError(
+    "config",
+    `metrics_listen ${formatAddress(listen)} is not a loopback address, and the metrics are ` +
+      `served without authentication`,
+    { hint: "use 127.0.0.1:PORT, or set metrics_listen_public: true to serve them there anyway" },
   );
 }

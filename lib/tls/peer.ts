@@ -54,6 +54,13 @@ export interface PeerOptions<In extends Message> {
   onClose: (reason: string) => void;
 }
 
+/**
+ * Frames sent and received and connections closed for silence by every
+ * peer of this process, since it started: plain counters, read by the
+ * metrics when scraped.
+ */
+export const peerCounts = { framesIn: 0, framesOut: 0, silenceCloses: 0 };
+
 /** One end of a protocol connection. */
 export class Peer<In extends Message, Out extends Message> {
   readonly #socket: tls.TLSSocket;
@@ -133,6 +140,7 @@ export class Peer<In extends Message, Out extends Message> {
     // Frames sent in one turn go out in one write: one TLS record and one system call.
     if (this.#out.length === 0) queueMicrotask(() => this.#flush());
     this.#sentSinceTick = true;
+    peerCounts.framesOut++;
     this.#out.push(frame);
     this.#outBytes += frame.length;
     return true;
@@ -171,6 +179,7 @@ export class Peer<In extends Message, Out extends Message> {
       this.close(`protocol error: ${errorMessage(err)}`);
       return;
     }
+    peerCounts.framesIn += values.length;
     for (const value of values) {
       if (this.#closed) return;
       const unknown = this.#established ? unknownType(value) : undefined;
@@ -211,6 +220,7 @@ export class Peer<In extends Message, Out extends Message> {
     if (late > 0) this.#lastHeard = Math.min(now, this.#lastHeard + late);
     const silent = Math.round(now - this.#lastHeard);
     if (silent > this.#opts.heartbeatMs) {
+      peerCounts.silenceCloses++;
       this.close(`no message for ${silent}ms (heartbeat ${this.#opts.heartbeatMs}ms)`);
       return;
     }

@@ -1,0 +1,320 @@
+/**
+ * The conductor's Prometheus metrics. Counters are bumped inline from the
+ * event bus, the committer and the API; what needs a look over the open
+ * work (tasks by state, queue depth and age) is counted when scraped, in
+ * one pass over the open tasks. No label holds a job id or a host name;
+ * score names are capped ({@linkcode MAX_SCORE_LABELS}, the rest `other`).
+ *
+ * @module
+ */
+
+import { Counter, Gauge, Histogram, LabelCap, newRegistry, type Registry } from "../metrics/mod.ts";
+import { peerCounts } from "../tls/mod.ts";
+import type { ApiHandler } from "./api.ts";
+import type { Clock } from "./clock.ts";
+import type { EventBus } from "./events.ts";
+import type { TaskMachine } from "./machine.ts";
+import type { Registry as Players } from "./registry.ts";
+
+/** Score names kept as labels; later ones are counted as `other`. */
+export const MAX_SCORE_LABELS = 200;
+
+/** Buckets of task durations, in seconds: a second to a day. */
+const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86_400];
+/** Buckets of commit latency, in seconds. */
+const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+/** Buckets of commit batch sizes, in records. */
+const BATCH_BUCKETS = [1, 2, 5, 10, 50, 100, 500, 1000, 5000];
+/** Running tasks whose start time is remembered at most (for their duration). */
+const MAX_STARTED = 1_000_000;
+
+/** What the conductor's metrics read. */
+export interface ConductorMetricsDeps {
+  bus: EventBus;
+  machine: TaskMachine;
+  players: Players;
+  clock: Clock;
+}
+
+/** The conductor's metrics and the hooks that feed them. */
+export class ConductorMetrics {
+  /** The registry the metrics listener serves. */
+  readonly registry: Registry = newRegistry();
+  readonly #d: ConductorMetricsDeps;
+  readonly #scores = new LabelCap(MAX_SCORE_LABELS);
+  /** When each queued task entered the queue (as far as this process saw). */
+  readonly #queuedAt = new Map<number, number>();
+  /** Running tasks: when they started and their score's label. */
+  readonly #started = new Map<number, { at: number; score: string }>();
+  readonly #bootAt: number;
+  readonly #durations: Histogram<"score" | "outcome">;
+  readonly #finished: Counter<"score" | "outcome">;
+  readonly #jobs: Counter<"aggregate">;
+  readonly #connects: Counter;
+  readonly #disconnects: Counter;
+  readonly #commitSeconds: Histogram;
+  readonly #batchSize: Histogram;
+  readonly #submits: Counter<"result">;
+  readonly #refusals: Counter<"status">;
+
+  constructor(d: ConductorMetricsDeps) {
+    this.#d = d;
+    this.#bootAt = d.clock.now();
+    const registers = [this.registry];
+    new Gauge({
+      name: "orch_players_connected",
+      help: "Players connected now.",
+      registers,
+      collect() {
+        this.set(d.players.sessions.size);
+      },
+    });
+    new Gauge({
+      name: "orch_players_listed",
+      help: "Players in the players file.",
+      registers,
+      collect() {
+        this.set(d.players.authorised.size);
+      },
+    });
+    const self = this;
+    new Gauge({
+      name: "orch_tasks",
+      help: "Open tasks by state (queued, assigned, running).",
+      labelNames: ["state"] as const,
+      registers,
+      collect() {
+        const s = self.#scan();
+        this.set({ state: "queued" }, s.queued);
+        this.set({ state: "assigned" }, s.assigned);
+        this.set({ state: "running" }, s.running);
+      },
+    });
+    new Gauge({
+      name: "orch_jobs_open",
+      help: "Jobs with tasks not final yet.",
+      registers,
+      collect() {
+        this.set(d.machine.jobCount);
+      },
+    });
+    new Gauge({
+      name: "orch_queue_depth",
+      help: "Tasks queued, overall.",
+      registers,
+      collect() {
+        this.set(self.#last.queued);
+      },
+    });
+    new Gauge({
+      name: "orch_queue_oldest_age_seconds",
+      help: "Age of the oldest queued task (since it was queued, or since the conductor started).",
+      registers,
+      collect() {
+        this.set(self.#last.oldestAge);
+      },
+    });
+    new Gauge({
+      name: "orch_queue_worst_player_depth",
+      help: "Queued tasks waiting for the one player with the most of them.",
+      registers,
+      collect() {
+        this.set(self.#last.worstDepth);
+      },
+    });
+    new Gauge({
+      name: "orch_queue_worst_player_oldest_age_seconds",
+      help: "Age of the oldest queued task bound to one player, the worst player's.",
+      registers,
+      collect() {
+        this.set(self.#last.worstAge);
+      },
+    });
+    this.#durations = new Histogram({
+      name: "orch_task_duration_seconds",
+      help: "Time from start to final state of tasks that started, by score and outcome.",
+      labelNames: ["score", "outcome"] as const,
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#finished = new Counter({
+      name: "orch_tasks_finished_total",
+      help: "Tasks that reached a final state since the conductor started, by score and outcome.",
+      labelNames: ["score", "outcome"] as const,
+      registers,
+    });
+    this.#jobs = new Counter({
+      name: "orch_jobs_finished_total",
+      help: "Jobs finished since the conductor started, by aggregate.",
+      labelNames: ["aggregate"] as const,
+      registers,
+    });
+    this.#connects = new Counter({
+      name: "orch_player_connections_total",
+      help: "Player connections accepted (hello accepted) since the conductor started.",
+      registers,
+    });
+    this.#disconnects = new Counter({
+      name: "orch_player_disconnections_total",
+      help: "Player connections ended since the conductor started.",
+      registers,
+    });
+    this.#commitSeconds = new Histogram({
+      name: "orch_store_commit_seconds",
+      help: "Time of one store commit (a batch of changes).",
+      buckets: COMMIT_BUCKETS,
+      registers,
+    });
+    this.#batchSize = new Histogram({
+      name: "orch_store_commit_batch_size",
+      help: "Changes (task, job, player and audit records) written by one store commit.",
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
+    this.#submits = new Counter({
+      name: "orch_submits_total",
+      help: "Job submits through the audience API, by result (accepted, refused).",
+      labelNames: ["result"] as const,
+      registers,
+    });
+    this.#refusals = new Counter({
+      name: "orch_api_refusals_total",
+      help: "Audience API requests answered with an error, by HTTP status.",
+      labelNames: ["status"] as const,
+      registers,
+    });
+    counterFrom(
+      registers,
+      "orch_frames_received_total",
+      "Protocol frames received.",
+      () => peerCounts.framesIn,
+    );
+    counterFrom(
+      registers,
+      "orch_frames_sent_total",
+      "Protocol frames sent.",
+      () => peerCounts.framesOut,
+    );
+    counterFrom(
+      registers,
+      "orch_heartbeat_misses_total",
+      "Player connections closed because the player fell silent past the heartbeat.",
+      () => peerCounts.silenceCloses,
+    );
+    d.bus.tap((e) => this.#event(e));
+  }
+
+  #last = { queued: 0, oldestAge: 0, worstDepth: 0, worstAge: 0 };
+
+  /** One pass over the open tasks: counts by state, and the queue's depth and age. */
+  #scan(): { queued: number; assigned: number; running: number } {
+    const now = this.#d.clock.now();
+    let queued = 0, assigned = 0, running = 0, oldest = now;
+    const perHost = new Map<string, { n: number; oldest: number }>();
+    for (const t of this.#d.machine.all()) {
+      if (t.state === "assigned") assigned++;
+      else if (t.state === "running") running++;
+      else {
+        queued++;
+        const at = this.#queuedAt.get(t.id) ?? this.#bootAt;
+        if (at < oldest) oldest = at;
+        if (t.host !== null) {
+          const h = perHost.get(t.host);
+          if (h) {
+            h.n++;
+            if (at < h.oldest) h.oldest = at;
+          } else perHost.set(t.host, { n: 1, oldest: at });
+        }
+      }
+    }
+    let worstDepth = 0, worstOldest = now;
+    for (const h of perHost.values()) {
+      if (h.n > worstDepth) worstDepth = h.n;
+      if (h.oldest < worstOldest) worstOldest = h.oldest;
+    }
+    this.#last = {
+      queued,
+      oldestAge: queued > 0 ? (now - oldest) / 1000 : 0,
+      worstDepth,
+      worstAge: worstDepth > 0 ? (now - worstOldest) / 1000 : 0,
+    };
+    return { queued, assigned, running };
+  }
+
+  #event(e: Parameters<Parameters<EventBus["tap"]>[0]>[0]): void {
+    switch (e.type) {
+      case "task.queued":
+        this.#queuedAt.set(e.task, e.at);
+        break;
+      case "task.assigned":
+        this.#queuedAt.delete(e.task);
+        break;
+      case "task.started": {
+        const score = this.#d.machine.job(e.job)?.score;
+        if (score !== undefined && this.#started.size < MAX_STARTED) {
+          this.#started.set(e.task, { at: e.at, score: this.#scores.label(score) });
+        }
+        break;
+      }
+      case "task.finished": {
+        this.#queuedAt.delete(e.task);
+        const s = this.#started.get(e.task);
+        this.#started.delete(e.task);
+        const score = s?.score ?? this.#scoreOf(e.job);
+        this.#finished.inc({ score, outcome: e.state });
+        if (s) this.#durations.observe({ score, outcome: e.state }, (e.at - s.at) / 1000);
+        break;
+      }
+      case "job.finished":
+        this.#jobs.inc({ aggregate: e.aggregate });
+        break;
+      case "player.connected":
+        this.#connects.inc();
+        break;
+      case "player.disconnected":
+        this.#disconnects.inc();
+        break;
+    }
+  }
+
+  #scoreOf(job: number): string {
+    const score = this.#d.machine.job(job)?.score;
+    return score === undefined ? "unknown" : this.#scores.label(score);
+  }
+
+  /** Records one store commit: how long it took and how many records it wrote. */
+  commit(seconds: number, records: number): void {
+    this.#commitSeconds.observe(seconds);
+    this.#batchSize.observe(records);
+  }
+
+  /** Wraps the audience API handler to count submits and refusals. */
+  countApi(handler: ApiHandler): ApiHandler {
+    return async (req, ctx) => {
+      const res = await handler(req, ctx);
+      if (res.status >= 400) this.#refusals.inc({ status: String(res.status) });
+      if (req.method === "POST" && new URL(req.url).pathname === "/v1/jobs") {
+        this.#submits.inc({ result: res.status < 400 ? "accepted" : "refused" });
+      }
+      return res;
+    };
+  }
+}
+
+/** A counter whose value is read from `value` when scraped. */
+function counterFrom(
+  registers: Registry[],
+  name: string,
+  help: string,
+  value: () => number,
+): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(value());
+    },
+  });
+}
