@@ -13,6 +13,7 @@ import { errorMessage, OrchError } from "../lib/errors.ts";
 import { mergeFacts, startPlayer, systemFacts } from "../lib/player/mod.ts";
 import { PLAYER_NAME, PLAYER_NAME_DESC } from "../lib/protocol/mod.ts";
 import { Journal } from "../lib/store/mod.ts";
+import { checkMetricsListen } from "../lib/metrics/mod.ts";
 import { loadTlsMaterial, Revocation } from "../lib/tls/mod.ts";
 import {
   addConfigFlags,
@@ -31,6 +32,7 @@ export function playerCommand(): CommandUnknownOpts {
   cmd.action(async (opts) => {
     const config = await configFromFlags(playerKeys, opts, PLAYER_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
+    checkMetricsListen(config.metrics_listen, config.metrics_listen_public);
     if (config.conductor === null) {
       throw new OrchError(
         "config",
@@ -86,6 +88,7 @@ export function playerCommand(): CommandUnknownOpts {
         maxFrame: config.max_frame,
         log: log.with({ player: name }),
         facts,
+        metricsListen: config.metrics_listen,
       });
     } catch (err) {
       journal.close();

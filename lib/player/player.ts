@@ -42,6 +42,8 @@ import type { Journal, JournalKey } from "../store/mod.ts";
 import { connectMutualTls, Peer, type TlsMaterial } from "../tls/mod.ts";
 import { Backoff } from "./backoff.ts";
 import { LiveOutput } from "./live.ts";
+import { PlayerMetrics } from "./metrics.ts";
+import { type MetricsServer, startMetricsServer } from "../metrics/mod.ts";
 import { emptyResult, failedResult, INTERRUPT, runTask, sendableResult } from "./runner.ts";
 
 /** Live output waits while more than this is queued on the link (heartbeats and results go first). */
@@ -71,6 +73,8 @@ export interface PlayerOptions {
   log: Logger;
   /** What it reports of its host in each hello (see `facts.ts`); none when left out. */
   facts?: Record<string, string>;
+  /** The Prometheus metrics listener (plain HTTP), or null/absent for none. */
+  metricsListen?: Address | null;
 }
 
 type Link = Peer<ConductorMessage, PlayerMessage>;
@@ -102,6 +106,7 @@ export async function startPlayer(opts: PlayerOptions): Promise<Player> {
     });
   } else opts.log.debug("inherited file descriptors closed for scores", { how: sweep.how });
   const p = new Player(opts, await scanScores(opts.scoresDir, { accountProblem }));
+  if (opts.metricsListen) await p.serveMetrics(opts.metricsListen);
   await p.recover();
   p.run();
   return p;
@@ -124,6 +129,10 @@ export class Player {
   /** Called when the journal empties (every result acknowledged). */
   #onDrained: (() => void) | null = null;
   #loop: Promise<void> | null = null;
+  #metrics: PlayerMetrics | null = null;
+  #metricsServer: MetricsServer | null = null;
+  /** Live output of each run, for the bytes it dropped (metrics). */
+  readonly #lives = new Map<string, LiveOutput>();
 
   constructor(opts: PlayerOptions, catalog: Catalog) {
     this.#opts = opts;
@@ -226,7 +235,10 @@ export class Player {
             link.close(`refused: ${m.message}`);
             return;
           }
-          if (m.type === "welcome") welcomed = true;
+          if (m.type === "welcome") {
+            welcomed = true;
+            this.#metrics?.connected();
+          }
           this.#onMessage(link, m);
         },
         onUnknownType: (type) =>
@@ -452,6 +464,9 @@ export class Player {
       },
     ).finally(() => {
       this.#running.delete(keyText(key));
+      const live = this.#lives.get(keyText(key));
+      this.#lives.delete(keyText(key));
+      if (live) this.#metrics?.liveDropped(live.dropped);
       // A slot is free: the conductor may have held back after a busy refusal.
       if (this.#welcomed && !this.#stopping) {
         this.#link?.send({ type: "ready", slots: this.#opts.slots });
@@ -486,7 +501,8 @@ export class Player {
   #liveOutput(key: JournalKey, secrets: readonly string[]): LiveOutput | null {
     const rate = this.#opts.liveOutputRate;
     if (rate <= 0) return null;
-    return new LiveOutput({
+    const metrics = this.#metrics;
+    const live = new LiveOutput({
       taskId: key.taskId,
       attempt: key.attempt,
       rate,
@@ -494,10 +510,15 @@ export class Player {
       flushMs: LIVE_FLUSH_MS,
       secrets,
       ready: () => (this.#link?.backlog ?? Infinity) < LIVE_BACKLOG,
-      send: (m) =>
-        this.#welcomed && this.#conductorMinor >= 3 && this.#conductorId === key.conductorId &&
-        (this.#link?.send(m) ?? false),
+      send: (m) => {
+        const sent = this.#welcomed && this.#conductorMinor >= 3 &&
+          this.#conductorId === key.conductorId && (this.#link?.send(m) ?? false);
+        if (sent) metrics?.liveSent(m.bytes);
+        return sent;
+      },
     });
+    if (metrics) this.#lives.set(keyText(key), live);
+    return live;
   }
 
   /** Records a run's result in the journal, then sends it if the conductor that asked for it is here. */
@@ -512,6 +533,11 @@ export class Player {
         error: errorMessage(err),
       });
     }
+    this.#metrics?.finished(
+      this.#opts.journal.get(key)?.score ?? "unknown",
+      result.outcome,
+      (result.ended_at - result.started_at) / 1000,
+    );
     this.#log.info("task finished", {
       task: key.taskId,
       attempt: key.attempt,
@@ -551,6 +577,22 @@ export class Player {
    * stops them (they end interrupted), delivers what results it can, and
    * disconnects.
    */
+  /** Starts the metrics listener on `listen`; logs where it listens. */
+  async serveMetrics(listen: Address): Promise<void> {
+    const metrics = new PlayerMetrics({
+      running: () => this.#running.size,
+      connected: () => this.#welcomed,
+    });
+    this.#metrics = metrics;
+    this.#metricsServer = await startMetricsServer({
+      listen,
+      registry: metrics.registry,
+      log: this.#log,
+    });
+    const a = this.#metricsServer.address;
+    this.#log.info("metrics listening", { metrics: `${a.host}:${a.port}` });
+  }
+
   async stop(graceMs: number): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
@@ -583,6 +625,7 @@ export class Player {
     this.#link?.close("the player is stopping");
     this.#wake?.();
     await this.#loop;
+    await this.#metricsServer?.stop();
     this.#opts.journal.close();
     this.#log.info("player stopped");
   }
