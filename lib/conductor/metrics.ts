@@ -77,14 +77,15 @@ export class ConductorMetrics {
         this.set(d.players.authorised.size);
       },
     });
-    const self = this;
+    const scan = () => this.#scan();
+    const last = () => this.#last;
     new Gauge({
       name: "orch_tasks",
       help: "Open tasks by state (queued, assigned, running).",
       labelNames: ["state"] as const,
       registers,
       collect() {
-        const s = self.#scan();
+        const s = scan();
         this.set({ state: "queued" }, s.queued);
         this.set({ state: "assigned" }, s.assigned);
         this.set({ state: "running" }, s.running);
@@ -103,7 +104,7 @@ export class ConductorMetrics {
       help: "Tasks queued, overall.",
       registers,
       collect() {
-        this.set(self.#last.queued);
+        this.set(last().queued);
       },
     });
     new Gauge({
@@ -111,7 +112,7 @@ export class ConductorMetrics {
       help: "Age of the oldest queued task (since it was queued, or since the conductor started).",
       registers,
       collect() {
-        this.set(self.#last.oldestAge);
+        this.set(last().oldestAge);
       },
     });
     new Gauge({
@@ -119,7 +120,7 @@ export class ConductorMetrics {
       help: "Queued tasks waiting for the one player with the most of them.",
       registers,
       collect() {
-        this.set(self.#last.worstDepth);
+        this.set(last().worstDepth);
       },
     });
     new Gauge({
@@ -127,7 +128,7 @@ export class ConductorMetrics {
       help: "Age of the oldest queued task bound to one player, the worst player's.",
       registers,
       collect() {
-        this.set(self.#last.worstAge);
+        this.set(last().worstAge);
       },
     });
     this.#durations = new Histogram({

@@ -1,0 +1,148 @@
+/**
+ * Prometheus metrics: a real conductor and a real player serve them on
+ * loopback, a job runs, and both expositions are parsed with a text-format
+ * parser and checked by name, type, labels and value.
+ */
+
+import parsePrometheus from "parse-prometheus-text-format";
+import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { Cluster } from "../_helpers/cluster.ts";
+import { orch, until } from "../_helpers/proc.ts";
+
+interface Sample {
+  labels?: Record<string, string>;
+  value?: string;
+  count?: string;
+  sum?: string;
+  buckets?: Record<string, string>;
+}
+interface Family {
+  name: string;
+  type: string;
+  help: string;
+  metrics: Sample[];
+}
+
+type Scraped = Map<string, Family> & { text?: string };
+
+async function scrape(port: number): Promise<Scraped> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assertEquals(res.status, 200);
+  assertMatch(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  const text = await res.text();
+  const families = (parsePrometheus as (text: string) => Family[])(text);
+  const m: Scraped = new Map(families.map((f) => [f.name, f]));
+  m.text = text;
+  return m;
+}
+
+/**
+ * The `_count` of histogram `name` for `labels` (written in exposition
+ * order). The parser keeps a histogram's buckets but not its labels, so
+ * the count is read from the text it parsed.
+ */
+function histogramCount(m: Scraped, name: string, labels: string): number {
+  assertEquals(m.get(name)?.type, "HISTOGRAM");
+  const line = (m.text ?? "").split("\n").find((l) =>
+    l.startsWith(labels === "" ? `${name}_count ` : `${name}_count{${labels}}`)
+  );
+  assert(line, `no ${name}_count{${labels}}`);
+  return Number(line.split(" ").at(-1));
+}
+
+/** The value of the sample of `name` whose labels include `labels`. */
+function value(m: Map<string, Family>, name: string, labels: Record<string, string> = {}): number {
+  const f = m.get(name);
+  assert(f, `no metric ${name}`);
+  const s = f.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v));
+  assert(s, `no sample of ${name} with ${JSON.stringify(labels)}`);
+  return Number(s.value ?? s.count);
+}
+
+Deno.test("conductor and player serve Prometheus metrics that count a job run", async () => {
+  await using c = await Cluster.create({ players: ["m1"] });
+  const cond = await c.startConductor(["--metrics-listen", "127.0.0.1:0"]);
+  const cPort = Number(
+    (await cond.proc.waitFor(/conductor ready .*metrics=127\.0\.0\.1:(\d+)/))[1],
+  );
+  const player = await c.startPlayer("m1", { extra: ["--metrics-listen", "127.0.0.1:0"] });
+  const pPort = Number((await player.waitFor(/metrics listening .*metrics=127\.0\.0\.1:(\d+)/))[1]);
+
+  const id = await c.client.submit({ score: "hello", scope: "all", targets: ["m1"], params: {} });
+  assertEquals((await c.wait(id)).aggregate, "success");
+  // The player counts the run once its result is sent; the conductor once it is committed.
+  await until(
+    "player metrics count the run",
+    async () => (await scrape(pPort)).get("orch_player_tasks_finished_total")?.metrics.length === 1,
+  );
+
+  const m = await scrape(cPort);
+  assertEquals(m.get("orch_players_connected")?.type, "GAUGE");
+  assertEquals(value(m, "orch_players_connected"), 1);
+  assertEquals(value(m, "orch_players_listed"), 1);
+  assertEquals(m.get("orch_player_connections_total")?.type, "COUNTER");
+  assertEquals(value(m, "orch_player_connections_total"), 1);
+  assertEquals(value(m, "orch_jobs_finished_total", { aggregate: "success" }), 1);
+  assertEquals(value(m, "orch_jobs_open"), 0);
+  assertEquals(value(m, "orch_tasks_finished_total", { score: "hello", outcome: "succeeded" }), 1);
+  assertEquals(
+    histogramCount(m, "orch_task_duration_seconds", 'score="hello",outcome="succeeded"'),
+    1,
+  );
+  for (const state of ["queued", "assigned", "running"]) {
+    assertEquals(value(m, "orch_tasks", { state }), 0);
+  }
+  assertEquals(value(m, "orch_queue_depth"), 0);
+  assertEquals(value(m, "orch_queue_oldest_age_seconds"), 0);
+  assertEquals(value(m, "orch_submits_total", { result: "accepted" }), 1);
+  assert(histogramCount(m, "orch_store_commit_seconds", "") > 0);
+  assert(histogramCount(m, "orch_store_commit_batch_size", "") > 0);
+  assert(value(m, "orch_frames_received_total") > 0);
+  assert(value(m, "orch_frames_sent_total") > 0);
+  assertEquals(value(m, "orch_heartbeat_misses_total"), 0);
+  assert(value(m, "process_resident_memory_bytes") > 0);
+  assert(m.has("nodejs_eventloop_lag_seconds"));
+  // No job ids or host names as labels.
+  for (const f of m.values()) {
+    for (const s of f.metrics) {
+      for (const k of Object.keys(s.labels ?? {})) {
+        assert(!["job", "job_id", "host", "player", "task"].includes(k), `${f.name} has ${k}`);
+      }
+    }
+  }
+
+  const p = await scrape(pPort);
+  assertEquals(value(p, "orch_player_connected"), 1);
+  assertEquals(value(p, "orch_player_connections_total"), 1);
+  assertEquals(value(p, "orch_player_tasks_running"), 0);
+  assertEquals(
+    value(p, "orch_player_tasks_finished_total", { score: "hello", outcome: "succeeded" }),
+    1,
+  );
+  assertEquals(
+    histogramCount(p, "orch_player_task_duration_seconds", 'score="hello",outcome="succeeded"'),
+    1,
+  );
+  assert(value(p, "orch_frames_sent_total") > 0);
+  assert(p.has("orch_player_live_output_sent_bytes_total"));
+  assert(p.has("orch_player_live_output_dropped_bytes_total"));
+  assert(value(p, "process_resident_memory_bytes") > 0);
+
+  // Only GET /metrics is served.
+  const other = await fetch(`http://127.0.0.1:${cPort}/v1/jobs`);
+  assertEquals(other.status, 404);
+  await other.body?.cancel();
+  const refusal = await fetch(`http://127.0.0.1:${cPort}/metrics`, { method: "POST" });
+  assertEquals(refusal.status, 405);
+  await refusal.body?.cancel();
+});
+
+Deno.test("metrics_listen on an address that is not loopback is refused without metrics_listen_public", async () => {
+  for (const role of ["conductor", "player"]) {
+    const r = await orch([role, "--metrics-listen", "0.0.0.0:0"]);
+    assertEquals(r.code, 2, r.stderr);
+    assertMatch(r.stderr, /metrics_listen 0\.0\.0\.0:0 is not a loopback address/);
+    assertMatch(r.stderr, /metrics_listen_public: true/);
+    assert(!r.stderr.includes("    at "), r.stderr);
+  }
+});
