@@ -8,6 +8,7 @@
  * | method | path | what |
  * | --- | --- | --- |
  * | GET | /v1/health | liveness and a few numbers |
+ * | GET | /v1/ready | 200 when the store, the listeners and the conductor are fit for work, else 503 naming the checks that failed |
  * | GET | /v1/players | players: authorised, connected, scores, draining |
  * | POST | /v1/players/NAME/drain | no new work goes to the player; its running work finishes |
  * | POST | /v1/players/NAME/undrain | the player takes new work again |
@@ -61,6 +62,7 @@ import {
   PLAYER_NAME,
   PLAYER_NAME_DESC,
   type PlayerView,
+  type ReadyView,
   SCORE_NAME,
   SCORE_NAME_DESC,
   type SubmitRequest,
@@ -101,6 +103,8 @@ export interface AudienceBackend {
   drain(name: string, on: boolean, by: string): Promise<DrainResponse>;
   /** A few numbers for `GET /v1/health`. */
   health(): Record<string, unknown>;
+  /** The checks of `GET /v1/ready`; cheap, from memory. */
+  ready(): ReadyView;
 }
 
 /** What the transport tells the API about a request. */
@@ -176,6 +180,15 @@ export function createApiApp(
     return json(200, { ok: true, ...backend.health() });
   });
   app.all("/health", notAllowed("GET"));
+
+  // Like health, for supervisors and load balancers: the transport's proof (the socket's mode,
+  // an audience certificate) is all it asks.
+  app.get("/ready", (c) => {
+    query(c, []);
+    const r = backend.ready();
+    return json(r.ready ? 200 : 503, r);
+  });
+  app.all("/ready", notAllowed("GET"));
 
   app.get("/players", guard("players"), async (c) => {
     query(c, []);

@@ -13,7 +13,7 @@
 
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { ORCH_VERSION } from "../protocol/mod.ts";
+import { ORCH_VERSION, type ReadyCheck, type ReadyView } from "../protocol/mod.ts";
 import type { ConductorStore } from "../store/mod.ts";
 import type { Address } from "../config/mod.ts";
 import { type PlayersFile, readPlayersFile } from "../config/mod.ts";
@@ -41,6 +41,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { Committer } from "./committer.ts";
 import { EventBus } from "./events.ts";
 import { LiveOutputs } from "./live_output.ts";
+import { LastSeen } from "./last_seen.ts";
 import { EventLog } from "./event_log.ts";
 import { DEFAULT_STREAM_LIMITS, EventStreams, type StreamLimits } from "./sse.ts";
 import type { LinkOpener } from "./link.ts";
@@ -98,7 +99,15 @@ export interface ConductorOptions {
   auditRetentionMs?: number;
   /** The Prometheus metrics listener (plain HTTP), or null/absent for none. */
   metricsListen?: Address | null;
+  /** Players' last-heard times are written at most this often (ms); {@linkcode LAST_SEEN_FLUSH_MS} when absent. */
+  lastSeenFlushMs?: number;
 }
+
+/**
+ * How often players' last-heard times are written at most: after a crash,
+ * the stored time of a connected player is at most this (and one commit) old.
+ */
+export const LAST_SEEN_FLUSH_MS = 10_000;
 
 /** What each listener allows, so that no peer can use up the conductor's file descriptors. */
 export interface ListenerLimits {
@@ -166,6 +175,7 @@ export class Conductor {
   readonly #registry: Registry;
   readonly #scheduler: Scheduler;
   readonly #gateway: PlayerGateway;
+  readonly #lastSeen: LastSeen;
   /** Every state change, published once committed. */
   readonly events = new EventBus();
   /** What running tasks printed lately. */
@@ -224,6 +234,16 @@ export class Conductor {
       connected: () => this.#registry.sessions.size,
     }, { ...DEFAULT_STREAM_LIMITS, ...opts.eventStreams });
     this.#registry = new Registry(authorised, (p) => this.#machine.heldCount(p));
+    this.#lastSeen = new LastSeen({
+      clock: this.#clock,
+      flushMs: opts.lastSeenFlushMs ?? LAST_SEEN_FLUSH_MS,
+      touch: (player, at) => {
+        if (this.#failed) return;
+        const rec = this.#registry.records.get(player);
+        if (rec && at > rec.lastSeen) rec.lastSeen = at;
+        this.#committer.touchPlayer(player, at);
+      },
+    });
     // The gateway, made below, runs the scheduler whenever placements wait.
     this.#scheduler = new Scheduler(this.#registry, () => this.#gateway.kick());
     this.#machine = new TaskMachine({
@@ -246,6 +266,7 @@ export class Conductor {
       timers: this.#timers,
       bus: this.events,
       live: this.live,
+      lastSeen: this.#lastSeen,
       log: this.#log,
       audit: this.audit,
       playersFile: opts.playersFile,
@@ -267,6 +288,7 @@ export class Conductor {
       secrets: opts.secrets ?? null,
       conductorId: () => this.#conductorId,
       state: () => ({ stopping: this.#stopping, failed: this.#failed }),
+      ready: () => this.ready(),
     });
     this.schedules = new Schedules({
       clock: this.#clock,
@@ -491,6 +513,43 @@ export class Conductor {
     );
   }
 
+  /**
+   * Whether the conductor is fit for work, check by check: the store is
+   * open and its last commit succeeded; every configured listener listens;
+   * it is not stopping (from SIGTERM, or after a failed commit, until it exits).
+   */
+  ready(): ReadyView {
+    const down: string[] = [];
+    if (this.#server && !this.#server.listening) down.push("players port");
+    if (this.#audience && !this.#audience.listening()) down.push("audience");
+    const starting = this.addresses === null;
+    const checks: ReadyCheck[] = [
+      {
+        name: "store",
+        ok: !this.#failed,
+        detail: this.#failed
+          ? "a commit failed: the database is not writable"
+          : "open; the last commit succeeded",
+      },
+      {
+        name: "listeners",
+        ok: !starting && down.length === 0,
+        detail: starting
+          ? "not listening yet"
+          : down.length > 0
+          ? `not listening: ${down.join(", ")}`
+          : "listening",
+      },
+      {
+        name: "stopping",
+        ok: this.#stopping === null,
+        detail: this.#stopping ?? "running",
+      },
+    ];
+    const failed = checks.filter((c) => !c.ok).map((c) => c.name);
+    return { ready: failed.length === 0, failed, checks };
+  }
+
   /** Takes a player connection made in-process (tests, benchmarks). */
   connect(open: LinkOpener): void {
     if (this.#stopping !== null) return;
@@ -562,6 +621,7 @@ export class Conductor {
   #stop(why: string, error: unknown): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopping = why;
+      this.#lastSeen.stop();
       this.pruner.stop();
       this.#timers.stop();
       this.#fdWatch?.stop();
@@ -579,6 +639,12 @@ export class Conductor {
       this.#gateway.closeAll(this.#failed ? "the conductor failed" : "the conductor is stopping");
       await closing;
       if (!this.#failed) {
+        // The players' last frames, exactly: an ordinary stop loses nothing of them.
+        try {
+          this.#lastSeen.flush();
+        } catch (err) {
+          this.#log.error("players' last-seen times not written", { error: errorMessage(err) });
+        }
         await this.#committer.close().catch((err) => {
           this.#log.error("last commit failed", { error: errorMessage(err) });
         });

@@ -34,6 +34,8 @@ export interface AudienceServers {
   /** Listens again on the same addresses (after the process ran out of file descriptors). */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** True while every listener listens. */
+  listening(): boolean;
 }
 
 /** The limits of the audience listeners. */
@@ -71,6 +73,7 @@ export interface AudienceServerOptions {
 interface Served {
   restart(): Promise<void>;
   stop(): Promise<void>;
+  listening(): boolean;
 }
 
 /** Starts the audience listeners that are configured. */
@@ -98,6 +101,7 @@ export async function startAudienceServers(opts: AudienceServerOptions): Promise
     socket: opts.socket,
     restart: async () => void await Promise.all(served.map((s) => s.restart())),
     stop: async () => void await Promise.all(served.map((s) => s.stop())),
+    listening: () => served.every((s) => s.listening()),
   };
 }
 
@@ -215,6 +219,7 @@ async function serveUnix(
       await closeServer(server, streaming);
       await Deno.remove(path).catch(() => {});
     },
+    listening: () => server.listening,
   };
 }
 
@@ -303,6 +308,7 @@ async function serveHttps(
       await listen(server, address.host, address.port);
     },
     stop: () => closeServer(server, streaming),
+    listening: () => server.listening,
   };
 }
 

@@ -34,6 +34,8 @@ export interface LinkHandlers {
   onMessage(message: PlayerMessage): void;
   /** Once, when the connection ends. */
   onClose(reason: string): void;
+  /** Whole frames arrived, pings and pongs included: the player was heard from. */
+  onHeard?(): void;
 }
 
 /** Makes a link that reports to `handlers`. */

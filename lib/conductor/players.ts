@@ -30,6 +30,7 @@ import type { Auditor } from "./audit.ts";
 import type { Clock } from "./clock.ts";
 import type { Committer } from "./committer.ts";
 import type { EventBus } from "./events.ts";
+import type { LastSeen } from "./last_seen.ts";
 import type { LiveOutputs } from "./live_output.ts";
 import { judgeHello, reconcile } from "./handshake.ts";
 import type { LinkOpener } from "./link.ts";
@@ -59,6 +60,8 @@ export interface GatewayDeps {
   bus: EventBus;
   /** Running tasks' live output. */
   live: LiveOutputs;
+  /** When each player was last heard from, written behind. */
+  lastSeen: LastSeen;
   log: Logger;
   /** The audit trail (impostor connections are recorded in it). */
   audit: Auditor;
@@ -88,6 +91,7 @@ export class PlayerGateway {
     const link = open({
       onMessage: (m) => this.#onMessage(session, m),
       onClose: (reason) => this.#onClose(session, reason),
+      onHeard: () => this.#heard(session),
     });
     const session = new Session(link, d.clock.now());
     d.registry.pending.add(session);
@@ -194,6 +198,8 @@ export class PlayerGateway {
       );
       return;
     }
+    // Links that do not report frames (in-process ones) are heard through their messages.
+    this.#heard(session);
     try {
       switch (m.type) {
         case "hello":
@@ -217,6 +223,16 @@ export class PlayerGateway {
       });
       session.link.close("internal error");
     }
+  }
+
+  /** `session` sent a frame: its player's last-seen time moves on (in memory; written behind). */
+  #heard(session: Session): void {
+    const d = this.#d;
+    const name = session.name;
+    if (name === null || d.stopping() || d.registry.sessions.get(name) !== session) return;
+    const now = d.clock.now();
+    session.lastHeard = now;
+    d.lastSeen.heard(name, now);
   }
 
   #onHello(session: Session, hello: Hello): void {
@@ -264,6 +280,7 @@ export class PlayerGateway {
     if (old) registry.sessions.delete(name);
     const now = d.clock.now();
     session.name = name;
+    session.lastHeard = now;
     session.version = hello.version;
     session.scores = registry.announce(name, announced);
     registry.facts.set(name, hello.facts ?? {});
@@ -419,7 +436,9 @@ export class PlayerGateway {
     d.log.info("player disconnected", { player: name, reason, holding });
     const rec = d.registry.records.get(name);
     if (rec) rec.lastSeen = now;
+    // While stopping, its last frame's time is written with the last batch.
     if (d.stopping()) return;
+    d.lastSeen.forget(name);
     d.committer.touchPlayer(name, now);
     d.bus.publish({ type: "player.disconnected", at: now, player: name, reason });
     if (holding > 0) this.#gone(name, now);

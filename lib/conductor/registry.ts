@@ -34,8 +34,12 @@ export class Session {
   welcomed = false;
   /** Its scores, as announced in its hello. */
   scores: ReadonlyMap<string, ScoreInfo> = new Map();
+  /** When its last frame (a heartbeat or any message) arrived, once its hello is accepted. */
+  lastHeard: number;
 
-  constructor(readonly link: PlayerLink, readonly connectedAt: number) {}
+  constructor(readonly link: PlayerLink, readonly connectedAt: number) {
+    this.lastHeard = connectedAt;
+  }
 
   /** Sends a message; false when the connection is gone. */
   send(message: ConductorMessage): boolean {
@@ -192,7 +196,7 @@ export class Registry {
         running: this.#held(name),
         draining: this.drained.has(name),
         scores: [...(this.#announced.get(name)?.keys() ?? [])],
-        last_seen: rec?.lastSeen ?? null,
+        last_seen: connected ? s.lastHeard : rec?.lastSeen ?? null,
         labels: this.authorised.get(name) ?? {},
         facts: this.facts.get(name) ?? {},
       };

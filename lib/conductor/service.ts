@@ -20,6 +20,7 @@ import {
   normalizePlayerName,
   ORCH_VERSION,
   type PlayerView,
+  type ReadyView,
   rolloutOf,
   type ScoreInfo,
   type SubmitRequest,
@@ -59,6 +60,8 @@ export interface ServiceDeps {
   conductorId: () => string;
   /** Why the conductor is stopping (null while it runs), and whether it failed. */
   state: () => { stopping: string | null; failed: boolean };
+  /** The readiness checks (the store, the listeners, stopping), as the conductor sees them. */
+  ready: () => ReadyView;
 }
 
 /** The audience API's backend. */
@@ -393,6 +396,11 @@ export class AudienceService {
   /** Every player that is listed or has been seen. */
   players(): Promise<PlayerView[]> {
     return Promise.resolve(this.#d.registry.views());
+  }
+
+  /** The checks of the readiness endpoint; cheap, from memory. */
+  ready(): ReadyView {
+    return this.#d.ready();
   }
 
   /** Numbers for the health endpoint; cheap, from memory. */

@@ -36,6 +36,7 @@ export function tlsLink(
           type,
         }),
       onClose: handlers.onClose,
+      onHeard: handlers.onHeard ? () => handlers.onHeard!() : undefined,
     });
     return {
       remote: peer.remote,

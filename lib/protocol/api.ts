@@ -536,11 +536,37 @@ export interface PlayerView {
   draining: boolean;
   /** Scores it announced most recently. */
   scores: string[];
+  /**
+   * Epoch ms: for a connected player, when its last frame (a heartbeat or
+   * any message) arrived; for one not connected, when it was last seen
+   * before it went away. Null when never seen.
+   */
   last_seen: number | null;
   /** Its labels in the players file (empty when it is not listed). */
   labels: Record<string, string>;
   /** What it reported of itself (os, kernel, arch, version, the operator's facts) since the conductor started. */
   facts: Record<string, string>;
+}
+
+/** One check of `GET /v1/ready`. */
+export interface ReadyCheck {
+  /**
+   * `store`: the database is open and its last commit succeeded;
+   * `listeners`: every configured listener is listening; `stopping`: the
+   * conductor is not shutting down.
+   */
+  name: "store" | "listeners" | "stopping";
+  ok: boolean;
+  /** What was found, in words. */
+  detail: string;
+}
+
+/** Answer to `GET /v1/ready`: 200 when `ready`, else 503. */
+export interface ReadyView {
+  ready: boolean;
+  /** The names of the checks that failed, in order; empty when ready. */
+  failed: ReadyCheck["name"][];
+  checks: ReadyCheck[];
 }
 
 /** Answer to `POST /v1/players/NAME/drain` and `/undrain`. */

@@ -52,6 +52,11 @@ export interface PeerOptions<In extends Message> {
   onUnknownType?: (type: string) => void;
   /** Called once when the connection ends, with why. */
   onClose: (reason: string) => void;
+  /**
+   * Called when whole frames arrived (a ping, a pong or any message), once
+   * per read, before they are handled: the peer was heard from.
+   */
+  onHeard?: () => void;
 }
 
 /**
@@ -180,6 +185,7 @@ export class Peer<In extends Message, Out extends Message> {
       return;
     }
     peerCounts.framesIn += values.length;
+    if (values.length > 0) this.#opts.onHeard?.();
     for (const value of values) {
       if (this.#closed) return;
       const unknown = this.#established ? unknownType(value) : undefined;

@@ -17,6 +17,7 @@ import type {
   JobSummary,
   JobView,
   PlayerView,
+  ReadyView,
   SubmitRequest,
   TaskDetail,
   TaskPage,
@@ -113,6 +114,8 @@ export class FakeBackend implements AudienceBackend {
   nextId = 100;
   /** When set, every call throws it. */
   failWith: unknown = undefined;
+  /** What `ready()` answers. */
+  readiness: ReadyView = { ready: true, failed: [], checks: [] };
 
   /** Adds a job made of `tasks`. */
   add(tasks: TaskDetail[], over: Partial<JobView> = {}): JobView {
@@ -186,5 +189,10 @@ export class FakeBackend implements AudienceBackend {
   health(): Record<string, unknown> {
     this.#call("health");
     return { conductor_id: "c-1", open_tasks: 0 };
+  }
+
+  ready(): ReadyView {
+    this.#call("ready");
+    return this.readiness;
   }
 }

@@ -133,6 +133,11 @@ export class TestPlayer {
     this.send(instantResult(a, now, { outcome }));
   }
 
+  /** A frame with no message in it (a ping or a pong) arrives at the conductor. */
+  heartbeat(): void {
+    this.#handlers.onHeard?.();
+  }
+
   /** Drops the connection from the player's side. */
   disconnect(): void {
     if (this.closedBecause !== null) return;
