@@ -9,7 +9,7 @@
  * | --- | --- | --- |
  * | GET | /v1/health | liveness and a few numbers |
  * | GET | /v1/ready | 200 when the store, the listeners and the conductor are fit for work, else 503 naming the checks that failed |
- * | GET | /v1/players | players: authorised, connected, scores, draining |
+ * | GET | /v1/players?target= | players: authorised, connected, scores, draining; `target` keeps those matching any of its expressions |
  * | POST | /v1/players/NAME/drain | no new work goes to the player; its running work finishes |
  * | POST | /v1/players/NAME/undrain | the player takes new work again |
  * | GET | /v1/jobs?state=&score=&submitted_by=&since=&until=&limit=&before= | newest jobs first, filtered |
@@ -55,17 +55,22 @@ import {
   type JobSummary,
   type JobView,
   LIMITS,
+  matchTarget,
   MAX_TASK_PAGE,
   MAX_TASK_PAGE_OUTPUT,
   normalizePlayerName,
   Obj,
+  parseTarget,
   PLAYER_NAME,
   PLAYER_NAME_DESC,
   type PlayerView,
   type ReadyView,
   SCORE_NAME,
   SCORE_NAME_DESC,
+  splitTargetList,
   type SubmitRequest,
+  TARGET_LIMITS,
+  type TargetExpr,
   TASK_STATES,
   type TaskDetail,
   type TaskPage,
@@ -191,8 +196,12 @@ export function createApiApp(
   app.all("/ready", notAllowed("GET"));
 
   app.get("/players", guard("players"), async (c) => {
-    query(c, []);
-    return json(200, { players: await backend.players() });
+    const exprs = playerTargets(query(c, ["target"]).get("target"));
+    const all = await backend.players();
+    const players = exprs.length === 0
+      ? all
+      : all.filter((p) => exprs.some((e) => matchTarget(e, p)));
+    return json(200, { players });
   });
   app.all("/players", notAllowed("GET"));
 
@@ -453,6 +462,28 @@ function query(c: Context<ApiEnv>, known: readonly string[]): Map<string, string
     q.set(key, value);
   }
   return q;
+}
+
+/** Bytes the `target` query parameter of `GET /v1/players` holds at most. */
+const MAX_TARGET_QUERY = 4096;
+
+/**
+ * The expressions of `?target=` (separated by spaces, as `orch players`
+ * takes them as arguments): a player is listed when it matches any.
+ */
+function playerTargets(text: string | undefined): TargetExpr[] {
+  if (text === undefined) return [];
+  if (text.length > MAX_TARGET_QUERY) {
+    throw new OrchError("invalid", `query parameter target exceeds ${MAX_TARGET_QUERY} bytes`);
+  }
+  const exprs = text.split(/\s+/).flatMap(splitTargetList);
+  if (exprs.length > TARGET_LIMITS.maxPatterns) {
+    throw new OrchError(
+      "invalid",
+      `query parameter target holds ${exprs.length} expressions; at most ${TARGET_LIMITS.maxPatterns}`,
+    );
+  }
+  return exprs.map((t) => parseTarget(t, "query parameter target"));
 }
 
 function parseId(text: string, what: string): number {
