@@ -21,6 +21,7 @@ import { readGrantsFile } from "../config/mod.ts";
 import { AccessControl } from "./access.ts";
 import { createGuard } from "./guard.ts";
 import { LocalAuthenticator } from "./local_auth.ts";
+import { withDashboard } from "./dashboard.ts";
 import { LocalUsers } from "./local_users.ts";
 import {
   createMutualTlsServer,
@@ -445,7 +446,7 @@ export class Conductor {
         });
       }
       this.#audience = await startAudienceServers({
-        handler,
+        handler: withDashboard(handler, this.#local),
         tls: o.tls,
         listen: o.audienceListen,
         socket: o.audienceSocket,

@@ -28,6 +28,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ["errors.ts", "protocol"],
   client: ["errors.ts", "protocol", "tls"],
   metrics: ["errors.ts", "log.ts", "config", "tls"],
+  dashboard: [],
   conductor: [
     "errors.ts",
     "log.ts",
@@ -38,6 +39,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "config",
     "exec/accounts.ts",
     "metrics",
+    "dashboard",
   ],
   player: ["errors.ts", "log.ts", "protocol", "score", "store", "tls", "exec", "config", "metrics"],
   bench: ["errors.ts", "log.ts", "protocol", "tls", "client", "config", "exec", "store"],

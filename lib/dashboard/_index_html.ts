@@ -1,0 +1,41 @@
+/** The dashboard's one HTML document; the page it shows is chosen by its script. */
+export const INDEX_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>orch — fleet</title>
+<link rel="stylesheet" href="/ui/style.css">
+<script type="module" src="/ui/app.js"></script>
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header>
+  <h1>orch</h1>
+  <nav aria-label="Pages"><a href="/" aria-current="page">Fleet</a></nav>
+  <p id="live" class="live" role="status" aria-live="polite">connecting…</p>
+</header>
+<main id="main">
+  <h2>Fleet</h2>
+  <form id="filter" role="search">
+    <label for="target">Players matching</label>
+    <input id="target" name="target" type="search" autocomplete="off" spellcheck="false"
+      maxlength="4096" placeholder="web* role=db fact.os=linux" aria-describedby="target-help">
+    <button type="submit">Filter</button>
+    <p id="target-help" class="help">Names, globs (<code>web*</code>) or selectors
+      (<code>role=web,dc!=mel</code>); separate several with spaces: any of them.</p>
+  </form>
+  <p id="error" class="error" role="alert" hidden></p>
+  <p id="summary" aria-live="polite"></p>
+  <table id="players">
+    <caption class="visually-hidden">Players</caption>
+    <thead><tr>
+      <th scope="col">Name</th><th scope="col">State</th><th scope="col">Labels</th>
+      <th scope="col">Slots in use</th><th scope="col">Last heartbeat</th><th scope="col">Version</th>
+    </tr></thead>
+    <tbody></tbody>
+  </table>
+</main>
+</body>
+</html>
+`;

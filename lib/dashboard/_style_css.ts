@@ -1,0 +1,37 @@
+/** The dashboard's style sheet: system fonts, high contrast, fits a laptop screen. */
+export const STYLE_CSS =
+  `:root { color-scheme: light; --fg: #111; --bg: #fff; --muted: #444; --line: #ccc;
+  --ok: #0a5c2b; --bad: #8a1111; --warn: #6b4a00; --accent: #0b4f9c; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.4 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
+header { display: flex; gap: 1.5rem; align-items: baseline; padding: .5rem 1rem;
+  border-bottom: 1px solid var(--line); }
+header h1 { font-size: 1.2rem; margin: 0; }
+nav a { color: var(--accent); margin-right: 1rem; }
+nav a[aria-current="page"] { font-weight: bold; text-decoration: none; }
+.live { margin: 0 0 0 auto; color: var(--muted); }
+.live.on { color: var(--ok); }
+main { padding: .5rem 1rem 2rem; max-width: 90rem; }
+h2 { font-size: 1.1rem; }
+form { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
+input[type="search"] { min-width: 20rem; padding: .3rem .4rem; font: inherit;
+  border: 1px solid var(--muted); }
+button { font: inherit; padding: .3rem .8rem; border: 1px solid var(--accent);
+  background: var(--accent); color: #fff; cursor: pointer; }
+:focus-visible { outline: 3px solid #f0a000; outline-offset: 2px; }
+.help { flex-basis: 100%; margin: 0; color: var(--muted); font-size: .9rem; }
+.error { color: var(--bad); font-weight: bold; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid var(--line);
+  vertical-align: top; }
+th { background: #f2f2f2; }
+td.num { font-variant-numeric: tabular-nums; }
+.state-connected { color: var(--ok); font-weight: bold; }
+.state-disconnected { color: var(--bad); font-weight: bold; }
+.state-drained { color: var(--warn); }
+.label { display: inline-block; margin: 0 .3rem .2rem 0; padding: 0 .3rem; border: 1px solid var(--line);
+  font-family: ui-monospace, monospace; font-size: .85rem; }
+.skip { position: absolute; left: -999px; }
+.skip:focus { left: 1rem; top: .5rem; background: var(--bg); padding: .3rem; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+`;

@@ -1,0 +1,49 @@
+/**
+ * The dashboard's assets: plain HTML, CSS and an ES module, held as
+ * strings so that the one-file deployable carries them (no build step, no
+ * download at run time). The conductor serves them (see
+ * `conductor/dashboard.ts`); this folder does no I/O.
+ *
+ * @module
+ */
+
+import { APP_JS } from "./_app_js.ts";
+import { INDEX_HTML } from "./_index_html.ts";
+import { STYLE_CSS } from "./_style_css.ts";
+
+/** One asset: its text and media type. */
+export interface DashboardAsset {
+  body: string;
+  type: string;
+}
+
+const ASSETS: ReadonlyMap<string, DashboardAsset> = new Map([
+  ["/", { body: INDEX_HTML, type: "text/html; charset=utf-8" }],
+  ["/ui/app.js", { body: APP_JS, type: "text/javascript; charset=utf-8" }],
+  ["/ui/style.css", { body: STYLE_CSS, type: "text/css; charset=utf-8" }],
+]);
+
+/** True for the paths the dashboard owns: `/` and everything under `/ui/`. */
+export function isDashboardPath(path: string): boolean {
+  return path === "/" || path === "/ui" || path.startsWith("/ui/");
+}
+
+/** The asset at `path`, or undefined. */
+export function dashboardAsset(path: string): DashboardAsset | undefined {
+  return ASSETS.get(path);
+}
+
+/**
+ * Headers of every dashboard answer. The policy lets the page load only its
+ * own script and style (no inline code), talk only to its own origin, and
+ * be framed by no one.
+ */
+export const DASHBOARD_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; " +
+    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; " +
+    "frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
