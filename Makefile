@@ -11,7 +11,7 @@ DENO := $(shell d=$$(command -v deno 2>/dev/null); \
 
 TEST_FLAGS := --allow-all --parallel
 
-.PHONY: all deps demo test fmt fmt-check lint check unit integration fault bench build bundle clean
+.PHONY: all deps demo test screenshots fmt fmt-check lint check unit integration fault bench build bundle clean
 
 all: check
 
@@ -35,6 +35,10 @@ demo: deps
 ## Format check, lint, type check, and every test.
 test: deps fmt-check lint check
 	$(DENO) test $(TEST_FLAGS) tests/
+
+## The dashboard's screenshots in docs/screenshots, from the browser test (needs bash .ci/run's chromium).
+screenshots: deps
+	ORCH_SCREENSHOTS=$(CURDIR)/docs/screenshots $(DENO) test $(TEST_FLAGS) tests/browser/dashboard_test.ts
 
 fmt: deps
 	$(DENO) fmt
