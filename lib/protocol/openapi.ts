@@ -358,6 +358,12 @@ function errors(...codes: ErrorCode[]): Record<string, Json> {
   return out;
 }
 
+/**
+ * What the routes without a grant may answer: a bad query, and the
+ * transport's refusals (a certificate that is not an audience one).
+ */
+const UNGUARDED: ErrorCode[] = ["invalid", "unauthenticated", "forbidden"];
+
 /** What every guarded route may answer besides its own errors. */
 const GUARDED: ErrorCode[] = ["invalid", "unauthenticated", "forbidden", "unavailable"];
 
@@ -416,7 +422,7 @@ const paths: Record<string, Record<string, Json>> = {
     get: {
       operationId: "health",
       summary: "Liveness and a few numbers; no grant needed.",
-      responses: { ...ok(200, "The conductor is alive.", ref("Health")), ...errors("invalid") },
+      responses: { ...ok(200, "The conductor is alive.", ref("Health")), ...errors(...UNGUARDED) },
     },
   },
   "/ready": {
@@ -427,7 +433,7 @@ const paths: Record<string, Record<string, Json>> = {
       responses: {
         ...ok(200, "Ready.", ref("Ready")),
         ...ok(503, "Not ready: `failed` names each check that failed.", ref("Ready")),
-        ...errors("invalid"),
+        ...errors(...UNGUARDED),
       },
     },
   },
@@ -437,7 +443,7 @@ const paths: Record<string, Record<string, Json>> = {
       summary: "This document; no grant needed (it describes the API's shape, holds no data).",
       responses: {
         ...ok(200, "The OpenAPI 3.1 description.", { type: "object" }),
-        ...errors("invalid"),
+        ...errors(...UNGUARDED),
       },
     },
   },
