@@ -68,9 +68,33 @@ interface OpenStream {
   close: () => void;
 }
 
+/**
+ * One answer as the client got it, for an {@linkcode AnswerCheck}: `body`
+ * is the parsed JSON, undefined for an event stream or a body that is not JSON.
+ */
+export interface Answer {
+  method: string;
+  /** The path with its query, as sent (`/v1/jobs/3?wait=1`). */
+  path: string;
+  status: number;
+  contentType: string;
+  body: unknown;
+}
+
+/**
+ * Told of every answer before the client uses it; what it throws is what
+ * the call rejects with. For tests that check answers against the API's
+ * description.
+ */
+export type AnswerCheck = (answer: Answer) => void;
+
 /** A client of one conductor. */
 export class AudienceClient {
-  constructor(readonly endpoint: Endpoint) {}
+  /**
+   * @param endpoint Where the conductor is.
+   * @param check Told of every answer (see {@linkcode AnswerCheck}); none by default.
+   */
+  constructor(readonly endpoint: Endpoint, readonly check?: AnswerCheck) {}
 
   /** Where the client talks to, for messages. */
   get where(): string {
@@ -286,6 +310,13 @@ export class AudienceClient {
           const status = res.statusCode ?? 0;
           const type = String(res.headers["content-type"] ?? "");
           if (status === 200 && type.startsWith("text/event-stream")) {
+            try {
+              this.check?.({ ...answerOf(options, res), body: undefined });
+            } catch (err) {
+              req.destroy();
+              reject(err);
+              return;
+            }
             resolve({ body: res, close: () => req.destroy() });
             return;
           }
@@ -303,6 +334,12 @@ export class AudienceClient {
               parsed = JSON.parse(new TextDecoder().decode(concatBytes(chunks)));
             } catch {
               // not JSON: errorFromBody says so by the status
+            }
+            try {
+              this.check?.({ ...answerOf(options, res), body: parsed });
+            } catch (err) {
+              reject(err);
+              return;
             }
             reject(
               status === 200
@@ -465,6 +502,12 @@ export class AudienceClient {
             return;
           }
           const status = res.statusCode ?? 0;
+          try {
+            this.check?.({ ...answerOf(options, res), body: parsed });
+          } catch (err) {
+            reject(err);
+            return;
+          }
           if (status >= 200 && status < 300) resolve(parsed);
           else reject(errorFromBody(status, parsed));
         });
@@ -506,4 +549,17 @@ export class AudienceClient {
       hint: "is the conductor running? choose it with --socket PATH or --conductor HOST:PORT",
     });
   }
+}
+
+/** An answer's method, path, status and content type, for an {@linkcode AnswerCheck}. */
+function answerOf(
+  options: { method: string; path: string },
+  res: http.IncomingMessage,
+): Omit<Answer, "body"> {
+  return {
+    method: options.method,
+    path: options.path,
+    status: res.statusCode ?? 0,
+    contentType: String(res.headers["content-type"] ?? ""),
+  };
 }

@@ -9,6 +9,7 @@
  * | --- | --- | --- |
  * | GET | /v1/health | liveness and a few numbers |
  * | GET | /v1/ready | 200 when the store, the listeners and the conductor are fit for work, else 503 naming the checks that failed |
+ * | GET | /v1/openapi.json | the API's OpenAPI 3.1 description (`lib/protocol/openapi.ts`) |
  * | GET | /v1/players?target= | players: authorised, connected, scores, draining; `target` keeps those matching any of its expressions |
  * | POST | /v1/players/NAME/drain | no new work goes to the player; its running work finishes |
  * | POST | /v1/players/NAME/undrain | the player takes new work again |
@@ -38,6 +39,7 @@ import type { Guard, GuardVariables } from "./guard.ts";
 import { type ScheduleBackend, scheduleRoutes } from "./schedules_api.ts";
 import { type EventStreams, resumePoint } from "./sse.ts";
 import { type PruneBackend, pruneRoutes } from "./prune_api.ts";
+import { OPENAPI } from "../protocol/openapi.ts";
 import {
   API_PREFIX,
   AUDIT_WHO,
@@ -194,6 +196,13 @@ export function createApiApp(
     return json(r.ready ? 200 : 503, r);
   });
   app.all("/ready", notAllowed("GET"));
+
+  // Like health, no grant: the description holds the API's shape, no data of anyone's.
+  app.get("/openapi.json", (c) => {
+    query(c, []);
+    return json(200, OPENAPI);
+  });
+  app.all("/openapi.json", notAllowed("GET"));
 
   app.get("/players", guard("players"), async (c) => {
     const exprs = playerTargets(query(c, ["target"]).get("target"));

@@ -19,6 +19,7 @@ import { AudienceClient } from "../../lib/client/mod.ts";
 import { makeLocalProof } from "../../lib/client/mod.ts";
 import type { JobView, SubmitInput, TaskDetail } from "../../lib/protocol/mod.ts";
 import { loadTlsMaterial } from "../../lib/tls/mod.ts";
+import { openApiChecker } from "./openapi.ts";
 import { orch, Proc, ROOT, until } from "./proc.ts";
 
 /** What to make. */
@@ -164,6 +165,7 @@ export class Cluster implements AsyncDisposable {
     try {
       const res = await fetch(`http://orch${path}`, { ...init, headers, client });
       const body = new Uint8Array(await res.arrayBuffer());
+      checkAnswer(init.method ?? "GET", path, res, body);
       return new Response(body, { status: res.status, headers: res.headers });
     } finally {
       client.close();
@@ -193,7 +195,7 @@ export class Cluster implements AsyncDisposable {
       port: this.audiencePort,
       tls,
       expectName: "localhost",
-    });
+    }, (a) => openApiChecker.check(a));
   }
 
   /** Flags that make an audience command use HTTPS with the certificate of `name`. */
@@ -219,7 +221,10 @@ export class Cluster implements AsyncDisposable {
 
   /** A client over the Unix socket. */
   get client(): AudienceClient {
-    return new AudienceClient({ kind: "socket", path: this.socket });
+    return new AudienceClient(
+      { kind: "socket", path: this.socket },
+      (a) => openApiChecker.check(a),
+    );
   }
 
   /** Flags for the conductor. */
@@ -363,4 +368,27 @@ export class Cluster implements AsyncDisposable {
     await Promise.all([...this.procs].map((p) => p.stop(3000)));
     if (!this.opts.keep) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * Checks a raw answer against the API's description (see `openapi.ts`);
+ * throws naming the path, status and what does not match.
+ */
+export function checkAnswer(method: string, path: string, res: Response, body: Uint8Array): void {
+  const contentType = res.headers.get("content-type") ?? "";
+  let parsed: unknown = undefined;
+  if (/^application\/json\b/i.test(contentType)) {
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      throw new Error(`${method} ${path} answered ${res.status} with a JSON type but no JSON body`);
+    }
+  }
+  openApiChecker.check({
+    method: method.toUpperCase(),
+    path,
+    status: res.status,
+    contentType,
+    body: parsed,
+  });
 }

@@ -7,7 +7,7 @@
 
 import https from "node:https";
 import { join } from "node:path";
-import type { Cluster } from "./cluster.ts";
+import { checkAnswer, type Cluster } from "./cluster.ts";
 
 /** A certificate and key in PEM. */
 export interface CertPair {
@@ -44,9 +44,18 @@ export function httpsGet(
       ...who,
       agent: false,
     }, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      const chunks: Uint8Array[] = [];
+      res.on("data", (d: Uint8Array) => chunks.push(d));
+      res.on("end", () => {
+        const bytes = new Uint8Array(chunks.reduce((n, b) => n + b.length, 0));
+        let at = 0;
+        for (const b of chunks) bytes.set(b, (at += b.length) - b.length);
+        const status = res.statusCode ?? 0;
+        const headers = new Headers({ "content-type": String(res.headers["content-type"] ?? "") });
+        // Every answer is checked against the API's description; a mismatch fails the test.
+        checkAnswer("GET", path, new Response(null, { status, headers }), bytes);
+        resolve({ status, body: new TextDecoder().decode(bytes) });
+      });
       res.on("error", (err) => resolve(`error: ${err.message}`));
     });
     req.on("error", (err) => resolve(`error: ${err.message}`));

@@ -1,0 +1,128 @@
+/**
+ * Checks answers of the audience API against its OpenAPI description
+ * (lib/protocol/openapi.ts): the operation is found by method and path
+ * template, then the status must be one it lists, the content type one it
+ * gives for that status, and a JSON body must match the schema. Used by the
+ * test cluster on every answer its clients get, so the description cannot
+ * drift from the code.
+ *
+ * @module
+ */
+
+import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import { OPENAPI } from "../../lib/protocol/openapi.ts";
+
+/** The description, read as what it is. */
+interface Doc {
+  servers: { url: string }[];
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown> };
+}
+interface Operation {
+  responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+}
+
+/** One answer, as a client saw it. */
+export interface Answer {
+  method: string;
+  /** The path with its query, as sent (`/v1/jobs/3?wait=1`). */
+  path: string;
+  status: number;
+  contentType: string;
+  /** The body parsed as JSON; undefined when not JSON (an event stream). */
+  body: unknown;
+}
+
+/** Checks answers against a description (by default the conductor's). */
+export class OpenApiChecker {
+  readonly #doc: Doc;
+  readonly #ajv: Ajv2020;
+  readonly #routes: { method: string; template: string; re: RegExp; op: Operation }[] = [];
+  readonly #compiled = new Map<unknown, ValidateFunction>();
+  readonly #prefix: string;
+
+  constructor(doc: unknown = OPENAPI) {
+    this.#doc = doc as Doc;
+    this.#prefix = this.#doc.servers[0]?.url ?? "";
+    this.#ajv = new Ajv2020({ allErrors: true, strict: false });
+    this.#ajv.addSchema({ $id: "orch:components", components: this.#doc.components });
+    for (const [template, ops] of Object.entries(this.#doc.paths)) {
+      const re = new RegExp(
+        "^" + template.replace(/[.]/g, "\\.").replace(/\{[^}]+\}/g, "[^/]+") + "$",
+      );
+      for (const [method, op] of Object.entries(ops)) {
+        this.#routes.push({ method: method.toUpperCase(), template, re, op });
+      }
+    }
+  }
+
+  /** Throws an error naming the method, path, status and schema error when `a` breaks the description. */
+  check(a: Answer): void {
+    const where = `${a.method} ${a.path} answered ${a.status}`;
+    const pathOnly = a.path.split("?")[0];
+    const rel = pathOnly.startsWith(this.#prefix + "/")
+      ? pathOnly.slice(this.#prefix.length)
+      : null;
+    const onPath = rel === null ? [] : this.#routes.filter((r) => r.re.test(rel));
+    const route = onPath.find((r) => r.method === a.method);
+    if (!route) {
+      // Outside the description: only the error answers of an unknown path or a wrong method.
+      const want = onPath.length === 0 ? 404 : 405;
+      if (a.status !== want) {
+        throw new Error(
+          `${where}: not described (expected a ${want} error for an undescribed route)`,
+        );
+      }
+      this.#match(where, { $ref: "orch:components#/components/schemas/Error" }, a.body);
+      return;
+    }
+    const res = route.op.responses[String(a.status)];
+    if (!res) {
+      throw new Error(
+        `${where}: status ${a.status} is not described for ${a.method} ${route.template} ` +
+          `(described: ${Object.keys(route.op.responses).join(", ")})`,
+      );
+    }
+    const type = a.contentType.split(";")[0].trim().toLowerCase();
+    const media = res.content?.[type];
+    if (!media) {
+      throw new Error(
+        `${where}: content type ${JSON.stringify(a.contentType)} is not described ` +
+          `(described: ${Object.keys(res.content ?? {}).join(", ") || "none"})`,
+      );
+    }
+    if (type === "application/json" && media.schema !== undefined) {
+      this.#match(`${where} (${a.method} ${route.template})`, media.schema, a.body);
+    }
+  }
+
+  #match(where: string, schema: unknown, body: unknown): void {
+    let v = this.#compiled.get(schema);
+    if (!v) {
+      v = this.#ajv.compile(rebase(schema) as object);
+      this.#compiled.set(schema, v);
+    }
+    if (!v(body)) {
+      const errs = (v.errors ?? []).slice(0, 5).map((e) =>
+        `${e.instancePath || "/"} ${e.message}${e.params ? " " + JSON.stringify(e.params) : ""}`
+      );
+      throw new Error(`${where}: body does not match the description: ${errs.join("; ")}`);
+    }
+  }
+}
+
+/** `schema` with its `#/components/…` references pointed at the registered components. */
+function rebase(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(rebase);
+  if (schema === null || typeof schema !== "object") return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    out[k] = k === "$ref" && typeof v === "string" && v.startsWith("#/components/")
+      ? `orch:components${v}`
+      : rebase(v);
+  }
+  return out;
+}
+
+/** The checker every test cluster shares. */
+export const openApiChecker: OpenApiChecker = new OpenApiChecker();
