@@ -34,4 +34,21 @@ td.num { font-variant-numeric: tabular-nums; }
 .skip { position: absolute; left: -999px; }
 .skip:focus { left: 1rem; top: .5rem; background: var(--bg); padding: .3rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+select { font: inherit; padding: .25rem .3rem; border: 1px solid var(--muted); background: var(--bg); }
+input#score, input#submitted_by { min-width: 12rem; }
+.agg { font-weight: bold; }
+.agg-success { color: var(--ok); }
+.agg-failure { color: var(--bad); }
+.agg-partial { color: var(--warn); }
+.agg-running { color: var(--accent); }
+.agg-pending { color: var(--muted); }
+td.progress { min-width: 16rem; }
+.bar { display: flex; height: .8rem; border: 1px solid var(--muted); background: #f2f2f2; }
+.seg-done { background: #2d2d2d; }
+.seg-running { background: var(--accent); }
+.seg-queued { background: #8c8c8c; }
+.seg-offline { background: var(--bad); }
+.bar-text { display: block; font-size: .85rem; color: var(--muted); font-variant-numeric: tabular-nums; }
+nav.pages { margin-top: .8rem; }
+[hidden] { display: none !important; }
 `;

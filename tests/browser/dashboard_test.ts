@@ -13,9 +13,11 @@ import { assert, assertEquals } from "../_helpers/assert.ts";
 import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { Cluster } from "../_helpers/cluster.ts";
+import { ROOT } from "../_helpers/proc.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
 const PLAYERS = ["web1", "web2", "db1"];
+const TESTDATA = join(ROOT, "tests/testdata/scores");
 /** Rows in the fleet table, as an expression the page evaluates. */
 const ROWS = `document.querySelectorAll("#players tbody tr").length`;
 
@@ -178,6 +180,131 @@ Deno.test("the fleet page shows three real players over mTLS, and live when one 
     r = await rows(page);
     assertEquals(r.web1[1], "connected");
     await shot(page, c, "fleet-disconnected.png");
+    assertEquals(violations, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+/** The rows of the jobs table: job id → the texts of its cells. */
+function jobRows(page: Page): Promise<Record<string, string[]>> {
+  return page.$$eval("#jobs tbody tr", (trs) =>
+    Object.fromEntries(
+      trs.map((tr) => [
+        tr.getAttribute("data-job") ?? "",
+        [...tr.children].map((td) => td.textContent ?? ""),
+      ]),
+    ));
+}
+
+/** The job ids of the jobs table, top to bottom. */
+function jobOrder(page: Page): Promise<string[]> {
+  return page.$$eval("#jobs tbody tr", (trs) => trs.map((tr) => tr.getAttribute("data-job") ?? ""));
+}
+
+/** An expression true when job `id`'s row has `sel`'s text equal to `text`. */
+function jobCell(id: number, sel: string, text: string): string {
+  return `document.querySelector('#jobs tr[data-job="${id}"] ${sel}')?.textContent === ${
+    JSON.stringify(text)
+  }`;
+}
+
+Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a job live to success", async () => {
+  await using c = await Cluster.create({ players: ["web1", "web2"], scoresDir: TESTDATA });
+  await c.startConductor();
+  for (const p of ["web1", "web2"]) await c.startPlayer(p);
+  const release = join(c.dir, "release");
+  // A job that finishes at once: its file exists already.
+  const done = await (await c.httpsClient("alice")).submit({
+    score: "holdon",
+    scope: "all",
+    targets: ["web1"],
+    params: { UNTIL: c.playersFile },
+  });
+  await c.wait(done);
+  const home = await browserHome(c);
+  const browser = await launch(home);
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 720 });
+    const violations: string[] = [];
+    page.on("pageerror", (e) => violations.push(String(e)));
+    page.on("console", (m) => {
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
+        violations.push(m.text());
+      }
+    });
+    // Reached from the fleet page's navigation.
+    const res = await page.goto(`https://localhost:${c.audiencePort}/`);
+    assertEquals(res?.status(), 200);
+    await Promise.all([page.waitForNavigation(), page.click('nav a[href="/ui/jobs"]')]);
+    assertEquals(new URL(page.url()).pathname, "/ui/jobs");
+    await page.waitForFunction(`document.getElementById("live").textContent === "live"`);
+    await page.waitForFunction(jobCell(done, "td.aggregate", "success"));
+    let r = await jobRows(page);
+    assertEquals(r[String(done)].slice(0, 5), [
+      `#${done}`,
+      "holdon",
+      "all of",
+      "1",
+      "audience:alice",
+    ]);
+    assertEquals(r[String(done)][7], "1 of 1 done · 0 running · 0 queued · 0 offline");
+
+    // A job submitted while the page is open appears, running on both players.
+    const id = await c.client.submit({
+      score: "holdon",
+      scope: "all",
+      targets: ["web1", "web2"],
+      params: { UNTIL: release },
+    });
+    await page.waitForFunction(
+      jobCell(id, "td.progress .bar-text", "0 of 2 done · 2 running · 0 queued · 0 offline"),
+    );
+    r = await jobRows(page);
+    // Newest first (an object's integer keys would sort, so the order is read on its own).
+    assertEquals(await jobOrder(page), [String(id), String(done)]);
+    assertEquals(r[String(id)][6], "running");
+    assertEquals(
+      await page.$$eval(`#jobs tr[data-job="${id}"] .bar .seg`, (s) => s.map((e) => e.className)),
+      ["seg seg-running"],
+    );
+    await shot(page, c, "jobs.png");
+
+    // Let it finish: the row turns to success from the event stream.
+    await Deno.writeTextFile(release, "");
+    await page.waitForFunction(jobCell(id, "td.aggregate", "success"));
+    await page.waitForFunction(
+      jobCell(id, "td.progress .bar-text", "2 of 2 done · 0 running · 0 queued · 0 offline"),
+    );
+
+    // Paged: one a page, the older link shows the job before.
+    await page.goto(`https://localhost:${c.audiencePort}/ui/jobs?limit=1`);
+    await page.waitForFunction(`document.querySelector("#jobs tbody tr")?.dataset.job === "${id}"`);
+    await Promise.all([page.waitForNavigation(), page.click("#older")]);
+    assertEquals(new URL(page.url()).searchParams.get("before"), String(id));
+    await page.waitForFunction(
+      `document.querySelector("#jobs tbody tr")?.dataset.job === "${done}"`,
+    );
+
+    // Filtered by submitter and state, server-side; the filter is kept in the address.
+    await page.goto(`https://localhost:${c.audiencePort}/ui/jobs`);
+    await page.waitForFunction(`document.querySelectorAll("#jobs tbody tr").length === 2`);
+    await page.type("#submitted_by", "audience:alice");
+    await page.select("#state", "success");
+    await Promise.all([page.waitForNavigation(), page.click("#filter button")]);
+    assertEquals(new URL(page.url()).searchParams.get("submitted_by"), "audience:alice");
+    await page.waitForFunction(`document.querySelectorAll("#jobs tbody tr").length === 1`);
+    assertEquals(await jobOrder(page), [String(done)]);
+    assertEquals(await page.evaluate(`document.getElementById("state").value`), "success");
+
+    // A bad filter is named.
+    await page.goto(
+      `https://localhost:${c.audiencePort}/ui/jobs?score=${encodeURIComponent("no such/score")}`,
+    );
+    await page.waitForFunction(`!document.getElementById("error").hidden`);
+    const error = await page.$eval("#error", (e) => e.textContent ?? "");
+    assert(error.includes("score"), error);
     assertEquals(violations, []);
   } finally {
     await browser.close();
