@@ -5,7 +5,8 @@
  * on a timer. Everything shown is set as text, never parsed as HTML.
  */
 export const APP_JS = `// orch dashboard: the fleet page.
-const $ = (id) => document.getElementById(id);
+import { $, cell, follow, loader } from "./common.js";
+
 const live = $("live");
 const errorBox = $("error");
 const summary = $("summary");
@@ -15,48 +16,11 @@ const input = $("target");
 let target = new URLSearchParams(location.search).get("target") ?? "";
 input.value = target;
 
-// One request at a time; events that arrive meanwhile ask for one more.
-let loading = false;
-let again = false;
-
-async function load() {
-  if (loading) {
-    again = true;
-    return;
-  }
-  loading = true;
-  try {
-    do {
-      again = false;
-      const q = target.trim() === "" ? "" : "?target=" + encodeURIComponent(target.trim());
-      const res = await fetch("/v1/players" + q, { headers: { accept: "application/json" } });
-      const body = await res.json().catch(() => null);
-      if (!res.ok) {
-        showError(body?.error?.message ?? ("the conductor answered " + res.status));
-        continue;
-      }
-      showError(null);
-      render(body.players);
-    } while (again);
-  } catch (err) {
-    showError("cannot reach the conductor: " + err.message);
-  } finally {
-    loading = false;
-  }
-}
-
-function showError(message) {
-  errorBox.hidden = message === null;
-  errorBox.textContent = message ?? "";
-}
-
-function cell(row, text, className) {
-  const td = document.createElement("td");
-  if (text !== undefined) td.textContent = text;
-  if (className) td.className = className;
-  row.append(td);
-  return td;
-}
+const load = loader(
+  () => "/v1/players" + (target.trim() === "" ? "" : "?target=" + encodeURIComponent(target.trim())),
+  (body) => render(body.players),
+  errorBox,
+);
 
 function when(ms) {
   if (ms === null) return "never";
@@ -111,20 +75,6 @@ $("filter").addEventListener("submit", (ev) => {
   load();
 });
 
-function follow() {
-  const events = new EventSource("/v1/events");
-  events.addEventListener("open", () => {
-    live.textContent = "live";
-    live.className = "live on";
-    load();
-  });
-  events.addEventListener("player", () => load());
-  events.addEventListener("error", () => {
-    live.textContent = "reconnecting…";
-    live.className = "live";
-  });
-}
-
 load();
-follow();
+follow(live, load, { player: () => load() });
 `;

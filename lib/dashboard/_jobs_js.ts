@@ -7,7 +7,8 @@
  * shown is set as text, never parsed as HTML.
  */
 export const JOBS_JS = `// orch dashboard: the jobs page.
-const $ = (id) => document.getElementById(id);
+import { $, cell, follow, loader } from "./common.js";
+
 const live = $("live");
 const errorBox = $("error");
 const summary = $("summary");
@@ -38,10 +39,6 @@ const shown = new Map();
 /** The newest job id the page has asked about; a later one is new. */
 let newestKnown = 0;
 
-// One request at a time; events that arrive meanwhile ask for one more.
-let loading = false;
-let again = false;
-
 function query(extra) {
   const q = new URLSearchParams();
   for (const k of FILTERS) if (filters[k] !== "") q.set(k, filters[k]);
@@ -49,44 +46,7 @@ function query(extra) {
   return q;
 }
 
-async function load() {
-  if (loading) {
-    again = true;
-    return;
-  }
-  loading = true;
-  try {
-    do {
-      again = false;
-      const q = query({ limit, before });
-      const res = await fetch("/v1/jobs?" + q, { headers: { accept: "application/json" } });
-      const body = await res.json().catch(() => null);
-      if (!res.ok) {
-        showError(body?.error?.message ?? ("the conductor answered " + res.status));
-        continue;
-      }
-      showError(null);
-      render(body.jobs);
-    } while (again);
-  } catch (err) {
-    showError("cannot reach the conductor: " + err.message);
-  } finally {
-    loading = false;
-  }
-}
-
-function showError(message) {
-  errorBox.hidden = message === null;
-  errorBox.textContent = message ?? "";
-}
-
-function cell(row, text, className) {
-  const td = document.createElement("td");
-  if (text !== undefined) td.textContent = text;
-  if (className) td.className = className;
-  row.append(td);
-  return td;
-}
+const load = loader(() => "/v1/jobs?" + query({ limit, before }), (body) => render(body.jobs), errorBox);
 
 /** Done, running, queued and offline of a job's counts; offline ones are queued ones. */
 function split(counts, offline) {
@@ -214,14 +174,9 @@ $("filter").addEventListener("submit", (ev) => {
   location.assign(url);
 });
 
-function follow() {
-  const events = new EventSource("/v1/events");
-  events.addEventListener("open", () => {
-    live.textContent = "live";
-    live.className = "live on";
-    load();
-  });
-  events.addEventListener("progress", (ev) => {
+load();
+follow(live, load, {
+  progress: (ev) => {
     const p = data(ev);
     if (p === null || !Number.isSafeInteger(p.job)) return;
     if (update(p.job, { counts: p.counts, offline: p.offline, aggregate: p.aggregate })) return;
@@ -230,18 +185,11 @@ function follow() {
       newestKnown = p.job;
       load();
     }
-  });
-  events.addEventListener("end", (ev) => {
+  },
+  end: (ev) => {
     const e = data(ev);
     if (e === null || !Number.isSafeInteger(e.job)) return;
     update(e.job, { aggregate: e.aggregate, finished_at: e.finished_at });
-  });
-  events.addEventListener("error", () => {
-    live.textContent = "reconnecting…";
-    live.className = "live";
-  });
-}
-
-load();
-follow();
+  },
+});
 `;

@@ -8,6 +8,7 @@
  */
 
 import { APP_JS } from "./_app_js.ts";
+import { COMMON_JS } from "./_common_js.ts";
 import { INDEX_HTML } from "./_index_html.ts";
 import { JOBS_HTML } from "./_jobs_html.ts";
 import { JOBS_JS } from "./_jobs_js.ts";
@@ -22,6 +23,7 @@ export interface DashboardAsset {
 const ASSETS: ReadonlyMap<string, DashboardAsset> = new Map([
   ["/", { body: INDEX_HTML, type: "text/html; charset=utf-8" }],
   ["/ui/app.js", { body: APP_JS, type: "text/javascript; charset=utf-8" }],
+  ["/ui/common.js", { body: COMMON_JS, type: "text/javascript; charset=utf-8" }],
   ["/ui/style.css", { body: STYLE_CSS, type: "text/css; charset=utf-8" }],
   ["/ui/jobs", { body: JOBS_HTML, type: "text/html; charset=utf-8" }],
   ["/ui/jobs.js", { body: JOBS_JS, type: "text/javascript; charset=utf-8" }],

@@ -1,0 +1,77 @@
+/**
+ * What every dashboard page's script shares (an ES module, imported by the
+ * pages' modules from `/ui/common.js`): loading a list one request at a
+ * time, the error box, table cells set as text, and following the event
+ * stream with its live indicator.
+ */
+export const COMMON_JS = `// orch dashboard: what the pages share.
+export const $ = (id) => document.getElementById(id);
+
+/** Shows message in box, or hides the box when it is null. */
+export function showError(box, message) {
+  box.hidden = message === null;
+  box.textContent = message ?? "";
+}
+
+/** Adds a cell to row holding text (as text, never HTML). */
+export function cell(row, text, className) {
+  const td = document.createElement("td");
+  if (text !== undefined) td.textContent = text;
+  if (className) td.className = className;
+  row.append(td);
+  return td;
+}
+
+/**
+ * A load function: GETs url() and hands the answer to render, or
+ * its error to errorBox. One request at a time; calls that arrive
+ * meanwhile ask for one more.
+ */
+export function loader(url, render, errorBox) {
+  let loading = false;
+  let again = false;
+  return async function load() {
+    if (loading) {
+      again = true;
+      return;
+    }
+    loading = true;
+    try {
+      do {
+        again = false;
+        const res = await fetch(url(), { headers: { accept: "application/json" } });
+        const body = await res.json().catch(() => null);
+        if (!res.ok) {
+          showError(errorBox, body?.error?.message ?? ("the conductor answered " + res.status));
+          continue;
+        }
+        showError(errorBox, null);
+        render(body);
+      } while (again);
+    } catch (err) {
+      showError(errorBox, "cannot reach the conductor: " + err.message);
+    } finally {
+      loading = false;
+    }
+  };
+}
+
+/**
+ * Follows GET /v1/events: live says whether the stream is up,
+ * onOpen runs each time it (re)opens, and listeners maps event types
+ * to their handlers.
+ */
+export function follow(live, onOpen, listeners) {
+  const events = new EventSource("/v1/events");
+  events.addEventListener("open", () => {
+    live.textContent = "live";
+    live.className = "live on";
+    onOpen();
+  });
+  for (const [type, fn] of Object.entries(listeners)) events.addEventListener(type, fn);
+  events.addEventListener("error", () => {
+    live.textContent = "reconnecting…";
+    live.className = "live";
+  });
+}
+`;
