@@ -8,8 +8,15 @@
  * @module
  */
 
-import { Counter, Gauge, Histogram, LabelCap, newRegistry, type Registry } from "../metrics/mod.ts";
-import { peerCounts } from "../tls/mod.ts";
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  LabelCap,
+  newRegistry,
+  peerCounters,
+  type Registry,
+} from "../metrics/mod.ts";
 import type { ApiHandler } from "./api.ts";
 import type { Clock } from "./clock.ts";
 import type { EventBus } from "./events.ts";
@@ -184,23 +191,9 @@ export class ConductorMetrics {
       labelNames: ["status"] as const,
       registers,
     });
-    counterFrom(
+    peerCounters(
       registers,
-      "orch_frames_received_total",
-      "Protocol frames received.",
-      () => peerCounts.framesIn,
-    );
-    counterFrom(
-      registers,
-      "orch_frames_sent_total",
-      "Protocol frames sent.",
-      () => peerCounts.framesOut,
-    );
-    counterFrom(
-      registers,
-      "orch_heartbeat_misses_total",
       "Player connections closed because the player fell silent past the heartbeat.",
-      () => peerCounts.silenceCloses,
     );
     d.bus.tap((e) => this.#event(e));
   }
@@ -300,22 +293,4 @@ export class ConductorMetrics {
       return res;
     };
   }
-}
-
-/** A counter whose value is read from `value` when scraped. */
-function counterFrom(
-  registers: Registry[],
-  name: string,
-  help: string,
-  value: () => number,
-): void {
-  new Counter({
-    name,
-    help,
-    registers,
-    collect() {
-      this.reset();
-      this.inc(value());
-    },
-  });
 }

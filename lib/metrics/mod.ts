@@ -9,7 +9,7 @@
 
 export { LabelCap, OTHER_LABEL } from "./labels.ts";
 export { checkMetricsListen, isLoopback } from "./loopback.ts";
-export { newRegistry } from "./registry.ts";
+export { counterFrom, newRegistry, peerCounters } from "./registry.ts";
 export { type MetricsServer, type MetricsServerOptions, startMetricsServer } from "./server.ts";
 export type { Registry } from "prom-client";
 export { Counter, Gauge, Histogram } from "prom-client";

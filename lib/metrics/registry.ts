@@ -6,11 +6,56 @@
  * @module
  */
 
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Registry } from "prom-client";
+import { peerCounts } from "../tls/mod.ts";
 
 /** A new registry holding the process metrics. */
 export function newRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return registry;
+}
+
+/** A counter whose value is read with `value` at each scrape (a plain count kept elsewhere). */
+export function counterFrom(
+  registers: Registry[],
+  name: string,
+  help: string,
+  value: () => number,
+): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(value());
+    },
+  });
+}
+
+/**
+ * The protocol connections' counters of this process (frames in and out,
+ * connections closed for silence), read from `peerCounts`; `silenceHelp`
+ * says whose silence closes them.
+ */
+export function peerCounters(registers: Registry[], silenceHelp: string): void {
+  counterFrom(
+    registers,
+    "orch_frames_received_total",
+    "Protocol frames received.",
+    () => peerCounts.framesIn,
+  );
+  counterFrom(
+    registers,
+    "orch_frames_sent_total",
+    "Protocol frames sent.",
+    () => peerCounts.framesOut,
+  );
+  counterFrom(
+    registers,
+    "orch_heartbeat_misses_total",
+    silenceHelp,
+    () => peerCounts.silenceCloses,
+  );
 }

@@ -7,8 +7,15 @@
  * @module
  */
 
-import { Counter, Gauge, Histogram, LabelCap, newRegistry, type Registry } from "../metrics/mod.ts";
-import { peerCounts } from "../tls/mod.ts";
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  LabelCap,
+  newRegistry,
+  peerCounters,
+  type Registry,
+} from "../metrics/mod.ts";
 
 /** Score names kept as labels; later ones are counted as `other`. */
 export const MAX_SCORE_LABELS = 200;
@@ -80,27 +87,10 @@ export class PlayerMetrics {
         "Bytes of running scores' output not streamed (over the rate, or the link busy); results keep them.",
       registers,
     });
-    for (
-      const [name, help, value] of [
-        ["orch_frames_received_total", "Protocol frames received.", () => peerCounts.framesIn],
-        ["orch_frames_sent_total", "Protocol frames sent.", () => peerCounts.framesOut],
-        [
-          "orch_heartbeat_misses_total",
-          "Connections closed because the conductor fell silent past the heartbeat.",
-          () => peerCounts.silenceCloses,
-        ],
-      ] as const
-    ) {
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(value());
-        },
-      });
-    }
+    peerCounters(
+      registers,
+      "Connections closed because the conductor fell silent past the heartbeat.",
+    );
   }
 
   /** A connection was welcomed. */
