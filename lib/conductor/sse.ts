@@ -130,7 +130,8 @@ class Stream {
   readonly #filter: JobFilter | null;
   readonly #allowed = new Map<number, boolean>();
   readonly #onClose: (why: string | null) => void;
-  #queue: Waiting[] = [];
+  /** Events waiting for the client, each encoded once (its size is what the buffer counts). */
+  #queue: (Waiting & { bytes: Uint8Array })[] = [];
   #bytes = 0;
   #waiter: (() => void) | null = null;
   /** No more events are taken: the queue is sent, then the stream closes. */
@@ -168,10 +169,10 @@ class Stream {
   /** Adds an event for the client; one too many cuts the stream off. */
   push(w: Waiting): void {
     if (this.#closing) return;
-    const size = utf8Length(w.text);
+    const bytes = encoder.encode(w.text);
     if (
       this.#queue.length >= this.#limits.bufferEvents ||
-      this.#bytes + size > this.#limits.bufferBytes
+      this.#bytes + bytes.length > this.#limits.bufferBytes
     ) {
       this.cutoff(
         `too slow: more than ${this.#limits.bufferBytes} bytes or ${this.#limits.bufferEvents} events waiting`,
@@ -179,16 +180,17 @@ class Stream {
       );
       return;
     }
-    this.#queue.push(w);
-    this.#bytes += size;
+    this.#queue.push({ ...w, bytes });
+    this.#bytes += bytes.length;
     this.#wake();
   }
 
   /** Puts events before those waiting (a resume's replay). */
   unshift(ws: Waiting[]): void {
     if (this.#closing) return;
-    this.#queue = [...ws, ...this.#queue];
-    for (const w of ws) this.#bytes += utf8Length(w.text);
+    const queued = ws.map((w) => ({ ...w, bytes: encoder.encode(w.text) }));
+    this.#queue = [...queued, ...this.#queue];
+    for (const w of queued) this.#bytes += w.bytes.length;
     this.#wake();
   }
 
@@ -207,7 +209,10 @@ class Stream {
       this.#queue = [];
       this.#bytes = 0;
     }
-    this.#queue.push({ job: null, text: frame("cutoff", JSON.stringify({ reason })) });
+    const text = frame("cutoff", JSON.stringify({ reason }));
+    const bytes = encoder.encode(text);
+    this.#queue.push({ job: null, text, bytes });
+    this.#bytes += bytes.length;
     this.close(reason);
   }
 
@@ -255,10 +260,10 @@ class Stream {
         await new Promise<void>((resolve) => (this.#waiter = resolve));
         continue;
       }
-      this.#bytes -= utf8Length(w.text);
+      this.#bytes -= w.bytes.length;
       if (w.job !== null && this.#filter && !(await this.#mayRead(w.job))) continue;
       if (this.#closed) return;
-      controller.enqueue(encoder.encode(w.text));
+      controller.enqueue(w.bytes);
       this.#armKeepAlive();
       if (w.end) {
         this.#queue = [];
