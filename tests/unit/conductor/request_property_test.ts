@@ -14,6 +14,8 @@ import {
   LIMITS,
   MAX_RETRIES,
   PARAM_KEY,
+  parseTarget,
+  plainName,
   PLAYER_NAME,
   REQUEST_ID,
   SCORE_NAME,
@@ -25,7 +27,14 @@ function checkAccepted(r: SubmitRequest): void {
   assert(r.scope === "all" || r.scope === "one");
   assert(r.targets.length >= 1 && r.targets.length <= LIMITS.maxTargets);
   assertEquals(new Set(r.targets).size, r.targets.length);
-  for (const t of r.targets) assert(PLAYER_NAME.test(t) && t === t.toLowerCase(), `target ${t}`);
+  for (const t of r.targets) {
+    // A target is an expression (a name, a glob, selectors), kept in its one written form; a plain
+    // name is a host name in lower case.
+    const e = parseTarget(t, "target");
+    assertEquals(e.text, t, `target ${t}`);
+    const name = plainName(e);
+    if (name !== null) assert(PLAYER_NAME.test(name) && name === t.toLowerCase(), `target ${t}`);
+  }
   const keys = Object.keys(r.params);
   assert(keys.length <= LIMITS.maxParams);
   let total = 0;
