@@ -38,7 +38,7 @@ test: deps fmt-check lint check
 
 ## The dashboard's screenshots in docs/screenshots, from the browser test (needs bash .ci/run's chromium).
 screenshots: deps
-	ORCH_SCREENSHOTS=$(CURDIR)/docs/screenshots $(DENO) test $(TEST_FLAGS) tests/browser/dashboard_test.ts
+	ORCH_SCREENSHOTS=$(CURDIR)/docs/screenshots $(DENO) test $(TEST_FLAGS) tests/browser/
 
 fmt: deps
 	$(DENO) fmt

@@ -1,105 +1,19 @@
 /**
- * The dashboard in a real browser: headless Chromium (Debian's, driven by
- * puppeteer-core) opens the conductor's HTTPS port and presents an
- * audience certificate from its own NSS database, so the page, its API
- * calls and its event stream all go over the real mutual-TLS path; the CA
- * is trusted there too, so no certificate error is ignored.
- *
- * `ORCH_SCREENSHOTS=DIR` writes the screenshots to DIR (`make screenshots`
- * refreshes docs/screenshots); otherwise to the test's folder.
+ * The fleet and jobs pages of the dashboard in a real browser (see
+ * `_helpers/browser.ts`): headless Chromium opens the conductor's HTTPS
+ * port and presents an audience certificate.
  */
 
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { join } from "node:path";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { newPage, openBrowser, type Page, shot } from "../_helpers/browser.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { ROOT } from "../_helpers/proc.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
 const PLAYERS = ["web1", "web2", "db1"];
 const TESTDATA = join(ROOT, "tests/testdata/scores");
 /** Rows in the fleet table, as an expression the page evaluates. */
 const ROWS = `document.querySelectorAll("#players tbody tr").length`;
-
-/** Runs a tool of libnss3-tools; fails naming it when it is missing or refuses. */
-async function tool(cmd: string, args: string[]): Promise<void> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  } catch (err) {
-    throw new Error(`${cmd} is needed (Debian: apt-get install openssl libnss3-tools): ${err}`);
-  }
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
-/** A browser home whose NSS database trusts the cluster's CA and holds alice's certificate. */
-async function browserHome(c: Cluster): Promise<string> {
-  const home = join(c.dir, "browser-home");
-  const db = join(home, ".pki", "nssdb");
-  await Deno.mkdir(db, { recursive: true });
-  const nss = `sql:${db}`;
-  const p12 = join(c.dir, "alice.p12");
-  await tool("certutil", ["-N", "-d", nss, "--empty-password"]);
-  await tool("certutil", [
-    "-A",
-    "-d",
-    nss,
-    "-n",
-    "orch-ca",
-    "-t",
-    "C,,",
-    "-i",
-    join(c.caDir, "ca.crt"),
-  ]);
-  await tool("openssl", [
-    "pkcs12",
-    "-export",
-    "-in",
-    join(c.caDir, "alice.crt"),
-    "-inkey",
-    join(c.caDir, "alice.key"),
-    "-out",
-    p12,
-    "-passout",
-    "pass:orch",
-    "-name",
-    "alice",
-  ]);
-  await tool("pk12util", ["-i", p12, "-d", nss, "-W", "orch"]);
-  return home;
-}
-
-/**
- * Chromium's policy (system-wide; bash .ci/run writes it) that presents a
- * certificate issued by an orch CA to https://localhost:* without asking.
- */
-const POLICY = "/etc/chromium/policies/managed/orch-dashboard-test.json";
-
-async function launch(home: string): Promise<Browser> {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install Debian's chromium (bash .ci/run does) or set CHROMIUM`,
-    );
-  }
-  try {
-    await Deno.stat(POLICY);
-  } catch {
-    throw new Error(
-      `no Chromium policy ${POLICY} to choose the client certificate: run bash .ci/run`,
-    );
-  }
-  return await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Root in a container has no user namespaces for Chromium's sandbox.
-    args: ["--no-sandbox", `--user-data-dir=${join(home, "profile")}`],
-    env: { ...Deno.env.toObject(), HOME: home },
-  });
-}
 
 /** The rows of the fleet table: name → the texts of its cells. */
 function rows(page: Page): Promise<Record<string, string[]>> {
@@ -112,12 +26,6 @@ function rows(page: Page): Promise<Record<string, string[]>> {
     ));
 }
 
-async function shot(page: Page, c: Cluster, name: string): Promise<void> {
-  const dir = Deno.env.get("ORCH_SCREENSHOTS") ?? c.dir;
-  await Deno.mkdir(dir, { recursive: true });
-  await page.screenshot({ path: join(dir, name) as `${string}.png` });
-}
-
 Deno.test("the fleet page shows three real players over mTLS, and live when one goes away", async () => {
   await using c = await Cluster.create({ players: PLAYERS });
   await Deno.writeTextFile(
@@ -126,19 +34,9 @@ Deno.test("the fleet page shows three real players over mTLS, and live when one 
   );
   await c.startConductor();
   for (const p of PLAYERS) await c.startPlayer(p);
-  const home = await browserHome(c);
-  const browser = await launch(home);
-  try {
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1280, height: 720 });
-    const violations: string[] = [];
-    // Script errors and policy refusals; answers with an error status (the bad filter) are expected.
-    page.on("pageerror", (e) => violations.push(String(e)));
-    page.on("console", (m) => {
-      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
-        violations.push(m.text());
-      }
-    });
+  await using browser = await openBrowser(c);
+  {
+    const { page, violations } = await newPage(browser);
     const res = await page.goto(`https://localhost:${c.audiencePort}/`);
     assertEquals(res?.status(), 200);
     assert(res?.headers()["content-security-policy"]?.includes("script-src 'self'"));
@@ -181,8 +79,6 @@ Deno.test("the fleet page shows three real players over mTLS, and live when one 
     assertEquals(r.web1[1], "connected");
     await shot(page, c, "fleet-disconnected.png");
     assertEquals(violations, []);
-  } finally {
-    await browser.close();
   }
 });
 
@@ -222,18 +118,9 @@ Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a 
     params: { UNTIL: c.playersFile },
   });
   await c.wait(done);
-  const home = await browserHome(c);
-  const browser = await launch(home);
-  try {
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1280, height: 720 });
-    const violations: string[] = [];
-    page.on("pageerror", (e) => violations.push(String(e)));
-    page.on("console", (m) => {
-      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
-        violations.push(m.text());
-      }
-    });
+  await using browser = await openBrowser(c);
+  {
+    const { page, violations } = await newPage(browser);
     // Reached from the fleet page's navigation.
     const res = await page.goto(`https://localhost:${c.audiencePort}/`);
     assertEquals(res?.status(), 200);
@@ -306,7 +193,5 @@ Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a 
     const error = await page.$eval("#error", (e) => e.textContent ?? "");
     assert(error.includes("score"), error);
     assertEquals(violations, []);
-  } finally {
-    await browser.close();
   }
 });
