@@ -167,6 +167,7 @@ export function createApiApp(
   prune?: PruneBackend,
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>().basePath(API_PREFIX);
+  app.use("*", refuseCrossSite(log));
   for (const m of middleware) app.use("*", m);
 
   app.onError((err, c) => {
@@ -352,6 +353,45 @@ export function createApiHandler(
 ): ApiHandler {
   const app = createApiApp(backend, log, [], guard, schedules, events, prune);
   return async (req, ctx) => await app.fetch(req, ctx);
+}
+
+/** Methods that change nothing, which a page of another site may send. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Refuses a request that changes something when the browser that sent it
+ * says a page of another site made it: by `Sec-Fetch-Site` (every current
+ * browser sends it), else by an `Origin` other than the conductor's own.
+ * A browser holding an audience certificate presents it to any page's
+ * request, so without this a form on any site could cancel a job (a
+ * cancel needs no body). Clients that are not browsers send neither.
+ */
+function refuseCrossSite(log?: Logger): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    if (SAFE_METHODS.has(c.req.method)) return await next();
+    const site = c.req.header("sec-fetch-site");
+    const origin = c.req.header("origin");
+    let cross: string | null = null;
+    if (site !== undefined) {
+      if (site !== "same-origin" && site !== "none") cross = `Sec-Fetch-Site: ${site}`;
+    } else if (origin !== undefined) {
+      const scheme = c.env.caller.transport === "https" ? "https" : "http";
+      const own = `${scheme}://${c.req.header("host") ?? ""}`;
+      if (origin.toLowerCase() !== own.toLowerCase()) cross = "Origin";
+    }
+    if (cross === null) return await next();
+    log?.warn("refused a request a page of another site made", {
+      method: c.req.method,
+      path: c.req.path,
+      origin: origin?.slice(0, 200) ?? null,
+      caller: callerLabel(c.env.caller),
+    });
+    throw new OrchError(
+      "forbidden",
+      `a ${c.req.method} from a page of another site is refused (${cross}); ` +
+        "the dashboard and clients send it from the conductor's own origin",
+    );
+  };
 }
 
 function notAllowed(methods: string) {

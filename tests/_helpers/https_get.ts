@@ -1,5 +1,5 @@
 /**
- * A raw GET on a cluster's audience HTTPS port, with a chosen client
+ * A raw request on a cluster's audience HTTPS port, with a chosen client
  * certificate or none: for tests of what the port refuses.
  *
  * @module
@@ -33,12 +33,26 @@ export function httpsGet(
   who?: CertPair,
   onRequest?: (req: ReturnType<typeof https.request>) => void,
 ): Promise<{ status: number; body: string } | string> {
+  return httpsRequest(c, "GET", path, who, {}, onRequest);
+}
+
+/** Like {@linkcode httpsGet}, with any method and headers (and no body). */
+export function httpsRequest(
+  c: Cluster,
+  method: string,
+  path: string,
+  who?: CertPair,
+  headers: Record<string, string> = {},
+  onRequest?: (req: ReturnType<typeof https.request>) => void,
+): Promise<{ status: number; body: string } | string> {
   const ca = Deno.readTextFileSync(join(c.caDir, "ca.crt"));
   return new Promise((resolve) => {
     const req = https.request({
+      method,
       host: "127.0.0.1",
       port: c.audiencePort,
       path,
+      headers,
       servername: "localhost",
       ca,
       ...who,
@@ -53,7 +67,7 @@ export function httpsGet(
         const status = res.statusCode ?? 0;
         const headers = new Headers({ "content-type": String(res.headers["content-type"] ?? "") });
         // Every answer is checked against the API's description; a mismatch fails the test.
-        checkAnswer("GET", path, new Response(null, { status, headers }), bytes);
+        checkAnswer(method, path, new Response(null, { status, headers }), bytes);
         resolve({ status, body: new TextDecoder().decode(bytes) });
       });
       res.on("error", (err) => resolve(`error: ${err.message}`));

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertRejects } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { orch } from "../_helpers/proc.ts";
+import { certPair, httpsRequest } from "../_helpers/https_get.ts";
 import { OrchError } from "../../lib/errors.ts";
 import { LOCAL_AUTH_SCHEME, proofFolder } from "../../lib/protocol/mod.ts";
 import type { AuditRecord } from "../../lib/protocol/mod.ts";
@@ -338,4 +339,45 @@ Deno.test("without a grants file only root and the conductor's own user may, on 
     r.stderr,
     /grants\.yaml:2: 'who' entry 1: "alice" is not an identity \(audience:NAME, local:USER or group:GROUP/,
   );
+});
+
+Deno.test("a cancel a page of another site makes (the browser sends the certificate) is refused; the conductor's own origin is not", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  const alice = await c.httpsClient("alice");
+  const id = await alice.submit({
+    score: "sleep",
+    scope: "all",
+    targets: ["p1"],
+    params: { SECONDS: "30" },
+  });
+  const me = certPair(c, "alice");
+  const path = `/v1/jobs/${id}/cancel`;
+  const host = `localhost:${c.audiencePort}`;
+  const crossSite: Record<string, string>[] = [
+    { "sec-fetch-site": "cross-site", origin: "https://evil.example" },
+    { "sec-fetch-site": "same-site", origin: `https://other.${host}` },
+    // A browser that sends no Sec-Fetch-Site: the origin decides.
+    { origin: "https://evil.example" },
+    { origin: `http://${host}` },
+  ];
+  for (const headers of crossSite) {
+    const res = await httpsRequest(c, "POST", path, me, headers);
+    assert(typeof res !== "string", res as string);
+    assertEquals(res.status, 403, JSON.stringify(headers));
+    assertMatch(res.body, /from a page of another site is refused/);
+  }
+  // Nothing was cancelled.
+  assertEquals((await alice.job(id)).cancelled_at, null);
+  await c.conductor!.proc.waitFor(/refused a request a page of another site made/);
+
+  // The dashboard's own request (same origin) is taken.
+  const own = await httpsRequest(c, "POST", path, me, {
+    "sec-fetch-site": "same-origin",
+    origin: `https://${host}`,
+  });
+  assert(typeof own !== "string", own as string);
+  assertEquals(own.status, 200, own.body);
+  assert((await alice.job(id)).cancelled_at !== null);
 });
