@@ -10,6 +10,7 @@
  * | GET | /v1/health | liveness and a few numbers |
  * | GET | /v1/ready | 200 when the store, the listeners and the conductor are fit for work, else 503 naming the checks that failed |
  * | GET | /v1/openapi.json | the API's OpenAPI 3.1 description (`lib/protocol/openapi.ts`) |
+ * | GET | /v1/me | the caller's label and its own grants |
  * | GET | /v1/players?target= | players: authorised, connected, scores, draining; `target` keeps those matching any of its expressions |
  * | POST | /v1/players/NAME/drain | no new work goes to the player; its running work finishes |
  * | POST | /v1/players/NAME/undrain | the player takes new work again |
@@ -204,6 +205,13 @@ export function createApiApp(
     return json(200, OPENAPI);
   });
   app.all("/openapi.json", notAllowed("GET"));
+
+  // Who the caller is and what it may do, so that a client shows only that; its own grants only.
+  app.get("/me", guard("me"), (c) => {
+    query(c, []);
+    return json(200, c.get("me") ?? { caller: callerLabel(c.env.caller), grants: [] });
+  });
+  app.all("/me", notAllowed("GET"));
 
   app.get("/players", guard("players"), async (c) => {
     const exprs = playerTargets(query(c, ["target"]).get("target"));

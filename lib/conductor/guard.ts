@@ -20,6 +20,7 @@ import type { Logger } from "../log.ts";
 import {
   type AuditAction,
   decodeScheduleRequest,
+  type MeView,
   type PruneResponse,
   type ScheduleRequest,
   type SubmitRequest,
@@ -48,7 +49,8 @@ export type RouteKind =
   | "schedule"
   | "job_events"
   | "events"
-  | "prune";
+  | "prune"
+  | "me";
 
 /** What the guard hands on to a route, in the context's variables. */
 export interface GuardVariables {
@@ -64,6 +66,8 @@ export interface GuardVariables {
   scheduleAdd?: ScheduleRequest;
   /** For `/v1/events`: whether the caller may read a job (by its score and targets). */
   mayRead?: (job: number) => Promise<boolean>;
+  /** For `/v1/me`: the caller and its own grants. */
+  me?: MeView;
 }
 
 /** What the guard needs. */
@@ -194,6 +198,18 @@ export function createGuard(d: GuardDeps): Guard {
           reason: ok ? null : await errorOf(c.res),
         });
         return;
+      }
+      case "me": {
+        // Any caller who proved who it is; like the lists, not recorded in the audit trail.
+        c.set("me", {
+          caller: p.label,
+          grants: access.grantsOf(p).map((g) => ({
+            may: [...g.may],
+            scores: [...g.scores],
+            targets: [...g.targets],
+          })),
+        });
+        return await next();
       }
       case "audit": {
         const why = access.check(p, ["audit"]);

@@ -2,7 +2,8 @@
  * What every dashboard page's script shares (an ES module, imported by the
  * pages' modules from `/ui/common.js`): loading a list one request at a
  * time, the error box, table cells set as text, and following the event
- * stream with its live indicator.
+ * stream with its live indicator; who the caller is (`GET /v1/me`), and
+ * the header's links to pages behind a verb, shown only when a grant gives it.
  */
 export const COMMON_JS = `// orch dashboard: what the pages share.
 export const $ = (id) => document.getElementById(id);
@@ -74,4 +75,57 @@ export function follow(live, onOpen, listeners) {
     live.className = "live";
   });
 }
+
+/** True when the whole of name matches glob (\`*\` any run, \`?\` any one character). */
+export function globMatch(glob, name) {
+  let g = 0;
+  let n = 0;
+  let star = -1;
+  let resume = 0;
+  while (n < name.length) {
+    if (g < glob.length && (glob[g] === "?" || (glob[g] !== "*" && glob[g] === name[n]))) {
+      g++;
+      n++;
+    } else if (g < glob.length && glob[g] === "*") {
+      star = g++;
+      resume = n;
+    } else if (star >= 0) {
+      g = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === "*") g++;
+  return g === glob.length;
+}
+
+/** Target expressions of a text, as the API's ?target= splits them (spaces, then commas). */
+export function splitTargets(text) {
+  return text.split(/\\s+/).filter((t) => t !== "")
+    .flatMap((t) => t.includes("=") ? [t] : t.split(",").filter((x) => x !== ""));
+}
+
+let mePromise = null;
+/** The caller and its own grants (GET /v1/me), asked once; null when it cannot be read. */
+export function whoami() {
+  mePromise ??= fetch("/v1/me", { headers: { accept: "application/json" } })
+    .then((res) => res.ok ? res.json() : null)
+    .catch(() => null);
+  return mePromise;
+}
+
+/** True when one of me's grants allows verb. */
+export function may(me, verb) {
+  return me !== null && me.grants.some((g) => g.may.includes(verb));
+}
+
+// Every page's header: the links to pages behind a verb show only when a grant gives it.
+whoami().then((me) => {
+  for (const a of document.querySelectorAll("nav a[data-verb]")) {
+    a.hidden = !may(me, a.dataset.verb);
+  }
+  // Says the header is settled (and as whom), for the page's tests and style.
+  document.documentElement.dataset.caller = me?.caller ?? "";
+});
 `;

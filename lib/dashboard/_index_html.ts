@@ -12,7 +12,7 @@ export const INDEX_HTML = `<!doctype html>
 <a class="skip" href="#main">Skip to content</a>
 <header>
   <h1>orch</h1>
-  <nav aria-label="Pages"><a href="/" aria-current="page">Fleet</a><a href="/ui/jobs">Jobs</a></nav>
+  <nav aria-label="Pages"><a href="/" aria-current="page">Fleet</a><a href="/ui/jobs">Jobs</a><a href="/ui/submit" data-verb="submit" hidden>Submit</a><a href="/ui/audit" data-verb="audit" hidden>Audit</a></nav>
   <p id="live" class="live" role="status" aria-live="polite">connecting…</p>
 </header>
 <main id="main">

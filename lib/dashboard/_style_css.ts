@@ -50,5 +50,22 @@ td.progress { min-width: 16rem; }
 .seg-offline { background: var(--bad); }
 .bar-text { display: block; font-size: .85rem; color: var(--muted); font-variant-numeric: tabular-nums; }
 nav.pages { margin-top: .8rem; }
+form.stack { display: block; max-width: 60rem; }
+form.stack .field { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin-bottom: .8rem; }
+form.stack .field > label { min-width: 6rem; font-weight: bold; }
+form.stack input[type="text"], form.stack input:not([type]), form.stack input[type="number"],
+form.stack input[type="password"], form.stack input[type="datetime-local"] {
+  padding: .3rem .4rem; font: inherit; border: 1px solid var(--muted); }
+#score, #targets { min-width: 24rem; }
+fieldset { border: 1px solid var(--line); margin: 0 0 .8rem; padding: .5rem .8rem; display: flex;
+  flex-wrap: wrap; gap: .5rem; align-items: center; }
+legend { font-weight: bold; padding: 0 .3rem; }
+#params { width: auto; flex-basis: 100%; }
+#params td { border-bottom: none; padding: .2rem .4rem .2rem 0; }
+button.remove { background: var(--bg); color: var(--accent); }
+button:disabled { opacity: .6; cursor: wait; }
+.outcome-allowed { color: var(--ok); font-weight: bold; }
+.outcome-refused { color: var(--bad); font-weight: bold; }
+td.reason { max-width: 32rem; overflow-wrap: anywhere; }
 [hidden] { display: none !important; }
 `;

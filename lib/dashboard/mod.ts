@@ -8,11 +8,15 @@
  */
 
 import { APP_JS } from "./_app_js.ts";
+import { AUDIT_HTML } from "./_audit_html.ts";
+import { AUDIT_JS } from "./_audit_js.ts";
 import { COMMON_JS } from "./_common_js.ts";
 import { INDEX_HTML } from "./_index_html.ts";
 import { JOBS_HTML } from "./_jobs_html.ts";
 import { JOBS_JS } from "./_jobs_js.ts";
 import { STYLE_CSS } from "./_style_css.ts";
+import { SUBMIT_HTML } from "./_submit_html.ts";
+import { SUBMIT_JS } from "./_submit_js.ts";
 
 /** One asset: its text and media type. */
 export interface DashboardAsset {
@@ -27,6 +31,10 @@ const ASSETS: ReadonlyMap<string, DashboardAsset> = new Map([
   ["/ui/style.css", { body: STYLE_CSS, type: "text/css; charset=utf-8" }],
   ["/ui/jobs", { body: JOBS_HTML, type: "text/html; charset=utf-8" }],
   ["/ui/jobs.js", { body: JOBS_JS, type: "text/javascript; charset=utf-8" }],
+  ["/ui/submit", { body: SUBMIT_HTML, type: "text/html; charset=utf-8" }],
+  ["/ui/submit.js", { body: SUBMIT_JS, type: "text/javascript; charset=utf-8" }],
+  ["/ui/audit", { body: AUDIT_HTML, type: "text/html; charset=utf-8" }],
+  ["/ui/audit.js", { body: AUDIT_JS, type: "text/javascript; charset=utf-8" }],
 ]);
 
 /** True for the paths the dashboard owns: `/` and everything under `/ui/`. */

@@ -569,6 +569,23 @@ export interface ReadyView {
   checks: ReadyCheck[];
 }
 
+/** One of the caller's grants, as `GET /v1/me` shows it. */
+export interface MeGrant {
+  /** The verbs it allows. */
+  may: string[];
+  /** Score globs. */
+  scores: string[];
+  /** Target globs. */
+  targets: string[];
+}
+
+/** Answer to `GET /v1/me`: who the caller is and its own grants (never another's). */
+export interface MeView {
+  /** The caller's label, e.g. `audience:alice`, `local:root`. */
+  caller: string;
+  grants: MeGrant[];
+}
+
 /** Answer to `POST /v1/players/NAME/drain` and `/undrain`. */
 export interface DrainResponse {
   name: string;

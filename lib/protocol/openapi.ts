@@ -107,6 +107,20 @@ const schemas: Record<string, Schema> = {
     labels: strMap,
     facts: strMap,
   }),
+  Me: {
+    ...obj({
+      caller: str,
+      grants: {
+        type: "array",
+        items: obj({
+          may: { type: "array", items: str },
+          scores: { type: "array", items: str },
+          targets: { type: "array", items: str },
+        }),
+      },
+    }),
+    description: "The caller's label and its own grants (never another's).",
+  },
   DrainResponse: obj({ name: str, draining: { type: "boolean" }, running: int() }),
   SubmitRequest: {
     ...obj(
@@ -445,6 +459,13 @@ const paths: Record<string, Record<string, Json>> = {
         ...ok(200, "The OpenAPI 3.1 description.", { type: "object" }),
         ...errors(...UNGUARDED),
       },
+    },
+  },
+  "/me": {
+    get: {
+      operationId: "me",
+      summary: "Who the caller is and its own grants; any caller who proved who it is, no verb.",
+      responses: { ...ok(200, "The caller and its grants.", ref("Me")), ...errors(...GUARDED) },
     },
   },
   "/players": {
