@@ -35,10 +35,11 @@ function fail(line: number, what: string): never {
   throw new SyntaxError(`exposition line ${line}: ${what}`);
 }
 
+/** A value as Prometheus reads it (Go's ParseFloat: `NaN`, `Inf` in any case; prom-client writes `Nan`). */
 function parseValue(s: string, line: number): number {
-  if (s === "+Inf") return Infinity;
-  if (s === "-Inf") return -Infinity;
-  if (s === "NaN") return NaN;
+  if (/^\+?inf$/i.test(s)) return Infinity;
+  if (/^-inf$/i.test(s)) return -Infinity;
+  if (/^nan$/i.test(s)) return NaN;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) {
     fail(line, `bad value ${JSON.stringify(s)}`);
   }

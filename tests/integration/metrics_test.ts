@@ -7,7 +7,10 @@
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { parseExposition, type PromFamily } from "../_helpers/prom_text.ts";
-import { orch, until } from "../_helpers/proc.ts";
+import { join } from "node:path";
+import { orch, ROOT, tempDir, until } from "../_helpers/proc.ts";
+
+const TESTDATA = join(ROOT, "tests/testdata/scores");
 
 type Scraped = Map<string, PromFamily>;
 
@@ -188,4 +191,123 @@ Deno.test("metrics_listen on an address that is not loopback is refused without 
     assertMatch(r.stderr, /metrics_listen_public: true/);
     assert(!r.stderr.includes("    at "), r.stderr);
   }
+});
+
+/** The port the conductor's metrics listener bound, from its ready line. */
+async function conductorMetricsPort(c: Cluster, extra: string[] = []): Promise<number> {
+  const cond = await c.startConductor(["--metrics-listen", "127.0.0.1:0", ...extra]);
+  return Number((await cond.proc.waitFor(/conductor ready .*metrics=127\.0\.0\.1:(\d+)/))[1]);
+}
+
+Deno.test("metrics count heartbeat misses on both sides and the player's reconnects", async () => {
+  await using c = await Cluster.create({ players: ["m1"], heartbeat: "1s" });
+  let cPort = await conductorMetricsPort(c);
+  const player = await c.startPlayer("m1", { extra: ["--metrics-listen", "127.0.0.1:0"] });
+  const pPort = Number((await player.waitFor(/metrics listening .*metrics=127\.0\.0\.1:(\d+)/))[1]);
+  assertEquals(value(await scrape(cPort), "orch_heartbeat_misses_total"), 0);
+
+  // The player stops answering: the conductor's heartbeat closes its connection.
+  player.signal("SIGSTOP");
+  try {
+    await until(
+      "the conductor counts a heartbeat miss",
+      async () => value(await scrape(cPort), "orch_heartbeat_misses_total") >= 1,
+    );
+  } finally {
+    player.signal("SIGCONT");
+  }
+  await until(
+    "the player is back",
+    async () => value(await scrape(cPort), "orch_player_connections_total") === 2,
+  );
+  const m = await scrape(cPort);
+  assert(value(m, "orch_player_disconnections_total") >= 1);
+  assertEquals(value(m, "orch_players_connected"), 1);
+  await until(
+    "the player counts its reconnect",
+    async () => value(await scrape(pPort), "orch_player_connections_total") === 2,
+  );
+
+  // The conductor stops answering: the player's heartbeat closes its side.
+  const misses = value(await scrape(pPort), "orch_heartbeat_misses_total");
+  c.conductor!.proc.signal("SIGSTOP");
+  try {
+    await until(
+      "the player counts a heartbeat miss",
+      async () => value(await scrape(pPort), "orch_heartbeat_misses_total") > misses,
+    );
+  } finally {
+    c.conductor!.proc.signal("SIGCONT");
+  }
+
+  // The conductor restarts: the player reconnects once more and says so.
+  const before = value(await scrape(pPort), "orch_player_connections_total");
+  await c.conductor!.proc.stop();
+  await until(
+    "the player sees the conductor gone",
+    async () => value(await scrape(pPort), "orch_player_connected") === 0,
+  );
+  cPort = await conductorMetricsPort(c);
+  await until(
+    "the player reconnects to the restarted conductor",
+    async () => {
+      const p = await scrape(pPort);
+      return value(p, "orch_player_connected") === 1 &&
+        value(p, "orch_player_connections_total") > before;
+    },
+  );
+  assert(value(await scrape(pPort), "orch_player_connections_total") > 1);
+  // The restarted conductor counts from its start.
+  await c.waitConnected("m1");
+  assertEquals(value(await scrape(cPort), "orch_player_connections_total"), 1);
+});
+
+Deno.test("a player's metrics count the live output it could not stream in time", async () => {
+  await using c = await Cluster.create({ players: ["m1"], scoresDir: TESTDATA });
+  await conductorMetricsPort(c);
+  const player = await c.startPlayer("m1", {
+    extra: ["--metrics-listen", "127.0.0.1:0", "--live-output-rate", "1KiB"],
+  });
+  const pPort = Number((await player.waitFor(/metrics listening .*metrics=127\.0\.0\.1:(\d+)/))[1]);
+  await using dir = await tempDir();
+  const stop = join(dir.path, "stop");
+  const id = await c.client.submit({
+    score: "flood",
+    scope: "all",
+    targets: ["m1"],
+    params: { UNTIL: stop },
+  });
+  await until("live output streams", async () => (await c.job(id)).tasks[0].stdout_tail !== "");
+  await Deno.writeTextFile(stop, "");
+  assertEquals((await c.wait(id)).aggregate, "success");
+  // The run's dropped bytes are counted when it ends.
+  const p = await until("the run is counted", async () => {
+    const p = await scrape(pPort);
+    return value(p, "orch_player_tasks_finished_total", { score: "flood" }) === 1 && p;
+  });
+  assert(value(p, "orch_player_live_output_sent_bytes_total") > 0);
+  assert(value(p, "orch_player_live_output_dropped_bytes_total") > 0);
+});
+
+Deno.test("the metrics listener holds a bounded number of connections", async () => {
+  await using c = await Cluster.create({ players: [] });
+  const cPort = await conductorMetricsPort(c);
+  // Connections that never send a request fill the listener.
+  const held: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 16; i++) {
+      held.push(await Deno.connect({ hostname: "127.0.0.1", port: cPort }));
+    }
+    const extra = await Deno.connect({ hostname: "127.0.0.1", port: cPort });
+    await extra.write(new TextEncoder().encode("GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n"));
+    // Past the cap the connection is closed unanswered.
+    const buf = new Uint8Array(64);
+    const n = await extra.read(buf).catch(() => null);
+    assertEquals(n, null);
+    extra.close();
+  } finally {
+    for (const h of held) h.close();
+  }
+  // With them gone it answers again.
+  await until("the listener answers", async () => (await scrape(cPort)).has("orch_players_listed"));
 });
