@@ -215,3 +215,41 @@ Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a 
     assertEquals(violations, []);
   }
 });
+
+Deno.test("the fleet page of 500 listed players draws 200 a page with a pager and the counts", async () => {
+  await using c = await Cluster.create({ players: ["web1"] });
+  const names = Array.from({ length: 500 }, (_, i) => `h${String(i).padStart(3, "0")}`);
+  await c.writePlayersFile(["web1", ...names.slice(1)]);
+  await c.startConductor();
+  await c.startPlayer("web1");
+  assertEquals((await c.cli(["drain", "web1"])).code, 0);
+  await using browser = await openBrowser(c);
+  const { page, violations } = await newPage(browser);
+  await page.goto(`https://localhost:${c.audiencePort}/`);
+  await page.waitForFunction(ROWS + " === 200");
+  const text = (id: string) => page.$eval(`#${id}`, (e) => e.textContent ?? "");
+  const disabled = (id: string) => page.$eval(`#${id}`, (e) => e.hasAttribute("disabled"));
+  await page.waitForFunction(
+    `document.getElementById("summary").textContent === "500 players, 1 connected, 1 drained"`,
+  );
+  assertEquals(await text("page-info"), "Page 1 of 3 (players 1–200)");
+  assertEquals([await disabled("prev"), await disabled("next")], [true, false]);
+  await page.click("#next");
+  await page.waitForFunction(
+    `document.getElementById("page-info").textContent.startsWith("Page 2")`,
+  );
+  assertEquals(await text("page-info"), "Page 2 of 3 (players 201–400)");
+  await page.click("#next");
+  await page.waitForFunction(ROWS + " === 100");
+  assertEquals(await text("page-info"), "Page 3 of 3 (players 401–500)");
+  assertEquals([await disabled("prev"), await disabled("next")], [false, true]);
+  const shown = Object.keys(await rows(page));
+  assertEquals(shown.length, 100);
+  // Sorted by name: the last page ends with the one player whose name is not h….
+  assertEquals([shown[0], shown.at(-1)], ["h401", "web1"]);
+  await page.click("#prev");
+  await page.waitForFunction(ROWS + " === 200");
+  assertEquals(await text("page-info"), "Page 2 of 3 (players 201–400)");
+  await shot(page, c, "fleet-paged.png");
+  assertEquals(violations, []);
+});
