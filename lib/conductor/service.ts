@@ -361,8 +361,18 @@ export class AudienceService {
   }
 
   /** The newest jobs that match every filter of `query`. */
-  jobs(query: JobQuery): Promise<JobSummary[]> {
-    return this.#d.store.jobs({ ...query, limit: Math.min(Math.max(query.limit, 1), 1000) });
+  async jobs(query: JobQuery): Promise<JobSummary[]> {
+    const jobs = await this.#d.store.jobs({
+      ...query,
+      limit: Math.min(Math.max(query.limit, 1), 1000),
+    });
+    // Only open jobs with queued tasks can wait for offline hosts: the others are not scanned.
+    for (const j of jobs) {
+      if (j.finished_at === null && (j.counts.queued ?? 0) > 0) {
+        j.offline = this.#d.machine.offlineCount(j.id);
+      }
+    }
+    return jobs;
   }
 
   /** Audit records, newest first. */

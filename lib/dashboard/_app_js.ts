@@ -2,7 +2,10 @@
  * The dashboard's script (an ES module, run by the browser): the fleet
  * page. Players come from `GET /v1/players?target=`; the page asks again
  * when the event stream (`GET /v1/events`) says a player came or went, never
- * on a timer. Everything shown is set as text, never parsed as HTML.
+ * on a timer, and at most once a second under a storm of such events (one
+ * request in flight at most). Rows are drawn a page of 200 at a time, so a
+ * fleet of 10,000 players draws 200 rows. Everything shown is set as text,
+ * never parsed as HTML.
  */
 export const APP_JS = `// orch dashboard: the fleet page.
 import { $, cell, follow, loader } from "./common.js";
@@ -12,13 +15,27 @@ const errorBox = $("error");
 const summary = $("summary");
 const tbody = document.querySelector("#players tbody");
 const input = $("target");
+const pageInfo = $("page-info");
+const prev = $("prev");
+const next = $("next");
+
+/** Rows drawn at once. */
+const PAGE_SIZE = 200;
+/** Least time between two reloads asked for by events. */
+const RELOAD_MS = 1000;
+
+let players = [];
+let page = 0;
 
 let target = new URLSearchParams(location.search).get("target") ?? "";
 input.value = target;
 
 const load = loader(
   () => "/v1/players" + (target.trim() === "" ? "" : "?target=" + encodeURIComponent(target.trim())),
-  (body) => render(body.players),
+  (body) => {
+    players = body.players;
+    render();
+  },
   errorBox,
 );
 
@@ -27,8 +44,13 @@ function when(ms) {
   return new Date(ms).toLocaleString();
 }
 
-function render(players) {
-  const rows = players.map((p) => {
+/** Draws the current page of players, the pager and the summary. */
+function render() {
+  const pages = Math.max(1, Math.ceil(players.length / PAGE_SIZE));
+  page = Math.min(page, pages - 1);
+  const first = page * PAGE_SIZE;
+  const shown = players.slice(first, first + PAGE_SIZE);
+  const rows = shown.map((p) => {
     const tr = document.createElement("tr");
     tr.dataset.player = p.name;
     const name = document.createElement("th");
@@ -61,8 +83,41 @@ function render(players) {
     return tr;
   });
   tbody.replaceChildren(...rows);
-  const up = players.filter((p) => p.connected).length;
-  summary.textContent = players.length + " players, " + up + " connected";
+  let up = 0;
+  let drained = 0;
+  for (const p of players) {
+    if (p.connected) up++;
+    if (p.draining) drained++;
+  }
+  summary.textContent = players.length + " players, " + up + " connected, " + drained + " drained";
+  pageInfo.textContent = players.length === 0
+    ? ""
+    : "Page " + (page + 1) + " of " + pages + " (players " + (first + 1) + "–" +
+      (first + shown.length) + ")";
+  prev.disabled = page === 0;
+  next.disabled = page >= pages - 1;
+}
+
+prev.addEventListener("click", () => {
+  page = Math.max(0, page - 1);
+  render();
+});
+next.addEventListener("click", () => {
+  page++;
+  render();
+});
+
+/** Reloads for an event: at once if the last reload was a second ago, else once when it is. */
+let lastReload = 0;
+let pending = null;
+function reloadSoon() {
+  if (pending !== null) return;
+  const wait = Math.max(0, lastReload + RELOAD_MS - Date.now());
+  pending = setTimeout(() => {
+    pending = null;
+    lastReload = Date.now();
+    load();
+  }, wait);
 }
 
 $("filter").addEventListener("submit", (ev) => {
@@ -72,9 +127,11 @@ $("filter").addEventListener("submit", (ev) => {
   if (target.trim() === "") url.searchParams.delete("target");
   else url.searchParams.set("target", target.trim());
   history.replaceState(null, "", url);
+  page = 0;
   load();
 });
 
+lastReload = Date.now();
 load();
-follow(live, load, { player: () => load() });
+follow(live, reloadSoon, { player: reloadSoon });
 `;

@@ -35,6 +35,11 @@ export const INDEX_HTML = `<!doctype html>
     </tr></thead>
     <tbody></tbody>
   </table>
+  <nav class="pages" aria-label="Pages of players">
+    <button id="prev" type="button" disabled>Previous</button>
+    <span id="page-info" aria-live="polite"></span>
+    <button id="next" type="button" disabled>Next</button>
+  </nav>
 </main>
 </body>
 </html>

@@ -122,7 +122,7 @@ function render(jobs) {
   const prev = shown;
   const next = new Map();
   const rows = jobs.map((j) => {
-    // The stream may know of tasks the listing has not counted offline.
+    // The listing counts offline tasks; a conductor without the count leaves the stream's.
     const job = { ...j, offline: j.offline ?? prev.get(j.id)?.job.offline ?? 0 };
     const tr = row(job);
     next.set(job.id, { job, row: tr });

@@ -488,6 +488,8 @@ export interface JobSummary {
   aggregate: Aggregate;
   /** How many tasks are in each state. */
   counts: Partial<Record<TaskState, number>>;
+  /** How many of its queued tasks wait for a host that is not connected (as in a job's view). */
+  offline: number;
 }
 
 /** What `GET /v1/jobs?state=` filters by: a job's aggregate, or whether it is open or finished. */

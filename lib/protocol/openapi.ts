@@ -208,6 +208,7 @@ const schemas: Record<string, Schema> = {
     finished_at: nullable("integer"),
     aggregate: { enum: AGGREGATES },
     counts,
+    offline: int(),
   }),
   TriedPlayer: obj({ player: str, code: str, message: str }),
   AttemptView: obj(

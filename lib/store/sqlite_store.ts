@@ -1143,6 +1143,8 @@ export class SqliteStore implements ConductorStore {
         finished_at: j.finished_at as number | null,
         aggregate: aggregateOfCounts(counts, rolloutCol(j.rollout)?.quorum ?? null),
         counts,
+        // Connections are not stored: the conductor counts offline tasks of open jobs.
+        offline: 0,
       };
     });
   }

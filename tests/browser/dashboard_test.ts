@@ -8,7 +8,7 @@ import { assert, assertEquals } from "../_helpers/assert.ts";
 import { join } from "node:path";
 import { newPage, openBrowser, type Page, shot } from "../_helpers/browser.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { ROOT } from "../_helpers/proc.ts";
+import { ROOT, until } from "../_helpers/proc.ts";
 
 const PLAYERS = ["web1", "web2", "db1"];
 const TESTDATA = join(ROOT, "tests/testdata/scores");
@@ -106,7 +106,10 @@ function jobCell(id: number, sel: string, text: string): string {
 }
 
 Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a job live to success", async () => {
-  await using c = await Cluster.create({ players: ["web1", "web2"], scoresDir: TESTDATA });
+  await using c = await Cluster.create({
+    players: ["web1", "web2", "away1"],
+    scoresDir: TESTDATA,
+  });
   await c.startConductor();
   for (const p of ["web1", "web2"]) await c.startPlayer(p);
   const release = join(c.dir, "release");
@@ -192,6 +195,61 @@ Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a 
     await page.waitForFunction(`!document.getElementById("error").hidden`);
     const error = await page.$eval("#error", (e) => e.textContent ?? "");
     assert(error.includes("score"), error);
+
+    // A job for a listed player that never connected: offline from the list, at load.
+    const away = await c.client.submit({
+      score: "holdon",
+      scope: "all",
+      targets: ["web1", "away1"],
+      params: { UNTIL: c.playersFile },
+    });
+    await until("the connected half ran", async () => (await c.job(away)).counts.succeeded === 1);
+    await page.goto(`https://localhost:${c.audiencePort}/ui/jobs?limit=1`);
+    await page.waitForFunction(
+      jobCell(away, "td.progress .bar-text", "1 of 2 done · 0 running · 0 queued · 1 offline"),
+    );
+    assertEquals(
+      await page.$$eval(`#jobs tr[data-job="${away}"] .bar .seg`, (s) => s.map((e) => e.className)),
+      ["seg seg-done", "seg seg-offline"],
+    );
     assertEquals(violations, []);
   }
+});
+
+Deno.test("the fleet page of 500 listed players draws 200 a page with a pager and the counts", async () => {
+  await using c = await Cluster.create({ players: ["web1"] });
+  const names = Array.from({ length: 500 }, (_, i) => `h${String(i).padStart(3, "0")}`);
+  await c.writePlayersFile(["web1", ...names.slice(1)]);
+  await c.startConductor();
+  await c.startPlayer("web1");
+  assertEquals((await c.cli(["drain", "web1"])).code, 0);
+  await using browser = await openBrowser(c);
+  const { page, violations } = await newPage(browser);
+  await page.goto(`https://localhost:${c.audiencePort}/`);
+  await page.waitForFunction(ROWS + " === 200");
+  const text = (id: string) => page.$eval(`#${id}`, (e) => e.textContent ?? "");
+  const disabled = (id: string) => page.$eval(`#${id}`, (e) => e.hasAttribute("disabled"));
+  await page.waitForFunction(
+    `document.getElementById("summary").textContent === "500 players, 1 connected, 1 drained"`,
+  );
+  assertEquals(await text("page-info"), "Page 1 of 3 (players 1–200)");
+  assertEquals([await disabled("prev"), await disabled("next")], [true, false]);
+  await page.click("#next");
+  await page.waitForFunction(
+    `document.getElementById("page-info").textContent.startsWith("Page 2")`,
+  );
+  assertEquals(await text("page-info"), "Page 2 of 3 (players 201–400)");
+  await page.click("#next");
+  await page.waitForFunction(ROWS + " === 100");
+  assertEquals(await text("page-info"), "Page 3 of 3 (players 401–500)");
+  assertEquals([await disabled("prev"), await disabled("next")], [false, true]);
+  const shown = Object.keys(await rows(page));
+  assertEquals(shown.length, 100);
+  // Sorted by name: the last page ends with the one player whose name is not h….
+  assertEquals([shown[0], shown.at(-1)], ["h401", "web1"]);
+  await page.click("#prev");
+  await page.waitForFunction(ROWS + " === 200");
+  assertEquals(await text("page-info"), "Page 2 of 3 (players 201–400)");
+  await shot(page, c, "fleet-paged.png");
+  assertEquals(violations, []);
 });

@@ -4,59 +4,57 @@
  * parser and checked by name, type, labels and value.
  */
 
-import parsePrometheus from "parse-prometheus-text-format";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { orch, until } from "../_helpers/proc.ts";
+import { parseExposition, type PromFamily } from "../_helpers/prom_text.ts";
+import { join } from "node:path";
+import { orch, ROOT, tempDir, until } from "../_helpers/proc.ts";
 
-interface Sample {
-  labels?: Record<string, string>;
-  value?: string;
-  count?: string;
-  sum?: string;
-  buckets?: Record<string, string>;
-}
-interface Family {
-  name: string;
-  type: string;
-  help: string;
-  metrics: Sample[];
-}
+const TESTDATA = join(ROOT, "tests/testdata/scores");
 
-type Scraped = Map<string, Family> & { text?: string };
+type Scraped = Map<string, PromFamily>;
 
 async function scrape(port: number): Promise<Scraped> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   assertEquals(res.status, 200);
   assertMatch(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
-  const text = await res.text();
-  const families = (parsePrometheus as (text: string) => Family[])(text);
-  const m: Scraped = new Map(families.map((f) => [f.name, f]));
-  m.text = text;
-  return m;
+  return parseExposition(await res.text());
 }
 
 /**
- * The `_count` of histogram `name` for `labels` (written in exposition
- * order). The parser keeps a histogram's buckets but not its labels, so
- * the count is read from the text it parsed.
+ * The value of the sample `sample` (the family's own name unless given, e.g.
+ * `x_count`) of family `name` whose labels include `labels`.
  */
-function histogramCount(m: Scraped, name: string, labels: string): number {
-  assertEquals(m.get(name)?.type, "HISTOGRAM");
-  const line = (m.text ?? "").split("\n").find((l) =>
-    l.startsWith(labels === "" ? `${name}_count ` : `${name}_count{${labels}}`)
-  );
-  assert(line, `no ${name}_count{${labels}}`);
-  return Number(line.split(" ").at(-1));
-}
-
-/** The value of the sample of `name` whose labels include `labels`. */
-function value(m: Map<string, Family>, name: string, labels: Record<string, string> = {}): number {
+function value(
+  m: Scraped,
+  name: string,
+  labels: Record<string, string> = {},
+  sample = name,
+): number {
   const f = m.get(name);
   assert(f, `no metric ${name}`);
-  const s = f.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v));
-  assert(s, `no sample of ${name} with ${JSON.stringify(labels)}`);
-  return Number(s.value ?? s.count);
+  const s = f.samples.find((x) =>
+    x.name === sample && Object.entries(labels).every(([k, v]) => x.labels[k] === v)
+  );
+  assert(s, `no sample ${sample} of ${name} with ${JSON.stringify(labels)}`);
+  return s.value;
+}
+
+/** The `_count` of histogram `name` for `labels`. */
+function histogramCount(m: Scraped, name: string, labels: Record<string, string> = {}): number {
+  assertEquals(m.get(name)?.type, "histogram");
+  return value(m, name, labels, `${name}_count`);
+}
+
+/** Fails unless family `name` has type `type` and its samples carry exactly `labels`. */
+function assertShape(m: Scraped, name: string, type: string, labels: string[] = []): void {
+  const f = m.get(name);
+  assert(f, `no metric ${name}`);
+  assertEquals(f.type, type, `type of ${name}`);
+  for (const s of f.samples) {
+    const keys = Object.keys(s.labels).filter((k) => !(k === "le" && s.name.endsWith("_bucket")));
+    assertEquals(keys.sort(), [...labels].sort(), `labels of ${s.name}`);
+  }
 }
 
 Deno.test("conductor and player serve Prometheus metrics that count a job run", async () => {
@@ -73,20 +71,20 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
   // The player counts the run once its result is sent; the conductor once it is committed.
   await until(
     "player metrics count the run",
-    async () => (await scrape(pPort)).get("orch_player_tasks_finished_total")?.metrics.length === 1,
+    async () => (await scrape(pPort)).get("orch_player_tasks_finished_total")?.samples.length === 1,
   );
 
   const m = await scrape(cPort);
-  assertEquals(m.get("orch_players_connected")?.type, "GAUGE");
+  assertEquals(m.get("orch_players_connected")?.type, "gauge");
   assertEquals(value(m, "orch_players_connected"), 1);
   assertEquals(value(m, "orch_players_listed"), 1);
-  assertEquals(m.get("orch_player_connections_total")?.type, "COUNTER");
+  assertEquals(m.get("orch_player_connections_total")?.type, "counter");
   assertEquals(value(m, "orch_player_connections_total"), 1);
   assertEquals(value(m, "orch_jobs_finished_total", { aggregate: "success" }), 1);
   assertEquals(value(m, "orch_jobs_open"), 0);
   assertEquals(value(m, "orch_tasks_finished_total", { score: "hello", outcome: "succeeded" }), 1);
   assertEquals(
-    histogramCount(m, "orch_task_duration_seconds", 'score="hello",outcome="succeeded"'),
+    histogramCount(m, "orch_task_duration_seconds", { score: "hello", outcome: "succeeded" }),
     1,
   );
   for (const state of ["queued", "assigned", "running"]) {
@@ -95,17 +93,47 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
   assertEquals(value(m, "orch_queue_depth"), 0);
   assertEquals(value(m, "orch_queue_oldest_age_seconds"), 0);
   assertEquals(value(m, "orch_submits_total", { result: "accepted" }), 1);
-  assert(histogramCount(m, "orch_store_commit_seconds", "") > 0);
-  assert(histogramCount(m, "orch_store_commit_batch_size", "") > 0);
+  assert(histogramCount(m, "orch_store_commit_seconds") > 0);
+  assert(histogramCount(m, "orch_store_commit_batch_size") > 0);
   assert(value(m, "orch_frames_received_total") > 0);
   assert(value(m, "orch_frames_sent_total") > 0);
   assertEquals(value(m, "orch_heartbeat_misses_total"), 0);
   assert(value(m, "process_resident_memory_bytes") > 0);
   assert(m.has("nodejs_eventloop_lag_seconds"));
+  // Every conductor metric the README lists, with its type and labels.
+  const conductorShapes: [string, string, string[]?][] = [
+    ["orch_players_connected", "gauge"],
+    ["orch_players_listed", "gauge"],
+    ["orch_tasks", "gauge", ["state"]],
+    ["orch_jobs_open", "gauge"],
+    ["orch_jobs_finished_total", "counter", ["aggregate"]],
+    ["orch_tasks_finished_total", "counter", ["score", "outcome"]],
+    ["orch_task_duration_seconds", "histogram", ["score", "outcome"]],
+    ["orch_queue_depth", "gauge"],
+    ["orch_queue_oldest_age_seconds", "gauge"],
+    ["orch_queue_worst_player_depth", "gauge"],
+    ["orch_queue_worst_player_oldest_age_seconds", "gauge"],
+    ["orch_submits_total", "counter", ["result"]],
+    ["orch_api_refusals_total", "counter", ["status"]],
+    ["orch_store_commit_seconds", "histogram"],
+    ["orch_store_commit_batch_size", "histogram"],
+    ["orch_frames_received_total", "counter"],
+    ["orch_frames_sent_total", "counter"],
+    ["orch_player_connections_total", "counter"],
+    ["orch_player_disconnections_total", "counter"],
+    ["orch_heartbeat_misses_total", "counter"],
+    ["process_resident_memory_bytes", "gauge"],
+    ["process_cpu_seconds_total", "counter"],
+    ["process_open_fds", "gauge"],
+    ["nodejs_heap_size_used_bytes", "gauge"],
+    ["nodejs_eventloop_lag_seconds", "gauge"],
+    ["nodejs_eventloop_lag_p99_seconds", "gauge"],
+  ];
+  for (const [name, type, labels] of conductorShapes) assertShape(m, name, type, labels);
   // No job ids or host names as labels.
   for (const f of m.values()) {
-    for (const s of f.metrics) {
-      for (const k of Object.keys(s.labels ?? {})) {
+    for (const s of f.samples) {
+      for (const k of Object.keys(s.labels)) {
         assert(!["job", "job_id", "host", "player", "task"].includes(k), `${f.name} has ${k}`);
       }
     }
@@ -120,12 +148,30 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
     1,
   );
   assertEquals(
-    histogramCount(p, "orch_player_task_duration_seconds", 'score="hello",outcome="succeeded"'),
+    histogramCount(p, "orch_player_task_duration_seconds", {
+      score: "hello",
+      outcome: "succeeded",
+    }),
     1,
   );
   assert(value(p, "orch_frames_sent_total") > 0);
   assert(p.has("orch_player_live_output_sent_bytes_total"));
   assert(p.has("orch_player_live_output_dropped_bytes_total"));
+  const playerShapes: [string, string, string[]?][] = [
+    ["orch_player_tasks_running", "gauge"],
+    ["orch_player_tasks_finished_total", "counter", ["score", "outcome"]],
+    ["orch_player_task_duration_seconds", "histogram", ["score", "outcome"]],
+    ["orch_player_connected", "gauge"],
+    ["orch_player_connections_total", "counter"],
+    ["orch_frames_received_total", "counter"],
+    ["orch_frames_sent_total", "counter"],
+    ["orch_heartbeat_misses_total", "counter"],
+    ["orch_player_live_output_sent_bytes_total", "counter"],
+    ["orch_player_live_output_dropped_bytes_total", "counter"],
+    ["process_resident_memory_bytes", "gauge"],
+    ["nodejs_eventloop_lag_seconds", "gauge"],
+  ];
+  for (const [name, type, labels] of playerShapes) assertShape(p, name, type, labels);
   assert(value(p, "process_resident_memory_bytes") > 0);
 
   // Only GET /metrics is served.
@@ -145,4 +191,123 @@ Deno.test("metrics_listen on an address that is not loopback is refused without 
     assertMatch(r.stderr, /metrics_listen_public: true/);
     assert(!r.stderr.includes("    at "), r.stderr);
   }
+});
+
+/** The port the conductor's metrics listener bound, from its ready line. */
+async function conductorMetricsPort(c: Cluster, extra: string[] = []): Promise<number> {
+  const cond = await c.startConductor(["--metrics-listen", "127.0.0.1:0", ...extra]);
+  return Number((await cond.proc.waitFor(/conductor ready .*metrics=127\.0\.0\.1:(\d+)/))[1]);
+}
+
+Deno.test("metrics count heartbeat misses on both sides and the player's reconnects", async () => {
+  await using c = await Cluster.create({ players: ["m1"], heartbeat: "1s" });
+  let cPort = await conductorMetricsPort(c);
+  const player = await c.startPlayer("m1", { extra: ["--metrics-listen", "127.0.0.1:0"] });
+  const pPort = Number((await player.waitFor(/metrics listening .*metrics=127\.0\.0\.1:(\d+)/))[1]);
+  assertEquals(value(await scrape(cPort), "orch_heartbeat_misses_total"), 0);
+
+  // The player stops answering: the conductor's heartbeat closes its connection.
+  player.signal("SIGSTOP");
+  try {
+    await until(
+      "the conductor counts a heartbeat miss",
+      async () => value(await scrape(cPort), "orch_heartbeat_misses_total") >= 1,
+    );
+  } finally {
+    player.signal("SIGCONT");
+  }
+  await until(
+    "the player is back",
+    async () => value(await scrape(cPort), "orch_player_connections_total") === 2,
+  );
+  const m = await scrape(cPort);
+  assert(value(m, "orch_player_disconnections_total") >= 1);
+  assertEquals(value(m, "orch_players_connected"), 1);
+  await until(
+    "the player counts its reconnect",
+    async () => value(await scrape(pPort), "orch_player_connections_total") === 2,
+  );
+
+  // The conductor stops answering: the player's heartbeat closes its side.
+  const misses = value(await scrape(pPort), "orch_heartbeat_misses_total");
+  c.conductor!.proc.signal("SIGSTOP");
+  try {
+    await until(
+      "the player counts a heartbeat miss",
+      async () => value(await scrape(pPort), "orch_heartbeat_misses_total") > misses,
+    );
+  } finally {
+    c.conductor!.proc.signal("SIGCONT");
+  }
+
+  // The conductor restarts: the player reconnects once more and says so.
+  const before = value(await scrape(pPort), "orch_player_connections_total");
+  await c.conductor!.proc.stop();
+  await until(
+    "the player sees the conductor gone",
+    async () => value(await scrape(pPort), "orch_player_connected") === 0,
+  );
+  cPort = await conductorMetricsPort(c);
+  await until(
+    "the player reconnects to the restarted conductor",
+    async () => {
+      const p = await scrape(pPort);
+      return value(p, "orch_player_connected") === 1 &&
+        value(p, "orch_player_connections_total") > before;
+    },
+  );
+  assert(value(await scrape(pPort), "orch_player_connections_total") > 1);
+  // The restarted conductor counts from its start.
+  await c.waitConnected("m1");
+  assertEquals(value(await scrape(cPort), "orch_player_connections_total"), 1);
+});
+
+Deno.test("a player's metrics count the live output it could not stream in time", async () => {
+  await using c = await Cluster.create({ players: ["m1"], scoresDir: TESTDATA });
+  await conductorMetricsPort(c);
+  const player = await c.startPlayer("m1", {
+    extra: ["--metrics-listen", "127.0.0.1:0", "--live-output-rate", "1KiB"],
+  });
+  const pPort = Number((await player.waitFor(/metrics listening .*metrics=127\.0\.0\.1:(\d+)/))[1]);
+  await using dir = await tempDir();
+  const stop = join(dir.path, "stop");
+  const id = await c.client.submit({
+    score: "flood",
+    scope: "all",
+    targets: ["m1"],
+    params: { UNTIL: stop },
+  });
+  await until("live output streams", async () => (await c.job(id)).tasks[0].stdout_tail !== "");
+  await Deno.writeTextFile(stop, "");
+  assertEquals((await c.wait(id)).aggregate, "success");
+  // The run's dropped bytes are counted when it ends.
+  const p = await until("the run is counted", async () => {
+    const p = await scrape(pPort);
+    return value(p, "orch_player_tasks_finished_total", { score: "flood" }) === 1 && p;
+  });
+  assert(value(p, "orch_player_live_output_sent_bytes_total") > 0);
+  assert(value(p, "orch_player_live_output_dropped_bytes_total") > 0);
+});
+
+Deno.test("the metrics listener holds a bounded number of connections", async () => {
+  await using c = await Cluster.create({ players: [] });
+  const cPort = await conductorMetricsPort(c);
+  // Connections that never send a request fill the listener.
+  const held: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 16; i++) {
+      held.push(await Deno.connect({ hostname: "127.0.0.1", port: cPort }));
+    }
+    const extra = await Deno.connect({ hostname: "127.0.0.1", port: cPort });
+    await extra.write(new TextEncoder().encode("GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n"));
+    // Past the cap the connection is closed unanswered.
+    const buf = new Uint8Array(64);
+    const n = await extra.read(buf).catch(() => null);
+    assertEquals(n, null);
+    extra.close();
+  } finally {
+    for (const h of held) h.close();
+  }
+  // With them gone it answers again.
+  await until("the listener answers", async () => (await scrape(cPort)).has("orch_players_listed"));
 });

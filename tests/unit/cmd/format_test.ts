@@ -255,6 +255,7 @@ Deno.test("nothing a score, player or user sent reaches the terminal raw", () =>
       finished_at: null,
       aggregate: "running",
       counts: {},
+      offline: 0,
     }]),
     ...formatPlayers([{
       name: "p1",

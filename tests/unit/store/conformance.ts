@@ -1080,6 +1080,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         finished_at: T0 + 7,
         aggregate: "success",
         counts: { succeeded: 1 },
+        offline: 0,
       },
       {
         id: 2,
@@ -1091,6 +1092,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         finished_at: null,
         aggregate: "pending",
         counts: { queued: 1 },
+        offline: 0,
       },
       {
         id: 1,
@@ -1102,6 +1104,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         finished_at: null,
         aggregate: "running",
         counts: { succeeded: 1, failed: 1, queued: 1 },
+        offline: 0,
       },
     ]);
     assertEquals((await store.jobs({ limit: 1 })).map((j) => j.id), [3]);
