@@ -191,6 +191,8 @@ export async function startDashboardProxy(opts: DashboardProxyOptions): Promise<
   if (!/^[0-9a-f]{64}$/.test(token)) throw new TypeError("token must be 64 hex digits");
   const refuse = opts.onRefusal ?? (() => {});
   const sockets = new Set<Socket>();
+  /** Connections past the limit: answered 503 already, their requests are not served. */
+  const over = new WeakSet<Socket>();
   let port = 0;
   const hostPart = opts.listen.host.includes(":") ? `[${opts.listen.host}]` : opts.listen.host;
   const allowedHosts = () => new Set([`${hostPart}:${port}`, `localhost:${port}`]);
@@ -198,6 +200,7 @@ export async function startDashboardProxy(opts: DashboardProxyOptions): Promise<
   const cookieName = () => `orch_dashboard_${port}`;
 
   const server = http.createServer((req, res) => {
+    if (over.has(req.socket)) return;
     handle(req, res).catch((err) => {
       refuse(`${req.method} failed: ${errorMessage(err)}`);
       if (!res.headersSent) plain(res, 502, "the conductor could not be reached\n");
@@ -220,7 +223,12 @@ export async function startDashboardProxy(opts: DashboardProxyOptions): Promise<
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n" +
           "content-length: 18\r\nconnection: close\r\n\r\ntoo many requests\n",
       );
-      socket.destroy();
+      over.add(socket);
+      // What the client sends is read and dropped, so the answer is not lost to a reset.
+      socket.on("error", () => {});
+      socket.resume();
+      const timer = setTimeout(() => socket.destroy(), 1000);
+      socket.once("close", () => clearTimeout(timer));
       return;
     }
     sockets.add(socket);
@@ -231,6 +239,7 @@ export async function startDashboardProxy(opts: DashboardProxyOptions): Promise<
     });
   });
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (over.has(req.socket)) return;
     req.once("end", () => disarm(req.socket));
     res.once("finish", () => arm(req.socket));
   });

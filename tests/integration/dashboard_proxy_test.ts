@@ -11,6 +11,7 @@ import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { Proc, until } from "../_helpers/proc.ts";
 import { DASHBOARD_HEADERS } from "../../lib/dashboard/mod.ts";
+import { LIMITS } from "../../lib/protocol/mod.ts";
 
 /** A running `orch dashboard`: its port, token and the cookie that carries it. */
 interface Dashboard {
@@ -161,6 +162,9 @@ Deno.test("through orch dashboard with its token: the page with its CSP, the API
   const job = await c.wait(id);
   assertEquals(job.submitted_by, `local:${userInfo().username}`);
   assertEquals(job.aggregate, "success");
+
+  // SIGTERM ends it cleanly.
+  assertEquals((await d.proc.stop()).code, 0);
 });
 
 Deno.test("orch dashboard refuses a request without the token, with a wrong one, for another Host, or a write from another origin, and forwards none of them", async () => {
@@ -194,6 +198,15 @@ Deno.test("orch dashboard refuses a request without the token, with a wrong one,
   // CSRF: a write from another origin, by Origin or by Sec-Fetch-Site.
   assertEquals((await write({ cookie: d.cookie, origin: "http://attacker.example" })).status, 403);
   assertEquals((await write({ cookie: d.cookie, "sec-fetch-site": "cross-site" })).status, 403);
+  // A body larger than the API takes.
+  const big = await request(d, "/v1/jobs", {
+    method: "POST",
+    body: JSON.stringify({ score: "hello", pad: "x".repeat(LIMITS.maxRequestBody) }),
+    headers: { cookie: d.cookie, origin: `http://127.0.0.1:${d.port}` },
+  });
+  assertEquals(big.status, 413);
+  // Refused by the proxy itself, before the conductor was asked (its refusals are JSON).
+  assertMatch(big.body, /^request body exceeds \d+ bytes\n$/);
 
   // Nothing of it reached the conductor: no job, and no submit in the audit trail.
   assertEquals(await c.client.jobs(100), []);
@@ -229,6 +242,25 @@ Deno.test("orch dashboard closes the conductor's event stream when its browser g
     return false;
   });
   again.close();
+});
+
+Deno.test("orch dashboard holds 64 connections at most and answers 503 past them", async () => {
+  await using c = await Cluster.create({ players: [] });
+  await c.startConductor();
+  const d = await startDashboard(c);
+  const held: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 64; i++) {
+      held.push(await Deno.connect({ hostname: "127.0.0.1", port: d.port }));
+    }
+    const over = await request(d, "/v1/players", { headers: { cookie: d.cookie } });
+    assertEquals(over.status, 503);
+  } finally {
+    for (const conn of held) conn.close();
+  }
+  await until("a connection to be served again", async () => {
+    return (await request(d, "/v1/players", { headers: { cookie: d.cookie } })).status === 200;
+  });
 });
 
 Deno.test("orch dashboard refuses a listen address that is not loopback, and names a missing socket", async () => {
