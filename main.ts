@@ -17,6 +17,7 @@ import { caCommand } from "./cmd/ca.ts";
 import { cancelCommand } from "./cmd/cancel.ts";
 import { drainCommand } from "./cmd/drain.ts";
 import { conductorCommand } from "./cmd/conductor.ts";
+import { dashboardCommand } from "./cmd/dashboard.ts";
 import { auditCommand } from "./cmd/audit.ts";
 import { pruneCommand } from "./cmd/prune.ts";
 import { jobsCommand } from "./cmd/jobs.ts";
@@ -53,6 +54,7 @@ export function program(): Command {
       drainCommand(false),
       auditCommand(),
       pruneCommand(),
+      dashboardCommand(),
       scoreCommand(),
       caCommand(),
       benchCommand(),

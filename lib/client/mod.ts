@@ -8,3 +8,4 @@ export * from "./client.ts";
 export * from "./local_proof.ts";
 export * from "./events.ts";
 export * from "./sse.ts";
+export * from "./dashboard_proxy.ts";

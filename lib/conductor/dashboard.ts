@@ -2,9 +2,12 @@
  * Serving the dashboard (`/` and `/ui/…`) beside the audience API, behind
  * the same authentication: over HTTPS the audience certificate (the
  * transport already required it); on the Unix socket a local proof, like
- * every API request. A browser cannot make a proof, so a browser reaches
- * the dashboard through the HTTPS port (over an SSH tunnel when the port
- * is not reachable); see the README's "Dashboard".
+ * every API request. A browser cannot make a proof: it reaches the
+ * dashboard through the HTTPS port with an audience certificate, or
+ * through `orch dashboard` on the conductor's host, which forwards a
+ * loopback port to the socket with a proof of the user who runs it (over
+ * an SSH tunnel from another machine, either way); see the README's
+ * "Dashboard".
  *
  * @module
  */

@@ -1,0 +1,279 @@
+/**
+ * `orch dashboard` with real processes: a conductor with its audience
+ * socket, and `orch dashboard` forwarding a loopback port to it with a
+ * proof of the test's user. Requests are raw `node:http` ones, so that the
+ * Host, Origin and Cookie headers are the test's to choose.
+ */
+
+import http from "node:http";
+import { userInfo } from "node:os";
+import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { Cluster } from "../_helpers/cluster.ts";
+import { Proc, until } from "../_helpers/proc.ts";
+import { DASHBOARD_HEADERS } from "../../lib/dashboard/mod.ts";
+import { LIMITS } from "../../lib/protocol/mod.ts";
+
+/** A running `orch dashboard`: its port, token and the cookie that carries it. */
+interface Dashboard {
+  proc: Proc;
+  port: number;
+  token: string;
+  cookie: string;
+}
+
+/** Starts `orch dashboard` on the cluster's socket and waits for the address it prints. */
+async function startDashboard(c: Cluster): Promise<Dashboard> {
+  const proc = c.track(new Proc("dashboard", ["dashboard", "--socket", c.socket]));
+  const m = await proc.waitFor(/^http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]{64})$/);
+  const port = Number(m[1]);
+  return { proc, port, token: m[2], cookie: `orch_dashboard_${port}=${m[2]}` };
+}
+
+interface RawAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request to the proxy; `host` defaults to the address it listens on. */
+function request(
+  d: Dashboard,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawAnswer> {
+  const headers: Record<string, string> = { host: `127.0.0.1:${d.port}`, ...opts.headers };
+  if (opts.body !== undefined) {
+    headers["content-type"] = "application/json";
+    headers["content-length"] = String(new TextEncoder().encode(opts.body).length);
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port: d.port, method: opts.method ?? "GET", path, headers },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => body += c);
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
+
+/** An event stream opened through the proxy: its status and text as it arrives. */
+interface Stream {
+  status: number;
+  text: () => string;
+  /** Resolves when the text so far matches `re`. */
+  waitFor: (re: RegExp) => Promise<void>;
+  close: () => void;
+}
+
+function openStream(d: Dashboard, path: string): Promise<Stream> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: "127.0.0.1",
+      port: d.port,
+      path,
+      headers: { host: `127.0.0.1:${d.port}`, cookie: d.cookie, accept: "text/event-stream" },
+    }, (res) => {
+      let text = "";
+      const waiters = new Set<() => void>();
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        text += c;
+        for (const w of [...waiters]) w();
+      });
+      res.on("error", () => {});
+      resolve({
+        status: res.statusCode ?? 0,
+        text: () => text,
+        waitFor: (re) =>
+          new Promise<void>((ok, fail) => {
+            const timer = setTimeout(() => {
+              waiters.delete(check);
+              fail(new Error(`no ${re} in the stream within 15s: ${text}`));
+            }, 15_000);
+            const check = () => {
+              if (!re.test(text)) return;
+              clearTimeout(timer);
+              waiters.delete(check);
+              ok();
+            };
+            waiters.add(check);
+            check();
+          }),
+        close: () => req.destroy(),
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+const SUBMIT = JSON.stringify({ score: "hello", scope: "all", targets: ["p1"], params: {} });
+
+Deno.test("through orch dashboard with its token: the page with its CSP, the API as the local user, and events as they happen", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  const d = await startDashboard(c);
+
+  // The token in the address is swapped for a cookie, and the address loses it.
+  const first = await request(d, `/?token=${d.token}`);
+  assertEquals(first.status, 303);
+  assertEquals(first.headers.location, "/");
+  assertEquals(first.headers["set-cookie"], [
+    `${d.cookie}; HttpOnly; SameSite=Strict; Path=/`,
+  ]);
+
+  const page = await request(d, "/", { headers: { cookie: d.cookie } });
+  assertEquals(page.status, 200);
+  assertMatch(page.body, /<title>/i);
+  for (const [k, v] of Object.entries(DASHBOARD_HEADERS)) {
+    assertEquals(page.headers[k.toLowerCase()], v, k);
+  }
+
+  const players = await request(d, "/v1/players", { headers: { cookie: d.cookie } });
+  assertEquals(players.status, 200, players.body);
+  assertEquals(JSON.parse(players.body).players.map((p: { name: string }) => p.name), ["p1"]);
+
+  // Live: a player that connects after the stream was opened shows in it.
+  const stream = await openStream(d, "/v1/events");
+  assertEquals(stream.status, 200);
+  await stream.waitFor(/event: snapshot/);
+  await c.startPlayer("p1");
+  await stream.waitFor(/event: player\ndata: \{[^\n]*"player":"p1"[^\n]*"connected":true/);
+  stream.close();
+
+  // A submit from the page's origin is the local user's.
+  const submit = await request(d, "/v1/jobs", {
+    method: "POST",
+    body: SUBMIT,
+    headers: {
+      cookie: d.cookie,
+      origin: `http://127.0.0.1:${d.port}`,
+      "sec-fetch-site": "same-origin",
+    },
+  });
+  assertEquals(submit.status, 201, submit.body);
+  const id = JSON.parse(submit.body).id as number;
+  const job = await c.wait(id);
+  assertEquals(job.submitted_by, `local:${userInfo().username}`);
+  assertEquals(job.aggregate, "success");
+
+  // SIGTERM ends it cleanly.
+  assertEquals((await d.proc.stop()).code, 0);
+});
+
+Deno.test("orch dashboard refuses a request without the token, with a wrong one, for another Host, or a write from another origin, and forwards none of them", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  // With p1 connected a submit of hello is valid: only the proxy can refuse it.
+  await c.startPlayer("p1");
+  const d = await startDashboard(c);
+  const write = (headers: Record<string, string>) =>
+    request(d, "/v1/jobs", { method: "POST", body: SUBMIT, headers });
+
+  assertEquals((await request(d, "/v1/players")).status, 401);
+  assertEquals((await request(d, "/")).status, 401);
+  assertEquals((await request(d, `/?token=${"0".repeat(64)}`)).status, 401);
+  assertEquals(
+    (await request(d, "/v1/players", { headers: { cookie: `${d.cookie}0` } })).status,
+    401,
+  );
+  const noToken = await write({ origin: `http://127.0.0.1:${d.port}` });
+  assertEquals(noToken.status, 401);
+  assertMatch(noToken.body, /no token/);
+  // DNS rebinding: the browser sends the attacker's name as Host.
+  const rebound = await request(d, "/v1/players", {
+    headers: { cookie: d.cookie, host: `attacker.example:${d.port}` },
+  });
+  assertEquals(rebound.status, 421);
+  assertEquals(
+    (await write({ cookie: d.cookie, host: `attacker.example:${d.port}` })).status,
+    421,
+  );
+  // CSRF: a write from another origin, by Origin or by Sec-Fetch-Site.
+  assertEquals((await write({ cookie: d.cookie, origin: "http://attacker.example" })).status, 403);
+  assertEquals((await write({ cookie: d.cookie, "sec-fetch-site": "cross-site" })).status, 403);
+  // A body larger than the API takes.
+  const big = await request(d, "/v1/jobs", {
+    method: "POST",
+    body: JSON.stringify({ score: "hello", pad: "x".repeat(LIMITS.maxRequestBody) }),
+    headers: { cookie: d.cookie, origin: `http://127.0.0.1:${d.port}` },
+  });
+  assertEquals(big.status, 413);
+  // Refused by the proxy itself, before the conductor was asked (its refusals are JSON).
+  assertMatch(big.body, /^request body exceeds \d+ bytes\n$/);
+
+  // Nothing of it reached the conductor: no job, and no submit in the audit trail.
+  assertEquals(await c.client.jobs(100), []);
+  const audit = await c.client.audit({ limit: 1000 });
+  assertEquals(audit.filter((r) => r.action === "submit"), []);
+
+  // The same request with the token goes through (the refusals were the token's, Host's, Origin's).
+  const ok = await write({ cookie: d.cookie, origin: `http://127.0.0.1:${d.port}` });
+  assertEquals(ok.status, 201, ok.body);
+});
+
+Deno.test("orch dashboard closes the conductor's event stream when its browser goes away", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  const d = await startDashboard(c);
+  // The conductor holds 16 streams of one caller at most: 16 through the proxy fill them.
+  const streams: Stream[] = [];
+  for (let i = 0; i < 16; i++) {
+    const s = await openStream(d, "/v1/events");
+    assertEquals(s.status, 200);
+    await s.waitFor(/event: snapshot/);
+    streams.push(s);
+  }
+  const over = await openStream(d, "/v1/events");
+  assertEquals(over.status, 429);
+  over.close();
+  for (const s of streams) s.close();
+  // Once their browsers are gone the conductor's streams are closed too, and a new one opens.
+  const again = await until("a stream to open again", async () => {
+    const s = await openStream(d, "/v1/events");
+    if (s.status === 200) return s;
+    s.close();
+    return false;
+  });
+  again.close();
+});
+
+Deno.test("orch dashboard holds 64 connections at most and answers 503 past them", async () => {
+  await using c = await Cluster.create({ players: [] });
+  await c.startConductor();
+  const d = await startDashboard(c);
+  const held: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 64; i++) {
+      held.push(await Deno.connect({ hostname: "127.0.0.1", port: d.port }));
+    }
+    const over = await request(d, "/v1/players", { headers: { cookie: d.cookie } });
+    assertEquals(over.status, 503);
+  } finally {
+    for (const conn of held) conn.close();
+  }
+  await until("a connection to be served again", async () => {
+    return (await request(d, "/v1/players", { headers: { cookie: d.cookie } })).status === 200;
+  });
+});
+
+Deno.test("orch dashboard refuses a listen address that is not loopback, and names a missing socket", async () => {
+  await using c = await Cluster.create({ players: [] });
+  const wide = await c.cli(["dashboard", "--listen", "0.0.0.0:0"]);
+  assertEquals(wide.code, 2, wide.stderr);
+  assertMatch(wide.stderr, /--listen "0\.0\.0\.0:0" is not a loopback address/);
+  assertEquals(wide.stdout, "");
+
+  const missing = `${c.dir}/no-such.sock`;
+  const gone = await c.cli(["dashboard", "--socket", missing]);
+  assertEquals(gone.code, 6, gone.stderr);
+  assert(gone.stderr.includes(`no audience socket at ${missing}`), gone.stderr);
+  assertEquals(gone.stderr.trim().split("\n").length, 2, gone.stderr); // the error and its hint
+  assertEquals(gone.stdout, "");
+});
