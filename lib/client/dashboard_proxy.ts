@@ -30,7 +30,12 @@ export const PROXY_REQUEST_MS = 30_000;
 /** The conductor must start answering within this long (an event stream then flows for ever). */
 const UPSTREAM_ANSWER_MS = 330_000;
 
-/** Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1), and what a proxy replaces. */
+/**
+ * Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1),
+ * what a proxy replaces, and the browser's word on where a request comes
+ * from: the proxy has checked that itself, against its own origin, which is
+ * not the conductor's (the conductor would refuse a write carrying it).
+ */
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -45,6 +50,8 @@ const HOP_BY_HOP = new Set([
   "cookie",
   "authorization",
   "set-cookie",
+  "origin",
+  "referer",
 ]);
 
 /** Where the proxy listens: a loopback address. */
