@@ -64,6 +64,8 @@ export interface GuardVariables {
   scheduleAdd?: ScheduleRequest;
   /** For `/v1/events`: whether the caller may read a job (by its score and targets). */
   mayRead?: (job: number) => Promise<boolean>;
+  /** For a job's view: whether the caller may cancel it, decided as a cancel would be. */
+  mayCancel?: boolean;
 }
 
 /** What the guard needs. */
@@ -332,6 +334,14 @@ export function createGuard(d: GuardDeps): Guard {
             ? why
             : `no grant in ${access.sourceName} gives ${p.label} ${all} over this job, which is another's`;
           await refuse(what, subject, why, id, told);
+        }
+        if (kind === "job") {
+          // The same rules as the cancel route: own jobs need cancel, others' cancel_all.
+          const q = { score: job.score, targets: job.targets };
+          c.set(
+            "mayCancel",
+            access.check(p, own ? ["cancel", "cancel_all"] : ["cancel_all"], q) === null,
+          );
         }
         const act: AuditAction = kind === "cancel" ? "cancel" : "read_params";
         let recorded = kind === "tasks"; // Allowed page reads are not recorded: they are many.
