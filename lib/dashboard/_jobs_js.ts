@@ -105,7 +105,10 @@ function row(job) {
   tr.dataset.job = String(job.id);
   const id = document.createElement("th");
   id.scope = "row";
-  id.textContent = "#" + job.id;
+  const link = document.createElement("a");
+  link.href = "/ui/job?id=" + job.id;
+  link.textContent = "#" + job.id;
+  id.append(link);
   tr.append(id);
   cell(tr, job.score);
   cell(tr, job.scope === "one" ? "one of" : "all of");
