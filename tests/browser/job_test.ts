@@ -69,6 +69,11 @@ function rowState(host: string, state: string): string {
 
 const LIVE = textIs("#live", "live");
 
+/** Is the element `id` hidden? */
+function hidden(page: Page, id: string): Promise<boolean> {
+  return page.evaluate(`document.getElementById(${JSON.stringify(id)}).hidden`) as Promise<boolean>;
+}
+
 Deno.test("the job page follows a task's output live, shows its attempts and response, and its row turns to succeeded", async () => {
   await using scores = await tempDir();
   await Deno.writeTextFile(join(scores.path, "step"), STEP, { mode: 0o755 });
@@ -115,7 +120,7 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   await page.waitForFunction(textIs("#summary", "2 tasks, page 1 of 1"));
   assertEquals((await taskRow(page, "web1")).slice(0, 3), ["web1", "running", "1"]);
   // Alice may cancel: the button is there.
-  assertEquals(await page.$eval("#cancel", (e) => (e as HTMLElement).hidden), false);
+  assertEquals(await hidden(page, "cancel"), false);
 
   // Choose web1 with the keyboard: its detail opens, with what it printed so far.
   await page.focus(`#tasks tbody tr:first-child button`);
@@ -142,14 +147,14 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
     `[...document.querySelectorAll("#response tbody tr")].map((tr) => tr.textContent).join(" ")
       === "phasestarted after_gohello"`,
   );
-  assertEquals(await page.$eval("#no-response", (e) => (e as HTMLElement).hidden), true);
+  assertEquals(await hidden(page, "no-response"), true);
   await page.waitForFunction(textHas("#stdout", "after_go=hello"));
   await page.waitForFunction(textHas("#aggregate", "success"));
   await page.waitForFunction(
     textIs("#progress .bar-text", "2 of 2 done · 0 running · 0 queued · 0 offline"),
   );
   await page.waitForFunction(textIs("#live", "finished"));
-  assertEquals(await page.$eval("#cancel", (e) => (e as HTMLElement).hidden), true);
+  assertEquals(await hidden(page, "cancel"), true);
   assertEquals((await taskRow(page, "web1"))[3], "exit 0");
 
   // A reload of the address shows the chosen task again.
@@ -178,7 +183,7 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
 
 /** Is the cancel dialog open? */
 function dialogOpen(page: Page): Promise<boolean> {
-  return page.$eval("#cancel-dialog", (d) => (d as HTMLDialogElement).open);
+  return page.evaluate(`document.getElementById("cancel-dialog").open`) as Promise<boolean>;
 }
 
 Deno.test("the job page cancels a running job after a confirmation, and Keep running changes nothing", async () => {
@@ -245,7 +250,7 @@ Deno.test("a user without the cancel grant sees no cancel button, and the API re
   await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=${id}`);
   await page.waitForFunction(LIVE);
   await page.waitForFunction(rowState("web1", "running"));
-  assertEquals(await page.$eval("#cancel", (e) => (e as HTMLElement).hidden), true);
+  assertEquals(await hidden(page, "cancel"), true);
   const view = await page.evaluate(async (url) => (await fetch(url)).json(), `/v1/jobs/${id}`);
   assertEquals(view.may_cancel, false);
 
@@ -270,9 +275,14 @@ Deno.test("a user without the cancel grant sees no cancel button, and the API re
 
 Deno.test("the job page pages through many tasks, with a state filter kept in the address", async () => {
   const names = Array.from({ length: 120 }, (_, i) => `host${String(i + 1).padStart(3, "0")}`);
-  await using c = await Cluster.create({ players: [], listed: names, scoresDir: TESTDATA });
+  await using c = await Cluster.create({
+    players: ["p1"],
+    listed: ["p1", ...names],
+    scoresDir: TESTDATA,
+  });
   await c.startConductor();
-  // Listed but never started: every task stays queued for an offline host.
+  // p1 announces the score; the hosts are listed but never started, so their tasks stay queued.
+  await c.startPlayer("p1");
   const id = await c.client.submit({
     score: "holdon",
     scope: "all",
@@ -287,7 +297,7 @@ Deno.test("the job page pages through many tasks, with a state filter kept in th
     page.$$eval("#tasks tbody tr button", (bs) => bs.map((b) => b.textContent ?? ""));
   let shown = await hosts();
   assertEquals([shown.length, shown[0], shown[49]], [50, "host001", "host050"]);
-  assertEquals(await page.$eval("#prev", (e) => (e as HTMLElement).hidden), true);
+  assertEquals(await hidden(page, "prev"), true);
   await page.click("#next");
   await page.waitForFunction(textIs("#summary", "120 tasks, page 2 of 3"));
   shown = await hosts();
@@ -296,7 +306,7 @@ Deno.test("the job page pages through many tasks, with a state filter kept in th
   await page.click("#next");
   await page.waitForFunction(textIs("#summary", "120 tasks, page 3 of 3"));
   assertEquals((await hosts()).length, 20);
-  assertEquals(await page.$eval("#next", (e) => (e as HTMLElement).hidden), true);
+  assertEquals(await hidden(page, "next"), true);
   await page.click("#prev");
   await page.waitForFunction(textIs("#summary", "120 tasks, page 2 of 3"));
 
@@ -312,6 +322,6 @@ Deno.test("the job page pages through many tasks, with a state filter kept in th
   assertEquals(await hosts(), ["host077"]);
   await page.reload();
   await page.waitForFunction(textIs("#summary", "1 tasks (queued, on host077), page 1 of 1"));
-  assertEquals(await page.$eval("#state", (e) => (e as HTMLSelectElement).value), "queued");
+  assertEquals(await page.evaluate(`document.getElementById("state").value`), "queued");
   assertEquals(violations, []);
 });
