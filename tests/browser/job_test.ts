@@ -137,7 +137,11 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   await Deno.writeTextFile(go, "");
   await page.waitForFunction(textHas("#stdout", "after_go=hello"));
   await page.waitForFunction(textHas("#stderr", "went on"));
+  // The screenshot shows the whole page (header, rows and output) at the laptop's width.
+  await page.setViewport({ width: 1280, height: 1100 });
+  await page.evaluate(`scrollTo(0, 0)`);
   await shot(page, c, "job.png");
+  await page.setViewport({ width: 1280, height: 720 });
 
   // The job ends: the row turns to succeeded, and the detail shows the response.
   await Deno.writeTextFile(release, "");
