@@ -14,7 +14,7 @@ const TESTDATA = join(ROOT, "tests/testdata/scores");
 
 /**
  * A score that prints a line, then another when the file GO exists, then
- * ends when the file UNTIL exists; its stdout's `key=value` lines are its
+ * ends when the file UNTIL (or UNTIL.PLAYER, for one player's task) exists; its stdout's `key=value` lines are its
  * response. The test says when each line is printed.
  */
 const STEP = `#!/bin/sh
@@ -25,8 +25,11 @@ while [ ! -e "$ORC_GO" ] && [ "$i" -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 echo "after_go=$ORC_WORD"
 echo "went on" >&2
 i=0
-while [ ! -e "$ORC_UNTIL" ] && [ "$i" -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
-[ -e "$ORC_UNTIL" ]
+while [ ! -e "$ORC_UNTIL" ] && [ ! -e "$ORC_UNTIL.$ORCH_PLAYER" ] && [ "$i" -lt 1200 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+[ -e "$ORC_UNTIL" ] || [ -e "$ORC_UNTIL.$ORCH_PLAYER" ]
 `;
 const STEP_CONF = `description: Prints a line, another once GO exists, and ends once UNTIL exists.
 interface: pipe
@@ -143,9 +146,16 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   await shot(page, c, "job.png");
   await page.setViewport({ width: 1280, height: 720 });
 
-  // The job ends: the row turns to succeeded, and the detail shows the response.
-  await Deno.writeTextFile(release, "");
+  // web1's task ends while the job runs on: its row turns to succeeded from its task event.
+  await Deno.writeTextFile(`${release}.web1`, "");
   await page.waitForFunction(rowState("web1", "succeeded"));
+  assertEquals(await page.$eval("#live", (e) => e.textContent), "live");
+  assertEquals((await taskRow(page, "web2"))[1], "running");
+  await page.waitForFunction(
+    textIs("#progress .bar-text", "1 of 2 done · 1 running · 0 queued · 0 offline"),
+  );
+  // The job ends: the detail shows the response.
+  await Deno.writeTextFile(release, "");
   await page.waitForFunction(rowState("web2", "succeeded"));
   await page.waitForFunction(
     `[...document.querySelectorAll("#response tbody tr")].map((tr) => tr.textContent).join(" ")
