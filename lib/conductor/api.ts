@@ -266,7 +266,8 @@ export function createApiApp(
       ? await backend.waitJob(id, Math.round(waitS * 1000), c.env.signal)
       : await backend.job(id);
     if (!job) throw noJob(id);
-    return json(200, job);
+    const mayCancel = c.get("mayCancel");
+    return json(200, mayCancel === undefined ? job : { ...job, may_cancel: mayCancel });
   });
   app.all("/jobs/:id", notAllowed("GET"));
 

@@ -68,6 +68,8 @@ export interface GuardVariables {
   mayRead?: (job: number) => Promise<boolean>;
   /** For `/v1/me`: the caller and its own grants. */
   me?: MeView;
+  /** For a job's view: whether the caller may cancel it, decided as a cancel would be. */
+  mayCancel?: boolean;
 }
 
 /** What the guard needs. */
@@ -348,6 +350,14 @@ export function createGuard(d: GuardDeps): Guard {
             ? why
             : `no grant in ${access.sourceName} gives ${p.label} ${all} over this job, which is another's`;
           await refuse(what, subject, why, id, told);
+        }
+        if (kind === "job") {
+          // The same rules as the cancel route: own jobs need cancel, others' cancel_all.
+          const q = { score: job.score, targets: job.targets };
+          c.set(
+            "mayCancel",
+            access.check(p, own ? ["cancel", "cancel_all"] : ["cancel_all"], q) === null,
+          );
         }
         const act: AuditAction = kind === "cancel" ? "cancel" : "read_params";
         let recorded = kind === "tasks"; // Allowed page reads are not recorded: they are many.

@@ -1,20 +1,12 @@
+import { page } from "./_page.ts";
+
 /** The audit page's HTML document (`/ui/audit`); its script is `/ui/audit.js`. */
-export const AUDIT_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>orch — audit</title>
-<link rel="stylesheet" href="/ui/style.css">
-<script type="module" src="/ui/audit.js"></script>
-</head>
-<body>
-<a class="skip" href="#main">Skip to content</a>
-<header>
-  <h1>orch</h1>
-  <nav aria-label="Pages"><a href="/">Fleet</a><a href="/ui/jobs">Jobs</a><a href="/ui/submit" data-verb="submit" hidden>Submit</a><a href="/ui/audit" data-verb="audit" aria-current="page">Audit</a></nav>
-</header>
-<main id="main">
+export const AUDIT_HTML = page({
+  title: "audit",
+  script: "/ui/audit.js",
+  current: "/ui/audit",
+  live: false,
+  main: `
   <h2>Audit trail</h2>
   <form id="filter" role="search" method="get" action="/ui/audit">
     <label for="who">Who</label>
@@ -40,7 +32,5 @@ export const AUDIT_HTML = `<!doctype html>
     <a id="newest" href="/ui/audit" hidden>Newest</a>
     <a id="older" href="/ui/audit" hidden>Older</a>
   </nav>
-</main>
-</body>
-</html>
-`;
+`,
+});

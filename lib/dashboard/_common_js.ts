@@ -129,3 +129,55 @@ whoami().then((me) => {
   document.documentElement.dataset.caller = me?.caller ?? "";
 });
 `;
+
+/**
+ * What the pages share about a job's progress (an addition to
+ * {@linkcode COMMON_JS}'s module, served with it): which task states are
+ * final, and the bar of a job's tasks done, running, queued and offline.
+ */
+export const COMMON_PROGRESS_JS = `
+/** Task states that are final: they count as done. */
+export const FINAL_STATES = new Set([
+  "succeeded", "failed", "timed_out", "cancelled", "interrupted", "rejected", "expired",
+  "player_removed", "skipped",
+]);
+
+/** Done, running, queued and offline of a job's counts; offline ones are queued ones. */
+export function splitCounts(counts, offline) {
+  let done = 0;
+  let running = 0;
+  let queued = 0;
+  for (const [state, n] of Object.entries(counts)) {
+    if (FINAL_STATES.has(state)) done += n;
+    else if (state === "running" || state === "assigned") running += n;
+    else if (state === "queued") queued += n;
+  }
+  const off = Math.min(offline, queued);
+  return { done, running, queued: queued - off, offline: off, total: done + running + queued };
+}
+
+/** Draws into el the bar of a job's counts, with the same counts as text. */
+export function progressBar(el, counts, offline) {
+  const p = splitCounts(counts, offline ?? 0);
+  const bar = document.createElement("div");
+  bar.className = "bar";
+  bar.setAttribute("role", "img");
+  const words = [];
+  for (const part of ["done", "running", "queued", "offline"]) {
+    words.push(p[part] + " " + part);
+    if (p[part] === 0) continue;
+    const seg = document.createElement("span");
+    seg.className = "seg seg-" + part;
+    // Set through the object model, which the page's style policy allows.
+    seg.style.flexGrow = String(p[part]);
+    bar.append(seg);
+  }
+  const text = p.done + " of " + p.total + " done · " + words.slice(1).join(" · ");
+  bar.setAttribute("aria-label", text);
+  const caption = document.createElement("span");
+  caption.className = "bar-text";
+  caption.textContent = text;
+  el.replaceChildren(bar, caption);
+  return p;
+}
+`;

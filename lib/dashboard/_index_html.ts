@@ -1,21 +1,12 @@
+import { page } from "./_page.ts";
+
 /** The dashboard's one HTML document; the page it shows is chosen by its script. */
-export const INDEX_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>orch — fleet</title>
-<link rel="stylesheet" href="/ui/style.css">
-<script type="module" src="/ui/app.js"></script>
-</head>
-<body>
-<a class="skip" href="#main">Skip to content</a>
-<header>
-  <h1>orch</h1>
-  <nav aria-label="Pages"><a href="/" aria-current="page">Fleet</a><a href="/ui/jobs">Jobs</a><a href="/ui/submit" data-verb="submit" hidden>Submit</a><a href="/ui/audit" data-verb="audit" hidden>Audit</a></nav>
-  <p id="live" class="live" role="status" aria-live="polite">connecting…</p>
-</header>
-<main id="main">
+export const INDEX_HTML = page({
+  title: "fleet",
+  script: "/ui/app.js",
+  current: "/",
+  live: true,
+  main: `
   <h2>Fleet</h2>
   <form id="filter" role="search">
     <label for="target">Players matching</label>
@@ -40,7 +31,5 @@ export const INDEX_HTML = `<!doctype html>
     <span id="page-info" aria-live="polite"></span>
     <button id="next" type="button" disabled>Next</button>
   </nav>
-</main>
-</body>
-</html>
-`;
+`,
+});

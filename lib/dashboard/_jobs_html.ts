@@ -1,21 +1,12 @@
+import { page } from "./_page.ts";
+
 /** The jobs page's HTML document (`/ui/jobs`); its script is `/ui/jobs.js`. */
-export const JOBS_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>orch — jobs</title>
-<link rel="stylesheet" href="/ui/style.css">
-<script type="module" src="/ui/jobs.js"></script>
-</head>
-<body>
-<a class="skip" href="#main">Skip to content</a>
-<header>
-  <h1>orch</h1>
-  <nav aria-label="Pages"><a href="/">Fleet</a><a href="/ui/jobs" aria-current="page">Jobs</a><a href="/ui/submit" data-verb="submit" hidden>Submit</a><a href="/ui/audit" data-verb="audit" hidden>Audit</a></nav>
-  <p id="live" class="live" role="status" aria-live="polite">connecting…</p>
-</header>
-<main id="main">
+export const JOBS_HTML = page({
+  title: "jobs",
+  script: "/ui/jobs.js",
+  current: "/ui/jobs",
+  live: true,
+  main: `
   <h2>Jobs</h2>
   <form id="filter" role="search" method="get" action="/ui/jobs">
     <label for="state">State</label>
@@ -52,7 +43,5 @@ export const JOBS_HTML = `<!doctype html>
     <a id="newest" href="/ui/jobs" hidden>Newest</a>
     <a id="older" href="/ui/jobs" hidden>Older</a>
   </nav>
-</main>
-</body>
-</html>
-`;
+`,
+});

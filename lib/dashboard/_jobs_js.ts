@@ -7,7 +7,7 @@
  * shown is set as text, never parsed as HTML.
  */
 export const JOBS_JS = `// orch dashboard: the jobs page.
-import { $, cell, follow, loader } from "./common.js";
+import { $, cell, follow, loader, progressBar } from "./common.js";
 
 const live = $("live");
 const errorBox = $("error");
@@ -16,12 +16,6 @@ const tbody = document.querySelector("#jobs tbody");
 const older = $("older");
 const newest = $("newest");
 const FILTERS = ["state", "score", "submitted_by"];
-/** Task states that are final: they count as done. */
-const FINAL = new Set([
-  "succeeded", "failed", "timed_out", "cancelled", "interrupted", "rejected", "expired",
-  "player_removed", "skipped",
-]);
-
 const params = new URLSearchParams(location.search);
 const filters = {};
 for (const k of FILTERS) {
@@ -48,20 +42,6 @@ function query(extra) {
 
 const load = loader(() => "/v1/jobs?" + query({ limit, before }), (body) => render(body.jobs), errorBox);
 
-/** Done, running, queued and offline of a job's counts; offline ones are queued ones. */
-function split(counts, offline) {
-  let done = 0;
-  let running = 0;
-  let queued = 0;
-  for (const [state, n] of Object.entries(counts)) {
-    if (FINAL.has(state)) done += n;
-    else if (state === "running" || state === "assigned") running += n;
-    else if (state === "queued") queued += n;
-  }
-  const off = Math.min(offline, queued);
-  return { done, running, queued: queued - off, offline: off, total: done + running + queued };
-}
-
 function drawAggregate(td, job) {
   const s = document.createElement("span");
   s.className = "agg agg-" + job.aggregate;
@@ -70,26 +50,7 @@ function drawAggregate(td, job) {
 }
 
 function drawProgress(td, job) {
-  const p = split(job.counts, job.offline ?? 0);
-  const bar = document.createElement("div");
-  bar.className = "bar";
-  bar.setAttribute("role", "img");
-  const words = [];
-  for (const part of ["done", "running", "queued", "offline"]) {
-    words.push(p[part] + " " + part);
-    if (p[part] === 0) continue;
-    const seg = document.createElement("span");
-    seg.className = "seg seg-" + part;
-    // Set through the object model, which the page's style policy allows.
-    seg.style.flexGrow = String(p[part]);
-    bar.append(seg);
-  }
-  const text = p.done + " of " + p.total + " done · " + words.slice(1).join(" · ");
-  bar.setAttribute("aria-label", text);
-  const caption = document.createElement("span");
-  caption.className = "bar-text";
-  caption.textContent = text;
-  td.replaceChildren(bar, caption);
+  const p = progressBar(td, job.counts, job.offline);
   td.dataset.done = String(p.done);
   td.dataset.running = String(p.running);
   td.dataset.queued = String(p.queued);
@@ -105,7 +66,10 @@ function row(job) {
   tr.dataset.job = String(job.id);
   const id = document.createElement("th");
   id.scope = "row";
-  id.textContent = "#" + job.id;
+  const link = document.createElement("a");
+  link.href = "/ui/job?id=" + job.id;
+  link.textContent = "#" + job.id;
+  id.append(link);
   tr.append(id);
   cell(tr, job.score);
   cell(tr, job.scope === "one" ? "one of" : "all of");

@@ -69,3 +69,34 @@ button:disabled { opacity: .6; cursor: wait; }
 td.reason { max-width: 32rem; overflow-wrap: anywhere; }
 [hidden] { display: none !important; }
 `;
+
+/** The one-job page's additions to {@linkcode STYLE_CSS}, served with it. */
+export const JOB_STYLE_CSS =
+  `dl.facts { display: grid; grid-template-columns: max-content 1fr max-content 1fr; gap: .2rem 1rem; margin: 0; }
+dl.facts dt { font-weight: bold; }
+dl.facts dd { margin: 0; }
+dd.progress { max-width: 32rem; }
+.actions { display: flex; gap: .5rem; margin: .5rem 0 0; }
+#cancel-result:empty { display: none; }
+button.danger { background: var(--bad); border-color: var(--bad); }
+button.secondary { background: var(--bg); color: var(--accent); }
+button:disabled { opacity: .6; cursor: default; }
+button.link { background: none; border: none; padding: 0; color: var(--accent); text-decoration: underline;
+  font-weight: bold; }
+#tasks tr.selected th, #tasks tr.selected td { background: #e3edf9; }
+#tasks tbody tr { cursor: pointer; }
+.task-state { font-weight: bold; }
+.st-succeeded { color: var(--ok); }
+.st-failed, .st-timed_out, .st-rejected, .st-expired, .st-player_removed { color: var(--bad); }
+.st-cancelled, .st-interrupted, .st-skipped { color: var(--warn); }
+.st-running, .st-assigned { color: var(--accent); }
+.st-queued { color: var(--muted); }
+pre.output { max-height: 24rem; overflow: auto; margin: 0; padding: .5rem; background: #f6f6f6;
+  border: 1px solid var(--line); font: .85rem/1.35 ui-monospace, monospace; white-space: pre-wrap;
+  overflow-wrap: anywhere; }
+h3 { font-size: 1.05rem; margin: 1rem 0 .4rem; }
+h4 { font-size: .95rem; margin: 1rem 0 .3rem; }
+dialog { border: 2px solid var(--fg); padding: 1rem 1.2rem; max-width: 36rem; }
+dialog::backdrop { background: rgba(0, 0, 0, .4); }
+#detail table, #tasks { margin-bottom: .5rem; }
+`;

@@ -1,20 +1,12 @@
+import { page } from "./_page.ts";
+
 /** The submit page's HTML document (`/ui/submit`); its script is `/ui/submit.js`. */
-export const SUBMIT_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>orch — submit</title>
-<link rel="stylesheet" href="/ui/style.css">
-<script type="module" src="/ui/submit.js"></script>
-</head>
-<body>
-<a class="skip" href="#main">Skip to content</a>
-<header>
-  <h1>orch</h1>
-  <nav aria-label="Pages"><a href="/">Fleet</a><a href="/ui/jobs">Jobs</a><a href="/ui/submit" data-verb="submit" aria-current="page">Submit</a><a href="/ui/audit" data-verb="audit" hidden>Audit</a></nav>
-</header>
-<main id="main">
+export const SUBMIT_HTML = page({
+  title: "submit",
+  script: "/ui/submit.js",
+  current: "/ui/submit",
+  live: false,
+  main: `
   <h2>Submit a job</h2>
   <form id="submit" class="stack" novalidate>
     <div class="field">
@@ -73,7 +65,5 @@ export const SUBMIT_HTML = `<!doctype html>
     <p id="error" class="error" role="alert" hidden></p>
     <div><button type="submit" id="go">Submit</button></div>
   </form>
-</main>
-</body>
-</html>
-`;
+`,
+});

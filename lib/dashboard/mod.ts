@@ -10,11 +10,13 @@
 import { APP_JS } from "./_app_js.ts";
 import { AUDIT_HTML } from "./_audit_html.ts";
 import { AUDIT_JS } from "./_audit_js.ts";
-import { COMMON_JS } from "./_common_js.ts";
+import { COMMON_JS, COMMON_PROGRESS_JS } from "./_common_js.ts";
 import { INDEX_HTML } from "./_index_html.ts";
+import { JOB_HTML } from "./_job_html.ts";
+import { JOB_JS } from "./_job_js.ts";
 import { JOBS_HTML } from "./_jobs_html.ts";
 import { JOBS_JS } from "./_jobs_js.ts";
-import { STYLE_CSS } from "./_style_css.ts";
+import { JOB_STYLE_CSS, STYLE_CSS } from "./_style_css.ts";
 import { SUBMIT_HTML } from "./_submit_html.ts";
 import { SUBMIT_JS } from "./_submit_js.ts";
 
@@ -27,10 +29,15 @@ export interface DashboardAsset {
 const ASSETS: ReadonlyMap<string, DashboardAsset> = new Map([
   ["/", { body: INDEX_HTML, type: "text/html; charset=utf-8" }],
   ["/ui/app.js", { body: APP_JS, type: "text/javascript; charset=utf-8" }],
-  ["/ui/common.js", { body: COMMON_JS, type: "text/javascript; charset=utf-8" }],
-  ["/ui/style.css", { body: STYLE_CSS, type: "text/css; charset=utf-8" }],
+  ["/ui/common.js", {
+    body: COMMON_JS + COMMON_PROGRESS_JS,
+    type: "text/javascript; charset=utf-8",
+  }],
+  ["/ui/style.css", { body: STYLE_CSS + JOB_STYLE_CSS, type: "text/css; charset=utf-8" }],
   ["/ui/jobs", { body: JOBS_HTML, type: "text/html; charset=utf-8" }],
   ["/ui/jobs.js", { body: JOBS_JS, type: "text/javascript; charset=utf-8" }],
+  ["/ui/job", { body: JOB_HTML, type: "text/html; charset=utf-8" }],
+  ["/ui/job.js", { body: JOB_JS, type: "text/javascript; charset=utf-8" }],
   ["/ui/submit", { body: SUBMIT_HTML, type: "text/html; charset=utf-8" }],
   ["/ui/submit.js", { body: SUBMIT_JS, type: "text/javascript; charset=utf-8" }],
   ["/ui/audit", { body: AUDIT_HTML, type: "text/html; charset=utf-8" }],

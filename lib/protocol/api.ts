@@ -449,6 +449,11 @@ export interface JobView {
   rollout: RolloutProgress | null;
   /** How many of its queued tasks wait for a host that is not connected. */
   offline: number;
+  /**
+   * Whether the caller may cancel the job (by the grants, as a cancel would
+   * be decided); only in the answer of `GET /v1/jobs/ID`.
+   */
+  may_cancel?: boolean;
 }
 
 /**

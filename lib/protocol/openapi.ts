@@ -197,6 +197,12 @@ const schemas: Record<string, Schema> = {
     rollout_settings: { oneOf: [ref("JobRollout"), { type: "null" }] },
     rollout: { oneOf: [ref("RolloutProgress"), { type: "null" }] },
     offline: int(),
+  }, {
+    may_cancel: {
+      type: "boolean",
+      description: "Whether the caller may cancel the job, by the grants as a cancel would be " +
+        "decided; in the answer of GET /v1/jobs/ID.",
+    },
   }),
   JobSummary: obj({
     id: int(1),

@@ -97,8 +97,16 @@ export async function launch(home: string): Promise<Browser> {
   return await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
-    // Root in a container has no user namespaces for Chromium's sandbox.
-    args: ["--no-sandbox", `--user-data-dir=${join(home, "profile")}`],
+    args: [
+      // Root in a container has no user namespaces for Chromium's sandbox.
+      "--no-sandbox",
+      // Nothing but the test's own pages: no update checks, sync or other calls out.
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      `--user-data-dir=${join(home, "profile")}`,
+    ],
     env: { ...Deno.env.toObject(), HOME: home },
   });
 }

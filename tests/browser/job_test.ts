@@ -1,0 +1,341 @@
+/**
+ * The one-job page of the dashboard in a real browser (see
+ * `_helpers/browser.ts`): a job's tasks, a task's live output, attempts and
+ * response, paging through many tasks, and cancel behind the grants.
+ */
+
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { join } from "node:path";
+import { newPage, openBrowser, type Page, shot } from "../_helpers/browser.ts";
+import { Cluster, OPEN_GRANTS } from "../_helpers/cluster.ts";
+import { ROOT, tempDir, until } from "../_helpers/proc.ts";
+
+const TESTDATA = join(ROOT, "tests/testdata/scores");
+
+/**
+ * A score that prints a line, then another when the file GO exists, then
+ * ends when the file UNTIL (or UNTIL.PLAYER, for one player's task) exists; its stdout's `key=value` lines are its
+ * response. The test says when each line is printed.
+ */
+const STEP = `#!/bin/sh
+echo "phase=started"
+echo "waiting for go" >&2
+i=0
+while [ ! -e "$ORC_GO" ] && [ "$i" -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+echo "after_go=$ORC_WORD"
+echo "went on" >&2
+i=0
+while [ ! -e "$ORC_UNTIL" ] && [ ! -e "$ORC_UNTIL.$ORCH_PLAYER" ] && [ "$i" -lt 1200 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+[ -e "$ORC_UNTIL" ] || [ -e "$ORC_UNTIL.$ORCH_PLAYER" ]
+`;
+const STEP_CONF = `description: Prints a line, another once GO exists, and ends once UNTIL exists.
+interface: pipe
+params:
+  GO: { type: string, required: true }
+  UNTIL: { type: string, required: true }
+  WORD: { type: string }
+  TOKEN: { type: string, secret: true }
+`;
+
+/** An expression true when `sel`'s text is `text`. */
+function textIs(sel: string, text: string): string {
+  return `document.querySelector(${JSON.stringify(sel)})?.textContent === ${JSON.stringify(text)}`;
+}
+
+/** An expression true when `sel`'s text holds `text`. */
+function textHas(sel: string, text: string): string {
+  return `(document.querySelector(${JSON.stringify(sel)})?.textContent ?? "").includes(${
+    JSON.stringify(text)
+  })`;
+}
+
+/** The cells of the task row whose host is `host`. */
+function taskRow(page: Page, host: string): Promise<string[]> {
+  return page.$$eval(
+    "#tasks tbody tr",
+    (trs, h) =>
+      trs.filter((tr) => tr.querySelector("button")?.textContent === h)
+        .flatMap((tr) => [...tr.children].map((td) => td.textContent ?? "")),
+    host,
+  );
+}
+
+/** An expression true when the row of `host` has the state `state`. */
+function rowState(host: string, state: string): string {
+  return `[...document.querySelectorAll("#tasks tbody tr")].some((tr) =>
+    tr.querySelector("button")?.textContent === ${JSON.stringify(host)} &&
+    tr.querySelector("td.state")?.textContent === ${JSON.stringify(state)})`;
+}
+
+const LIVE = textIs("#live", "live");
+
+/** Is the element `id` hidden? */
+function hidden(page: Page, id: string): Promise<boolean> {
+  return page.evaluate(`document.getElementById(${JSON.stringify(id)}).hidden`) as Promise<boolean>;
+}
+
+Deno.test("the job page follows a task's output live, shows its attempts and response, and its row turns to succeeded", async () => {
+  await using scores = await tempDir();
+  await Deno.writeTextFile(join(scores.path, "step"), STEP, { mode: 0o755 });
+  await Deno.writeTextFile(join(scores.path, "step.conf"), STEP_CONF);
+  await using c = await Cluster.create({ players: ["web1", "web2"], scoresDir: scores.path });
+  await c.startConductor();
+  for (const p of ["web1", "web2"]) await c.startPlayer(p);
+  const go = join(c.dir, "go");
+  const release = join(c.dir, "release");
+  const alice = await c.httpsClient("alice");
+  const id = await alice.submit({
+    score: "step",
+    scope: "all",
+    targets: ["web1", "web2"],
+    params: { GO: go, UNTIL: release, WORD: "hello", TOKEN: "s3cr3t-value" },
+  });
+  await until(
+    `job ${id} running on both`,
+    async () => (await c.client.job(id)).counts.running === 2,
+  );
+  await using browser = await openBrowser(c);
+  const { page, violations } = await newPage(browser);
+  // Reached from the jobs page: the job's id is a link.
+  await page.goto(`https://localhost:${c.audiencePort}/ui/jobs`);
+  await page.waitForSelector(`#jobs tr[data-job="${id}"] th a`);
+  await Promise.all([page.waitForNavigation(), page.click(`#jobs tr[data-job="${id}"] th a`)]);
+  assertEquals(new URL(page.url()).pathname, "/ui/job");
+  assertEquals(new URL(page.url()).searchParams.get("id"), String(id));
+  await page.waitForFunction(LIVE);
+  await page.waitForFunction(textIs("#title", `Job #${id}`));
+  assertEquals(await page.$eval("#score", (e) => e.textContent), "step");
+  assertEquals(await page.$eval("#targets", (e) => e.textContent), "2 (web1, web2)");
+  assertEquals(
+    await page.$eval("#submitted", (e) => e.textContent?.split(",")[0]),
+    "audience:alice",
+  );
+  const params = await page.$eval("#params", (e) => e.textContent ?? "");
+  // A secret stays masked as the conductor gives it.
+  assert(params.includes("TOKEN=[secret]"), params);
+  assert(!params.includes("s3cr3t"), params);
+  await page.waitForFunction(
+    textIs("#progress .bar-text", "0 of 2 done · 2 running · 0 queued · 0 offline"),
+  );
+  await page.waitForFunction(textIs("#summary", "2 tasks, page 1 of 1"));
+  assertEquals((await taskRow(page, "web1")).slice(0, 3), ["web1", "running", "1"]);
+  // Alice may cancel: the button is there.
+  assertEquals(await hidden(page, "cancel"), false);
+
+  // Choose web1 with the keyboard: its detail opens, with what it printed so far.
+  await page.focus(`#tasks tbody tr:first-child button`);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(textHas("#detail-title", "on web1"));
+  assertEquals(new URL(page.url()).searchParams.get("task") !== null, true);
+  await page.waitForFunction(textHas("#stdout", "phase=started"));
+  await page.waitForFunction(textHas("#stderr", "waiting for go"));
+  assertEquals(
+    await page.$$eval("#attempts tbody tr", (trs) => trs.map((tr) => tr.children[1].textContent)),
+    ["web1"],
+  );
+  // A line printed only now, after the page opened, appears live.
+  await Deno.writeTextFile(go, "");
+  await page.waitForFunction(textHas("#stdout", "after_go=hello"));
+  await page.waitForFunction(textHas("#stderr", "went on"));
+  // The screenshot shows the whole page (header, rows and output) at the laptop's width.
+  await page.setViewport({ width: 1280, height: 1100 });
+  await page.evaluate(`scrollTo(0, 0)`);
+  await shot(page, c, "job.png");
+  await page.setViewport({ width: 1280, height: 720 });
+
+  // web1's task ends while the job runs on: its row turns to succeeded from its task event.
+  await Deno.writeTextFile(`${release}.web1`, "");
+  await page.waitForFunction(rowState("web1", "succeeded"));
+  assertEquals(await page.$eval("#live", (e) => e.textContent), "live");
+  assertEquals((await taskRow(page, "web2"))[1], "running");
+  await page.waitForFunction(
+    textIs("#progress .bar-text", "1 of 2 done · 1 running · 0 queued · 0 offline"),
+  );
+  // The job ends: the detail shows the response.
+  await Deno.writeTextFile(release, "");
+  await page.waitForFunction(rowState("web2", "succeeded"));
+  await page.waitForFunction(
+    `[...document.querySelectorAll("#response tbody tr")].map((tr) => tr.textContent).join(" ")
+      === "phasestarted after_gohello"`,
+  );
+  assertEquals(await hidden(page, "no-response"), true);
+  await page.waitForFunction(textHas("#stdout", "after_go=hello"));
+  await page.waitForFunction(textHas("#aggregate", "success"));
+  await page.waitForFunction(
+    textIs("#progress .bar-text", "2 of 2 done · 0 running · 0 queued · 0 offline"),
+  );
+  await page.waitForFunction(textIs("#live", "finished"));
+  assertEquals(await hidden(page, "cancel"), true);
+  assertEquals((await taskRow(page, "web1"))[3], "exit 0");
+
+  // A reload of the address shows the chosen task again.
+  await page.reload();
+  await page.waitForFunction(textHas("#detail-title", "on web1"));
+  await page.waitForFunction(textHas("#stdout", "after_go=hello"));
+
+  // What is wrong with the address is named.
+  await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=abc`);
+  await page.waitForFunction(`!document.getElementById("error").hidden`);
+  let error = await page.$eval("#error", (e) => e.textContent ?? "");
+  assert(error.includes(`id "abc" is not a job id`), error);
+  await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=9999`);
+  await page.waitForFunction(`!document.getElementById("error").hidden`);
+  error = await page.$eval("#error", (e) => e.textContent ?? "");
+  assertEquals(error, "no job 9999");
+  // A bad filter is named by the conductor.
+  await page.goto(
+    `https://localhost:${c.audiencePort}/ui/job?id=${id}&host=${encodeURIComponent("no such")}`,
+  );
+  await page.waitForFunction(`!document.getElementById("error").hidden`);
+  error = await page.$eval("#error", (e) => e.textContent ?? "");
+  assert(error.includes("host"), error);
+  assertEquals(violations, []);
+});
+
+/** Is the cancel dialog open? */
+function dialogOpen(page: Page): Promise<boolean> {
+  return page.evaluate(`document.getElementById("cancel-dialog").open`) as Promise<boolean>;
+}
+
+Deno.test("the job page cancels a running job after a confirmation, and Keep running changes nothing", async () => {
+  await using c = await Cluster.create({ players: ["web1"], scoresDir: TESTDATA });
+  await c.startConductor();
+  await c.startPlayer("web1");
+  const id = await c.submitRunning({
+    score: "holdon",
+    scope: "all",
+    targets: ["web1"],
+    params: { UNTIL: join(c.dir, "never") },
+  });
+  await using browser = await openBrowser(c);
+  const { page, violations } = await newPage(browser);
+  await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=${id}`);
+  await page.waitForFunction(LIVE);
+  await page.waitForFunction(rowState("web1", "running"));
+  await page.waitForFunction(`!document.getElementById("cancel").hidden`);
+
+  // Keep running: the dialog closes, nothing is cancelled.
+  await page.click("#cancel");
+  assertEquals(await dialogOpen(page), true);
+  const text = await page.$eval("#cancel-text", (e) => e.textContent ?? "");
+  assert(text.includes(`#${id}`) && text.includes("holdon") && text.includes("1 of its 1"), text);
+  await page.click("#keep-running");
+  assertEquals(await dialogOpen(page), false);
+  let job = await c.client.job(id);
+  assertEquals([job.cancelled_at, job.aggregate], [null, "running"]);
+
+  // Confirmed: the job ends cancelled, and the page shows it live.
+  await page.click("#cancel");
+  await page.click("#confirm-cancel");
+  await page.waitForFunction(
+    textHas("#cancel-result", "Cancelled: 0 queued tasks will not run, 1"),
+  );
+  const done = await c.wait(id);
+  assert(done.cancelled_at !== null);
+  assertEquals(done.tasks[0].state, "cancelled");
+  await page.waitForFunction(rowState("web1", "cancelled"));
+  await page.waitForFunction(`document.getElementById("cancel").hidden`);
+  job = await c.client.job(id);
+  assertEquals(job.counts, { cancelled: 1 });
+  assertEquals(violations, []);
+});
+
+Deno.test("a user without the cancel grant sees no cancel button, and the API refuses his cancel from the page", async () => {
+  await using c = await Cluster.create({
+    players: ["web1"],
+    scoresDir: TESTDATA,
+    grants: OPEN_GRANTS + "  - who: audience:bob\n    may: [read_all]\n",
+  });
+  await c.orchOk(["ca", "issue", "bob", "--role", "audience", "--ca-dir", c.caDir]);
+  await c.startConductor();
+  await c.startPlayer("web1");
+  const release = join(c.dir, "release");
+  const id = await c.submitRunning({
+    score: "holdon",
+    scope: "all",
+    targets: ["web1"],
+    params: { UNTIL: release },
+  });
+  await using browser = await openBrowser(c, "bob");
+  const { page, violations } = await newPage(browser);
+  await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=${id}`);
+  await page.waitForFunction(LIVE);
+  await page.waitForFunction(rowState("web1", "running"));
+  assertEquals(await hidden(page, "cancel"), true);
+  const view = await page.evaluate(async (url) => (await fetch(url)).json(), `/v1/jobs/${id}`);
+  assertEquals(view.may_cancel, false);
+
+  // Sent anyway, from the page: 403, and the job runs on.
+  const refused = await page.evaluate(async (url) => {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    return { status: res.status, body: await res.json() };
+  }, `/v1/jobs/${id}/cancel`);
+  assertEquals(refused.status, 403);
+  assertEquals(refused.body.error.code, "forbidden");
+  const job = await c.client.job(id);
+  assertEquals([job.cancelled_at, job.aggregate, job.counts], [null, "running", { running: 1 }]);
+  assertEquals((await c.client.job(id)).may_cancel, true); // local:root may
+  await Deno.writeTextFile(release, "");
+  assertEquals((await c.wait(id)).aggregate, "success");
+  assertEquals(violations, []);
+});
+
+Deno.test("the job page pages through many tasks, with a state filter kept in the address", async () => {
+  const names = Array.from({ length: 120 }, (_, i) => `host${String(i + 1).padStart(3, "0")}`);
+  await using c = await Cluster.create({
+    players: ["p1"],
+    listed: ["p1", ...names],
+    scoresDir: TESTDATA,
+  });
+  await c.startConductor();
+  // p1 announces the score; the hosts are listed but never started, so their tasks stay queued.
+  await c.startPlayer("p1");
+  const id = await c.client.submit({
+    score: "holdon",
+    scope: "all",
+    targets: ["host*"],
+    params: { UNTIL: join(c.dir, "never") },
+  });
+  await using browser = await openBrowser(c);
+  const { page, violations } = await newPage(browser);
+  await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=${id}`);
+  await page.waitForFunction(textIs("#summary", "120 tasks, page 1 of 3"));
+  const hosts = () =>
+    page.$$eval("#tasks tbody tr button", (bs) => bs.map((b) => b.textContent ?? ""));
+  let shown = await hosts();
+  assertEquals([shown.length, shown[0], shown[49]], [50, "host001", "host050"]);
+  assertEquals(await hidden(page, "prev"), true);
+  await page.click("#next");
+  await page.waitForFunction(textIs("#summary", "120 tasks, page 2 of 3"));
+  shown = await hosts();
+  assertEquals([shown.length, shown[0]], [50, "host051"]);
+  assertEquals(new URL(page.url()).searchParams.get("page"), "2");
+  await page.click("#next");
+  await page.waitForFunction(textIs("#summary", "120 tasks, page 3 of 3"));
+  assertEquals((await hosts()).length, 20);
+  assertEquals(await hidden(page, "next"), true);
+  await page.click("#prev");
+  await page.waitForFunction(textIs("#summary", "120 tasks, page 2 of 3"));
+
+  // Filtered by state and host, server-side; the filter is kept in the address.
+  await page.select("#state", "running");
+  await page.click("#filter button");
+  await page.waitForFunction(textIs("#summary", "0 tasks (running), page 1 of 1"));
+  assertEquals(new URL(page.url()).searchParams.get("state"), "running");
+  await page.select("#state", "queued");
+  await page.type("#host", "host077");
+  await page.click("#filter button");
+  await page.waitForFunction(textIs("#summary", "1 tasks (queued, on host077), page 1 of 1"));
+  assertEquals(await hosts(), ["host077"]);
+  await page.reload();
+  await page.waitForFunction(textIs("#summary", "1 tasks (queued, on host077), page 1 of 1"));
+  assertEquals(await page.evaluate(`document.getElementById("state").value`), "queued");
+  assertEquals(violations, []);
+});
