@@ -98,14 +98,13 @@ function render() {
   next.disabled = page >= pages - 1;
 }
 
-prev.addEventListener("click", () => {
-  page = Math.max(0, page - 1);
+/** Shows another page of the table. */
+function turn(to) {
+  page = to;
   render();
-});
-next.addEventListener("click", () => {
-  page++;
-  render();
-});
+}
+prev.addEventListener("click", () => turn(Math.max(0, page - 1)));
+next.addEventListener("click", () => turn(page + 1));
 
 /** Reloads for an event: at once if the last reload was a second ago, else once when it is. */
 let lastReload = 0;

@@ -18,6 +18,11 @@ export const INDEX_HTML = page({
   </form>
   <p id="error" class="error" role="alert" hidden></p>
   <p id="summary" aria-live="polite"></p>
+  <nav class="pages" aria-label="Pages of players">
+    <button id="prev" type="button" disabled>Previous</button>
+    <span id="page-info" aria-live="polite"></span>
+    <button id="next" type="button" disabled>Next</button>
+  </nav>
   <table id="players">
     <caption class="visually-hidden">Players</caption>
     <thead><tr>
@@ -26,10 +31,5 @@ export const INDEX_HTML = page({
     </tr></thead>
     <tbody></tbody>
   </table>
-  <nav class="pages" aria-label="Pages of players">
-    <button id="prev" type="button" disabled>Previous</button>
-    <span id="page-info" aria-live="polite"></span>
-    <button id="next" type="button" disabled>Next</button>
-  </nav>
 `,
 });
