@@ -4,6 +4,7 @@
  * parser and checked by name, type, labels and value.
  */
 
+import type { OrchError } from "../../lib/errors.ts";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { parseExposition, type PromFamily } from "../_helpers/prom_text.ts";
@@ -74,7 +75,27 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
     async () => (await scrape(pPort)).get("orch_player_tasks_finished_total")?.samples.length === 1,
   );
 
+  // Two requests the API refuses: a submit of a score no player has (400), a job that is not (404).
+  const refused = await c.client.submit({
+    score: "nosuch",
+    scope: "all",
+    targets: ["m1"],
+    params: {},
+  }).then(
+    () => null,
+    (err: unknown) => (err as OrchError).code,
+  );
+  assertEquals(refused, "invalid");
+  const missing = await c.client.job(9999).then(
+    () => null,
+    (err: unknown) => (err as OrchError).code,
+  );
+  assertEquals(missing, "not_found");
+
   const m = await scrape(cPort);
+  assertEquals(value(m, "orch_submits_total", { result: "refused" }), 1);
+  assertEquals(value(m, "orch_api_refusals_total", { status: "400" }), 1);
+  assertEquals(value(m, "orch_api_refusals_total", { status: "404" }), 1);
   assertEquals(m.get("orch_players_connected")?.type, "gauge");
   assertEquals(value(m, "orch_players_connected"), 1);
   assertEquals(value(m, "orch_players_listed"), 1);
