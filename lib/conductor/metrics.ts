@@ -17,6 +17,7 @@ import {
   peerCounters,
   type Registry,
 } from "../metrics/mod.ts";
+import { ERROR_CODES } from "../errors.ts";
 import type { ApiHandler } from "./api.ts";
 import type { Clock } from "./clock.ts";
 import type { EventBus } from "./events.ts";
@@ -62,7 +63,7 @@ export class ConductorMetrics {
   readonly #commitSeconds: Histogram;
   readonly #batchSize: Histogram;
   readonly #submits: Counter<"result">;
-  readonly #refusals: Counter<"status">;
+  readonly #refusals: Counter<"status" | "reason">;
 
   constructor(d: ConductorMetricsDeps) {
     this.#d = d;
@@ -187,8 +188,8 @@ export class ConductorMetrics {
     });
     this.#refusals = new Counter({
       name: "orch_api_refusals_total",
-      help: "Audience API requests answered with an error, by HTTP status.",
-      labelNames: ["status"] as const,
+      help: "Audience API requests answered with an error, by HTTP status and error code.",
+      labelNames: ["status", "reason"] as const,
       registers,
     });
     peerCounters(
@@ -286,11 +287,26 @@ export class ConductorMetrics {
   countApi(handler: ApiHandler): ApiHandler {
     return async (req, ctx) => {
       const res = await handler(req, ctx);
-      if (res.status >= 400) this.#refusals.inc({ status: String(res.status) });
+      if (res.status >= 400) {
+        this.#refusals.inc({ status: String(res.status), reason: await errorCode(res) });
+      }
       if (req.method === "POST" && new URL(req.url).pathname === "/v1/jobs") {
         this.#submits.inc({ result: res.status < 400 ? "accepted" : "refused" });
       }
       return res;
     };
+  }
+}
+
+/**
+ * The error code of an error answer (`{error: {code}}`), one of the API's
+ * codes, so the label's values stay few; `other` for anything else.
+ */
+async function errorCode(res: Response): Promise<string> {
+  try {
+    const code = (await res.clone().json())?.error?.code;
+    return typeof code === "string" && Object.hasOwn(ERROR_CODES, code) ? code : "other";
+  } catch {
+    return "other";
   }
 }

@@ -176,6 +176,13 @@ Deno.test("reading and cancelling another's job needs read_all and cancel_all", 
   // A job that does not exist is not found, for anyone who may read some job.
   await refused(bob.job(999), "not_found", /no job 999/);
 
+  // may_cancel in a job's view is decided as the cancel is: carol reads root's job (read_all) but
+  // has cancel only, which covers her own jobs; bob's own job is his to cancel.
+  assertEquals((await carol.job(rootJob)).may_cancel, false);
+  assertEquals((await bob.job(bobJob)).may_cancel, true);
+  assertEquals((await carol.job(bobJob)).may_cancel, false);
+  assertEquals((await c.client.job(rootJob)).may_cancel, true);
+
   // Nothing was cancelled: the job still runs, and its owner may cancel it.
   const job = await c.client.job(rootJob);
   assertEquals(job.cancelled_at, null);

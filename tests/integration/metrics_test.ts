@@ -94,8 +94,8 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
 
   const m = await scrape(cPort);
   assertEquals(value(m, "orch_submits_total", { result: "refused" }), 1);
-  assertEquals(value(m, "orch_api_refusals_total", { status: "400" }), 1);
-  assertEquals(value(m, "orch_api_refusals_total", { status: "404" }), 1);
+  assertEquals(value(m, "orch_api_refusals_total", { status: "400", reason: "invalid" }), 1);
+  assertEquals(value(m, "orch_api_refusals_total", { status: "404", reason: "not_found" }), 1);
   assertEquals(m.get("orch_players_connected")?.type, "gauge");
   assertEquals(value(m, "orch_players_connected"), 1);
   assertEquals(value(m, "orch_players_listed"), 1);
@@ -135,7 +135,7 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
     ["orch_queue_worst_player_depth", "gauge"],
     ["orch_queue_worst_player_oldest_age_seconds", "gauge"],
     ["orch_submits_total", "counter", ["result"]],
-    ["orch_api_refusals_total", "counter", ["status"]],
+    ["orch_api_refusals_total", "counter", ["status", "reason"]],
     ["orch_store_commit_seconds", "histogram"],
     ["orch_store_commit_batch_size", "histogram"],
     ["orch_frames_received_total", "counter"],
