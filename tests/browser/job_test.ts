@@ -220,6 +220,8 @@ Deno.test("the job page cancels a running job after a confirmation, and Keep run
   // Keep running: the dialog closes, nothing is cancelled.
   await page.click("#cancel");
   assertEquals(await dialogOpen(page), true);
+  // The harmless choice has the focus: Enter keeps the job running.
+  assertEquals(await page.evaluate(`document.activeElement?.id`), "keep-running");
   const text = await page.$eval("#cancel-text", (e) => e.textContent ?? "");
   assert(text.includes(`#${id}`) && text.includes("holdon") && text.includes("1 of its 1"), text);
   await page.click("#keep-running");
