@@ -38,7 +38,7 @@ import type { Logger } from "../log.ts";
 import type { AuditQuery } from "../store/mod.ts";
 import type { Guard, GuardVariables } from "./guard.ts";
 import { type ScheduleBackend, scheduleRoutes } from "./schedules_api.ts";
-import { type EventStreams, resumePoint } from "./sse.ts";
+import { type EventStreams, outputChoice, resumePoint } from "./sse.ts";
 import { type PruneBackend, pruneRoutes } from "./prune_api.ts";
 import { OPENAPI } from "../protocol/openapi.ts";
 import {
@@ -334,16 +334,18 @@ export function createApiApp(
   if (events) {
     app.get("/jobs/:id/events", guard("job_events"), async (c) => {
       const id = parseId(c.req.param("id"), "job id");
-      const q = query(c, ["last_event_id"]);
+      const q = query(c, ["last_event_id", "output"]);
       const last = resumePoint(c.req.header("last-event-id"), q.get("last_event_id"));
-      return await events.job(id, last, callerLabel(c.env.caller), c.env.signal);
+      const output = outputChoice(q.get("output"), true);
+      return await events.job(id, last, callerLabel(c.env.caller), c.env.signal, output);
     });
     app.all("/jobs/:id/events", notAllowed("GET"));
     app.get("/events", guard("events"), (c) => {
-      const q = query(c, ["last_event_id"]);
+      const q = query(c, ["last_event_id", "output"]);
       const last = resumePoint(c.req.header("last-event-id"), q.get("last_event_id"));
+      const output = outputChoice(q.get("output"), false) === "none" ? "none" : "all";
       const mayRead = c.get("mayRead") ?? (() => Promise.resolve(true));
-      return events.all(last, mayRead, callerLabel(c.env.caller), c.env.signal);
+      return events.all(last, mayRead, callerLabel(c.env.caller), c.env.signal, output);
     });
     app.all("/events", notAllowed("GET"));
   }

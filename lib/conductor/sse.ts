@@ -92,6 +92,51 @@ const FILTER_CACHE = 10_000;
 
 const encoder = new TextEncoder();
 
+/**
+ * Which `output` events a stream carries (its `output` query parameter):
+ * every one (`all`, the parameter absent), `none`, or only those of one
+ * task (a number). The snapshot's live output follows the same choice.
+ */
+export type OutputChoice = "all" | "none" | number;
+
+/**
+ * The output choice of a request's `output` query parameter; `perTask`
+ * says whether a task id makes sense (a job's stream). Throws `OrchError`
+ * `invalid` naming the parameter for anything else.
+ */
+export function outputChoice(text: string | undefined, perTask: boolean): OutputChoice {
+  if (text === undefined) return "all";
+  if (text === "none") return "none";
+  if (perTask && /^[1-9][0-9]{0,15}$/.test(text) && Number.isSafeInteger(Number(text))) {
+    return Number(text);
+  }
+  throw new OrchError(
+    "invalid",
+    `query parameter output: ${JSON.stringify(text.slice(0, 40))} is not ${
+      perTask ? "none or a task id (a number from 1)" : "none (the only value this stream takes)"
+    }`,
+  );
+}
+
+/** The task an `output` event's data names, or null when it names none. */
+function taskOfOutput(data: string): number | null {
+  // The data is written by wireOf in a fixed order: the task is its second key.
+  const m = /^\{"job":[0-9]+,"task":([0-9]+),/.exec(data);
+  if (m) return Number(m[1]);
+  try {
+    const o = JSON.parse(data) as { task?: unknown };
+    return typeof o.task === "number" ? o.task : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when a stream with choice `output` carries the event `e`. */
+function carries(output: OutputChoice, e: LoggedEvent): boolean {
+  if (e.type !== "output" || output === "all") return true;
+  return output !== "none" && taskOfOutput(e.data) === output;
+}
+
 /** The `progress` data of a job's view. */
 export function progressOf(view: JobView): Record<string, unknown> {
   let done = 0;
@@ -352,6 +397,7 @@ export class EventStreams {
     last: EventId | null,
     who: string,
     signal?: AbortSignal,
+    output: OutputChoice = "all",
   ): Promise<Response> {
     const d = this.#d;
     const stream = this.#admit(null, id, who);
@@ -364,11 +410,14 @@ export class EventStreams {
     };
     // Listening, the replay or the live output, and the log's position: in one step.
     const unlisten = d.log.listen((e) => {
-      if (e.job === id) send(e);
+      if (e.job === id && carries(output, e)) send(e);
     });
-    const replay = this.#fits(last === null ? null : d.log.after(last, id));
+    const replay = this.#fits(last === null ? null : d.log.after(last, id))
+      ?.filter((e) => carries(output, e)) ?? null;
     const at = d.log.seq;
-    const live = replay === null ? d.live.ofJob(id) : [];
+    const live = replay === null && output !== "none"
+      ? d.live.ofJob(id).filter((t) => output === "all" || t.task === output)
+      : [];
     this.#opened(stream, unlisten, signal);
     let view: JobView | undefined;
     try {
@@ -423,13 +472,21 @@ export class EventStreams {
    * The stream of every job `filter` lets through, and of players'
    * connects and disconnects; as {@linkcode job} otherwise.
    */
-  all(last: EventId | null, filter: JobFilter, who: string, signal?: AbortSignal): Response {
+  all(
+    last: EventId | null,
+    filter: JobFilter,
+    who: string,
+    signal?: AbortSignal,
+    output: "all" | "none" = "all",
+  ): Response {
     const d = this.#d;
     const stream = this.#admit(filter, null, who);
     const unlisten = d.log.listen((e) => {
+      if (!carries(output, e)) return;
       stream.push({ job: e.job, text: frame(e.type, e.data, d.log.idOf(e.seq)) });
     });
-    const replay = this.#fits(last === null ? null : d.log.after(last));
+    const replay = this.#fits(last === null ? null : d.log.after(last))
+      ?.filter((e) => carries(output, e)) ?? null;
     const at = d.log.seq;
     this.#opened(stream, unlisten, signal);
     const head: Waiting[] = replay === null

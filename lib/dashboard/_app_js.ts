@@ -8,7 +8,7 @@
  * never parsed as HTML.
  */
 export const APP_JS = `// orch dashboard: the fleet page.
-import { $, cell, follow, loader } from "./common.js";
+import { $, cell, follow, loader, throttle } from "./common.js";
 
 const live = $("live");
 const errorBox = $("error");
@@ -107,17 +107,7 @@ prev.addEventListener("click", () => turn(Math.max(0, page - 1)));
 next.addEventListener("click", () => turn(page + 1));
 
 /** Reloads for an event: at once if the last reload was a second ago, else once when it is. */
-let lastReload = 0;
-let pending = null;
-function reloadSoon() {
-  if (pending !== null) return;
-  const wait = Math.max(0, lastReload + RELOAD_MS - Date.now());
-  pending = setTimeout(() => {
-    pending = null;
-    lastReload = Date.now();
-    load();
-  }, wait);
-}
+const reloadSoon = throttle(() => load(), RELOAD_MS);
 
 $("filter").addEventListener("submit", (ev) => {
   ev.preventDefault();
@@ -130,7 +120,6 @@ $("filter").addEventListener("submit", (ev) => {
   load();
 });
 
-lastReload = Date.now();
 load();
-follow(live, reloadSoon, { player: reloadSoon });
+follow(live, reloadSoon, { player: reloadSoon }, { errorBox });
 `;

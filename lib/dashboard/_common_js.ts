@@ -58,22 +58,85 @@ export function loader(url, render, errorBox) {
 }
 
 /**
- * Follows GET /v1/events: live says whether the stream is up,
- * onOpen runs each time it (re)opens, and listeners maps event types
- * to their handlers.
+ * fn, called at most once every ms: at once when its last run was that
+ * long ago, else once when it is (calls meanwhile are one). The page is
+ * taken to have loaded when the throttle is made.
  */
-export function follow(live, onOpen, listeners) {
-  const events = new EventSource("/v1/events");
+export function throttle(fn, ms = 1000) {
+  let last = Date.now();
+  let pending = null;
+  return function soon() {
+    if (pending !== null) return;
+    pending = setTimeout(() => {
+      pending = null;
+      last = Date.now();
+      fn();
+    }, Math.max(0, last + ms - Date.now()));
+  };
+}
+
+/** Errors in a row, without an open between, after which a stream's refusal is asked for. */
+const FAILURES_BEFORE_ASKING = 3;
+
+/**
+ * Why the event stream at url is refused, asked once with a plain request
+ * (aborted once its answer's head is in): the API's own message, or null
+ * when it is not refused.
+ */
+export async function streamRefusal(url) {
+  const abort = new AbortController();
+  try {
+    const res = await fetch(url, { headers: { accept: "text/event-stream" }, signal: abort.signal });
+    if (res.ok) return null;
+    const body = await res.json().catch(() => null);
+    return body?.error?.message ?? ("the conductor answered " + res.status);
+  } catch (err) {
+    return "cannot reach the conductor: " + err.message;
+  } finally {
+    abort.abort();
+  }
+}
+
+/**
+ * Follows an event stream (GET /v1/events without output, unless
+ * options.url names another): live says whether the stream is up, onOpen
+ * runs each time it (re)opens, and listeners maps event types to their
+ * handlers. When the browser gives up on the stream (it was refused), or
+ * it keeps failing, the API is asked once why, and its answer shown in
+ * options.errorBox. Returns the EventSource.
+ */
+export function follow(live, onOpen, listeners, options = {}) {
+  const url = options.url ?? "/v1/events?output=none";
+  const events = new EventSource(url);
+  let failures = 0;
+  let asked = false;
+  let shown = false;
   events.addEventListener("open", () => {
+    failures = 0;
+    asked = false;
+    if (shown && options.errorBox) showError(options.errorBox, null);
+    shown = false;
     live.textContent = "live";
     live.className = "live on";
     onOpen();
   });
   for (const [type, fn] of Object.entries(listeners)) events.addEventListener(type, fn);
   events.addEventListener("error", () => {
-    live.textContent = "reconnecting…";
+    const closed = events.readyState === EventSource.CLOSED;
+    live.textContent = closed ? "not live" : "reconnecting…";
     live.className = "live";
+    failures++;
+    if (asked || (!closed && failures < FAILURES_BEFORE_ASKING)) return;
+    asked = true;
+    streamRefusal(url).then((why) => {
+      if (events.readyState === EventSource.OPEN) return;
+      const message = why ?? (closed ? "the event stream closed; reload the page to follow again" : null);
+      if (message === null || !options.errorBox) return;
+      shown = true;
+      showError(options.errorBox, "not live: " + message);
+    });
   });
+  return events;
 }
 
 /** True when the whole of name matches glob (\`*\` any run, \`?\` any one character). */
@@ -107,12 +170,25 @@ export function splitTargets(text) {
 }
 
 let mePromise = null;
+/**
+ * The answer of GET /v1/me, asked once: { me } with the caller and its own
+ * grants, or { me: null, error } saying why it cannot be read.
+ */
+export function whoamiAnswer() {
+  mePromise ??= fetch("/v1/me", { headers: { accept: "application/json" } })
+    .then(async (res) => {
+      const body = await res.json().catch(() => null);
+      return res.ok && body !== null
+        ? { me: body }
+        : { me: null, error: body?.error?.message ?? ("the conductor answered " + res.status) };
+    })
+    .catch((err) => ({ me: null, error: "cannot reach the conductor: " + err.message }));
+  return mePromise;
+}
+
 /** The caller and its own grants (GET /v1/me), asked once; null when it cannot be read. */
 export function whoami() {
-  mePromise ??= fetch("/v1/me", { headers: { accept: "application/json" } })
-    .then((res) => res.ok ? res.json() : null)
-    .catch(() => null);
-  return mePromise;
+  return whoamiAnswer().then((a) => a.me);
 }
 
 /** True when one of me's grants allows verb. */

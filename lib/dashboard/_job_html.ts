@@ -27,7 +27,7 @@ export const JOB_HTML = page({
     <p id="cancel-text"></p>
     <p class="actions">
       <button id="confirm-cancel" type="button" class="danger">Cancel job</button>
-      <button id="keep-running" type="button" class="secondary">Keep running</button>
+      <button id="keep-running" type="button" class="secondary" autofocus>Keep running</button>
     </p>
   </dialog>
   <section id="tasks-section" aria-labelledby="tasks-title" hidden>

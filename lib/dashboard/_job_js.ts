@@ -3,13 +3,14 @@
  * comes from `GET /v1/jobs/ID` (with `may_cancel`), its tasks a page at a
  * time from `GET /v1/jobs/ID/tasks` (filtered by state and host, kept in
  * the address), the chosen task from `GET /v1/jobs/ID/tasks/TID`. The job's
- * event stream (`GET /v1/jobs/ID/events`) moves the header, asks again for
- * the rows on screen when one of their tasks changes, and grows the chosen
- * task's output as it is printed; nothing runs on a timer. Everything shown
+ * event stream (`GET /v1/jobs/ID/events`, with the chosen task's output
+ * only, or none) moves the header, asks again for the rows on screen when
+ * one of their tasks changes (at most once a second), and grows the chosen
+ * task's output as it is printed (drawn at most once a frame). Everything shown
  * is set as text, never parsed as HTML.
  */
 export const JOB_JS = `// orch dashboard: the one-job page.
-import { $, cell, FINAL_STATES, loader, progressBar, showError } from "./common.js";
+import { $, cell, FINAL_STATES, follow, loader, progressBar, showError, throttle } from "./common.js";
 
 const liveBox = $("live");
 const errorBox = $("error");
@@ -221,8 +222,11 @@ $("filter").addEventListener("submit", (ev) => {
 const loadDetail = loader(() => "/v1/jobs/" + id + "/tasks/" + selected, drawDetail, detailError);
 
 function select(tid) {
+  const other = tid !== selected;
   selected = tid;
   address();
+  // The stream carries the chosen task's output only: another task, another stream.
+  if (other && stream !== null && !finished) listen();
   for (const [k, tr] of shown) {
     tr.className = k === tid ? "selected" : "";
     tr.querySelector("button.link")?.setAttribute("aria-pressed", String(k === tid));
@@ -297,7 +301,18 @@ function onOutput(o) {
     if (k !== selected) outputs.delete(k);
   }
   pour(o.stream === "stderr" ? l.stderr : l.stdout, o.offset, o.bytes, o.data);
-  if (o.task === selected) drawOutput();
+  if (o.task === selected) drawOutputSoon();
+}
+
+/** Draws the output once, at the next frame, however many pieces came before it. */
+let drawPending = false;
+function drawOutputSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  requestAnimationFrame(() => {
+    drawPending = false;
+    drawOutput();
+  });
 }
 
 function drawOutput() {
@@ -347,74 +362,72 @@ $("confirm-cancel").addEventListener("click", async () => {
 
 // The job's event stream; it ends (and is closed) when the job ends.
 
-function follow() {
-  const events = new EventSource("/v1/jobs/" + id + "/events");
-  events.addEventListener("open", () => {
-    liveBox.textContent = "live";
-    liveBox.className = "live on";
+/** The open stream, or null; finished once the job's end came. */
+let stream = null;
+let finished = false;
+/** Asks again for the rows on screen, at most once a second. */
+const loadTasksSoon = throttle(() => loadTasks(), 1000);
+
+/** Opens the job's stream (closing the one open): with the chosen task's output, or none. */
+function listen() {
+  stream?.close();
+  const output = selected === null ? "none" : String(selected);
+  stream = follow(liveBox, () => {
     // What changed while the stream was down.
     loadTasks();
     if (selected !== null) loadDetail();
-  });
-  events.addEventListener("snapshot", (ev) => {
-    const s = data(ev);
-    if (s === null || typeof s.job !== "object") return;
-    job = s.job;
-    drawJob();
-    for (const l of s.live ?? []) {
-      for (const p of l.pieces) onOutput({ task: l.task, attempt: l.attempt, ...p });
-    }
-  });
-  events.addEventListener("progress", (ev) => {
-    const p = data(ev);
-    if (p === null || job === null) return;
-    job.counts = p.counts;
-    job.offline = p.offline;
-    job.aggregate = p.aggregate;
-    drawJob();
-  });
-  events.addEventListener("task", (ev) => {
-    const t = data(ev);
-    if (t === null || !Number.isSafeInteger(t.task)) return;
-    // A row on screen, or one that may now enter the filtered page: ask again (one at a time).
-    if (shown.has(t.task) || (filters.state !== "" && t.state === filters.state)) {
-      loadTasks();
-    }
-    if (t.task === selected) loadDetail();
-  });
-  events.addEventListener("output", (ev) => onOutput(data(ev)));
-  events.addEventListener("end", (ev) => {
-    const e = data(ev);
-    events.close();
-    liveBox.textContent = "finished";
-    liveBox.className = "live";
-    if (e !== null && job !== null) {
-      job.aggregate = e.aggregate;
-      job.finished_at = e.finished_at;
+  }, {
+    snapshot: (ev) => {
+      const s = data(ev);
+      if (s === null || typeof s.job !== "object") return;
+      job = s.job;
       drawJob();
-    }
-    // The final counts and rows.
-    loadJob();
-    loadTasks();
-    if (selected !== null) loadDetail();
-  });
-  events.addEventListener("error", () => {
-    if (events.readyState === EventSource.CLOSED) {
-      liveBox.textContent = "not live";
+      for (const l of s.live ?? []) {
+        for (const p of l.pieces) onOutput({ task: l.task, attempt: l.attempt, ...p });
+      }
+    },
+    progress: (ev) => {
+      const p = data(ev);
+      if (p === null || job === null) return;
+      job.counts = p.counts;
+      job.offline = p.offline;
+      job.aggregate = p.aggregate;
+      drawJob();
+    },
+    task: (ev) => {
+      const t = data(ev);
+      if (t === null || !Number.isSafeInteger(t.task)) return;
+      // A row on screen, or one that may now enter the filtered page: ask again, coalesced.
+      if (shown.has(t.task) || (filters.state !== "" && t.state === filters.state)) {
+        loadTasksSoon();
+      }
+      if (t.task === selected) loadDetail();
+    },
+    output: (ev) => onOutput(data(ev)),
+    end: (ev) => {
+      const e = data(ev);
+      finished = true;
+      stream.close();
+      liveBox.textContent = "finished";
       liveBox.className = "live";
-      showError(errorBox, "the job's event stream was refused; reload the page to try again");
-    } else {
-      liveBox.textContent = "reconnecting…";
-      liveBox.className = "live";
-    }
-  });
+      if (e !== null && job !== null) {
+        job.aggregate = e.aggregate;
+        job.finished_at = e.finished_at;
+        drawJob();
+      }
+      // The final counts and rows.
+      loadJob();
+      loadTasks();
+      if (selected !== null) loadDetail();
+    },
+  }, { url: "/v1/jobs/" + id + "/events?output=" + output, errorBox });
 }
 
 if (id === null) {
   liveBox.textContent = "not live";
   showError(errorBox, "the address names no job: id " + JSON.stringify(idText) + " is not a job id (a number from 1)");
 } else if (await loadJob()) {
-  follow();
+  listen();
 } else {
   liveBox.textContent = "not live";
 }

@@ -7,7 +7,7 @@
  * shown is set as text, never parsed as HTML.
  */
 export const JOBS_JS = `// orch dashboard: the jobs page.
-import { $, cell, follow, loader, progressBar } from "./common.js";
+import { $, cell, follow, loader, progressBar, throttle } from "./common.js";
 
 const live = $("live");
 const errorBox = $("error");
@@ -138,8 +138,11 @@ $("filter").addEventListener("submit", (ev) => {
   location.assign(url);
 });
 
+/** Asks again for an event, at most once a second. */
+const loadSoon = throttle(() => load(), 1000);
+
 load();
-follow(live, load, {
+follow(live, loadSoon, {
   progress: (ev) => {
     const p = data(ev);
     if (p === null || !Number.isSafeInteger(p.job)) return;
@@ -147,7 +150,7 @@ follow(live, load, {
     // A job newer than any asked about: on the first page, ask again once.
     if (before === null && p.job > newestKnown) {
       newestKnown = p.job;
-      load();
+      loadSoon();
     }
   },
   end: (ev) => {
@@ -155,5 +158,5 @@ follow(live, load, {
     if (e === null || !Number.isSafeInteger(e.job)) return;
     update(e.job, { aggregate: e.aggregate, finished_at: e.finished_at });
   },
-});
+}, { errorBox });
 `;

@@ -7,7 +7,7 @@
  * shown as text. A job made goes to `/ui/job?id=N`.
  */
 export const SUBMIT_JS = `// orch dashboard: the submit page.
-import { $, globMatch, may, showError, splitTargets, whoami } from "./common.js";
+import { $, globMatch, may, showError, splitTargets, whoamiAnswer } from "./common.js";
 
 const form = $("submit");
 const errorBox = $("error");
@@ -24,8 +24,8 @@ const SECRET_NAME = /pass|secret|token|key|credential/i;
 let requestId = crypto.randomUUID();
 
 async function loadScores() {
-  const [me, res] = await Promise.all([
-    whoami(),
+  const [answer, res] = await Promise.all([
+    whoamiAnswer(),
     fetch("/v1/players", { headers: { accept: "application/json" } }),
   ]);
   const body = await res.json().catch(() => null);
@@ -33,7 +33,11 @@ async function loadScores() {
     showError(errorBox, body?.error?.message ?? ("the conductor answered " + res.status));
     return;
   }
-  if (!may(me, "submit")) {
+  const me = answer.me;
+  if (me === null) {
+    // Who the caller is could not be read: say why, not that it may not submit.
+    showError(errorBox, "cannot tell what you may submit: " + answer.error);
+  } else if (!may(me, "submit")) {
     showError(errorBox, (me?.caller ?? "you") + " may not submit: no grant gives the submit verb");
   }
   const globs = (me?.grants ?? []).filter((g) => g.may.includes("submit")).flatMap((g) => g.scores);
@@ -50,7 +54,11 @@ async function loadScores() {
   $("scores").replaceChildren(...options);
 }
 
+/** Counts previews asked for: only the latest one's answer is shown. */
+let previewAsked = 0;
+
 async function showPreview() {
+  const mine = ++previewAsked;
   const exprs = splitTargets($("targets").value);
   if (exprs.length === 0) {
     preview.textContent = "Type targets to see which players they match.";
@@ -62,6 +70,7 @@ async function showPreview() {
       headers: { accept: "application/json" },
     });
     const body = await res.json().catch(() => null);
+    if (mine !== previewAsked) return;
     if (!res.ok) {
       preview.textContent = body?.error?.message ?? ("the conductor answered " + res.status);
       return;
@@ -76,7 +85,7 @@ async function showPreview() {
         (players.length > PREVIEW_NAMES ? " and " + (players.length - PREVIEW_NAMES) + " more" : "");
     preview.dataset.count = String(players.length);
   } catch (err) {
-    preview.textContent = "cannot reach the conductor: " + err.message;
+    if (mine === previewAsked) preview.textContent = "cannot reach the conductor: " + err.message;
   }
 }
 
@@ -235,5 +244,5 @@ $("targets").addEventListener("keydown", (ev) => {
     showPreview();
   }
 });
-loadScores();
+loadScores().catch((err) => showError(errorBox, "cannot list the scores: " + err.message));
 `;

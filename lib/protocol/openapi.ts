@@ -417,6 +417,20 @@ const lastEventId = param(
   str,
   "Resume after this event id (as the `Last-Event-ID` header does).",
 );
+const jobOutput = param(
+  "output",
+  "query",
+  { type: "string", pattern: "^(none|[1-9][0-9]{0,15})$" },
+  "Which `output` events the stream carries: absent, every task's; `none`, no task's (and " +
+    "the snapshot's `live` is empty); a task id, only that task's (and only its live output " +
+    "in the snapshot).",
+);
+const allOutput = param(
+  "output",
+  "query",
+  { type: "string", enum: ["none"] },
+  "`none`: the stream carries no `output` events (absent: every task's).",
+);
 
 const body = (schema: Schema, required = true): Json => ({
   required,
@@ -600,7 +614,7 @@ const paths: Record<string, Record<string, Json>> = {
     get: {
       operationId: "jobEvents",
       summary: "The job's events as they happen, after a snapshot (or after the resume point).",
-      parameters: [jobId, lastEventId],
+      parameters: [jobId, lastEventId, jobOutput],
       responses: {
         ...eventStream("The job's event stream; it ends after the job's `end` event."),
         ...errors(...GUARDED, "not_found", "too_many"),
@@ -612,7 +626,7 @@ const paths: Record<string, Record<string, Json>> = {
       operationId: "events",
       summary:
         "The events of every job the caller may read, and players' connects and disconnects.",
-      parameters: [lastEventId],
+      parameters: [lastEventId, allOutput],
       responses: {
         ...eventStream("The event stream."),
         ...errors(...GUARDED, "too_many"),

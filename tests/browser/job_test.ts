@@ -220,6 +220,8 @@ Deno.test("the job page cancels a running job after a confirmation, and Keep run
   // Keep running: the dialog closes, nothing is cancelled.
   await page.click("#cancel");
   assertEquals(await dialogOpen(page), true);
+  // The harmless choice has the focus: Enter keeps the job running.
+  assertEquals(await page.evaluate(`document.activeElement?.id`), "keep-running");
   const text = await page.$eval("#cancel-text", (e) => e.textContent ?? "");
   assert(text.includes(`#${id}`) && text.includes("holdon") && text.includes("1 of its 1"), text);
   await page.click("#keep-running");
@@ -337,5 +339,34 @@ Deno.test("the job page pages through many tasks, with a state filter kept in th
   await page.reload();
   await page.waitForFunction(textIs("#summary", "1 tasks (queued, on host077), page 1 of 1"));
   assertEquals(await page.evaluate(`document.getElementById("state").value`), "queued");
+  assertEquals(violations, []);
+});
+
+Deno.test("what a score prints and responds reaches the job page as text, never as HTML", async () => {
+  await using c = await Cluster.create({ players: ["web1"], scoresDir: TESTDATA });
+  await c.startConductor();
+  await c.startPlayer("web1");
+  const evil = `<img src=x onerror="document.title='pwned'">`;
+  const id = await c.client.submit({
+    score: "sayafter",
+    scope: "all",
+    targets: ["web1"],
+    params: { WHO: evil },
+  });
+  assertEquals((await c.wait(id)).aggregate, "success");
+  await using browser = await openBrowser(c);
+  const { page, violations } = await newPage(browser);
+  await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=${id}`);
+  await page.waitForFunction(rowState("web1", "succeeded"));
+  await page.click(`#tasks tbody tr:first-child button`);
+  await page.waitForFunction(textHas("#stdout", `who=${evil}`));
+  // The response value, the output line and the parameter, each as literal text.
+  assertEquals(
+    await page.$$eval("#response tbody tr", (trs) => trs.map((tr) => tr.children[1].textContent)),
+    [evil],
+  );
+  assert((await page.$eval("#params", (e) => e.textContent ?? "")).includes(`WHO=${evil}`));
+  assertEquals(await page.evaluate(`document.querySelectorAll("img").length`), 0);
+  assertEquals(await page.title(), `orch — job #${id}`);
   assertEquals(violations, []);
 });
