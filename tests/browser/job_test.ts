@@ -99,6 +99,12 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   );
   await using browser = await openBrowser(c);
   const { page, violations } = await newPage(browser);
+  // The job's event streams the page opens, in order (their output filters are checked below).
+  const streams: string[] = [];
+  page.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === `/v1/jobs/${id}/events`) streams.push(u.searchParams.get("output") ?? "all");
+  });
   // Reached from the jobs page: the job's id is a link.
   await page.goto(`https://localhost:${c.audiencePort}/ui/jobs`);
   await page.waitForSelector(`#jobs tr[data-job="${id}"] th a`);
@@ -129,7 +135,11 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   await page.focus(`#tasks tbody tr:first-child button`);
   await page.keyboard.press("Enter");
   await page.waitForFunction(textHas("#detail-title", "on web1"));
-  assertEquals(new URL(page.url()).searchParams.get("task") !== null, true);
+  const chosen = new URL(page.url()).searchParams.get("task");
+  assert(chosen !== null);
+  // No task chosen: the stream carries no output; one chosen: that task's only.
+  assertEquals(streams[0], "none");
+  await until("the stream reopened for the chosen task", () => streams.at(-1) === chosen);
   await page.waitForFunction(textHas("#stdout", "phase=started"));
   await page.waitForFunction(textHas("#stderr", "waiting for go"));
   assertEquals(
