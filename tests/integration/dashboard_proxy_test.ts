@@ -362,6 +362,17 @@ Deno.test("the dashboard proxy closes a connection idle past its bound: one that
     assertMatch(served, /^HTTP\/1\.1 200 /);
     assertMatch(served, /\{"players":\[\]/);
     assert(!/^connection: close/im.test(served), served);
+    // Refused (its request read to its end only after the answer), and a write refused
+    // before its body came: closed (a refusal says so, and the bound holds either way).
+    const start = `Host: ${host}:${proxy.port}\r\nConnection: keep-alive\r\n`;
+    for (
+      const text of [
+        `GET / HTTP/1.1\r\n${start}\r\n`,
+        `POST /v1/jobs HTTP/1.1\r\n${start}Content-Length: 10\r\n\r\n{`,
+      ]
+    ) {
+      assertMatch(await untilClosed(host, proxy.port, text), /^HTTP\/1\.1 401 /);
+    }
   } finally {
     await proxy.stop();
   }
