@@ -88,6 +88,17 @@ export function parseLoopbackListen(text: string, flag = "--listen"): LoopbackAd
   return { host: host === "localhost" ? "127.0.0.1" : host, port };
 }
 
+/**
+ * A random loopback address 127.R1.R2.R3 (each 1–254, so never 127.0.0.1)
+ * with port 0. Browsers keep cookies by host, not by port: on a host of its
+ * own the proxy's cookie goes to no other local web server. Linux answers
+ * on the whole of 127.0.0.0/8.
+ */
+export function randomLoopbackAddress(): LoopbackAddress {
+  const [a, b, c] = Array.from(crypto.getRandomValues(new Uint8Array(3)), (x) => 1 + (x % 254));
+  return { host: `127.${a}.${b}.${c}`, port: 0 };
+}
+
 /** What {@linkcode startDashboardProxy} takes. */
 export interface DashboardProxyOptions {
   /** The conductor's audience socket. */
@@ -98,6 +109,11 @@ export interface DashboardProxyOptions {
   token?: string;
   /** Told of each request refused or failed, without the token (for a log). */
   onRefusal?: (what: string) => void;
+  /**
+   * How long a connection may stay idle, or take to deliver a request, before
+   * it is closed (milliseconds; {@linkcode PROXY_REQUEST_MS} when absent).
+   */
+  requestMs?: number;
 }
 
 /** A running proxy. */
@@ -197,6 +213,10 @@ export async function startDashboardProxy(opts: DashboardProxyOptions): Promise<
   const token = opts.token ?? randomHex(32);
   if (!/^[0-9a-f]{64}$/.test(token)) throw new TypeError("token must be 64 hex digits");
   const refuse = opts.onRefusal ?? (() => {});
+  const requestMs = opts.requestMs ?? PROXY_REQUEST_MS;
+  if (!Number.isInteger(requestMs) || requestMs < 1 || requestMs > PROXY_REQUEST_MS) {
+    throw new TypeError(`requestMs must be an integer in 1..${PROXY_REQUEST_MS}`);
+  }
   const sockets = new Set<Socket>();
   /** Connections past the limit: answered 503 already, their requests are not served. */
   const over = new WeakSet<Socket>();
@@ -208,6 +228,7 @@ export async function startDashboardProxy(opts: DashboardProxyOptions): Promise<
 
   const server = http.createServer((req, res) => {
     if (over.has(req.socket)) return;
+    watch(req, res);
     handle(req, res).catch((err) => {
       refuse(`${req.method} failed: ${errorMessage(err)}`);
       if (!res.headersSent) plain(res, 502, "the conductor could not be reached\n");
@@ -217,11 +238,38 @@ export async function startDashboardProxy(opts: DashboardProxyOptions): Promise<
   server.headersTimeout = 0;
   server.requestTimeout = 0;
   server.keepAliveTimeout = 0;
-  const timers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
-  const disarm = (s: Socket) => clearTimeout(timers.get(s));
-  const arm = (s: Socket) => {
-    disarm(s);
-    if (!s.destroyed) timers.set(s, setTimeout(() => s.destroy(), PROXY_REQUEST_MS));
+  // Each connection is closed when it has been idle, or taken to deliver a request, past
+  // requestMs: its timer runs whenever no answer is under way, or a request is still being
+  // read. It stops only while the conductor is asked (which has a bound of its own) and the
+  // answer flows. A request's body may be read after its answer (a refusal does not read it),
+  // so what counts is the state after each event, not the order of the events.
+  interface Track {
+    timer?: ReturnType<typeof setTimeout>;
+    /** Requests whose answer has not finished. */
+    answering: number;
+    /** Of those, the ones whose request has not been read to its end. */
+    reading: number;
+  }
+  const tracks = new WeakMap<Socket, Track>();
+  const trackOf = (s: Socket): Track => {
+    let t = tracks.get(s);
+    if (t === undefined) tracks.set(s, t = { answering: 0, reading: 0 });
+    return t;
+  };
+  const update = (s: Socket) => {
+    const t = trackOf(s);
+    const run = !s.destroyed && (t.answering === 0 || t.reading > 0);
+    if (run && t.timer === undefined) {
+      t.timer = setTimeout(() => s.destroy(), requestMs);
+    } else if (!run && t.timer !== undefined) {
+      clearTimeout(t.timer);
+      t.timer = undefined;
+    }
+  };
+  const disarm = (s: Socket) => {
+    const t = trackOf(s);
+    clearTimeout(t.timer);
+    t.timer = undefined;
   };
   server.on("connection", (socket: Socket) => {
     if (sockets.size >= PROXY_MAX_CONNECTIONS) {
@@ -239,17 +287,37 @@ export async function startDashboardProxy(opts: DashboardProxyOptions): Promise<
       return;
     }
     sockets.add(socket);
-    arm(socket);
+    update(socket);
     socket.once("close", () => {
       disarm(socket);
       sockets.delete(socket);
     });
   });
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    if (over.has(req.socket)) return;
-    req.once("end", () => disarm(req.socket));
-    res.once("finish", () => arm(req.socket));
-  });
+  /** Follows a request and its answer on the connection's timer. */
+  function watch(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const t = trackOf(socket);
+    t.answering++;
+    t.reading++;
+    let read = false;
+    let answered = false;
+    req.once("end", () => {
+      if (read || answered) return;
+      read = true;
+      t.reading--;
+      update(socket);
+    });
+    res.once("finish", () => {
+      if (answered) return;
+      answered = true;
+      t.answering--;
+      if (!read) t.reading--;
+      // The previous idle time started before this answer: the bound runs anew from here.
+      disarm(socket);
+      update(socket);
+    });
+    update(socket);
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
@@ -267,11 +335,14 @@ export async function startDashboardProxy(opts: DashboardProxyOptions): Promise<
       }
       url.searchParams.delete("token");
       res.writeHead(303, {
-        location: `${url.pathname}${url.search}`,
+        // A path of this server's, never `//other.example` (which a browser takes for a host).
+        location: `/${url.pathname.replace(/^\/+/, "")}${url.search}`,
         "set-cookie": `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`,
         "cache-control": "no-store",
         "content-length": "0",
         "referrer-policy": "no-referrer",
+        // The browser comes back at once; this connection is done.
+        connection: "close",
       });
       res.end();
       return;
@@ -387,7 +458,10 @@ export async function startDashboardProxy(opts: DashboardProxyOptions): Promise<
   };
 }
 
-/** A plain-text answer that closes nothing but says why. */
+/**
+ * A plain-text answer that says why, and closes the connection: a refused
+ * client is not kept, and the body it may still send is not read.
+ */
 function plain(res: ServerResponse, status: number, text: string): void {
   const bytes = new TextEncoder().encode(text);
   res.writeHead(status, {
@@ -395,6 +469,7 @@ function plain(res: ServerResponse, status: number, text: string): void {
     "content-length": String(bytes.length),
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
+    connection: "close",
   });
   res.end(bytes);
 }

@@ -12,21 +12,26 @@ import { Cluster } from "../_helpers/cluster.ts";
 import { Proc, until } from "../_helpers/proc.ts";
 import { DASHBOARD_HEADERS } from "../../lib/dashboard/mod.ts";
 import { LIMITS } from "../../lib/protocol/mod.ts";
+import { randomLoopbackAddress, startDashboardProxy } from "../../lib/client/dashboard_proxy.ts";
 
-/** A running `orch dashboard`: its port, token and the cookie that carries it. */
+/** A running `orch dashboard`: its address, token and the cookie that carries it. */
 interface Dashboard {
   proc: Proc;
+  /** The loopback address it listens on (and answers to as Host). */
+  host: string;
   port: number;
   token: string;
   cookie: string;
 }
 
 /** Starts `orch dashboard` on the cluster's socket and waits for the address it prints. */
-async function startDashboard(c: Cluster): Promise<Dashboard> {
-  const proc = c.track(new Proc("dashboard", ["dashboard", "--socket", c.socket]));
-  const m = await proc.waitFor(/^http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]{64})$/);
-  const port = Number(m[1]);
-  return { proc, port, token: m[2], cookie: `orch_dashboard_${port}=${m[2]}` };
+async function startDashboard(c: Cluster, args: string[] = []): Promise<Dashboard> {
+  const proc = c.track(new Proc("dashboard", ["dashboard", "--socket", c.socket, ...args]));
+  const m = await proc.waitFor(
+    /^http:\/\/(127\.\d{1,3}\.\d{1,3}\.\d{1,3}):(\d+)\/\?token=([0-9a-f]{64})$/,
+  );
+  const port = Number(m[2]);
+  return { proc, host: m[1], port, token: m[3], cookie: `orch_dashboard_${port}=${m[3]}` };
 }
 
 interface RawAnswer {
@@ -41,14 +46,14 @@ function request(
   path: string,
   opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<RawAnswer> {
-  const headers: Record<string, string> = { host: `127.0.0.1:${d.port}`, ...opts.headers };
+  const headers: Record<string, string> = { host: `${d.host}:${d.port}`, ...opts.headers };
   if (opts.body !== undefined) {
     headers["content-type"] = "application/json";
     headers["content-length"] = String(new TextEncoder().encode(opts.body).length);
   }
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port: d.port, method: opts.method ?? "GET", path, headers },
+      { host: d.host, port: d.port, method: opts.method ?? "GET", path, headers },
       (res) => {
         let body = "";
         res.setEncoding("utf8");
@@ -74,10 +79,10 @@ interface Stream {
 function openStream(d: Dashboard, path: string): Promise<Stream> {
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: "127.0.0.1",
+      host: d.host,
       port: d.port,
       path,
-      headers: { host: `127.0.0.1:${d.port}`, cookie: d.cookie, accept: "text/event-stream" },
+      headers: { host: `${d.host}:${d.port}`, cookie: d.cookie, accept: "text/event-stream" },
     }, (res) => {
       let text = "";
       const waiters = new Set<() => void>();
@@ -113,6 +118,60 @@ function openStream(d: Dashboard, path: string): Promise<Stream> {
   });
 }
 
+/**
+ * Sends `text` (raw HTTP) on a new connection to `host:port` and reads what
+ * comes back until the server closes the connection; throws if it is still
+ * open after `withinMs` (well under the proxy's own 30 s bound).
+ */
+async function untilClosed(
+  host: string,
+  port: number,
+  text: string,
+  withinMs = 10_000,
+): Promise<string> {
+  const conn = await Deno.connect({ hostname: host, port });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, withinMs);
+  try {
+    if (text !== "") await conn.write(new TextEncoder().encode(text));
+    const buf = new Uint8Array(16 << 10);
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch (err) {
+        // Closed by the timer above, or reset by the server (which closes it too).
+        if (timedOut || err instanceof Deno.errors.ConnectionReset) break;
+        throw err;
+      }
+      if (n === null) break;
+      size += n;
+      if (size <= 1 << 20) chunks.push(buf.slice(0, n));
+    }
+  } finally {
+    clearTimeout(timer);
+    if (!timedOut) conn.close();
+  }
+  const got = new TextDecoder().decode(concatChunks(chunks));
+  if (timedOut) throw new Error(`the connection is still open after ${withinMs} ms; got: ${got}`);
+  return got;
+}
+
+function concatChunks(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return all;
+}
+
 const SUBMIT = JSON.stringify({ score: "hello", scope: "all", targets: ["p1"], params: {} });
 
 Deno.test("through orch dashboard with its token: the page with its CSP, the API as the local user, and events as they happen", async () => {
@@ -139,6 +198,26 @@ Deno.test("through orch dashboard with its token: the page with its CSP, the API
   assertEquals(players.status, 200, players.body);
   assertEquals(JSON.parse(players.body).players.map((p: { name: string }) => p.name), ["p1"]);
 
+  // The browser's Authorization is not forwarded: the conductor refuses this one on its
+  // socket, and through the proxy it sees the proxy's own proof instead.
+  const bogus = `OrchLocal ${"a".repeat(64)}`;
+  const direct = await new Promise<number>((resolve, reject) => {
+    const req = http.request(
+      { socketPath: c.socket, path: "/v1/players", headers: { authorization: bogus } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+  assertEquals(direct, 401);
+  const proxied = await request(d, "/v1/players", {
+    headers: { cookie: d.cookie, authorization: bogus },
+  });
+  assertEquals(proxied.status, 200, proxied.body);
+
   // Live: a player that connects after the stream was opened shows in it.
   const stream = await openStream(d, "/v1/events");
   assertEquals(stream.status, 200);
@@ -153,7 +232,7 @@ Deno.test("through orch dashboard with its token: the page with its CSP, the API
     body: SUBMIT,
     headers: {
       cookie: d.cookie,
-      origin: `http://127.0.0.1:${d.port}`,
+      origin: `http://${d.host}:${d.port}`,
       "sec-fetch-site": "same-origin",
     },
   });
@@ -183,7 +262,7 @@ Deno.test("orch dashboard refuses a request without the token, with a wrong one,
     (await request(d, "/v1/players", { headers: { cookie: `${d.cookie}0` } })).status,
     401,
   );
-  const noToken = await write({ origin: `http://127.0.0.1:${d.port}` });
+  const noToken = await write({ origin: `http://${d.host}:${d.port}` });
   assertEquals(noToken.status, 401);
   assertMatch(noToken.body, /no token/);
   // DNS rebinding: the browser sends the attacker's name as Host.
@@ -202,7 +281,7 @@ Deno.test("orch dashboard refuses a request without the token, with a wrong one,
   const big = await request(d, "/v1/jobs", {
     method: "POST",
     body: JSON.stringify({ score: "hello", pad: "x".repeat(LIMITS.maxRequestBody) }),
-    headers: { cookie: d.cookie, origin: `http://127.0.0.1:${d.port}` },
+    headers: { cookie: d.cookie, origin: `http://${d.host}:${d.port}` },
   });
   assertEquals(big.status, 413);
   // Refused by the proxy itself, before the conductor was asked (its refusals are JSON).
@@ -214,8 +293,106 @@ Deno.test("orch dashboard refuses a request without the token, with a wrong one,
   assertEquals(audit.filter((r) => r.action === "submit"), []);
 
   // The same request with the token goes through (the refusals were the token's, Host's, Origin's).
-  const ok = await write({ cookie: d.cookie, origin: `http://127.0.0.1:${d.port}` });
+  const ok = await write({ cookie: d.cookie, origin: `http://${d.host}:${d.port}` });
   assertEquals(ok.status, 201, ok.body);
+
+  // Each refusal was logged, and none of the lines names the token: it is on the address only.
+  assertMatch(d.proc.log, /orch dashboard: POST refused: no token/);
+  assertMatch(d.proc.log, /orch dashboard: GET refused: Host "attacker\.example:\d+"/);
+  assertEquals(d.proc.lines.filter((l) => l.includes(d.token)), [
+    `http://${d.host}:${d.port}/?token=${d.token}`,
+  ]);
+});
+
+Deno.test("orch dashboard closes a refused keep-alive connection and the token's redirect at once, and redirects to its own paths only", async () => {
+  await using c = await Cluster.create({ players: [] });
+  await c.startConductor();
+  const d = await startDashboard(c);
+  const head = (path: string, host = `${d.host}:${d.port}`, more = "") =>
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\n${more}\r\n`;
+
+  // Without the token; for another Host (with the cookie); a write whose body never comes.
+  assertMatch(await untilClosed(d.host, d.port, head("/v1/players")), /^HTTP\/1\.1 401 /);
+  assertMatch(
+    await untilClosed(
+      d.host,
+      d.port,
+      head("/v1/players", `attacker.example:${d.port}`, `Cookie: ${d.cookie}\r\n`),
+    ),
+    /^HTTP\/1\.1 421 /,
+  );
+  const pending = `POST /v1/jobs HTTP/1.1\r\nHost: ${d.host}:${d.port}\r\n` +
+    `Connection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`;
+  assertMatch(await untilClosed(d.host, d.port, pending), /^HTTP\/1\.1 401 /);
+
+  // The redirect that trades the token for the cookie: to a path of this server's, always.
+  const redirect = async (path: string) => {
+    const got = await untilClosed(d.host, d.port, head(path));
+    assertMatch(got, /^HTTP\/1\.1 303 /);
+    return /^location: (.*)\r$/im.exec(got)?.[1];
+  };
+  assertEquals(await redirect(`/?token=${d.token}`), "/");
+  assertEquals(await redirect(`/.//evil.example?token=${d.token}`), "/evil.example");
+  // A request target `//NAME/PATH` is read as PATH on this server.
+  assertEquals(await redirect(`//evil.example/x?token=${d.token}&a=1`), "/x?a=1");
+  assertEquals(await redirect(`/x//.//evil.example?token=${d.token}`), "/x///evil.example");
+  assertEquals(await redirect(`/jobs?id=3&token=${d.token}`), "/jobs?id=3");
+});
+
+Deno.test("the dashboard proxy closes a connection idle past its bound: one that sends nothing, half a request, or after an answer", async () => {
+  await using c = await Cluster.create({ players: [] });
+  await c.startConductor();
+  const proxy = await startDashboardProxy({
+    socket: c.socket,
+    listen: randomLoopbackAddress(),
+    requestMs: 300,
+  });
+  try {
+    const host = new URL(proxy.url).hostname;
+    const token = new URL(proxy.url).searchParams.get("token")!;
+    assertEquals(await untilClosed(host, proxy.port, ""), "");
+    assertEquals(await untilClosed(host, proxy.port, `GET / HTTP/1.1\r\nHost: ${host}`), "");
+    // A request served and answered in full, on a connection both ends keep: closed when idle.
+    const served = await untilClosed(
+      host,
+      proxy.port,
+      `GET /v1/players HTTP/1.1\r\nHost: ${host}:${proxy.port}\r\nConnection: keep-alive\r\n` +
+        `Cookie: orch_dashboard_${proxy.port}=${token}\r\n\r\n`,
+    );
+    assertMatch(served, /^HTTP\/1\.1 200 /);
+    assertMatch(served, /\{"players":\[\]/);
+    assert(!/^connection: close/im.test(served), served);
+    // Refused (its request read to its end only after the answer), and a write refused
+    // before its body came: closed (a refusal says so, and the bound holds either way).
+    const start = `Host: ${host}:${proxy.port}\r\nConnection: keep-alive\r\n`;
+    for (
+      const text of [
+        `GET / HTTP/1.1\r\n${start}\r\n`,
+        `POST /v1/jobs HTTP/1.1\r\n${start}Content-Length: 10\r\n\r\n{`,
+      ]
+    ) {
+      assertMatch(await untilClosed(host, proxy.port, text), /^HTTP\/1\.1 401 /);
+    }
+  } finally {
+    await proxy.stop();
+  }
+});
+
+Deno.test("orch dashboard listens on a random 127.x.y.z by default, and on the --listen address the SSH tunnel forwards", async () => {
+  await using c = await Cluster.create({ players: [] });
+  await c.startConductor();
+  const d = await startDashboard(c);
+  assert(d.host !== "127.0.0.1", d.host);
+  // As the README's `ssh -L 127.0.0.9:8080:127.0.0.9:8080 … --listen 127.0.0.9:8080` (any port).
+  const t = await startDashboard(c, ["--listen", "127.0.0.9:0"]);
+  assertEquals(t.host, "127.0.0.9");
+  for (const x of [d, t]) {
+    const first = await request(x, `/?token=${x.token}`);
+    assertEquals(first.status, 303);
+    assertEquals(first.headers["set-cookie"], [`${x.cookie}; HttpOnly; SameSite=Strict; Path=/`]);
+    const players = await request(x, "/v1/players", { headers: { cookie: x.cookie } });
+    assertEquals(players.status, 200, players.body);
+  }
 });
 
 Deno.test("orch dashboard closes the conductor's event stream when its browser goes away", async () => {
@@ -251,7 +428,7 @@ Deno.test("orch dashboard holds 64 connections at most and answers 503 past them
   const held: Deno.Conn[] = [];
   try {
     for (let i = 0; i < 64; i++) {
-      held.push(await Deno.connect({ hostname: "127.0.0.1", port: d.port }));
+      held.push(await Deno.connect({ hostname: d.host, port: d.port }));
     }
     const over = await request(d, "/v1/players", { headers: { cookie: d.cookie } });
     assertEquals(over.status, 503);
