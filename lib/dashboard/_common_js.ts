@@ -5,6 +5,8 @@
  * stream with its live indicator; who the caller is (`GET /v1/me`), and
  * the header's links to pages behind a verb, shown only when a grant gives it.
  */
+import { globMatch } from "../protocol/glob.ts";
+
 export const COMMON_JS = `// orch dashboard: what the pages share.
 export const $ = (id) => document.getElementById(id);
 
@@ -139,31 +141,12 @@ export function follow(live, onOpen, listeners, options = {}) {
   return events;
 }
 
-/** True when the whole of name matches glob (\`*\` any run, \`?\` any one character). */
-export function globMatch(glob, name) {
-  let g = 0;
-  let n = 0;
-  let star = -1;
-  let resume = 0;
-  while (n < name.length) {
-    if (g < glob.length && (glob[g] === "?" || (glob[g] !== "*" && glob[g] === name[n]))) {
-      g++;
-      n++;
-    } else if (g < glob.length && glob[g] === "*") {
-      star = g++;
-      resume = n;
-    } else if (star >= 0) {
-      g = star + 1;
-      n = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (g < glob.length && glob[g] === "*") g++;
-  return g === glob.length;
-}
+/**
+ * True when the whole of name matches glob (\`*\` any run, \`?\` any one character): the
+ * conductor's own function, as the runtime compiled it, so the page decides as the grants do.
+ */
+export const globMatch = ${globMatch.toString()};
 
-/** Target expressions of a text, as the API's ?target= splits them (spaces, then commas). */
 export function splitTargets(text) {
   return text.split(/\\s+/).filter((t) => t !== "")
     .flatMap((t) => t.includes("=") ? [t] : t.split(",").filter((x) => x !== ""));

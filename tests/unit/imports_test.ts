@@ -28,7 +28,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ["errors.ts", "protocol"],
   client: ["errors.ts", "protocol", "tls"],
   metrics: ["errors.ts", "log.ts", "config", "tls"],
-  dashboard: [],
+  dashboard: ["protocol/glob.ts"],
   conductor: [
     "errors.ts",
     "log.ts",
