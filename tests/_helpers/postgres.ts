@@ -32,6 +32,15 @@ export interface PgClusterOptions {
   fsync?: boolean;
 }
 
+/** Waits, a bounded number of times, until `check` holds. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error("PostgreSQL did not take a new setting within 5 s");
+}
+
 /** A finished command's output. */
 interface Ran {
   code: number;
@@ -221,6 +230,54 @@ export class PgCluster implements AsyncDisposable {
     ]);
     if (r.code !== 0) throw new Error(`psql failed (exit ${r.code}): ${r.out}`);
     return r.out.trim();
+  }
+
+  /**
+   * Turns on TLS with a self-signed certificate for 127.0.0.1 and localhost
+   * (made with openssl) and returns the certificate's file, which a client
+   * trusts as its CA.
+   */
+  async enableTls(): Promise<string> {
+    const crt = join(this.#dataDir, "server.crt");
+    const key = join(this.#dataDir, "server.key");
+    const made = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        key,
+        "-out",
+        crt,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!made.success) {
+      throw new Error(`openssl failed: ${new TextDecoder().decode(made.stderr)}`);
+    }
+    await Deno.chmod(key, 0o600);
+    if (isRoot()) {
+      const { uid, gid } = await postgresIds();
+      await Deno.chown(key, uid, gid);
+      await Deno.chown(crt, uid, gid);
+    }
+    const ca = join(this.dir, "ca.crt");
+    await Deno.copyFile(crt, ca);
+    await this.psql("postgres", "ALTER SYSTEM SET ssl = on");
+    await this.psql("postgres", "SELECT pg_reload_conf()");
+    await until(async () => (await this.psql("postgres", "SHOW ssl")) === "on");
+    return ca;
   }
 
   /** Stops the server (fast shutdown: sessions are ended, nothing committed is lost). */
