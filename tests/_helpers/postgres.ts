@@ -188,7 +188,7 @@ export class PgCluster implements AsyncDisposable {
 
   /** A URL of database `db` over the Unix socket, as the superuser (no password). */
   socketUrl(db: string): string {
-    return `postgres://${this.superuser}@localhost/${db}?host=${
+    return `postgres://${this.superuser}@localhost:${this.port}/${db}?host=${
       encodeURIComponent(this.socketDir)
     }`;
   }
@@ -383,6 +383,27 @@ export class PgCluster implements AsyncDisposable {
       await this.#killByPidFile();
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+
+  /**
+   * Kills the server and removes its folder at once, synchronously: for an
+   * `unload` handler, when a test run ends without the asynchronous stop.
+   */
+  killNow(): void {
+    try {
+      const pid = Number(
+        Deno.readTextFileSync(join(this.#dataDir, "postmaster.pid")).split("\n")[0],
+      );
+      if (Number.isSafeInteger(pid) && pid > 1) Deno.kill(pid, "SIGQUIT");
+    } catch {
+      // No pid file: nothing runs.
+    }
+    this.#running = false;
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch {
+      // Already removed.
+    }
   }
 
   async #killByPidFile(): Promise<void> {

@@ -1,0 +1,1581 @@
+/**
+ * The conductor's store in PostgreSQL: {@linkcode ConductorStore} over the
+ * `pg` client (chosen by measurement: tests/bench/pg_clients.ts).
+ *
+ * A write collects what `fn` asks for (WriteTx methods are synchronous),
+ * then applies it in one transaction on one connection: first the fence
+ * statement when there is one (it must return a row, or the write fails and
+ * writes nothing), then one statement per kind of change, each carrying all
+ * its rows as one JSON parameter (`jsonb_to_recordset`), never one round trip
+ * per row. The write resolves only once COMMIT returned; it rejects with
+ * nothing written when any statement fails.
+ *
+ * Reads see committed state only; a view of several statements reads one
+ * snapshot (REPEATABLE READ, READ ONLY). A write waits for the reads in
+ * flight when it starts, so a read started before a write never sees it.
+ *
+ * @module
+ */
+
+import pg from "pg";
+import {
+  type Aggregate,
+  aggregateOfCounts,
+  type AuditAction,
+  type AuditRecord,
+  type Caller,
+  callerLabel,
+  type JobQuery,
+  type JobRollout,
+  type JobSummary,
+  type JobView,
+  MAX_VIEW_TARGETS,
+  rolloutProgress,
+  type Scope,
+  SECRET_SHOWN,
+  type TaskDetail,
+  type TaskPage,
+  type TaskQuery,
+  type TaskState,
+  type TaskView,
+} from "../protocol/mod.ts";
+import { errorMessage, OrchError } from "../errors.ts";
+import { PG_FINAL_AGGREGATE_SQL, PG_MIGRATIONS, type PgMigration } from "./pg_schema.ts";
+import { checkAuditQuery, checkJobQuery, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
+import type {
+  AttemptResult,
+  AttemptRow,
+  AuditQuery,
+  ConductorStore,
+  JobAccess,
+  JobRecord,
+  NewAuditRecord,
+  PlayerRecord,
+  PruneCount,
+  PruneRequest,
+  RequestRecord,
+  ScheduleRecord,
+  StoreSnapshot,
+  TaskRow,
+  WriteTx,
+} from "./types.ts";
+
+// ------------------------------------------------------------ the client's shape
+
+/** A row as the client returns it. */
+type Row = Record<string, unknown>;
+
+/** What this store uses of a `pg` connection. */
+interface PgClient {
+  query(text: string, values?: unknown[]): Promise<{ rows: Row[]; rowCount: number | null }>;
+  release(err?: Error | boolean): void;
+}
+
+/** What this store uses of a `pg` pool. */
+interface PgPool {
+  connect(): Promise<PgClient>;
+  query(text: string, values?: unknown[]): Promise<{ rows: Row[]; rowCount: number | null }>;
+  end(): Promise<void>;
+  on(event: "error", fn: (err: Error) => void): void;
+}
+
+interface PgModule {
+  Pool: new (config: Record<string, unknown>) => PgPool;
+  types: { getTypeParser(oid: number, format?: string): (text: string) => unknown };
+}
+
+const PG = pg as unknown as PgModule;
+
+/** PostgreSQL's type oid of bigint. */
+const INT8_OID = 20;
+
+/** A bigint as a JS number, refused when it is not a safe integer. */
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) {
+    throw new OrchError("internal", `a bigint from the database is not a safe integer: ${text}`);
+  }
+  return n;
+}
+
+// ------------------------------------------------------------ options
+
+/** TLS to the database. */
+export interface PgTlsOptions {
+  /**
+   * `disable`: plain TCP; `require`: TLS without checking the server's
+   * certificate; `verify-full`: TLS, the certificate checked against `ca`
+   * (else the system's roots) and the host name.
+   */
+  mode: "disable" | "require" | "verify-full";
+  /** PEM of the CA certificates to trust. */
+  ca?: string;
+}
+
+/** Options for {@linkcode PgStore.open}. */
+export interface PgStoreOptions {
+  /** The password, from a file or the environment; never in the URL. */
+  password?: string;
+  /** TLS; default: the URL's `sslmode`, else `disable`. */
+  tls?: PgTlsOptions;
+  /** Connections at most (1–100; default 4). */
+  poolSize?: number;
+  /** The server cancels a statement that runs longer (ms; 100–3,600,000; default 30,000). */
+  statementTimeoutMs?: number;
+  /** How long a connection may take to open (ms; 100–600,000; default 10,000). */
+  connectTimeoutMs?: number;
+  /**
+   * A statement run first in every write transaction; it must return a row,
+   * else the write fails (`unavailable`) and writes nothing: this conductor
+   * is no longer the one that may write.
+   */
+  fence?: string;
+  /** Whether a database without orch's schema may be given it; without it, one is refused. */
+  create?: boolean;
+  /** Told of errors of idle connections (the server went away); the next use reconnects. */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
+  /** Migrations to apply instead of the released ones (tests of older and newer schemas). */
+  migrations?: readonly PgMigration[];
+}
+
+/** What a database URL gives. */
+interface Target {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  sslmode: string | null;
+  /** The URL as messages show it (no password can be in it). */
+  shown: string;
+}
+
+/** Parses a `postgres://user@host:port/db?host=/socket/dir&sslmode=…` URL. */
+export function parsePgUrl(url: string): Target {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new OrchError("config", "the database URL is not a URL (postgres://USER@HOST:PORT/DB)");
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") {
+    throw new OrchError(
+      "config",
+      `the database URL's scheme ${JSON.stringify(u.protocol)} is not postgres:`,
+    );
+  }
+  if (u.password !== "") {
+    throw new OrchError("config", "the database URL holds a password", {
+      hint: "give the password from a file or the environment, never in the URL",
+    });
+  }
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ""));
+  if (database === "") throw new OrchError("config", "the database URL names no database");
+  let host = decodeURIComponent(u.hostname.replace(/^\[|\]$/g, ""));
+  let sslmode: string | null = null;
+  for (const [k, v] of u.searchParams) {
+    if (k === "host") host = v;
+    else if (k === "sslmode") sslmode = v;
+    else {
+      throw new OrchError(
+        "config",
+        `the database URL has the parameter ${JSON.stringify(k)}; only host and sslmode are known`,
+      );
+    }
+  }
+  if (host === "") throw new OrchError("config", "the database URL names no host");
+  const port = u.port === "" ? 5432 : Number(u.port);
+  const user = decodeURIComponent(u.username);
+  if (user === "") throw new OrchError("config", "the database URL names no user");
+  return { host, port, database, user, sslmode, shown: u.toString() };
+}
+
+function bounded(what: string, v: number | undefined, min: number, max: number, dflt: number) {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new OrchError("config", `${what} must be an integer from ${min} to ${max}, not ${v}`);
+  }
+  return v;
+}
+
+function tlsConfig(t: Target, opts: PgStoreOptions): unknown {
+  const mode = opts.tls?.mode ?? t.sslmode ?? "disable";
+  switch (mode) {
+    case "disable":
+      return false;
+    case "require":
+      return { rejectUnauthorized: false };
+    case "verify-full":
+      return opts.tls?.ca === undefined ? { rejectUnauthorized: true } : {
+        rejectUnauthorized: true,
+        ca: opts.tls.ca,
+      };
+    default:
+      throw new OrchError(
+        "config",
+        `the database URL's sslmode ${
+          JSON.stringify(mode)
+        } is not one of disable, require, verify-full`,
+      );
+  }
+}
+
+// ------------------------------------------------------------ rows
+
+/** JSON of a list that is nearly always empty. */
+function jsonList(list: readonly unknown[]): string {
+  return list.length === 0 ? "[]" : JSON.stringify(list);
+}
+
+/** The params of a job as stored: each secret key's value is null, never the value. */
+function storedParams(j: JobRecord): string {
+  const keys = Object.keys(j.secrets);
+  if (keys.length === 0) return JSON.stringify(j.params);
+  const stored: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(j.params)) stored[k] = Object.hasOwn(j.secrets, k) ? null : v;
+  for (const k of keys) stored[k] = null;
+  return JSON.stringify(stored);
+}
+
+/** Stored params without the (null) values of secret keys. */
+function paramsOf(stored: string): Record<string, string> {
+  const all = JSON.parse(stored) as Record<string, string | null>;
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(all)) if (v !== null) params[k] = v;
+  return params;
+}
+
+/** Stored params as a view shows them: a secret key's value as {@linkcode SECRET_SHOWN}. */
+function shownParams(stored: string): Record<string, string> {
+  const all = JSON.parse(stored) as Record<string, string | null>;
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(all)) params[k] = v ?? SECRET_SHOWN;
+  return params;
+}
+
+const JOB_COLS: [string, string][] = [
+  ["id", "bigint"],
+  ["score", "text"],
+  ["scope", "text"],
+  ["targets", "text"],
+  ["params", "text"],
+  ["submitted_at", "bigint"],
+  ["submitted_by", "text"],
+  ["timeout_ms", "bigint"],
+  ["deadline", "bigint"],
+  ["retries", "integer"],
+  ["request_id", "text"],
+  ["caller", "text"],
+  ["target_count", "integer"],
+  ["secrets", "text"],
+  ["rollout", "text"],
+  ["schedule", "text"],
+  ["asked", "text"],
+  ["request_digest", "text"],
+];
+
+function jobRow(j: JobRecord): Row {
+  const secretKeys = Object.keys(j.secrets);
+  return {
+    id: j.id,
+    score: j.score,
+    scope: j.scope,
+    targets: JSON.stringify(j.targets),
+    params: storedParams(j),
+    submitted_at: j.submittedAt,
+    submitted_by: callerLabel(j.caller),
+    timeout_ms: j.timeoutMs,
+    deadline: j.deadline,
+    retries: j.retries,
+    request_id: j.requestId,
+    caller: JSON.stringify(j.caller),
+    target_count: j.targets.length,
+    secrets: secretKeys.length === 0 ? null : JSON.stringify(j.secrets),
+    rollout: j.rollout === null ? null : JSON.stringify(j.rollout),
+    schedule: j.schedule ?? null,
+    asked: j.asked === undefined ? null : JSON.stringify(j.asked),
+    request_digest: j.requestDigest ?? null,
+  };
+}
+
+const RESULT_COLS: [string, string][] = [
+  ["exit_code", "integer"],
+  ["signal", "text"],
+  ["response", "text"],
+  ["stdout_tail", "text"],
+  ["stderr_tail", "text"],
+  ["stdout_dropped", "bigint"],
+  ["stderr_dropped", "bigint"],
+];
+
+function resultRow(r: AttemptResult | null): Row {
+  return {
+    exit_code: r ? r.exitCode : null,
+    signal: r ? r.signal : null,
+    response: r?.response ? JSON.stringify(r.response) : null,
+    stdout_tail: r ? r.stdoutTail : null,
+    stderr_tail: r ? r.stderrTail : null,
+    stdout_dropped: r ? r.stdoutDropped ?? 0 : null,
+    stderr_dropped: r ? r.stderrDropped ?? 0 : null,
+  };
+}
+
+const TASK_COLS: [string, string][] = [
+  ["id", "bigint"],
+  ["job_id", "bigint"],
+  ["seq", "bigint"],
+  ["host", "text"],
+  ["state", "text"],
+  ["attempt", "integer"],
+  ["tried", "text"],
+  ["not_before", "bigint"],
+  ["failures", "integer"],
+  ["cancel_requested", "boolean"],
+  ["reason", "text"],
+  ["updated_at", "bigint"],
+  ["assigned_at", "bigint"],
+  ["started_at", "bigint"],
+  ["ended_at", "bigint"],
+  ...RESULT_COLS,
+];
+
+const TASK_VIEW_COLS = TASK_COLS.map((c) => c[0]).filter((c) =>
+  c !== "stdout_tail" && c !== "stderr_tail" && c !== "stdout_dropped" && c !== "stderr_dropped"
+);
+
+function taskRow(t: TaskRow): Row {
+  return {
+    id: t.id,
+    job_id: t.jobId,
+    seq: t.seq,
+    host: t.host,
+    state: t.state,
+    attempt: t.attempt,
+    tried: jsonList(t.tried),
+    not_before: t.notBefore,
+    failures: t.failures,
+    cancel_requested: t.cancelRequested,
+    reason: t.reason,
+    updated_at: t.updatedAt,
+    assigned_at: t.assignedAt,
+    started_at: t.startedAt,
+    ended_at: t.endedAt,
+    ...resultRow(t.result),
+  };
+}
+
+const ATTEMPT_COLS: [string, string][] = [
+  ["task_id", "bigint"],
+  ["attempt", "integer"],
+  ["player", "text"],
+  ["state", "text"],
+  ["assigned_at", "bigint"],
+  ["started_at", "bigint"],
+  ["ended_at", "bigint"],
+  ["error", "text"],
+  ...RESULT_COLS,
+];
+
+function attemptRow(a: AttemptRow): Row {
+  return {
+    task_id: a.taskId,
+    attempt: a.attempt,
+    player: a.player,
+    state: a.state,
+    assigned_at: a.assignedAt,
+    started_at: a.startedAt,
+    ended_at: a.endedAt,
+    error: a.error,
+    ...resultRow(a.result),
+  };
+}
+
+const PLAYER_COLS: [string, string][] = [
+  ["name", "text"],
+  ["version", "text"],
+  ["slots", "integer"],
+  ["scores", "text"],
+  ["address", "text"],
+  ["first_seen", "bigint"],
+  ["last_seen", "bigint"],
+];
+
+const AUDIT_COLS: [string, string][] = [
+  ["ord", "bigint"],
+  ["at", "bigint"],
+  ["who", "text"],
+  ["auth", "text"],
+  ["transport", "text"],
+  ["from_addr", "text"],
+  ["action", "text"],
+  ["subject", "text"],
+  ["job_id", "bigint"],
+  ["outcome", "text"],
+  ["reason", "text"],
+];
+
+/** `SELECT cols FROM jsonb_to_recordset($n::text::jsonb) AS x(col type, …)`. */
+function fromRows(cols: readonly [string, string][], param: number): string {
+  return `SELECT ${cols.map((c) => c[0]).join(", ")} FROM jsonb_to_recordset($${param}::text::jsonb)
+    AS x(${cols.map(([n, t]) => `${n} ${t}`).join(", ")})`;
+}
+
+/** `INSERT INTO table (cols) SELECT … FROM $1 rows`, with an optional tail. */
+function insertRows(table: string, cols: readonly [string, string][], tail = ""): string {
+  return `INSERT INTO ${table} (${cols.map((c) => c[0]).join(", ")}) ${fromRows(cols, 1)} ${tail}`;
+}
+
+function droppedOf(stdout: unknown, stderr: unknown): Partial<AttemptResult> {
+  const out: Partial<AttemptResult> = {};
+  if (typeof stdout === "number" && stdout > 0) out.stdoutDropped = stdout;
+  if (typeof stderr === "number" && stderr > 0) out.stderrDropped = stderr;
+  return out;
+}
+
+/** A task from a row; without its tails (a view's columns), the result is what a view shows. */
+function taskOf(r: Row): TaskRow {
+  const tried = r.tried as string;
+  const exitCode = r.exit_code as number | null;
+  const signal = r.signal as string | null;
+  const response = r.response as string | null;
+  const withTails = "stdout_tail" in r;
+  let result: AttemptResult | null = null;
+  if (
+    withTails ? r.stdout_tail !== null : exitCode !== null || signal !== null || response !== null
+  ) {
+    result = {
+      exitCode,
+      signal,
+      response: response === null ? null : JSON.parse(response),
+      stdoutTail: (r.stdout_tail as string | null | undefined) ?? "",
+      stderrTail: (r.stderr_tail as string | null | undefined) ?? "",
+      ...droppedOf(r.stdout_dropped, r.stderr_dropped),
+    };
+  }
+  return {
+    id: r.id as number,
+    jobId: r.job_id as number,
+    seq: r.seq as number,
+    host: r.host as string | null,
+    state: r.state as TaskState,
+    attempt: r.attempt as number,
+    tried: tried === "[]" ? [] : JSON.parse(tried),
+    notBefore: r.not_before as number | null,
+    failures: r.failures as number,
+    cancelRequested: r.cancel_requested === true,
+    reason: r.reason as string | null,
+    updatedAt: r.updated_at as number,
+    assignedAt: r.assigned_at as number | null,
+    startedAt: r.started_at as number | null,
+    endedAt: r.ended_at as number | null,
+    result,
+  };
+}
+
+function attemptOf(r: Row): AttemptRow {
+  return {
+    taskId: r.task_id as number,
+    attempt: r.attempt as number,
+    player: r.player as string,
+    state: r.state as string,
+    assignedAt: r.assigned_at as number,
+    startedAt: r.started_at as number | null,
+    endedAt: r.ended_at as number | null,
+    error: r.error as string | null,
+    result: r.stdout_tail === null ? null : {
+      exitCode: r.exit_code as number | null,
+      signal: r.signal as string | null,
+      response: r.response === null ? null : JSON.parse(r.response as string),
+      stdoutTail: r.stdout_tail as string,
+      stderrTail: (r.stderr_tail as string | null) ?? "",
+      ...droppedOf(r.stdout_dropped, r.stderr_dropped),
+    },
+  };
+}
+
+function rolloutCol(v: unknown): JobRollout | null {
+  return typeof v === "string" ? JSON.parse(v) as JobRollout : null;
+}
+
+function jobOf(r: Row): JobRecord {
+  const job: JobRecord = {
+    id: r.id as number,
+    score: r.score as string,
+    scope: r.scope as Scope,
+    targets: JSON.parse(r.targets as string),
+    params: paramsOf(r.params as string),
+    secrets: r.secrets === null ? {} : JSON.parse(r.secrets as string),
+    timeoutMs: r.timeout_ms as number | null,
+    deadline: r.deadline as number | null,
+    retries: r.retries as number,
+    requestId: r.request_id as string | null,
+    submittedAt: r.submitted_at as number,
+    caller: JSON.parse(r.caller as string),
+    rollout: rolloutCol(r.rollout),
+    ...(r.asked === null ? {} : { asked: JSON.parse(r.asked as string) }),
+  };
+  if (r.schedule !== null) job.schedule = r.schedule as string;
+  return job;
+}
+
+function scheduleOf(r: Row): ScheduleRecord {
+  return {
+    name: r.name as string,
+    spec: JSON.parse(r.spec as string),
+    policy: r.policy as ScheduleRecord["policy"],
+    job: JSON.parse(r.job as string),
+    owner: JSON.parse(r.owner as string),
+    ownerGroups: JSON.parse(r.owner_groups as string),
+    createdAt: r.created_at as number,
+    lastDue: r.last_due as number | null,
+    enabled: r.enabled === true,
+  };
+}
+
+// ------------------------------------------------------------ a write's changes
+
+type ScheduleOp =
+  | { op: "add"; schedule: ScheduleRecord }
+  | { op: "remove"; name: string }
+  | { op: "due"; name: string; lastDue: number };
+
+/** What one write asked for, applied at its end. */
+class Changes implements WriteTx {
+  conductorId: string | null = null;
+  readonly jobs: JobRecord[] = [];
+  readonly inserted: TaskRow[] = [];
+  /** Task id → its last saved image in this write. */
+  readonly saved = new Map<number, TaskRow>();
+  readonly attempts: AttemptRow[] = [];
+  readonly finished = new Map<number, number>();
+  readonly cancelled = new Map<number, number>();
+  /** Player name → its last record in this write. */
+  readonly players = new Map<string, PlayerRecord>();
+  readonly touched = new Map<string, number>();
+  readonly drained = new Map<string, number | null>();
+  readonly audit: NewAuditRecord[] = [];
+  readonly schedules: ScheduleOp[] = [];
+  readonly prunes: { req: PruneRequest; done: (count: PruneCount) => void }[] = [];
+  open = true;
+
+  #check(): void {
+    if (!this.open) throw new Error("a write transaction was used after its write ended");
+  }
+
+  setConductorId(id: string): void {
+    this.#check();
+    this.conductorId = id;
+  }
+
+  insertJob(job: JobRecord, tasks: readonly TaskRow[]): void {
+    this.#check();
+    for (const t of tasks) {
+      if (t.jobId !== job.id) {
+        throw new TypeError(`task ${t.id} has job id ${t.jobId}, inserted with job ${job.id}`);
+      }
+    }
+    this.jobs.push(job);
+    for (const t of tasks) this.inserted.push(t);
+  }
+
+  saveTasks(tasks: readonly TaskRow[]): void {
+    this.#check();
+    for (const t of tasks) {
+      this.saved.delete(t.id); // Re-added last: the order of the latest images.
+      this.saved.set(t.id, t);
+    }
+  }
+
+  addAttempts(attempts: readonly AttemptRow[]): void {
+    this.#check();
+    for (const a of attempts) this.attempts.push(a);
+  }
+
+  finishJobs(jobs: readonly { id: number; at: number }[]): void {
+    this.#check();
+    for (const j of jobs) if (!this.finished.has(j.id)) this.finished.set(j.id, j.at);
+  }
+
+  cancelJob(id: number, at: number): void {
+    this.#check();
+    if (!this.cancelled.has(id)) this.cancelled.set(id, at);
+  }
+
+  savePlayers(players: readonly PlayerRecord[]): void {
+    this.#check();
+    for (const p of players) this.players.set(p.name, p);
+  }
+
+  setDrained(name: string, at: number | null): void {
+    this.#check();
+    this.drained.set(name, at);
+  }
+
+  touchPlayers(players: readonly { name: string; at: number }[]): void {
+    this.#check();
+    for (const p of players) this.touched.set(p.name, p.at);
+  }
+
+  addAudit(records: readonly NewAuditRecord[]): void {
+    this.#check();
+    for (const r of records) this.audit.push(r);
+  }
+
+  addSchedule(schedule: ScheduleRecord): void {
+    this.#check();
+    this.schedules.push({ op: "add", schedule });
+  }
+
+  removeSchedule(name: string): void {
+    this.#check();
+    this.schedules.push({ op: "remove", name });
+  }
+
+  markScheduleDue(name: string, lastDue: number): void {
+    this.#check();
+    this.schedules.push({ op: "due", name, lastDue });
+  }
+
+  pruneFinished(req: PruneRequest, done: (count: PruneCount) => void): void {
+    this.#check();
+    if (!Number.isSafeInteger(req.maxRows) || req.maxRows < 1) {
+      throw new RangeError(`a prune's maxRows must be a positive integer, not ${req.maxRows}`);
+    }
+    if (!Number.isFinite(req.before)) {
+      throw new RangeError(`a prune's cutoff must be a time, not ${req.before}`);
+    }
+    if (req.auditBefore !== null && !Number.isFinite(req.auditBefore)) {
+      throw new RangeError(`a prune's audit cutoff must be a time or null, not ${req.auditBefore}`);
+    }
+    this.prunes.push({ req: { ...req }, done });
+  }
+}
+
+/** A statement of a write. */
+interface Stmt {
+  sql: string;
+  params: unknown[];
+}
+
+/** A stable key for the advisory lock that serializes migrations of one database. */
+const MIGRATION_LOCK = 0x6f726368; // "orch"
+
+/** The table of applied schema steps. */
+const MIGRATIONS_TABLE = "orch_schema_migrations";
+
+/** SQLSTATE classes of a lost or refused connection. */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string") {
+    if (/^(08|57P)/.test(code)) return true;
+    if (/^E(CONNREFUSED|CONNRESET|PIPE|NOENT|TIMEDOUT|HOSTUNREACH|NETUNREACH)$/.test(code)) {
+      return true;
+    }
+  }
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(
+    errorMessage(err),
+  );
+}
+
+/** The conductor's store in a PostgreSQL database. */
+export class PgStore implements ConductorStore {
+  readonly #pool: PgPool;
+  readonly #shown: string;
+  readonly #fence: string | undefined;
+  readonly #reads = new Set<Promise<unknown>>();
+  #writing = false;
+  #closed = false;
+
+  private constructor(pool: PgPool, shown: string, fence: string | undefined) {
+    this.#pool = pool;
+    this.#shown = shown;
+    this.#fence = fence;
+  }
+
+  /**
+   * Connects to the database at `url` and brings its schema up to date in
+   * one transaction. Throws `OrchError`: `config` for a bad URL or option, a
+   * database that is not orch's, or one of a newer orch; `unavailable` when
+   * the server cannot be reached or refuses the login.
+   */
+  static async open(url: string, opts: PgStoreOptions = {}): Promise<PgStore> {
+    const t = parsePgUrl(url);
+    const poolSize = bounded("the database pool size", opts.poolSize, 1, 100, 4);
+    const statementMs = bounded(
+      "the database statement timeout (ms)",
+      opts.statementTimeoutMs,
+      100,
+      3_600_000,
+      30_000,
+    );
+    const connectMs = bounded(
+      "the database connect timeout (ms)",
+      opts.connectTimeoutMs,
+      100,
+      600_000,
+      10_000,
+    );
+    const pool = new PG.Pool({
+      host: t.host,
+      port: t.port,
+      database: t.database,
+      user: t.user,
+      password: opts.password,
+      ssl: tlsConfig(t, opts),
+      max: poolSize,
+      connectionTimeoutMillis: connectMs,
+      statement_timeout: statementMs,
+      // Client side, a little longer: a connection whose server vanished never hangs a caller.
+      query_timeout: statementMs + 5_000,
+      keepAlive: true,
+      application_name: "orch conductor",
+      types: {
+        getTypeParser: (oid: number, format?: string) =>
+          oid === INT8_OID ? parseInt8 : PG.types.getTypeParser(oid, format),
+      },
+    });
+    pool.on("error", (err) => {
+      opts.warn?.("a database connection failed while idle; the next use reconnects", {
+        database: t.shown,
+        error: errorMessage(err),
+      });
+    });
+    const store = new PgStore(pool, t.shown, opts.fence);
+    try {
+      await store.#migrate(opts.migrations ?? PG_MIGRATIONS, opts.create ?? false);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw err;
+    }
+    return store;
+  }
+
+  /** An OrchError for a failure of the database, naming it (never a password: none is in the URL). */
+  #failure(what: string, err: unknown): OrchError {
+    if (err instanceof OrchError) return err;
+    const code = (err as { code?: unknown }).code;
+    if (code === "28P01" || code === "28000") {
+      return new OrchError(
+        "unavailable",
+        `${what} ${this.#shown}: the server refused the login (${errorMessage(err)})`,
+        { hint: "check the user and the password given to orch", cause: err },
+      );
+    }
+    if (isConnectionError(err)) {
+      return new OrchError(
+        "unavailable",
+        `${what} ${this.#shown}: the database cannot be reached (${errorMessage(err)})`,
+        { cause: err },
+      );
+    }
+    return new OrchError("internal", `${what} ${this.#shown}: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+
+  async #migrate(migrations: readonly PgMigration[], create: boolean): Promise<void> {
+    let c: PgClient;
+    try {
+      c = await this.#pool.connect();
+    } catch (err) {
+      throw this.#failure("cannot connect to conductor database", err);
+    }
+    let broken = false;
+    try {
+      await c.query("BEGIN");
+      // Two conductors opening one database at once migrate it one after the other.
+      await c.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      const tables = (await c.query(
+        `SELECT table_name FROM information_schema.tables
+         WHERE table_schema = current_schema() ORDER BY table_name COLLATE "C"`,
+      )).rows.map((r) => r.table_name as string);
+      let current = 0;
+      if (tables.includes(MIGRATIONS_TABLE)) {
+        current = (await c.query(
+          `SELECT COALESCE(MAX(version), 0)::bigint AS v FROM ${MIGRATIONS_TABLE}`,
+        )).rows[0].v as number;
+      } else if (tables.length > 0) {
+        const shown = tables.slice(0, 5).join(", ") + (tables.length > 5 ? ", …" : "");
+        throw new OrchError(
+          "config",
+          `conductor database ${this.#shown} holds tables (${shown}) but not orch's schema`,
+          { hint: "check the URL: orch does not change a database it did not make" },
+        );
+      } else if (!create) {
+        throw new OrchError(
+          "config",
+          `conductor database ${this.#shown} holds no orch schema; on a first start, run with --init`,
+        );
+      }
+      const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
+      if (current > latest) {
+        throw new OrchError(
+          "config",
+          `conductor database ${this.#shown} has schema version ${current}, newer than this orch knows (${latest})`,
+          { hint: "run a newer orch, or restore a backup made by this version" },
+        );
+      }
+      if (current === 0) {
+        await c.query(
+          `CREATE TABLE ${MIGRATIONS_TABLE} (version integer PRIMARY KEY, applied_at bigint NOT NULL)`,
+        );
+      }
+      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+        if (m.version <= current) continue;
+        await c.query(m.sql);
+        await c.query(`INSERT INTO ${MIGRATIONS_TABLE} (version, applied_at) VALUES ($1, $2)`, [
+          m.version,
+          Date.now(),
+        ]);
+      }
+      await c.query("COMMIT");
+    } catch (err) {
+      broken = isConnectionError(err);
+      if (!broken) await c.query("ROLLBACK").catch(() => {});
+      throw this.#failure("cannot open conductor database", err);
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  // ------------------------------------------------------------------ write
+
+  async write(fn: (tx: WriteTx) => void): Promise<void> {
+    if (this.#closed) throw new Error(`conductor database ${this.#shown} is closed`);
+    if (this.#writing) throw new Error("a write was started inside another write");
+    const c = new Changes();
+    this.#writing = true;
+    try {
+      const out: unknown = fn(c);
+      if (out instanceof Promise) {
+        out.catch(() => {});
+        throw new TypeError("the function of a write must not be async: it would write too late");
+      }
+    } catch (err) {
+      c.open = false;
+      this.#writing = false;
+      throw err;
+    }
+    c.open = false;
+    try {
+      // A read started before this write began never sees it.
+      if (this.#reads.size > 0) await Promise.allSettled([...this.#reads]);
+      const pruned = await this.#commit(c);
+      c.prunes.forEach((p, i) => p.done(pruned[i]));
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /** The statements of a write, apart from prunes and schedules, in order. */
+  #statements(c: Changes): Stmt[] {
+    const out: Stmt[] = [];
+    const rows = (list: Row[]) => [JSON.stringify(list)];
+    if (c.conductorId !== null) {
+      out.push({
+        sql: "INSERT INTO meta (key, value) VALUES ('conductor_id', $1)",
+        params: [c.conductorId],
+      });
+    }
+    if (c.jobs.length > 0) {
+      out.push({ sql: insertRows("jobs", JOB_COLS), params: rows(c.jobs.map(jobRow)) });
+    }
+    if (c.inserted.length > 0) {
+      out.push({ sql: insertRows("tasks", TASK_COLS), params: rows(c.inserted.map(taskRow)) });
+    }
+    if (c.saved.size > 0) {
+      // A task never changes job: job_id is left out of the update.
+      const set = TASK_COLS.map((x) => x[0]).filter((x) => x !== "id" && x !== "job_id")
+        .map((x) => `${x} = excluded.${x}`).join(", ");
+      out.push({
+        sql: insertRows("tasks", TASK_COLS, `ON CONFLICT (id) DO UPDATE SET ${set}`),
+        params: rows([...c.saved.values()].map(taskRow)),
+      });
+    }
+    if (c.attempts.length > 0) {
+      out.push({
+        sql: insertRows("attempts", ATTEMPT_COLS),
+        params: rows(c.attempts.map(attemptRow)),
+      });
+    }
+    const pairs: [string, string][] = [["id", "bigint"], ["at", "bigint"]];
+    if (c.finished.size > 0) {
+      out.push({
+        sql: `UPDATE jobs SET finished_at = v.at, final_aggregate = ${PG_FINAL_AGGREGATE_SQL}
+              FROM (${fromRows(pairs, 1)}) AS v WHERE jobs.id = v.id AND jobs.finished_at IS NULL`,
+        params: rows([...c.finished].map(([id, at]) => ({ id, at }))),
+      });
+    }
+    if (c.cancelled.size > 0) {
+      out.push({
+        sql: `UPDATE jobs SET cancelled_at = v.at FROM (${fromRows(pairs, 1)}) AS v
+              WHERE jobs.id = v.id AND jobs.cancelled_at IS NULL`,
+        params: rows([...c.cancelled].map(([id, at]) => ({ id, at }))),
+      });
+    }
+    if (c.players.size > 0) {
+      out.push({
+        sql: insertRows(
+          "players",
+          PLAYER_COLS,
+          `ON CONFLICT (name) DO UPDATE SET version = excluded.version, slots = excluded.slots,
+           scores = excluded.scores, address = excluded.address, last_seen = excluded.last_seen`,
+        ),
+        params: rows([...c.players.values()].map((p) => ({
+          name: p.name,
+          version: p.version,
+          slots: p.slots,
+          scores: JSON.stringify(p.scores),
+          address: p.address,
+          first_seen: p.lastSeen,
+          last_seen: p.lastSeen,
+        }))),
+      });
+    }
+    if (c.touched.size > 0) {
+      out.push({
+        sql: `UPDATE players SET last_seen = v.at
+              FROM (${fromRows([["name", "text"], ["at", "bigint"]], 1)}) AS v
+              WHERE players.name = v.name`,
+        params: rows([...c.touched].map(([name, at]) => ({ name, at }))),
+      });
+    }
+    for (const [name, at] of c.drained) {
+      out.push(
+        at === null ? { sql: "DELETE FROM drained_players WHERE name = $1", params: [name] } : {
+          sql:
+            "INSERT INTO drained_players (name, at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+          params: [name, at],
+        },
+      );
+    }
+    if (c.audit.length > 0) {
+      out.push({
+        sql: `INSERT INTO audit (id, at, who, auth, transport, from_addr, action, subject, job_id,
+                outcome, reason)
+              SELECT (SELECT COALESCE(MAX(id), 0) FROM audit) + ord, at, who, auth, transport,
+                from_addr, action, subject, job_id, outcome, reason
+              FROM (${fromRows(AUDIT_COLS, 1)}) AS v ORDER BY ord`,
+        params: rows(c.audit.map((a, i) => ({
+          ord: i + 1,
+          at: a.at,
+          who: a.who,
+          auth: a.auth,
+          transport: a.transport,
+          from_addr: a.from,
+          action: a.action,
+          subject: a.subject,
+          job_id: a.job_id,
+          outcome: a.outcome,
+          reason: a.reason,
+        }))),
+      });
+    }
+    for (const op of c.schedules) out.push(scheduleStmt(op));
+    return out;
+  }
+
+  async #commit(c: Changes): Promise<PruneCount[]> {
+    const stmts = this.#statements(c);
+    let client: PgClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw this.#failure("cannot write to conductor database", err);
+    }
+    let broken = false;
+    try {
+      await client.query("BEGIN");
+      if (this.#fence !== undefined) {
+        const r = await client.query(this.#fence);
+        if (r.rows.length === 0) {
+          throw new OrchError(
+            "unavailable",
+            `this conductor is no longer the leader: its fence on conductor database ${this.#shown} returned no row; nothing was written`,
+          );
+        }
+      }
+      for (const s of stmts) await client.query(s.sql, s.params);
+      const pruned: PruneCount[] = [];
+      for (const p of c.prunes) pruned.push(await prune(client, p.req));
+      await client.query("COMMIT");
+      return pruned;
+    } catch (err) {
+      broken = isConnectionError(err);
+      if (!broken) await client.query("ROLLBACK").catch(() => {});
+      throw this.#failure("cannot write to conductor database", err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** Runs `fn` on one snapshot of committed state. */
+  #read<T>(fn: (q: PgClient["query"]) => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(new Error(`conductor database ${this.#shown} is closed`));
+    }
+    const run = async () => {
+      let c: PgClient;
+      try {
+        c = await this.#pool.connect();
+      } catch (err) {
+        throw this.#failure("cannot read conductor database", err);
+      }
+      let broken = false;
+      try {
+        await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        const out = await fn((text, values) => c.query(text, values));
+        await c.query("COMMIT");
+        return out;
+      } catch (err) {
+        broken = isConnectionError(err);
+        if (!broken) await c.query("ROLLBACK").catch(() => {});
+        if (err instanceof RangeError) throw err;
+        throw this.#failure("cannot read conductor database", err);
+      } finally {
+        c.release(broken);
+      }
+    };
+    const p = run();
+    this.#reads.add(p);
+    const forget = () => this.#reads.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  load(): Promise<StoreSnapshot> {
+    return this.#read(async (q) => {
+      const meta = (await q("SELECT value FROM meta WHERE key = 'conductor_id'")).rows[0];
+      const ids = (await q(
+        `SELECT GREATEST((SELECT COALESCE(MAX(id), 0) FROM jobs),
+                  (SELECT COALESCE(MAX(value::bigint), 0) FROM meta WHERE key = 'max_job_id'))
+                  AS job,
+                GREATEST((SELECT COALESCE(MAX(id), 0) FROM tasks),
+                  (SELECT COALESCE(MAX(value::bigint), 0) FROM meta WHERE key = 'max_task_id'))
+                  AS task,
+                (SELECT MIN(seq) FROM tasks) AS low, (SELECT MAX(seq) FROM tasks) AS high`,
+      )).rows[0];
+      const tasks = (await q(
+        `SELECT ${TASK_COLS.map((x) => `t.${x[0]}`).join(", ")}
+         FROM jobs j JOIN tasks t ON t.job_id = j.id
+         WHERE j.finished_at IS NULL AND t.state IN ('queued', 'assigned', 'running')
+         ORDER BY t.seq, t.id`,
+      )).rows.map(taskOf);
+      const jobIds = [...new Set(tasks.map((t) => t.jobId))].sort((a, b) => a - b);
+      const jobs = (await q(
+        `SELECT ${JOB_COLS.map((x) => x[0]).join(", ")} FROM jobs
+         WHERE id = ANY($1::bigint[]) ORDER BY id`,
+        [jobIds],
+      )).rows.map(jobOf);
+      const finished = (await q(
+        `SELECT job_id, COUNT(*) FILTER (WHERE state = 'succeeded') AS succeeded, COUNT(*) AS n
+         FROM tasks WHERE job_id = ANY($1::bigint[])
+           AND state NOT IN ('queued', 'assigned', 'running')
+         GROUP BY job_id ORDER BY job_id`,
+        [jobIds],
+      )).rows.map((r) => ({
+        jobId: r.job_id as number,
+        succeeded: r.succeeded as number,
+        other: (r.n as number) - (r.succeeded as number),
+      }));
+      const nOf = jobs.filter((j) => j.rollout?.some != null).map((j) => j.id);
+      const byJob = new Map<number, string[]>();
+      if (nOf.length > 0) {
+        for (
+          const r of (await q(
+            `SELECT job_id, host FROM tasks
+             WHERE job_id = ANY($1::bigint[]) AND host IS NOT NULL
+               AND state NOT IN ('queued', 'assigned', 'running')
+             ORDER BY job_id, id`,
+            [nOf],
+          )).rows
+        ) {
+          const hosts = byJob.get(r.job_id as number) ?? [];
+          hosts.push(r.host as string);
+          byJob.set(r.job_id as number, hosts);
+        }
+      }
+      const done = (await q(
+        `SELECT id FROM jobs j WHERE finished_at IS NULL AND NOT EXISTS
+           (SELECT 1 FROM tasks t WHERE t.job_id = j.id
+              AND t.state IN ('queued', 'assigned', 'running'))
+         ORDER BY id`,
+      )).rows;
+      const players = (await q(
+        `SELECT ${PLAYER_COLS.map((x) => x[0]).join(", ")} FROM players ORDER BY name COLLATE "C"`,
+      )).rows.map((r) => ({
+        name: r.name as string,
+        version: r.version as string,
+        slots: r.slots as number,
+        scores: JSON.parse(r.scores as string),
+        address: r.address as string | null,
+        lastSeen: r.last_seen as number,
+      }));
+      const drained = (await q('SELECT name FROM drained_players ORDER BY name COLLATE "C"'))
+        .rows.map((r) => r.name as string);
+      return {
+        conductorId: meta ? (meta.value as string) : null,
+        maxJobId: ids.job as number,
+        maxTaskId: ids.task as number,
+        seqLow: (ids.low as number | null) ?? 0,
+        seqHigh: (ids.high as number | null) ?? 0,
+        jobs,
+        tasks,
+        finishedHosts: [...byJob].map(([jobId, hosts]) => ({ jobId, hosts })),
+        finished,
+        unfinishedDoneJobs: done.map((r) => r.id as number),
+        players,
+        drained,
+      };
+    });
+  }
+
+  jobIdByRequest(requestId: string): Promise<number | undefined> {
+    return this.#read(async (q) => {
+      const r = (await q("SELECT id FROM jobs WHERE request_id = $1", [requestId])).rows[0];
+      return r ? (r.id as number) : undefined;
+    });
+  }
+
+  jobByRequest(requestId: string): Promise<RequestRecord | undefined> {
+    return this.#read(async (q) => {
+      const r = (await q(
+        "SELECT id, submitted_by, request_digest FROM jobs WHERE request_id = $1",
+        [requestId],
+      )).rows[0];
+      if (!r) return undefined;
+      return {
+        id: r.id as number,
+        submittedBy: r.submitted_by as string,
+        digest: r.request_digest as string | null,
+      };
+    });
+  }
+
+  job(id: number): Promise<JobView | undefined> {
+    return this.#read(async (q) => {
+      const head = (col: string) =>
+        `(SELECT COALESCE(jsonb_agg(e.value ORDER BY e.ord), '[]'::jsonb)::text
+          FROM jsonb_array_elements(${col}::jsonb) WITH ORDINALITY AS e(value, ord)
+          WHERE e.ord <= ${MAX_VIEW_TARGETS})`;
+      const j = (await q(
+        `SELECT id, score, scope, target_count, params, secrets, submitted_at, submitted_by, caller,
+                finished_at, timeout_ms, deadline, retries, cancelled_at, rollout, schedule,
+                ${head("jobs.targets")} AS targets_head,
+                CASE WHEN jobs.asked IS NULL THEN NULL ELSE ${head("jobs.asked")} END AS asked_head
+         FROM jobs WHERE id = $1 AND pruning IS NULL`,
+        [id],
+      )).rows[0];
+      if (!j) return undefined;
+      const rollout = rolloutCol(j.rollout);
+      const counts: Partial<Record<TaskState, number>> = {};
+      let total = 0;
+      for (
+        const c of (await q(
+          "SELECT state, COUNT(*) AS n FROM tasks WHERE job_id = $1 GROUP BY state",
+          [id],
+        )).rows
+      ) {
+        counts[c.state as TaskState] = c.n as number;
+        total += c.n as number;
+      }
+      return {
+        id: j.id as number,
+        score: j.score as string,
+        scope: j.scope as Scope,
+        asked: JSON.parse((j.asked_head ?? j.targets_head) as string),
+        targets: JSON.parse(j.targets_head as string),
+        target_count: j.target_count as number,
+        params: shownParams(j.params as string),
+        secret: j.secrets === null ? [] : Object.keys(JSON.parse(j.secrets as string)),
+        submitted_at: j.submitted_at as number,
+        submitted_by: j.submitted_by as string,
+        caller: JSON.parse(j.caller as string) as Caller,
+        finished_at: j.finished_at as number | null,
+        timeout_ms: j.timeout_ms as number | null,
+        deadline: j.deadline as number | null,
+        retries: j.retries as number,
+        cancelled_at: j.cancelled_at as number | null,
+        schedule: j.schedule as string | null,
+        aggregate: aggregateOfCounts(counts, rollout?.quorum ?? null),
+        counts,
+        task_count: total,
+        rollout_settings: rollout,
+        rollout: rolloutProgress(rollout, counts, total),
+        offline: 0,
+      };
+    });
+  }
+
+  tasks(jobId: number, query: TaskQuery): Promise<TaskPage | undefined> {
+    try {
+      checkTaskQuery(query);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#read(async (q) => {
+      if (
+        (await q("SELECT 1 FROM jobs WHERE id = $1 AND pruning IS NULL", [jobId])).rows.length === 0
+      ) {
+        return undefined;
+      }
+      let where = "job_id = $1";
+      const args: unknown[] = [jobId];
+      if (query.state !== undefined) {
+        args.push(query.state);
+        where += ` AND state = $${args.length}`;
+      }
+      if (query.host !== undefined) {
+        args.push(query.host);
+        where += ` AND host = $${args.length}`;
+      }
+      const total = (await q(`SELECT COUNT(*) AS n FROM tasks WHERE ${where}`, args)).rows[0]
+        .n as number;
+      const cols = query.output ? TASK_COLS.map((x) => x[0]) : TASK_VIEW_COLS;
+      const rows = (await q(
+        `SELECT ${cols.join(", ")} FROM tasks WHERE ${where} ORDER BY id
+         LIMIT $${args.length + 1} OFFSET $${args.length + 2}`,
+        [...args, query.limit, (query.page - 1) * query.limit],
+      )).rows.map(taskOf);
+      let items: (TaskView | TaskDetail)[];
+      if (query.output) {
+        const history = new Map<number, AttemptRow[]>();
+        if (rows.length > 0) {
+          for (
+            const r of (await q(
+              `SELECT ${ATTEMPT_COLS.map((x) => x[0]).join(", ")} FROM attempts
+               WHERE task_id = ANY($1::bigint[]) ORDER BY task_id, attempt`,
+              [rows.map((t) => t.id)],
+            )).rows
+          ) {
+            const a = attemptOf(r);
+            const list = history.get(a.taskId);
+            if (list) list.push(a);
+            else history.set(a.taskId, [a]);
+          }
+        }
+        items = rows.map((t) => taskDetail(t, history.get(t.id) ?? []));
+      } else {
+        items = rows.map(taskView);
+      }
+      return { job_id: jobId, total, page: query.page, limit: query.limit, tasks: items };
+    });
+  }
+
+  task(jobId: number, taskId: number): Promise<TaskDetail | undefined> {
+    return this.#read(async (q) => {
+      const r = (await q(
+        `SELECT ${TASK_COLS.map((x) => x[0]).join(", ")} FROM tasks
+         WHERE id = $1 AND job_id = (SELECT id FROM jobs WHERE id = $2 AND pruning IS NULL)`,
+        [taskId, jobId],
+      )).rows[0];
+      if (!r) return undefined;
+      const history = (await q(
+        `SELECT ${ATTEMPT_COLS.map((x) => x[0]).join(", ")} FROM attempts WHERE task_id = $1
+         ORDER BY attempt`,
+        [taskId],
+      )).rows.map(attemptOf);
+      return taskDetail(taskOf(r), history);
+    });
+  }
+
+  jobs(query: JobQuery): Promise<JobSummary[]> {
+    try {
+      checkJobQuery(query);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#read((q) => {
+      // Arguments: $1 the id bound, then the filters, then the limit.
+      let where = "";
+      const args: unknown[] = [];
+      const arg = (v: unknown) => {
+        args.push(v);
+        return `$${args.length + 1}`;
+      };
+      if (query.score !== undefined) where += ` AND score = ${arg(query.score)}`;
+      if (query.submittedBy !== undefined) where += ` AND submitted_by = ${arg(query.submittedBy)}`;
+      if (query.since !== undefined) where += ` AND submitted_at >= ${arg(query.since)}`;
+      if (query.until !== undefined) where += ` AND submitted_at < ${arg(query.until)}`;
+      const { limit, before, state } = query;
+      const page = (w: string, a: unknown[], agg?: Aggregate) =>
+        this.#jobPage(q, w, a, limit, before, agg);
+      switch (state) {
+        case undefined:
+          return page(where, args);
+        case "open":
+          return page(`${where} AND finished_at IS NULL`, args);
+        case "finished":
+          return page(`${where} AND finished_at IS NOT NULL`, args);
+        case "pending":
+        case "running":
+          return page(`${where} AND finished_at IS NULL`, args, state);
+        case "partial": {
+          const w = `${where} AND final_aggregate = ${arg(state)}`;
+          return page(w, args);
+        }
+        case "success":
+        case "failure": {
+          const open = `${where} AND finished_at IS NULL
+            AND (rollout::jsonb ->> 'quorum') IS NOT NULL`;
+          const openArgs = [...args];
+          const doneWhere = `${where} AND final_aggregate = ${arg(state)}`;
+          return (async () => {
+            const done = await page(doneWhere, args);
+            const opened = await page(open, openArgs, state);
+            return [...done, ...opened].sort((a, b) => b.id - a.id).slice(0, limit);
+          })();
+        }
+      }
+    });
+  }
+
+  async #jobPage(
+    q: PgClient["query"],
+    where: string,
+    args: unknown[],
+    limit: number,
+    before: number | undefined,
+    aggregate?: Aggregate,
+  ): Promise<JobSummary[]> {
+    const found: JobSummary[] = [];
+    let below = before ?? Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const jobs = (await q(
+        `SELECT id, score, scope, target_count, submitted_at, submitted_by, finished_at, rollout
+         FROM jobs WHERE id < $1 AND pruning IS NULL${where}
+         ORDER BY id DESC LIMIT $${args.length + 2}`,
+        [below, ...args, limit],
+      )).rows;
+      for (const j of await this.#summaries(q, jobs)) {
+        if (aggregate === undefined || j.aggregate === aggregate) found.push(j);
+      }
+      if (aggregate === undefined || found.length >= limit || jobs.length < limit) {
+        return found.slice(0, limit);
+      }
+      below = jobs[jobs.length - 1].id as number;
+    }
+  }
+
+  async #summaries(q: PgClient["query"], jobs: Row[]): Promise<JobSummary[]> {
+    if (jobs.length === 0) return [];
+    const byJob = new Map<number, Partial<Record<TaskState, number>>>();
+    for (
+      const c of (await q(
+        `SELECT job_id, state, COUNT(*) AS n FROM tasks
+         WHERE job_id = ANY($1::bigint[]) GROUP BY job_id, state`,
+        [jobs.map((j) => j.id)],
+      )).rows
+    ) {
+      const m = byJob.get(c.job_id as number) ?? {};
+      m[c.state as TaskState] = c.n as number;
+      byJob.set(c.job_id as number, m);
+    }
+    return jobs.map((j) => {
+      const counts = byJob.get(j.id as number) ?? {};
+      return {
+        id: j.id as number,
+        score: j.score as string,
+        scope: j.scope as Scope,
+        targets: j.target_count as number,
+        submitted_at: j.submitted_at as number,
+        submitted_by: j.submitted_by as string,
+        finished_at: j.finished_at as number | null,
+        aggregate: aggregateOfCounts(counts, rolloutCol(j.rollout)?.quorum ?? null),
+        counts,
+        offline: 0,
+      };
+    });
+  }
+
+  jobAccess(id: number): Promise<JobAccess | undefined> {
+    return this.#read(async (q) => {
+      const r = (await q(
+        "SELECT score, targets, submitted_by FROM jobs WHERE id = $1 AND pruning IS NULL",
+        [id],
+      )).rows[0];
+      if (!r) return undefined;
+      return {
+        score: r.score as string,
+        targets: JSON.parse(r.targets as string),
+        submittedBy: r.submitted_by as string,
+      };
+    });
+  }
+
+  audit(query: AuditQuery): Promise<AuditRecord[]> {
+    try {
+      checkAuditQuery(query);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#read(async (q) => {
+      const args: unknown[] = [query.before ?? Number.MAX_SAFE_INTEGER, query.since ?? 0];
+      let where = "id < $1 AND at >= $2";
+      if (query.who !== undefined) {
+        args.push(query.who);
+        where += ` AND who = $${args.length}`;
+      }
+      args.push(query.limit);
+      const rows = (await q(
+        `SELECT id, at, who, auth, transport, from_addr, action, subject, job_id, outcome, reason
+         FROM audit WHERE ${where} ORDER BY id DESC LIMIT $${args.length}`,
+        args,
+      )).rows;
+      return rows.map((r) => ({
+        id: r.id as number,
+        at: r.at as number,
+        who: r.who as string,
+        auth: r.auth as string,
+        transport: r.transport as string,
+        from: r.from_addr as string,
+        action: r.action as AuditAction,
+        subject: r.subject as string,
+        job_id: r.job_id as number | null,
+        outcome: r.outcome as "allowed" | "refused",
+        reason: r.reason as string | null,
+      }));
+    });
+  }
+
+  schedules(): Promise<ScheduleRecord[]> {
+    return this.#read(async (q) =>
+      (await q('SELECT * FROM schedules ORDER BY name COLLATE "C"')).rows.map(scheduleOf)
+    );
+  }
+
+  prunable(before: number): Promise<{ jobs: number; tasks: number }> {
+    return this.#read(async (q) => {
+      const r = (await q(
+        `SELECT COUNT(*) AS jobs, COALESCE(SUM(
+                  (SELECT COUNT(*) FROM tasks WHERE tasks.job_id = jobs.id)), 0)::bigint AS tasks
+         FROM jobs WHERE finished_at < $1 OR pruning IS NOT NULL`,
+        [before],
+      )).rows[0];
+      return { jobs: r.jobs as number, tasks: r.tasks as number };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#reads]);
+    await this.#pool.end();
+  }
+}
+
+function scheduleStmt(op: ScheduleOp): Stmt {
+  switch (op.op) {
+    case "add": {
+      const s = op.schedule;
+      return {
+        sql: `INSERT INTO schedules (name, spec, policy, job, owner, owner_groups, created_at,
+                last_due, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        params: [
+          s.name,
+          JSON.stringify(s.spec),
+          s.policy,
+          JSON.stringify(s.job),
+          JSON.stringify(s.owner),
+          JSON.stringify(s.ownerGroups),
+          s.createdAt,
+          s.lastDue,
+          s.enabled,
+        ],
+      };
+    }
+    case "remove":
+      return { sql: "DELETE FROM schedules WHERE name = $1", params: [op.name] };
+    case "due":
+      return {
+        sql: "UPDATE schedules SET last_due = $1 WHERE name = $2",
+        params: [op.lastDue, op.name],
+      };
+  }
+}
+
+/**
+ * Removes up to `req.maxRows` rows of finished jobs (oldest first; jobs
+ * marked as being pruned before any other) and then of old audit records,
+ * as the SQLite store does.
+ */
+async function prune(c: PgClient, req: PruneRequest): Promise<PruneCount> {
+  const count: PruneCount = { jobs: 0, tasks: 0, audit: 0, more: false };
+  let budget = req.maxRows;
+  const marked = (await c.query(
+    "SELECT id FROM jobs WHERE pruning IS NOT NULL ORDER BY id LIMIT $1",
+    [budget],
+  )).rows.map((r) => r.id as number);
+  const old = (await c.query(
+    `SELECT id FROM jobs WHERE finished_at < $1 AND pruning IS NULL
+     ORDER BY finished_at, id LIMIT $2`,
+    [req.before, budget],
+  )).rows.map((r) => r.id as number);
+  if (marked.length > 0 || old.length > 0) {
+    // Ids are never used twice: the highest ever used outlive the jobs and tasks that had them.
+    await c.query(
+      `INSERT INTO meta (key, value)
+       VALUES ('max_job_id', (SELECT COALESCE(MAX(id), 0) FROM jobs)::text),
+              ('max_task_id', (SELECT COALESCE(MAX(id), 0) FROM tasks)::text)
+       ON CONFLICT (key) DO UPDATE
+         SET value = GREATEST(meta.value::bigint, excluded.value::bigint)::text`,
+    );
+  }
+  for (const id of [...marked, ...old]) {
+    if (budget <= 0) break;
+    const n = (await c.query(
+      `SELECT (SELECT COUNT(*) FROM tasks WHERE job_id = $1) AS tasks,
+              (SELECT COUNT(*) FROM attempts
+               WHERE task_id IN (SELECT id FROM tasks WHERE job_id = $1)) AS attempts`,
+      [id],
+    )).rows[0];
+    const rows = 1 + (n.tasks as number) + (n.attempts as number);
+    if (rows <= budget) {
+      await c.query(
+        "DELETE FROM attempts WHERE task_id IN (SELECT id FROM tasks WHERE job_id = $1)",
+        [id],
+      );
+      await c.query("DELETE FROM tasks WHERE job_id = $1", [id]);
+      await c.query("DELETE FROM jobs WHERE id = $1", [id]);
+      budget -= rows;
+      count.jobs++;
+      count.tasks += n.tasks as number;
+      continue;
+    }
+    // Too big for what is left: it disappears from views now and goes over several prunes.
+    await c.query(
+      "UPDATE jobs SET pruning = true, request_id = NULL WHERE id = $1 AND pruning IS NULL",
+      [id],
+    );
+    const ids: number[] = [];
+    let used = 0;
+    for (
+      const r of (await c.query(
+        `SELECT id, (SELECT COUNT(*) FROM attempts WHERE task_id = tasks.id) AS n
+         FROM tasks WHERE job_id = $1 ORDER BY id LIMIT $2`,
+        [id, budget],
+      )).rows
+    ) {
+      const cost = 1 + (r.n as number);
+      if (used + cost > budget && !(ids.length === 0 && budget === req.maxRows)) break;
+      ids.push(r.id as number);
+      used += cost;
+    }
+    await c.query("DELETE FROM attempts WHERE task_id = ANY($1::bigint[])", [ids]);
+    await c.query("DELETE FROM tasks WHERE id = ANY($1::bigint[])", [ids]);
+    count.tasks += ids.length;
+    budget = 0;
+  }
+  if (budget > 0 && req.auditBefore !== null) {
+    const r = await c.query(
+      `DELETE FROM audit WHERE id IN (
+         SELECT id FROM audit WHERE at < $1 ORDER BY at, id LIMIT $2)`,
+      [req.auditBefore, budget],
+    );
+    count.audit = r.rowCount ?? 0;
+    budget -= count.audit;
+  }
+  count.more = budget <= 0;
+  return count;
+}
