@@ -85,7 +85,8 @@ export async function main(args: string[]): Promise<number> {
       err(`orch: ${safe(oe.message)}`);
       if (oe.hint) err(`hint: ${safe(oe.hint)}`);
       if (oe.code === "finished") return EXIT.finished;
-      return oe.code === "unavailable" ? EXIT.unavailable : EXIT.usage;
+      // Only standbys answered: no conductor that serves could be reached.
+      return oe.code === "unavailable" || oe.code === "not_leader" ? EXIT.unavailable : EXIT.usage;
     }
     err(`orch: internal error: ${safe(errorMessage(e))}`);
     if (e instanceof Error && e.stack) err(e.stack);

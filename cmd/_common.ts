@@ -105,8 +105,9 @@ export function addAudienceFlags(cmd: CommandUnknownOpts): void {
       "the conductor's audience socket (env ORCH_SOCKET; default /run/orchestra/audience.sock)",
     )
     .option(
-      "--conductor <host:port>",
-      "reach the conductor over HTTPS instead (env ORCH_CONDUCTOR; port 2259 when left out)",
+      "--conductor <host:port,...>",
+      "reach the conductor over HTTPS instead (env ORCH_CONDUCTOR; port 2259 when left out); " +
+        "several, separated by commas, are tried in order",
     )
     .option(
       "--conductor-name <name>",
@@ -123,6 +124,9 @@ export function addAudienceFlags(cmd: CommandUnknownOpts): void {
     );
 }
 
+/** Most conductors `--conductor` may list. */
+const MAX_CONDUCTORS = 16;
+
 /** A client for the conductor the audience flags (or their environment variables) name. */
 export async function clientFromFlags(opts: Record<string, unknown>): Promise<AudienceClient> {
   const pick = (flag: string, env: string, def: string) =>
@@ -131,10 +135,20 @@ export async function clientFromFlags(opts: Record<string, unknown>): Promise<Au
     ? opts.conductor
     : Deno.env.get("ORCH_CONDUCTOR");
   if (conductor && typeof opts.socket !== "string") {
-    const addr = parseAddress(conductor, 2259);
-    if (!addr || addr.host === "0.0.0.0") {
-      throw new OrchError("usage", `--conductor ${JSON.stringify(conductor)} is not host:port`);
+    const parts = conductor.split(",");
+    if (parts.length > MAX_CONDUCTORS) {
+      throw new OrchError(
+        "usage",
+        `--conductor names ${parts.length} conductors; at most ${MAX_CONDUCTORS} are tried`,
+      );
     }
+    const addrs = parts.map((part) => {
+      const addr = parseAddress(part, 2259);
+      if (!addr || addr.host === "0.0.0.0") {
+        throw new OrchError("usage", `--conductor ${JSON.stringify(part)} is not host:port`);
+      }
+      return addr;
+    });
     const tls = await loadTlsMaterial(
       {
         ca: pick("ca", "ORCH_CA", "/etc/orchestra/ca.crt"),
@@ -144,8 +158,9 @@ export async function clientFromFlags(opts: Record<string, unknown>): Promise<Au
       "audience",
       new Date(),
     );
-    const expectName = typeof opts.conductorName === "string" ? opts.conductorName : addr.host;
-    return new AudienceClient({ kind: "https", host: addr.host, port: addr.port, tls, expectName });
+    const name = typeof opts.conductorName === "string" ? opts.conductorName : null;
+    const [first, ...others] = addrs.map((a) => ({ ...a, expectName: name ?? a.host }));
+    return new AudienceClient({ kind: "https", ...first, tls, others });
   }
   return new AudienceClient({
     kind: "socket",

@@ -33,10 +33,10 @@ export function playerCommand(): CommandUnknownOpts {
     const config = await configFromFlags(playerKeys, opts, PLAYER_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
     checkMetricsListen(config.metrics_listen, config.metrics_listen_public);
-    if (config.conductor === null) {
+    if (config.conductor.length === 0) {
       throw new OrchError(
         "config",
-        "no conductor address: set conductor in the config file or pass --conductor HOST:PORT",
+        "no conductor address: set conductor in the config file or pass --conductor HOST:PORT[,...]",
       );
     }
     const name = config.name || Deno.hostname().toLowerCase();
@@ -73,8 +73,8 @@ export function playerCommand(): CommandUnknownOpts {
     try {
       player = await startPlayer({
         name,
-        conductor: config.conductor,
-        conductorName: config.conductor_name || config.conductor.host,
+        conductors: config.conductor,
+        conductorName: config.conductor_name,
         tls,
         scoresDir: config.scores_dir,
         journal,

@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   protocol: 400,
   /** The conductor or another needed service cannot be reached. */
   unavailable: 503,
+  /** This conductor is a standby; the leader (named when known) serves the request. */
+  not_leader: 503,
   /** Waiting ran out of time. */
   timeout: 504,
   /** Something that should not happen did. */
@@ -63,6 +65,26 @@ export class OrchError extends Error {
     this.name = "OrchError";
     this.code = code;
     if (options?.hint !== undefined) this.hint = options.hint;
+  }
+}
+
+/**
+ * A conductor answered that it is not the leader (a standby of several
+ * conductors on one database); `leader` is the leader's address, host:port,
+ * when that conductor knows it.
+ */
+export class NotLeaderError extends OrchError {
+  /** The leader's address (host:port), or null when not known. */
+  readonly leader: string | null;
+
+  constructor(
+    message: string,
+    leader: string | null,
+    options?: { cause?: unknown; hint?: string },
+  ) {
+    super("not_leader", message, options);
+    this.name = "NotLeaderError";
+    this.leader = leader;
   }
 }
 

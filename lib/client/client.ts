@@ -8,7 +8,7 @@
 
 import http from "node:http";
 import https from "node:https";
-import { errorMessage, OrchError } from "../errors.ts";
+import { errorMessage, NotLeaderError, OrchError } from "../errors.ts";
 import {
   API_PREFIX,
   type AuditRecord,
@@ -21,6 +21,7 @@ import {
   type JobView,
   MAX_TASK_PAGE,
   MAX_TASK_PAGE_OUTPUT,
+  parseConductorAddress,
   type PlayerView,
   type PruneResponse,
   type ScheduleRequest,
@@ -36,10 +37,28 @@ import { makeLocalProof } from "./local_proof.ts";
 import { type AudienceEvent, decodeEvent } from "./events.ts";
 import { SseParser } from "./sse.ts";
 
-/** Where the conductor's API is. */
+/** A conductor's HTTPS address and the name its certificate must hold. */
+export interface HttpsConductor {
+  host: string;
+  port: number;
+  expectName: string;
+}
+
+/**
+ * Where the conductor's API is. Over HTTPS, `others` are further conductors
+ * (of one deployment, sharing one database) tried in order when the one in
+ * use cannot be reached or answers that it is not the leader.
+ */
 export type Endpoint =
   | { kind: "socket"; path: string }
-  | { kind: "https"; host: string; port: number; tls: TlsMaterial; expectName: string };
+  | {
+    kind: "https";
+    host: string;
+    port: number;
+    tls: TlsMaterial;
+    expectName: string;
+    others?: readonly HttpsConductor[];
+  };
 
 /** Largest answer the client reads. */
 const MAX_ANSWER = 64 << 20;
@@ -90,6 +109,9 @@ export type AnswerCheck = (answer: Answer) => void;
 
 /** A client of one conductor. */
 export class AudienceClient {
+  /** Index of the HTTPS conductor in use (0: the endpoint's own). */
+  #at = 0;
+
   /**
    * @param endpoint Where the conductor is.
    * @param check Told of every answer (see {@linkcode AnswerCheck}); none by default.
@@ -99,7 +121,52 @@ export class AudienceClient {
   /** Where the client talks to, for messages. */
   get where(): string {
     const e = this.endpoint;
-    return e.kind === "socket" ? e.path : `https://${e.host}:${e.port}`;
+    if (e.kind === "socket") return e.path;
+    const c = this.#conductors()[this.#at];
+    return `https://${c.host.includes(":") ? `[${c.host}]` : c.host}:${c.port}`;
+  }
+
+  /** The HTTPS conductors in the order they are tried; none over the socket. */
+  #conductors(): HttpsConductor[] {
+    const e = this.endpoint;
+    if (e.kind === "socket") return [];
+    return [{ host: e.host, port: e.port, expectName: e.expectName }, ...(e.others ?? [])];
+  }
+
+  /**
+   * After `err` from the conductor in use: when another conductor may serve
+   * (the error is `unavailable` or `not_leader`, and there is another), moves
+   * to it and says true. The next is the leader a `not_leader` answer names
+   * when it is one of the list, else the following one; one in `tried` is
+   * not chosen again (the caller has had its answer).
+   */
+  #moveOn(err: unknown, tried: ReadonlySet<number> = new Set()): boolean {
+    if (!(err instanceof OrchError)) return false;
+    if (err.code !== "unavailable" && err.code !== "not_leader") return false;
+    const list = this.#conductors();
+    if (list.length < 2) return false;
+    const leader = err instanceof NotLeaderError && err.leader !== null
+      ? parseConductorAddress(err.leader)
+      : null;
+    const named = leader === null
+      ? -1
+      : list.findIndex((c) =>
+        c.port === leader.port && c.host.toLowerCase() === leader.host.toLowerCase()
+      );
+    if (named >= 0 && !tried.has(named)) {
+      this.#at = named;
+      return true;
+    }
+    for (let step = 1; step < list.length; step++) {
+      const i = (this.#at + step) % list.length;
+      if (!tried.has(i)) {
+        this.#at = i;
+        return true;
+      }
+    }
+    // Every one was tried: start the next attempt with the following one.
+    this.#at = (this.#at + 1) % list.length;
+    return false;
   }
 
   /**
@@ -272,7 +339,8 @@ export class AudienceClient {
         } catch (err) {
           if (stop.signal.aborted) return;
           const e = err instanceof OrchError ? err : this.#unavailable(err);
-          if (e.code !== "unavailable") throw e;
+          if (e.code !== "unavailable" && e.code !== "not_leader") throw e;
+          this.#moveOn(e);
           opts.onRetry?.(e);
         } finally {
           clearTimeout(idleTimer);
@@ -378,9 +446,9 @@ export class AudienceClient {
       try {
         return await call();
       } catch (err) {
-        if (!(err instanceof OrchError) || err.code !== "unavailable" || Date.now() >= deadline) {
-          throw err;
-        }
+        const retry = err instanceof OrchError &&
+          (err.code === "unavailable" || err.code === "not_leader");
+        if (!retry || Date.now() >= deadline) throw err;
         onRetry?.(err);
         await new Promise((r) =>
           setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())))
@@ -454,9 +522,25 @@ export class AudienceClient {
     }).id;
   }
 
+  /**
+   * One request; over HTTPS with several conductors, tried on each in turn
+   * (at most once each) while they cannot be reached or are not the leader.
+   * The same body goes to each: a submit keeps its request id.
+   */
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {
     const e = this.endpoint;
-    const proof = e.kind === "socket" ? await makeLocalProof(e.path) : null;
+    if (e.kind === "https") {
+      const tried = new Set<number>();
+      for (;;) {
+        tried.add(this.#at);
+        try {
+          return await this.#send(method, path, body, undefined);
+        } catch (err) {
+          if (!this.#moveOn(err, tried)) throw err;
+        }
+      }
+    }
+    const proof = await makeLocalProof(e.path);
     try {
       return await this.#send(method, path, body, proof?.header);
     } finally {
@@ -525,14 +609,14 @@ export class AudienceClient {
     onResponse: (res: http.IncomingMessage) => void,
   ): http.ClientRequest {
     const e = this.endpoint;
-    return e.kind === "socket"
-      ? http.request({ ...options, socketPath: e.path }, onResponse)
-      : https.request({
-        ...options,
-        host: e.host,
-        port: e.port,
-        ...clientTlsOptions(e.tls, e.expectName, "conductor"),
-      }, onResponse);
+    if (e.kind === "socket") return http.request({ ...options, socketPath: e.path }, onResponse);
+    const c = this.#conductors()[this.#at];
+    return https.request({
+      ...options,
+      host: c.host,
+      port: c.port,
+      ...clientTlsOptions(e.tls, c.expectName, "conductor"),
+    }, onResponse);
   }
 
   #unavailable(err: unknown): OrchError {

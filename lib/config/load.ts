@@ -7,7 +7,7 @@
  */
 
 import { dirname, resolve } from "node:path";
-import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { OrchError } from "../errors.ts";
 import type { Spec, Values } from "./spec.ts";
 
@@ -91,13 +91,22 @@ export function parseConfigText(spec: Spec, text: string, file: string): Record<
       );
     }
     const valueNode = pair.value;
-    const raw = isScalar(valueNode) ? valueNode.value : valueNode === null ? null : valueNode;
+    // A key that takes a list gets a YAML sequence of single values as an array.
+    const list = k.list && isSeq(valueNode) && valueNode.items.every((i) => isScalar(i))
+      ? valueNode.items.map((i) => (i as { value: unknown }).value)
+      : undefined;
+    const raw = list ??
+      (isScalar(valueNode) ? valueNode.value : valueNode === null ? null : valueNode);
     // A number's notation matters to some keys (0o660); a quoted value is its text already.
     const source = isScalar(valueNode) && typeof raw === "number" && valueNode.range
       ? text.slice(valueNode.range[0], valueNode.range[1])
       : undefined;
     try {
-      if (!isScalar(valueNode) && valueNode !== null) throw new Error("expected a single value");
+      if (!isScalar(valueNode) && valueNode !== null && !list) {
+        throw new Error(
+          k.list ? "expected a value or a list of values" : "expected a single value",
+        );
+      }
       const v = k.parse(raw, source);
       out[key] = k.isPath && typeof v === "string" && v !== "" ? resolve(base, v) : v;
     } catch (err) {

@@ -6,7 +6,18 @@
 
 import { LOG_LEVELS } from "../log.ts";
 import { LIMITS } from "../protocol/names.ts";
-import { address, bool, duration, hostName, int, oneOf, path, size, str } from "./spec.ts";
+import {
+  address,
+  addressList,
+  bool,
+  duration,
+  hostName,
+  int,
+  oneOf,
+  path,
+  size,
+  str,
+} from "./spec.ts";
 
 /** Where the player looks for its config file when `--config` is not given. */
 export const PLAYER_CONFIG_PATH = "/etc/orchestra/player.yaml";
@@ -17,10 +28,13 @@ export const playerKeys = {
     "",
     "This player's name (default: the host name); must be in its certificate and the players file.",
   ),
-  conductor: address(null, 2258, "The conductor's address, host:port (port 2258 when left out)."),
+  conductor: addressList(
+    2258,
+    "The conductors' addresses, host:port (port 2258 when left out), tried in order: a YAML list or A,B,C.",
+  ),
   conductor_name: str(
     "",
-    "Name the conductor's certificate must hold (default: the host part of conductor).",
+    "Name every conductor's certificate must hold (default: the host part of each address).",
     { allowEmpty: true },
   ),
   ca: path("/etc/orchestra/ca.crt", "The deployment CA certificate."),

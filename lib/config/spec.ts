@@ -20,6 +20,8 @@ export interface Key<T> {
   placeholder: string;
   /** Relative paths in a config file are taken from the file's folder. */
   isPath?: boolean;
+  /** A config file may give it a YAML list of values (`parse` gets them as an array). */
+  list?: boolean;
   /**
    * Turns a YAML value or a flag's text into a value; throws an `Error`
    * saying what is wrong. `source` is the value as written in the file, for
@@ -96,6 +98,40 @@ export function address(
       const parsed = parseAddress(v, defaultPort);
       if (!parsed) bad(v, `an address (host:port${opts.allowOff ? `, or "off"` : ""})`);
       return parsed;
+    },
+  };
+}
+
+/**
+ * A list of `host:port` addresses, tried in order: a YAML list, or one string
+ * of addresses separated by commas (as a flag gives it). At least one, at
+ * most `max`; none repeated; a host must be named (no bare `:port`).
+ */
+export function addressList(defaultPort: number, doc: string, max = 16): Key<Address[]> {
+  return {
+    doc,
+    default: [],
+    placeholder: "<host:port,...>",
+    list: true,
+    parse(v) {
+      const items = typeof v === "string" ? v.split(",") : v;
+      if (!Array.isArray(items)) bad(v, "a list of addresses (host:port)");
+      if (items.length === 0) throw new Error("the list is empty: give at least one host:port");
+      if (items.length > max) throw new Error(`${items.length} addresses are more than ${max}`);
+      const out: Address[] = [];
+      for (const [i, item] of items.entries()) {
+        const parsed = typeof item === "string" && !item.trim().startsWith(":")
+          ? parseAddress(item, defaultPort)
+          : undefined;
+        if (!parsed) {
+          bad(item, `an address (host:port)${items.length > 1 ? `, at entry ${i + 1}` : ""}`);
+        }
+        if (out.some((a) => a.host === parsed.host && a.port === parsed.port)) {
+          throw new Error(`${formatAddress(parsed)} is listed twice`);
+        }
+        out.push(parsed);
+      }
+      return out;
     },
   };
 }

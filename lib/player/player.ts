@@ -1,16 +1,18 @@
 /**
  * The player: connects out to the conductor over mutual TLS, announces its
  * scores and its journal, runs what it is assigned, and delivers each
- * result until the conductor acknowledges it. It reconnects on its own,
- * with capped exponential backoff and jitter, whenever the conductor goes
- * away.
+ * result until the conductor acknowledges it. It reconnects on its own
+ * whenever the conductor goes away: given several conductors, it dials them
+ * in order, moving to the next on a failure, a disconnect or a "not the
+ * leader" refusal (straight to the leader that refusal names), and waits a
+ * capped, jittered, exponentially growing time after each full round.
  *
  * @module
  */
 
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Address } from "../config/mod.ts";
+import { type Address, formatAddress } from "../config/mod.ts";
 import {
   accountProblem,
   closeInheritedFds,
@@ -29,6 +31,7 @@ import {
   formatRange,
   LIMITS,
   ORCH_VERSION,
+  parseConductorAddress,
   type PlayerMessage,
   PROTOCOL_MINOR,
   PROTOCOL_RANGE,
@@ -54,8 +57,9 @@ const LIVE_FLUSH_MS = 200;
 /** What a player needs; configuration is adapted to this at the edge. */
 export interface PlayerOptions {
   name: string;
-  conductor: Address;
-  /** The name the conductor's certificate must hold. */
+  /** The conductors' addresses, dialled in order (at least one). */
+  conductors: readonly Address[];
+  /** The name every conductor's certificate must hold; "" for the host of each address dialled. */
   conductorName: string;
   tls: TlsMaterial;
   scoresDir: string;
@@ -79,6 +83,17 @@ export interface PlayerOptions {
 
 type Link = Peer<ConductorMessage, PlayerMessage>;
 
+/** How one connection to a conductor ended. */
+type SessionEnd =
+  /** It could not be made (connection or TLS refused, timed out). */
+  | { kind: "unreachable"; why: string }
+  /** It closed; `welcomed` when the conductor had welcomed this player. */
+  | { kind: "closed"; why: string; welcomed: boolean }
+  /** The conductor refused the hello. */
+  | { kind: "refused"; code: string; why: string; leader: Address | null }
+  /** The player is stopping. */
+  | { kind: "stopping" };
+
 /** On stop, how long to wait for the conductor to acknowledge the last results. */
 const ACK_WAIT_MS = 2000;
 
@@ -93,6 +108,10 @@ const MAX_MESSAGE = 1000;
 
 function keyText(k: JournalKey): string {
   return `${k.conductorId}/${k.taskId}/${k.attempt}`;
+}
+
+function sameAddress(a: Address, b: Address): boolean {
+  return a.port === b.port && a.host.toLowerCase() === b.host.toLowerCase();
 }
 
 /** Starts a player: recovers its journal, reads its scores, and begins connecting. */
@@ -118,6 +137,10 @@ export class Player {
   readonly #log: Logger;
   #catalog: Catalog;
   #link: Link | null = null;
+  /** The conductor being dialled or talked to. */
+  #target: Address;
+  /** The last line logged on leaving each conductor, so a retry storm logs each once. */
+  readonly #lastLeft = new Map<string, string>();
   #welcomed = false;
   #conductorId: string | null = null;
   /** The protocol minor the conductor speaks (from its welcome). */
@@ -139,6 +162,8 @@ export class Player {
     this.#log = opts.log;
     this.#catalog = catalog;
     this.#backoff = new Backoff(250, opts.reconnectMaxMs);
+    if (opts.conductors.length === 0) throw new RangeError("a player needs a conductor address");
+    this.#target = opts.conductors[0];
     this.#logCatalog();
   }
 
@@ -176,14 +201,42 @@ export class Player {
     }
   }
 
-  /** Connects, and reconnects whenever the connection ends, until stopped. */
+  /**
+   * Connects, and reconnects whenever the connection ends, until stopped.
+   * The conductors are dialled in order; after each connection (failed or
+   * ended) the next one is, at once, except after a full round of dials
+   * without a welcome, which waits the backoff. A "not the leader" refusal
+   * naming the leader dials it next (the certificate check applies to it as
+   * to any conductor, so a named address is no more trusted than a listed one).
+   */
   run(): void {
     this.#loop ??= (async () => {
+      const list = this.#opts.conductors;
+      /** Index in `list` of the next conductor to dial. */
+      let at = 0;
+      /** A leader named by a refusal that is not in `list`, dialled next. */
+      let redirect: Address | null = null;
+      /** Dials since the round began (a welcome begins one). */
+      let tried = 0;
       while (!this.#stopping) {
-        await this.#session();
-        if (this.#stopping) break;
+        const target = redirect ?? list[at];
+        redirect = null;
+        const end = await this.#session(target);
+        if (end.kind === "stopping" || this.#stopping) break;
+        tried = end.kind === "closed" && end.welcomed ? 1 : tried + 1;
+        const i = list.findIndex((a) => sameAddress(a, target));
+        if (i >= 0) at = (i + 1) % list.length;
+        if (end.kind === "refused" && end.leader && !sameAddress(end.leader, target)) {
+          const j = list.findIndex((a) => sameAddress(a, end.leader!));
+          if (j >= 0) at = j;
+          else redirect = end.leader;
+        }
+        const roundDone = tried >= list.length + (redirect ? 1 : 0);
+        this.#logLeaving(target, end, roundDone ? null : (redirect ?? list[at]));
+        if (!roundDone) continue;
+        tried = 0;
         const delay = this.#backoff.next();
-        this.#log.debug("reconnecting", { in_ms: delay });
+        this.#log.debug("reconnecting", { in_ms: delay, conductor: formatAddress(list[at]) });
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
           this.#wake = () => {
@@ -196,29 +249,74 @@ export class Player {
     })();
   }
 
-  /** One connection, from connect to close. */
-  async #session(): Promise<void> {
+  /**
+   * Logs why this player left conductor `from` and where it goes next (null:
+   * it waits a backoff first): one line per move, at warn, or at debug when
+   * it repeats what was last logged on leaving `from` (a welcome clears that).
+   */
+  #logLeaving(from: Address, end: SessionEnd, next: Address | null): void {
+    if (end.kind === "stopping") return;
+    const conductor = formatAddress(from);
+    const to = next === null ? undefined : formatAddress(next);
+    let msg: string;
+    let fields: Record<string, string | undefined>;
+    if (end.kind === "unreachable") {
+      msg = "cannot reach the conductor";
+      fields = { conductor, error: end.why };
+    } else if (end.kind === "closed") {
+      msg = "disconnected from the conductor";
+      fields = {
+        conductor,
+        reason: end.why,
+        hint: end.welcomed
+          ? undefined
+          : "closed before the welcome: does the conductor accept this player's certificate (same CA)?",
+      };
+    } else if (end.code === "not_leader") {
+      msg = "the conductor is not the leader";
+      fields = {
+        conductor,
+        leader: end.leader ? formatAddress(end.leader) : "unknown",
+        reason: end.why,
+      };
+    } else {
+      msg = "the conductor refused this player";
+      fields = { conductor, code: end.code, reason: end.why };
+    }
+    const line = `${msg} ${JSON.stringify(fields)}`;
+    const repeated = this.#lastLeft.get(conductor) === line;
+    this.#lastLeft.set(conductor, line);
+    const level = repeated
+      ? "debug"
+      : end.kind === "refused" && end.code !== "not_leader"
+      ? "error"
+      : "warn";
+    this.#log[level](msg, { ...fields, next: to });
+  }
+
+  /** One connection to `target`, from connect to close. */
+  async #session(target: Address): Promise<SessionEnd> {
     const o = this.#opts;
+    this.#target = target;
     let socket;
     try {
       socket = await connectMutualTls({
-        host: o.conductor.host,
-        port: o.conductor.port,
-        expectName: o.conductorName,
+        host: target.host,
+        port: target.port,
+        expectName: o.conductorName || target.host,
         expectRole: "conductor",
         material: o.tls,
         timeoutMs: Math.max(5000, o.heartbeatMs),
       });
     } catch (err) {
-      this.#log.warn("cannot reach the conductor", { error: errorMessage(err) });
-      return;
+      return { kind: "unreachable", why: errorMessage(err) };
     }
     if (this.#stopping) {
       socket.destroy();
-      return;
+      return { kind: "stopping" };
     }
-    await new Promise<void>((resolve) => {
-      let refused = false;
+    return await new Promise<SessionEnd>((resolve) => {
+      let refused: SessionEnd | null = null;
       let welcomed = false;
       const link: Link = new Peer<ConductorMessage, PlayerMessage>(socket, {
         maxFrame: o.maxFrame,
@@ -226,11 +324,8 @@ export class Player {
         allowed: ["welcome", "refuse"],
         onMessage: (m) => {
           if (m.type === "refuse") {
-            refused = true;
-            this.#log.error("the conductor refused this player", {
-              code: m.code,
-              reason: m.message,
-            });
+            const leader = m.leader === undefined ? null : parseConductorAddress(m.leader);
+            refused = { kind: "refused", code: m.code, why: m.message, leader };
             if (m.code === "forbidden") this.#backoff.max();
             link.close(`refused: ${m.message}`);
             return;
@@ -248,18 +343,12 @@ export class Player {
             this.#link = null;
             this.#welcomed = false;
           }
-          if (refused) return resolve();
+          if (refused) return resolve(refused);
           if (this.#stopping) {
             this.#log.info("disconnected from the conductor", { reason });
-            return resolve();
+            return resolve({ kind: "stopping" });
           }
-          this.#log.warn("disconnected from the conductor", {
-            reason,
-            hint: welcomed
-              ? undefined
-              : "closed before the welcome: does the conductor accept this player's certificate (same CA)?",
-          });
-          resolve();
+          resolve({ kind: "closed", why: reason, welcomed });
         },
       });
       this.#link = link;
@@ -328,6 +417,7 @@ export class Player {
     this.#conductorMinor = w.minor ?? 0;
     this.#welcomed = true;
     this.#backoff.reset();
+    this.#lastLeft.clear();
     link.allow(CONDUCTOR_TYPES);
     const foreign = this.#opts.journal.dropForeign(w.conductor_id);
     if (foreign.length > 0) {
@@ -347,7 +437,7 @@ export class Player {
       }
     }
     this.#log.info("connected to the conductor", {
-      conductor: `${this.#opts.conductor.host}:${this.#opts.conductor.port}`,
+      conductor: formatAddress(this.#target),
       protocol: `${w.protocol}.${w.minor ?? 0}`,
       running: this.#running.size,
       resent,

@@ -5,8 +5,15 @@
  * @module
  */
 
-import { type ErrorCode, isErrorCode, OrchError } from "../errors.ts";
-import { LIMITS, PARAM_KEY, PARAM_KEY_DESC, SCORE_NAME, SCORE_NAME_DESC } from "./names.ts";
+import { type ErrorCode, isErrorCode, NotLeaderError, OrchError } from "../errors.ts";
+import {
+  LIMITS,
+  PARAM_KEY,
+  PARAM_KEY_DESC,
+  parseConductorAddress,
+  SCORE_NAME,
+  SCORE_NAME_DESC,
+} from "./names.ts";
 import { type Aggregate, ERROR_STATES, type TaskState } from "./states.ts";
 import { parseTarget } from "./targets.ts";
 import { isPlainObject, Obj } from "./validate.ts";
@@ -630,7 +637,8 @@ export function decodePrune(value: unknown): PruneBody {
 
 /** Body of every error answer. */
 export interface ApiError {
-  error: { code: ErrorCode; message: string; hint?: string };
+  /** `leader`: with `not_leader`, the leader's address (host:port), when known. */
+  error: { code: ErrorCode; message: string; hint?: string; leader?: string };
 }
 
 /** Decodes and validates a submit body; throws `OrchError("invalid")` naming the field. */
@@ -738,9 +746,18 @@ function decodeAmount(o: Obj, key: string): Amount | null {
 /** Turns an error answer's body into an `OrchError`; the one place codes come back from the wire. */
 export function errorFromBody(status: number, body: unknown): OrchError {
   if (isPlainObject(body) && isPlainObject(body.error)) {
-    const { code, message, hint } = body.error;
+    const { code, message, hint, leader } = body.error;
     if (isErrorCode(code) && typeof message === "string") {
-      return new OrchError(code, message, typeof hint === "string" ? { hint } : undefined);
+      const opts = typeof hint === "string" ? { hint } : undefined;
+      if (code === "not_leader") {
+        // Only a well-formed address is followed; anything else is as if none was named.
+        const named = typeof leader === "string" && leader.length <= 300 &&
+            parseConductorAddress(leader) !== null
+          ? leader
+          : null;
+        return new NotLeaderError(message, named, opts);
+      }
+      return new OrchError(code, message, opts);
     }
   }
   return new OrchError(
@@ -753,5 +770,6 @@ export function errorFromBody(status: number, body: unknown): OrchError {
 export function errorToBody(err: OrchError): ApiError {
   const body: ApiError = { error: { code: err.code, message: err.message } };
   if (err.hint !== undefined) body.error.hint = err.hint;
+  if (err instanceof NotLeaderError && err.leader !== null) body.error.leader = err.leader;
   return body;
 }

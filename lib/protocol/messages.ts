@@ -15,9 +15,12 @@
 
 import { OrchError } from "../errors.ts";
 import {
+  CONDUCTOR_ADDRESS,
+  CONDUCTOR_ADDRESS_DESC,
   LIMITS,
   PARAM_KEY,
   PARAM_KEY_DESC,
+  parseConductorAddress,
   PLAYER_NAME,
   PLAYER_NAME_DESC,
   SCORE_NAME,
@@ -245,11 +248,21 @@ export interface Welcome {
   heartbeat_ms: number;
 }
 
-/** Conductor → player: the hello was refused; the connection closes. */
+/** Why a conductor refused a hello. */
+export const REFUSE_CODES = ["forbidden", "protocol", "conflict", "not_leader"] as const;
+
+/**
+ * Conductor → player: the hello was refused; the connection closes.
+ * `not_leader`: this conductor is a standby; `leader` is the address of the
+ * one that leads, when it is known (players older than this code take the
+ * refusal for a protocol error and disconnect, then try again).
+ */
 export interface Refuse {
   type: "refuse";
-  code: "forbidden" | "protocol" | "conflict";
+  code: typeof REFUSE_CODES[number];
   message: string;
+  /** With `not_leader`: the leader's address (host:port), when known. */
+  leader?: string;
 }
 
 /** Player → conductor: how many tasks it takes at once from now on (0 stops new work). */
@@ -611,12 +624,24 @@ function decodeBody(type: Message["type"], o: Obj): Message {
       if (minor !== undefined) welcome.minor = minor;
       return welcome;
     }
-    case "refuse":
-      return {
+    case "refuse": {
+      const refuse: Refuse = {
         type,
-        code: o.oneOf("code", ["forbidden", "protocol", "conflict"] as const),
+        code: o.oneOf("code", REFUSE_CODES),
         message: o.str("message", { max: 4096 }),
       };
+      const leader = o.optStr("leader", {
+        max: 300,
+        pattern: CONDUCTOR_ADDRESS,
+        patternDesc: CONDUCTOR_ADDRESS_DESC,
+      });
+      if (leader !== undefined) {
+        if (refuse.code !== "not_leader") o.fail("leader", "only a not_leader refusal names one");
+        if (parseConductorAddress(leader) === null) o.fail("leader", "the port is not 1..65535");
+        refuse.leader = leader;
+      }
+      return refuse;
+    }
     case "ready":
       return { type, slots: o.int("slots", 0, LIMITS.maxSlots) };
     case "assign":

@@ -63,3 +63,22 @@ export const LIMITS = {
 export function normalizePlayerName(name: string): string {
   return name.toLowerCase();
 }
+
+/**
+ * A conductor's address as one conductor names another (the leader, in a
+ * "not the leader" answer): `host:port` or `[v6]:port`, the port 1-65535.
+ */
+export const CONDUCTOR_ADDRESS =
+  /^(?:\[[0-9A-Fa-f:.]{2,45}\]|(?=[^:]{1,253}:)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+/** How {@linkcode CONDUCTOR_ADDRESS} reads to a person. */
+export const CONDUCTOR_ADDRESS_DESC = "a conductor address (host:port or [v6]:port)";
+
+/** Splits a {@linkcode CONDUCTOR_ADDRESS} into host and port; null when it is not one. */
+export function parseConductorAddress(text: string): { host: string; port: number } | null {
+  const m = CONDUCTOR_ADDRESS.exec(text);
+  if (!m) return null;
+  const port = Number(m[1]);
+  if (port < 1 || port > 65535) return null;
+  const host = text.slice(0, text.length - m[1].length - 1);
+  return { host: host.startsWith("[") ? host.slice(1, -1) : host, port };
+}

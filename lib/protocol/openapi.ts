@@ -61,11 +61,12 @@ const schemas: Record<string, Schema> = {
     ...obj({
       error: obj(
         { code: { enum: Object.keys(ERROR_CODES) }, message: str },
-        { hint: str },
+        { hint: str, leader: str },
       ),
     }),
     description: "Every error answer: a stable code (its status is fixed by the code), a message " +
-      "naming what is wrong and where, and sometimes a hint.",
+      "naming what is wrong and where, and sometimes a hint; a `not_leader` answer names the " +
+      "leader's address (host:port) in `leader` when it is known.",
   },
   Amount: { ...amount, description: "A number of tasks: a count, or a percentage of the job's." },
   Caller: obj({
@@ -352,6 +353,7 @@ const WHY: Partial<Record<ErrorCode, string>> = {
   too_large: "the body is over the bound",
   too_many: "the caller holds as many event streams as one caller may",
   unavailable: "the conductor is stopping, or a bound is reached",
+  not_leader: "this conductor is a standby; `leader` names the one that serves, when known",
   internal: "something that should not happen did; see the conductor's log",
 };
 
@@ -386,7 +388,13 @@ function errors(...codes: ErrorCode[]): Record<string, Json> {
 const UNGUARDED: ErrorCode[] = ["invalid", "unauthenticated", "forbidden"];
 
 /** What every guarded route may answer besides its own errors. */
-const GUARDED: ErrorCode[] = ["invalid", "unauthenticated", "forbidden", "unavailable"];
+const GUARDED: ErrorCode[] = [
+  "invalid",
+  "unauthenticated",
+  "forbidden",
+  "unavailable",
+  "not_leader",
+];
 
 function ok(status: number, description: string, schema: Schema): Record<string, Json> {
   return { [String(status)]: { description, content: { "application/json": { schema } } } };

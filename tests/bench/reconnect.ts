@@ -53,7 +53,7 @@ for (const name of names) {
   players.push(
     await startPlayer({
       name,
-      conductor: { host: "127.0.0.1", port: c.playersPort },
+      conductors: [{ host: "127.0.0.1", port: c.playersPort }],
       conductorName: "localhost",
       tls,
       scoresDir: join(ROOT, "scores"),

@@ -1,4 +1,10 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "../../_helpers/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertThrows,
+} from "../../_helpers/assert.ts";
 import { join } from "node:path";
 import { OrchError } from "../../../lib/errors.ts";
 import { conductorKeys } from "../../../lib/config/conductor.ts";
@@ -260,8 +266,56 @@ Deno.test("flags are parsed from text: numbers, durations, addresses, names", as
   });
   assertEquals(values.slots, 8);
   assertEquals(values.reconnect_max, 45_000);
-  assertEquals(values.conductor, { host: "conductor.example", port: 2258 });
+  assertEquals(values.conductor, [{ host: "conductor.example", port: 2258 }]);
   assertEquals(values.name, "web-1");
+});
+
+Deno.test("the player's conductor is a list: a YAML list, or addresses separated by commas", async () => {
+  const flag = await loadConfig(playerKeys, {
+    fileRequired: false,
+    flags: { conductor: "c1.example:7000, c2.example,[fd00::3]:7002" },
+    cwd: "/",
+  });
+  const three = [
+    { host: "c1.example", port: 7000 },
+    { host: "c2.example", port: 2258 },
+    { host: "fd00::3", port: 7002 },
+  ];
+  assertEquals(flag.conductor, three);
+  const yaml = "conductor:\n  - c1.example:7000\n  - c2.example\n  - '[fd00::3]:7002'\n";
+  assertEquals(parseConfigText(playerKeys, yaml, "/etc/orchestra/player.yaml").conductor, three);
+  assertEquals(
+    parseConfigText(playerKeys, "conductor: c1.example\n", "/p.yaml").conductor,
+    [{ host: "c1.example", port: 2258 }],
+  );
+});
+
+Deno.test("a conductor list with a bad, repeated, missing or 17th address is refused naming it", async () => {
+  const load = (conductor: string) =>
+    loadConfig(playerKeys, { fileRequired: false, flags: { conductor }, cwd: "/" });
+  const cases: [string, string][] = [
+    [
+      "a:1,b:99999",
+      'flag --conductor: the string "b:99999" is not an address (host:port), at entry 2',
+    ],
+    ["a:1,,b:2", 'flag --conductor: the string "" is not an address (host:port), at entry 2'],
+    ["a:1,:2", 'flag --conductor: the string ":2" is not an address (host:port), at entry 2'],
+    ["a:1,b:2,a:1", "flag --conductor: a:1 is listed twice"],
+    [
+      Array.from({ length: 17 }, (_, i) => `c${i}:1`).join(","),
+      "flag --conductor: 17 addresses are more than 16",
+    ],
+  ];
+  for (const [flag, message] of cases) {
+    const err = await assertRejects(() => load(flag));
+    assert(err instanceof OrchError);
+    assertEquals([err.code, err.message], ["config", message]);
+  }
+  const err = assertThrows(() => parseConfigText(playerKeys, "conductor: []\n", "/p.yaml"));
+  assertMatch(
+    (err as Error).message,
+    /key 'conductor': the list is empty: give at least one host:port$/,
+  );
 });
 
 Deno.test("a flag for a key the spec does not have is an internal error", async () => {

@@ -5,7 +5,7 @@ import {
   assertNotMatch,
   assertThrows,
 } from "../../_helpers/assert.ts";
-import { ERROR_CODES, type ErrorCode, OrchError } from "../../../lib/errors.ts";
+import { ERROR_CODES, type ErrorCode, NotLeaderError, OrchError } from "../../../lib/errors.ts";
 import { decodeSubmit, errorFromBody, errorToBody } from "../../../lib/protocol/api.ts";
 import { LABEL_KEY_DESC, LABEL_VALUE_DESC } from "../../../lib/protocol/targets.ts";
 
@@ -262,4 +262,18 @@ Deno.test("a body without a usable error becomes invalid below 500 and internal 
 Deno.test("a hint that is not a string is dropped", () => {
   const e = errorFromBody(400, { error: { code: "usage", message: "m", hint: 5 } });
   assertEquals([e.code, e.message, e.hint], ["usage", "m", undefined]);
+});
+
+Deno.test("a not_leader error carries the leader it names through the wire, a malformed one is dropped", () => {
+  const err = new NotLeaderError("this conductor is a standby", "c2.example:2259");
+  const body = errorToBody(err);
+  assertEquals(body.error.leader, "c2.example:2259");
+  assertEquals(ERROR_CODES.not_leader, 503);
+  const back = errorFromBody(503, JSON.parse(JSON.stringify(body)));
+  assert(back instanceof NotLeaderError);
+  assertEquals(back.code, "not_leader");
+  assertEquals(back.leader, "c2.example:2259");
+  const bad = errorFromBody(503, { error: { ...body.error, leader: "c2 example" } });
+  assert(bad instanceof NotLeaderError);
+  assertEquals(bad.leader, null);
 });

@@ -376,7 +376,7 @@ Deno.test("too many declared parameters name the params field itself", () => {
 Deno.test("a refuse code outside the known ones is refused", () => {
   refused(
     { type: "refuse", code: "nope", message: "" },
-    'refuse.code: expected one of forbidden, protocol, conflict, got the string "nope"',
+    'refuse.code: expected one of forbidden, protocol, conflict, not_leader, got the string "nope"',
   );
 });
 
@@ -563,4 +563,27 @@ Deno.test("a bad response declaration in the hello is refused, naming the field"
     Array.from({ length: 1025 }, (_, i) => [`k${i}`, { type: "int" }]),
   );
   refused(withResponse(many), "hello.scores[0].response: expected at most 1024 keys");
+});
+
+Deno.test("a not_leader refusal decodes with the leader it names, or without one", () => {
+  const m = { type: "refuse", code: "not_leader", message: "a standby", leader: "10.0.0.2:2258" };
+  assertEquals(decode(m), m);
+  assertEquals(decode({ ...m, leader: "[fd00::2]:2258" }), { ...m, leader: "[fd00::2]:2258" });
+  const { leader: _, ...bare } = m;
+  assertEquals(decode(bare), bare);
+});
+
+Deno.test("a refusal's leader must be host:port with a port 1..65535, and only with not_leader", () => {
+  const m = { type: "refuse", code: "not_leader", message: "a standby" };
+  const desc = "is not a conductor address (host:port or [v6]:port)";
+  refused({ ...m, leader: "10.0.0.2" }, `refuse.leader: "10.0.0.2" ${desc}`);
+  refused({ ...m, leader: "a b:1" }, `refuse.leader: "a b:1" ${desc}`);
+  refused({ ...m, leader: "x:70000" }, "refuse.leader: the port is not 1..65535");
+  refused({ ...m, leader: "x:0" }, "refuse.leader: the port is not 1..65535");
+  const long = assertThrows(() => decode({ ...m, leader: `${"a".repeat(300)}:1` }));
+  assertMatch((long as Error).message, /^refuse\.leader: /);
+  refused(
+    { ...m, code: "forbidden", leader: "x:1" },
+    "refuse.leader: only a not_leader refusal names one",
+  );
 });

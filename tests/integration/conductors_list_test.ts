@@ -1,0 +1,222 @@
+/**
+ * Players and the audience CLI given several conductors: they dial them in
+ * order, move on when one cannot be reached, goes away, or answers that it
+ * is not the leader (straight to the leader it names), and a submit moved
+ * from one conductor to another is still made once.
+ */
+
+import https from "node:https";
+import tls from "node:tls";
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { Cluster } from "../_helpers/cluster.ts";
+import { Proc, until } from "../_helpers/proc.ts";
+import { AudienceClient } from "../../lib/client/mod.ts";
+
+/** A loopback port nothing listens on (it was free a moment ago; connecting to it is refused). */
+function deadPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** The conductor certificate and key of `c`, for servers that pass for a conductor. */
+async function conductorCert(c: Cluster): Promise<{ cert: string; key: string }> {
+  return {
+    cert: await Deno.readTextFile(join(c.caDir, "conductor.crt")),
+    key: await Deno.readTextFile(join(c.caDir, "conductor.key")),
+  };
+}
+
+/** A server on loopback that counts its connections or requests; closed when disposed. */
+interface Fake extends AsyncDisposable {
+  port: number;
+  count: number;
+}
+
+/**
+ * A players port that answers every hello with a `not_leader` refusal
+ * naming `leader`, as a standby conductor does.
+ */
+async function fakeStandby(c: Cluster, leader: string): Promise<Fake> {
+  const refuse = new TextEncoder().encode(JSON.stringify({
+    type: "refuse",
+    code: "not_leader",
+    message: `this conductor is a standby; the leader is ${leader}`,
+    leader,
+  }));
+  const frame = new Uint8Array(4 + refuse.length);
+  new DataView(frame.buffer).setUint32(0, refuse.length);
+  frame.set(refuse, 4);
+  const fake = { port: 0, count: 0 } as Fake;
+  const server = tls.createServer({ ...await conductorCert(c), minVersion: "TLSv1.3" }, (s) => {
+    fake.count++;
+    // The hello's first bytes arrive: answer it, and close.
+    s.once("data", () => s.end(frame));
+    s.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  fake.port = (server.address() as { port: number }).port;
+  fake[Symbol.asyncDispose] = () => new Promise<void>((r) => server.close(() => r()));
+  return fake;
+}
+
+/** An audience HTTPS port that answers every request 503 `not_leader` naming `leader`. */
+async function fakeStandbyApi(c: Cluster, leader: string): Promise<Fake> {
+  const body = JSON.stringify({
+    error: {
+      code: "not_leader",
+      message: `this conductor is a standby; the leader is ${leader}`,
+      leader,
+    },
+  });
+  const fake = { port: 0, count: 0 } as Fake;
+  const server = https.createServer({ ...await conductorCert(c) }, (req, res) => {
+    fake.count++;
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(503, { "content-type": "application/json", connection: "close" });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  fake.port = (server.address() as { port: number }).port;
+  fake[Symbol.asyncDispose] = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return fake;
+}
+
+const at = (port: number) => `127.0.0.1:${port}`;
+
+Deno.test("a player given a dead conductor and a real one runs jobs on the real one, and comes back when it restarts", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  const dead = deadPort();
+  const p1 = await c.startPlayer("p1", {
+    extra: ["--conductor", `${at(dead)},${at(c.playersPort)}`],
+  });
+  const submit = { score: "hello", scope: "all" as const, targets: ["p1"], params: {} };
+  assertEquals((await c.wait(await c.client.submit(submit))).aggregate, "success");
+  assertMatch(p1.log, new RegExp(`cannot reach the conductor .*conductor=${at(dead)} .*next=`));
+  assertMatch(p1.log, new RegExp(`connected to the conductor .*conductor=${at(c.playersPort)}`));
+
+  const from = p1.lines.length;
+  await c.conductor!.proc.stop();
+  await c.startConductor();
+  await p1.waitFor(
+    new RegExp(`connected to the conductor .*conductor=${at(c.playersPort)}`),
+    15_000,
+    from,
+  );
+  await c.waitConnected("p1");
+  assertEquals((await c.wait(await c.client.submit(submit))).aggregate, "success");
+});
+
+Deno.test("a player refused as not the leader dials the leader it names, and says so once", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  const real = at(c.playersPort);
+  await using standby = await fakeStandby(c, real);
+  // The leader is not in the list: after the standby comes a dead address, never the real one.
+  const dead = deadPort();
+  const p1 = await c.startPlayer("p1", {
+    extra: ["--conductor", `${at(standby.port)},${at(dead)}`],
+  });
+  await p1.waitFor(new RegExp(`connected to the conductor .*conductor=${real}`));
+  const told = p1.lines.filter((l) => l.includes("the conductor is not the leader"));
+  assertEquals(told.length, 1, p1.log);
+  assertMatch(told[0], new RegExp(`conductor=${at(standby.port)} leader=${real} .*next=${real}`));
+  assertEquals(standby.count, 1);
+  // It went straight to the leader: the dead address was never dialled.
+  assert(!p1.log.includes(`conductor=${at(dead)}`), p1.log);
+  const id = await c.client.submit({ score: "hello", scope: "all", targets: ["p1"], params: {} });
+  assertEquals((await c.wait(id)).aggregate, "success");
+});
+
+Deno.test("a player sticks to the first conductor that welcomes it, and moves to the next when that one is killed", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  const first = await c.startConductor();
+  // A second conductor of its own state, from the same CA and players file.
+  const socket2 = join(c.dir, "audience2.sock");
+  const second = c.track(
+    new Proc(
+      "conductor2",
+      c.conductorArgs([
+        "--init",
+        "--db",
+        join(c.dir, "conductor2.db"),
+        "--listen",
+        "127.0.0.1:0",
+        "--audience-listen",
+        "127.0.0.1:0",
+        "--audience-socket",
+        socket2,
+      ]),
+    ),
+  );
+  const port2 = Number((await second.waitFor(/conductor ready players=[^ ]*:(\d+)/))[1]);
+  const client2 = new AudienceClient({ kind: "socket", path: socket2 });
+  const connected2 = async () =>
+    (await client2.players()).some((p) => p.name === "p1" && p.connected);
+
+  const p1 = await c.startPlayer("p1", {
+    extra: ["--conductor", `${at(first.playersPort)},${at(port2)}`],
+  });
+  assertEquals(await connected2(), false);
+  assertEquals(p1.lines.filter((l) => l.includes("connected to the conductor")).length, 1);
+
+  await first.proc.kill9();
+  await until("p1 connected to the second conductor", connected2);
+  assertMatch(
+    p1.log,
+    new RegExp(
+      `disconnected from the conductor .*conductor=${at(first.playersPort)} .*next=${at(port2)}`,
+    ),
+  );
+  assertMatch(p1.log, new RegExp(`connected to the conductor .*conductor=${at(port2)}`));
+});
+
+Deno.test("the audience CLI given several conductors submits once, past a dead one and a standby, to the leader", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  const real = at(c.audiencePort);
+  const dead = at(deadPort());
+  const args = (list: string) => [
+    "submit",
+    "hello",
+    "--all",
+    "-t",
+    "p1",
+    "--wait",
+    ...c.httpsFlags("alice"),
+    "--conductor",
+    list,
+  ];
+
+  let r = await c.cli(args(`${dead},${real}`));
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals((await c.client.jobs(10)).length, 1);
+
+  // A standby names the leader; the one listed after the standby is never asked.
+  await using standby = await fakeStandbyApi(c, real);
+  await using skipped = await fakeStandbyApi(c, real);
+  r = await c.cli(args(`${at(standby.port)},${at(skipped.port)},${real}`));
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(standby.count, 1);
+  assertEquals(skipped.count, 0);
+  const jobs = await c.client.jobs(10);
+  assertEquals(jobs.length, 2);
+  assert(jobs.every((j) => j.aggregate === "success"), JSON.stringify(jobs));
+
+  // Only standbys: a clear error naming the leader, and nothing submitted.
+  r = await c.cli([...args(`${at(standby.port)}`), "--connect-timeout", "1s"]);
+  assertEquals(r.code, 6, r.stderr);
+  assertMatch(r.stderr, new RegExp(`standby; the leader is ${real}`));
+  assertEquals((await c.client.jobs(10)).length, 2);
+  assert(standby.count >= 2, "a standby's answer is tried again until --connect-timeout");
+});
