@@ -12,4 +12,5 @@ export * from "./player.ts";
 export * from "./players_file.ts";
 export * from "./facts_file.ts";
 export * from "./spec.ts";
+export * from "./store_spec.ts";
 export * from "./units.ts";

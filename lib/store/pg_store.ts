@@ -104,10 +104,10 @@ function parseInt8(text: string): number {
 export interface PgTlsOptions {
   /**
    * `disable`: plain TCP; `require`: TLS without checking the server's
-   * certificate; `verify-full`: TLS, the certificate checked against `ca`
-   * (else the system's roots) and the host name.
+   * certificate; `verify-ca`: TLS, the certificate checked against `ca`
+   * (else the system's roots) but not the host name; `verify-full`: both.
    */
-  mode: "disable" | "require" | "verify-full";
+  mode: "disable" | "require" | "verify-ca" | "verify-full";
   /** PEM of the CA certificates to trust. */
   ca?: string;
 }
@@ -197,13 +197,21 @@ function bounded(what: string, v: number | undefined, min: number, max: number, 
   return v;
 }
 
-function tlsConfig(t: Target, opts: PgStoreOptions): unknown {
+/** The `ssl` option of a `pg` connection for the TLS of `opts`, else the URL's `sslmode`. */
+export function tlsConfig(t: { sslmode: string | null }, opts: PgStoreOptions): unknown {
   const mode = opts.tls?.mode ?? t.sslmode ?? "disable";
   switch (mode) {
     case "disable":
       return false;
     case "require":
       return { rejectUnauthorized: false };
+    case "verify-ca":
+      // The chain is checked; the name in the certificate is not.
+      return {
+        rejectUnauthorized: true,
+        checkServerIdentity: () => undefined,
+        ...(opts.tls?.ca === undefined ? {} : { ca: opts.tls.ca }),
+      };
     case "verify-full":
       return opts.tls?.ca === undefined ? { rejectUnauthorized: true } : {
         rejectUnauthorized: true,
@@ -214,7 +222,7 @@ function tlsConfig(t: Target, opts: PgStoreOptions): unknown {
         "config",
         `the database URL's sslmode ${
           JSON.stringify(mode)
-        } is not one of disable, require, verify-full`,
+        } is not one of disable, require, verify-ca, verify-full`,
       );
   }
 }
