@@ -27,6 +27,7 @@ import { scoreCommand } from "./cmd/score.ts";
 import { statusCommand } from "./cmd/status.ts";
 import { scheduleCommand } from "./cmd/schedule.ts";
 import { submitCommand } from "./cmd/submit.ts";
+import { storeCommand } from "./cmd/store.ts";
 
 /** The whole command tree. */
 export function program(): Command {
@@ -58,6 +59,7 @@ export function program(): Command {
       scoreCommand(),
       caCommand(),
       benchCommand(),
+      storeCommand(),
     ]
   ) root.addCommand(sub);
   exitOverrideAll(root);
