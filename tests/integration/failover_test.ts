@@ -195,3 +195,136 @@ Deno.test("two conductors on one database: one leads, the standby refuses player
   assertEquals(jobs.length, 1);
   assertEquals(jobs[0].aggregate, "success");
 });
+
+/** The append score on every one of `hosts`, recording its runs in `out`. */
+function appendJob(out: string, hosts: string[], sleep: string): SubmitInput {
+  return { score: "append", scope: "all", targets: hosts, params: { OUT: out, SLEEP: sleep } };
+}
+
+/** Checks that every job of `ids` ran exactly once on each of `hosts`, and no job ran twice anywhere. */
+async function ranOnce(out: string, hosts: string[], ids: number[]): Promise<void> {
+  for (const h of hosts) {
+    const count = new Map<number, number>();
+    for (const line of await runs(out, h)) {
+      const job = Number(line.split(" ")[0]);
+      count.set(job, (count.get(job) ?? 0) + 1);
+    }
+    const twice = [...count].filter(([, n]) => n > 1);
+    assertEquals(twice, [], `jobs run more than once on ${h}`);
+    const missing = ids.filter((id) => count.get(id) !== 1);
+    assertEquals(missing, [], `acknowledged jobs that never ran on ${h}`);
+  }
+}
+
+/** Waits for every job of `ids` on `m`; all must succeed. */
+async function allSucceed(m: Member, ids: number[]): Promise<void> {
+  for (const id of ids) {
+    const job = await m.client.waitJob(id, { timeoutMs: 60_000 }) as FullJob;
+    assertEquals(job.aggregate, "success", JSON.stringify(job));
+  }
+}
+
+Deno.test("kill -9 of the leader while jobs run on three players: the standby takes over, every acknowledged job completes, each (job, host) ran once", async () => {
+  await using w = await world(["p1", "p2", "p3"]);
+  const { c, url } = w;
+  const [a, b] = await pair(c, url);
+  const hosts = ["p1", "p2", "p3"];
+  const players = await Promise.all(
+    hosts.map((n) =>
+      c.startPlayer(n, {
+        extra: ["--conductor", `${at(a.players)},${at(b.players)}`, "--slots", "4"],
+        wait: false,
+      })
+    ),
+  );
+  await connected(a, hosts);
+  const out = join(c.dir, "runs");
+  await Deno.mkdir(out);
+
+  // A burst of submits; the leader is killed in the middle of it.
+  const acked: number[] = [];
+  let killed = false;
+  const burst = (async () => {
+    for (let i = 0; i < 40 && !killed; i++) {
+      try {
+        acked.push(await a.client.submit(appendJob(out, hosts, "0.3")));
+      } catch {
+        break;
+      }
+    }
+  })();
+  await until("15 submits acknowledged", () => Promise.resolve(acked.length >= 15), 30_000);
+  const from = players.map((p) => p.lines.length);
+  const killedAt = Date.now();
+  killed = true;
+  await a.proc.kill9();
+  await burst;
+
+  await b.proc.waitFor(LEADING, 30_000);
+  await b.proc.waitFor(/conductor ready/, 30_000);
+  await until("a task started by the new leader", () =>
+    Promise.resolve(
+      players.some((p, i) => p.lines.slice(from[i]).some((l) => l.includes("task started"))),
+    ), 60_000);
+  console.log(`failover: ${Date.now() - killedAt} ms from the kill to the first task started`);
+
+  await allSucceed(b, acked);
+  await ranOnce(out, hosts, acked);
+});
+
+Deno.test("fencing: a leader paused past its lease is replaced; resumed, it acknowledges nothing and stands by", async () => {
+  await using w = await world(["p1"]);
+  const { c, url } = w;
+  const [a, b] = await pair(c, url);
+  await playerOf(c, "p1", a, b);
+  await connected(a, ["p1"]);
+  const out = join(c.dir, "runs");
+  await Deno.mkdir(out);
+  const before = await a.client.submit(appendJob(out, ["p1"], "0"));
+  await allSucceed(a, [before]);
+
+  a.proc.signal("SIGSTOP");
+  await b.proc.waitFor(LEADING, 30_000);
+  await b.proc.waitFor(/conductor ready/, 30_000);
+  // A submit sent to the old leader while it is paused: read once it runs again.
+  const sent = a.client.submit(appendJob(out, ["p1"], "0")).then(
+    (id) => ({ id, error: null }),
+    (error) => ({ id: null, error: String(error) }),
+  );
+  const from = a.proc.lines.length;
+  a.proc.signal("SIGCONT");
+  const answer = await sent;
+  assertEquals(answer.id, null, "the old leader acknowledged a submit after the takeover");
+  await a.proc.waitFor(/lost the leadership/, 30_000, from);
+  await a.proc.waitFor(STANDBY, 30_000, from);
+  // Nothing but the job before: the new leader holds exactly what was acknowledged.
+  await connected(b, ["p1"]);
+  const jobs = await b.client.jobs(10);
+  assertEquals(jobs.map((j) => j.id), [before], JSON.stringify(jobs));
+  const after = await b.client.submit(appendJob(out, ["p1"], "0"));
+  await allSucceed(b, [after]);
+  await ranOnce(out, ["p1"], [before, after]);
+});
+
+Deno.test("the database restarted under a running leader: it stands by while the database is away, leads again, and loses nothing", async () => {
+  await using w = await world(["p1"]);
+  const { pg, c, url } = w;
+  const a = startMember(c, url, "conductor-a");
+  await a.proc.waitFor(LEADING, 30_000);
+  await a.proc.waitFor(/conductor ready/, 30_000);
+  await c.startPlayer("p1", { extra: ["--conductor", at(a.players)], wait: false });
+  await connected(a, ["p1"]);
+  const out = join(c.dir, "runs");
+  await Deno.mkdir(out);
+  const id = await a.client.submit(appendJob(out, ["p1"], "3"));
+  await until("the job running", async () => (await a.client.job(id)).counts.running === 1);
+
+  const from = a.proc.lines.length;
+  await pg.restart();
+  await a.proc.waitFor(/lost the leadership/, 30_000, from);
+  await a.proc.waitFor(LEADING, 60_000, from);
+  await a.proc.waitFor(/conductor ready/, 30_000, from);
+  await connected(a, ["p1"]);
+  await allSucceed(a, [id]);
+  await ranOnce(out, ["p1"], [id]);
+});
