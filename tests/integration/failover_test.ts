@@ -328,3 +328,27 @@ Deno.test("the database restarted under a running leader: it stands by while the
   await allSucceed(a, [id]);
   await ranOnce(out, ["p1"], [id]);
 });
+
+Deno.test("fencing: a leader whose epoch was taken, its own session still alive, writes nothing more, and takes the leadership anew", async () => {
+  await using w = await world(["p1"]);
+  const { pg, c, url } = w;
+  const a = startMember(c, url, "conductor-a");
+  await a.proc.waitFor(LEADING, 30_000);
+  await a.proc.waitFor(/conductor ready/, 30_000);
+  const out = join(c.dir, "runs");
+  await Deno.mkdir(out);
+  // Another leader's takeover, as the database sees it: the epoch moved on.
+  const db = new URL(url).pathname.slice(1);
+  await pg.psql(db, "UPDATE orch_leader SET epoch = epoch + 1, name = 'another'");
+  const from = a.proc.lines.length;
+  const answer = await a.client.submit(appendJob(out, ["p1"], "0")).then(
+    (id) => ({ id, error: null }),
+    (error) => ({ id: null, error: String(error) }),
+  );
+  assertEquals(answer.id, null, "a fenced-out leader acknowledged a submit");
+  await a.proc.waitFor(/lost the leadership/, 30_000, from);
+  // Its lock was still held: it leads again, with a new epoch, and nothing was written.
+  await a.proc.waitFor(/leading: took the leadership epoch=3/, 30_000, from);
+  await a.proc.waitFor(/conductor ready/, 30_000, from);
+  assertEquals(await pg.psql(db, "SELECT count(*) FROM jobs"), "0");
+});
