@@ -34,7 +34,7 @@ import type { Address } from "../config/mod.ts";
 import { encodeFrame, ORCH_VERSION, type ReadyView } from "../protocol/mod.ts";
 import { PgStore, type PgTlsOptions } from "../store/pg_store.ts";
 import { parsePgUrl, tlsConfig } from "../store/pg_store.ts";
-import { createMutualTlsServer, listen, type TlsMaterial, type TlsServer } from "../tls/mod.ts";
+import { createMutualTlsServer, listen, type TlsServer } from "../tls/mod.ts";
 import { type ApiHandler, errorResponse } from "./api.ts";
 import { type Conductor, type ConductorOptions, DEFAULT_LISTENER_LIMITS } from "./conductor.ts";
 import { startConductor } from "./conductor.ts";
