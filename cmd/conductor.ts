@@ -56,6 +56,7 @@ export function conductorCommand(): CommandUnknownOpts {
   cmd.action(async (opts) => {
     const config = await configFromFlags(conductorKeys, opts, CONDUCTOR_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
+    const spec = storeSpecOf(config.store, config.db);
     checkMetricsListen(config.metrics_listen, config.metrics_listen_public);
     // Raised before anything is opened; logged once the configuration is found good.
     const fd = raiseFdLimit();
@@ -73,7 +74,6 @@ export function conductorCommand(): CommandUnknownOpts {
     tls.revocation = revocation;
     // The flags are added in a loop, so commander cannot type them.
     const init = (opts as { init?: boolean }).init === true;
-    const spec = storeSpecOf(config.store, config.db);
     if (spec.kind === "postgres") {
       for (const k of ["advertise_player", "advertise_audience"] as const) {
         if (config[k] !== "" && parseConductorAddress(config[k]) === null) {
