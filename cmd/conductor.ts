@@ -11,16 +11,24 @@ import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import {
   CONDUCTOR_CONFIG_PATH,
   conductorKeys,
+  parseStoreSpec,
   readGrantsFile,
   readPlayersFile,
+  shownStore,
+  storeConnection,
+  type StoreSpec,
 } from "../lib/config/mod.ts";
 import {
+  type Conductor,
+  type ConductorOptions,
   connectionBudget,
   loadSecretsKey,
   raiseFdLimit,
   startConductor,
 } from "../lib/conductor/mod.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { Leadership } from "../lib/conductor/leadership.ts";
+import { errorMessage, OrchError } from "../lib/errors.ts";
+import { parseConductorAddress } from "../lib/protocol/mod.ts";
 import type { LogFields } from "../lib/log.ts";
 import { SqliteStore } from "../lib/store/mod.ts";
 import { checkMetricsListen } from "../lib/metrics/mod.ts";
@@ -48,6 +56,7 @@ export function conductorCommand(): CommandUnknownOpts {
   cmd.action(async (opts) => {
     const config = await configFromFlags(conductorKeys, opts, CONDUCTOR_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
+    const spec = storeSpecOf(config.store, config.db);
     checkMetricsListen(config.metrics_listen, config.metrics_listen_public);
     // Raised before anything is opened; logged once the configuration is found good.
     const fd = raiseFdLimit();
@@ -65,18 +74,40 @@ export function conductorCommand(): CommandUnknownOpts {
     tls.revocation = revocation;
     // The flags are added in a loop, so commander cannot type them.
     const init = (opts as { init?: boolean }).init === true;
-    const existed = init && (await Deno.stat(config.db).then(() => true, () => false));
-    const store = SqliteStore.open(config.db, {
-      create: init,
-      warn: (message, fields) => log.warn(message, fields as LogFields),
-    });
-    if (init) {
-      log.info(
-        existed
-          ? "--init: the conductor database exists; it is opened as it is"
-          : "created the conductor database",
-        { db: config.db },
-      );
+    if (spec.kind === "postgres") {
+      for (const k of ["advertise_player", "advertise_audience"] as const) {
+        if (config[k] !== "" && parseConductorAddress(config[k]) === null) {
+          throw new OrchError("config", `${k}: ${JSON.stringify(config[k])} is not HOST:PORT`);
+        }
+      }
+    }
+    const conn = spec.kind === "postgres"
+      ? await storeConnection(spec, {
+        passwordFile: config.store_password_file,
+        tlsCa: config.store_tls_ca,
+      })
+      : null;
+    let store: SqliteStore | null = null;
+    if (spec.kind === "sqlite") {
+      const existed = init && (await Deno.stat(spec.path).then(() => true, () => false));
+      store = SqliteStore.open(spec.path, {
+        create: init,
+        warn: (message, fields) => log.warn(message, fields as LogFields),
+      });
+      if (init) {
+        log.info(
+          existed
+            ? "--init: the conductor database exists; it is opened as it is"
+            : "created the conductor database",
+          { db: spec.path },
+        );
+      }
+    } else {
+      log.info("the conductor database is in PostgreSQL; several conductors may share it", {
+        store: shownStore(spec),
+        password: conn!.passwordFrom,
+        leader_lease: `${config.leader_lease}ms`,
+      });
     }
     // Each listener's share is derived from the limit obtained.
     log.info("open file limit", {
@@ -98,50 +129,74 @@ export function conductorCommand(): CommandUnknownOpts {
         },
       );
     }
-    let conductor;
-    try {
-      conductor = await startConductor({
-        store,
-        tls,
-        listen: config.listen!,
-        audienceListen: config.audience_listen,
-        audienceSocket: config.audience_socket === "" ? null : config.audience_socket,
-        audienceSocketMode: config.audience_socket_mode,
-        legacySocket: config.legacy_socket === "" ? null : config.legacy_socket,
-        legacySocketMode: config.legacy_socket_mode,
-        legacySocketGroup: config.legacy_socket_group === "" ? null : config.legacy_socket_group,
-        playersFile: config.players_file,
-        grantsFile: config.grants,
-        heartbeatMs: config.heartbeat,
-        maxFrame: config.max_frame,
-        retryBackoffMs: config.retry_backoff,
-        lostAfterMs: config.lost_after,
-        retentionMs: config.retention,
-        auditRetentionMs: config.audit_retention,
-        secrets,
-        limits: {
-          handshakeMs: config.handshake_timeout,
-          requestMs: config.request_timeout,
-          playersMaxConnections: playersMax,
-          playersMaxPerPeer: config.max_connections_per_peer,
-          audienceMaxConnections: audienceMax,
-          audienceMaxPerPeer: config.audience_max_connections_per_peer,
-        },
-        eventStreams: { maxStreams: config.max_event_streams },
-        metricsListen: config.metrics_listen,
-        log,
+    const options: Omit<ConductorOptions, "store"> = {
+      tls,
+      listen: config.listen!,
+      audienceListen: config.audience_listen,
+      audienceSocket: config.audience_socket === "" ? null : config.audience_socket,
+      audienceSocketMode: config.audience_socket_mode,
+      legacySocket: config.legacy_socket === "" ? null : config.legacy_socket,
+      legacySocketMode: config.legacy_socket_mode,
+      legacySocketGroup: config.legacy_socket_group === "" ? null : config.legacy_socket_group,
+      playersFile: config.players_file,
+      grantsFile: config.grants,
+      heartbeatMs: config.heartbeat,
+      maxFrame: config.max_frame,
+      retryBackoffMs: config.retry_backoff,
+      lostAfterMs: config.lost_after,
+      retentionMs: config.retention,
+      auditRetentionMs: config.audit_retention,
+      secrets,
+      limits: {
+        handshakeMs: config.handshake_timeout,
+        requestMs: config.request_timeout,
+        playersMaxConnections: playersMax,
+        playersMaxPerPeer: config.max_connections_per_peer,
+        audienceMaxConnections: audienceMax,
+        audienceMaxPerPeer: config.audience_max_connections_per_peer,
+      },
+      eventStreams: { maxStreams: config.max_event_streams },
+      metricsListen: config.metrics_listen,
+      log,
+    };
+    // With PostgreSQL: a conductor that leads while it holds the lock, and stands by otherwise.
+    let current: () => Conductor | null;
+    let done: Promise<{ error: unknown }>;
+    let stop: () => Promise<void>;
+    if (store === null) {
+      const leadership = new Leadership({
+        url: conn!.url,
+        password: conn!.password,
+        tls: conn!.tls,
+        create: init,
+        leaseMs: config.leader_lease,
+        name: `${Deno.hostname()}[${Deno.pid}]`,
+        advertisePlayer: config.advertise_player === "" ? null : config.advertise_player,
+        advertiseAudience: config.advertise_audience === "" ? null : config.advertise_audience,
+        conductor: options,
       });
-    } catch (err) {
-      await store.close();
-      throw err;
+      current = () => leadership.conductor;
+      done = leadership.done;
+      stop = () => leadership.stop();
+    } else {
+      let conductor: Conductor;
+      try {
+        conductor = await startConductor({ ...options, store });
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
+      current = () => conductor;
+      done = conductor.done;
+      stop = () => conductor.stop();
     }
     revocation?.watch();
-    const c = conductor;
     const signal = untilSignal(["SIGTERM", "SIGINT"], () => {
-      c.reload().catch((err) =>
+      const c = current();
+      c?.reload().catch((err) =>
         log.error("players file not reloaded; keeping the old list", { error: errorMessage(err) })
       );
-      c.reloadGrants().catch((err) =>
+      c?.reloadGrants().catch((err) =>
         log.error("grants file not reloaded; keeping the grants in force", {
           error: errorMessage(err),
         })
@@ -150,12 +205,24 @@ export function conductorCommand(): CommandUnknownOpts {
     });
     const why = await Promise.race([
       signal.then((s) => ({ signal: s, error: null })),
-      c.done.then((stopped) => ({ signal: null, error: stopped.error })),
+      done.then((stopped) => ({ signal: null, error: stopped.error })),
     ]);
     if (why.signal) log.info("stopping", { signal: why.signal });
     revocation?.close();
-    await c.stop();
+    await stop();
+    if (why.error instanceof OrchError && why.error.code === "config") throw why.error;
     exitState.code = why.error !== null ? EXIT.internal : EXIT.ok;
   });
   return cmd;
+}
+
+/** The store the keys name: `store` when given, else the SQLite file `db`; not both. */
+function storeSpecOf(store: string, db: string): StoreSpec {
+  if (store === "") return { kind: "sqlite", path: db };
+  if (db !== conductorKeys.db.default) {
+    throw new OrchError("config", "both store and db are given; give one", {
+      hint: "store takes sqlite:PATH too",
+    });
+  }
+  return parseStoreSpec(store, "store");
 }

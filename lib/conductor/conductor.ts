@@ -614,6 +614,15 @@ export class Conductor {
     );
   }
 
+  /**
+   * Stops at once and writes nothing more — what is pending is dropped, never
+   * acknowledged: this conductor may no longer write (it lost the leadership).
+   */
+  abandon(why: string): Promise<void> {
+    this.#failed = true;
+    return this.#stop(why, null);
+  }
+
   /** Stops accepting, closes every connection, commits what is pending, closes the store. */
   stop(): Promise<void> {
     return this.#stop("the conductor is shutting down", null);

@@ -13,6 +13,7 @@ import {
   negotiate,
   normalizePlayerName,
   PROTOCOL_RANGE,
+  type Refuse,
 } from "../protocol/mod.ts";
 import type { PeerIdentity } from "../tls/mod.ts";
 
@@ -61,6 +62,25 @@ export function judgeHello(hello: Hello, identity: PeerIdentity, ctx: HelloConte
     };
   }
   return { ok: true, name, major: chosen.major };
+}
+
+/**
+ * A standby's answer to every hello: not the leader, naming the leader's
+ * players address when it is known (the player dials it next).
+ */
+export function notLeaderRefusal(leader: string | null): Refuse {
+  return leader === null
+    ? {
+      type: "refuse",
+      code: "not_leader",
+      message: "this conductor is a standby; no leader is known yet",
+    }
+    : {
+      type: "refuse",
+      code: "not_leader",
+      message: `this conductor is a standby; the leader is ${leader}`,
+      leader,
+    };
 }
 
 /** A task the conductor holds as sent to (or running on) a player. */

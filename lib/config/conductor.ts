@@ -6,6 +6,7 @@
 
 import { LOG_LEVELS } from "../log.ts";
 import { address, bool, duration, int, type Key, mode, oneOf, path, size, str } from "./spec.ts";
+import { storeKeys } from "./store_spec.ts";
 
 /** Longest retention: ten years. */
 const MAX_RETENTION_MS = 3650 * 86_400_000;
@@ -44,6 +45,28 @@ export const conductorKeys = {
     { allowEmpty: true },
   ),
   db: path("/var/lib/orchestra/conductor.db", "The SQLite database holding the queue and results."),
+  store: str(
+    "",
+    `Where the queue is kept, as sqlite:PATH or postgres://USER@HOST[:PORT]/DB (no password in it); "" uses db. With a PostgreSQL store several conductors may share the database, one leading at a time. Not together with a db other than its default.`,
+    { allowEmpty: true },
+  ),
+  ...storeKeys,
+  leader_lease: duration(
+    5_000,
+    "With a PostgreSQL store: a leader unheard of this long loses its database session, and so its leadership, to a standby.",
+    1_000,
+    60_000,
+  ),
+  advertise_player: str(
+    "",
+    `With a PostgreSQL store: the players' address (HOST:PORT) that standbys name to players while this conductor leads; "" derives it from listen (the host name when it listens on every address).`,
+    { allowEmpty: true },
+  ),
+  advertise_audience: str(
+    "",
+    `With a PostgreSQL store: the audience HTTPS address (HOST:PORT) that standbys name to clients while this conductor leads; "" derives it from audience_listen.`,
+    { allowEmpty: true },
+  ),
   secrets_key: path(
     "",
     `File holding a 32-byte key (raw or base64, mode 0600) that seals secret params in the database; "" keeps them in memory only.`,

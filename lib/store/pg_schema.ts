@@ -171,4 +171,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    // Leadership of several conductors on one database: one row, its epoch bumped by each new
+    // leader; every write of a leader checks the epoch it took (the fence).
+    version: 2,
+    sql: `
+      CREATE TABLE orch_leader (
+        id               integer PRIMARY KEY CHECK (id = 1),
+        epoch            bigint NOT NULL,
+        name             text,
+        player_address   text,
+        audience_address text,
+        since            bigint
+      );
+      INSERT INTO orch_leader (id, epoch) VALUES (1, 0);
+    `,
+  },
 ];

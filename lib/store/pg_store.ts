@@ -747,6 +747,12 @@ export class PgStore implements ConductorStore {
         error: errorMessage(err),
       });
     });
+    // A connection in use that the server ends between two statements (an idle-in-transaction
+    // timeout, a restart) reports it as an event: without a listener that would end the process;
+    // the next statement on it fails instead, and that failure is the caller's.
+    (pool as unknown as {
+      on(event: "connect", fn: (c: { on(e: "error", f: () => void): void }) => void): void;
+    }).on("connect", (client) => client.on("error", () => {}));
     const store = new PgStore(pool, t.shown, opts.fence);
     try {
       await store.#migrate(opts.migrations ?? PG_MIGRATIONS, opts.create ?? false);

@@ -1,0 +1,354 @@
+/**
+ * Several conductors on one PostgreSQL database (a private server, fsync
+ * on): one leads, the other stands by and refuses players and the audience
+ * naming the leader; a leader killed, paused or cut off from its database
+ * is replaced, and nothing acknowledged is lost or run twice.
+ */
+
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { Cluster, type FullJob } from "../_helpers/cluster.ts";
+import { PgCluster } from "../_helpers/postgres.ts";
+import { Proc, ROOT, until } from "../_helpers/proc.ts";
+import { AudienceClient } from "../../lib/client/mod.ts";
+import type { SubmitInput } from "../../lib/protocol/mod.ts";
+
+const LEASE = "2s";
+const TESTDATA = join(ROOT, "tests/testdata/scores");
+
+/** A loopback port free a moment ago. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+const at = (port: number) => `127.0.0.1:${port}`;
+
+/** One conductor of the pair: its process, ports and socket client. */
+interface Member {
+  name: string;
+  proc: Proc;
+  players: number;
+  audience: number;
+  socket: string;
+  client: AudienceClient;
+}
+
+/** Starts conductor `name` on the shared database `url`; resolves once it runs (either role). */
+function startMember(c: Cluster, url: string, name: string, ports?: Member): Member {
+  // The cluster's own --db is left out: the store is the database.
+  const base = c.conductorArgs();
+  const db = base.indexOf("--db");
+  base.splice(db, 2);
+  const players = ports?.players ?? freePort();
+  const audience = ports?.audience ?? freePort();
+  const socket = join(c.dir, `${name}.sock`);
+  const proc = c.track(
+    new Proc(name, [
+      ...base,
+      "--init",
+      "--store",
+      url,
+      "--leader-lease",
+      LEASE,
+      "--listen",
+      at(players),
+      "--audience-listen",
+      at(audience),
+      "--audience-socket",
+      socket,
+    ]),
+  );
+  return {
+    name,
+    proc,
+    players,
+    audience,
+    socket,
+    client: new AudienceClient({ kind: "socket", path: socket }),
+  };
+}
+
+const LEADING = /leading: took the leadership/;
+const STANDBY = /standby: another conductor may lead/;
+
+/** A test's world: a PostgreSQL server with a database, and a cluster of certificates. */
+async function world(players: string[]) {
+  const pg = await PgCluster.start({ fsync: true });
+  const db = await pg.createDatabase("failover");
+  const c = await Cluster.create({ players, scoresDir: TESTDATA });
+  return {
+    pg,
+    c,
+    url: pg.socketUrl(db),
+    async [Symbol.asyncDispose]() {
+      await c[Symbol.asyncDispose]();
+      await pg[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Starts `a` as the leader (waits for it), then `b` as a standby. */
+async function pair(c: Cluster, url: string): Promise<[Member, Member]> {
+  const a = startMember(c, url, "conductor-a");
+  await a.proc.waitFor(LEADING, 30_000);
+  await a.proc.waitFor(/conductor ready/, 30_000);
+  const b = startMember(c, url, "conductor-b");
+  await b.proc.waitFor(STANDBY, 30_000);
+  return [a, b];
+}
+
+/** A player dialling both conductors. */
+function playerOf(c: Cluster, name: string, a: Member, b: Member) {
+  return c.startPlayer(name, {
+    extra: ["--conductor", `${at(a.players)},${at(b.players)}`],
+    wait: false,
+  });
+}
+
+/** Waits until `m` lists every one of `names` connected. */
+async function connected(m: Member, names: string[]): Promise<void> {
+  await until(`${names.join(",")} connected to ${m.name}`, async () => {
+    const list = await m.client.players();
+    return names.every((n) => list.some((p) => p.name === n && p.connected && p.slots > 0));
+  }, 30_000);
+}
+
+/** A GET on a Unix socket: the status and the JSON body. */
+async function socketGet(socket: string, path: string): Promise<{ status: number; body: unknown }> {
+  const client = Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
+  try {
+    const res = await fetch(`http://orch${path}`, { client });
+    return { status: res.status, body: await res.json() };
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs of the append score, per host, as `job task attempt` lines. */
+async function runs(dir: string, host: string): Promise<string[]> {
+  const text = await Deno.readTextFile(join(dir, `${host}.log`)).catch(() => "");
+  return text.split("\n").filter((l) => l !== "");
+}
+
+Deno.test("two conductors on one database: one leads, the standby refuses players and the CLI naming the leader, and both addresses reach the leader", async () => {
+  await using w = await world(["p1"]);
+  const { c, url } = w;
+  const [a, b] = await pair(c, url);
+
+  // The standby: health says so, ready does not, the rest is 503 not_leader naming the leader.
+  const health = await b.client.health() as unknown as Record<string, unknown>;
+  assertEquals(health.role, "standby");
+  assertMatch(String(health.leader), new RegExp(`\\[${a.proc.child.pid}\\]$`));
+  assertEquals(health.leader_audience, at(a.audience));
+  const ready = await socketGet(b.socket, "/v1/ready");
+  assertEquals(ready.status, 503);
+  assertMatch(JSON.stringify(ready.body), /standby; the leader is /);
+  const jobsAnswer = await socketGet(b.socket, "/v1/jobs");
+  assertEquals(jobsAnswer.status, 503);
+  assertEquals(
+    (jobsAnswer.body as { error: Record<string, unknown> }).error.leader,
+    at(a.audience),
+  );
+  assertEquals((jobsAnswer.body as { error: Record<string, unknown> }).error.code, "not_leader");
+
+  const cliArgs = (list: string) => [
+    "submit",
+    "whoami",
+    "--all",
+    "-t",
+    "p1",
+    "--wait",
+    ...c.httpsFlags("alice"),
+    "--conductor",
+    list,
+    "--connect-timeout",
+    "2s",
+  ];
+  // Only the standby: refused, naming the leader; nothing submitted.
+  let r = await c.cli(cliArgs(at(b.audience)));
+  assertEquals(r.code, 6, r.stderr);
+  assertMatch(r.stderr, new RegExp(`standby; the leader is ${at(a.audience)}`));
+  assertEquals((await a.client.jobs(10)).length, 0);
+
+  // A player that dials the standby first is told where the leader is, and goes there.
+  const p1 = await c.startPlayer("p1", {
+    extra: ["--conductor", `${at(b.players)},${at(a.players)}`],
+    wait: false,
+  });
+  await p1.waitFor(
+    new RegExp(
+      `the conductor is not the leader .*conductor=${at(b.players)} leader=${at(a.players)}`,
+    ),
+    30_000,
+  );
+  await connected(a, ["p1"]);
+  assertMatch(b.proc.log, STANDBY);
+  assert(!b.proc.log.includes("conductor ready"), "the standby never started serving");
+
+  // The CLI given both addresses, the standby first: the job is made once, on the leader.
+  r = await c.cli(cliArgs(`${at(b.audience)},${at(a.audience)}`));
+  assertEquals(r.code, 0, r.stderr);
+  const jobs = await a.client.jobs(10);
+  assertEquals(jobs.length, 1);
+  assertEquals(jobs[0].aggregate, "success");
+});
+
+/** The append score on every one of `hosts`, recording its runs in `out`. */
+function appendJob(out: string, hosts: string[], sleep: string): SubmitInput {
+  return { score: "append", scope: "all", targets: hosts, params: { OUT: out, SLEEP: sleep } };
+}
+
+/** Checks that every job of `ids` ran exactly once on each of `hosts`, and no job ran twice anywhere. */
+async function ranOnce(out: string, hosts: string[], ids: number[]): Promise<void> {
+  for (const h of hosts) {
+    const count = new Map<number, number>();
+    for (const line of await runs(out, h)) {
+      const job = Number(line.split(" ")[0]);
+      count.set(job, (count.get(job) ?? 0) + 1);
+    }
+    const twice = [...count].filter(([, n]) => n > 1);
+    assertEquals(twice, [], `jobs run more than once on ${h}`);
+    const missing = ids.filter((id) => count.get(id) !== 1);
+    assertEquals(missing, [], `acknowledged jobs that never ran on ${h}`);
+  }
+}
+
+/** Waits for every job of `ids` on `m`; all must succeed. */
+async function allSucceed(m: Member, ids: number[]): Promise<void> {
+  for (const id of ids) {
+    const job = await m.client.waitJob(id, { timeoutMs: 60_000 }) as FullJob;
+    assertEquals(job.aggregate, "success", JSON.stringify(job));
+  }
+}
+
+Deno.test("kill -9 of the leader while jobs run on three players: the standby takes over, every acknowledged job completes, each (job, host) ran once", async () => {
+  await using w = await world(["p1", "p2", "p3"]);
+  const { c, url } = w;
+  const [a, b] = await pair(c, url);
+  const hosts = ["p1", "p2", "p3"];
+  const players = await Promise.all(
+    hosts.map((n) =>
+      c.startPlayer(n, {
+        extra: ["--conductor", `${at(a.players)},${at(b.players)}`, "--slots", "4"],
+        wait: false,
+      })
+    ),
+  );
+  await connected(a, hosts);
+  const out = join(c.dir, "runs");
+  await Deno.mkdir(out);
+
+  // A burst of submits; the leader is killed in the middle of it.
+  const acked: number[] = [];
+  let killed = false;
+  const burst = (async () => {
+    for (let i = 0; i < 40 && !killed; i++) {
+      try {
+        acked.push(await a.client.submit(appendJob(out, hosts, "0.3")));
+      } catch {
+        break;
+      }
+    }
+  })();
+  await until("15 submits acknowledged", () => Promise.resolve(acked.length >= 15), 30_000);
+  const from = players.map((p) => p.lines.length);
+  const killedAt = Date.now();
+  killed = true;
+  await a.proc.kill9();
+  await burst;
+
+  await b.proc.waitFor(LEADING, 30_000);
+  await b.proc.waitFor(/conductor ready/, 30_000);
+  await until("a task started by the new leader", () =>
+    Promise.resolve(
+      players.some((p, i) => p.lines.slice(from[i]).some((l) => l.includes("task started"))),
+    ), 60_000);
+  console.log(`failover: ${Date.now() - killedAt} ms from the kill to the first task started`);
+
+  await allSucceed(b, acked);
+  await ranOnce(out, hosts, acked);
+});
+
+Deno.test("fencing: a leader paused past its lease is replaced; resumed, it acknowledges nothing and stands by", async () => {
+  await using w = await world(["p1"]);
+  const { c, url } = w;
+  const [a, b] = await pair(c, url);
+  await playerOf(c, "p1", a, b);
+  await connected(a, ["p1"]);
+  const out = join(c.dir, "runs");
+  await Deno.mkdir(out);
+  const before = await a.client.submit(appendJob(out, ["p1"], "0"));
+  await allSucceed(a, [before]);
+
+  a.proc.signal("SIGSTOP");
+  await b.proc.waitFor(LEADING, 30_000);
+  await b.proc.waitFor(/conductor ready/, 30_000);
+  // A submit sent to the old leader while it is paused: read once it runs again.
+  const sent = a.client.submit(appendJob(out, ["p1"], "0")).then(
+    (id) => ({ id, error: null }),
+    (error) => ({ id: null, error: String(error) }),
+  );
+  const from = a.proc.lines.length;
+  a.proc.signal("SIGCONT");
+  const answer = await sent;
+  assertEquals(answer.id, null, "the old leader acknowledged a submit after the takeover");
+  await a.proc.waitFor(/lost the leadership/, 30_000, from);
+  await a.proc.waitFor(STANDBY, 30_000, from);
+  // Nothing but the job before: the new leader holds exactly what was acknowledged.
+  await connected(b, ["p1"]);
+  const jobs = await b.client.jobs(10);
+  assertEquals(jobs.map((j) => j.id), [before], JSON.stringify(jobs));
+  const after = await b.client.submit(appendJob(out, ["p1"], "0"));
+  await allSucceed(b, [after]);
+  await ranOnce(out, ["p1"], [before, after]);
+});
+
+Deno.test("the database restarted under a running leader: it stands by while the database is away, leads again, and loses nothing", async () => {
+  await using w = await world(["p1"]);
+  const { pg, c, url } = w;
+  const a = startMember(c, url, "conductor-a");
+  await a.proc.waitFor(LEADING, 30_000);
+  await a.proc.waitFor(/conductor ready/, 30_000);
+  await c.startPlayer("p1", { extra: ["--conductor", at(a.players)], wait: false });
+  await connected(a, ["p1"]);
+  const out = join(c.dir, "runs");
+  await Deno.mkdir(out);
+  const id = await a.client.submit(appendJob(out, ["p1"], "3"));
+  await until("the job running", async () => (await a.client.job(id)).counts.running === 1);
+
+  const from = a.proc.lines.length;
+  await pg.restart();
+  await a.proc.waitFor(/lost the leadership/, 30_000, from);
+  await a.proc.waitFor(LEADING, 60_000, from);
+  await a.proc.waitFor(/conductor ready/, 30_000, from);
+  await connected(a, ["p1"]);
+  await allSucceed(a, [id]);
+  await ranOnce(out, ["p1"], [id]);
+});
+
+Deno.test("fencing: a leader whose epoch was taken, its own session still alive, writes nothing more, and takes the leadership anew", async () => {
+  await using w = await world(["p1"]);
+  const { pg, c, url } = w;
+  const a = startMember(c, url, "conductor-a");
+  await a.proc.waitFor(LEADING, 30_000);
+  await a.proc.waitFor(/conductor ready/, 30_000);
+  const out = join(c.dir, "runs");
+  await Deno.mkdir(out);
+  // Another leader's takeover, as the database sees it: the epoch moved on.
+  const db = new URL(url).pathname.slice(1);
+  await pg.psql(db, "UPDATE orch_leader SET epoch = epoch + 1, name = 'another'");
+  const from = a.proc.lines.length;
+  const answer = await a.client.submit(appendJob(out, ["p1"], "0")).then(
+    (id) => ({ id, error: null }),
+    (error) => ({ id: null, error: String(error) }),
+  );
+  assertEquals(answer.id, null, "a fenced-out leader acknowledged a submit");
+  await a.proc.waitFor(/lost the leadership/, 30_000, from);
+  // Its lock was still held: it leads again, with a new epoch, and nothing was written.
+  await a.proc.waitFor(/leading: took the leadership epoch=3/, 30_000, from);
+  await a.proc.waitFor(/conductor ready/, 30_000, from);
+  assertEquals(await pg.psql(db, "SELECT count(*) FROM jobs"), "0");
+});
