@@ -149,6 +149,7 @@ const STOP_GRACE_MS = 2_000;
  * resolves once it is closed.
  */
 async function closeServer(server: http.Server, streaming: Streaming): Promise<void> {
+  const sockets = openSockets.get(server) ?? new Set();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   if (streaming.size > 0) {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -159,7 +160,22 @@ async function closeServer(server: http.Server, streaming: Streaming): Promise<v
     clearTimeout(timer);
   }
   server.closeAllConnections();
+  // closeAllConnections leaves out connections still in their TLS handshake, or idle before it.
+  for (const socket of sockets) socket.destroy();
   await closed;
+}
+
+/** Every connection of a server, from its first byte: a stop cuts them all off. */
+const openSockets = new WeakMap<http.Server, Set<Socket>>();
+
+/** Tracks the connections of `server` for {@linkcode closeServer}. */
+function trackSockets(server: http.Server): void {
+  const sockets = new Set<Socket>();
+  openSockets.set(server, sockets);
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
 }
 
 async function serveUnix(
@@ -187,6 +203,7 @@ async function serveUnix(
     serveNode(req, res, handler, caller, "http://conductor", log, streaming);
   });
   requestDeadline(server, "connection", limits.requestMs);
+  trackSockets(server);
   new ConnectionGuard(server, {
     what: "audience socket",
     maxConnections: limits.maxConnections,
@@ -293,6 +310,7 @@ async function serveHttps(
     (reason) => refused.note({ reason }),
   );
   requestDeadline(server, "secureConnection", limits.requestMs);
+  trackSockets(server);
   new ConnectionGuard(server, {
     what: "audience HTTPS port",
     maxConnections: limits.maxConnections,

@@ -27,6 +27,7 @@
  * @module
  */
 
+import type net from "node:net";
 import pg from "pg";
 import { errorMessage, NotLeaderError, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -181,17 +182,22 @@ export class LockSession {
     return epoch;
   }
 
-  /** One round trip, within half the lease; throws when the session is gone or slow. */
+  /**
+   * One round trip; throws when the session is gone, or when no answer came
+   * within twice the lease. The bound is loose on purpose: a heartbeat may
+   * wait behind the takeover's update (which waits up to a lease for a
+   * paused leader's transaction), or behind a busy event loop; a session
+   * really silent for the lease is ended by the server, which fails this
+   * at once.
+   */
   async heartbeat(): Promise<void> {
+    const bound = 2 * this.#leaseMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
         this.#client.query("SELECT 1"),
         new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${this.#leaseMs / 2} ms`)),
-            this.#leaseMs / 2,
-          );
+          timer = setTimeout(() => reject(new Error(`no answer within ${bound} ms`)), bound);
         }),
       ]);
     } finally {
@@ -205,6 +211,44 @@ export class LockSession {
     this.#closed = true;
     this.#resolveLost("closed");
     await this.#client.end().catch(() => {});
+  }
+}
+
+/**
+ * Keeps a session that holds the lock alive: a round trip every fifth of
+ * the lease, from the moment the lock is taken until it is let go — through
+ * the takeover (schema, listeners, queue load) as well as while leading.
+ */
+class Heartbeat {
+  /** Resolves with why once a heartbeat fails (never when stopped first). */
+  readonly failed: Promise<string>;
+  #stopped = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #wake: () => void = () => {};
+
+  constructor(session: LockSession, leaseMs: number) {
+    const every = Math.max(100, Math.trunc(leaseMs / 5));
+    this.failed = (async () => {
+      while (!this.#stopped) {
+        await new Promise<void>((r) => {
+          this.#wake = r;
+          this.#timer = setTimeout(r, every);
+        });
+        if (this.#stopped) break;
+        try {
+          await session.heartbeat();
+        } catch (err) {
+          if (!this.#stopped) return `the heartbeat failed: ${errorMessage(err)}`;
+        }
+      }
+      return new Promise<string>(() => {});
+    })();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#wake();
   }
 }
 
@@ -261,6 +305,8 @@ export function standbyHandler(leader: () => LeaderInfo | null): ApiHandler {
 class StandbyServers {
   #players: TlsServer | null = null;
   #audience: AudienceServers | null = null;
+  /** Every connection to the players port, from its first byte (before the handshake). */
+  readonly #sockets = new Set<net.Socket>();
 
   /** Listens where the conductor would; the addresses bound. */
   async start(
@@ -284,6 +330,10 @@ class StandbyServers {
           },
           () => {},
         );
+        server.on("connection", (socket: net.Socket) => {
+          this.#sockets.add(socket);
+          socket.once("close", () => this.#sockets.delete(socket));
+        });
         new ConnectionGuard(server, {
           what: "players port",
           maxConnections: limits.playersMaxConnections,
@@ -318,12 +368,15 @@ class StandbyServers {
     return { players, audience: this.#audience.address };
   }
 
+  /** Stops listening and cuts off every connection at once: a takeover waits on no peer. */
   async stop(): Promise<void> {
     const players = this.#players;
     this.#players = null;
     if (players) {
       const closed = new Promise<void>((r) => players.close(() => r()));
-      // Refused players are closing already; no new one comes in.
+      // Refused players, half-open handshakes, idle probes: none is waited for.
+      for (const socket of this.#sockets) socket.destroy();
+      this.#sockets.clear();
       await closed;
     }
     const audience = this.#audience;
@@ -447,7 +500,15 @@ export class Leadership {
         unreachable = false;
         backoff = MIN_BACKOFF_MS;
         try {
-          if (await this.#waitForLock(session)) await this.#lead(session);
+          if (await this.#waitForLock(session)) {
+            // From here on the session is kept alive for as long as it holds the lock.
+            const beat = new Heartbeat(session, this.#o.leaseMs);
+            try {
+              await this.#lead(session, beat.failed);
+            } finally {
+              beat.stop();
+            }
+          }
         } catch (err) {
           if (err instanceof OrchError && err.code === "config") throw err;
           if (!this.#stopping) {
@@ -508,17 +569,27 @@ export class Leadership {
   }
 
   /** Takes over, leads until the leadership is lost or a stop is asked for. */
-  async #lead(session: LockSession): Promise<void> {
+  async #lead(session: LockSession, beat: Promise<string>): Promise<void> {
     const o = this.#o;
-    // The schema is brought up under the lock: no other conductor migrates meanwhile.
-    const check = await PgStore.open(o.url, { password: o.password, tls: o.tls, create: o.create });
-    await check.close();
+    let early: string | null = null;
+    beat.then((why) => (early = why));
+    const previous = await session.leader();
     await this.#standby.stop();
     this.#standbyUp = false;
     if (this.#stopping) return;
-    const players = o.advertisePlayer ?? advertised(this.#opts.listen);
-    const audience = o.advertiseAudience ?? advertised(this.#opts.audienceListen);
-    const epoch = await session.takeOver({ name: o.name, player: players, audience });
+    const me = {
+      name: o.name,
+      player: o.advertisePlayer ?? advertised(this.#opts.listen),
+      audience: o.advertiseAudience ?? advertised(this.#opts.audienceListen),
+    };
+    // The schema is brought up under the lock: no other conductor migrates meanwhile. When
+    // there is a leader row, the epoch moves first, so that a deposed leader whose pool still
+    // works can write nothing during the migration (its writes fail the fence).
+    const epochFirst = previous !== null;
+    let epoch = epochFirst ? await session.takeOver(me) : 0;
+    const check = await PgStore.open(o.url, { password: o.password, tls: o.tls, create: o.create });
+    await check.close();
+    if (!epochFirst) epoch = await session.takeOver(me);
     // Every write checks the epoch; a transaction left open by a paused leader is ended within
     // the lease, so that a new leader's takeover never waits on it for ever.
     const fence = `SELECT set_config('idle_in_transaction_session_timeout', '${
@@ -530,9 +601,10 @@ export class Leadership {
       fence,
       warn: (message, fields) => this.#log.warn(message, fields as Record<string, string>),
     });
-    this.#log.info("leading: took the leadership", { epoch, name: o.name });
     let conductor: Conductor;
     try {
+      if (early !== null) throw new OrchError("unavailable", `lost the lock: ${early}`);
+      this.#log.info("leading: took the leadership", { epoch, name: o.name });
       conductor = await startConductor({ ...this.#opts, store });
     } catch (err) {
       await store.close();
@@ -546,7 +618,7 @@ export class Leadership {
         s.error === null ? "the conductor stopped" : `a write failed: ${errorMessage(s.error)}`
       ),
       session.lost.then((why) => `the leadership session ended: ${why}`),
-      this.#heartbeats(session),
+      beat,
       this.#stopped.then(() => null),
     ]);
     try {
@@ -562,21 +634,6 @@ export class Leadership {
     } finally {
       this.#conductor = null;
     }
-  }
-
-  /** Sends a heartbeat every fifth of the lease; resolves with why once one fails. */
-  async #heartbeats(session: LockSession): Promise<string> {
-    const every = Math.max(100, Math.trunc(this.#o.leaseMs / 5));
-    while (!this.#stopping) {
-      await new Promise((r) => setTimeout(r, every));
-      if (this.#stopping) break;
-      try {
-        await session.heartbeat();
-      } catch (err) {
-        return `the heartbeat failed: ${errorMessage(err)}`;
-      }
-    }
-    return "stopping";
   }
 }
 

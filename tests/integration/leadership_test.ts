@@ -1,0 +1,86 @@
+/**
+ * Leadership on one PostgreSQL database, the takeover itself: a standby
+ * takes over promptly whatever connections it holds, and keeps its lock
+ * session alive while it does.
+ */
+
+import { join } from "node:path";
+import { assertEquals } from "../_helpers/assert.ts";
+import { Cluster } from "../_helpers/cluster.ts";
+import { PgCluster } from "../_helpers/postgres.ts";
+import { Proc, ROOT } from "../_helpers/proc.ts";
+
+const LEASE = "2s";
+const TESTDATA = join(ROOT, "tests/testdata/scores");
+const LEADING = /leading: took the leadership/;
+const STANDBY = /standby: another conductor may lead/;
+
+/** A loopback port free a moment ago. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Starts conductor `name` on the shared database `url`; its process and ports. */
+function startMember(c: Cluster, url: string, name: string) {
+  const base = c.conductorArgs();
+  base.splice(base.indexOf("--db"), 2);
+  const players = freePort();
+  const audience = freePort();
+  const proc = c.track(
+    new Proc(name, [
+      ...base,
+      "--init",
+      "--store",
+      url,
+      "--leader-lease",
+      LEASE,
+      "--listen",
+      `127.0.0.1:${players}`,
+      "--audience-listen",
+      `127.0.0.1:${audience}`,
+      "--audience-socket",
+      join(c.dir, `${name}.sock`),
+    ]),
+  );
+  return { proc, players, audience };
+}
+
+Deno.test("a standby holding idle connections on its players and audience ports takes over promptly when the leader is killed", async () => {
+  await using pg = await PgCluster.start({ fsync: false });
+  const url = pg.socketUrl(await pg.createDatabase("takeover"));
+  await using c = await Cluster.create({ players: ["p1"], scoresDir: TESTDATA });
+  const a = startMember(c, url, "conductor-a");
+  await a.proc.waitFor(/conductor ready/, 30_000);
+  const b = startMember(c, url, "conductor-b");
+  await b.proc.waitFor(STANDBY, 30_000);
+
+  // Probes that connect and say nothing: not even a TLS handshake.
+  const idle = [
+    await Deno.connect({ hostname: "127.0.0.1", port: b.players }),
+    await Deno.connect({ hostname: "127.0.0.1", port: b.audience }),
+  ];
+  try {
+    await a.proc.kill9();
+    // The handshake timeout (10 s) is far beyond this bound: the takeover waits on no probe.
+    await b.proc.waitFor(LEADING, 7_000);
+    await b.proc.waitFor(/conductor ready/, 7_000);
+    // The probes were cut off when the standby's listeners stopped.
+    for (const conn of idle) {
+      const n = await conn.read(new Uint8Array(16)).catch(() => null);
+      assertEquals(n, null);
+    }
+    // Nothing stepped down after the takeover.
+    assertEquals(b.proc.log.includes("lost the leadership"), false, b.proc.log);
+  } finally {
+    for (const conn of idle) {
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+    }
+  }
+});
