@@ -77,6 +77,26 @@ interface PgConnection {
   query(text: string, values?: unknown[]): Promise<{ rows: Row[] }>;
   end(): Promise<void>;
   on(event: "error" | "end", fn: (err?: Error) => void): void;
+  /** pg's connection; its socket is destroyed when an orderly end does not come. */
+  connection?: { stream?: { destroy(): void } };
+}
+
+/** How long closing the session waits for an orderly end before cutting the socket. */
+const CLOSE_WAIT_MS = 1_000;
+
+/** The oldest PostgreSQL the lease works on (`idle_session_timeout` came in 14). */
+export const MIN_SERVER_VERSION = 140000;
+
+/**
+ * Why a server of `server_version_num` `num` cannot hold the leadership, or
+ * null when it can.
+ */
+export function serverVersionProblem(num: number): string | null {
+  if (Number.isSafeInteger(num) && num >= MIN_SERVER_VERSION) return null;
+  const shown = Number.isSafeInteger(num) && num > 0
+    ? `${Math.floor(num / 10000)}.${num % 10000}`
+    : "unknown";
+  return `the conductor database's PostgreSQL is version ${shown}; several conductors need PostgreSQL 14 or later (the lease is its idle_session_timeout)`;
 }
 
 const PG = pg as unknown as { Client: new (config: Record<string, unknown>) => PgConnection };
@@ -124,8 +144,27 @@ export class LockSession {
       application_name: "orch conductor leadership",
     });
     const s = new LockSession(client, o.leaseMs);
+    let version: string | null;
     try {
       await client.connect();
+      const r = await client.query("SELECT current_setting('server_version_num') AS v");
+      const num = Number(r.rows[0]?.v);
+      version = serverVersionProblem(num);
+      if (version !== null) await s.close();
+    } catch (err) {
+      await s.close();
+      throw new OrchError(
+        "unavailable",
+        `cannot open the leadership session on ${t.shown}: ${errorMessage(err)}`,
+      );
+    }
+    // An old server is a configuration to change, not an outage to wait out.
+    if (version !== null) {
+      throw new OrchError("config", `${version} (${t.shown})`, {
+        hint: "upgrade the server, or run one conductor on a SQLite store",
+      });
+    }
+    try {
       // The lease, exactly: a session silent this long is ended by the server, freeing the lock.
       await client.query(`SET idle_session_timeout = ${Math.trunc(o.leaseMs)}`);
     } catch (err) {
@@ -210,7 +249,14 @@ export class LockSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#resolveLost("closed");
-    await this.#client.end().catch(() => {});
+    // An orderly end waits for the socket to close, which on a cut-off network may take hours.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ended = await Promise.race([
+      this.#client.end().then(() => true, () => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CLOSE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!ended) this.#client.connection?.stream?.destroy();
   }
 }
 
