@@ -260,10 +260,12 @@ export class Committer {
       await this.#store.write((tx) => b.apply(tx));
     } catch (err) {
       this.#inFlight = null;
-      this.#fail(err, b);
+      if (this.#failed === null) this.#fail(err, b);
       return;
     }
     this.#inFlight = null;
+    // Abandoned meanwhile: whatever this commit held is acted on no more.
+    if (this.#failed !== null) return;
     this.onCommit?.((performance.now() - started) / 1000, records);
     b.committed();
     for (const e of b.events) this.#bus.publish(e);
@@ -277,6 +279,22 @@ export class Committer {
     this.#open?.failed(err);
     this.#open = null;
     this.#onFatal(err);
+  }
+
+  /**
+   * Stops at once: the open batch and the one being committed fail with
+   * `err` (whatever waits on them is never answered, sent or published,
+   * even when the commit in flight goes through), and every change after
+   * this is refused. For a conductor that may write no more.
+   */
+  abandon(err: unknown): void {
+    if (this.#failed !== null) return;
+    this.#failed = err;
+    if (this.#timer !== undefined) clearImmediate(this.#timer);
+    this.#timer = undefined;
+    this.#open?.failed(err);
+    this.#open = null;
+    this.#inFlight?.failed(err);
   }
 
   /** Commits what is pending and refuses further changes. */

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { errorMessage } from "../errors.ts";
+import { errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { ORCH_VERSION, type ReadyCheck, type ReadyView } from "../protocol/mod.ts";
 import type { ConductorStore } from "../store/mod.ts";
@@ -620,6 +620,9 @@ export class Conductor {
    */
   abandon(why: string): Promise<void> {
     this.#failed = true;
+    // First of all: nothing pending is committed or acted on, and no player hears more.
+    this.#committer.abandon(new OrchError("unavailable", why));
+    this.#gateway.closeAll("the conductor failed");
     return this.#stop(why, null);
   }
 

@@ -144,3 +144,22 @@ Deno.test("a subscriber that falls behind is cut off; the conductor goes on", as
   assertMatch(slow.closedReason ?? "", /too slow/);
   assertEquals(p1.received("result_ack").length, 3);
 });
+
+Deno.test("an abandoned conductor acts on nothing more: a result whose commit goes through afterwards is never acknowledged", async () => {
+  const store = new ControlledStore();
+  await using h = await inProcessConductor({ players: ["p1"], store });
+  const p1 = new TestPlayer(h.conductor, "p1");
+  await p1.join();
+  await h.conductor.service.submit(HELLO_ON_P1, LOCAL_CALLER);
+  const a = await p1.next("assign");
+  const release = store.hold();
+  p1.run(a);
+  await settle();
+  const stopped = h.conductor.abandon("this conductor lost the leadership");
+  const commitsBefore = store.log.length;
+  release();
+  await stopped;
+  await settle();
+  assert(store.log.length > commitsBefore, "the held commit went through");
+  assertEquals(p1.received("result_ack").length, 0, "no ack after the abandon");
+});
