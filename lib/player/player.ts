@@ -96,6 +96,10 @@ type SessionEnd =
 
 /** On stop, how long to wait for the conductor to acknowledge the last results. */
 const ACK_WAIT_MS = 2000;
+/** A welcomed connection shorter than this does not begin a new round of dials. */
+const STABLE_SESSION_MS = 3_000;
+/** Conductors whose last leaving line is remembered (to log repeats at debug) at most. */
+const LAST_LEFT_MAX = 64;
 
 interface Running {
   abort: AbortController;
@@ -221,9 +225,13 @@ export class Player {
       while (!this.#stopping) {
         const target = redirect ?? list[at];
         redirect = null;
+        const dialled = performance.now();
         const end = await this.#session(target);
         if (end.kind === "stopping" || this.#stopping) break;
-        tried = end.kind === "closed" && end.welcomed ? 1 : tried + 1;
+        // A welcome begins a new round only when the connection then lasted: conductors that
+        // welcome and close at once are not redialled without a pause.
+        const lasted = performance.now() - dialled >= STABLE_SESSION_MS;
+        tried = end.kind === "closed" && end.welcomed && lasted ? 1 : tried + 1;
         const i = list.findIndex((a) => sameAddress(a, target));
         if (i >= 0) at = (i + 1) % list.length;
         if (end.kind === "refused" && end.leader && !sameAddress(end.leader, target)) {
@@ -285,7 +293,13 @@ export class Player {
     }
     const line = `${msg} ${JSON.stringify(fields)}`;
     const repeated = this.#lastLeft.get(conductor) === line;
+    this.#lastLeft.delete(conductor);
     this.#lastLeft.set(conductor, line);
+    // Refusals may name any address: the oldest are forgotten beyond a bound.
+    for (const old of this.#lastLeft.keys()) {
+      if (this.#lastLeft.size <= LAST_LEFT_MAX) break;
+      this.#lastLeft.delete(old);
+    }
     const level = repeated
       ? "debug"
       : end.kind === "refused" && end.code !== "not_leader"
