@@ -367,9 +367,23 @@ Deno.test("orch bench --store postgres://… runs every phase on SQLite and on P
     assertMatch(r.stderr, /--store-reset is given without --store/);
 
     // With --store-reset, the jobs are dropped and both stores run every phase.
-    r = await orch(["bench", ...small, ...store, "--store-reset", "--json"]);
+    r = await orch(["bench", ...small, ...store, "--store-reset", "--json", "--keep"]);
     assertEquals(r.code, 0, r.stderr);
     const both = JSON.parse(r.stdout);
+    try {
+      // Each run had a conductor of its own: on a SQLite file, and on the PostgreSQL database,
+      // leading there (again after the restart).
+      const pgLog = await Deno.readTextFile(`${both.postgres.dir}/conductor.log`);
+      assertMatch(pgLog, /the conductor database is in PostgreSQL/);
+      assertEquals(pgLog.match(/leading: took the leadership/g)?.length, 2, pgLog);
+      assertEquals(await exists(`${both.postgres.dir}/conductor.db`), false);
+      assertEquals(await exists(`${both.sqlite.dir}/conductor.db`), true);
+      assert(!/PostgreSQL/.test(await Deno.readTextFile(`${both.sqlite.dir}/conductor.log`)));
+    } finally {
+      for (const k of ["sqlite", "postgres"]) {
+        if (both[k].dir) await Deno.remove(both[k].dir, { recursive: true }).catch(() => {});
+      }
+    }
     assertEquals(Object.keys(both).sort(), ["postgres", "sqlite"]);
     assertEquals(both.sqlite.store, "sqlite");
     assertMatch(both.postgres.store, /^postgres:\/\/orch_pw@127\.0\.0\.1:\d+\/bench_1\?/);
