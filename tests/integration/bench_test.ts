@@ -78,6 +78,7 @@ Deno.test("orch bench runs every phase against a real conductor; every task comp
   const result = JSON.parse(r.stdout);
   assertShape(result, {
     version: result.version,
+    store: "sqlite",
     settings: {
       players: 20,
       slots: 4,
