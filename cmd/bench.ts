@@ -7,12 +7,16 @@
 
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import {
+  type BenchComparison,
   BenchInterrupted,
   type BenchOptions,
+  type BenchPgStore,
   type BenchProgress,
   type BenchResult,
   runBench,
+  runBenchComparison,
 } from "../lib/bench/mod.ts";
+import { parseStoreSpec, shownStore, storeConnection } from "../lib/config/mod.ts";
 import { OrchError } from "../lib/errors.ts";
 import { LIMITS } from "../lib/protocol/mod.ts";
 import { err, EXIT, exitState, out } from "./_common.ts";
@@ -96,17 +100,37 @@ export function benchCommand(): CommandUnknownOpts {
     )
     .option("--heartbeat <duration>", "the conductor's and the players' heartbeat", "15s")
     .option("--slots <n>", "slots each simulated player announces", "4")
-    .option("--keep", "keep the deployment folder and the conductor's log");
+    .option("--keep", "keep the deployment folder and the conductor's log")
+    .option(
+      "--store <url>",
+      "also run every phase on this PostgreSQL database (postgres://USER@HOST[:PORT]/DB, no password in it; empty, or see --store-reset) and print both stores side by side",
+    )
+    .option(
+      "--store-password-file <file>",
+      "file holding its password (mode 0600); else ORCH_STORE_PASSWORD, else PGPASSWORD",
+    )
+    .option("--store-tls-ca <file>", "CA certificates (PEM) to check its server's against")
+    .option(
+      "--store-reset",
+      "drop orch's tables in that database first (a database for the bench only: its jobs are lost)",
+    );
   cmd.action(async (flags) => {
     const opts = benchOptions(flags);
+    const store = await benchStore(flags);
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
     for (const s of signals) Deno.addSignalListener(s, onSignal);
     const progress = progressPrinter(Deno.stderr.isTerminal());
-    let result: BenchResult;
+    let result: BenchResult | BenchComparison;
     try {
-      result = await runBench({ ...opts, signal: stop.signal }, progress);
+      result = store === null
+        ? await runBench({ ...opts, signal: stop.signal }, progress)
+        : await runBenchComparison(
+          { ...opts, store, signal: stop.signal },
+          flags.storeReset === true,
+          progress,
+        );
     } catch (e) {
       progress.end();
       if (stop.signal.aborted || e instanceof BenchInterrupted) {
@@ -120,10 +144,16 @@ export function benchCommand(): CommandUnknownOpts {
     }
     progress.end();
     if (flags.json) out(JSON.stringify(result, null, 2));
-    else for (const line of formatBench(result)) out(line);
-    const f = result.failure;
-    if (f) {
-      err(`orch bench: ${f.phase}: ${printable(f.message)}`);
+    else {
+      const lines = "sqlite" in result ? formatComparison(result) : formatBench(result);
+      for (const line of lines) out(line);
+    }
+    const runs = "sqlite" in result ? [result.sqlite, result.postgres] : [result];
+    for (const r of runs) {
+      const f = r.failure;
+      if (!f) continue;
+      const on = runs.length > 1 ? ` on ${printable(r.store)}` : "";
+      err(`orch bench: ${f.phase}${on}: ${printable(f.message)}`);
       if (f.conductor_log) err(`the conductor's last log lines:\n${indent(f.conductor_log)}`);
       if (!opts.keep) {
         err("hint: run with --keep to keep the deployment and the conductor's whole log");
@@ -134,6 +164,46 @@ export function benchCommand(): CommandUnknownOpts {
   return cmd;
 }
 
+/** The PostgreSQL database of `--store`, with its password and CA read; null without it. */
+async function benchStore(flags: {
+  store?: string;
+  storePasswordFile?: string;
+  storeTlsCa?: string;
+  storeReset?: boolean;
+}): Promise<BenchPgStore | null> {
+  if (flags.store === undefined) {
+    for (
+      const [flag, v] of [["--store-password-file", flags.storePasswordFile], [
+        "--store-tls-ca",
+        flags.storeTlsCa,
+      ], ["--store-reset", flags.storeReset]] as const
+    ) {
+      if (v !== undefined) throw new OrchError("usage", `${flag} is given without --store`);
+    }
+    return null;
+  }
+  const spec = parseStoreSpec(flags.store, "--store");
+  if (spec.kind !== "postgres") {
+    throw new OrchError(
+      "usage",
+      "--store must be a PostgreSQL database (postgres://USER@HOST/DB); the bench always runs on SQLite too",
+    );
+  }
+  const conn = await storeConnection(spec, {
+    passwordFile: flags.storePasswordFile,
+    tlsCa: flags.storeTlsCa,
+  });
+  return {
+    spec: flags.store,
+    shown: shownStore(spec),
+    url: conn.url,
+    ...(conn.password === undefined ? {} : { password: conn.password }),
+    tls: conn.tls,
+    ...(flags.storePasswordFile ? { passwordFile: flags.storePasswordFile } : {}),
+    ...(flags.storeTlsCa ? { tlsCa: flags.storeTlsCa } : {}),
+  };
+}
+
 /** Prints progress on stderr: a line per phase; counts redraw one line on a terminal. */
 function progressPrinter(tty: boolean): ((p: BenchProgress) => void) & { end(): void } {
   let drawn = false;
@@ -142,7 +212,10 @@ function progressPrinter(tty: boolean): ((p: BenchProgress) => void) & { end(): 
     drawn = false;
   };
   const print = (p: BenchProgress) => {
-    if (p.kind === "phase") {
+    if (p.kind === "store") {
+      clear();
+      err(`orch bench: store: running every phase on ${printable(p.store)}`);
+    } else if (p.kind === "phase") {
       clear();
       err(`orch bench: ${p.phase}: ${p.text}`);
     } else if (p.kind === "count") {
@@ -264,6 +337,71 @@ export function formatBench(r: BenchResult): string[] {
   );
   if (r.failure) lines.push(`failed     in ${r.failure.phase}: ${printable(r.failure.message)}`);
   if (r.dir) lines.push(`kept       ${r.dir}`);
+  return lines;
+}
+
+/** One figure of the side-by-side table: its label and how to read it from a result. */
+type Row = [string, (r: BenchResult) => number | string | null | undefined];
+
+const COMPARED: Row[] = [
+  ["conductor ready after spawn, ms", (r) => r.setup?.conductor_start_ms],
+  ["connect: players welcomed/s", (r) => r.connect?.per_s],
+  ["connect: conductor CPU per connect, ms", (r) => r.connect?.conductor_cpu_ms_per_connect],
+  ["all-of: submit answered, ms", (r) => r.all_of?.submit_ms],
+  ["all-of: finished (long poll), ms", (r) => r.all_of?.complete_ms],
+  ["all-of: last result acknowledged, ms", (r) => r.all_of?.last_ack_ms],
+  ["all-of: worst /v1/health, ms", (r) => r.all_of?.health_worst_ms],
+  ["sustained: completions/s", (r) => r.sustained?.completions_per_s],
+  ["sustained: conductor cores", (r) => r.sustained?.conductor_cores],
+  ["one-of: p50, ms", (r) => r.one_of?.p50_ms],
+  ["one-of: p99, ms", (r) => r.one_of?.p99_ms],
+  ["one-of: max, ms", (r) => r.one_of?.max_ms],
+  ["memory: RSS with players, KiB", (r) => r.memory.rss_with_players_kib],
+  ["memory: per player, KiB", (r) => r.memory.per_player_kib],
+  ["restart: queued tasks", (r) => r.restart?.queued],
+  ["restart: ready after spawn, ms", (r) => r.restart?.ready_ms],
+  ["restart: players back, ms", (r) => r.restart?.reconnect_ms],
+  ["restart: queued tasks run/s", (r) => r.restart?.dispatch_per_s],
+  ["checks: tasks succeeded", (r) => r.checks?.tasks_succeeded],
+  ["checks: tasks submitted", (r) => r.checks?.tasks],
+  ["checks: dropped", (r) => r.checks?.dropped],
+  ["checks: dispatched twice", (r) => r.checks?.dispatched_twice],
+  ["store alone: rows/s batched", (r) => r.store_bound?.rows_per_s],
+  ["store alone: task lives/s", (r) => r.store_bound?.store_tasks_per_s],
+  ["orch sustained / store alone", (r) => r.store_bound?.orch_to_store],
+  ["bench CPU, ms", (r) => r.bench_cpu_ms],
+  ["total, ms", (r) => r.total_ms],
+];
+
+/** Both runs as one table, a column per store; a figure a run lacks shows as "-". */
+export function formatComparison(c: BenchComparison): string[] {
+  const s = c.sqlite.settings;
+  const cell = (v: number | string | null | undefined) =>
+    v === null || v === undefined ? "-" : typeof v === "number" ? n(v) : printable(v);
+  const head = ["", "sqlite", "postgres"];
+  const rows = COMPARED.map(([label, get]) => [label, cell(get(c.sqlite)), cell(get(c.postgres))]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+  const lines = [
+    `orch bench ${c.sqlite.version}: ${
+      n(s.players)
+    } simulated players, ${s.slots} slots each, heartbeat ${n(s.heartbeat_ms)} ms`,
+    `postgres is ${printable(c.postgres.store)}`,
+    "",
+    line(head),
+    ...rows.map(line),
+  ];
+  for (const r of [c.sqlite, c.postgres]) {
+    const on = r === c.sqlite ? "sqlite" : "postgres";
+    if (r.failure) {
+      lines.push(`failed     on ${on} in ${r.failure.phase}: ${printable(r.failure.message)}`);
+    }
+    for (const reason of r.checks?.drop_reasons ?? []) {
+      lines.push(`dropped    on ${on}: ${printable(reason)}`);
+    }
+    if (r.dir) lines.push(`kept       ${r.dir} (${on})`);
+  }
   return lines;
 }
 

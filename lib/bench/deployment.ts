@@ -11,6 +11,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OrchError } from "../errors.ts";
 import { type ChildStatus, spawnChild } from "../exec/mod.ts";
+import type { BenchPgStore } from "./pg.ts";
 import {
   type CertifiedKey,
   createCA,
@@ -62,8 +63,24 @@ export interface DeploymentFiles {
   log: string;
 }
 
-/** The command line of the conductor under test; `--init` creates its database when absent. */
-export function conductorArgv(f: DeploymentFiles, port: number, heartbeatMs: number): string[] {
+/**
+ * The command line of the conductor under test; `--init` creates its
+ * database when absent. Its store is the deployment's SQLite file, or the
+ * PostgreSQL database `store` (the password from the file named, else from
+ * the environment, which the conductor inherits).
+ */
+export function conductorArgv(
+  f: DeploymentFiles,
+  port: number,
+  heartbeatMs: number,
+  store?: BenchPgStore,
+): string[] {
+  const where = store === undefined ? ["--db", f.db] : [
+    "--store",
+    store.spec,
+    ...(store.passwordFile ? ["--store-password-file", store.passwordFile] : []),
+    ...(store.tlsCa ? ["--store-tls-ca", store.tlsCa] : []),
+  ];
   return [
     ...selfCommand(),
     "conductor",
@@ -74,8 +91,7 @@ export function conductorArgv(f: DeploymentFiles, port: number, heartbeatMs: num
     "off",
     "--audience-socket",
     f.socket,
-    "--db",
-    f.db,
+    ...where,
     "--players-file",
     f.playersFile,
     // No grants file: the built-in grants let the bench's own user in, on the socket.
@@ -216,12 +232,13 @@ export class ConductorProcess {
     port: number,
     heartbeatMs: number,
     signal?: AbortSignal,
+    store?: BenchPgStore,
   ): Promise<ConductorProcess> {
     const log = await Deno.open(files.log, { create: true, append: true });
     const spawnedAt = performance.now();
     let child;
     try {
-      child = spawnChild(conductorArgv(files, port, heartbeatMs));
+      child = spawnChild(conductorArgv(files, port, heartbeatMs, store));
     } catch (err) {
       log.close();
       throw err;

@@ -8,7 +8,8 @@
  * @module
  */
 
-export { BenchInterrupted, runBench } from "./run.ts";
+export { BenchInterrupted, runBench, runBenchComparison } from "./run.ts";
+export type { BenchPgStore } from "./pg.ts";
 export { instantResult } from "./sim_player.ts";
 export type * from "./result.ts";
 export type { CpuUse } from "./proc_stats.ts";

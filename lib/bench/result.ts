@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { BenchPgStore } from "./pg.ts";
 import type { CpuUse } from "./proc_stats.ts";
 
 /** The settings of a bench run. */
@@ -24,6 +25,8 @@ export interface BenchOptions {
   heartbeatMs: number;
   /** Keep the deployment folder (and the conductor's log) instead of removing it. */
   keep: boolean;
+  /** Run on this PostgreSQL database instead of a SQLite file in the deployment folder. */
+  store?: BenchPgStore;
   /** Aborting it stops the run: everything started is stopped, the folder removed. */
   signal?: AbortSignal;
 }
@@ -54,6 +57,8 @@ export interface StoreBoundFigures {
 
 /** What the bench reports while it runs. */
 export type BenchProgress =
+  /** A run on one store begins (when the bench compares two). */
+  | { kind: "store"; store: string }
   /** A phase begins; `text` says what it does. */
   | { kind: "phase"; phase: PhaseName; text: string }
   /** Progress within a phase; sent at most every half second, and once at the end. */
@@ -210,10 +215,18 @@ export interface BenchFailure {
   conductor_log: string | null;
 }
 
+/** Two runs of the same phases, one per store (`orch bench --store postgres://…`). */
+export interface BenchComparison {
+  sqlite: BenchResult;
+  postgres: BenchResult;
+}
+
 /** Everything `orch bench` measured. A phase that did not run (skipped, or after a failure) is null. */
 export interface BenchResult {
   /** The orch version benchmarked (bench and conductor run the same program). */
   version: string;
+  /** The conductor's store: `sqlite`, or the PostgreSQL database as messages show it. */
+  store: string;
   /** The settings of the run. */
   settings: {
     players: number;

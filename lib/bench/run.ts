@@ -21,8 +21,15 @@ import {
   sustainedPhase,
 } from "./phases.ts";
 import { cpuMs, round, rssKiB } from "./proc_stats.ts";
-import type { BenchOptions, BenchProgress, BenchResult, StoreBoundFigures } from "./result.ts";
+import type {
+  BenchComparison,
+  BenchOptions,
+  BenchProgress,
+  BenchResult,
+  StoreBoundFigures,
+} from "./result.ts";
 import { measureWriteBound } from "../store/mod.ts";
+import { emptyBenchDatabase, measurePgWriteBound, prepareBenchDatabase } from "./pg.ts";
 
 /** Grace for the conductor to stop on SIGTERM at the end, before SIGKILL. */
 const STOP_GRACE_MS = 10_000;
@@ -69,6 +76,7 @@ export async function runBench(
   const dir = await Deno.makeTempDir({ prefix: "orch-bench-" });
   const r: BenchResult = {
     version: ORCH_VERSION,
+    store: opts.store?.shown ?? "sqlite",
     settings: {
       players: opts.players,
       slots: opts.slots,
@@ -131,12 +139,43 @@ export async function runBench(
     opts.signal?.removeEventListener("abort", onAbort);
     await run.teardown();
     if (!opts.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    // The database is left empty, as the bench found it (also after a failure or an interrupt).
+    if (opts.store && (r.failure !== null || opts.signal?.aborted)) {
+      await emptyBenchDatabase(opts.store).catch(() => {});
+    }
   }
-  if (r.failure === null) r.store_bound = await storeBound(run, r);
+  if (r.failure === null) {
+    try {
+      r.store_bound = await storeBound(run, r);
+    } finally {
+      if (opts.store) await emptyBenchDatabase(opts.store).catch(() => {});
+    }
+  }
   const selfCpu = cpuMs("self");
   r.bench_cpu_ms = selfCpu === null || selfCpu0 === null ? null : round(selfCpu - selfCpu0);
   r.total_ms = round(performance.now() - t0);
   return r;
+}
+
+/**
+ * The same phases on SQLite, then on the PostgreSQL database `opts.store`,
+ * which must be empty — or hold only orch's tables, dropped first when
+ * `reset` — else this throws `OrchError("conflict")` before anything runs.
+ * The database is left empty again at the end. A failure of the first run
+ * does not keep the second from running; an interrupt ends both.
+ */
+export async function runBenchComparison(
+  opts: BenchOptions & { store: NonNullable<BenchOptions["store"]> },
+  reset: boolean,
+  onProgress: (p: BenchProgress) => void = () => {},
+): Promise<BenchComparison> {
+  await prepareBenchDatabase(opts.store, reset);
+  onProgress({ kind: "store", store: "sqlite" });
+  const sqlite = await runBench({ ...opts, store: undefined }, onProgress);
+  if (opts.signal?.aborted) throw new BenchInterrupted();
+  onProgress({ kind: "store", store: opts.store.shown });
+  const postgres = await runBench(opts, onProgress);
+  return { sqlite, postgres };
 }
 
 /** The store's write bound, measured alone once the conductor is stopped. */
@@ -144,7 +183,10 @@ async function storeBound(run: Run, r: BenchResult): Promise<StoreBoundFigures> 
   run.progress.phase("store", "measuring the store alone: batched rows, then whole task lives");
   const dir = await Deno.makeTempDir({ prefix: "orch-bench-store-" });
   try {
-    const b = await measureWriteBound(dir, { rows: 100_000, tasks: 50_000 });
+    const sizes = { rows: 100_000, tasks: 50_000 };
+    const b = run.opts.store
+      ? await measurePgWriteBound(run.opts.store, sizes)
+      : await measureWriteBound(dir, sizes);
     const orch = r.sustained?.completions_per_s ?? null;
     return {
       rows_per_s: Math.round(b.rows_per_s),
@@ -217,6 +259,7 @@ class Run implements BenchContext {
       port,
       this.opts.heartbeatMs,
       this.#stop.signal,
+      this.opts.store,
     );
     this.#starting = starting;
     const c = await this.guard(starting);

@@ -13,7 +13,7 @@ import { openDatabase } from "./db.ts";
 import { type Args, MultiRow } from "./_multi_row.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { queuedTaskRow } from "./rows.ts";
-import type { AttemptResult, JobRecord, TaskRow } from "./types.ts";
+import type { AttemptResult, ConductorStore, JobRecord, TaskRow } from "./types.ts";
 
 /** What to measure; every field has a default. */
 export interface WriteBoundOptions {
@@ -147,79 +147,94 @@ async function storeBound(
   await removeDatabase(path);
   const store = SqliteStore.open(path, { create: true });
   try {
-    const half = Math.max(1, Math.floor(batch / 2));
-    const hosts = Array.from({ length: jobSize }, (_, i) => `host-${i}`);
-    let queued: TaskRow[] = [];
-    let running: TaskRow[] = [];
-    let nextTask = 1;
-    let nextJob = 1;
-    let finished = 0;
-    const left = new Map<number, number>();
-    let spent = 0;
-    let now = 1_700_000_000_000;
-    while (finished < total) {
-      now += 1;
-      const newJobs: [JobRecord, TaskRow[]][] = [];
-      if (queued.length < half && nextTask <= total) {
-        const n = Math.min(jobSize, total - nextTask + 1);
-        const job: JobRecord = {
-          id: nextJob++,
-          score: "bench",
-          scope: "all",
-          targets: hosts.slice(0, n),
-          secrets: {},
-          params: { A: "1" },
-          rollout: null,
-          timeoutMs: null,
-          deadline: null,
-          retries: 0,
-          requestId: null,
-          submittedAt: now,
-          caller: LOCAL_CALLER,
-        };
-        const rows = job.targets.map((host, i) =>
-          queuedTaskRow({ id: nextTask + i, jobId: job.id, seq: nextTask + i, host, at: now })
-        );
-        nextTask += n;
-        left.set(job.id, n);
-        newJobs.push([job, rows]);
-        queued = queued.concat(rows);
-      }
-      const done = running.map((t): TaskRow => ({
-        ...t,
-        state: "succeeded",
-        startedAt: t.assignedAt,
-        endedAt: now,
-        updatedAt: now,
-        result: RESULT,
-      }));
-      const assigned = queued.slice(0, half).map((t): TaskRow => ({
-        ...t,
-        state: "assigned",
-        attempt: 1,
-        assignedAt: now,
-        updatedAt: now,
-      }));
-      queued = queued.slice(assigned.length);
-      running = assigned;
-      const jobsDone: { id: number; at: number }[] = [];
-      for (const t of done) {
-        const n = left.get(t.jobId)! - 1;
-        left.set(t.jobId, n);
-        if (n === 0) jobsDone.push({ id: t.jobId, at: now });
-      }
-      const start = performance.now();
-      await store.write((tx) => {
-        for (const [job, rows] of newJobs) tx.insertJob(job, rows);
-        tx.saveTasks(done.concat(assigned));
-        if (jobsDone.length > 0) tx.finishJobs(jobsDone);
-      });
-      spent += performance.now() - start;
-      finished += done.length;
-    }
-    return total / (spent / 1000);
+    return await storeTaskLives(store, { tasks: total, jobSize, batch });
   } finally {
     await store.close();
     await removeDatabase(path);
   }
+}
+
+/**
+ * Whole task lives per second through `store` (a new, empty one of either
+ * kind), written as {@linkcode measureWriteBound} does; the store is left
+ * open, holding what was written.
+ */
+export async function storeTaskLives(
+  store: ConductorStore,
+  opts: Pick<WriteBoundOptions, "tasks" | "jobSize" | "batch"> = {},
+): Promise<number> {
+  const total = count("tasks", opts.tasks, 100_000, MAX_ROWS);
+  const jobSize = count("jobSize", opts.jobSize, 1_000, 10_000);
+  const batch = count("batch", opts.batch, 2_000, 1_000_000);
+  const half = Math.max(1, Math.floor(batch / 2));
+  const hosts = Array.from({ length: jobSize }, (_, i) => `host-${i}`);
+  let queued: TaskRow[] = [];
+  let running: TaskRow[] = [];
+  let nextTask = 1;
+  let nextJob = 1;
+  let finished = 0;
+  const left = new Map<number, number>();
+  let spent = 0;
+  let now = 1_700_000_000_000;
+  while (finished < total) {
+    now += 1;
+    const newJobs: [JobRecord, TaskRow[]][] = [];
+    if (queued.length < half && nextTask <= total) {
+      const n = Math.min(jobSize, total - nextTask + 1);
+      const job: JobRecord = {
+        id: nextJob++,
+        score: "bench",
+        scope: "all",
+        targets: hosts.slice(0, n),
+        secrets: {},
+        params: { A: "1" },
+        rollout: null,
+        timeoutMs: null,
+        deadline: null,
+        retries: 0,
+        requestId: null,
+        submittedAt: now,
+        caller: LOCAL_CALLER,
+      };
+      const rows = job.targets.map((host, i) =>
+        queuedTaskRow({ id: nextTask + i, jobId: job.id, seq: nextTask + i, host, at: now })
+      );
+      nextTask += n;
+      left.set(job.id, n);
+      newJobs.push([job, rows]);
+      queued = queued.concat(rows);
+    }
+    const done = running.map((t): TaskRow => ({
+      ...t,
+      state: "succeeded",
+      startedAt: t.assignedAt,
+      endedAt: now,
+      updatedAt: now,
+      result: RESULT,
+    }));
+    const assigned = queued.slice(0, half).map((t): TaskRow => ({
+      ...t,
+      state: "assigned",
+      attempt: 1,
+      assignedAt: now,
+      updatedAt: now,
+    }));
+    queued = queued.slice(assigned.length);
+    running = assigned;
+    const jobsDone: { id: number; at: number }[] = [];
+    for (const t of done) {
+      const n = left.get(t.jobId)! - 1;
+      left.set(t.jobId, n);
+      if (n === 0) jobsDone.push({ id: t.jobId, at: now });
+    }
+    const start = performance.now();
+    await store.write((tx) => {
+      for (const [job, rows] of newJobs) tx.insertJob(job, rows);
+      tx.saveTasks(done.concat(assigned));
+      if (jobsDone.length > 0) tx.finishJobs(jobsDone);
+    });
+    spent += performance.now() - start;
+    finished += done.length;
+  }
+  return total / (spent / 1000);
 }

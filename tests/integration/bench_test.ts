@@ -1,5 +1,10 @@
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { orch, Proc } from "../_helpers/proc.ts";
+import { PgCluster } from "../_helpers/postgres.ts";
+import { formatComparison } from "../../cmd/bench.ts";
+import { LOCAL_CALLER } from "../../lib/protocol/mod.ts";
+import { PgStore } from "../../lib/store/pg_store.ts";
+import { type JobRecord, queuedTaskRow, type TaskRow } from "../../lib/store/mod.ts";
 
 /** The deployment folder a run names on its first progress line. */
 function benchDir(stderr: string): string {
@@ -73,6 +78,7 @@ Deno.test("orch bench runs every phase against a real conductor; every task comp
   const result = JSON.parse(r.stdout);
   assertShape(result, {
     version: result.version,
+    store: "sqlite",
     settings: {
       players: 20,
       slots: 4,
@@ -272,5 +278,148 @@ Deno.test("orch bench stops its conductor and removes its folder on SIGINT", asy
     assertEquals(processesMentioning(dir), []);
   } finally {
     await bench.stop();
+  }
+});
+
+/** A job of one task, as a conductor would have stored it. */
+function storedJob(id: number): [JobRecord, TaskRow[]] {
+  const at = Date.now();
+  return [{
+    id,
+    score: "bench",
+    scope: "all",
+    targets: ["bench-00001"],
+    secrets: {},
+    params: {},
+    rollout: null,
+    timeoutMs: null,
+    deadline: null,
+    retries: 0,
+    requestId: null,
+    submittedAt: at,
+    caller: LOCAL_CALLER,
+  }, [queuedTaskRow({ id, jobId: id, seq: id, host: "bench-00001", at })]];
+}
+
+/** Tables and functions in the public schema of `db`. */
+async function objectsIn(pg: PgCluster, db: string): Promise<string> {
+  return await pg.psql(
+    db,
+    `SELECT string_agg(name, ',' ORDER BY name) FROM (
+       SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public'
+       UNION ALL
+       SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE n.nspname = 'public'
+     ) o`,
+  );
+}
+
+Deno.test("orch bench --store postgres://… runs every phase on SQLite and on PostgreSQL, side by side; refuses a database holding jobs or tables not orch's, and leaves its own empty", async () => {
+  await using pg = await PgCluster.start();
+  const db = await pg.createDatabase("bench");
+  // Over TCP with a password from a file, which the bench's conductor is given too.
+  const dir = await Deno.makeTempDir({ prefix: "orch-bench-pg-test-" });
+  try {
+    const pwFile = `${dir}/password`;
+    await Deno.writeTextFile(pwFile, `${PgCluster.password}\n`, { mode: 0o600 });
+    const store = ["--store", `${pg.tcpUrl(db)}?sslmode=disable`, "--store-password-file", pwFile];
+    const small = ["--players", "5", "--window", "1s", "--oneof", "5", "--queued", "50"];
+
+    // A database holding orch's schema and jobs is refused, naming it, and left as it was.
+    const s = await PgStore.open(`${pg.tcpUrl(db)}?sslmode=disable`, {
+      password: PgCluster.password,
+      create: true,
+    });
+    await s.write((tx) => {
+      for (const id of [1, 2]) tx.insertJob(...storedJob(id));
+    });
+    await s.close();
+    let r = await orch(["bench", ...small, ...store]);
+    assertEquals(r.code, 2, r.stderr);
+    assertMatch(
+      r.stderr,
+      new RegExp(
+        `the bench database postgres://orch_pw@127\\.0\\.0\\.1:${pg.port}/${db}\\?sslmode=disable holds orch's tables and 2 jobs`,
+      ),
+    );
+    assertMatch(r.stderr, /--store-reset drops orch's tables/);
+    assert(!r.stderr.includes("orch bench: setup"), r.stderr);
+    assertEquals(r.stdout, "");
+    assertEquals(await pg.psql(db, "SELECT COUNT(*) FROM jobs"), "2");
+
+    // A table that is not orch's: refused even with --store-reset, and nothing dropped.
+    const other = await pg.createDatabase("other");
+    await pg.psql(other, "CREATE TABLE customers (id int); INSERT INTO customers VALUES (7)");
+    r = await orch([
+      "bench",
+      ...small,
+      "--store",
+      `${pg.socketUrl(other)}`,
+      "--store-reset",
+    ]);
+    assertEquals(r.code, 2, r.stderr);
+    assertMatch(r.stderr, /holds tables that are not orch's \(customers\)/);
+    assertEquals(await pg.psql(other, "SELECT COUNT(*) FROM customers"), "1");
+
+    // Flags about the store without one.
+    r = await orch(["bench", ...small, "--store-reset"]);
+    assertEquals(r.code, 2, r.stderr);
+    assertMatch(r.stderr, /--store-reset is given without --store/);
+
+    // With --store-reset, the jobs are dropped and both stores run every phase.
+    r = await orch(["bench", ...small, ...store, "--store-reset", "--json", "--keep"]);
+    assertEquals(r.code, 0, r.stderr);
+    const both = JSON.parse(r.stdout);
+    try {
+      // Each run had a conductor of its own: on a SQLite file, and on the PostgreSQL database,
+      // leading there (again after the restart).
+      const pgLog = await Deno.readTextFile(`${both.postgres.dir}/conductor.log`);
+      assertMatch(pgLog, /the conductor database is in PostgreSQL/);
+      assertEquals(pgLog.match(/leading: took the leadership/g)?.length, 2, pgLog);
+      assertEquals(await exists(`${both.postgres.dir}/conductor.db`), false);
+      assertEquals(await exists(`${both.sqlite.dir}/conductor.db`), true);
+      assert(!/PostgreSQL/.test(await Deno.readTextFile(`${both.sqlite.dir}/conductor.log`)));
+    } finally {
+      for (const k of ["sqlite", "postgres"]) {
+        if (both[k].dir) await Deno.remove(both[k].dir, { recursive: true }).catch(() => {});
+      }
+    }
+    assertEquals(Object.keys(both).sort(), ["postgres", "sqlite"]);
+    assertEquals(both.sqlite.store, "sqlite");
+    assertMatch(both.postgres.store, /^postgres:\/\/orch_pw@127\.0\.0\.1:\d+\/bench_1\?/);
+    for (const name of ["sqlite", "postgres"]) {
+      const x = both[name];
+      assertEquals(x.failure, null, name);
+      assert(x.connect.per_s > 0, `${name}: connect`);
+      assert(x.all_of.completed === 5, `${name}: all-of`);
+      assert(x.sustained.completions_per_s > 0, `${name}: sustained`);
+      assert(x.one_of.p50_ms > 0, `${name}: one-of`);
+      assertEquals(x.restart.dispatched, 50, `${name}: restart`);
+      assertEquals(x.checks.tasks_succeeded, x.checks.tasks, `${name}: checks`);
+      assertEquals(x.checks.dispatched_twice, 0, `${name}: checks`);
+      assert(x.store_bound.rows_per_s > 0, `${name}: store rows`);
+      assert(x.store_bound.store_tasks_per_s > 0, `${name}: store task lives`);
+      // Rounded to one decimal: a short window on five players may show 0.
+      assert(typeof x.store_bound.orch_to_store === "number", `${name}: orch_to_store`);
+    }
+    assertMatch(r.stderr, /^orch bench: store: running every phase on sqlite$/m);
+    assertMatch(r.stderr, /^orch bench: store: running every phase on postgres:\/\//m);
+    // The database is left empty: the next run is not refused.
+    assertEquals(await objectsIn(pg, db), "");
+
+    // The same as a person reads it: one table, a column per store.
+    const text = formatComparison(both);
+    assertMatch(text[3], /^ +sqlite +postgres$/);
+    assert(
+      text.some((l) => /^sustained: completions\/s +[\d,.]+ +[\d,.]+$/.test(l)),
+      text.join("\n"),
+    );
+    assert(
+      text.some((l) => /^store alone: task lives\/s +[\d,.]+ +[\d,.]+$/.test(l)),
+      text.join("\n"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
