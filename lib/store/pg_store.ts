@@ -227,6 +227,34 @@ export function tlsConfig(t: { sslmode: string | null }, opts: PgStoreOptions): 
   }
 }
 
+// ------------------------------------------------------------ text PostgreSQL can hold
+
+/** What a NUL becomes in PostgreSQL, whose text cannot hold one: U+FFFD. */
+const NUL_REPLACEMENT = "\uFFFD";
+
+/** `s` with each NUL replaced by U+FFFD. */
+function pgString(s: string): string {
+  return s.includes("\0") ? s.replaceAll("\0", NUL_REPLACEMENT) : s;
+}
+
+/**
+ * The JSON of `value` as PostgreSQL's jsonb takes it: a NUL in any string
+ * (escaped `\u0000` in JSON, which jsonb refuses) becomes U+FFFD. Strings
+ * holding JSON of their own are unaffected: in them a NUL is an escape, text
+ * that PostgreSQL holds as it is.
+ */
+export function pgJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  // JSON writes a NUL only as this escape; the check is cheap, the replacer only when needed.
+  if (!json.includes("\\u0000")) return json;
+  return JSON.stringify(value, (_k, v) => typeof v === "string" ? pgString(v) : v);
+}
+
+/** Parameters of a statement with each string's NUL replaced by U+FFFD. */
+function pgParams(values: readonly unknown[] | undefined): unknown[] | undefined {
+  return values?.map((v) => typeof v === "string" ? pgString(v) : v);
+}
+
 // ------------------------------------------------------------ rows
 
 /** JSON of a list that is nearly always empty. */
@@ -883,7 +911,7 @@ export class PgStore implements ConductorStore {
   /** The statements of a write, apart from prunes and schedules, in order. */
   #statements(c: Changes): Stmt[] {
     const out: Stmt[] = [];
-    const rows = (list: Row[]) => [JSON.stringify(list)];
+    const rows = (list: Row[]) => [pgJson(list)];
     if (c.conductorId !== null) {
       out.push({
         sql: "INSERT INTO meta (key, value) VALUES ('conductor_id', $1)",
@@ -1008,7 +1036,7 @@ export class PgStore implements ConductorStore {
           );
         }
       }
-      for (const s of stmts) await client.query(s.sql, s.params);
+      for (const s of stmts) await client.query(s.sql, pgParams(s.params));
       const pruned: PruneCount[] = [];
       for (const p of c.prunes) pruned.push(await prune(client, p.req));
       await client.query("COMMIT");
@@ -1039,7 +1067,7 @@ export class PgStore implements ConductorStore {
       let broken = false;
       try {
         await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        const out = await fn((text, values) => c.query(text, values));
+        const out = await fn((text, values) => c.query(text, pgParams(values)));
         await c.query("COMMIT");
         return out;
       } catch (err) {
