@@ -235,11 +235,6 @@ async function disposable(
   return { s, [Symbol.asyncDispose]: () => s.close() };
 }
 
-Deno.test("postgres: the private server stops", async () => {
-  if (started) await started[Symbol.asyncDispose]();
-  started = undefined;
-});
-
 Deno.test("postgres: writes succeed while many reads of a big job keep every read connection busy", async () => {
   const cluster = await pg();
   const db = await cluster.createDatabase("busy");
@@ -286,4 +281,9 @@ Deno.test("postgres: writes succeed while many reads of a big job keep every rea
   } finally {
     await store.close();
   }
+});
+
+Deno.test("postgres: the private server stops", async () => {
+  if (started) await started[Symbol.asyncDispose]();
+  started = undefined;
 });
