@@ -34,7 +34,7 @@ import type { Logger } from "../log.ts";
 import type { Address } from "../config/mod.ts";
 import { encodeFrame, ORCH_VERSION, type ReadyView } from "../protocol/mod.ts";
 import { PgStore, type PgTlsOptions } from "../store/pg_store.ts";
-import { parsePgUrl, tlsConfig } from "../store/pg_store.ts";
+import { LEADER_LOCK_KEY, parsePgUrl, tlsConfig } from "../store/pg_store.ts";
 import { createMutualTlsServer, listen, type TlsServer } from "../tls/mod.ts";
 import { type ApiHandler, errorResponse } from "./api.ts";
 import { type Conductor, type ConductorOptions, DEFAULT_LISTENER_LIMITS } from "./conductor.ts";
@@ -50,7 +50,7 @@ const MAX_BACKOFF_MS = 5_000;
 /** First wait after a failed attempt to reach the database. */
 const MIN_BACKOFF_MS = 250;
 /** The advisory lock of leadership (advisory locks are per database). "orchlead". */
-const LEADER_LOCK = "8030882408563172708";
+const LEADER_LOCK = LEADER_LOCK_KEY;
 /** A refused player's connection is closed after this at most. */
 const REFUSE_CLOSE_MS = 5_000;
 

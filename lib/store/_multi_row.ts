@@ -72,6 +72,11 @@ export class MultiRow<T> {
       while (n > left) n >>= 1;
       const args: Args = [];
       for (let k = i; k < i + n; k++) this.#bind(items[k], args);
+      // node:sqlite reads text only up to a NUL: a NUL is stored as U+FFFD (see types.ts).
+      for (let a = 0; a < args.length; a++) {
+        const v = args[a];
+        if (typeof v === "string" && v.includes("\0")) args[a] = v.replaceAll("\0", "\uFFFD");
+      }
       this.#stmt(n).run(...args);
       i += n;
     }

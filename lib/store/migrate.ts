@@ -7,10 +7,15 @@
  * The SQLite file is opened as a conductor opens it (held by this process
  * alone, its schema brought up to this orch's), so a running conductor makes
  * the move fail, and no conductor can start on it while it runs. The target
- * must hold no orch rows. Rows go in bounded batches (memory stays bounded
- * whatever the size), all in one PostgreSQL transaction: a failure leaves the
- * target as empty as it was. Counts are checked table by table before the
- * commit.
+ * must hold no orch rows, and no conductor may lead on it: the copy holds
+ * the leadership lock from start to end, and is refused when a conductor
+ * holds it. Rows are read one at a time and go in batches bounded in rows
+ * and in bytes (memory stays bounded whatever the size), all in one
+ * PostgreSQL transaction: a failure leaves the target as empty as it was.
+ * Counts are checked table by table before the commit.
+ *
+ * Text is read whole (node:sqlite would stop at a NUL); PostgreSQL's text
+ * cannot hold NUL, so each becomes U+FFFD.
  *
  * @module
  */
@@ -19,7 +24,14 @@ import pg from "pg";
 import { errorMessage, OrchError } from "../errors.ts";
 import { type Database, openDatabase } from "./db.ts";
 import { CONDUCTOR_MIGRATIONS } from "./conductor_schema.ts";
-import { parsePgUrl, PgStore, type PgTlsOptions, tlsConfig } from "./pg_store.ts";
+import {
+  LEADER_LOCK_KEY,
+  parsePgUrl,
+  pgJson,
+  PgStore,
+  type PgTlsOptions,
+  tlsConfig,
+} from "./pg_store.ts";
 
 /** The tables of the conductor's schema, parents first, each with the key it is read in order of. */
 export const MIGRATED_TABLES: readonly { table: string; key: readonly string[] }[] = [
@@ -37,8 +49,8 @@ export const MIGRATED_TABLES: readonly { table: string; key: readonly string[] }
 export const DEFAULT_BATCH = 1000;
 /** Most rows in one batch. */
 export const MAX_BATCH = 100_000;
-/** One INSERT carries at most this many bytes of JSON, whatever the batch. */
-const MAX_STATEMENT_BYTES = 8 << 20;
+/** One INSERT carries at most about this many bytes of JSON, whatever the batch. */
+export const MAX_STATEMENT_BYTES = 8 << 20;
 /** A statement of the copy may run this long before the server cancels it. */
 const STATEMENT_TIMEOUT_MS = 600_000;
 /** How long the copy waits for a lock on a target table (another process using it). */
@@ -109,12 +121,6 @@ export async function migrateSqliteToPg(opts: MigrateOptions): Promise<MigrateRe
   const target = parsePgUrl(opts.to.url);
   const db = openSource(opts.from, opts.warn);
   try {
-    // Gives the target orch's schema (or checks it has it), with the store's own messages.
-    await (await PgStore.open(opts.to.url, {
-      password: opts.to.password,
-      tls: opts.to.tls,
-      create: true,
-    })).close();
     const client = new PG.Client({
       host: target.host,
       port: target.port,
@@ -141,6 +147,27 @@ export async function migrateSqliteToPg(opts: MigrateOptions): Promise<MigrateRe
       );
     }
     try {
+      // Held by this session until it ends: no conductor leads on the target meanwhile.
+      const locked = await client.query("SELECT pg_try_advisory_lock($1::bigint) AS ok", [
+        LEADER_LOCK_KEY,
+      ]).catch((err) => {
+        throw new OrchError("unavailable", `cannot lock ${target.shown}: ${errorMessage(err)}`, {
+          cause: err,
+        });
+      });
+      if (locked.rows[0]?.ok !== true) {
+        throw new OrchError(
+          "conflict",
+          `a conductor leads on ${target.shown} (it holds the leadership lock); orch store migrate copies into a database no conductor uses`,
+          { hint: "stop every conductor that uses it, then migrate; nothing was copied" },
+        );
+      }
+      // Gives the target orch's schema (or checks it has it), with the store's own messages.
+      await (await PgStore.open(opts.to.url, {
+        password: opts.to.password,
+        tls: opts.to.tls,
+        create: true,
+      })).close();
       return await copyAll(db, client, target.shown, batch, every, opts.progress);
     } finally {
       await client.end().catch(() => {});
@@ -283,7 +310,10 @@ function countOf(db: Database, table: string): number {
   return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
 }
 
-/** Copies one table in batches of `batch` rows, read in key order. */
+/**
+ * Copies one table, its rows read one at a time in key order, in batches of
+ * `batch` rows or {@linkcode MAX_STATEMENT_BYTES} of JSON, whichever comes first.
+ */
 async function copyTable(
   db: Database,
   client: PgClient,
@@ -294,51 +324,48 @@ async function copyTable(
   every: number,
   progress: MigrateOptions["progress"],
 ): Promise<void> {
-  const names = cols.map((c) => c.name);
-  const list = names.join(", ");
-  const key = t.key.join(", ");
-  const first = db.prepare(`SELECT ${list} FROM ${t.table} ORDER BY ${key} LIMIT ?`);
-  const next = db.prepare(
-    `SELECT ${list} FROM ${t.table} WHERE (${key}) > (${
-      t.key.map(() => "?").join(", ")
-    }) ORDER BY ${key} LIMIT ?`,
-  );
+  const list = cols.map((c) => c.name).join(", ");
+  // Text as bytes: node:sqlite returns text only up to its first NUL.
+  const selected = cols.map((c) =>
+    c.type === "text" ? `CAST(${c.name} AS BLOB) AS ${c.name}` : c.name
+  )
+    .join(", ");
+  const rows = db.prepare(`SELECT ${selected} FROM ${t.table} ORDER BY ${t.key.join(", ")}`);
   const insert = `INSERT INTO ${t.table} (${list})
     SELECT ${list} FROM jsonb_to_recordset($1::text::jsonb)
     AS x(${cols.map((c) => `${c.name} ${c.type}`).join(", ")})`;
   const booleans = cols.filter((c) => c.type === "boolean").map((c) => c.name);
-  let last: unknown[] | null = null;
+  const texts = cols.filter((c) => c.type === "text").map((c) => c.name);
+  const utf8 = new TextDecoder();
+  let chunk: string[] = [];
+  let bytes = 0;
   let copied = 0;
   let reported = 0;
-  while (true) {
-    const rows = (last === null ? first.all(batch) : next.all(...last as never[], batch)) as Record<
-      string,
-      unknown
-    >[];
-    if (rows.length === 0) break;
-    let chunk: string[] = [];
-    let bytes = 0;
-    for (const row of rows) {
-      for (const b of booleans) if (row[b] !== null) row[b] = row[b] !== 0;
-      const json = JSON.stringify(row);
-      if (chunk.length > 0 && bytes + json.length > MAX_STATEMENT_BYTES) {
-        await client.query(insert, [`[${chunk.join(",")}]`]);
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push(json);
-      bytes += json.length + 1;
-    }
+  const flush = async () => {
+    if (chunk.length === 0) return;
     await client.query(insert, [`[${chunk.join(",")}]`]);
-    const end = rows[rows.length - 1];
-    last = t.key.map((k) => end[k]);
-    copied += rows.length;
+    copied += chunk.length;
+    chunk = [];
+    bytes = 0;
     if (progress && copied - reported >= every) {
       reported = copied;
       progress({ table: t.table, copied, total });
     }
-    if (rows.length < batch) break;
+  };
+  for (const r of rows.iterate()) {
+    const row = r as Record<string, unknown>;
+    for (const b of booleans) if (row[b] !== null) row[b] = row[b] !== 0;
+    for (const c of texts) {
+      const v = row[c];
+      if (v instanceof Uint8Array) row[c] = utf8.decode(v);
+    }
+    const json = pgJson(row);
+    if (chunk.length > 0 && bytes + json.length > MAX_STATEMENT_BYTES) await flush();
+    chunk.push(json);
+    bytes += json.length + 1;
+    if (chunk.length >= batch) await flush();
   }
+  await flush();
   if (progress && reported !== copied) progress({ table: t.table, copied, total });
   if (progress && copied === 0) progress({ table: t.table, copied: 0, total });
 }

@@ -11,8 +11,14 @@
  * nothing written when any statement fails.
  *
  * Reads see committed state only; a view of several statements reads one
- * snapshot (REPEATABLE READ, READ ONLY). A write waits for the reads in
- * flight when it starts, so a read started before a write never sees it.
+ * snapshot (REPEATABLE READ, READ ONLY). Writes have a connection of their
+ * own (reopened once when it was lost before the write began), so reads
+ * never keep a write waiting for a connection; reads run at most one fewer
+ * at once than the read pool has connections, and wait for a turn here, not
+ * in the pool. A write waits until the reads running when it starts have
+ * taken their snapshot (their first statement), so they never see it; a
+ * read whose snapshot was taken while a write was committing resolves only
+ * after that write did. No read ever sees a write that has not resolved.
  *
  * @module
  */
@@ -118,7 +124,10 @@ export interface PgStoreOptions {
   password?: string;
   /** TLS; default: the URL's `sslmode`, else `disable`. */
   tls?: PgTlsOptions;
-  /** Connections at most (1–100; default 4). */
+  /**
+   * Connections for reads at most (1–100; default 4), of which reads use one
+   * fewer at once (at least one); writes have one connection of their own.
+   */
   poolSize?: number;
   /** The server cancels a statement that runs longer (ms; 100–3,600,000; default 30,000). */
   statementTimeoutMs?: number;
@@ -225,6 +234,34 @@ export function tlsConfig(t: { sslmode: string | null }, opts: PgStoreOptions): 
         } is not one of disable, require, verify-ca, verify-full`,
       );
   }
+}
+
+// ------------------------------------------------------------ text PostgreSQL can hold
+
+/** What a NUL becomes in PostgreSQL, whose text cannot hold one: U+FFFD. */
+const NUL_REPLACEMENT = "\uFFFD";
+
+/** `s` with each NUL replaced by U+FFFD. */
+function pgString(s: string): string {
+  return s.includes("\0") ? s.replaceAll("\0", NUL_REPLACEMENT) : s;
+}
+
+/**
+ * The JSON of `value` as PostgreSQL's jsonb takes it: a NUL in any string
+ * (escaped `\u0000` in JSON, which jsonb refuses) becomes U+FFFD. Strings
+ * holding JSON of their own are unaffected: in them a NUL is an escape, text
+ * that PostgreSQL holds as it is.
+ */
+export function pgJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  // JSON writes a NUL only as this escape; the check is cheap, the replacer only when needed.
+  if (!json.includes("\\u0000")) return json;
+  return JSON.stringify(value, (_k, v) => typeof v === "string" ? pgString(v) : v);
+}
+
+/** Parameters of a statement with each string's NUL replaced by U+FFFD. */
+function pgParams(values: readonly unknown[] | undefined): unknown[] | undefined {
+  return values?.map((v) => typeof v === "string" ? pgString(v) : v);
 }
 
 // ------------------------------------------------------------ rows
@@ -664,6 +701,13 @@ interface Stmt {
   params: unknown[];
 }
 
+/**
+ * The advisory lock of leadership ("orchlead"; advisory locks are per
+ * database): held by the leading conductor, and by `orch store migrate`
+ * while it fills a database.
+ */
+export const LEADER_LOCK_KEY = "8030882408563172708";
+
 /** A stable key for the advisory lock that serializes migrations of one database. */
 const MIGRATION_LOCK = 0x6f726368; // "orch"
 
@@ -684,17 +728,38 @@ function isConnectionError(err: unknown): boolean {
   );
 }
 
+/** Attempts at a working connection for a write (a lost one is reopened once). */
+const WRITE_CONNECT_ATTEMPTS = 2;
+
 /** The conductor's store in a PostgreSQL database. */
 export class PgStore implements ConductorStore {
   readonly #pool: PgPool;
+  readonly #writePool: PgPool;
   readonly #shown: string;
   readonly #fence: string | undefined;
   readonly #reads = new Set<Promise<unknown>>();
+  /** Reads that hold a turn and have not taken their snapshot yet. */
+  readonly #snapshots = new Set<Promise<void>>();
+  /** Reads at once at most. */
+  readonly #readLimit: number;
+  #readsRunning = 0;
+  /** Reads waiting for a turn, first come first served. */
+  readonly #readQueue: (() => void)[] = [];
+  /** The commit in progress, if any. */
+  #committing: Promise<unknown> | null = null;
   #writing = false;
   #closed = false;
 
-  private constructor(pool: PgPool, shown: string, fence: string | undefined) {
+  private constructor(
+    pool: PgPool,
+    writePool: PgPool,
+    readLimit: number,
+    shown: string,
+    fence: string | undefined,
+  ) {
     this.#pool = pool;
+    this.#writePool = writePool;
+    this.#readLimit = readLimit;
     this.#shown = shown;
     this.#fence = fence;
   }
@@ -722,14 +787,13 @@ export class PgStore implements ConductorStore {
       600_000,
       10_000,
     );
-    const pool = new PG.Pool({
+    const config = {
       host: t.host,
       port: t.port,
       database: t.database,
       user: t.user,
       password: opts.password,
       ssl: tlsConfig(t, opts),
-      max: poolSize,
       connectionTimeoutMillis: connectMs,
       statement_timeout: statementMs,
       // Client side, a little longer: a connection whose server vanished never hangs a caller.
@@ -740,24 +804,30 @@ export class PgStore implements ConductorStore {
         getTypeParser: (oid: number, format?: string) =>
           oid === INT8_OID ? parseInt8 : PG.types.getTypeParser(oid, format),
       },
-    });
-    pool.on("error", (err) => {
-      opts.warn?.("a database connection failed while idle; the next use reconnects", {
-        database: t.shown,
-        error: errorMessage(err),
+    };
+    const pool = new PG.Pool({ ...config, max: poolSize });
+    // The write connection stays open while idle: a write does not wait for a new one.
+    const writePool = new PG.Pool({ ...config, max: 1, idleTimeoutMillis: 0 });
+    for (const p of [pool, writePool]) {
+      p.on("error", (err) => {
+        opts.warn?.("a database connection failed while idle; the next use reconnects", {
+          database: t.shown,
+          error: errorMessage(err),
+        });
       });
-    });
-    // A connection in use that the server ends between two statements (an idle-in-transaction
-    // timeout, a restart) reports it as an event: without a listener that would end the process;
-    // the next statement on it fails instead, and that failure is the caller's.
-    (pool as unknown as {
-      on(event: "connect", fn: (c: { on(e: "error", f: () => void): void }) => void): void;
-    }).on("connect", (client) => client.on("error", () => {}));
-    const store = new PgStore(pool, t.shown, opts.fence);
+      // A connection in use that the server ends between two statements (an idle-in-transaction
+      // timeout, a restart) reports it as an event: without a listener that would end the
+      // process; the next statement on it fails instead, and that failure is the caller's.
+      (p as unknown as {
+        on(event: "connect", fn: (c: { on(e: "error", f: () => void): void }) => void): void;
+      }).on("connect", (client) => client.on("error", () => {}));
+    }
+    const store = new PgStore(pool, writePool, Math.max(1, poolSize - 1), t.shown, opts.fence);
     try {
       await store.#migrate(opts.migrations ?? PG_MIGRATIONS, opts.create ?? false);
     } catch (err) {
       await pool.end().catch(() => {});
+      await writePool.end().catch(() => {});
       throw err;
     }
     return store;
@@ -871,11 +941,14 @@ export class PgStore implements ConductorStore {
     }
     c.open = false;
     try {
-      // A read started before this write began never sees it.
-      if (this.#reads.size > 0) await Promise.allSettled([...this.#reads]);
-      const pruned = await this.#commit(c);
+      // The reads running now take their snapshot before the commit: they never see it.
+      if (this.#snapshots.size > 0) await Promise.all([...this.#snapshots]);
+      const commit = this.#commit(c);
+      this.#committing = commit;
+      const pruned = await commit;
       c.prunes.forEach((p, i) => p.done(pruned[i]));
     } finally {
+      this.#committing = null;
       this.#writing = false;
     }
   }
@@ -883,7 +956,7 @@ export class PgStore implements ConductorStore {
   /** The statements of a write, apart from prunes and schedules, in order. */
   #statements(c: Changes): Stmt[] {
     const out: Stmt[] = [];
-    const rows = (list: Row[]) => [JSON.stringify(list)];
+    const rows = (list: Row[]) => [pgJson(list)];
     if (c.conductorId !== null) {
       out.push({
         sql: "INSERT INTO meta (key, value) VALUES ('conductor_id', $1)",
@@ -988,17 +1061,38 @@ export class PgStore implements ConductorStore {
     return out;
   }
 
+  /**
+   * The write connection in a transaction just begun. A connection lost
+   * before then (the server restarted, an idle connection ended) is
+   * reopened, {@linkcode WRITE_CONNECT_ATTEMPTS} times at most: nothing of
+   * the write was sent yet.
+   */
+  async #beginWrite(): Promise<PgClient> {
+    for (let attempt = 1;; attempt++) {
+      let client: PgClient;
+      try {
+        client = await this.#writePool.connect();
+      } catch (err) {
+        if (attempt < WRITE_CONNECT_ATTEMPTS && isConnectionError(err)) continue;
+        throw this.#failure("cannot write to conductor database", err);
+      }
+      try {
+        await client.query("BEGIN");
+        return client;
+      } catch (err) {
+        const broken = isConnectionError(err);
+        client.release(true);
+        if (attempt < WRITE_CONNECT_ATTEMPTS && broken) continue;
+        throw this.#failure("cannot write to conductor database", err);
+      }
+    }
+  }
+
   async #commit(c: Changes): Promise<PruneCount[]> {
     const stmts = this.#statements(c);
-    let client: PgClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (err) {
-      throw this.#failure("cannot write to conductor database", err);
-    }
+    const client = await this.#beginWrite();
     let broken = false;
     try {
-      await client.query("BEGIN");
       if (this.#fence !== undefined) {
         const r = await client.query(this.#fence);
         if (r.rows.length === 0) {
@@ -1008,7 +1102,7 @@ export class PgStore implements ConductorStore {
           );
         }
       }
-      for (const s of stmts) await client.query(s.sql, s.params);
+      for (const s of stmts) await client.query(s.sql, pgParams(s.params));
       const pruned: PruneCount[] = [];
       for (const p of c.prunes) pruned.push(await prune(client, p.req));
       await client.query("COMMIT");
@@ -1024,32 +1118,76 @@ export class PgStore implements ConductorStore {
 
   // ------------------------------------------------------------------ reads
 
+  /** Gives a read's turn to the next waiting read, or frees it. */
+  #endTurn(): void {
+    const next = this.#readQueue.shift();
+    if (next) next();
+    else this.#readsRunning--;
+  }
+
   /** Runs `fn` on one snapshot of committed state. */
   #read<T>(fn: (q: PgClient["query"]) => Promise<T>): Promise<T> {
     if (this.#closed) {
       return Promise.reject(new Error(`conductor database ${this.#shown} is closed`));
     }
+    let snapped!: () => void;
+    const snapshot = new Promise<void>((r) => snapped = r);
+    const taken = () => {
+      snapped();
+      this.#snapshots.delete(snapshot);
+    };
+    // A turn now, when one is free: a write started after this call waits for its snapshot.
+    const hasTurn = this.#readsRunning < this.#readLimit;
+    if (hasTurn) {
+      this.#readsRunning++;
+      this.#snapshots.add(snapshot);
+    }
     const run = async () => {
-      let c: PgClient;
-      try {
-        c = await this.#pool.connect();
-      } catch (err) {
-        throw this.#failure("cannot read conductor database", err);
+      if (!hasTurn) {
+        // The turn is handed over by #endTurn: the count of running reads stays.
+        await new Promise<void>((r) => this.#readQueue.push(r));
+        this.#snapshots.add(snapshot);
       }
-      let broken = false;
+      /** The commit in progress when this read took its snapshot. */
+      let during: Promise<unknown> | null = null;
+      let out: T;
       try {
-        await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        const out = await fn((text, values) => c.query(text, values));
-        await c.query("COMMIT");
-        return out;
-      } catch (err) {
-        broken = isConnectionError(err);
-        if (!broken) await c.query("ROLLBACK").catch(() => {});
-        if (err instanceof RangeError) throw err;
-        throw this.#failure("cannot read conductor database", err);
+        let c: PgClient;
+        try {
+          c = await this.#pool.connect();
+        } catch (err) {
+          throw this.#failure("cannot read conductor database", err);
+        }
+        let broken = false;
+        try {
+          await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+          let first = true;
+          out = await fn(async (text, values) => {
+            const r = await c.query(text, pgParams(values));
+            if (first) {
+              // REPEATABLE READ takes the snapshot at the first statement.
+              first = false;
+              during = this.#committing;
+              taken();
+            }
+            return r;
+          });
+          await c.query("COMMIT");
+        } catch (err) {
+          broken = isConnectionError(err);
+          if (!broken) await c.query("ROLLBACK").catch(() => {});
+          if (err instanceof RangeError) throw err;
+          throw this.#failure("cannot read conductor database", err);
+        } finally {
+          c.release(broken);
+        }
       } finally {
-        c.release(broken);
+        taken();
+        this.#endTurn();
       }
+      // It may show that commit: it resolves only once the write did.
+      if (during !== null) await Promise.allSettled([during]);
+      return out;
     };
     const p = run();
     this.#reads.add(p);
@@ -1476,6 +1614,7 @@ export class PgStore implements ConductorStore {
     this.#closed = true;
     await Promise.allSettled([...this.#reads]);
     await this.#pool.end();
+    await this.#writePool.end();
   }
 }
 

@@ -5,6 +5,10 @@
  * so "inside a write" is a type, not a comment. Reads see committed state
  * only.
  *
+ * Any string can be stored, but a store may give it back with each NUL
+ * ("\u0000") replaced by U+FFFD (PostgreSQL's text cannot hold NUL); every
+ * other character comes back as it was written.
+ *
  * The store is deterministic: ids, queue positions and times all come in as
  * arguments; it never reads a clock or makes an id.
  *

@@ -111,6 +111,12 @@ function freePort(): number {
   return port;
 }
 
+/** Every server started and not yet disposed of: killed when the test process ends. */
+const live = new Set<PgCluster>();
+globalThis.addEventListener("unload", () => {
+  for (const c of live) c.killNow();
+});
+
 /** A private PostgreSQL server. */
 export class PgCluster implements AsyncDisposable {
   /** The role that logs in with a password over TCP. */
@@ -147,6 +153,8 @@ export class PgCluster implements AsyncDisposable {
     const dir = await Deno.makeTempDir({ prefix: "orch-pg-" });
     const superuser = isRoot() ? "postgres" : (Deno.env.get("USER") ?? "postgres");
     const pg = new PgCluster(bin, dir, superuser, opts.fsync ?? false);
+    // Registered before anything starts: a run ended midway leaves no server and no folder.
+    live.add(pg);
     try {
       await Deno.mkdir(pg.socketDir);
       if (isRoot()) {
@@ -305,8 +313,11 @@ export class PgCluster implements AsyncDisposable {
 
   /** Starts the server; on a first start, a new port is chosen when the one picked was taken. */
   async #startServer(first: boolean): Promise<void> {
+    const logFile = join(this.dir, "server.log");
     for (let tries = 0;; tries++) {
+      // Another test may take the free port before the server binds it: then another is tried.
       if (first) this.port = freePort();
+      const logged = (await Deno.stat(logFile).catch(() => ({ size: 0 }))).size;
       const opts = [
         "-c listen_addresses=127.0.0.1",
         `-c port=${this.port}`,
@@ -323,7 +334,7 @@ export class PgCluster implements AsyncDisposable {
         "-t",
         String(START_WAIT_S),
         "-l",
-        join(this.dir, "server.log"),
+        logFile,
         "-o",
         opts,
       ]);
@@ -331,8 +342,9 @@ export class PgCluster implements AsyncDisposable {
         this.#running = true;
         return;
       }
-      const log = await Deno.readTextFile(join(this.dir, "server.log")).catch(() => "");
-      if (first && tries < 3 && /could not bind|Address already in use/i.test(log)) continue;
+      // This start's lines only: pg_ctl appends to the log.
+      const log = (await Deno.readTextFile(logFile).catch(() => "")).slice(logged);
+      if (first && tries < 5 && /could not bind|Address already in use/i.test(log)) continue;
       throw new Error(`pg_ctl start failed (exit ${r.code}): ${r.out}\n${log.slice(-2000)}`);
     }
   }
@@ -383,6 +395,7 @@ export class PgCluster implements AsyncDisposable {
       await this.#killByPidFile();
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    live.delete(this);
   }
 
   /**
@@ -390,6 +403,7 @@ export class PgCluster implements AsyncDisposable {
    * `unload` handler, when a test run ends without the asynchronous stop.
    */
   killNow(): void {
+    live.delete(this);
     try {
       const pid = Number(
         Deno.readTextFileSync(join(this.#dataDir, "postmaster.pid")).split("\n")[0],

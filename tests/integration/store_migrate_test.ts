@@ -14,9 +14,23 @@ import { assert, assertEquals, assertMatch, assertNotMatch } from "../_helpers/a
 import { Cluster } from "../_helpers/cluster.ts";
 import { PgCluster } from "../_helpers/postgres.ts";
 import { orch, ROOT, type RunResult, tempDir, until } from "../_helpers/proc.ts";
-import { PgStore } from "../../lib/store/pg_store.ts";
 import { type ConductorStore, SqliteStore } from "../../lib/store/mod.ts";
-import { MIGRATED_TABLES } from "../../lib/store/migrate.ts";
+import { MIGRATED_TABLES, migrateSqliteToPg } from "../../lib/store/migrate.ts";
+import { LEADER_LOCK_KEY, PgStore } from "../../lib/store/pg_store.ts";
+import { queuedTaskRow } from "../../lib/store/rows.ts";
+import { LOCAL_CALLER } from "../../lib/protocol/mod.ts";
+import { OrchError } from "../../lib/errors.ts";
+import { DatabaseSync } from "node:sqlite";
+import pg from "pg";
+
+/** A bare connection (a session of its own, as a conductor's leadership session is). */
+const PgClient = (pg as unknown as {
+  Client: new (config: Record<string, unknown>) => {
+    connect(): Promise<void>;
+    query(text: string, values?: unknown[]): Promise<unknown>;
+    end(): Promise<void>;
+  };
+}).Client;
 
 /** Rows in orch's tables of database `db` (0 when it has no schema yet). */
 async function orchRows(pg: PgCluster, db: string): Promise<number> {
@@ -293,4 +307,73 @@ Deno.test("a row the target refuses midway leaves it without any orch row", asyn
         "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'orch store migrate'",
       )) === "0",
   );
+});
+
+Deno.test("orch store migrate copies text holding NUL (as U+FFFD), and refuses a target a conductor leads on", async () => {
+  await using t = await tempDir();
+  await using pg = await PgCluster.start();
+  const file = join(t.path, "nul.db");
+  const sqlite = SqliteStore.open(file, { create: true });
+  const job = {
+    id: 1,
+    score: "hello",
+    scope: "all" as const,
+    targets: ["p1"],
+    params: { A: "x" },
+    secrets: {},
+    timeoutMs: null,
+    deadline: null,
+    retries: 0,
+    requestId: null,
+    submittedAt: 1_700_000_000_000,
+    caller: LOCAL_CALLER,
+    rollout: null,
+  };
+  await sqlite.write((tx) =>
+    tx.insertJob(job, [queuedTaskRow({ id: 1, jobId: 1, seq: 1, host: "p1", at: job.submittedAt })])
+  );
+  sqlite.close();
+  // As an orch that stored NUL as it came wrote it: raw NUL in text, and in JSON as its escape.
+  const raw = new DatabaseSync(file);
+  raw.exec(`UPDATE tasks SET state = 'failed', exit_code = 1, reason = 're' || char(0) || 'ason',
+    stdout_tail = 'o' || char(0) || 'ut', stderr_tail = char(0) || 'err',
+    response = '{"KEY":"v\\u0000al"}', stdout_dropped = 0, stderr_dropped = 0 WHERE id = 1`);
+  raw.close();
+
+  const db = await pg.createDatabase("nul");
+  const to = { url: pg.socketUrl(db) };
+  // A session holding the leadership lock, as a leading conductor does.
+  const leader = new PgClient({
+    host: pg.socketDir,
+    port: pg.port,
+    user: pg.superuser,
+    database: db,
+  });
+  await leader.connect();
+  try {
+    await leader.query("SELECT pg_advisory_lock($1::bigint)", [LEADER_LOCK_KEY]);
+    const err = await migrateSqliteToPg({ from: file, to }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert(err instanceof OrchError, String(err));
+    assertEquals(err.code, "conflict");
+    assertMatch(err.message, /^a conductor leads on postgres:.*\(it holds the leadership lock\)/);
+    assertEquals(await orchRows(pg, db), 0);
+  } finally {
+    await leader.end();
+  }
+
+  const r = await migrateSqliteToPg({ from: file, to });
+  assertEquals(r.tables.find((x) => x.table === "tasks")?.rows, 1);
+  const store = await PgStore.open(pg.socketUrl(db));
+  try {
+    const task = await store.task(1, 1);
+    assertEquals(
+      [task?.stdout_tail, task?.stderr_tail, task?.reason, task?.response],
+      ["o\uFFFDut", "\uFFFDerr", "re\uFFFDason", { KEY: "v\0al" }],
+    );
+  } finally {
+    await store.close();
+  }
 });

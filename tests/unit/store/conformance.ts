@@ -135,6 +135,51 @@ const byId = <T extends { id: number }>(list: readonly T[]) =>
 const byName = <T extends { name: string }>(list: readonly T[]) =>
   [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
+/** `v` with each NUL in its strings (keys too) replaced by U+FFFD. */
+function withoutNul(v: unknown): unknown {
+  if (typeof v === "string") return v.replaceAll("\0", "\uFFFD");
+  if (Array.isArray(v)) return v.map(withoutNul);
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [k.replaceAll("\0", "\uFFFD"), withoutNul(x)]),
+    );
+  }
+  return v;
+}
+
+/**
+ * Fails unless `actual` is `expected` with, in each string (value or key),
+ * its NULs kept or each replaced by U+FFFD.
+ */
+function assertKeptOrReplaced(actual: unknown, expected: unknown, at = "value"): void {
+  if (typeof expected === "string") {
+    assert(
+      actual === expected || actual === withoutNul(expected),
+      `${at}: ${JSON.stringify(actual)} is neither ${JSON.stringify(expected)} nor it with U+FFFD`,
+    );
+  } else if (Array.isArray(expected)) {
+    assert(Array.isArray(actual), `${at}: ${JSON.stringify(actual)} is not a list`);
+    assertEquals(actual.length, expected.length, `${at}: lengths differ`);
+    expected.forEach((x, i) => assertKeptOrReplaced(actual[i], x, `${at}[${i}]`));
+  } else if (expected !== null && typeof expected === "object") {
+    assert(actual !== null && typeof actual === "object", `${at}: not an object`);
+    const got = Object.keys(actual);
+    const want = Object.keys(expected);
+    assertEquals(got.length, want.length, `${at}: keys differ (${got.join()} / ${want.join()})`);
+    for (const k of want) {
+      const key = Object.hasOwn(actual, k) ? k : k.replaceAll("\0", "\uFFFD");
+      assert(Object.hasOwn(actual, key), `${at}: no key ${JSON.stringify(k)}`);
+      assertKeptOrReplaced(
+        (actual as Record<string, unknown>)[key],
+        (expected as Record<string, unknown>)[k],
+        `${at}.${k}`,
+      );
+    }
+  } else {
+    assertEquals(actual, expected, at);
+  }
+}
+
 /** The view of a task that has no current attempt and no result. */
 function unstartedView(id: number, host: string | null): TaskView {
   return {
@@ -428,6 +473,64 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       { succeeded: 1, failed: 1 },
     ]);
     assertEquals((await store.task(1, 2))?.reason, "boom");
+  });
+
+  test("text with NUL is stored: it comes back as it was, or with each NUL as U+FFFD", async (s) => {
+    const j = jobRecord(1, { targets: ["p1"], params: { A: "x\0y" } });
+    const [t] = allOfTasks(j, 1, 1);
+    await s.store.write((tx) => tx.insertJob(j, [t]));
+    const result: AttemptResult = {
+      exitCode: 1,
+      signal: null,
+      response: { KEY: "v\0al", "K\0": "\0" },
+      stdoutTail: "o\0ut\n\0",
+      stderrTail: "\0err\n",
+    };
+    const r = running(assigned(t, "p1", T0 + 1), T0 + 2);
+    const history: AttemptRow = {
+      taskId: 1,
+      attempt: 1,
+      player: "p1",
+      state: "failed",
+      assignedAt: T0 + 1,
+      startedAt: T0 + 2,
+      endedAt: T0 + 3,
+      error: "er\0ror",
+      result,
+    };
+    const audit = {
+      at: T0 + 3,
+      who: "audience:al\0ice",
+      auth: "client_certificate",
+      transport: "https",
+      from: "127.0.0.1:5000",
+      action: "submit" as const,
+      subject: "score de\0ploy",
+      job_id: 1,
+      outcome: "refused" as const,
+      reason: "no\0 grant",
+    };
+    await s.store.write((tx) => tx.saveTasks([r]));
+    await s.store.write((tx) => {
+      tx.addAttempts([history]);
+      tx.saveTasks([ended(r, "failed", T0 + 3, result, "re\0ason")]);
+      tx.addAudit([audit]);
+    });
+    const view = await s.store.task(1, 1);
+    assertKeptOrReplaced(
+      [view?.stdout_tail, view?.stderr_tail, view?.response, view?.reason],
+      [result.stdoutTail, result.stderrTail, result.response, "re\0ason"],
+    );
+    assertKeptOrReplaced(view?.attempts.map((a) => a.error), ["er\0ror"]);
+    const page = await s.store.tasks(1, { page: 1, limit: 10, output: true });
+    assertKeptOrReplaced(page?.tasks.map((x) => (x as TaskDetail).stdout_tail), [
+      result.stdoutTail,
+    ]);
+    assertKeptOrReplaced((await s.store.job(1))?.params, { A: "x\0y" });
+    assertKeptOrReplaced(await s.store.audit({ limit: 10 }), [{ id: 1, ...audit }]);
+    // The next write works: a NUL never leaves the store unable to commit.
+    await s.store.write((tx) => tx.finishJobs([{ id: 1, at: T0 + 4 }]));
+    assertEquals((await s.reopen().then((st) => st.job(1)))?.finished_at, T0 + 4);
   });
 
   test("a one-of job has one unplaced task and shows its targets", async ({ store }) => {

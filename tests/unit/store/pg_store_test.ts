@@ -235,6 +235,54 @@ async function disposable(
   return { s, [Symbol.asyncDispose]: () => s.close() };
 }
 
+Deno.test("postgres: writes succeed while many reads of a big job keep every read connection busy", async () => {
+  const cluster = await pg();
+  const db = await cluster.createDatabase("busy");
+  // Two read connections, and a connect timeout far below how long the reads keep them busy.
+  const store = await PgStore.open(cluster.socketUrl(db), {
+    create: true,
+    poolSize: 2,
+    connectTimeoutMs: 100,
+  });
+  try {
+    const n = 20_000;
+    const job = jobRecord(1, { targets: Array.from({ length: n }, (_, i) => `h${i}`) });
+    await store.write((tx) =>
+      tx.insertJob(job, job.targets.map((h, i) => queuedTask(i + 1, 1, i + 1, h)))
+    );
+    let writing = true;
+    let reads = 0;
+    const readErrors: string[] = [];
+    const reader = async () => {
+      while (writing) {
+        try {
+          assertEquals((await store.load()).tasks.length, n);
+          reads++;
+        } catch (err) {
+          readErrors.push(String(err));
+          return;
+        }
+      }
+    };
+    const readers = Array.from({ length: 12 }, reader);
+    try {
+      // Each write waits behind reads in flight; none may fail for want of a connection.
+      for (let i = 1; i <= 10; i++) {
+        await store.write((tx) => tx.touchPlayers([{ name: "p1", at: i }]));
+        await store.write((tx) => tx.cancelJob(1, i));
+      }
+    } finally {
+      writing = false;
+      await Promise.all(readers);
+    }
+    assertEquals(readErrors, [], "no read fails either: reads wait for a turn, not a connection");
+    assert(reads >= 12, `only ${reads} reads ran`);
+    assertEquals((await store.job(1))?.cancelled_at, 1);
+  } finally {
+    await store.close();
+  }
+});
+
 Deno.test("postgres: the private server stops", async () => {
   if (started) await started[Symbol.asyncDispose]();
   started = undefined;
