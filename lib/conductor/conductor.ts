@@ -274,7 +274,8 @@ export class Conductor {
       heartbeatMs: opts.heartbeatMs,
       lostAfterMs: opts.lostAfterMs,
       conductorId: () => this.#conductorId,
-      stopping: () => this.#stopping !== null,
+      // Failed counts as stopping: nothing more may be recorded (the committer refuses it).
+      stopping: () => this.#stopping !== null || this.#failed,
     });
     this.service = new AudienceService({
       store: opts.store,

@@ -238,11 +238,13 @@ async function disposable(
 Deno.test("postgres: writes succeed while many reads of a big job keep every read connection busy", async () => {
   const cluster = await pg();
   const db = await cluster.createDatabase("busy");
-  // Two read connections, and a connect timeout far below how long the reads keep them busy.
+  // Two read connections, and a connect timeout below how long 24 readers keep them busy (each
+  // load of 20,000 tasks takes a good part of a second), yet long enough to open a connection on a
+  // loaded machine.
   const store = await PgStore.open(cluster.socketUrl(db), {
     create: true,
     poolSize: 2,
-    connectTimeoutMs: 100,
+    connectTimeoutMs: 1000,
   });
   try {
     const n = 20_000;
@@ -264,7 +266,7 @@ Deno.test("postgres: writes succeed while many reads of a big job keep every rea
         }
       }
     };
-    const readers = Array.from({ length: 12 }, reader);
+    const readers = Array.from({ length: 24 }, reader);
     try {
       // Each write waits behind reads in flight; none may fail for want of a connection.
       for (let i = 1; i <= 10; i++) {
