@@ -69,6 +69,7 @@ bench: deps bundle
 	$(DENO) run -A main.ts bench --players 1000
 	$(DENO) run --allow-all tests/bench/store_bound.ts
 	$(DENO) run --allow-all tests/bench/retention_space.ts
+	$(DENO) run --allow-all tests/bench/failover_time.ts
 
 ## A single executable, dist/orch. Offline: DENORT_BIN=/path/to/denort make build
 build: deps

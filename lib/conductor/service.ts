@@ -413,8 +413,13 @@ export class AudienceService {
     return this.#d.ready();
   }
 
-  /** Numbers for the health endpoint; cheap, from memory. */
+  /**
+   * Numbers for the health endpoint; cheap, from memory. The role is always
+   * `leader`: a conductor that serves leads (a lone one too); a standby
+   * answers health on its own, with role `standby`.
+   */
   health(): {
+    role: "leader";
     conductor_id: string;
     version: string;
     players: number;
@@ -423,6 +428,7 @@ export class AudienceService {
   } {
     const d = this.#d;
     return {
+      role: "leader",
       conductor_id: d.conductorId(),
       version: ORCH_VERSION,
       players: d.registry.sessions.size,

@@ -74,14 +74,30 @@ const schemas: Record<string, Schema> = {
     name: str,
     auth: { enum: ["file_ownership", "client_certificate", "socket_mode", "peer_credentials"] },
   }),
-  Health: obj({
-    ok: { const: true },
-    conductor_id: str,
-    version: str,
-    players: int(),
-    open_tasks: int(),
-    open_jobs: int(),
-  }),
+  Health: {
+    oneOf: [
+      obj({
+        ok: { const: true },
+        role: { const: "leader" },
+        conductor_id: str,
+        version: str,
+        players: int(),
+        open_tasks: int(),
+        open_jobs: int(),
+      }),
+      obj({
+        ok: { const: true },
+        role: { const: "standby" },
+        leader: nullable("string"),
+        leader_audience: nullable("string"),
+        version: str,
+      }),
+    ],
+    description: "`role` is `leader` on the conductor that serves (a lone conductor too) and " +
+      "`standby` on one waiting for the leadership (several conductors on one PostgreSQL " +
+      "database); a standby names the leader (`leader`, its name; `leader_audience`, its " +
+      "audience address host:port) when known, and gives no numbers.",
+  },
   Ready: obj({
     ready: { type: "boolean" },
     failed: { type: "array", items: { enum: ["store", "listeners", "stopping"] } },
