@@ -278,8 +278,13 @@ Deno.test("metrics count heartbeat misses on both sides and the player's reconne
     },
   );
   assert(value(await scrape(pPort), "orch_player_connections_total") > 1);
-  // The restarted conductor counts from its start.
+  // The restarted conductor counts from its start (its counter moves when the welcome is
+  // committed, which may be after the player is listed as connected).
   await c.waitConnected("m1");
+  await until(
+    "the restarted conductor counts the connection",
+    async () => value(await scrape(cPort), "orch_player_connections_total") === 1,
+  );
   assertEquals(value(await scrape(cPort), "orch_player_connections_total"), 1);
 });
 
