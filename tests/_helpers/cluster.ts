@@ -227,6 +227,12 @@ export class Cluster implements AsyncDisposable {
     );
   }
 
+  /**
+   * The conductor's store as `--store` takes it (a PostgreSQL URL), or null
+   * for the cluster's own SQLite file (`--db`).
+   */
+  store: string | null = null;
+
   /** Flags for the conductor. */
   conductorArgs(extra: string[] = []): string[] {
     return [
@@ -237,8 +243,7 @@ export class Cluster implements AsyncDisposable {
       `127.0.0.1:${this.audiencePort}`,
       "--audience-socket",
       this.socket,
-      "--db",
-      this.db,
+      ...(this.store === null ? ["--db", this.db] : ["--store", this.store]),
       "--players-file",
       this.playersFile,
       "--grants",
@@ -264,7 +269,7 @@ export class Cluster implements AsyncDisposable {
    */
   async startConductor(
     extra: string[] = [],
-    opts: { init?: boolean; wrap?: string[] } = {},
+    opts: { init?: boolean; wrap?: string[]; env?: Record<string, string> } = {},
   ): Promise<ConductorInfo> {
     const init = opts.init ?? !this.#conductorStarted;
     this.#conductorStarted = true;
@@ -272,6 +277,7 @@ export class Cluster implements AsyncDisposable {
       new Proc("conductor", this.conductorArgs([...(init ? ["--init"] : []), ...extra]), {
         entry: this.opts.entry,
         wrap: opts.wrap,
+        env: opts.env,
       }),
     );
     const m = await proc.waitFor(/conductor ready players=[^ ]*:(\d+) audience=[^ ]*:(\d+)/);
