@@ -34,7 +34,7 @@ import type { Logger } from "../log.ts";
 import type { Address } from "../config/mod.ts";
 import { encodeFrame, ORCH_VERSION, type ReadyView } from "../protocol/mod.ts";
 import { PgStore, type PgTlsOptions } from "../store/pg_store.ts";
-import { LEADER_LOCK_KEY, parsePgUrl, tlsConfig } from "../store/pg_store.ts";
+import { LEADER_LOCK_KEY, parsePgUrl, tlsConfig, tlsHint } from "../store/pg_store.ts";
 import { createMutualTlsServer, listen, type TlsServer } from "../tls/mod.ts";
 import { type ApiHandler, errorResponse } from "./api.ts";
 import { type Conductor, type ConductorOptions, DEFAULT_LISTENER_LIMITS } from "./conductor.ts";
@@ -153,9 +153,11 @@ export class LockSession {
       if (version !== null) await s.close();
     } catch (err) {
       await s.close();
+      const hint = tlsHint(err);
       throw new OrchError(
         "unavailable",
         `cannot open the leadership session on ${t.shown}: ${errorMessage(err)}`,
+        hint === null ? undefined : { hint },
       );
     }
     // An old server is a configuration to change, not an outage to wait out.
@@ -533,6 +535,7 @@ export class Leadership {
           if (!unreachable) {
             this.#log.warn("cannot reach the conductor database; trying again", {
               error: errorMessage(err),
+              hint: err instanceof OrchError ? err.hint : undefined,
             });
             unreachable = true;
           }

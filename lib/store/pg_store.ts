@@ -836,6 +836,13 @@ export class PgStore implements ConductorStore {
   /** An OrchError for a failure of the database, naming it (never a password: none is in the URL). */
   #failure(what: string, err: unknown): OrchError {
     if (err instanceof OrchError) return err;
+    const tls = tlsHint(err);
+    if (tls !== null) {
+      return new OrchError("unavailable", `${what} ${this.#shown}: ${errorMessage(err)}`, {
+        hint: tls,
+        cause: err,
+      });
+    }
     const code = (err as { code?: unknown }).code;
     if (code === "28P01" || code === "28000") {
       return new OrchError(
@@ -1731,4 +1738,34 @@ async function prune(c: PgClient, req: PruneRequest): Promise<PruneCount> {
   }
   count.more = budget <= 0;
   return count;
+}
+
+/** Certificate checks of the server that fail (Node's codes). */
+const CERT_CODES: ReadonlySet<string> = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/**
+ * How to fix a failed TLS connection to the database, or null when `err`
+ * is not one: the server's certificate was not trusted, or the server
+ * takes no TLS.
+ */
+export function tlsHint(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && CERT_CODES.has(code)) {
+    return code === "ERR_TLS_CERT_ALTNAME_INVALID"
+      ? "the database server's certificate does not name the host in the store URL: use the name it holds, or sslmode=verify-ca"
+      : "the database server's certificate is not signed by a CA orch trusts: give its CA with sslrootcert= in the store URL (or store_tls_ca)";
+  }
+  if (/does not support SSL/i.test(errorMessage(err))) {
+    return "the database server takes no TLS: enable ssl on it, or use sslmode=disable over a Unix socket or a trusted network";
+  }
+  return null;
 }
