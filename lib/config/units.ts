@@ -47,7 +47,8 @@ export function formatDuration(ms: number): string {
   if (secs < 60) return `${secs}s`;
   const s = Math.round(ms / 1000);
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  const m = Math.round(s / 60);
+  // From the milliseconds, not from the rounded seconds: 23h22m29.5s is 23h22m, not 23h23m.
+  const m = Math.round(ms / 60_000);
   if (m < 1440) return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
   return `${Math.floor(m / 1440)}d${String(Math.floor((m % 1440) / 60)).padStart(2, "0")}h`;
 }

@@ -80,3 +80,9 @@ Deno.test("a formatted duration parses back to within the precision it is shown 
     { numRuns: 2000 },
   );
 });
+
+Deno.test("a duration is rounded once: 23h22m29.5s shows as 23h22m", () => {
+  // Rounded to seconds first (23h22m30s), then to minutes, it read 23h23m: off by 30.5 s.
+  assertEquals(formatDuration(84_149_500), "23h22m");
+  assertEquals(formatDuration(84_150_000), "23h23m");
+});
