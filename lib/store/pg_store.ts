@@ -1216,17 +1216,12 @@ export class PgStore implements ConductorStore {
         let broken = false;
         try {
           await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-          let first = true;
-          out = await fn(async (text, values) => {
-            const r = await c.query(text, pgParams(values));
-            if (first) {
-              // REPEATABLE READ takes the snapshot at the first statement.
-              first = false;
-              during = this.#committing;
-              taken();
-            }
-            return r;
-          });
+          // REPEATABLE READ takes the snapshot at the first statement: a trivial one, so a
+          // write waits for the snapshot only, never for a heavy first query.
+          await c.query("SELECT 1");
+          during = this.#committing;
+          taken();
+          out = await fn((text, values) => c.query(text, pgParams(values)));
           await c.query("COMMIT");
         } catch (err) {
           broken = isBroken(err);
