@@ -349,8 +349,13 @@ export class Conductor {
     }
     // Players holding tasks are away until they say hello again.
     this.#gateway.awayAtStart();
-    this.schedules.load(await o.store.schedules());
-    await this.#committer.durable();
+    try {
+      this.schedules.load(await o.store.schedules());
+      await this.#committer.durable();
+    } catch (err) {
+      this.#stopTimers();
+      throw err;
+    }
 
     let players: Address | null = null;
     const limits = o.limits ?? DEFAULT_LISTENER_LIMITS;
@@ -461,6 +466,7 @@ export class Conductor {
         log: this.#log,
       });
     } catch (err) {
+      this.#stopTimers();
       await this.#metricsServer?.stop();
       this.#server?.close();
       await this.#legacy?.stop();
@@ -500,6 +506,13 @@ export class Conductor {
     this.#logAccess();
     this.#gateway.kick();
     this.pruner.start();
+  }
+
+  /** Stops what loading the open work started: a start that fails leaves nothing running. */
+  #stopTimers(): void {
+    this.#lastSeen.stop();
+    this.pruner.stop();
+    this.#timers.stop();
   }
 
   /** Says which grants are in force, and what the built-in ones allow. */

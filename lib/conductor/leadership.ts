@@ -540,7 +540,17 @@ export class Leadership {
             unreachable = true;
           }
           // A standby that cannot see the database still answers health, naming no leader.
-          await this.#enterStandby(null);
+          try {
+            await this.#enterStandby(null);
+          } catch (e) {
+            // Like any other failure here: said, and tried again after the backoff.
+            if (e instanceof OrchError && e.code === "config") throw e;
+            if (!this.#stopping) {
+              this.#log.warn("cannot start the standby's listeners; trying again", {
+                error: errorMessage(e),
+              });
+            }
+          }
           await this.#sleep(backoff);
           backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
           continue;

@@ -231,7 +231,13 @@ export class Player {
         // A welcome begins a new round only when the connection then lasted: conductors that
         // welcome and close at once are not redialled without a pause.
         const lasted = performance.now() - dialled >= STABLE_SESSION_MS;
-        tried = end.kind === "closed" && end.welcomed && lasted ? 1 : tried + 1;
+        const stable = end.kind === "closed" && end.welcomed && lasted;
+        tried = stable ? 1 : tried + 1;
+        // Likewise the backoff and the repeated leaving lines start over only then.
+        if (stable) {
+          this.#backoff.reset();
+          this.#lastLeft.clear();
+        }
         const i = list.findIndex((a) => sameAddress(a, target));
         if (i >= 0) at = (i + 1) % list.length;
         if (end.kind === "refused" && end.leader && !sameAddress(end.leader, target)) {
@@ -430,8 +436,6 @@ export class Player {
     this.#conductorId = w.conductor_id;
     this.#conductorMinor = w.minor ?? 0;
     this.#welcomed = true;
-    this.#backoff.reset();
-    this.#lastLeft.clear();
     link.allow(CONDUCTOR_TYPES);
     const foreign = this.#opts.journal.dropForeign(w.conductor_id);
     if (foreign.length > 0) {

@@ -214,6 +214,8 @@ async function copyAll(
     await client.query(
       `LOCK TABLE ${MIGRATED_TABLES.map((t) => t.table).join(", ")} IN EXCLUSIVE MODE`,
     );
+    // A conductor that led on the target before holds an older epoch: its fence fails from now.
+    await client.query("UPDATE orch_leader SET epoch = epoch + 1 WHERE id = 1");
     // Jobs first: a target holding jobs is named for them.
     const order = [...MIGRATED_TABLES].sort((a, b) =>
       Number(b.table === "jobs") - Number(a.table === "jobs")

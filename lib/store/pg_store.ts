@@ -75,6 +75,8 @@ type Row = Record<string, unknown>;
 interface PgClient {
   query(text: string, values?: unknown[]): Promise<{ rows: Row[]; rowCount: number | null }>;
   release(err?: Error | boolean): void;
+  /** pg's connection; its socket is destroyed when a server stops answering. */
+  connection?: { stream?: { destroy(): void } };
 }
 
 /** What this store uses of a `pg` pool. */
@@ -728,6 +730,40 @@ function isConnectionError(err: unknown): boolean {
   );
 }
 
+/**
+ * A statement that got no answer within the client's own timeout: pg leaves
+ * it running on the connection, so every later statement there would queue
+ * behind it. Such a connection is broken: destroyed, never rolled back.
+ */
+function isClientTimeout(err: unknown): boolean {
+  return /Query read timeout|query timeout/i.test(errorMessage(err));
+}
+
+/** A connection that must be destroyed rather than given back to its pool. */
+function isBroken(err: unknown): boolean {
+  return isConnectionError(err) || isClientTimeout(err);
+}
+
+/**
+ * How long closing the store waits for reads and the write in progress
+ * (and then for connections to end in order) before it destroys their
+ * connections: a server that stopped answering never holds up a close.
+ */
+const CLOSE_WAIT_MS = 1_000;
+
+/** Whether `p` settled within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p.then(() => true, () => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Attempts at a working connection for a write (a lost one is reopened once). */
 const WRITE_CONNECT_ATTEMPTS = 2;
 
@@ -749,6 +785,10 @@ export class PgStore implements ConductorStore {
   #committing: Promise<unknown> | null = null;
   #writing = false;
   #closed = false;
+  /** Every connection of both pools that has not ended yet. */
+  readonly #clients = new Set<PgClient>();
+  /** Called when the last connection ended. */
+  #allEnded: (() => void) | null = null;
 
   private constructor(
     pool: PgPool,
@@ -823,6 +863,14 @@ export class PgStore implements ConductorStore {
       }).on("connect", (client) => client.on("error", () => {}));
     }
     const store = new PgStore(pool, writePool, Math.max(1, poolSize - 1), t.shown, opts.fence);
+    for (const p of [pool, writePool]) {
+      const events = p as unknown as { on(event: string, fn: (c: PgClient) => void): void };
+      events.on("connect", (client) => store.#clients.add(client));
+      events.on("remove", (client) => {
+        store.#clients.delete(client);
+        if (store.#clients.size === 0) store.#allEnded?.();
+      });
+    }
     try {
       await store.#migrate(opts.migrations ?? PG_MIGRATIONS, opts.create ?? false);
     } catch (err) {
@@ -851,7 +899,7 @@ export class PgStore implements ConductorStore {
         { hint: "check the user and the password given to orch", cause: err },
       );
     }
-    if (isConnectionError(err)) {
+    if (isBroken(err)) {
       return new OrchError(
         "unavailable",
         `${what} ${this.#shown}: the database cannot be reached (${errorMessage(err)})`,
@@ -920,7 +968,7 @@ export class PgStore implements ConductorStore {
       }
       await c.query("COMMIT");
     } catch (err) {
-      broken = isConnectionError(err);
+      broken = isBroken(err);
       if (!broken) await c.query("ROLLBACK").catch(() => {});
       throw this.#failure("cannot open conductor database", err);
     } finally {
@@ -1115,7 +1163,7 @@ export class PgStore implements ConductorStore {
       await client.query("COMMIT");
       return pruned;
     } catch (err) {
-      broken = isConnectionError(err);
+      broken = isBroken(err);
       if (!broken) await client.query("ROLLBACK").catch(() => {});
       throw this.#failure("cannot write to conductor database", err);
     } finally {
@@ -1168,20 +1216,15 @@ export class PgStore implements ConductorStore {
         let broken = false;
         try {
           await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-          let first = true;
-          out = await fn(async (text, values) => {
-            const r = await c.query(text, pgParams(values));
-            if (first) {
-              // REPEATABLE READ takes the snapshot at the first statement.
-              first = false;
-              during = this.#committing;
-              taken();
-            }
-            return r;
-          });
+          // REPEATABLE READ takes the snapshot at the first statement: a trivial one, so a
+          // write waits for the snapshot only, never for a heavy first query.
+          await c.query("SELECT 1");
+          during = this.#committing;
+          taken();
+          out = await fn((text, values) => c.query(text, pgParams(values)));
           await c.query("COMMIT");
         } catch (err) {
-          broken = isConnectionError(err);
+          broken = isBroken(err);
           if (!broken) await c.query("ROLLBACK").catch(() => {});
           if (err instanceof RangeError) throw err;
           throw this.#failure("cannot read conductor database", err);
@@ -1619,9 +1662,18 @@ export class PgStore implements ConductorStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#reads]);
+    const destroyAll = () => {
+      for (const c of this.#clients) c.connection?.stream?.destroy();
+    };
+    // A read or write on a server that stopped answering fails at once when its socket goes.
+    const busy = Promise.allSettled([...this.#reads, this.#committing]);
+    if (!await settlesWithin(busy, CLOSE_WAIT_MS)) destroyAll();
     await this.#pool.end();
     await this.#writePool.end();
+    // The pools end their idle connections without waiting for the server's goodbye.
+    const ended = new Promise<void>((r) => (this.#allEnded = r));
+    if (this.#clients.size > 0 && !await settlesWithin(ended, CLOSE_WAIT_MS)) destroyAll();
+    this.#allEnded = null;
   }
 }
 

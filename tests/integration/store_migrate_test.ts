@@ -192,6 +192,9 @@ Deno.test("orch store migrate copies everything, and PostgreSQL then shows every
   assertMatch(r.stdout, /^schedules +1$/m);
   assertMatch(r.stdout, /^copied \d+ rows in .* counts checked table by table$/m);
   assertNotMatch(r.stdout + r.stderr, new RegExp(PgCluster.password));
+  // The epoch moved on with the copy: a conductor that led there before fails its fence.
+  const epoch = () => pg.psql(db, "SELECT epoch FROM orch_leader WHERE id = 1");
+  assertEquals(await epoch(), "1");
 
   const sqlite = SqliteStore.open(src.db);
   const before = await views(sqlite);
@@ -230,6 +233,7 @@ Deno.test("orch store migrate copies everything, and PostgreSQL then shows every
   );
   assertEquals(again.stderr.split("\n").filter((l) => l.startsWith("    at ")), []);
   assertEquals(await orchRows(pg, db), rows);
+  assertEquals(await epoch(), "1", "a refused copy leaves the epoch alone");
 });
 
 Deno.test("orch store migrate refuses a running conductor's file, a bad URL, a password in it, an open password file; nothing is written", async () => {

@@ -285,6 +285,71 @@ Deno.test("postgres: writes succeed while many reads of a big job keep every rea
   }
 });
 
+/** The server processes of the store's connections to `db`. */
+async function storeBackends(cluster: PgCluster, db: string): Promise<number[]> {
+  const out = await cluster.psql(
+    db,
+    `SELECT string_agg(pid::text, ',') FROM pg_stat_activity
+     WHERE datname = current_database() AND application_name = 'orch conductor'`,
+  );
+  const pids = out.split(",").filter((x) => x !== "").map(Number);
+  assert(pids.length > 0 && pids.every((p) => Number.isSafeInteger(p) && p > 0), out);
+  return pids;
+}
+
+/** Pauses `pids` (the server never answers them, nor closes their sockets) while `fn` runs. */
+async function paused<T>(pids: number[], fn: () => Promise<T>): Promise<T> {
+  for (const pid of pids) Deno.kill(pid, "SIGSTOP");
+  try {
+    return await fn();
+  } finally {
+    for (const pid of pids) Deno.kill(pid, "SIGCONT");
+  }
+}
+
+Deno.test("postgres: a read the server never answers fails at the client's timeout, and the next read gets a new connection", async () => {
+  const cluster = await pg();
+  const db = await cluster.createDatabase("stalled");
+  // The client gives up 5 s after the statement timeout.
+  await using store = await disposable(PgStore.open(cluster.socketUrl(db), {
+    create: true,
+    poolSize: 2,
+    statementTimeoutMs: 1_000,
+  }));
+  await store.s.write((tx) => tx.touchPlayers([{ name: "p1", at: 1 }]));
+  assertEquals((await store.s.load()).jobs, []);
+  await paused(await storeBackends(cluster, db), async () => {
+    const err = await rejectsOrch(() => store.s.load());
+    assertEquals(err.code, "unavailable");
+    // Given back to the pool, the stalled connection would time this read out too.
+    assertEquals((await store.s.load()).jobs, []);
+  });
+});
+
+Deno.test("postgres: closing the store does not wait for a read or a connection the server never answers", async () => {
+  const cluster = await pg();
+  const db = await cluster.createDatabase("stalledclose");
+  const store = await PgStore.open(cluster.socketUrl(db), {
+    create: true,
+    poolSize: 2,
+    statementTimeoutMs: 60_000,
+  });
+  await store.write((tx) => tx.touchPlayers([{ name: "p1", at: 1 }]));
+  assertEquals((await store.load()).jobs, []);
+  await paused(await storeBackends(cluster, db), async () => {
+    const reading = store.load();
+    reading.catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = await Promise.race([
+      store.close().then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 20_000))),
+    ]);
+    clearTimeout(timer);
+    assert(closed, "close() still waiting on a server that does not answer");
+    await rejectsOrch(() => reading);
+  });
+});
+
 Deno.test("postgres: the private server stops", async () => {
   if (started) await started[Symbol.asyncDispose]();
   started = undefined;
