@@ -13,7 +13,14 @@
 
 import pg from "pg";
 import { errorMessage, OrchError } from "../errors.ts";
-import { parsePgUrl, PgStore, type PgTlsOptions, tlsConfig } from "../store/pg_store.ts";
+import {
+  LEADER_LOCK_KEY,
+  parsePgUrl,
+  PgStore,
+  type PgTlsOptions,
+  tlsConfig,
+} from "../store/pg_store.ts";
+import { PG_MIGRATIONS } from "../store/pg_schema.ts";
 import { storeTaskLives } from "../store/mod.ts";
 
 /** Where the PostgreSQL run goes, and how to get in. */
@@ -55,6 +62,18 @@ export const ORCH_PG_TABLES = [
 
 /** The functions of orch's schema, dropped with its tables. */
 const ORCH_PG_FUNCTIONS = ["orch_audit_never_edited()"];
+
+/** The table of orch's applied schema steps, which tells orch's tables from others named alike. */
+const MIGRATIONS_TABLE = "orch_schema_migrations";
+
+/** The schema steps orch knows, as the migrations table shows them. */
+const KNOWN_VERSIONS: ReadonlySet<string> = new Set(PG_MIGRATIONS.map((m) => String(m.version)));
+
+/** How long the bench waits for the leadership lock its own conductor, just stopped, held. */
+const LOCK_WAIT_MS = 10_000;
+
+/** How often it tries the lock meanwhile. */
+const LOCK_POLL_MS = 100;
 
 /** A statement runs at most this long. */
 const STATEMENT_MS = 300_000;
@@ -122,13 +141,59 @@ async function tablesOf(c: PgClient): Promise<string[]> {
   return r.rows.map((row) => String(row.name));
 }
 
-async function dropOrchTables(c: PgClient, present: string[]): Promise<void> {
+/**
+ * The current schema, quoted as an identifier: every name the bench drops,
+ * reads or makes is qualified with it, so none resolves through the
+ * search_path to another schema (a conductor's own in `public`, say).
+ */
+async function schemaOf(c: PgClient, shown: string): Promise<string> {
+  const r = await c.query("SELECT quote_ident(current_schema()) AS s");
+  const schema = r.rows[0]?.s;
+  if (typeof schema !== "string") {
+    throw new OrchError(
+      "invalid",
+      `the bench database ${shown} has no current schema (no schema of its search_path exists)`,
+      {
+        hint:
+          "create the schema, or give a database whose search_path names one; nothing was changed",
+      },
+    );
+  }
+  return schema;
+}
+
+/**
+ * Whether the tables of the current schema are orch's: only when its
+ * `orch_schema_migrations` exists there and holds steps orch knows, all of
+ * them. A table merely named as one of orch's (`jobs`, `players`, …) in a
+ * schema without that proves nothing: it is another application's.
+ */
+async function holdsOrchSchema(c: PgClient, schema: string, tables: string[]): Promise<boolean> {
+  if (!tables.includes(MIGRATIONS_TABLE)) return false;
+  let rows: Record<string, unknown>[];
+  try {
+    rows = (await c.query(
+      `SELECT version::text AS v FROM ${schema}.${MIGRATIONS_TABLE} ORDER BY version LIMIT ${
+        KNOWN_VERSIONS.size + 1
+      }`,
+    )).rows;
+  } catch {
+    // No such column, or not a table this role may read: not orch's.
+    return false;
+  }
+  return rows.length > 0 && rows.length <= KNOWN_VERSIONS.size &&
+    rows.every((row) => KNOWN_VERSIONS.has(String(row.v)));
+}
+
+async function dropOrchTables(c: PgClient, schema: string, present: string[]): Promise<void> {
   const drop = ORCH_PG_TABLES.filter((t) => present.includes(t));
   await c.query("BEGIN");
   try {
     // No CASCADE: an object of someone else's that depends on these makes the drop fail.
-    if (drop.length > 0) await c.query(`DROP TABLE ${drop.join(", ")}`);
-    for (const f of ORCH_PG_FUNCTIONS) await c.query(`DROP FUNCTION IF EXISTS ${f}`);
+    if (drop.length > 0) {
+      await c.query(`DROP TABLE ${drop.map((t) => `${schema}.${t}`).join(", ")}`);
+    }
+    for (const f of ORCH_PG_FUNCTIONS) await c.query(`DROP FUNCTION IF EXISTS ${schema}.${f}`);
     await c.query("COMMIT");
   } catch (err) {
     await c.query("ROLLBACK").catch(() => {});
@@ -137,15 +202,55 @@ async function dropOrchTables(c: PgClient, present: string[]): Promise<void> {
 }
 
 /**
- * Makes sure the bench may use the database: it holds no table, or (with
- * `reset`) only orch's, which are then dropped. Throws `OrchError("conflict")`
- * naming the database otherwise, having changed nothing.
+ * Runs `fn` on a session holding the leadership lock of the database, as
+ * `orch store migrate` does: no conductor leads there meanwhile, and one
+ * that leads there already makes this throw `OrchError("conflict")` naming
+ * the database, before anything is read or changed. `waitMs` bounds a wait
+ * for a lock being let go (the bench's own conductor, just stopped, whose
+ * session the server may not have ended yet); 0 refuses at once. The lock
+ * is released at the end (and with the session, whatever happens).
+ */
+async function withLock<T>(
+  s: BenchPgStore,
+  waitMs: number,
+  fn: (c: PgClient, schema: string) => Promise<T>,
+): Promise<T> {
+  return await withClient(s, async (c) => {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const r = await c.query("SELECT pg_try_advisory_lock($1::bigint) AS ok", [LEADER_LOCK_KEY]);
+      if (r.rows[0]?.ok === true) break;
+      if (Date.now() >= deadline) {
+        throw new OrchError(
+          "conflict",
+          `a conductor leads on the bench database ${s.shown} (it holds the leadership lock); the bench runs only in a database no conductor uses`,
+          { hint: "create a new, empty database for the bench; nothing was changed" },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    }
+    try {
+      return await fn(c, await schemaOf(c, s.shown));
+    } finally {
+      await c.query("SELECT pg_advisory_unlock($1::bigint)", [LEADER_LOCK_KEY]).catch(() => {});
+    }
+  });
+}
+
+/**
+ * Makes sure the bench may use the database: no conductor leads there, and
+ * it holds no table, or (with `reset`) only orch's, which are then dropped.
+ * Throws `OrchError("conflict")` naming the database otherwise, having
+ * changed nothing.
  */
 export async function prepareBenchDatabase(s: BenchPgStore, reset: boolean): Promise<void> {
-  await withClient(s, async (c) => {
+  await withLock(s, 0, async (c, schema) => {
     const tables = await tablesOf(c);
     if (tables.length === 0) return;
-    const foreign = tables.filter((t) => !(ORCH_PG_TABLES as readonly string[]).includes(t));
+    const orchs = await holdsOrchSchema(c, schema, tables);
+    const foreign = orchs
+      ? tables.filter((t) => !(ORCH_PG_TABLES as readonly string[]).includes(t))
+      : tables;
     if (foreign.length > 0) {
       const shown = foreign.slice(0, 5).join(", ") + (foreign.length > 5 ? ", …" : "");
       throw new OrchError(
@@ -157,7 +262,7 @@ export async function prepareBenchDatabase(s: BenchPgStore, reset: boolean): Pro
     if (!reset) {
       let jobs = "no";
       if (tables.includes("jobs")) {
-        const r = await c.query("SELECT COUNT(*)::text AS n FROM jobs");
+        const r = await c.query(`SELECT COUNT(*)::text AS n FROM ${schema}.jobs`);
         jobs = String(r.rows[0].n);
       }
       throw new OrchError(
@@ -171,13 +276,27 @@ export async function prepareBenchDatabase(s: BenchPgStore, reset: boolean): Pro
         },
       );
     }
-    await dropOrchTables(c, tables);
+    await dropOrchTables(c, schema, tables);
   });
 }
 
-/** Drops what the bench made in its database (orch's tables), leaving it empty as it was found. */
+/**
+ * Drops what the bench made in its database (orch's tables, once its
+ * migrations table says they are orch's; the raw bound's table), leaving it
+ * empty as it was found. Refuses while a conductor leads there.
+ */
+async function emptyLocked(c: PgClient, schema: string): Promise<void> {
+  const tables = await tablesOf(c);
+  if (await holdsOrchSchema(c, schema, tables)) {
+    await dropOrchTables(c, schema, tables);
+  } else if (tables.includes(RAW_TABLE)) {
+    await c.query(`DROP TABLE ${schema}.${RAW_TABLE}`);
+  }
+}
+
+/** Drops what the bench made in its database, leaving it empty as it was found (see `emptyLocked`). */
 export async function emptyBenchDatabase(s: BenchPgStore): Promise<void> {
-  await withClient(s, async (c) => await dropOrchTables(c, await tablesOf(c)));
+  await withLock(s, LOCK_WAIT_MS, emptyLocked);
 }
 
 /** The store-alone figures of PostgreSQL, measured as `measureWriteBound` does for SQLite. */
@@ -185,29 +304,34 @@ export async function measurePgWriteBound(
   s: BenchPgStore,
   opts: { rows: number; tasks: number; rowsPerCommit?: number },
 ): Promise<{ rows_per_s: number; store_tasks_per_s: number }> {
-  await emptyBenchDatabase(s);
-  const rowsPerS = await withClient(
-    s,
-    (c) => rawBound(c, opts.rows, opts.rowsPerCommit ?? 2_000),
-  );
-  await emptyBenchDatabase(s);
-  const store = await PgStore.open(s.url, { password: s.password, tls: s.tls, create: true });
-  let tasksPerS: number;
-  try {
-    tasksPerS = await storeTaskLives(store, { tasks: opts.tasks });
-  } finally {
-    await store.close();
-  }
-  await emptyBenchDatabase(s);
-  return { rows_per_s: rowsPerS, store_tasks_per_s: tasksPerS };
+  // One session holds the leadership lock throughout: no conductor leads there meanwhile.
+  return await withLock(s, LOCK_WAIT_MS, async (c, schema) => {
+    await emptyLocked(c, schema);
+    const rowsPerS = await rawBound(c, schema, opts.rows, opts.rowsPerCommit ?? 2_000);
+    await emptyLocked(c, schema);
+    const store = await PgStore.open(s.url, { password: s.password, tls: s.tls, create: true });
+    let tasksPerS: number;
+    try {
+      tasksPerS = await storeTaskLives(store, { tasks: opts.tasks });
+    } finally {
+      await store.close();
+    }
+    await emptyLocked(c, schema);
+    return { rows_per_s: rowsPerS, store_tasks_per_s: tasksPerS };
+  });
 }
 
 /** Rows per statement: under PostgreSQL's 65,535 parameters at 22 a row. */
 const ROWS_PER_STATEMENT = 2_000;
 
 /** Multi-row inserts of rows as wide as a task into a table with only its key, `perCommit` a commit. */
-async function rawBound(c: PgClient, rows: number, perCommit: number): Promise<number> {
-  await c.query(`CREATE TABLE ${RAW_TABLE} (
+async function rawBound(
+  c: PgClient,
+  schema: string,
+  rows: number,
+  perCommit: number,
+): Promise<number> {
+  await c.query(`CREATE TABLE ${schema}.${RAW_TABLE} (
     id bigint PRIMARY KEY, job_id bigint NOT NULL, seq bigint NOT NULL, host text,
     state text NOT NULL, attempt integer NOT NULL, tried text NOT NULL, not_before bigint,
     failures integer NOT NULL, cancel_requested boolean NOT NULL, reason text,
@@ -217,7 +341,7 @@ async function rawBound(c: PgClient, rows: number, perCommit: number): Promise<n
   )`);
   const width = 22;
   const statement = (n: number) =>
-    `INSERT INTO ${RAW_TABLE} VALUES ` + Array.from(
+    `INSERT INTO ${schema}.${RAW_TABLE} VALUES ` + Array.from(
       { length: n },
       (_, r) => `(${Array.from({ length: width }, (_, k) => `$${r * width + k + 1}`).join(",")})`,
     ).join(",");

@@ -3,8 +3,18 @@ import { orch, Proc } from "../_helpers/proc.ts";
 import { PgCluster } from "../_helpers/postgres.ts";
 import { formatComparison } from "../../cmd/bench.ts";
 import { LOCAL_CALLER } from "../../lib/protocol/mod.ts";
-import { PgStore } from "../../lib/store/pg_store.ts";
+import { LEADER_LOCK_KEY, PgStore } from "../../lib/store/pg_store.ts";
 import { type JobRecord, queuedTaskRow, type TaskRow } from "../../lib/store/mod.ts";
+import pg from "pg";
+
+/** A bare connection (a session of its own, as a conductor's leadership session is). */
+const PgClient = (pg as unknown as {
+  Client: new (config: Record<string, unknown>) => {
+    connect(): Promise<void>;
+    query(text: string, values?: unknown[]): Promise<unknown>;
+    end(): Promise<void>;
+  };
+}).Client;
 
 /** The deployment folder a run names on its first progress line. */
 function benchDir(stderr: string): string {
@@ -361,6 +371,45 @@ Deno.test("orch bench --store postgres://… runs every phase on SQLite and on P
     assertEquals(r.code, 2, r.stderr);
     assertMatch(r.stderr, /holds tables that are not orch's \(customers\)/);
     assertEquals(await pg.psql(other, "SELECT COUNT(*) FROM customers"), "1");
+
+    // Tables named as orch's, of another application (no orch_schema_migrations): not orch's,
+    // refused even with --store-reset, and nothing dropped.
+    const alike = await pg.createDatabase("alike");
+    await pg.psql(alike, "CREATE TABLE jobs (id int); INSERT INTO jobs VALUES (7)");
+    r = await orch(["bench", ...small, "--store", pg.socketUrl(alike), "--store-reset"]);
+    assertEquals(r.code, 2, r.stderr);
+    assertMatch(
+      r.stderr,
+      new RegExp(
+        `the bench database postgres://\\S+/${alike}\\S* holds tables that are not orch's \\(jobs\\)`,
+      ),
+    );
+    assertEquals(await pg.psql(alike, "SELECT COUNT(*) FROM jobs"), "1");
+
+    // A database a conductor leads on (a session holds the leadership lock): refused, naming it,
+    // even with --store-reset, and its jobs left as they were.
+    const leader = new PgClient({
+      host: pg.socketDir,
+      port: pg.port,
+      user: pg.superuser,
+      database: db,
+    });
+    await leader.connect();
+    try {
+      await leader.query("SELECT pg_advisory_lock($1::bigint)", [LEADER_LOCK_KEY]);
+      r = await orch(["bench", ...small, ...store, "--store-reset"]);
+      assertEquals(r.code, 2, r.stderr);
+      assertMatch(
+        r.stderr,
+        new RegExp(
+          `a conductor leads on the bench database postgres://orch_pw@127\\.0\\.0\\.1:${pg.port}/${db}\\?sslmode=disable \\(it holds the leadership lock\\)`,
+        ),
+      );
+      assertEquals(r.stdout, "");
+      assertEquals(await pg.psql(db, "SELECT COUNT(*) FROM jobs"), "2");
+    } finally {
+      await leader.end();
+    }
 
     // Flags about the store without one.
     r = await orch(["bench", ...small, "--store-reset"]);
