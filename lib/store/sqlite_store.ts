@@ -51,6 +51,7 @@ import {
 } from "./_sqlite_sql.ts";
 import { CONDUCTOR_MIGRATIONS, FINAL_AGGREGATE_SQL } from "./conductor_schema.ts";
 import { checkAuditQuery, checkJobQuery, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
+import { Changes, type ScheduleOp } from "./_changes.ts";
 import type {
   AttemptResult,
   AttemptRow,
@@ -320,128 +321,12 @@ function scheduleOf(r: Row): ScheduleRecord {
   };
 }
 
-/** A change of a schedule, applied in the order asked for. */
-type ScheduleOp =
-  | { op: "add"; schedule: ScheduleRecord }
-  | { op: "remove"; name: string }
-  | { op: "due"; name: string; lastDue: number };
-
 /** Stored params as a view shows them: a secret key's value as {@linkcode SECRET_SHOWN}. */
 function shownParams(stored: string): Record<string, string> {
   const all = JSON.parse(stored) as Record<string, string | null>;
   const params: Record<string, string> = {};
   for (const [k, v] of Object.entries(all)) params[k] = v ?? SECRET_SHOWN;
   return params;
-}
-
-/** What one write asked for, applied at its end. */
-class Changes implements WriteTx {
-  conductorId: string | null = null;
-  readonly jobs: JobRecord[] = [];
-  readonly inserted: TaskRow[] = [];
-  readonly saved: TaskRow[] = [];
-  readonly attempts: AttemptRow[] = [];
-  /** Job id → time; the first time asked for in a write counts. */
-  readonly finished = new Map<number, number>();
-  readonly cancelled = new Map<number, number>();
-  readonly players: PlayerRecord[] = [];
-  /** Player name → time; the last time given in a write counts. */
-  readonly touched = new Map<string, number>();
-  /** Player name → time of its drain, or null to undrain; the last one in a write counts. */
-  readonly drained = new Map<string, number | null>();
-  readonly audit: NewAuditRecord[] = [];
-  readonly schedules: ScheduleOp[] = [];
-  readonly prunes: { req: PruneRequest; done: (count: PruneCount) => void }[] = [];
-  open = true;
-
-  #check(): void {
-    if (!this.open) throw new Error("a write transaction was used after its write ended");
-  }
-
-  setConductorId(id: string): void {
-    this.#check();
-    this.conductorId = id;
-  }
-
-  insertJob(job: JobRecord, tasks: readonly TaskRow[]): void {
-    this.#check();
-    for (const t of tasks) {
-      if (t.jobId !== job.id) {
-        throw new TypeError(`task ${t.id} has job id ${t.jobId}, inserted with job ${job.id}`);
-      }
-    }
-    this.jobs.push(job);
-    for (const t of tasks) this.inserted.push(t);
-  }
-
-  saveTasks(tasks: readonly TaskRow[]): void {
-    this.#check();
-    for (const t of tasks) this.saved.push(t);
-  }
-
-  addAttempts(attempts: readonly AttemptRow[]): void {
-    this.#check();
-    for (const a of attempts) this.attempts.push(a);
-  }
-
-  finishJobs(jobs: readonly { id: number; at: number }[]): void {
-    this.#check();
-    for (const j of jobs) if (!this.finished.has(j.id)) this.finished.set(j.id, j.at);
-  }
-
-  cancelJob(id: number, at: number): void {
-    this.#check();
-    if (!this.cancelled.has(id)) this.cancelled.set(id, at);
-  }
-
-  savePlayers(players: readonly PlayerRecord[]): void {
-    this.#check();
-    for (const p of players) this.players.push(p);
-  }
-
-  setDrained(name: string, at: number | null): void {
-    this.#check();
-    this.drained.set(name, at);
-  }
-
-  touchPlayers(players: readonly { name: string; at: number }[]): void {
-    this.#check();
-    for (const p of players) this.touched.set(p.name, p.at);
-  }
-
-  addAudit(records: readonly NewAuditRecord[]): void {
-    this.#check();
-    for (const r of records) this.audit.push(r);
-  }
-
-  addSchedule(schedule: ScheduleRecord): void {
-    this.#check();
-    this.schedules.push({ op: "add", schedule });
-  }
-
-  removeSchedule(name: string): void {
-    this.#check();
-    this.schedules.push({ op: "remove", name });
-  }
-
-  markScheduleDue(name: string, lastDue: number): void {
-    this.#check();
-    this.schedules.push({ op: "due", name, lastDue });
-  }
-
-  pruneFinished(req: PruneRequest, done: (count: PruneCount) => void): void {
-    this.#check();
-    if (!Number.isSafeInteger(req.maxRows) || req.maxRows < 1) {
-      throw new RangeError(`a prune's maxRows must be a positive integer, not ${req.maxRows}`);
-    }
-    if (!Number.isFinite(req.before)) {
-      throw new RangeError(`a prune's cutoff must be a time, not ${req.before}`);
-    }
-    if (req.auditBefore !== null && !Number.isFinite(req.auditBefore)) {
-      throw new RangeError(`a prune's audit cutoff must be a time or null, not ${req.auditBefore}`);
-    }
-    this.prunes.push({ req: { ...req }, done });
-  }
 }
 
 /**
@@ -624,13 +509,14 @@ export class SqliteStore implements ConductorStore {
       }
       this.#insertJobs.run(c.jobs);
       this.#insertTasks.run(c.inserted);
-      const { moved, inPlace } = this.#sortSaves(c.saved);
+      const saved = [...c.saved.values()];
+      const { moved, inPlace } = this.#sortSaves(saved);
       this.#saveTasks.run(moved);
       this.#saveTasksInPlace.run(inPlace);
       this.#insertAttempts.run(c.attempts);
       if (c.finished.size > 0) this.#finishJobs.run([...c.finished]);
       if (c.cancelled.size > 0) this.#cancelJobs.run([...c.cancelled]);
-      this.#savePlayers.run(c.players);
+      this.#savePlayers.run([...c.players.values()]);
       if (c.touched.size > 0) this.#touchPlayers.run([...c.touched]);
       for (const [name, at] of c.drained) {
         if (at === null) this.#q("DELETE FROM drained_players WHERE name = ?").run(name);
@@ -650,7 +536,7 @@ export class SqliteStore implements ConductorStore {
       }
       db.exec("COMMIT");
       this.#place(c.inserted);
-      this.#place(c.saved);
+      this.#place(saved);
       c.prunes.forEach((p, i) => p.done(pruned[i]));
     } catch (err) {
       // A COMMIT that fails (a deferred constraint, an I/O error) leaves the transaction open.
