@@ -17,6 +17,7 @@
 import { join } from "node:path";
 import { Cluster } from "../_helpers/cluster.ts";
 import { PgCluster } from "../_helpers/postgres.ts";
+import { at, startMember, TEST_LEASE } from "../_helpers/conductor_pair.ts";
 import { Proc, ROOT, until } from "../_helpers/proc.ts";
 import { AudienceClient } from "../../lib/client/mod.ts";
 import { loadTlsMaterial } from "../../lib/tls/mod.ts";
@@ -28,48 +29,8 @@ const SENDERS = 4;
 const KILL_AFTER = 60;
 /** Submits in a run, at most. */
 const SUBMITS = 120;
-const LEASE = "2s";
 const TESTDATA = join(ROOT, "tests/testdata/scores");
 const WAIT_MS = 60_000;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-const at = (port: number) => `127.0.0.1:${port}`;
-
-interface Member {
-  proc: Proc;
-  players: number;
-  audience: number;
-}
-
-function startMember(c: Cluster, url: string, name: string): Member {
-  const base = c.conductorArgs();
-  base.splice(base.indexOf("--db"), 2);
-  const players = freePort();
-  const audience = freePort();
-  const proc = c.track(
-    new Proc(name, [
-      ...base,
-      "--init",
-      "--store",
-      url,
-      "--leader-lease",
-      LEASE,
-      "--listen",
-      at(players),
-      "--audience-listen",
-      at(audience),
-      "--audience-socket",
-      join(c.dir, `${name}.sock`),
-    ]),
-  );
-  return { proc, players, audience };
-}
 
 /** The time (epoch ms) of the first line of `p` from `from` on matching `re`, after `after` matched. */
 function stampOf(p: Proc, from: number, re: RegExp, after?: RegExp): number | null {
@@ -177,7 +138,7 @@ function median(xs: number[]): number {
 await using pg = await PgCluster.start({ fsync: true });
 console.log(
   `failover: ${KILLS} kills of the leader; 2 conductors on one PostgreSQL (fsync on, lease ` +
-    `${LEASE}), ${HOSTS.length} players, ${SENDERS} clients submitting; ms from the kill`,
+    `${TEST_LEASE}), ${HOSTS.length} players, ${SENDERS} clients submitting; ms from the kill`,
 );
 const kills: Kill[] = [];
 for (let i = 1; i <= KILLS; i++) {

@@ -14,64 +14,9 @@ import { AudienceClient } from "../../lib/client/mod.ts";
 import type { JobSummary, SubmitInput } from "../../lib/protocol/mod.ts";
 import { loadTlsMaterial } from "../../lib/tls/mod.ts";
 import { openApiChecker } from "../_helpers/openapi.ts";
+import { at, type Member, startMember } from "../_helpers/conductor_pair.ts";
 
-const LEASE = "2s";
 const TESTDATA = join(ROOT, "tests/testdata/scores");
-
-/** A loopback port free a moment ago. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-const at = (port: number) => `127.0.0.1:${port}`;
-
-/** One conductor of the pair: its process, ports and socket client. */
-interface Member {
-  name: string;
-  proc: Proc;
-  players: number;
-  audience: number;
-  socket: string;
-  client: AudienceClient;
-}
-
-/** Starts conductor `name` on the shared database `url`; resolves once it runs (either role). */
-function startMember(c: Cluster, url: string, name: string, ports?: Member): Member {
-  // The cluster's own --db is left out: the store is the database.
-  const base = c.conductorArgs();
-  const db = base.indexOf("--db");
-  base.splice(db, 2);
-  const players = ports?.players ?? freePort();
-  const audience = ports?.audience ?? freePort();
-  const socket = join(c.dir, `${name}.sock`);
-  const proc = c.track(
-    new Proc(name, [
-      ...base,
-      "--init",
-      "--store",
-      url,
-      "--leader-lease",
-      LEASE,
-      "--listen",
-      at(players),
-      "--audience-listen",
-      at(audience),
-      "--audience-socket",
-      socket,
-    ]),
-  );
-  return {
-    name,
-    proc,
-    players,
-    audience,
-    socket,
-    client: new AudienceClient({ kind: "socket", path: socket }, (a) => openApiChecker.check(a)),
-  };
-}
 
 const LEADING = /leading: took the leadership/;
 const STANDBY = /standby: another conductor may lead/;

@@ -8,45 +8,12 @@ import { join } from "node:path";
 import { assertEquals } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { PgCluster } from "../_helpers/postgres.ts";
-import { Proc, ROOT } from "../_helpers/proc.ts";
+import { startMember } from "../_helpers/conductor_pair.ts";
+import { ROOT } from "../_helpers/proc.ts";
 
-const LEASE = "2s";
 const TESTDATA = join(ROOT, "tests/testdata/scores");
 const LEADING = /leading: took the leadership/;
 const STANDBY = /standby: another conductor may lead/;
-
-/** A loopback port free a moment ago. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Starts conductor `name` on the shared database `url`; its process and ports. */
-function startMember(c: Cluster, url: string, name: string) {
-  const base = c.conductorArgs();
-  base.splice(base.indexOf("--db"), 2);
-  const players = freePort();
-  const audience = freePort();
-  const proc = c.track(
-    new Proc(name, [
-      ...base,
-      "--init",
-      "--store",
-      url,
-      "--leader-lease",
-      LEASE,
-      "--listen",
-      `127.0.0.1:${players}`,
-      "--audience-listen",
-      `127.0.0.1:${audience}`,
-      "--audience-socket",
-      join(c.dir, `${name}.sock`),
-    ]),
-  );
-  return { proc, players, audience };
-}
 
 Deno.test("a standby holding idle connections on its players and audience ports takes over promptly when the leader is killed", async () => {
   await using pg = await PgCluster.start({ fsync: false });
