@@ -6,18 +6,27 @@
  */
 
 import {
+  aggregateOfCounts,
   type AttemptView,
+  type Caller,
   isFinal,
   JOB_STATE_FILTERS,
   type JobQuery,
+  type JobSummary,
+  type JobView,
   MAX_TASK_PAGE,
   MAX_TASK_PAGE_OUTPUT,
+  rolloutProgress,
+  type Scope,
+  SECRET_SHOWN,
   TASK_STATES,
   type TaskDetail,
   type TaskQuery,
+  type TaskState,
   type TaskView,
 } from "../protocol/mod.ts";
 import type { AttemptRow, AuditQuery, TaskRow } from "./types.ts";
+import { rolloutCol, type StoredRow } from "./rows.ts";
 
 /** Largest `limit` of a list of jobs. */
 export const MAX_JOBS_PAGE = 1000;
@@ -147,4 +156,94 @@ export function checkJobQuery(q: JobQuery): void {
       throw new RangeError(`job list ${key} ${at} is not an integer`);
     }
   }
+}
+
+/** Tasks counted by state, and in all, from rows of state and n. */
+export function countsOf(
+  rows: readonly StoredRow[],
+): { counts: Partial<Record<TaskState, number>>; total: number } {
+  const counts: Partial<Record<TaskState, number>> = {};
+  let total = 0;
+  for (const c of rows) {
+    counts[c.state as TaskState] = c.n as number;
+    total += c.n as number;
+  }
+  return { counts, total };
+}
+
+/** Tasks counted by job and state, from rows of job_id, state and n. */
+export function countsByJob(
+  rows: readonly StoredRow[],
+): Map<number, Partial<Record<TaskState, number>>> {
+  const byJob = new Map<number, Partial<Record<TaskState, number>>>();
+  for (const c of rows) {
+    const m = byJob.get(c.job_id as number) ?? {};
+    m[c.state as TaskState] = c.n as number;
+    byJob.set(c.job_id as number, m);
+  }
+  return byJob;
+}
+
+/** Stored params as a view shows them: a secret key's value as {@linkcode SECRET_SHOWN}. */
+export function shownParams(stored: string): Record<string, string> {
+  const all = JSON.parse(stored) as Record<string, string | null>;
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(all)) params[k] = v ?? SECRET_SHOWN;
+  return params;
+}
+
+/**
+ * A job as the audience sees it, from its row (with targets_head and
+ * asked_head, JSON lists of at most MAX_VIEW_TARGETS) and its
+ * tasks counted by state.
+ */
+export function jobView(
+  j: StoredRow,
+  counts: Partial<Record<TaskState, number>>,
+  total: number,
+): JobView {
+  const rollout = rolloutCol(j.rollout);
+  return {
+    id: j.id as number,
+    score: j.score as string,
+    scope: j.scope as Scope,
+    asked: JSON.parse((j.asked_head ?? j.targets_head) as string),
+    targets: JSON.parse(j.targets_head as string),
+    target_count: j.target_count as number,
+    params: shownParams(j.params as string),
+    secret: j.secrets === null ? [] : Object.keys(JSON.parse(j.secrets as string)),
+    submitted_at: j.submitted_at as number,
+    submitted_by: j.submitted_by as string,
+    caller: JSON.parse(j.caller as string) as Caller,
+    finished_at: j.finished_at as number | null,
+    timeout_ms: j.timeout_ms as number | null,
+    deadline: j.deadline as number | null,
+    retries: j.retries as number,
+    cancelled_at: j.cancelled_at as number | null,
+    schedule: j.schedule as string | null,
+    aggregate: aggregateOfCounts(counts, rollout?.quorum ?? null),
+    counts,
+    task_count: total,
+    rollout_settings: rollout,
+    rollout: rolloutProgress(rollout, counts, total),
+    // The store knows nothing of connections; the conductor fills this in.
+    offline: 0,
+  };
+}
+
+/** A job as a line of the job list, from its row and its tasks counted by state. */
+export function jobSummary(j: StoredRow, counts: Partial<Record<TaskState, number>>): JobSummary {
+  return {
+    id: j.id as number,
+    score: j.score as string,
+    scope: j.scope as Scope,
+    targets: j.target_count as number,
+    submitted_at: j.submitted_at as number,
+    submitted_by: j.submitted_by as string,
+    finished_at: j.finished_at as number | null,
+    aggregate: aggregateOfCounts(counts, rolloutCol(j.rollout)?.quorum ?? null),
+    counts,
+    // Connections are not stored: the conductor counts offline tasks of open jobs.
+    offline: 0,
+  };
 }

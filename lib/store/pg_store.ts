@@ -26,19 +26,12 @@
 import pg from "pg";
 import {
   type Aggregate,
-  aggregateOfCounts,
-  type AuditAction,
   type AuditRecord,
-  type Caller,
   callerLabel,
   type JobQuery,
-  type JobRollout,
   type JobSummary,
   type JobView,
   MAX_VIEW_TARGETS,
-  rolloutProgress,
-  type Scope,
-  SECRET_SHOWN,
   type TaskDetail,
   type TaskPage,
   type TaskQuery,
@@ -47,7 +40,32 @@ import {
 } from "../protocol/mod.ts";
 import { errorMessage, OrchError } from "../errors.ts";
 import { PG_FINAL_AGGREGATE_SQL, PG_MIGRATIONS, type PgMigration } from "./pg_schema.ts";
-import { checkAuditQuery, checkJobQuery, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
+import {
+  checkAuditQuery,
+  checkJobQuery,
+  checkTaskQuery,
+  countsByJob,
+  countsOf,
+  jobSummary,
+  jobView,
+  taskDetail,
+  taskView,
+} from "./_views.ts";
+import {
+  attemptOf,
+  attemptsByTask,
+  auditOf,
+  droppedOf,
+  finishedHostsOf,
+  finishedOf,
+  jobAccessOf,
+  jobOf,
+  jsonList,
+  playerOf,
+  requestOf,
+  scheduleOf,
+  storedParams,
+} from "./rows.ts";
 import { Changes, type ScheduleOp } from "./_changes.ts";
 import type {
   AttemptResult,
@@ -267,37 +285,6 @@ function pgParams(values: readonly unknown[] | undefined): unknown[] | undefined
 
 // ------------------------------------------------------------ rows
 
-/** JSON of a list that is nearly always empty. */
-function jsonList(list: readonly unknown[]): string {
-  return list.length === 0 ? "[]" : JSON.stringify(list);
-}
-
-/** The params of a job as stored: each secret key's value is null, never the value. */
-function storedParams(j: JobRecord): string {
-  const keys = Object.keys(j.secrets);
-  if (keys.length === 0) return JSON.stringify(j.params);
-  const stored: Record<string, string | null> = {};
-  for (const [k, v] of Object.entries(j.params)) stored[k] = Object.hasOwn(j.secrets, k) ? null : v;
-  for (const k of keys) stored[k] = null;
-  return JSON.stringify(stored);
-}
-
-/** Stored params without the (null) values of secret keys. */
-function paramsOf(stored: string): Record<string, string> {
-  const all = JSON.parse(stored) as Record<string, string | null>;
-  const params: Record<string, string> = {};
-  for (const [k, v] of Object.entries(all)) if (v !== null) params[k] = v;
-  return params;
-}
-
-/** Stored params as a view shows them: a secret key's value as {@linkcode SECRET_SHOWN}. */
-function shownParams(stored: string): Record<string, string> {
-  const all = JSON.parse(stored) as Record<string, string | null>;
-  const params: Record<string, string> = {};
-  for (const [k, v] of Object.entries(all)) params[k] = v ?? SECRET_SHOWN;
-  return params;
-}
-
 const JOB_COLS: [string, string][] = [
   ["id", "bigint"],
   ["score", "text"],
@@ -470,13 +457,6 @@ function insertRows(table: string, cols: readonly [string, string][], tail = "")
   return `INSERT INTO ${table} (${cols.map((c) => c[0]).join(", ")}) ${fromRows(cols, 1)} ${tail}`;
 }
 
-function droppedOf(stdout: unknown, stderr: unknown): Partial<AttemptResult> {
-  const out: Partial<AttemptResult> = {};
-  if (typeof stdout === "number" && stdout > 0) out.stdoutDropped = stdout;
-  if (typeof stderr === "number" && stderr > 0) out.stderrDropped = stderr;
-  return out;
-}
-
 /** A task from a row; without its tails (a view's columns), the result is what a view shows. */
 function taskOf(r: Row): TaskRow {
   const tried = r.tried as string;
@@ -514,66 +494,6 @@ function taskOf(r: Row): TaskRow {
     startedAt: r.started_at as number | null,
     endedAt: r.ended_at as number | null,
     result,
-  };
-}
-
-function attemptOf(r: Row): AttemptRow {
-  return {
-    taskId: r.task_id as number,
-    attempt: r.attempt as number,
-    player: r.player as string,
-    state: r.state as string,
-    assignedAt: r.assigned_at as number,
-    startedAt: r.started_at as number | null,
-    endedAt: r.ended_at as number | null,
-    error: r.error as string | null,
-    result: r.stdout_tail === null ? null : {
-      exitCode: r.exit_code as number | null,
-      signal: r.signal as string | null,
-      response: r.response === null ? null : JSON.parse(r.response as string),
-      stdoutTail: r.stdout_tail as string,
-      stderrTail: (r.stderr_tail as string | null) ?? "",
-      ...droppedOf(r.stdout_dropped, r.stderr_dropped),
-    },
-  };
-}
-
-function rolloutCol(v: unknown): JobRollout | null {
-  return typeof v === "string" ? JSON.parse(v) as JobRollout : null;
-}
-
-function jobOf(r: Row): JobRecord {
-  const job: JobRecord = {
-    id: r.id as number,
-    score: r.score as string,
-    scope: r.scope as Scope,
-    targets: JSON.parse(r.targets as string),
-    params: paramsOf(r.params as string),
-    secrets: r.secrets === null ? {} : JSON.parse(r.secrets as string),
-    timeoutMs: r.timeout_ms as number | null,
-    deadline: r.deadline as number | null,
-    retries: r.retries as number,
-    requestId: r.request_id as string | null,
-    submittedAt: r.submitted_at as number,
-    caller: JSON.parse(r.caller as string),
-    rollout: rolloutCol(r.rollout),
-    ...(r.asked === null ? {} : { asked: JSON.parse(r.asked as string) }),
-  };
-  if (r.schedule !== null) job.schedule = r.schedule as string;
-  return job;
-}
-
-function scheduleOf(r: Row): ScheduleRecord {
-  return {
-    name: r.name as string,
-    spec: JSON.parse(r.spec as string),
-    policy: r.policy as ScheduleRecord["policy"],
-    job: JSON.parse(r.job as string),
-    owner: JSON.parse(r.owner as string),
-    ownerGroups: JSON.parse(r.owner_groups as string),
-    createdAt: r.created_at as number,
-    lastDue: r.last_due as number | null,
-    enabled: r.enabled === true,
   };
 }
 
@@ -1156,28 +1076,17 @@ export class PgStore implements ConductorStore {
            AND state NOT IN ('queued', 'assigned', 'running')
          GROUP BY job_id ORDER BY job_id`,
         [jobIds],
-      )).rows.map((r) => ({
-        jobId: r.job_id as number,
-        succeeded: r.succeeded as number,
-        other: (r.n as number) - (r.succeeded as number),
-      }));
+      )).rows.map(finishedOf);
       const nOf = jobs.filter((j) => j.rollout?.some != null).map((j) => j.id);
-      const byJob = new Map<number, string[]>();
-      if (nOf.length > 0) {
-        for (
-          const r of (await q(
-            `SELECT job_id, host FROM tasks
-             WHERE job_id = ANY($1::bigint[]) AND host IS NOT NULL
-               AND state NOT IN ('queued', 'assigned', 'running')
-             ORDER BY job_id, id`,
-            [nOf],
-          )).rows
-        ) {
-          const hosts = byJob.get(r.job_id as number) ?? [];
-          hosts.push(r.host as string);
-          byJob.set(r.job_id as number, hosts);
-        }
-      }
+      const finishedHosts = nOf.length === 0 ? [] : finishedHostsOf(
+        (await q(
+          `SELECT job_id, host FROM tasks
+           WHERE job_id = ANY($1::bigint[]) AND host IS NOT NULL
+             AND state NOT IN ('queued', 'assigned', 'running')
+           ORDER BY job_id, id`,
+          [nOf],
+        )).rows,
+      );
       const done = (await q(
         `SELECT id FROM jobs j WHERE finished_at IS NULL AND NOT EXISTS
            (SELECT 1 FROM tasks t WHERE t.job_id = j.id
@@ -1186,14 +1095,7 @@ export class PgStore implements ConductorStore {
       )).rows;
       const players = (await q(
         `SELECT ${PLAYER_COLS.map((x) => x[0]).join(", ")} FROM players ORDER BY name COLLATE "C"`,
-      )).rows.map((r) => ({
-        name: r.name as string,
-        version: r.version as string,
-        slots: r.slots as number,
-        scores: JSON.parse(r.scores as string),
-        address: r.address as string | null,
-        lastSeen: r.last_seen as number,
-      }));
+      )).rows.map(playerOf);
       const drained = (await q('SELECT name FROM drained_players ORDER BY name COLLATE "C"'))
         .rows.map((r) => r.name as string);
       return {
@@ -1204,7 +1106,7 @@ export class PgStore implements ConductorStore {
         seqHigh: (ids.high as number | null) ?? 0,
         jobs,
         tasks,
-        finishedHosts: [...byJob].map(([jobId, hosts]) => ({ jobId, hosts })),
+        finishedHosts,
         finished,
         unfinishedDoneJobs: done.map((r) => r.id as number),
         players,
@@ -1226,12 +1128,7 @@ export class PgStore implements ConductorStore {
         "SELECT id, submitted_by, request_digest FROM jobs WHERE request_id = $1",
         [requestId],
       )).rows[0];
-      if (!r) return undefined;
-      return {
-        id: r.id as number,
-        submittedBy: r.submitted_by as string,
-        digest: r.request_digest as string | null,
-      };
+      return r ? requestOf(r) : undefined;
     });
   }
 
@@ -1250,43 +1147,11 @@ export class PgStore implements ConductorStore {
         [id],
       )).rows[0];
       if (!j) return undefined;
-      const rollout = rolloutCol(j.rollout);
-      const counts: Partial<Record<TaskState, number>> = {};
-      let total = 0;
-      for (
-        const c of (await q(
-          "SELECT state, COUNT(*) AS n FROM tasks WHERE job_id = $1 GROUP BY state",
-          [id],
-        )).rows
-      ) {
-        counts[c.state as TaskState] = c.n as number;
-        total += c.n as number;
-      }
-      return {
-        id: j.id as number,
-        score: j.score as string,
-        scope: j.scope as Scope,
-        asked: JSON.parse((j.asked_head ?? j.targets_head) as string),
-        targets: JSON.parse(j.targets_head as string),
-        target_count: j.target_count as number,
-        params: shownParams(j.params as string),
-        secret: j.secrets === null ? [] : Object.keys(JSON.parse(j.secrets as string)),
-        submitted_at: j.submitted_at as number,
-        submitted_by: j.submitted_by as string,
-        caller: JSON.parse(j.caller as string) as Caller,
-        finished_at: j.finished_at as number | null,
-        timeout_ms: j.timeout_ms as number | null,
-        deadline: j.deadline as number | null,
-        retries: j.retries as number,
-        cancelled_at: j.cancelled_at as number | null,
-        schedule: j.schedule as string | null,
-        aggregate: aggregateOfCounts(counts, rollout?.quorum ?? null),
-        counts,
-        task_count: total,
-        rollout_settings: rollout,
-        rollout: rolloutProgress(rollout, counts, total),
-        offline: 0,
-      };
+      const { counts, total } = countsOf(
+        (await q("SELECT state, COUNT(*) AS n FROM tasks WHERE job_id = $1 GROUP BY state", [id]))
+          .rows,
+      );
+      return jobView(j, counts, total);
     });
   }
 
@@ -1322,21 +1187,13 @@ export class PgStore implements ConductorStore {
       )).rows.map(taskOf);
       let items: (TaskView | TaskDetail)[];
       if (query.output) {
-        const history = new Map<number, AttemptRow[]>();
-        if (rows.length > 0) {
-          for (
-            const r of (await q(
-              `SELECT ${ATTEMPT_COLS.map((x) => x[0]).join(", ")} FROM attempts
-               WHERE task_id = ANY($1::bigint[]) ORDER BY task_id, attempt`,
-              [rows.map((t) => t.id)],
-            )).rows
-          ) {
-            const a = attemptOf(r);
-            const list = history.get(a.taskId);
-            if (list) list.push(a);
-            else history.set(a.taskId, [a]);
-          }
-        }
+        const history = rows.length === 0 ? new Map<number, AttemptRow[]>() : attemptsByTask(
+          (await q(
+            `SELECT ${ATTEMPT_COLS.map((x) => x[0]).join(", ")} FROM attempts
+             WHERE task_id = ANY($1::bigint[]) ORDER BY task_id, attempt`,
+            [rows.map((t) => t.id)],
+          )).rows,
+        );
         items = rows.map((t) => taskDetail(t, history.get(t.id) ?? []));
       } else {
         items = rows.map(taskView);
@@ -1442,33 +1299,14 @@ export class PgStore implements ConductorStore {
 
   async #summaries(q: PgClient["query"], jobs: Row[]): Promise<JobSummary[]> {
     if (jobs.length === 0) return [];
-    const byJob = new Map<number, Partial<Record<TaskState, number>>>();
-    for (
-      const c of (await q(
+    const byJob = countsByJob(
+      (await q(
         `SELECT job_id, state, COUNT(*) AS n FROM tasks
          WHERE job_id = ANY($1::bigint[]) GROUP BY job_id, state`,
         [jobs.map((j) => j.id)],
-      )).rows
-    ) {
-      const m = byJob.get(c.job_id as number) ?? {};
-      m[c.state as TaskState] = c.n as number;
-      byJob.set(c.job_id as number, m);
-    }
-    return jobs.map((j) => {
-      const counts = byJob.get(j.id as number) ?? {};
-      return {
-        id: j.id as number,
-        score: j.score as string,
-        scope: j.scope as Scope,
-        targets: j.target_count as number,
-        submitted_at: j.submitted_at as number,
-        submitted_by: j.submitted_by as string,
-        finished_at: j.finished_at as number | null,
-        aggregate: aggregateOfCounts(counts, rolloutCol(j.rollout)?.quorum ?? null),
-        counts,
-        offline: 0,
-      };
-    });
+      )).rows,
+    );
+    return jobs.map((j) => jobSummary(j, byJob.get(j.id as number) ?? {}));
   }
 
   jobAccess(id: number): Promise<JobAccess | undefined> {
@@ -1477,12 +1315,7 @@ export class PgStore implements ConductorStore {
         "SELECT score, targets, submitted_by FROM jobs WHERE id = $1 AND pruning IS NULL",
         [id],
       )).rows[0];
-      if (!r) return undefined;
-      return {
-        score: r.score as string,
-        targets: JSON.parse(r.targets as string),
-        submittedBy: r.submitted_by as string,
-      };
+      return r ? jobAccessOf(r) : undefined;
     });
   }
 
@@ -1505,25 +1338,15 @@ export class PgStore implements ConductorStore {
          FROM audit WHERE ${where} ORDER BY id DESC LIMIT $${args.length}`,
         args,
       )).rows;
-      return rows.map((r) => ({
-        id: r.id as number,
-        at: r.at as number,
-        who: r.who as string,
-        auth: r.auth as string,
-        transport: r.transport as string,
-        from: r.from_addr as string,
-        action: r.action as AuditAction,
-        subject: r.subject as string,
-        job_id: r.job_id as number | null,
-        outcome: r.outcome as "allowed" | "refused",
-        reason: r.reason as string | null,
-      }));
+      return rows.map(auditOf);
     });
   }
 
   schedules(): Promise<ScheduleRecord[]> {
     return this.#read(async (q) =>
-      (await q('SELECT * FROM schedules ORDER BY name COLLATE "C"')).rows.map(scheduleOf)
+      (await q('SELECT * FROM schedules ORDER BY name COLLATE "C"')).rows.map((r) =>
+        scheduleOf(r, r.enabled === true)
+      )
     );
   }
 

@@ -16,19 +16,12 @@
 import type { SQLInputValue, StatementSync } from "node:sqlite";
 import {
   type Aggregate,
-  aggregateOfCounts,
-  type AuditAction,
   type AuditRecord,
-  type Caller,
   callerLabel,
   type JobQuery,
-  type JobRollout,
   type JobSummary,
   type JobView,
   MAX_VIEW_TARGETS,
-  rolloutProgress,
-  type Scope,
-  SECRET_SHOWN,
   type TaskDetail,
   type TaskPage,
   type TaskQuery,
@@ -50,7 +43,32 @@ import {
   TASK_VIEW_COLUMNS,
 } from "./_sqlite_sql.ts";
 import { CONDUCTOR_MIGRATIONS, FINAL_AGGREGATE_SQL } from "./conductor_schema.ts";
-import { checkAuditQuery, checkJobQuery, checkTaskQuery, taskDetail, taskView } from "./_views.ts";
+import {
+  checkAuditQuery,
+  checkJobQuery,
+  checkTaskQuery,
+  countsByJob,
+  countsOf,
+  jobSummary,
+  jobView,
+  taskDetail,
+  taskView,
+} from "./_views.ts";
+import {
+  attemptOf,
+  attemptsByTask,
+  auditOf,
+  droppedOf,
+  finishedHostsOf,
+  finishedOf,
+  jobAccessOf,
+  jobOf,
+  jsonList,
+  playerOf,
+  requestOf,
+  scheduleOf,
+  storedParams,
+} from "./rows.ts";
 import { Changes, type ScheduleOp } from "./_changes.ts";
 import type {
   AttemptResult,
@@ -90,11 +108,6 @@ interface ArrayStatement {
   get(...args: SQLInputValue[]): Cells | undefined;
 }
 
-/** JSON of a list that is nearly always empty, without a call for the empty case. */
-function jsonList(list: readonly unknown[]): string {
-  return list.length === 0 ? "[]" : JSON.stringify(list);
-}
-
 function bindTask(t: TaskRow, out: Args): void {
   out.push(
     t.id,
@@ -129,14 +142,6 @@ function bindDropped(r: AttemptResult | null, out: Args): void {
   out.push(r ? r.stdoutDropped ?? 0 : null, r ? r.stderrDropped ?? 0 : null);
 }
 
-/** The counts of output bytes dropped, as a result holds them: only those above 0. */
-function droppedOf(stdout: unknown, stderr: unknown): Partial<AttemptResult> {
-  const out: Partial<AttemptResult> = {};
-  if (typeof stdout === "number" && stdout > 0) out.stdoutDropped = stdout;
-  if (typeof stderr === "number" && stderr > 0) out.stderrDropped = stderr;
-  return out;
-}
-
 /** The result columns shared by tasks and attempts: exit_code … stderr_tail. */
 function bindResult(r: AttemptResult | null, out: Args): void {
   out.push(
@@ -146,16 +151,6 @@ function bindResult(r: AttemptResult | null, out: Args): void {
     r ? r.stdoutTail : null,
     r ? r.stderrTail : null,
   );
-}
-
-/** The params of a job as stored: each secret key's value is null, never the value. */
-function storedParams(j: JobRecord): string {
-  const keys = Object.keys(j.secrets);
-  if (keys.length === 0) return JSON.stringify(j.params);
-  const stored: Record<string, string | null> = {};
-  for (const [k, v] of Object.entries(j.params)) stored[k] = Object.hasOwn(j.secrets, k) ? null : v;
-  for (const k of keys) stored[k] = null;
-  return JSON.stringify(stored);
 }
 
 function bindJob(j: JobRecord, out: Args): void {
@@ -182,14 +177,6 @@ function bindJob(j: JobRecord, out: Args): void {
   );
 }
 
-/** Stored params without the (null) values of secret keys. */
-function paramsOf(stored: string): Record<string, string> {
-  const all = JSON.parse(stored) as Record<string, string | null>;
-  const params: Record<string, string> = {};
-  for (const [k, v] of Object.entries(all)) if (v !== null) params[k] = v;
-  return params;
-}
-
 function bindPlayer(p: PlayerRecord, out: Args): void {
   out.push(p.name, p.version, p.slots, JSON.stringify(p.scores), p.address, p.lastSeen, p.lastSeen);
 }
@@ -211,19 +198,6 @@ function bindAudit(a: NewAuditRecord, out: Args): void {
 
 function bindPair(p: readonly [SQLInputValue, SQLInputValue], out: Args): void {
   out.push(p[0], p[1]);
-}
-
-/** The result columns of an attempt row; a result exists once its stdout tail does. */
-function resultOf(r: Row): AttemptResult | null {
-  if (r.stdout_tail === null) return null;
-  return {
-    exitCode: r.exit_code as number | null,
-    signal: r.signal as string | null,
-    response: r.response === null ? null : JSON.parse(r.response as string),
-    stdoutTail: r.stdout_tail as string,
-    stderrTail: (r.stderr_tail as string | null) ?? "",
-    ...droppedOf(r.stdout_dropped, r.stderr_dropped),
-  };
 }
 
 /**
@@ -265,68 +239,6 @@ function taskOf(r: Cells): TaskRow {
     endedAt: r[14] as number | null,
     result,
   };
-}
-
-function attemptOf(r: Row): AttemptRow {
-  return {
-    taskId: r.task_id as number,
-    attempt: r.attempt as number,
-    player: r.player as string,
-    state: r.state as string,
-    assignedAt: r.assigned_at as number,
-    startedAt: r.started_at as number | null,
-    endedAt: r.ended_at as number | null,
-    error: r.error as string | null,
-    result: resultOf(r),
-  };
-}
-
-function jobOf(r: Row): JobRecord {
-  const job: JobRecord = {
-    id: r.id as number,
-    score: r.score as string,
-    scope: r.scope as Scope,
-    targets: JSON.parse(r.targets as string),
-    params: paramsOf(r.params as string),
-    secrets: r.secrets === null ? {} : JSON.parse(r.secrets as string),
-    timeoutMs: r.timeout_ms as number | null,
-    deadline: r.deadline as number | null,
-    retries: r.retries as number,
-    requestId: r.request_id as string | null,
-    submittedAt: r.submitted_at as number,
-    caller: JSON.parse(r.caller as string),
-    rollout: rolloutCol(r.rollout),
-    ...(r.asked === null || r.asked === undefined ? {} : { asked: JSON.parse(r.asked as string) }),
-  };
-  if (r.schedule !== null) job.schedule = r.schedule as string;
-  return job;
-}
-
-/** The stored rollout rules of a job, or null. */
-function rolloutCol(v: unknown): JobRollout | null {
-  return typeof v === "string" ? JSON.parse(v) as JobRollout : null;
-}
-
-function scheduleOf(r: Row): ScheduleRecord {
-  return {
-    name: r.name as string,
-    spec: JSON.parse(r.spec as string),
-    policy: r.policy as ScheduleRecord["policy"],
-    job: JSON.parse(r.job as string),
-    owner: JSON.parse(r.owner as string),
-    ownerGroups: JSON.parse(r.owner_groups as string),
-    createdAt: r.created_at as number,
-    lastDue: r.last_due as number | null,
-    enabled: r.enabled === 1,
-  };
-}
-
-/** Stored params as a view shows them: a secret key's value as {@linkcode SECRET_SHOWN}. */
-function shownParams(stored: string): Record<string, string> {
-  const all = JSON.parse(stored) as Record<string, string | null>;
-  const params: Record<string, string> = {};
-  for (const [k, v] of Object.entries(all)) params[k] = v ?? SECRET_SHOWN;
-  return params;
 }
 
 /**
@@ -729,39 +641,20 @@ export class SqliteStore implements ConductorStore {
        WHERE job_id IN (SELECT value FROM json_each(?))
          AND state NOT IN ('queued', 'assigned', 'running')
        GROUP BY job_id ORDER BY job_id`,
-    ).all(JSON.stringify(jobIds)) as Row[]).map((r) => ({
-      jobId: r.job_id as number,
-      succeeded: r.succeeded as number,
-      other: (r.n as number) - (r.succeeded as number),
-    }));
+    ).all(JSON.stringify(jobIds)) as Row[]).map(finishedOf);
     const nOf = jobs.filter((j) => j.rollout?.some != null).map((j) => j.id);
-    const byJob = new Map<number, string[]>();
-    if (nOf.length > 0) {
-      for (
-        const r of this.#q(
-          `SELECT job_id, host FROM tasks
-           WHERE job_id IN (SELECT value FROM json_each(?)) AND host IS NOT NULL
-             AND state NOT IN ('queued', 'assigned', 'running')
-           ORDER BY job_id, id`,
-        ).all(JSON.stringify(nOf)) as Row[]
-      ) {
-        const hosts = byJob.get(r.job_id as number) ?? [];
-        hosts.push(r.host as string);
-        byJob.set(r.job_id as number, hosts);
-      }
-    }
-    const finishedHosts = [...byJob].map(([jobId, hosts]) => ({ jobId, hosts }));
+    const finishedHosts = nOf.length === 0 ? [] : finishedHostsOf(
+      this.#q(
+        `SELECT job_id, host FROM tasks
+         WHERE job_id IN (SELECT value FROM json_each(?)) AND host IS NOT NULL
+           AND state NOT IN ('queued', 'assigned', 'running')
+         ORDER BY job_id, id`,
+      ).all(JSON.stringify(nOf)) as Row[],
+    );
     const done = this.#q(DONE_JOBS_SQL).all() as Row[];
     const players = (this.#q(
       `SELECT ${PLAYER_COLUMNS.join(", ")} FROM players ORDER BY name`,
-    ).all() as Row[]).map((r) => ({
-      name: r.name as string,
-      version: r.version as string,
-      slots: r.slots as number,
-      scores: JSON.parse(r.scores as string),
-      address: r.address as string | null,
-      lastSeen: r.last_seen as number,
-    }));
+    ).all() as Row[]).map(playerOf);
     return {
       conductorId: meta ? (meta.value as string) : null,
       maxJobId: (ids.job as number | null) ?? 0,
@@ -796,12 +689,7 @@ export class SqliteStore implements ConductorStore {
       const r = this.#q(
         "SELECT id, submitted_by, request_digest FROM jobs WHERE request_id = ?",
       ).get(requestId) as Row | undefined;
-      if (!r) return undefined;
-      return {
-        id: r.id as number,
-        submittedBy: r.submitted_by as string,
-        digest: r.request_digest as string | null,
-      };
+      return r ? requestOf(r) : undefined;
     });
   }
 
@@ -818,43 +706,12 @@ export class SqliteStore implements ConductorStore {
          FROM jobs WHERE id = ? AND pruning IS NULL`,
       ).get(id) as Row | undefined;
       if (!j) return undefined;
-      const rollout = rolloutCol(j.rollout);
-      const counts: Partial<Record<TaskState, number>> = {};
-      let total = 0;
-      for (
-        const c of this.#q(
-          "SELECT state, COUNT(*) AS n FROM tasks WHERE job_id = ? GROUP BY state",
-        ).all(id) as Row[]
-      ) {
-        counts[c.state as TaskState] = c.n as number;
-        total += c.n as number;
-      }
-      return {
-        id: j.id as number,
-        score: j.score as string,
-        scope: j.scope as Scope,
-        asked: JSON.parse((j.asked_head ?? j.targets_head) as string),
-        targets: JSON.parse(j.targets_head as string),
-        target_count: j.target_count as number,
-        params: shownParams(j.params as string),
-        secret: j.secrets === null ? [] : Object.keys(JSON.parse(j.secrets as string)),
-        submitted_at: j.submitted_at as number,
-        submitted_by: j.submitted_by as string,
-        caller: JSON.parse(j.caller as string) as Caller,
-        finished_at: j.finished_at as number | null,
-        timeout_ms: j.timeout_ms as number | null,
-        deadline: j.deadline as number | null,
-        retries: j.retries as number,
-        cancelled_at: j.cancelled_at as number | null,
-        schedule: j.schedule as string | null,
-        aggregate: aggregateOfCounts(counts, rollout?.quorum ?? null),
-        counts,
-        task_count: total,
-        rollout_settings: rollout,
-        rollout: rolloutProgress(rollout, counts, total),
-        // The store knows nothing of connections; the conductor fills this in.
-        offline: 0,
-      };
+      const { counts, total } = countsOf(
+        this.#q("SELECT state, COUNT(*) AS n FROM tasks WHERE job_id = ? GROUP BY state").all(
+          id,
+        ) as Row[],
+      );
+      return jobView(j, counts, total);
     });
   }
 
@@ -882,20 +739,12 @@ export class SqliteStore implements ConductorStore {
       ).all(...args, query.limit, (query.page - 1) * query.limit)).map(taskOf);
       let items: (TaskView | TaskDetail)[];
       if (query.output) {
-        const history = new Map<number, AttemptRow[]>();
-        if (rows.length > 0) {
-          for (
-            const r of this.#q(
-              `SELECT ${ATTEMPT_COLUMNS.join(", ")} FROM attempts
-               WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, attempt`,
-            ).all(JSON.stringify(rows.map((t) => t.id))) as Row[]
-          ) {
-            const a = attemptOf(r);
-            const list = history.get(a.taskId);
-            if (list) list.push(a);
-            else history.set(a.taskId, [a]);
-          }
-        }
+        const history = rows.length === 0 ? new Map<number, AttemptRow[]>() : attemptsByTask(
+          this.#q(
+            `SELECT ${ATTEMPT_COLUMNS.join(", ")} FROM attempts
+             WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, attempt`,
+          ).all(JSON.stringify(rows.map((t) => t.id))) as Row[],
+        );
         items = rows.map((t) => taskDetail(t, history.get(t.id) ?? []));
       } else {
         items = rows.map(taskView);
@@ -1004,35 +853,14 @@ export class SqliteStore implements ConductorStore {
   /** Job rows as lines of the job list, with their counts per state. */
   #summaries(jobs: Row[]): JobSummary[] {
     if (jobs.length === 0) return [];
-    const byJob = new Map<number, Partial<Record<TaskState, number>>>();
     // The jobs of one submitter may be far apart: counted job by job, not over an id range.
-    const ids = JSON.stringify(jobs.map((j) => j.id));
-    for (
-      const c of this.#q(
+    const byJob = countsByJob(
+      this.#q(
         `SELECT job_id, state, COUNT(*) AS n FROM tasks
          WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id, state`,
-      ).all(ids) as Row[]
-    ) {
-      const m = byJob.get(c.job_id as number) ?? {};
-      m[c.state as TaskState] = c.n as number;
-      byJob.set(c.job_id as number, m);
-    }
-    return jobs.map((j) => {
-      const counts = byJob.get(j.id as number) ?? {};
-      return {
-        id: j.id as number,
-        score: j.score as string,
-        scope: j.scope as Scope,
-        targets: j.target_count as number,
-        submitted_at: j.submitted_at as number,
-        submitted_by: j.submitted_by as string,
-        finished_at: j.finished_at as number | null,
-        aggregate: aggregateOfCounts(counts, rolloutCol(j.rollout)?.quorum ?? null),
-        counts,
-        // Connections are not stored: the conductor counts offline tasks of open jobs.
-        offline: 0,
-      };
-    });
+      ).all(JSON.stringify(jobs.map((j) => j.id))) as Row[],
+    );
+    return jobs.map((j) => jobSummary(j, byJob.get(j.id as number) ?? {}));
   }
 
   jobAccess(id: number): Promise<JobAccess | undefined> {
@@ -1042,12 +870,7 @@ export class SqliteStore implements ConductorStore {
       ).get(id) as
         | Row
         | undefined;
-      if (!r) return undefined;
-      return {
-        score: r.score as string,
-        targets: JSON.parse(r.targets as string),
-        submittedBy: r.submitted_by as string,
-      };
+      return r ? jobAccessOf(r) : undefined;
     });
   }
 
@@ -1064,25 +887,15 @@ export class SqliteStore implements ConductorStore {
         `SELECT id, ${AUDIT_COLUMNS.join(", ")} FROM audit WHERE ${where.join(" AND ")}
          ORDER BY id DESC LIMIT ?`,
       ).all(...args, q.limit) as Row[];
-      return rows.map((r) => ({
-        id: r.id as number,
-        at: r.at as number,
-        who: r.who as string,
-        auth: r.auth as string,
-        transport: r.transport as string,
-        from: r.from_addr as string,
-        action: r.action as AuditAction,
-        subject: r.subject as string,
-        job_id: r.job_id as number | null,
-        outcome: r.outcome as "allowed" | "refused",
-        reason: r.reason as string | null,
-      }));
+      return rows.map(auditOf);
     });
   }
 
   schedules(): Promise<ScheduleRecord[]> {
     return this.#read(() =>
-      (this.#q("SELECT * FROM schedules ORDER BY name").all() as Row[]).map(scheduleOf)
+      (this.#q("SELECT * FROM schedules ORDER BY name").all() as Row[]).map((r) =>
+        scheduleOf(r, r.enabled === 1)
+      )
     );
   }
 
