@@ -21,6 +21,7 @@ import {
   SECRET_SHOWN,
   TASK_STATES,
   type TaskDetail,
+  type TaskPage,
   type TaskQuery,
   type TaskState,
   type TaskView,
@@ -246,4 +247,21 @@ export function jobSummary(j: StoredRow, counts: Partial<Record<TaskState, numbe
     // Connections are not stored: the conductor counts offline tasks of open jobs.
     offline: 0,
   };
+}
+
+/**
+ * A page of a job's tasks: with `history` (the attempts by task, when
+ * the query asks for output), each task in detail; without, as a row.
+ */
+export function taskPage(
+  jobId: number,
+  query: TaskQuery,
+  total: number,
+  rows: readonly TaskRow[],
+  history: Map<number, AttemptRow[]> | null,
+): TaskPage {
+  const tasks: (TaskView | TaskDetail)[] = history
+    ? rows.map((t) => taskDetail(t, history.get(t.id) ?? []))
+    : rows.map(taskView);
+  return { job_id: jobId, total, page: query.page, limit: query.limit, tasks };
 }

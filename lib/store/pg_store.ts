@@ -36,7 +36,6 @@ import {
   type TaskPage,
   type TaskQuery,
   type TaskState,
-  type TaskView,
 } from "../protocol/mod.ts";
 import { errorMessage, OrchError } from "../errors.ts";
 import { PG_FINAL_AGGREGATE_SQL, PG_MIGRATIONS, type PgMigration } from "./pg_schema.ts";
@@ -49,7 +48,7 @@ import {
   jobSummary,
   jobView,
   taskDetail,
-  taskView,
+  taskPage,
 } from "./_views.ts";
 import {
   attemptOf,
@@ -1185,20 +1184,17 @@ export class PgStore implements ConductorStore {
          LIMIT $${args.length + 1} OFFSET $${args.length + 2}`,
         [...args, query.limit, (query.page - 1) * query.limit],
       )).rows.map(taskOf);
-      let items: (TaskView | TaskDetail)[];
+      let history: Map<number, AttemptRow[]> | null = null;
       if (query.output) {
-        const history = rows.length === 0 ? new Map<number, AttemptRow[]>() : attemptsByTask(
+        history = rows.length === 0 ? new Map<number, AttemptRow[]>() : attemptsByTask(
           (await q(
             `SELECT ${ATTEMPT_COLS.map((x) => x[0]).join(", ")} FROM attempts
              WHERE task_id = ANY($1::bigint[]) ORDER BY task_id, attempt`,
             [rows.map((t) => t.id)],
           )).rows,
         );
-        items = rows.map((t) => taskDetail(t, history.get(t.id) ?? []));
-      } else {
-        items = rows.map(taskView);
       }
-      return { job_id: jobId, total, page: query.page, limit: query.limit, tasks: items };
+      return taskPage(jobId, query, total, rows, history);
     });
   }
 

@@ -26,7 +26,6 @@ import {
   type TaskPage,
   type TaskQuery,
   type TaskState,
-  type TaskView,
 } from "../protocol/mod.ts";
 import { OrchError } from "../errors.ts";
 import { type Database, openDatabase } from "./db.ts";
@@ -52,7 +51,7 @@ import {
   jobSummary,
   jobView,
   taskDetail,
-  taskView,
+  taskPage,
 } from "./_views.ts";
 import {
   attemptOf,
@@ -737,19 +736,16 @@ export class SqliteStore implements ConductorStore {
       const rows = (this.#qa(
         `SELECT ${cols.join(", ")} FROM tasks WHERE ${where} ORDER BY id LIMIT ? OFFSET ?`,
       ).all(...args, query.limit, (query.page - 1) * query.limit)).map(taskOf);
-      let items: (TaskView | TaskDetail)[];
+      let history: Map<number, AttemptRow[]> | null = null;
       if (query.output) {
-        const history = rows.length === 0 ? new Map<number, AttemptRow[]>() : attemptsByTask(
+        history = rows.length === 0 ? new Map<number, AttemptRow[]>() : attemptsByTask(
           this.#q(
             `SELECT ${ATTEMPT_COLUMNS.join(", ")} FROM attempts
              WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, attempt`,
           ).all(JSON.stringify(rows.map((t) => t.id))) as Row[],
         );
-        items = rows.map((t) => taskDetail(t, history.get(t.id) ?? []));
-      } else {
-        items = rows.map(taskView);
       }
-      return { job_id: jobId, total, page: query.page, limit: query.limit, tasks: items };
+      return taskPage(jobId, query, total, rows, history);
     });
   }
 
