@@ -3,7 +3,7 @@
  * event bus, the committer and the API; what needs a look over the open
  * work (tasks by state, queue depth and age) is counted when scraped, in
  * one pass over the open tasks. No label holds a job id or a host name;
- * score names are capped ({@linkcode MAX_SCORE_LABELS}, the rest `other`).
+ * score names are capped (the first 200, the rest `other`: `metrics/tasks.ts`).
  *
  * @module
  */
@@ -12,10 +12,10 @@ import {
   Counter,
   Gauge,
   Histogram,
-  LabelCap,
   newRegistry,
   peerCounters,
   type Registry,
+  TaskOutcomes,
 } from "../metrics/mod.ts";
 import { ERROR_CODES } from "../errors.ts";
 import type { ApiHandler } from "./api.ts";
@@ -24,11 +24,6 @@ import type { EventBus } from "./events.ts";
 import type { TaskMachine } from "./machine.ts";
 import type { Registry as Players } from "./registry.ts";
 
-/** Score names kept as labels; later ones are counted as `other`. */
-export const MAX_SCORE_LABELS = 200;
-
-/** Buckets of task durations, in seconds: a second to a day. */
-const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86_400];
 /** Buckets of commit latency, in seconds. */
 const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 /** Buckets of commit batch sizes, in records. */
@@ -49,14 +44,12 @@ export class ConductorMetrics {
   /** The registry the metrics listener serves. */
   readonly registry: Registry = newRegistry();
   readonly #d: ConductorMetricsDeps;
-  readonly #scores = new LabelCap(MAX_SCORE_LABELS);
   /** When each queued task entered the queue (as far as this process saw). */
   readonly #queuedAt = new Map<number, number>();
   /** Running tasks: when they started and their score's label. */
   readonly #started = new Map<number, { at: number; score: string }>();
   readonly #bootAt: number;
-  readonly #durations: Histogram<"score" | "outcome">;
-  readonly #finished: Counter<"score" | "outcome">;
+  readonly #tasks: TaskOutcomes;
   readonly #jobs: Counter<"aggregate">;
   readonly #connects: Counter;
   readonly #disconnects: Counter;
@@ -139,18 +132,12 @@ export class ConductorMetrics {
         this.set(last().worstAge);
       },
     });
-    this.#durations = new Histogram({
-      name: "orch_task_duration_seconds",
-      help: "Time from start to final state of tasks that started, by score and outcome.",
-      labelNames: ["score", "outcome"] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
-    this.#finished = new Counter({
-      name: "orch_tasks_finished_total",
-      help: "Tasks that reached a final state since the conductor started, by score and outcome.",
-      labelNames: ["score", "outcome"] as const,
-      registers,
+    this.#tasks = new TaskOutcomes(registers, {
+      finished: "orch_tasks_finished_total",
+      finishedHelp:
+        "Tasks that reached a final state since the conductor started, by score and outcome.",
+      duration: "orch_task_duration_seconds",
+      durationHelp: "Time from start to final state of tasks that started, by score and outcome.",
     });
     this.#jobs = new Counter({
       name: "orch_jobs_finished_total",
@@ -247,7 +234,7 @@ export class ConductorMetrics {
       case "task.started": {
         const score = this.#d.machine.job(e.job)?.score;
         if (score !== undefined && this.#started.size < MAX_STARTED) {
-          this.#started.set(e.task, { at: e.at, score: this.#scores.label(score) });
+          this.#started.set(e.task, { at: e.at, score: this.#tasks.label(score) });
         }
         break;
       }
@@ -256,8 +243,7 @@ export class ConductorMetrics {
         const s = this.#started.get(e.task);
         this.#started.delete(e.task);
         const score = s?.score ?? this.#scoreOf(e.job);
-        this.#finished.inc({ score, outcome: e.state });
-        if (s) this.#durations.observe({ score, outcome: e.state }, (e.at - s.at) / 1000);
+        this.#tasks.ended(score, e.state, s ? (e.at - s.at) / 1000 : null);
         break;
       }
       case "job.finished":
@@ -274,7 +260,7 @@ export class ConductorMetrics {
 
   #scoreOf(job: number): string {
     const score = this.#d.machine.job(job)?.score;
-    return score === undefined ? "unknown" : this.#scores.label(score);
+    return score === undefined ? "unknown" : this.#tasks.label(score);
   }
 
   /** Records one store commit: how long it took and how many records it wrote. */

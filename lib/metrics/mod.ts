@@ -10,6 +10,7 @@
 export { LabelCap, OTHER_LABEL } from "./labels.ts";
 export { checkMetricsListen, isLoopback } from "./loopback.ts";
 export { counterFrom, newRegistry, peerCounters } from "./registry.ts";
+export { MAX_SCORE_LABELS, type TaskOutcomeNames, TaskOutcomes } from "./tasks.ts";
 export { type MetricsServer, type MetricsServerOptions, startMetricsServer } from "./server.ts";
 export type { Registry } from "prom-client";
 export { Counter, Gauge, Histogram } from "prom-client";

@@ -1,6 +1,6 @@
 /**
- * The player's Prometheus metrics: tasks running and run, by score (capped,
- * {@linkcode MAX_SCORE_LABELS}) and outcome, their durations, the
+ * The player's Prometheus metrics: tasks running and run, by score (capped)
+ * and outcome, their durations, the
  * connection to the conductor, frames, and live output sent and dropped.
  * Counters are bumped inline; gauges read the player's state when scraped.
  *
@@ -10,18 +10,11 @@
 import {
   Counter,
   Gauge,
-  Histogram,
-  LabelCap,
   newRegistry,
   peerCounters,
   type Registry,
+  TaskOutcomes,
 } from "../metrics/mod.ts";
-
-/** Score names kept as labels; later ones are counted as `other`. */
-export const MAX_SCORE_LABELS = 200;
-
-/** Buckets of task durations, in seconds: a tenth of a second to a day. */
-const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86_400];
 
 /** What the gauges read when scraped. */
 export interface PlayerMetricsDeps {
@@ -32,9 +25,7 @@ export interface PlayerMetricsDeps {
 /** The player's metrics. */
 export class PlayerMetrics {
   readonly registry: Registry = newRegistry();
-  readonly #scores = new LabelCap(MAX_SCORE_LABELS);
-  readonly #finished: Counter<"score" | "outcome">;
-  readonly #durations: Histogram<"score" | "outcome">;
+  readonly #tasks: TaskOutcomes;
   readonly #connections: Counter;
   readonly #liveSent: Counter;
   readonly #liveDropped: Counter;
@@ -63,18 +54,11 @@ export class PlayerMetrics {
         "Connections to the conductor welcomed since the player started (the first and each reconnect).",
       registers,
     });
-    this.#finished = new Counter({
-      name: "orch_player_tasks_finished_total",
-      help: "Tasks this player ran to an end since it started, by score and outcome.",
-      labelNames: ["score", "outcome"] as const,
-      registers,
-    });
-    this.#durations = new Histogram({
-      name: "orch_player_task_duration_seconds",
-      help: "Run time of tasks on this player, by score and outcome.",
-      labelNames: ["score", "outcome"] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
+    this.#tasks = new TaskOutcomes(registers, {
+      finished: "orch_player_tasks_finished_total",
+      finishedHelp: "Tasks this player ran to an end since it started, by score and outcome.",
+      duration: "orch_player_task_duration_seconds",
+      durationHelp: "Run time of tasks on this player, by score and outcome.",
     });
     this.#liveSent = new Counter({
       name: "orch_player_live_output_sent_bytes_total",
@@ -100,9 +84,7 @@ export class PlayerMetrics {
 
   /** A task ended with `outcome` after `seconds`. */
   finished(score: string, outcome: string, seconds: number): void {
-    const labels = { score: this.#scores.label(score), outcome };
-    this.#finished.inc(labels);
-    this.#durations.observe(labels, Math.max(0, seconds));
+    this.#tasks.ended(this.#tasks.label(score), outcome, Math.max(0, seconds));
   }
 
   /** Live output bytes sent. */
