@@ -37,7 +37,7 @@ import { type AudienceServers, DEFAULT_AUDIENCE_LIMITS, startAudienceServers } f
 import { startLegacySocket } from "./legacy.ts";
 import type { PeerSocket } from "./peer_socket.ts";
 import { ThrottledLog } from "./throttle.ts";
-import { createApiHandler } from "./api.ts";
+import { type ApiHandler, createApiHandler } from "./api.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Committer } from "./committer.ts";
 import { EventBus } from "./events.ts";
@@ -451,20 +451,7 @@ export class Conductor {
           log: this.#log,
         });
       }
-      this.#audience = await startAudienceServers({
-        handler: withDashboard(handler, this.#local),
-        tls: o.tls,
-        listen: o.audienceListen,
-        socket: o.audienceSocket,
-        socketMode: o.audienceSocketMode,
-        limits: {
-          handshakeMs: limits.handshakeMs,
-          requestMs: limits.requestMs,
-          maxConnections: limits.audienceMaxConnections,
-          maxPerPeer: limits.audienceMaxPerPeer,
-        },
-        log: this.#log,
-      });
+      this.#audience = await startAudienceOf(o, withDashboard(handler, this.#local), this.#log);
     } catch (err) {
       this.#stopTimers();
       await this.#metricsServer?.stop();
@@ -689,4 +676,31 @@ async function loadAccess(file: string): Promise<AccessControl> {
   const grants = await readGrantsFile(file);
   if (grants !== null) return new AccessControl(grants, file);
   return AccessControl.builtIn(await new LocalUsers().nameOf(Deno.uid() ?? 0));
+}
+
+/**
+ * The audience listeners `o` configures (its socket and HTTPS port, with
+ * its limits), serving `handler`: the conductor's API, or a standby's
+ * answers.
+ */
+export function startAudienceOf(
+  o: Omit<ConductorOptions, "store">,
+  handler: ApiHandler,
+  log: Logger,
+): Promise<AudienceServers> {
+  const limits = o.limits ?? DEFAULT_LISTENER_LIMITS;
+  return startAudienceServers({
+    handler,
+    tls: o.tls,
+    listen: o.audienceListen,
+    socket: o.audienceSocket,
+    socketMode: o.audienceSocketMode,
+    limits: {
+      handshakeMs: limits.handshakeMs,
+      requestMs: limits.requestMs,
+      maxConnections: limits.audienceMaxConnections,
+      maxPerPeer: limits.audienceMaxPerPeer,
+    },
+    log,
+  });
 }

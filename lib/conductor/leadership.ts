@@ -38,10 +38,10 @@ import { LEADER_LOCK_KEY, parsePgUrl, tlsConfig, tlsHint } from "../store/pg_sto
 import { createMutualTlsServer, listen, type TlsServer } from "../tls/mod.ts";
 import { type ApiHandler, errorResponse } from "./api.ts";
 import { type Conductor, type ConductorOptions, DEFAULT_LISTENER_LIMITS } from "./conductor.ts";
-import { startConductor } from "./conductor.ts";
+import { startAudienceOf, startConductor } from "./conductor.ts";
 import { ConnectionGuard } from "./conn_limits.ts";
 import { notLeaderRefusal } from "./handshake.ts";
-import { type AudienceServers, startAudienceServers } from "./http.ts";
+import type { AudienceServers } from "./http.ts";
 
 /** How often a standby asks for the lock. */
 export const STANDBY_POLL_MS = 250;
@@ -395,20 +395,7 @@ class StandbyServers {
         this.#players = server;
         players = await listen(server, o.listen.host, o.listen.port);
       }
-      this.#audience = await startAudienceServers({
-        handler: standbyHandler(leader),
-        tls: o.tls,
-        listen: o.audienceListen,
-        socket: o.audienceSocket,
-        socketMode: o.audienceSocketMode,
-        limits: {
-          handshakeMs: limits.handshakeMs,
-          requestMs: limits.requestMs,
-          maxConnections: limits.audienceMaxConnections,
-          maxPerPeer: limits.audienceMaxPerPeer,
-        },
-        log: o.log,
-      });
+      this.#audience = await startAudienceOf(o, standbyHandler(leader), o.log);
     } catch (err) {
       await this.stop();
       throw err;
