@@ -20,6 +20,8 @@
  */
 
 import { join } from "node:path";
+import pg from "pg";
+import { LEADER_LOCK_KEY } from "../../lib/store/pg_store.ts";
 
 /** Bounds of the waits of this harness. */
 const START_WAIT_S = 30;
@@ -214,6 +216,27 @@ export class PgCluster implements AsyncDisposable {
     const name = `${prefix.replace(/[^a-z0-9_]/g, "_")}_${++this.#databases}`;
     await this.psql("postgres", `CREATE DATABASE ${name} OWNER ${PgCluster.passwordRole}`);
     return name;
+  }
+
+  /**
+   * A session of its own on database `db` holding the leadership lock, as a
+   * leading conductor's does; disposing of it ends the session (and the lock).
+   */
+  async holdLeadership(db: string): Promise<AsyncDisposable> {
+    const client = new pg.Client({
+      host: this.socketDir,
+      port: this.port,
+      user: this.superuser,
+      database: db,
+    });
+    await client.connect();
+    try {
+      await client.query("SELECT pg_advisory_lock($1::bigint)", [LEADER_LOCK_KEY]);
+    } catch (err) {
+      await client.end();
+      throw err;
+    }
+    return { [Symbol.asyncDispose]: () => client.end() };
   }
 
   /** Runs SQL in database `db` as the superuser over the socket; throws with psql's output on failure. */

@@ -3,18 +3,8 @@ import { orch, Proc } from "../_helpers/proc.ts";
 import { PgCluster } from "../_helpers/postgres.ts";
 import { formatComparison } from "../../cmd/bench.ts";
 import { LOCAL_CALLER } from "../../lib/protocol/mod.ts";
-import { LEADER_LOCK_KEY, PgStore } from "../../lib/store/pg_store.ts";
+import { PgStore } from "../../lib/store/pg_store.ts";
 import { type JobRecord, queuedTaskRow, type TaskRow } from "../../lib/store/mod.ts";
-import pg from "pg";
-
-/** A bare connection (a session of its own, as a conductor's leadership session is). */
-const PgClient = (pg as unknown as {
-  Client: new (config: Record<string, unknown>) => {
-    connect(): Promise<void>;
-    query(text: string, values?: unknown[]): Promise<unknown>;
-    end(): Promise<void>;
-  };
-}).Client;
 
 /** The deployment folder a run names on its first progress line. */
 function benchDir(stderr: string): string {
@@ -388,15 +378,8 @@ Deno.test("orch bench --store postgres://… runs every phase on SQLite and on P
 
     // A database a conductor leads on (a session holds the leadership lock): refused, naming it,
     // even with --store-reset, and its jobs left as they were.
-    const leader = new PgClient({
-      host: pg.socketDir,
-      port: pg.port,
-      user: pg.superuser,
-      database: db,
-    });
-    await leader.connect();
-    try {
-      await leader.query("SELECT pg_advisory_lock($1::bigint)", [LEADER_LOCK_KEY]);
+    {
+      await using _leader = await pg.holdLeadership(db);
       r = await orch(["bench", ...small, ...store, "--store-reset"]);
       assertEquals(r.code, 2, r.stderr);
       assertMatch(
@@ -407,8 +390,6 @@ Deno.test("orch bench --store postgres://… runs every phase on SQLite and on P
       );
       assertEquals(r.stdout, "");
       assertEquals(await pg.psql(db, "SELECT COUNT(*) FROM jobs"), "2");
-    } finally {
-      await leader.end();
     }
 
     // Flags about the store without one.

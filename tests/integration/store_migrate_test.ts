@@ -16,21 +16,11 @@ import { PgCluster } from "../_helpers/postgres.ts";
 import { orch, ROOT, type RunResult, tempDir, until } from "../_helpers/proc.ts";
 import { type ConductorStore, SqliteStore } from "../../lib/store/mod.ts";
 import { MIGRATED_TABLES, migrateSqliteToPg } from "../../lib/store/migrate.ts";
-import { LEADER_LOCK_KEY, PgStore } from "../../lib/store/pg_store.ts";
+import { PgStore } from "../../lib/store/pg_store.ts";
 import { queuedTaskRow } from "../../lib/store/rows.ts";
 import { LOCAL_CALLER } from "../../lib/protocol/mod.ts";
 import { OrchError } from "../../lib/errors.ts";
 import { DatabaseSync } from "node:sqlite";
-import pg from "pg";
-
-/** A bare connection (a session of its own, as a conductor's leadership session is). */
-const PgClient = (pg as unknown as {
-  Client: new (config: Record<string, unknown>) => {
-    connect(): Promise<void>;
-    query(text: string, values?: unknown[]): Promise<unknown>;
-    end(): Promise<void>;
-  };
-}).Client;
 
 /** Rows in orch's tables of database `db` (0 when it has no schema yet). */
 async function orchRows(pg: PgCluster, db: string): Promise<number> {
@@ -347,15 +337,8 @@ Deno.test("orch store migrate copies text holding NUL (as U+FFFD), and refuses a
   const db = await pg.createDatabase("nul");
   const to = { url: pg.socketUrl(db) };
   // A session holding the leadership lock, as a leading conductor does.
-  const leader = new PgClient({
-    host: pg.socketDir,
-    port: pg.port,
-    user: pg.superuser,
-    database: db,
-  });
-  await leader.connect();
-  try {
-    await leader.query("SELECT pg_advisory_lock($1::bigint)", [LEADER_LOCK_KEY]);
+  {
+    await using _leader = await pg.holdLeadership(db);
     const err = await migrateSqliteToPg({ from: file, to }).then(
       () => undefined,
       (e: unknown) => e,
@@ -364,8 +347,6 @@ Deno.test("orch store migrate copies text holding NUL (as U+FFFD), and refuses a
     assertEquals(err.code, "conflict");
     assertMatch(err.message, /^a conductor leads on postgres:.*\(it holds the leadership lock\)/);
     assertEquals(await orchRows(pg, db), 0);
-  } finally {
-    await leader.end();
   }
 
   const r = await migrateSqliteToPg({ from: file, to });
