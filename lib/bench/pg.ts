@@ -11,14 +11,13 @@
  * @module
  */
 
-import pg from "pg";
 import { errorMessage, OrchError } from "../errors.ts";
 import {
   LEADER_LOCK_KEY,
-  parsePgUrl,
+  newPgSession,
+  type PgSession,
   PgStore,
   type PgTlsOptions,
-  tlsConfig,
 } from "../store/pg_store.ts";
 import { PG_MIGRATIONS } from "../store/pg_schema.ts";
 import { storeTaskLives } from "../store/mod.ts";
@@ -78,29 +77,12 @@ const LOCK_POLL_MS = 100;
 /** A statement runs at most this long. */
 const STATEMENT_MS = 300_000;
 
-interface PgClient {
-  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-  connect(): Promise<void>;
-  end(): Promise<void>;
-  on(event: "error", fn: (err: Error) => void): void;
-}
-
-const PG = pg as unknown as { Client: new (config: Record<string, unknown>) => PgClient };
-
 /** A connection to the bench database, ended after `fn`. */
-async function withClient<T>(s: BenchPgStore, fn: (c: PgClient) => Promise<T>): Promise<T> {
-  const t = parsePgUrl(s.url);
-  const client = new PG.Client({
-    host: t.host,
-    port: t.port,
-    database: t.database,
-    user: t.user,
-    password: s.password,
-    ssl: tlsConfig(t, { tls: s.tls }),
-    connectionTimeoutMillis: 10_000,
-    statement_timeout: STATEMENT_MS,
-    query_timeout: STATEMENT_MS + 5_000,
-    application_name: "orch bench",
+async function withClient<T>(s: BenchPgStore, fn: (c: PgSession) => Promise<T>): Promise<T> {
+  const client = newPgSession(s.url, { password: s.password, tls: s.tls }, {
+    connectMs: 10_000,
+    statementMs: STATEMENT_MS,
+    name: "orch bench",
   });
   client.on("error", () => {
     // A broken connection fails the statement in flight, which says why.
@@ -132,7 +114,7 @@ async function withClient<T>(s: BenchPgStore, fn: (c: PgClient) => Promise<T>): 
  * from the catalog: information_schema would hide those this role may not
  * read, which are there all the same.
  */
-async function tablesOf(c: PgClient): Promise<string[]> {
+async function tablesOf(c: PgSession): Promise<string[]> {
   const r = await c.query(
     `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -146,7 +128,7 @@ async function tablesOf(c: PgClient): Promise<string[]> {
  * reads or makes is qualified with it, so none resolves through the
  * search_path to another schema (a conductor's own in `public`, say).
  */
-async function schemaOf(c: PgClient, shown: string): Promise<string> {
+async function schemaOf(c: PgSession, shown: string): Promise<string> {
   const r = await c.query("SELECT quote_ident(current_schema()) AS s");
   const schema = r.rows[0]?.s;
   if (typeof schema !== "string") {
@@ -168,7 +150,7 @@ async function schemaOf(c: PgClient, shown: string): Promise<string> {
  * them. A table merely named as one of orch's (`jobs`, `players`, …) in a
  * schema without that proves nothing: it is another application's.
  */
-async function holdsOrchSchema(c: PgClient, schema: string, tables: string[]): Promise<boolean> {
+async function holdsOrchSchema(c: PgSession, schema: string, tables: string[]): Promise<boolean> {
   if (!tables.includes(MIGRATIONS_TABLE)) return false;
   let rows: Record<string, unknown>[];
   try {
@@ -185,7 +167,7 @@ async function holdsOrchSchema(c: PgClient, schema: string, tables: string[]): P
     rows.every((row) => KNOWN_VERSIONS.has(String(row.v)));
 }
 
-async function dropOrchTables(c: PgClient, schema: string, present: string[]): Promise<void> {
+async function dropOrchTables(c: PgSession, schema: string, present: string[]): Promise<void> {
   const drop = ORCH_PG_TABLES.filter((t) => present.includes(t));
   await c.query("BEGIN");
   try {
@@ -213,7 +195,7 @@ async function dropOrchTables(c: PgClient, schema: string, present: string[]): P
 async function withLock<T>(
   s: BenchPgStore,
   waitMs: number,
-  fn: (c: PgClient, schema: string) => Promise<T>,
+  fn: (c: PgSession, schema: string) => Promise<T>,
 ): Promise<T> {
   return await withClient(s, async (c) => {
     const deadline = Date.now() + waitMs;
@@ -285,7 +267,7 @@ export async function prepareBenchDatabase(s: BenchPgStore, reset: boolean): Pro
  * migrations table says they are orch's; the raw bound's table), leaving it
  * empty as it was found. Refuses while a conductor leads there.
  */
-async function emptyLocked(c: PgClient, schema: string): Promise<void> {
+async function emptyLocked(c: PgSession, schema: string): Promise<void> {
   const tables = await tablesOf(c);
   if (await holdsOrchSchema(c, schema, tables)) {
     await dropOrchTables(c, schema, tables);
@@ -326,7 +308,7 @@ const ROWS_PER_STATEMENT = 2_000;
 
 /** Multi-row inserts of rows as wide as a task into a table with only its key, `perCommit` a commit. */
 async function rawBound(
-  c: PgClient,
+  c: PgSession,
   schema: string,
   rows: number,
   perCommit: number,

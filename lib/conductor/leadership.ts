@@ -28,13 +28,18 @@
  */
 
 import type net from "node:net";
-import pg from "pg";
 import { errorMessage, NotLeaderError, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Address } from "../config/mod.ts";
 import { encodeFrame, ORCH_VERSION, type ReadyView } from "../protocol/mod.ts";
 import { PgStore, type PgTlsOptions } from "../store/pg_store.ts";
-import { LEADER_LOCK_KEY, parsePgUrl, tlsConfig, tlsHint } from "../store/pg_store.ts";
+import {
+  LEADER_LOCK_KEY,
+  newPgSession,
+  parsePgUrl,
+  type PgSession,
+  tlsHint,
+} from "../store/pg_store.ts";
 import { createMutualTlsServer, listen, type TlsServer } from "../tls/mod.ts";
 import { type ApiHandler, errorResponse } from "./api.ts";
 import { type Conductor, type ConductorOptions, DEFAULT_LISTENER_LIMITS } from "./conductor.ts";
@@ -68,19 +73,6 @@ export interface LeaderInfo {
 
 // ------------------------------------------------------------ the lock session
 
-/** A row as the client returns it. */
-type Row = Record<string, unknown>;
-
-/** What is used of a `pg` client. */
-interface PgConnection {
-  connect(): Promise<void>;
-  query(text: string, values?: unknown[]): Promise<{ rows: Row[] }>;
-  end(): Promise<void>;
-  on(event: "error" | "end", fn: (err?: Error) => void): void;
-  /** pg's connection; its socket is destroyed when an orderly end does not come. */
-  connection?: { stream?: { destroy(): void } };
-}
-
 /** How long closing the session waits for an orderly end before cutting the socket. */
 const CLOSE_WAIT_MS = 1_000;
 
@@ -99,8 +91,6 @@ export function serverVersionProblem(num: number): string | null {
   return `the conductor database's PostgreSQL is version ${shown}; several conductors need PostgreSQL 14 or later (the lease is its idle_session_timeout)`;
 }
 
-const PG = pg as unknown as { Client: new (config: Record<string, unknown>) => PgConnection };
-
 /** How the lock session reaches the database. */
 export interface LockSessionOptions {
   url: string;
@@ -111,14 +101,14 @@ export interface LockSessionOptions {
 
 /** The dedicated session that holds (or asks for) the leadership lock. */
 export class LockSession {
-  readonly #client: PgConnection;
+  readonly #client: PgSession;
   readonly #leaseMs: number;
   /** Resolves with why, once the session has ended (an error, the server closed it). */
   readonly lost: Promise<string>;
   #resolveLost: (why: string) => void = () => {};
   #closed = false;
 
-  private constructor(client: PgConnection, leaseMs: number) {
+  private constructor(client: PgSession, leaseMs: number) {
     this.#client = client;
     this.#leaseMs = leaseMs;
     this.lost = new Promise((r) => (this.#resolveLost = r));
@@ -129,19 +119,12 @@ export class LockSession {
   /** Connects, and sets the lease as the session's idle timeout. */
   static async open(o: LockSessionOptions): Promise<LockSession> {
     const t = parsePgUrl(o.url);
-    const client = new PG.Client({
-      host: t.host,
-      port: t.port,
-      database: t.database,
-      user: t.user,
-      password: o.password,
-      ssl: tlsConfig(t, { tls: o.tls }),
-      connectionTimeoutMillis: Math.max(1_000, o.leaseMs),
+    const client = newPgSession(o.url, { password: o.password, tls: o.tls }, {
+      connectMs: Math.max(1_000, o.leaseMs),
       // A bound on every statement, server side and client side.
-      statement_timeout: 4 * o.leaseMs,
-      query_timeout: 5 * o.leaseMs,
-      keepAlive: true,
-      application_name: "orch conductor leadership",
+      statementMs: 4 * o.leaseMs,
+      queryMs: 5 * o.leaseMs,
+      name: "orch conductor leadership",
     });
     const s = new LockSession(client, o.leaseMs);
     let version: string | null;

@@ -20,17 +20,17 @@
  * @module
  */
 
-import pg from "pg";
 import { errorMessage, OrchError } from "../errors.ts";
 import { type Database, openDatabase } from "./db.ts";
 import { CONDUCTOR_MIGRATIONS } from "./conductor_schema.ts";
 import {
   LEADER_LOCK_KEY,
+  newPgSession,
   parsePgUrl,
   pgJson,
+  type PgSession,
   PgStore,
   type PgTlsOptions,
-  tlsConfig,
 } from "./pg_store.ts";
 
 /** The tables of the conductor's schema, parents first, each with the key it is read in order of. */
@@ -92,15 +92,6 @@ export interface MigrateResult {
   rows: number;
 }
 
-interface PgClient {
-  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-  connect(): Promise<void>;
-  end(): Promise<void>;
-  on(event: "error", fn: (err: Error) => void): void;
-}
-
-const PG = pg as unknown as { Client: new (config: Record<string, unknown>) => PgClient };
-
 /**
  * Copies the SQLite conductor database `opts.from` into the PostgreSQL
  * database `opts.to` (given orch's schema when it has none). Throws
@@ -121,18 +112,10 @@ export async function migrateSqliteToPg(opts: MigrateOptions): Promise<MigrateRe
   const target = parsePgUrl(opts.to.url);
   const db = openSource(opts.from, opts.warn);
   try {
-    const client = new PG.Client({
-      host: target.host,
-      port: target.port,
-      database: target.database,
-      user: target.user,
-      password: opts.to.password,
-      ssl: tlsConfig(target, { tls: opts.to.tls }),
-      connectionTimeoutMillis: 10_000,
-      statement_timeout: STATEMENT_TIMEOUT_MS,
-      query_timeout: STATEMENT_TIMEOUT_MS + 5_000,
-      keepAlive: true,
-      application_name: "orch store migrate",
+    const client = newPgSession(opts.to.url, { password: opts.to.password, tls: opts.to.tls }, {
+      connectMs: 10_000,
+      statementMs: STATEMENT_TIMEOUT_MS,
+      name: "orch store migrate",
     });
     client.on("error", () => {
       // A broken connection fails the statement in flight, which says why.
@@ -200,7 +183,7 @@ function openSource(path: string, warn: MigrateOptions["warn"]): Database {
 
 async function copyAll(
   db: Database,
-  client: PgClient,
+  client: PgSession,
   shown: string,
   batch: number,
   every: number,
@@ -277,7 +260,7 @@ interface Column {
 }
 
 /** The columns of `table`, which both schemas must have alike. */
-async function columnsOf(db: Database, client: PgClient, table: string): Promise<Column[]> {
+async function columnsOf(db: Database, client: PgSession, table: string): Promise<Column[]> {
   const r = await client.query(
     `SELECT column_name, data_type FROM information_schema.columns
      WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
@@ -318,7 +301,7 @@ function countOf(db: Database, table: string): number {
  */
 async function copyTable(
   db: Database,
-  client: PgClient,
+  client: PgSession,
   t: { table: string; key: readonly string[] },
   cols: Column[],
   total: number,

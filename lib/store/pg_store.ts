@@ -103,7 +103,21 @@ interface PgPool {
   on(event: "error", fn: (err: Error) => void): void;
 }
 
+/**
+ * What orch uses of a `pg` connection of its own, outside a pool (the
+ * leadership session, `orch store migrate`, the bench's checks).
+ */
+export interface PgSession {
+  connect(): Promise<void>;
+  query(text: string, values?: unknown[]): Promise<{ rows: Row[]; rowCount: number | null }>;
+  end(): Promise<void>;
+  on(event: "error" | "end", fn: (err?: Error) => void): void;
+  /** pg's connection; its socket is destroyed when an orderly end does not come. */
+  connection?: { stream?: { destroy(): void } };
+}
+
 interface PgModule {
+  Client: new (config: Record<string, unknown>) => PgSession;
   Pool: new (config: Record<string, unknown>) => PgPool;
   types: { getTypeParser(oid: number, format?: string): (text: string) => unknown };
 }
@@ -216,6 +230,55 @@ export function parsePgUrl(url: string): Target {
   return { host, port, database, user, sslmode, shown: u.toString() };
 }
 
+/** How long a connection may take to open and a statement to run, and the name it shows. */
+export interface PgConnectionBounds {
+  connectMs: number;
+  /** Server side (`statement_timeout`). */
+  statementMs: number;
+  /** Client side (`query_timeout`); a little more than `statementMs` when left out. */
+  queryMs?: number;
+  /** `application_name`, as the server's activity view shows it. */
+  name: string;
+}
+
+/**
+ * A `pg` connection's settings for `t`: address, the password and TLS of
+ * `auth`, bounds, TCP keepalives, and bigints read as safe JS numbers.
+ */
+function connectionConfig(
+  t: Target,
+  auth: PgStoreOptions,
+  b: PgConnectionBounds,
+): Record<string, unknown> {
+  return {
+    host: t.host,
+    port: t.port,
+    database: t.database,
+    user: t.user,
+    password: auth.password,
+    ssl: tlsConfig(t, auth),
+    connectionTimeoutMillis: b.connectMs,
+    statement_timeout: b.statementMs,
+    // Client side, a little longer: a connection whose server vanished never hangs a caller.
+    query_timeout: b.queryMs ?? b.statementMs + 5_000,
+    keepAlive: true,
+    application_name: b.name,
+    types: {
+      getTypeParser: (oid: number, format?: string) =>
+        oid === INT8_OID ? parseInt8 : PG.types.getTypeParser(oid, format),
+    },
+  };
+}
+
+/**
+ * A connection of its own to the database at `url` (not connected yet),
+ * set up as the store's are: for the leadership session, migrate and the
+ * bench.
+ */
+export function newPgSession(url: string, auth: PgStoreOptions, b: PgConnectionBounds): PgSession {
+  return new PG.Client(connectionConfig(parsePgUrl(url), auth, b));
+}
+
 function bounded(what: string, v: number | undefined, min: number, max: number, dflt: number) {
   if (v === undefined) return dflt;
   if (!Number.isSafeInteger(v) || v < min || v > max) {
@@ -225,7 +288,7 @@ function bounded(what: string, v: number | undefined, min: number, max: number, 
 }
 
 /** The `ssl` option of a `pg` connection for the TLS of `opts`, else the URL's `sslmode`. */
-export function tlsConfig(t: { sslmode: string | null }, opts: PgStoreOptions): unknown {
+function tlsConfig(t: { sslmode: string | null }, opts: PgStoreOptions): unknown {
   const mode = opts.tls?.mode ?? t.sslmode ?? "disable";
   switch (mode) {
     case "disable":
@@ -626,24 +689,11 @@ export class PgStore implements ConductorStore {
       600_000,
       10_000,
     );
-    const config = {
-      host: t.host,
-      port: t.port,
-      database: t.database,
-      user: t.user,
-      password: opts.password,
-      ssl: tlsConfig(t, opts),
-      connectionTimeoutMillis: connectMs,
-      statement_timeout: statementMs,
-      // Client side, a little longer: a connection whose server vanished never hangs a caller.
-      query_timeout: statementMs + 5_000,
-      keepAlive: true,
-      application_name: "orch conductor",
-      types: {
-        getTypeParser: (oid: number, format?: string) =>
-          oid === INT8_OID ? parseInt8 : PG.types.getTypeParser(oid, format),
-      },
-    };
+    const config = connectionConfig(t, opts, {
+      connectMs,
+      statementMs,
+      name: "orch conductor",
+    });
     const pool = new PG.Pool({ ...config, max: poolSize });
     // The write connection stays open while idle: a write does not wait for a new one.
     const writePool = new PG.Pool({ ...config, max: 1, idleTimeoutMillis: 0 });
