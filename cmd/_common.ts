@@ -5,123 +5,131 @@
  * @module
  */
 
-import type { CommandUnknownOpts } from "@commander-js/extra-typings";
-import { Option } from "@commander-js/extra-typings";
 import { OrchError } from "../lib/errors.ts";
 import { safe } from "./_safe.ts";
 import { createLogger, type Logger, type LogLevel } from "../lib/log.ts";
-import { flagName, loadConfig, parseAddress, type Spec, type Values } from "../lib/config/mod.ts";
+import { parseAddress, showDefault, type Spec, type Values } from "../lib/config/spec.ts";
 import { AudienceClient } from "../lib/client/mod.ts";
 import type { JobView } from "../lib/protocol/mod.ts";
-import { loadTlsMaterial } from "../lib/tls/mod.ts";
+import { type Input, options, type OptionSpec } from "../lib/cli/spec.ts";
+import { err } from "./_io.ts";
 
-/** Exit statuses, as documented in the README. */
-export const EXIT = {
-  ok: 0,
-  /** A bug: orch itself failed. */
-  internal: 1,
-  /** Bad usage, bad input, bad configuration, or a refusal. */
-  usage: 2,
-  /** The job failed (no task succeeded), or lint found problems. */
-  failure: 3,
-  /** The job partly succeeded. */
-  partial: 4,
-  /** Waiting ended before the job finished. */
-  pending: 5,
-  /** The conductor could not be reached. */
-  unavailable: 6,
-  /** Nothing to do: the job had already finished (a cancel of a finished job). */
-  finished: 7,
-} as const;
-
-/** The exit status `main.ts` uses; commands set it. */
-export const exitState = { code: EXIT.ok as number };
-
-const encoder = new TextEncoder();
-
-/** Writes a line to stdout. */
-export function out(line = ""): void {
-  writeAll(Deno.stdout, encoder.encode(`${line}\n`));
-}
-
-/** Writes a line to stderr. */
-export function err(line: string): void {
-  writeAll(Deno.stderr, encoder.encode(`${line}\n`));
-}
-
-function writeAll(w: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
-  let off = 0;
-  try {
-    while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
-  } catch (e) {
-    // The reader went away (`orch jobs | head`): nobody is left to tell.
-    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
-  }
-}
+export { err, EXIT, exitState, out } from "./_io.ts";
 
 /** A logger writing to stderr. */
 export function stderrLogger(level: LogLevel, format: "text" | "json"): Logger {
   return createLogger({ level, format, write: err });
 }
 
-/** The commander option property that holds config key `key`. */
-function optionProp(key: string): string {
-  return key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+/** `--config` and one option per key of `spec`, for a daemon reading `defaultFile`. */
+export function configOptions(spec: Spec, defaultFile: string): OptionSpec[] {
+  return [
+    {
+      long: "config",
+      short: "c",
+      value: "file",
+      help: "config file (YAML); flags override its keys",
+      shows: `${defaultFile} when it exists`,
+      complete: "file",
+    },
+    ...Object.entries(spec).map(([key, k]): OptionSpec => ({
+      long: key.replaceAll("_", "-"),
+      value: k.placeholder.replace(/^<(.*)>$/, "$1"),
+      help: k.doc,
+      shows: showDefault(k),
+      complete: k.isPath ? "file" : undefined,
+    })),
+  ];
 }
 
-/** Adds `--config` and one flag per key of `spec`. */
-export function addConfigFlags(cmd: CommandUnknownOpts, spec: Spec, defaultFile: string): void {
-  cmd.option("-c, --config <file>", `config file (YAML; default ${defaultFile} when it exists)`);
-  for (const [key, k] of Object.entries(spec)) {
-    cmd.addOption(new Option(`${flagName(key)} ${k.placeholder}`, k.doc));
-  }
-}
-
-/** Loads config from `--config` (or the default file) and the flags. */
+/** Loads config from `--config` (or the default file) and the flags of {@linkcode configOptions}. */
 export async function configFromFlags<S extends Spec>(
   spec: S,
-  opts: Record<string, unknown>,
+  input: Input,
   defaultFile: string,
 ): Promise<Values<S>> {
   const flags: Record<string, string | undefined> = {};
-  for (const key of Object.keys(spec)) {
-    const v = opts[optionProp(key)];
-    if (typeof v === "string") flags[key] = v;
-  }
-  const file = typeof opts.config === "string" ? opts.config : defaultFile;
+  for (const key of Object.keys(spec)) flags[key] = input.str(key.replaceAll("_", "-"));
+  const file = input.str("config");
+  // The YAML reader is loaded only by the commands that read a config file.
+  const { loadConfig } = await import("../lib/config/load.ts");
   return await loadConfig(spec, {
-    file,
-    fileRequired: typeof opts.config === "string",
+    file: file ?? defaultFile,
+    fileRequired: file !== undefined,
     flags,
     cwd: Deno.cwd(),
   });
 }
 
-/** The flags that say how to reach the conductor's audience API. */
-export function addAudienceFlags(cmd: CommandUnknownOpts): void {
-  cmd
-    .option(
-      "--socket <path>",
-      "the conductor's audience socket (env ORCH_SOCKET; default /run/orchestra/audience.sock)",
-    )
-    .option(
-      "--conductor <host:port,...>",
-      "reach the conductor over HTTPS instead (env ORCH_CONDUCTOR; port 2259 when left out); " +
-        "several, separated by commas, are tried in order",
-    )
-    .option(
-      "--conductor-name <name>",
-      "name the conductor's certificate must hold (default: its host)",
-    )
-    .option("--ca <path>", "CA certificate for HTTPS (env ORCH_CA; default /etc/orchestra/ca.crt)")
-    .option(
-      "--cert <path>",
-      "audience certificate for HTTPS (env ORCH_CERT; default /etc/orchestra/audience.crt)",
-    )
-    .option(
-      "--key <path>",
-      "audience key for HTTPS (env ORCH_KEY; default /etc/orchestra/audience.key)",
-    );
+/** The options that say how to reach the conductor's audience API. */
+export const AUDIENCE_OPTIONS = options([
+  {
+    long: "socket",
+    value: "path",
+    help: "the conductor's audience socket",
+    env: "ORCH_SOCKET",
+    shows: "/run/orchestra/audience.sock",
+    complete: "file",
+  },
+  {
+    long: "conductor",
+    value: "host:port,...",
+    help: "reach the conductor over HTTPS instead (port 2259 when left out); " +
+      "several, separated by commas, are tried in order",
+    env: "ORCH_CONDUCTOR",
+    complete: "host",
+  },
+  {
+    long: "conductor-name",
+    value: "name",
+    help: "name the conductor's certificate must hold",
+    env: "ORCH_CONDUCTOR_NAME",
+    shows: "the host dialled",
+  },
+  {
+    long: "ca",
+    value: "path",
+    help: "CA certificate for HTTPS",
+    env: "ORCH_CA",
+    shows: "/etc/orchestra/ca.crt",
+    complete: "file",
+  },
+  {
+    long: "cert",
+    value: "path",
+    help: "audience certificate for HTTPS",
+    env: "ORCH_CERT",
+    shows: "/etc/orchestra/audience.crt",
+    complete: "file",
+  },
+  {
+    long: "key",
+    value: "path",
+    help: "audience key for HTTPS",
+    env: "ORCH_KEY",
+    shows: "/etc/orchestra/audience.key",
+    complete: "file",
+  },
+]);
+
+/** `--json`, as every command that prints results has it. */
+export const JSON_OPTION = options([
+  { long: "json", help: "print one JSON object instead of text (errors too, on stderr)" },
+]);
+
+/** The names of the audience options, for commands that take them. */
+export type AudienceOption = (typeof AUDIENCE_OPTIONS)[number]["long"];
+
+/** A client for the conductor the audience options of `input` name. */
+export function audienceClient(input: Input<AudienceOption>): Promise<AudienceClient> {
+  return clientFromFlags({
+    socket: input.str("socket"),
+    conductor: input.str("conductor"),
+    conductorName: input.str("conductor-name"),
+    ca: input.str("ca"),
+    cert: input.str("cert"),
+    key: input.str("key"),
+  });
 }
 
 /** Most conductors `--conductor` may list. */
@@ -149,6 +157,7 @@ export async function clientFromFlags(opts: Record<string, unknown>): Promise<Au
       }
       return addr;
     });
+    const { loadTlsMaterial } = await import("../lib/tls/mod.ts");
     const tls = await loadTlsMaterial(
       {
         ca: pick("ca", "ORCH_CA", "/etc/orchestra/ca.crt"),

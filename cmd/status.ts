@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { command } from "../lib/cli/spec.ts";
 import { OrchError } from "../lib/errors.ts";
 import {
   normalizePlayerName,
@@ -14,10 +14,11 @@ import {
   TASK_STATES,
   type TaskState,
 } from "../lib/protocol/mod.ts";
-import { addAudienceFlags, clientFromFlags, exitState, parseJobId } from "./_common.ts";
+import { AUDIENCE_OPTIONS, audienceClient, exitState, JSON_OPTION, parseJobId } from "./_common.ts";
+import { summaryOf } from "./_commands.ts";
 import { followJob, waitWithProgress } from "./_follow.ts";
 import { DEFAULT_STATUS_LIMIT, jobExit, MAX_STATUS_LIMIT, printJob } from "./_format.ts";
-import { durationFlag, linesFlag } from "./submit.ts";
+import { linesFlag, optionalDuration, WAIT_OPTIONS } from "./submit.ts";
 
 /** Highest `--page` accepted. */
 const MAX_PAGE = 1_000_000;
@@ -61,53 +62,69 @@ export function hostFlag(text: string): string {
 }
 
 /** `orch status`. */
-export function statusCommand(): CommandUnknownOpts {
-  const cmd = new Command("status")
-    .description(
-      "show a job: its summary, and a page of its tasks with state, exit, duration, response and output",
-    )
-    .argument("<job>", "the job id")
-    .option("--json", 'print JSON instead of text: {"job": …, "tasks": …}')
-    .option("-w, --wait", "wait for the job to finish first; the exit status tells the outcome")
-    .option(
-      "-f, --follow",
-      "print the job's output as it arrives (host | line; host ! for stderr), then the outcome as --wait does",
-    )
-    .option(
-      "--wait-timeout <duration>",
-      "with --wait or --follow: give up waiting after this long (exit 5)",
-    )
-    .option("--lines <n>", "lines of each output tail to show, or all (default 5)")
-    .option("--host <name>", "only the task on this host")
-    .option("--state <state>", `only tasks in this state (${TASK_STATES.join(", ")})`)
-    .option("--page <n>", "which page of tasks to show (default 1)")
-    .option(
-      "--limit <n>",
-      `tasks a page, at most ${MAX_STATUS_LIMIT} (default ${DEFAULT_STATUS_LIMIT})`,
-    );
-  addAudienceFlags(cmd);
-  cmd.action(async (jobArg, opts) => {
-    const id = parseJobId(jobArg);
-    const lines = opts.lines === undefined ? undefined : linesFlag(opts.lines);
-    const waitTimeout = opts.waitTimeout === undefined
-      ? null
-      : durationFlag("--wait-timeout", opts.waitTimeout);
+export const statusCommand = command({
+  name: "status",
+  summary: summaryOf("status"),
+  description:
+    "With --wait or --follow the exit status tells the job's outcome (0 success, 3 failure, " +
+    "4 partial, 5 still running when the wait ended).",
+  args: [{ name: "job", help: "the job id", required: true }],
+  options: [
+    ...WAIT_OPTIONS,
+    { long: "host", value: "name", help: "only the task on this host", complete: "host" },
+    {
+      long: "state",
+      value: "state",
+      help: "only tasks in this state",
+      complete: TASK_STATES,
+    },
+    { long: "page", value: "n", help: "which page of tasks to show", default: "1" },
+    {
+      long: "limit",
+      value: "n",
+      help: `tasks a page, at most ${MAX_STATUS_LIMIT}`,
+      default: String(DEFAULT_STATUS_LIMIT),
+    },
+    ...JSON_OPTION,
+    ...AUDIENCE_OPTIONS,
+  ],
+  examples: [
+    {
+      says: "Show job 42: its outcome and the last lines of each task's output",
+      cmd: "orch status 42",
+    },
+    {
+      says: "Show only the failed tasks of job 42, with all of their output",
+      cmd: "orch status 42 --state failed --lines all",
+    },
+    {
+      says: "Wait for job 42 to finish, then print it as JSON",
+      cmd: "orch status 42 --wait --json",
+    },
+    { says: "Follow job 42's output live until it ends", cmd: "orch status 42 --follow" },
+  ],
+  async run(input) {
+    const id = parseJobId(input.args[0]);
+    const waitTimeout = optionalDuration("--wait-timeout", input.str("wait-timeout"));
+    const json = input.flag("json");
+    const state = input.str("state");
+    const host = input.str("host");
     const show = {
-      json: opts.json,
-      lines,
-      page: opts.page === undefined ? undefined : pageFlag(opts.page),
-      limit: opts.limit === undefined ? undefined : limitFlag(opts.limit),
-      state: opts.state === undefined ? undefined : stateFlag(opts.state),
-      host: opts.host === undefined ? undefined : hostFlag(opts.host),
+      json,
+      lines: linesFlag(input.str("lines")!),
+      page: pageFlag(input.str("page")!),
+      limit: limitFlag(input.str("limit")!),
+      state: state === undefined ? undefined : stateFlag(state),
+      host: host === undefined ? undefined : hostFlag(host),
     };
-    const client = await clientFromFlags(opts);
-    if (opts.follow) {
-      await followJob(client, id, { timeoutMs: waitTimeout, json: opts.json, show });
+    const client = await audienceClient(input);
+    if (input.flag("follow")) {
+      await followJob(client, id, { timeoutMs: waitTimeout, json, show });
       return;
     }
-    const job = opts.wait ? await waitWithProgress(client, id, waitTimeout) : await client.job(id);
+    const wait = input.flag("wait");
+    const job = wait ? await waitWithProgress(client, id, waitTimeout) : await client.job(id);
     await printJob(client, job, show);
-    if (opts.wait) exitState.code = jobExit(job);
-  });
-  return cmd;
-}
+    if (wait) exitState.code = jobExit(job);
+  },
+});

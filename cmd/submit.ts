@@ -5,8 +5,8 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
-import { parseDuration } from "../lib/config/mod.ts";
+import { command, type Input, options } from "../lib/cli/spec.ts";
+import { parseDuration } from "../lib/config/units.ts";
 import { OrchError } from "../lib/errors.ts";
 import { safe } from "./_safe.ts";
 import {
@@ -16,14 +16,10 @@ import {
   MAX_RETRIES,
   splitTargetList,
 } from "../lib/protocol/mod.ts";
-import { addAudienceFlags, clientFromFlags, err, exitState, out } from "./_common.ts";
+import { AUDIENCE_OPTIONS, audienceClient, err, exitState, JSON_OPTION, out } from "./_common.ts";
+import { summaryOf } from "./_commands.ts";
 import { followJob, waitWithProgress } from "./_follow.ts";
 import { jobExit, printJob } from "./_format.ts";
-
-/** Collects `--target` values: repeatable, comma-separated lists too. */
-export function collectTargets(value: string, previous: string[]): string[] {
-  return [...previous, ...splitTargetList(value)];
-}
 
 /** Parses `KEY=VALUE` arguments into params; the key must be well-formed. */
 export function parseParams(args: string[]): Record<string, string> {
@@ -194,165 +190,234 @@ export function linesFlag(text: string): number {
   return Number(text);
 }
 
-/** The flags that say what a job runs where and how: shared by `orch submit` and `orch schedule add`. */
-export function addJobFlags(cmd: CommandUnknownOpts): void {
-  cmd
-    .option("--all", "run on every target (one task per target)")
-    .option("--one", "run once, on the first free target")
-    .option(
-      "--some <n|p%>",
+/** The options that say what a job runs where and how: shared by `orch submit` and `orch schedule add`. */
+export const JOB_OPTIONS = options([
+  { long: "all", help: "run on every target (one task per target)" },
+  { long: "one", help: "run once, on the first free target" },
+  {
+    long: "some",
+    value: "n|p%",
+    help:
       "run on n (or p% of the) targets, each task on a distinct one, free ones first; a target that refuses or stays offline is replaced",
-    )
-    .option(
-      "--offline-wait <duration>",
-      "with --some: how long a task waits for offline targets before it moves on (default 5m; 0: for ever)",
-    )
-    .option(
-      "-t, --target <target>",
-      "a host, a glob ('web*'), or selectors (role=web,dc!=mel; fact.os=linux) (repeatable: any of them; comma-separated hosts too)",
-      collectTargets,
-      [],
-    )
-    .option(
-      "--timeout <duration>",
-      "stop each run after this long (at most the score's max_timeout)",
-    )
-    .option("--retries <n>", "run again after a failure, up to n times (idempotent scores only)")
-    .option(
-      "--quorum <m>",
-      "success once m tasks succeeded, failure once m cannot be; the rest end skipped",
-    )
-    .option("--batch <n|p%>", "run at most n (or p% of the) tasks at once, batch after batch")
-    .option(
-      "--max-errors <n|p%>",
-      "start no more tasks once n (or p% of the) tasks failed; the rest end skipped",
-    )
-    .option("--batch-wait <duration>", "with --batch: wait this long between batches");
-}
+  },
+  {
+    long: "offline-wait",
+    value: "duration",
+    help: "with --some: how long a task waits for offline targets before it moves on (0: for ever)",
+    shows: "5m",
+  },
+  {
+    long: "target",
+    short: "t",
+    value: "target",
+    help:
+      "a host, a glob ('web*'), or selectors (role=web,dc!=mel; fact.os=linux); any of them matches; comma-separated hosts too",
+    repeat: true,
+    complete: "host",
+  },
+  {
+    long: "timeout",
+    value: "duration",
+    help: "stop each run after this long (at most the score's max_timeout)",
+    shows: "the score's timeout",
+  },
+  {
+    long: "retries",
+    value: "n",
+    help: "run again after a failure, up to n times (idempotent scores only)",
+    default: "0",
+  },
+  {
+    long: "quorum",
+    value: "m",
+    help: "success once m tasks succeeded, failure once m cannot be; the rest end skipped",
+  },
+  {
+    long: "batch",
+    value: "n|p%",
+    help: "run at most n (or p% of the) tasks at once, batch after batch",
+    shows: "all at once",
+  },
+  {
+    long: "max-errors",
+    value: "n|p%",
+    help: "start no more tasks once n (or p% of the) tasks failed; the rest end skipped",
+    shows: "no limit",
+  },
+  {
+    long: "batch-wait",
+    value: "duration",
+    help: "with --batch: wait this long between batches",
+    default: "0s",
+  },
+]);
 
-/** What {@linkcode addJobFlags} adds, as commander hands it over. */
-export interface JobFlagValues {
-  all?: boolean;
-  one?: boolean;
-  some?: string;
-  offlineWait?: string;
-  target: string[];
-  timeout?: string;
-  retries?: string;
-  quorum?: string;
-  batch?: string;
-  maxErrors?: string;
-  batchWait?: string;
-}
+/** The names of {@linkcode JOB_OPTIONS}. */
+export type JobOption = (typeof JOB_OPTIONS)[number]["long"];
 
-/** The job fields the flags of {@linkcode addJobFlags} say, checked. */
-export function jobFlags(opts: JobFlagValues): Record<string, unknown> {
-  if ([opts.all, opts.one, opts.some].filter((x) => x !== undefined).length !== 1) {
+/** The job fields the options of {@linkcode JOB_OPTIONS} say, checked. */
+export function jobFlags(input: Input<JobOption>): Record<string, unknown> {
+  const all = input.flag("all");
+  const one = input.flag("one");
+  const some = input.str("some");
+  const offlineWait = input.str("offline-wait");
+  const targets = input.list("target").flatMap(splitTargetList);
+  const timeout = input.str("timeout");
+  const quorum = input.str("quorum");
+  const batch = input.str("batch");
+  const maxErrors = input.str("max-errors");
+  if ([all, one, some !== undefined].filter((x) => x).length !== 1) {
     throw new OrchError("usage", "say --all, --one or --some N (exactly one of them)");
   }
-  if (opts.offlineWait !== undefined && opts.some === undefined) {
+  if (offlineWait !== undefined && some === undefined) {
     throw new OrchError("usage", "--offline-wait is for --some jobs");
   }
-  if (opts.target.length === 0) {
+  if (targets.length === 0) {
     throw new OrchError("usage", "name at least one target with --target HOST|GLOB|SELECTOR");
   }
   return {
-    scope: opts.one ? "one" : "all",
-    targets: opts.target,
-    timeout_ms: opts.timeout === undefined ? null : timeoutFlag(opts.timeout),
-    retries: opts.retries === undefined ? 0 : retriesFlag(opts.retries),
-    quorum: opts.quorum === undefined ? null : quorumFlag(opts.quorum),
-    batch: opts.batch === undefined ? null : amountFlag("--batch", opts.batch),
-    max_errors: opts.maxErrors === undefined ? null : amountFlag("--max-errors", opts.maxErrors),
-    batch_wait_ms: opts.batchWait === undefined ? 0 : durationFlag("--batch-wait", opts.batchWait),
-    ...(opts.some === undefined ? {} : { some: amountFlag("--some", opts.some) }),
-    ...(opts.offlineWait === undefined ? {} : {
-      offline_wait_ms: opts.offlineWait === "0"
-        ? 0
-        : durationFlag("--offline-wait", opts.offlineWait),
+    scope: one ? "one" : "all",
+    targets,
+    timeout_ms: timeout === undefined ? null : timeoutFlag(timeout),
+    retries: retriesFlag(input.str("retries")!),
+    quorum: quorum === undefined ? null : quorumFlag(quorum),
+    batch: batch === undefined ? null : amountFlag("--batch", batch),
+    max_errors: maxErrors === undefined ? null : amountFlag("--max-errors", maxErrors),
+    batch_wait_ms: durationFlag("--batch-wait", input.str("batch-wait")!),
+    ...(some === undefined ? {} : { some: amountFlag("--some", some) }),
+    ...(offlineWait === undefined ? {} : {
+      offline_wait_ms: offlineWait === "0" ? 0 : durationFlag("--offline-wait", offlineWait),
     }),
   };
 }
 
-/** `orch submit`. */
-export function submitCommand(): CommandUnknownOpts {
-  const cmd = new Command("submit")
-    .description("submit a job: run SCORE on all of, or one of, the target hosts")
-    .argument("<score>", "the score to run")
-    .argument("[params...]", "parameters as KEY=VALUE (the score sees ORC_KEY)")
-    .option(
-      "--deadline <when>",
-      "a task not started by then ends expired: a duration (10m) or a time (ISO 8601)",
-    )
-    .option(
-      "--connect-timeout <duration>",
-      "keep trying to reach the conductor this long; the submit is sent again safely (default 10s)",
-    )
-    .option("-w, --wait", "wait for the job to finish; the exit status tells the outcome")
-    .option(
-      "-f, --follow",
+/** Waiting for a job and following its output: shared by `orch submit` and `orch status`. */
+export const WAIT_OPTIONS = options([
+  {
+    long: "wait",
+    short: "w",
+    help: "wait for the job to finish; the exit status tells the outcome",
+  },
+  {
+    long: "follow",
+    short: "f",
+    help:
       "print the job's output as it arrives (host | line; host ! for stderr), then the outcome as --wait does",
-    )
-    .option(
-      "--wait-timeout <duration>",
-      "with --wait or --follow: give up waiting after this long (exit 5)",
-    )
-    .option(
-      "--secret <key=value>",
-      "a secret parameter: never stored or shown in clear; VALUE, @FILE or @- (stdin) (repeatable)",
-      (v: string, prev: string[]) => [...prev, v],
-      [] as string[],
-    )
-    .option("--json", "print JSON instead of text")
-    .option(
-      "--lines <n>",
-      "with --wait or --follow: lines of each output tail to show, or all (default 5)",
-    );
-  addJobFlags(cmd);
-  addAudienceFlags(cmd);
-  cmd.action(async (score, args, opts) => {
-    // Typed by commander only for the options added in this chain.
-    const fields = jobFlags(opts as unknown as JobFlagValues);
-    const lines = opts.lines === undefined ? undefined : linesFlag(opts.lines);
-    const waitTimeout = opts.waitTimeout === undefined
-      ? null
-      : durationFlag("--wait-timeout", opts.waitTimeout);
+  },
+  {
+    long: "wait-timeout",
+    value: "duration",
+    help: "with --wait or --follow: give up waiting after this long (exit 5)",
+    shows: "wait for ever",
+  },
+  {
+    long: "lines",
+    value: "n",
+    help: "with --wait or --follow: lines of each output tail to show, or all",
+    default: "5",
+  },
+]);
+
+/** `orch submit`. */
+export const submitCommand = command({
+  name: "submit",
+  summary: summaryOf("submit"),
+  description:
+    "Prints the job's id at once, or with --wait waits for the job to finish and prints its outcome; " +
+    "the exit status then tells it (0 success, 3 failure, 4 partial, 5 still running). " +
+    "A target that is offline gets its task when it connects again.",
+  args: [
+    { name: "score", help: "the score to run", required: true },
+    { name: "params", help: "parameters as KEY=VALUE (the score sees ORC_KEY)", variadic: true },
+  ],
+  options: [
+    ...JOB_OPTIONS,
+    {
+      long: "deadline",
+      value: "when",
+      help: "a task not started by then ends expired: a duration (10m) or a time (RFC 3339)",
+      shows: "none",
+    },
+    {
+      long: "connect-timeout",
+      value: "duration",
+      help: "keep trying to reach the conductor this long; the submit is sent again safely",
+      default: "10s",
+    },
+    ...WAIT_OPTIONS,
+    {
+      long: "secret",
+      value: "key=value",
+      help: "a secret parameter: never stored or shown in clear; VALUE, @FILE or @- (stdin)",
+      repeat: true,
+    },
+    ...JSON_OPTION,
+    ...AUDIENCE_OPTIONS,
+  ],
+  examples: [
+    {
+      says: "Run the hello score on web1 and web2 and wait for the outcome",
+      cmd: "orch submit hello --all --target web1,web2 --wait",
+    },
+    {
+      says:
+        "Run deploy with a parameter on every web host in Sydney, 10% at a time, following the output",
+      cmd: "orch submit deploy version=1.4.2 --all -t 'role=web,dc=syd' --batch 10% --follow",
+    },
+    {
+      says: "Run backup once, on whichever database host is free first, with a secret from a file",
+      cmd: "orch submit backup --one -t 'db*' --secret token=@/etc/backup/token",
+    },
+    {
+      says: "Submit over HTTPS to a remote conductor (or set ORCH_CONDUCTOR, or a client.yaml)",
+      cmd: "orch submit hello --all -t web1 --conductor conductor.example.net --wait",
+    },
+  ],
+  async run(input) {
+    const [score, ...args] = input.args;
+    const fields = jobFlags(input);
+    const lines = linesFlag(input.str("lines")!);
+    const waitTimeout = optionalDuration("--wait-timeout", input.str("wait-timeout"));
     const params = parseParams(args);
-    const secrets = await parseSecrets(opts.secret);
+    const secrets = await parseSecrets(input.list("secret"));
     for (const [k, v] of Object.entries(secrets)) {
       if (Object.hasOwn(params, k)) {
         throw new OrchError("usage", `parameter ${k} is given both as KEY=VALUE and as --secret`);
       }
       params[k] = v;
     }
+    const deadline = input.str("deadline");
     const request = decodeSubmit({
       score,
       ...fields,
       params,
       secret: Object.keys(secrets),
-      deadline: opts.deadline === undefined ? null : deadlineFlag(opts.deadline, Date.now()),
+      deadline: deadline === undefined ? null : deadlineFlag(deadline, Date.now()),
     });
-    const retryForMs = opts.connectTimeout === undefined
-      ? 10_000
-      : durationFlag("--connect-timeout", opts.connectTimeout);
-    const client = await clientFromFlags(opts);
+    const retryForMs = durationFlag("--connect-timeout", input.str("connect-timeout")!);
+    const json = input.flag("json");
+    const client = await audienceClient(input);
     const id = await client.submit(request, {
       retryForMs,
       onRetry: (e) => err(`orch: ${safe(e.message)}; retrying`),
     });
-    if (opts.follow) {
-      if (!opts.json) err(`job ${id} submitted; following its output`);
-      await followJob(client, id, { timeoutMs: waitTimeout, json: opts.json, show: { lines } });
+    if (input.flag("follow")) {
+      if (!json) err(`job ${id} submitted; following its output`);
+      await followJob(client, id, { timeoutMs: waitTimeout, json, show: { lines } });
       return;
     }
-    if (!opts.wait) {
-      out(opts.json ? JSON.stringify({ id }) : String(id));
+    if (!input.flag("wait")) {
+      out(json ? JSON.stringify({ id }) : String(id));
       return;
     }
-    if (!opts.json) err(`job ${id} submitted; waiting`);
+    if (!json) err(`job ${id} submitted; waiting`);
     const job = await waitWithProgress(client, id, waitTimeout);
-    await printJob(client, job, { json: opts.json, lines });
+    await printJob(client, job, { json, lines });
     exitState.code = jobExit(job);
-  });
-  return cmd;
+  },
+});
+
+/** An optional duration option: null when not given. */
+export function optionalDuration(flag: string, text: string | undefined): number | null {
+  return text === undefined ? null : durationFlag(flag, text);
 }

@@ -8,7 +8,7 @@
 
 import { PLAYER_NAME, PLAYER_NAME_DESC } from "../protocol/names.ts";
 import { describe } from "../protocol/validate.ts";
-import { parseDuration, readSize } from "./units.ts";
+import { formatDuration, parseDuration, readSize } from "./units.ts";
 
 /** One configuration key. */
 export interface Key<T> {
@@ -249,4 +249,26 @@ export function bool(def: boolean, doc: string): Key<boolean> {
       bad(v, "true or false");
     },
   };
+}
+
+/** How key `k`'s default is written in `--help` and the man page; undefined when it has none. */
+export function showDefault(k: Key<unknown>): string | undefined {
+  const d = k.default;
+  if (d === null || d === undefined || d === "") return undefined;
+  if (Array.isArray(d)) {
+    return d.length === 0 ? undefined : d.map((x) => showValue(k, x)).join(",");
+  }
+  return showValue(k, d);
+}
+
+function showValue(k: Key<unknown>, v: unknown): string {
+  if (typeof v === "number") {
+    if (k.placeholder === "<duration>") return formatDuration(v);
+    if (k.placeholder === "<octal>") return `0${v.toString(8)}`;
+    return String(v);
+  }
+  if (typeof v === "object" && v !== null && "host" in v && "port" in v) {
+    return formatAddress(v as Address);
+  }
+  return String(v);
 }

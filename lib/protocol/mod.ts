@@ -18,5 +18,4 @@ export * from "./states.ts";
 export * from "./targets.ts";
 export * from "./validate.ts";
 
-/** The version of this orch build. */
-export const ORCH_VERSION = "0.1.0";
+export { ORCH_VERSION } from "../version.ts";
