@@ -25,6 +25,18 @@ export const EXIT = {
   finished: 7,
 } as const;
 
+/** What each exit status means, for the man page. */
+export const EXIT_MEANINGS: readonly [number, string][] = [
+  [EXIT.ok, "success"],
+  [EXIT.internal, "orch itself failed (a bug)"],
+  [EXIT.usage, "bad usage, bad input, bad configuration, or a refusal"],
+  [EXIT.failure, "the job failed (no task succeeded), or lint found problems"],
+  [EXIT.partial, "the job partly succeeded"],
+  [EXIT.pending, "waiting ended before the job finished"],
+  [EXIT.unavailable, "the conductor could not be reached"],
+  [EXIT.finished, "nothing to do: the job had already finished (a cancel of a finished job)"],
+];
+
 /** The exit status `main.ts` uses; commands set it. */
 export const exitState = { code: EXIT.ok as number };
 
