@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatDuration } from "../lib/config/mod.ts";
+import { formatDuration } from "../lib/config/units.ts";
 import { droppedMarker } from "../lib/exec/output.ts";
 import type {
   AttemptView,
@@ -394,7 +394,7 @@ export async function printJob(
   if (opts.host !== undefined) query.host = opts.host;
   const page = await client.tasks(job.id, query);
   if (opts.json) {
-    out(JSON.stringify({ job, tasks: page }, null, 2));
+    out(JSON.stringify({ job, tasks: page }));
     return;
   }
   const paging: StatusPaging = { state: opts.state, host: opts.host, limit: opts.limit };
