@@ -61,7 +61,7 @@ export const conductorCommand = command({
   ],
   examples: [
     {
-      says: "First start: create the database, with the settings of /etc/orchestra/conductor.yaml",
+      says: "First start: create the database (settings from /etc/orchestra/conductor.yaml)",
       cmd: "orch conductor --init",
     },
     {

@@ -46,8 +46,7 @@ export const dashboardCommand = command({
   examples: [
     { says: "Serve the dashboard; open the address it prints", cmd: "orch dashboard" },
     {
-      says:
-        "On the conductor's host, for a browser on your machine behind ssh -L 127.0.0.9:8080:127.0.0.9:8080",
+      says: "For a browser elsewhere, through ssh -L 127.0.0.9:8080:127.0.0.9:8080 HOST",
       cmd: "orch dashboard --listen 127.0.0.9:8080",
     },
     {

@@ -26,7 +26,10 @@ function drainOrUndrain(on: boolean): CommandSpec {
     examples: on
       ? [
         { says: "Take web3 out of rotation before maintenance", cmd: "orch drain web3" },
-        { says: "See that web3 is draining, and how much it still runs", cmd: "orch players web3" },
+        {
+          says: "Drain web3 and print {name, draining, running} for a script",
+          cmd: "orch drain web3 --json",
+        },
       ]
       : [
         { says: "Put web3 back into rotation", cmd: "orch undrain web3" },

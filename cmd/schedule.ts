@@ -67,7 +67,7 @@ const addCommand = command({
         "orch schedule add nightly-cleanup cleanup --all -t web1,web2 --cron '30 3 * * *' KEEP=7",
     },
     {
-      says: "Run sysinfo on one of two hosts every 15 minutes; skip runs missed while down",
+      says: "Run sysinfo on one of two hosts every 15 minutes; skip runs missed",
       cmd: "orch schedule add probe sysinfo --one -t web1 -t web2 --every 15m --missed skip",
     },
     {
@@ -166,8 +166,8 @@ const runNowCommand = command({
   examples: [
     { says: "Run nightly-cleanup now", cmd: "orch schedule run-now nightly-cleanup" },
     {
-      says: "Run it now and wait for the job",
-      cmd: "orch status $(orch schedule run-now nightly-cleanup) --wait",
+      says: "The same, printing {name, id} for a script",
+      cmd: "orch schedule run-now nightly-cleanup --json",
     },
   ],
   async run(input) {

@@ -259,3 +259,18 @@ Deno.test("--help wraps to the terminal, at least 40 and at most 100 columns", (
   }
   assertMatch(helpText(long, ["long"], 60), /\(default: d\)/);
 });
+
+Deno.test("an example's words wrap as comment lines, so that the example pastes whole", () => {
+  const spec = command({
+    name: "ex",
+    summary: "an example",
+    examples: [{ says: "says a lot ".repeat(12).trim(), cmd: "orch ex" }],
+    run() {},
+  });
+  const lines = helpText(spec, ["ex"], 60).split("\n");
+  const at = lines.indexOf("Examples:");
+  const comments = lines.slice(at + 1, -1);
+  assert(comments.length >= 2, lines.join("\n"));
+  for (const l of comments) assertMatch(l, /^  # says a lot/);
+  assertEquals(lines.at(-1), "  orch ex");
+});
