@@ -126,7 +126,7 @@ Deno.test("--help of every command exits 0 and prints its usage, options and exa
     assert(/^[ \n]/.test(r.stdout.slice(`Usage: ${name}`.length)), `${name}:\n${r.stdout}`);
     assert(r.stdout.startsWith(`Usage: ${name}`), `${name}:\n${r.stdout}`);
     assertMatch(r.stdout, /\nOptions:\n/, name);
-    assertMatch(r.stdout, /\nExamples:\n(  # \S.*\n)+  orch /, name);
+    assertMatch(r.stdout, /\nExamples:\n( {2}# \S.*\n)+ {2}orch /, name);
   });
   // `orch help CMD` is `orch CMD --help`.
   const [help, flag] = await Promise.all([

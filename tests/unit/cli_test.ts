@@ -223,16 +223,16 @@ Deno.test("--help shows the usage line, the description, every option with its d
   assertEquals(lines[0], "Usage: orch copy [options] <to> [things...]");
   assert(text.includes("\ncopy things somewhere\n"), text);
   assert(text.includes("Copies each thing; exits 3 when one could not be copied."), text);
-  assertMatch(text, /\n  <to> +where to\n/);
-  assertMatch(text, /\n  -n, --limit <n> +how many \(default: 20\)\n/);
-  assertMatch(text, /\n      --timeout <duration> +give up after \(default: wait for ever\)\n/);
-  assertMatch(text, /\n  -l, --label <label> +a label \(repeatable\)\n/);
-  assertMatch(text, /\n      --socket <path> +the socket \(env COPY_SOCKET\)\n/);
-  assertMatch(text, /\n  -w, --wait +wait for it\n/);
-  assertMatch(text, /\n  -h, --help +show this help\n/);
+  assertMatch(text, /\n {2}<to> +where to\n/);
+  assertMatch(text, /\n {2}-n, --limit <n> +how many \(default: 20\)\n/);
+  assertMatch(text, /\n {6}--timeout <duration> +give up after \(default: wait for ever\)\n/);
+  assertMatch(text, /\n {2}-l, --label <label> +a label \(repeatable\)\n/);
+  assertMatch(text, /\n {6}--socket <path> +the socket \(env COPY_SOCKET\)\n/);
+  assertMatch(text, /\n {2}-w, --wait +wait for it\n/);
+  assertMatch(text, /\n {2}-h, --help +show this help\n/);
   assertMatch(
     text,
-    /\nExamples:\n  # Copy two things to there, and wait\n  orch copy there a b --wait\n  # Copy with two labels\n  orch copy there a -l x -l y$/,
+    /\nExamples:\n {2}# Copy two things to there, and wait\n {2}orch copy there a b --wait\n {2}# Copy with two labels\n {2}orch copy there a -l x -l y$/,
   );
   // Only the root has --version.
   assert(!text.includes("--version"), text);
@@ -241,7 +241,7 @@ Deno.test("--help shows the usage line, the description, every option with its d
 Deno.test("--help of a group lists its commands and how to get their help", () => {
   const text = helpText(group, ["things"]);
   assertEquals(text.split("\n")[0], "Usage: orch things <command>");
-  assertMatch(text, /\nCommands:\n  copy +copy things somewhere\n  show +show one thing\n/);
+  assertMatch(text, /\nCommands:\n {2}copy +copy things somewhere\n {2}show +show one thing\n/);
   assertMatch(text, /\nRun 'orch things <command> --help' for a command's options\.$/);
 });
 
@@ -271,6 +271,6 @@ Deno.test("an example's words wrap as comment lines, so that the example pastes 
   const at = lines.indexOf("Examples:");
   const comments = lines.slice(at + 1, -1);
   assert(comments.length >= 2, lines.join("\n"));
-  for (const l of comments) assertMatch(l, /^  # says a lot/);
+  for (const l of comments) assertMatch(l, /^ {2}# says a lot/);
   assertEquals(lines.at(-1), "  orch ex");
 });
