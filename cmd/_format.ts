@@ -397,7 +397,9 @@ export async function printJob(
     out(JSON.stringify({ job, tasks: page }));
     return;
   }
-  const paging: StatusPaging = { state: opts.state, host: opts.host, limit: opts.limit };
+  // The next page's command says --limit only when it is not the default.
+  const limit = opts.limit === DEFAULT_STATUS_LIMIT ? undefined : opts.limit;
+  const paging: StatusPaging = { state: opts.state, host: opts.host, limit };
   for (const line of formatJob(job, page, { lines: opts.lines, paging })) out(line);
 }
 
