@@ -50,7 +50,7 @@ export const conductorCommand = command({
   description:
     "Runs until SIGTERM or SIGINT (exit 0); SIGHUP reloads the players file, the grants file and " +
     "the CRL. Every key of the config file is an option too (--heartbeat for heartbeat); options " +
-    "override the file. A bad configuration is refused (exit 2) before anything is opened.",
+    "override the file. A bad configuration is refused (exit 2) before the database is touched.",
   options: [
     ...configOptions(conductorKeys, CONDUCTOR_CONFIG_PATH),
     {
