@@ -12,7 +12,7 @@ import { parseAddress, showDefault, type Spec, type Values } from "../lib/config
 import { AudienceClient } from "../lib/client/mod.ts";
 import type { JobView } from "../lib/protocol/mod.ts";
 import { type Input, options, type OptionSpec } from "../lib/cli/spec.ts";
-import { err } from "./_io.ts";
+import { err, out } from "./_io.ts";
 
 export { err, EXIT, exitState, out } from "./_io.ts";
 
@@ -117,6 +117,14 @@ export const JSON_OPTION = options([
   { long: "json", help: "print one JSON object instead of text (errors too, on stderr)" },
 ]);
 
+/**
+ * Prints `value` as one JSON object on one line of stdout: what `--json`
+ * prints, the API's answer for the same thing.
+ */
+export function printJson(value: object): void {
+  out(JSON.stringify(value));
+}
+
 /** The names of the audience options, for commands that take them. */
 export type AudienceOption = (typeof AUDIENCE_OPTIONS)[number]["long"];
 
@@ -219,16 +227,36 @@ export function untilSignal(signals: Deno.Signal[], onHup?: () => void): Promise
   });
 }
 
-/** The `--limit` and `--before` flags of a listing, checked; `what` names what `--before` is. */
+/** `--limit` and `--before` of a listing of `what` (jobs, records), newest first. */
+export function pageOptions(defaultLimit: string, what: string) {
+  return options([
+    {
+      long: "limit",
+      short: "n",
+      value: "n",
+      help: "how many, at most 1000",
+      default: defaultLimit,
+    },
+    {
+      long: "before",
+      value: "id",
+      help: `only ${what} older than this id (paging: the last id shown)`,
+    },
+  ]);
+}
+
+/** The `--limit` and `--before` options of a listing, checked; `what` names what `--before` is. */
 export function pageFlags(
-  opts: { limit: string; before?: string },
+  input: Input<"limit" | "before">,
   what: string,
 ): { limit: number; before: number | undefined } {
-  if (!/^\d{1,4}$/.test(opts.limit) || Number(opts.limit) < 1 || Number(opts.limit) > 1000) {
-    throw new OrchError("usage", `--limit ${JSON.stringify(opts.limit)} is not a number 1..1000`);
+  const limit = input.str("limit")!;
+  const before = input.str("before");
+  if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
+    throw new OrchError("usage", `--limit ${JSON.stringify(limit)} is not a number 1..1000`);
   }
-  if (opts.before !== undefined && !/^\d{1,15}$/.test(opts.before)) {
-    throw new OrchError("usage", `--before ${JSON.stringify(opts.before)} is not ${what}`);
+  if (before !== undefined && !/^\d{1,15}$/.test(before)) {
+    throw new OrchError("usage", `--before ${JSON.stringify(before)} is not ${what}`);
   }
-  return { limit: Number(opts.limit), before: opts.before ? Number(opts.before) : undefined };
+  return { limit: Number(limit), before: before ? Number(before) : undefined };
 }

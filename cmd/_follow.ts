@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatDuration } from "../lib/config/mod.ts";
+import { formatDuration } from "../lib/config/units.ts";
 import { OrchError } from "../lib/errors.ts";
 import {
   type AudienceClient,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatDuration } from "../lib/config/mod.ts";
+import { formatDuration } from "../lib/config/units.ts";
 import { droppedMarker } from "../lib/exec/output.ts";
 import type {
   AttemptView,
@@ -394,10 +394,12 @@ export async function printJob(
   if (opts.host !== undefined) query.host = opts.host;
   const page = await client.tasks(job.id, query);
   if (opts.json) {
-    out(JSON.stringify({ job, tasks: page }, null, 2));
+    out(JSON.stringify({ job, tasks: page }));
     return;
   }
-  const paging: StatusPaging = { state: opts.state, host: opts.host, limit: opts.limit };
+  // The next page's command says --limit only when it is not the default.
+  const limit = opts.limit === DEFAULT_STATUS_LIMIT ? undefined : opts.limit;
+  const paging: StatusPaging = { state: opts.state, host: opts.host, limit };
   for (const line of formatJob(job, page, { lines: opts.lines, paging })) out(line);
 }
 

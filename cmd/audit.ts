@@ -4,53 +4,73 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { command } from "../lib/cli/spec.ts";
 import { OrchError } from "../lib/errors.ts";
 import { AUDIT_WHO } from "../lib/protocol/mod.ts";
-import { addAudienceFlags, clientFromFlags, out, pageFlags } from "./_common.ts";
+import {
+  AUDIENCE_OPTIONS,
+  audienceClient,
+  JSON_OPTION,
+  out,
+  pageFlags,
+  pageOptions,
+  printJson,
+} from "./_common.ts";
+import { summaryOf } from "./_commands.ts";
 import { formatAudit } from "./_format.ts";
 import { instantFlag } from "./submit.ts";
 
 /** `orch audit`. */
-export function auditCommand(): CommandUnknownOpts {
-  const cmd = new Command("audit")
-    .description(
-      "list the audit trail: submits, reads of parameters, cancels and refused connections, newest first",
-    )
-    .option(
-      "--since <when>",
-      "only records since then: a duration ago (1h, 7d) or a time (2026-11-22T10:00:00Z)",
-    )
-    .option(
-      "--who <identity>",
-      "only records of this identity (audience:NAME, local:USER, player:NAME)",
-    )
-    .option("-n, --limit <n>", "how many", "50")
-    .option("--before <id>", "only records older than this id (paging)")
-    .option("--json", "print JSON instead of text");
-  addAudienceFlags(cmd);
-  cmd.action(async (opts) => {
-    const page = pageFlags(opts, "a record id");
-    if (opts.who !== undefined && !AUDIT_WHO.test(opts.who)) {
+export const auditCommand = command({
+  name: "audit",
+  summary: summaryOf("audit"),
+  description:
+    "One line each: id, time, who, how they proved it, from where, the action, its outcome, " +
+    "what it was about and why it was refused. Needs the audit grant.",
+  options: [
+    {
+      long: "since",
+      value: "when",
+      help: "only records since then: a duration ago (1h, 7d) or a time (2026-11-22T10:00:00Z)",
+    },
+    {
+      long: "who",
+      value: "identity",
+      help: "only records of this identity (audience:NAME, local:USER, player:NAME)",
+    },
+    ...pageOptions("50", "records"),
+    ...JSON_OPTION,
+    ...AUDIENCE_OPTIONS,
+  ],
+  examples: [
+    { says: "What happened in the last hour", cmd: "orch audit --since 1h" },
+    { says: "Everything bob did, as JSON", cmd: "orch audit --who audience:bob --json" },
+    { says: "Refused player connections of a host", cmd: "orch audit --who player:web3" },
+  ],
+  async run(input) {
+    const page = pageFlags(input, "a record id");
+    const who = input.str("who");
+    if (who !== undefined && !AUDIT_WHO.test(who)) {
       throw new OrchError(
         "usage",
         `--who ${
-          JSON.stringify(opts.who)
+          JSON.stringify(who)
         } is not an identity (audience:NAME, local:USER or player:NAME)`,
       );
     }
-    const since = opts.since === undefined
+    const sinceText = input.str("since");
+    const since = sinceText === undefined
       ? undefined
-      : instantFlag("--since", opts.since, Date.now(), -1);
-    const client = await clientFromFlags(opts);
+      : instantFlag("--since", sinceText, Date.now(), -1);
+    const client = await audienceClient(input);
     const records = await client.audit({
       limit: page.limit,
       before: page.before,
       since: since === undefined ? undefined : Math.max(0, since),
-      who: opts.who,
+      who,
     });
-    if (opts.json) out(JSON.stringify({ records }, null, 2));
+    // GET /v1/audit answers {records: [...]}.
+    if (input.flag("json")) printJson({ records });
     else for (const line of formatAudit(records)) out(line);
-  });
-  return cmd;
-}
+  },
+});

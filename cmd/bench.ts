@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { command, type Input } from "../lib/cli/spec.ts";
 import {
   type BenchComparison,
   BenchInterrupted,
@@ -19,7 +19,8 @@ import {
 import { parseStoreSpec, shownStore, storeConnection } from "../lib/config/mod.ts";
 import { OrchError } from "../lib/errors.ts";
 import { LIMITS } from "../lib/protocol/mod.ts";
-import { err, EXIT, exitState, out } from "./_common.ts";
+import { err, EXIT, exitState, out, printJson } from "./_common.ts";
+import { summaryOf } from "./_commands.ts";
 import { durationFlag } from "./submit.ts";
 
 /** Exit status when SIGINT or SIGTERM ended the run. */
@@ -52,17 +53,17 @@ function duration(flag: string, text: string, minMs: number, maxMs: number): num
 }
 
 /** The options of a run, from the flags; throws a usage error naming the flag. */
-export function benchOptions(opts: {
-  players: string;
-  slots: string;
-  window: string;
-  oneof: string;
-  queued: string;
-  heartbeat: string;
-  keep?: boolean;
-}): BenchOptions {
-  const players = count("--players", opts.players, 1, LIMITS.maxTargets);
-  const queued = count("--queued", opts.queued, 0, MAX_QUEUED);
+export function benchOptions(
+  input: Input<"players" | "slots" | "window" | "oneof" | "queued" | "heartbeat" | "keep">,
+): BenchOptions {
+  const playersText = input.str("players");
+  if (playersText === undefined) {
+    throw new OrchError("usage", "--players is needed: how many players to simulate", {
+      hint: "e.g. orch bench --players 1000",
+    });
+  }
+  const players = count("--players", playersText, 1, LIMITS.maxTargets);
+  const queued = count("--queued", input.str("queued")!, 0, MAX_QUEUED);
   if (Math.ceil(queued / players) > MAX_QUEUE_JOBS) {
     throw new OrchError(
       "usage",
@@ -74,49 +75,100 @@ export function benchOptions(opts: {
   }
   return {
     players,
-    slots: count("--slots", opts.slots, 1, LIMITS.maxSlots),
-    windowMs: duration("--window", opts.window, 100, 3_600_000),
-    oneOf: count("--oneof", opts.oneof, 0, 100_000),
+    slots: count("--slots", input.str("slots")!, 1, LIMITS.maxSlots),
+    windowMs: duration("--window", input.str("window")!, 100, 3_600_000),
+    oneOf: count("--oneof", input.str("oneof")!, 0, 100_000),
     queued,
-    heartbeatMs: duration("--heartbeat", opts.heartbeat, 300, 3_600_000),
-    keep: !!opts.keep,
+    heartbeatMs: duration("--heartbeat", input.str("heartbeat")!, 300, 3_600_000),
+    keep: input.flag("keep"),
   };
 }
 
 /** `orch bench`. */
-export function benchCommand(): CommandUnknownOpts {
-  const cmd = new Command("bench")
-    .description(
-      "benchmark the conductor against simulated players, in a throwaway deployment of its own",
-    )
-    .requiredOption("--players <k>", `simulated players (1..${LIMITS.maxTargets})`)
-    .option("--json", "print the figures as one JSON object")
-    .option("--window <duration>", "length of the sustained-load phase", "10s")
-    .option("--oneof <n>", "one-of jobs in the latency phase (0 skips it)", "200")
-    .option(
-      "--queued <q>",
-      "tasks queued before the conductor is killed and restarted (0 skips it)",
-      "100000",
-    )
-    .option("--heartbeat <duration>", "the conductor's and the players' heartbeat", "15s")
-    .option("--slots <n>", "slots each simulated player announces", "4")
-    .option("--keep", "keep the deployment folder and the conductor's log")
-    .option(
-      "--store <url>",
-      "also run every phase on this PostgreSQL database (postgres://USER@HOST[:PORT]/DB, no password in it; empty, or see --store-reset) and print both stores side by side",
-    )
-    .option(
-      "--store-password-file <file>",
-      "file holding its password (mode 0600); else ORCH_STORE_PASSWORD, else PGPASSWORD",
-    )
-    .option("--store-tls-ca <file>", "CA certificates (PEM) to check its server's against")
-    .option(
-      "--store-reset",
-      "drop orch's tables in that database first (a database for the bench only: its jobs are lost)",
-    );
-  cmd.action(async (flags) => {
-    const opts = benchOptions(flags);
-    const store = await benchStore(flags);
+export const benchCommand = command({
+  name: "bench",
+  summary: summaryOf("bench"),
+  description:
+    "Makes a deployment of its own in a temporary folder (a CA, a real orch conductor on " +
+    "loopback) and K simulated players in this process, each a real mutual-TLS connection; " +
+    "nothing runs on any node. Measures connecting, an all-of job on every player, sustained " +
+    "load, one-of latency, memory, and a kill -9 and restart with Q tasks queued. Prints the " +
+    "figures on stdout, progress on stderr. Exits 0 when it ran, 1 when a phase failed, 130 " +
+    "when interrupted; everything it started is stopped either way.",
+  options: [
+    {
+      long: "players",
+      value: "k",
+      help: `simulated players (1..${LIMITS.maxTargets}); needed`,
+    },
+    { long: "json", help: "print the figures as one JSON object" },
+    {
+      long: "window",
+      value: "duration",
+      help: "length of the sustained-load phase",
+      default: "10s",
+    },
+    {
+      long: "oneof",
+      value: "n",
+      help: "one-of jobs in the latency phase (0 skips it)",
+      default: "200",
+    },
+    {
+      long: "queued",
+      value: "q",
+      help: "tasks queued before the conductor is killed and restarted (0 skips it)",
+      default: "100000",
+    },
+    {
+      long: "heartbeat",
+      value: "duration",
+      help: "the conductor's and the players' heartbeat",
+      default: "15s",
+    },
+    { long: "slots", value: "n", help: "slots each simulated player announces", default: "4" },
+    { long: "keep", help: "keep the deployment folder and the conductor's log" },
+    {
+      long: "store",
+      value: "url",
+      help:
+        "also run every phase on this PostgreSQL database (postgres://USER@HOST[:PORT]/DB, no password in it; empty, or see --store-reset) and print both stores side by side",
+      shows: "SQLite only",
+    },
+    {
+      long: "store-password-file",
+      value: "file",
+      help: "file holding its password (mode 0600)",
+      shows: "ORCH_STORE_PASSWORD, else PGPASSWORD",
+      complete: "file",
+    },
+    {
+      long: "store-tls-ca",
+      value: "file",
+      help: "CA certificates (PEM) to check its server's against",
+      complete: "file",
+    },
+    {
+      long: "store-reset",
+      help:
+        "drop orch's tables in that database first (a database for the bench only: its jobs are lost)",
+    },
+  ],
+  examples: [
+    { says: "Benchmark with 1000 simulated players", cmd: "orch bench --players 1000" },
+    {
+      says: "A quick run: 100 players, a short window, no restart phase, as JSON",
+      cmd: "orch bench --players 100 --window 2s --queued 0 --json",
+    },
+    {
+      says: "SQLite and PostgreSQL side by side, on a database for the bench only",
+      cmd:
+        "orch bench --players 500 --store postgres://bench@db.example.net/bench --store-password-file ./bench.password --store-reset",
+    },
+  ],
+  async run(input) {
+    const opts = benchOptions(input);
+    const store = await benchStore(input);
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -128,7 +180,7 @@ export function benchCommand(): CommandUnknownOpts {
         ? await runBench({ ...opts, signal: stop.signal }, progress)
         : await runBenchComparison(
           { ...opts, store, signal: stop.signal },
-          flags.storeReset === true,
+          input.flag("store-reset"),
           progress,
         );
     } catch (e) {
@@ -143,7 +195,7 @@ export function benchCommand(): CommandUnknownOpts {
       for (const s of signals) Deno.removeSignalListener(s, onSignal);
     }
     progress.end();
-    if (flags.json) out(JSON.stringify(result, null, 2));
+    if (input.flag("json")) printJson(result);
     else {
       const lines = "sqlite" in result ? formatComparison(result) : formatBench(result);
       for (const line of lines) out(line);
@@ -160,47 +212,44 @@ export function benchCommand(): CommandUnknownOpts {
       }
       exitState.code = EXIT.internal;
     }
-  });
-  return cmd;
-}
+  },
+});
 
 /** The PostgreSQL database of `--store`, with its password and CA read; null without it. */
-async function benchStore(flags: {
-  store?: string;
-  storePasswordFile?: string;
-  storeTlsCa?: string;
-  storeReset?: boolean;
-}): Promise<BenchPgStore | null> {
-  if (flags.store === undefined) {
+async function benchStore(
+  input: Input<"store" | "store-password-file" | "store-tls-ca" | "store-reset">,
+): Promise<BenchPgStore | null> {
+  const url = input.str("store");
+  const passwordFile = input.str("store-password-file");
+  const tlsCa = input.str("store-tls-ca");
+  if (url === undefined) {
     for (
-      const [flag, v] of [["--store-password-file", flags.storePasswordFile], [
-        "--store-tls-ca",
-        flags.storeTlsCa,
-      ], ["--store-reset", flags.storeReset]] as const
+      const [flag, given] of [
+        ["--store-password-file", passwordFile !== undefined],
+        ["--store-tls-ca", tlsCa !== undefined],
+        ["--store-reset", input.flag("store-reset")],
+      ] as const
     ) {
-      if (v !== undefined) throw new OrchError("usage", `${flag} is given without --store`);
+      if (given) throw new OrchError("usage", `${flag} is given without --store`);
     }
     return null;
   }
-  const spec = parseStoreSpec(flags.store, "--store");
+  const spec = parseStoreSpec(url, "--store");
   if (spec.kind !== "postgres") {
     throw new OrchError(
       "usage",
       "--store must be a PostgreSQL database (postgres://USER@HOST/DB); the bench always runs on SQLite too",
     );
   }
-  const conn = await storeConnection(spec, {
-    passwordFile: flags.storePasswordFile,
-    tlsCa: flags.storeTlsCa,
-  });
+  const conn = await storeConnection(spec, { passwordFile, tlsCa });
   return {
-    spec: flags.store,
+    spec: url,
     shown: shownStore(spec),
     url: conn.url,
     ...(conn.password === undefined ? {} : { password: conn.password }),
     tls: conn.tls,
-    ...(flags.storePasswordFile ? { passwordFile: flags.storePasswordFile } : {}),
-    ...(flags.storeTlsCa ? { tlsCa: flags.storeTlsCa } : {}),
+    ...(passwordFile ? { passwordFile } : {}),
+    ...(tlsCa ? { tlsCa } : {}),
   };
 }
 

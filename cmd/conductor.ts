@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { command } from "../lib/cli/spec.ts";
 import {
   CONDUCTOR_CONFIG_PATH,
   conductorKeys,
@@ -34,27 +34,48 @@ import { SqliteStore } from "../lib/store/mod.ts";
 import { checkMetricsListen } from "../lib/metrics/mod.ts";
 import { loadTlsMaterial, Revocation } from "../lib/tls/mod.ts";
 import {
-  addConfigFlags,
   configFromFlags,
+  configOptions,
   EXIT,
   exitState,
   stderrLogger,
   untilSignal,
 } from "./_common.ts";
+import { summaryOf } from "./_commands.ts";
 
 /** `orch conductor`. */
-export function conductorCommand(): CommandUnknownOpts {
-  const cmd = new Command("conductor")
-    .description(
-      "run the conductor: the durable queue that players connect to and the audience submits to",
-    );
-  addConfigFlags(cmd, conductorKeys, CONDUCTOR_CONFIG_PATH);
-  cmd.option(
-    "--init",
-    "create the database on this first start (without it, a missing or empty database is refused)",
-  );
-  cmd.action(async (opts) => {
-    const config = await configFromFlags(conductorKeys, opts, CONDUCTOR_CONFIG_PATH);
+export const conductorCommand = command({
+  name: "conductor",
+  summary: summaryOf("conductor"),
+  description:
+    "Runs until SIGTERM or SIGINT (exit 0); SIGHUP reloads the players file, the grants file and " +
+    "the CRL. Every key of the config file is an option too (--heartbeat for heartbeat); options " +
+    "override the file. A bad configuration is refused (exit 2) before the database is touched.",
+  options: [
+    ...configOptions(conductorKeys, CONDUCTOR_CONFIG_PATH),
+    {
+      long: "init",
+      help:
+        "create the database on this first start (without it, a missing or empty database is refused)",
+    },
+  ],
+  examples: [
+    {
+      says: "First start: create the database (settings from /etc/orchestra/conductor.yaml)",
+      cmd: "orch conductor --init",
+    },
+    {
+      says: "Run with another config file, and a shorter heartbeat than it says",
+      cmd: "orch conductor --config ./conductor.yaml --heartbeat 5s",
+    },
+    {
+      says: "Keep the queue in PostgreSQL, where a second conductor can stand by",
+      cmd:
+        "orch conductor --store postgres://orch@db.example.net/orch --store-password-file /etc/orchestra/db.password",
+    },
+  ],
+  async run(input) {
+    const config = await configFromFlags(conductorKeys, input, CONDUCTOR_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
     const spec = storeSpecOf(config.store, config.db);
     checkMetricsListen(config.metrics_listen, config.metrics_listen_public);
@@ -72,8 +93,7 @@ export function conductorCommand(): CommandUnknownOpts {
     const secrets = config.secrets_key === "" ? null : await loadSecretsKey(config.secrets_key);
     const revocation = config.crl === "" ? null : await Revocation.open(config.crl, tls.ca, log);
     tls.revocation = revocation;
-    // The flags are added in a loop, so commander cannot type them.
-    const init = (opts as { init?: boolean }).init === true;
+    const init = input.flag("init");
     if (spec.kind === "postgres") {
       for (const k of ["advertise_player", "advertise_audience"] as const) {
         if (config[k] !== "" && parseConductorAddress(config[k]) === null) {
@@ -212,9 +232,8 @@ export function conductorCommand(): CommandUnknownOpts {
     await stop();
     if (why.error instanceof OrchError && why.error.code === "config") throw why.error;
     exitState.code = why.error !== null ? EXIT.internal : EXIT.ok;
-  });
-  return cmd;
-}
+  },
+});
 
 /** The store the keys name: `store` when given, else the SQLite file `db`; not both. */
 function storeSpecOf(store: string, db: string): StoreSpec {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { command } from "../lib/cli/spec.ts";
 import {
   checkDashboardReachable,
   parseLoopbackListen,
@@ -15,30 +15,52 @@ import {
   startDashboardProxy,
 } from "../lib/client/mod.ts";
 import { err, out, untilSignal } from "./_common.ts";
+import { summaryOf } from "./_commands.ts";
 import { safe } from "./_safe.ts";
 
 /** `orch dashboard`. */
-export function dashboardCommand(): CommandUnknownOpts {
-  const cmd = new Command("dashboard")
-    .description(
-      "serve the dashboard on loopback through the audience socket, as the user who runs it; prints the address to open",
-    )
-    .option(
-      "--socket <path>",
-      "the conductor's audience socket (env ORCH_SOCKET; default /run/orchestra/audience.sock)",
-    )
-    .option(
-      "--listen <host:port>",
-      "loopback address to serve on (port 0 picks one; default a random 127.x.y.z, port picked)",
-    )
-    .option("-q, --quiet", "log no refused requests");
-  cmd.action(async (opts) => {
-    const given = opts.listen === undefined
-      ? undefined
-      : parseLoopbackListen(opts.listen, "--listen");
-    const socket = opts.socket ?? Deno.env.get("ORCH_SOCKET") ?? "/run/orchestra/audience.sock";
+export const dashboardCommand = command({
+  name: "dashboard",
+  summary: summaryOf("dashboard"),
+  description:
+    "Prints one address, http://127.X.Y.Z:PORT/?token=T, to open in a browser on this host (or " +
+    "through an SSH tunnel), and runs until SIGINT or SIGTERM. The token is new on each run. " +
+    "Refused requests are logged on stderr. A missing socket exits 6, a refused proof 2.",
+  options: [
+    {
+      long: "socket",
+      value: "path",
+      help: "the conductor's audience socket",
+      env: "ORCH_SOCKET",
+      shows: "/run/orchestra/audience.sock",
+      complete: "file",
+    },
+    {
+      long: "listen",
+      value: "host:port",
+      help: "loopback address to serve on (port 0 picks one)",
+      shows: "a random 127.x.y.z, port picked",
+    },
+    { long: "quiet", short: "q", help: "log no refused requests" },
+  ],
+  examples: [
+    { says: "Serve the dashboard; open the address it prints", cmd: "orch dashboard" },
+    {
+      says: "For a browser elsewhere, through ssh -L 127.0.0.9:8080:127.0.0.9:8080 HOST",
+      cmd: "orch dashboard --listen 127.0.0.9:8080",
+    },
+    {
+      says: "Through the socket of a conductor run by hand, logging no refused requests",
+      cmd: "orch dashboard --socket ./audience.sock --quiet",
+    },
+  ],
+  async run(input) {
+    const listen = input.str("listen");
+    const given = listen === undefined ? undefined : parseLoopbackListen(listen, "--listen");
+    const socket = input.str("socket") ?? Deno.env.get("ORCH_SOCKET") ??
+      "/run/orchestra/audience.sock";
     await checkDashboardReachable(socket);
-    const onRefusal = opts.quiet
+    const onRefusal = input.flag("quiet")
       ? undefined
       : (what: string) => err(`orch dashboard: ${safe(what)}`);
     let proxy;
@@ -66,6 +88,5 @@ export function dashboardCommand(): CommandUnknownOpts {
     );
     await untilSignal(["SIGINT", "SIGTERM"]);
     await proxy.stop();
-  });
-  return cmd;
-}
+  },
+});

@@ -6,28 +6,53 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
-import { addAudienceFlags, clientFromFlags, out } from "./_common.ts";
+import { command, type CommandSpec } from "../lib/cli/spec.ts";
+import { AUDIENCE_OPTIONS, audienceClient, JSON_OPTION, out, printJson } from "./_common.ts";
+import { summaryOf } from "./_commands.ts";
 import { safe } from "./_safe.ts";
 
 /** `orch drain` (`on`) or `orch undrain`. */
-export function drainCommand(on: boolean): CommandUnknownOpts {
-  const cmd = new Command(on ? "drain" : "undrain")
-    .description(
-      on
-        ? "stop new work going to a player; its running work finishes"
-        : "let a drained player take new work again",
-    )
-    .argument("<player>", "the player's name")
-    .option("--json", "print JSON instead of text");
-  addAudienceFlags(cmd);
-  cmd.action(async (player, opts) => {
-    const client = await clientFromFlags(opts);
-    const r = await client.drain(player, on);
-    if (opts.json) out(JSON.stringify(r));
-    else if (on) {
-      out(`${safe(r.name)}: draining, ${r.running} task${r.running === 1 ? "" : "s"} still there`);
-    } else out(`${safe(r.name)}: takes new work`);
+function drainOrUndrain(on: boolean): CommandSpec {
+  const name = on ? "drain" : "undrain";
+  return command({
+    name,
+    summary: summaryOf(name),
+    description: on
+      ? "Kept across restarts of the conductor. Its queued all-of tasks wait until it is undrained; " +
+        "one-of tasks go to other targets. Prints how many tasks it still runs."
+      : "Undoes orch drain: the player's queued tasks may start again.",
+    args: [{ name: "player", help: "the player's name", required: true, complete: "host" }],
+    options: [...JSON_OPTION, ...AUDIENCE_OPTIONS],
+    examples: on
+      ? [
+        { says: "Take web3 out of rotation before maintenance", cmd: "orch drain web3" },
+        {
+          says: "Drain web3 and print {name, draining, running} for a script",
+          cmd: "orch drain web3 --json",
+        },
+      ]
+      : [
+        { says: "Put web3 back into rotation", cmd: "orch undrain web3" },
+        {
+          says: "The same, over HTTPS",
+          cmd: "orch undrain web3 --conductor conductor.example.net",
+        },
+      ],
+    async run(input) {
+      const client = await audienceClient(input);
+      const r = await client.drain(input.args[0], on);
+      if (input.flag("json")) printJson(r);
+      else if (on) {
+        out(
+          `${safe(r.name)}: draining, ${r.running} task${r.running === 1 ? "" : "s"} still there`,
+        );
+      } else out(`${safe(r.name)}: takes new work`);
+    },
   });
-  return cmd;
 }
+
+/** `orch drain`. */
+export const drainCommand: CommandSpec = drainOrUndrain(true);
+
+/** `orch undrain`. */
+export const undrainCommand: CommandSpec = drainOrUndrain(false);

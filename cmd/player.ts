@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { command } from "../lib/cli/spec.ts";
 import { join } from "node:path";
 import { PLAYER_CONFIG_PATH, playerKeys, readFactsFile } from "../lib/config/mod.ts";
 import { errorMessage, OrchError } from "../lib/errors.ts";
@@ -16,21 +16,40 @@ import { Journal } from "../lib/store/mod.ts";
 import { checkMetricsListen } from "../lib/metrics/mod.ts";
 import { loadTlsMaterial, Revocation } from "../lib/tls/mod.ts";
 import {
-  addConfigFlags,
   configFromFlags,
+  configOptions,
   EXIT,
   exitState,
   stderrLogger,
   untilSignal,
 } from "./_common.ts";
+import { summaryOf } from "./_commands.ts";
 
 /** `orch player`. */
-export function playerCommand(): CommandUnknownOpts {
-  const cmd = new Command("player")
-    .description("run a player: connect to the conductor and run the scores it assigns");
-  addConfigFlags(cmd, playerKeys, PLAYER_CONFIG_PATH);
-  cmd.action(async (opts) => {
-    const config = await configFromFlags(playerKeys, opts, PLAYER_CONFIG_PATH);
+export const playerCommand = command({
+  name: "player",
+  summary: summaryOf("player"),
+  description:
+    "Runs until SIGTERM or SIGINT (exit 0), letting running tasks finish for stop_grace; SIGHUP " +
+    "rescans the scores directory and re-reads the CRL. Every key of the config file is an option " +
+    "too (--scores-dir for scores_dir); options override the file.",
+  options: configOptions(playerKeys, PLAYER_CONFIG_PATH),
+  examples: [
+    {
+      says: "Run with the settings of /etc/orchestra/player.yaml",
+      cmd: "orch player",
+    },
+    {
+      says: "Connect to two conductors of one deployment, with 8 slots",
+      cmd: "orch player --conductor c1.example.net,c2.example.net --slots 8",
+    },
+    {
+      says: "Try scores from a folder of your own, with a config file of your own",
+      cmd: "orch player --config ./player.yaml --scores-dir ./scores",
+    },
+  ],
+  async run(input) {
+    const config = await configFromFlags(playerKeys, input, PLAYER_CONFIG_PATH);
     const log = stderrLogger(config.log_level, config.log_format);
     checkMetricsListen(config.metrics_listen, config.metrics_listen_public);
     if (config.conductor.length === 0) {
@@ -104,6 +123,5 @@ export function playerCommand(): CommandUnknownOpts {
     revocation?.close();
     await p.stop(config.stop_grace);
     exitState.code = EXIT.ok;
-  });
-  return cmd;
-}
+  },
+});

@@ -5,45 +5,62 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { command } from "../lib/cli/spec.ts";
 import { OrchError } from "../lib/errors.ts";
-import { addAudienceFlags, clientFromFlags, out } from "./_common.ts";
+import { AUDIENCE_OPTIONS, audienceClient, JSON_OPTION, out, printJson } from "./_common.ts";
+import { summaryOf } from "./_commands.ts";
 import { instantFlag } from "./submit.ts";
 
 /** `orch prune`. */
-export function pruneCommand(): CommandUnknownOpts {
-  const cmd = new Command("prune")
-    .description(
-      "prune finished jobs (with their tasks and output) now; jobs not finished are never pruned",
-    )
-    .option(
-      "--before <when>",
-      "the jobs finished before then: an age (7d, 12h) or a time (2026-11-22T10:00:00Z), not later than now",
-    )
-    .option("--dry-run", "count what would be pruned; prune nothing")
-    .option("--json", "print JSON instead of text");
-  addAudienceFlags(cmd);
-  cmd.action(async (opts) => {
-    if (opts.before === undefined) {
+export const pruneCommand = command({
+  name: "prune",
+  summary: summaryOf("prune"),
+  description: "Prints how many jobs and tasks were pruned (or, with --dry-run, would be). " +
+    "Needs the prune grant; each prune is in the audit trail.",
+  options: [
+    {
+      long: "before",
+      value: "when",
+      help:
+        "the jobs finished before then: an age (7d, 12h) or a time (2026-11-22T10:00:00Z), not later than now; needed",
+    },
+    { long: "dry-run", help: "count what would be pruned; prune nothing" },
+    ...JSON_OPTION,
+    ...AUDIENCE_OPTIONS,
+  ],
+  examples: [
+    {
+      says: "Count the jobs that finished more than 30 days ago",
+      cmd: "orch prune --before 30d --dry-run",
+    },
+    { says: "Prune them", cmd: "orch prune --before 30d" },
+    {
+      says: "Prune every job finished before 2026",
+      cmd: "orch prune --before 2026-01-01T00:00:00Z",
+    },
+  ],
+  async run(input) {
+    const beforeText = input.str("before");
+    if (beforeText === undefined) {
       throw new OrchError("usage", "--before is needed: prune the jobs finished before when?", {
         hint: "e.g. orch prune --before 30d, or --before 2026-01-01T00:00:00Z",
       });
     }
     const now = Date.now();
-    const before = instantFlag("--before", opts.before, now, -1);
+    const before = instantFlag("--before", beforeText, now, -1);
     if (before > now) {
       throw new OrchError(
         "usage",
-        `--before ${JSON.stringify(opts.before)} is later than now; only finished jobs are pruned`,
+        `--before ${JSON.stringify(beforeText)} is later than now; only finished jobs are pruned`,
       );
     }
     if (before < 0) {
-      throw new OrchError("usage", `--before ${JSON.stringify(opts.before)} is before 1970`);
+      throw new OrchError("usage", `--before ${JSON.stringify(beforeText)} is before 1970`);
     }
-    const client = await clientFromFlags(opts);
-    const r = await client.prune(before, opts.dryRun === true);
-    if (opts.json) {
-      out(JSON.stringify(r));
+    const client = await audienceClient(input);
+    const r = await client.prune(before, input.flag("dry-run"));
+    if (input.flag("json")) {
+      printJson(r);
       return;
     }
     const when = new Date(r.before).toISOString();
@@ -53,6 +70,5 @@ export function pruneCommand(): CommandUnknownOpts {
         ? `would prune ${n(r.jobs, "job")} and ${n(r.tasks, "task")} finished before ${when}`
         : `pruned ${n(r.jobs, "job")} and ${n(r.tasks, "task")} finished before ${when}`,
     );
-  });
-  return cmd;
-}
+  },
+});

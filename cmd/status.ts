@@ -18,7 +18,7 @@ import { AUDIENCE_OPTIONS, audienceClient, exitState, JSON_OPTION, parseJobId } 
 import { summaryOf } from "./_commands.ts";
 import { followJob, waitWithProgress } from "./_follow.ts";
 import { DEFAULT_STATUS_LIMIT, jobExit, MAX_STATUS_LIMIT, printJob } from "./_format.ts";
-import { linesFlag, optionalDuration, WAIT_OPTIONS } from "./submit.ts";
+import { optionalDuration, optionalLines, WAIT_OPTIONS } from "./submit.ts";
 
 /** Highest `--page` accepted. */
 const MAX_PAGE = 1_000_000;
@@ -111,7 +111,7 @@ export const statusCommand = command({
     const host = input.str("host");
     const show = {
       json,
-      lines: linesFlag(input.str("lines")!),
+      lines: optionalLines(input.str("lines")),
       page: pageFlag(input.str("page")!),
       limit: limitFlag(input.str("limit")!),
       state: state === undefined ? undefined : stateFlag(state),

@@ -181,6 +181,11 @@ export function amountFlag(flag: string, text: string): Amount {
   return m[2] === "%" ? { percent: n } : { count: n };
 }
 
+/** Parses `--lines N|all` when given; undefined when not. */
+export function optionalLines(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : linesFlag(text);
+}
+
 /** Parses `--lines N|all`. */
 export function linesFlag(text: string): number {
   if (text === "all") return Infinity;
@@ -314,7 +319,8 @@ export const WAIT_OPTIONS = options([
     long: "lines",
     value: "n",
     help: "with --wait or --follow: lines of each output tail to show, or all",
-    default: "5",
+    // Not a `default`: when not given, stdout is left out where the response already shows it.
+    shows: "5, and no stdout where the response shows it",
   },
 ]);
 
@@ -376,7 +382,7 @@ export const submitCommand = command({
   async run(input) {
     const [score, ...args] = input.args;
     const fields = jobFlags(input);
-    const lines = linesFlag(input.str("lines")!);
+    const lines = optionalLines(input.str("lines"));
     const waitTimeout = optionalDuration("--wait-timeout", input.str("wait-timeout"));
     const params = parseParams(args);
     const secrets = await parseSecrets(input.list("secret"));

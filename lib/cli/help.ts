@@ -103,7 +103,8 @@ export function helpText(spec: CommandSpec, path: readonly string[], columns = 8
   if ((spec.examples ?? []).length) {
     out.push("", "Examples:");
     for (const e of spec.examples!) {
-      out.push(...wrap(`# ${e.says}`, width, 2), `  ${e.cmd}`);
+      // Each line of what it says is a comment, so that the example can be pasted whole.
+      out.push(...wrap(e.says, width, 4).map((l) => `  # ${l.slice(4)}`), `  ${e.cmd}`);
     }
   }
   if (spec.commands) {

@@ -1,7 +1,9 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { orch, ROOT } from "../_helpers/proc.ts";
+import { orch, ROOT, type RunResult } from "../_helpers/proc.ts";
+import { loadAll } from "../../cmd/_commands.ts";
+import type { CommandSpec } from "../../lib/cli/spec.ts";
 
 /** Any duration as `orch status` prints it (`5ms`, `2.01s`, `1m05s`, …): run times are not asserted. */
 const DURATION = String.raw`\d+(?:\.\d+)?(?:ms|s)|\d+m\d{2}s|\d+h\d{2}m|\d+d\d{2}h`;
@@ -96,22 +98,117 @@ Deno.test("the audience commands explain an unreachable conductor and exit 6", a
   );
 });
 
-Deno.test("usage errors exit 2 with a message, help exits 0", async () => {
-  let r = await orch(["--help"]);
-  assertEquals(r.code, 0);
-  assertMatch(r.stdout, /Usage: orch \[options\] \[command\]/);
-  for (const cmd of ["conductor", "player", "submit", "status", "jobs", "players", "score", "ca"]) {
-    r = await orch([cmd, "--help"]);
-    assertEquals(r.code, 0, cmd);
-  }
-  r = await orch(["frobnicate"]);
-  assertEquals(r.code, 2);
-  assertMatch(r.stderr, /unknown command 'frobnicate'/);
-  r = await orch(["submit", "hello", "--all", "--one", "-t", "p1"]);
-  assertEquals(r.code, 2);
-  assertEquals(r.stderr, "orch: say --all, --one or --some N (exactly one of them)\n");
-  r = await orch(["submit", "hello", "--all", "-t", "p1", "oops"]);
-  assertEquals(r.stderr, 'orch: argument "oops" is not KEY=VALUE\n');
+/** Every command's path, groups and their commands alike: `["ca"]`, `["ca", "init"]`, … */
+async function commandPaths(): Promise<string[][]> {
+  const paths: string[][] = [];
+  const walk = (spec: CommandSpec, path: string[]) => {
+    paths.push(path);
+    for (const sub of spec.commands ?? []) walk(sub, [...path, sub.name]);
+  };
+  for (const spec of (await loadAll()).commands!) walk(spec, [spec.name]);
+  return paths;
+}
+
+/** Runs `fn` on each of `items`, `n` at a time. */
+async function eachLimited<T>(items: T[], n: number, fn: (item: T) => Promise<void>) {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (queue.length > 0) await fn(queue.shift()!);
+  }));
+}
+
+Deno.test("--help of every command exits 0 and prints its usage, options and examples on stdout", async () => {
+  const paths = [[], ...await commandPaths()];
+  await eachLimited(paths, 4, async (path) => {
+    const r = await orch([...path, "--help"]);
+    const name = ["orch", ...path].join(" ");
+    assertEquals([r.code, r.stderr], [0, ""], name);
+    assert(/^[ \n]/.test(r.stdout.slice(`Usage: ${name}`.length)), `${name}:\n${r.stdout}`);
+    assert(r.stdout.startsWith(`Usage: ${name}`), `${name}:\n${r.stdout}`);
+    assertMatch(r.stdout, /\nOptions:\n/, name);
+    assertMatch(r.stdout, /\nExamples:\n( {2}# \S.*\n)+ {2}orch /, name);
+  });
+  // `orch help CMD` is `orch CMD --help`.
+  const [help, flag] = await Promise.all([
+    orch(["help", "schedule", "add"]),
+    orch(["schedule", "add", "--help"]),
+  ]);
+  assertEquals([help.code, help.stdout], [0, flag.stdout]);
+});
+
+/** Asserts that `r` is a usage error in the one shape: `orch: …` and `hint: …`, nothing else. */
+function assertUsageError(r: RunResult, what: string): void {
+  assertEquals(r.code, 2, `${what}: ${r.stderr}`);
+  assertEquals(r.stdout, "", what);
+  assertMatch(r.stderr, /^orch: [^\n]+\nhint: [^\n]+\n$/, what);
+}
+
+/** Asserts that `r` is a usage error as one JSON object on stderr, and returns it. */
+function assertJsonUsageError(r: RunResult, what: string): Record<string, unknown> {
+  assertEquals(r.code, 2, `${what}: ${r.stderr}`);
+  assertEquals(r.stdout, "", what);
+  assertEquals(r.stderr.trimEnd().split("\n").length, 1, `${what}: ${r.stderr}`);
+  const { error } = JSON.parse(r.stderr) as { error: Record<string, unknown> };
+  assertEquals(Object.keys(error), ["code", "message", "hint"], what);
+  assertEquals(error.code, "usage", what);
+  return error;
+}
+
+Deno.test("a usage error of every command exits 2 with one orch: line and a hint, or with --json one JSON object, and nothing on stdout", async () => {
+  await eachLimited(await commandPaths(), 4, async (path) => {
+    const name = ["orch", ...path].join(" ");
+    const r = await orch([...path, "--no-such-option"]);
+    assertUsageError(r, name);
+    const j = await orch([...path, "--no-such-option", "--json"]);
+    const error = assertJsonUsageError(j, name);
+    // The same error, only shaped differently.
+    assertEquals(`orch: ${error.message}\nhint: ${error.hint}\n`, r.stderr, name);
+  });
+});
+
+Deno.test("usage errors name what is wrong and suggest what was meant", async () => {
+  const cases: [string[], string][] = [
+    [["frobnicate"], 'orch: orch has no command "frobnicate"; the commands are conductor, '],
+    [["stauts", "1"], 'orch: orch has no command "stauts" (did you mean status?)\n'],
+    [["--bogus"], 'orch: orch has no option "--bogus"\nhint: options come after the command'],
+    [["jobs", "--limt", "5"], "orch: orch jobs has no option --limt (did you mean --limit?)\n"],
+    [["status"], "orch: orch status needs <job>: the job id\n"],
+    [["status", "1", "2"], 'orch: orch status takes at most 1 argument; "2" is one too many\n'],
+    [["jobs", "--limit"], "orch: --limit needs a value <n>\n"],
+    [["cancel", "1", "--wait=yes"], "orch: --wait takes no value\n"],
+    [["ca"], "orch: orch ca needs a command: init, issue, revoke, crl, list\n"],
+    [["ca", "isue"], 'orch: orch ca has no command "isue" (did you mean issue?)\n'],
+    [["ca", "issue", "x", "--role", "king"], 'orch: --role "king" is not a role; the roles are '],
+    [
+      ["ca", "issue", "x"],
+      "orch: --role is needed: what the holder is (conductor, player, audience)",
+    ],
+    [["bench"], "orch: --players is needed: how many players to simulate\nhint: "],
+    [["prune"], "orch: --before is needed: prune the jobs finished before when?\nhint: "],
+    [["schedule", "add", "n", "s", "--all", "-t", "a"], "orch: say --cron EXPR or --every"],
+  ];
+  await eachLimited(cases, 4, async ([args, start]) => {
+    const r = await orch(args);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assertEquals(r.stdout, "", args.join(" "));
+    assert(
+      r.stderr.startsWith(start) || r.stderr.includes(start),
+      `${args.join(" ")}:\n${r.stderr}`,
+    );
+    assert(!/^\s+at /m.test(r.stderr), `a stack trace for ${args.join(" ")}:\n${r.stderr}`);
+  });
+  // With no command at all, the help goes to stderr.
+  const r = await orch([]);
+  assertEquals([r.code, r.stdout], [2, ""]);
+  assertMatch(r.stderr, /^Usage: orch <command>\n/);
+  // Text a user typed is escaped, never sent to the terminal as it is.
+  const esc = await orch(["jobs", "--a\x1b]0;pwned\x07"]);
+  assertEquals(esc.code, 2);
+  assert(!esc.stderr.includes("\x1b") && !esc.stderr.includes("\x07"), esc.stderr);
+  const submit = await orch(["submit", "hello", "--all", "--one", "-t", "p1"]);
+  assertEquals(submit.stderr, "orch: say --all, --one or --some N (exactly one of them)\n");
+  const param = await orch(["submit", "hello", "--all", "-t", "p1", "oops"]);
+  assertEquals(param.stderr, 'orch: argument "oops" is not KEY=VALUE\n');
 });
 
 Deno.test("config files: errors name the file, the line and the key", async () => {
@@ -256,9 +353,9 @@ Deno.test("ca: keys are 0600, certificates carry role and names, nothing is over
     );
     r = await orch(["ca", "issue", "x", "--role", "king", "--ca-dir", join(dir, "ca")]);
     assertEquals(r.code, 2);
-    assertMatch(
+    assertEquals(
       r.stderr,
-      /argument 'king' is invalid. Allowed choices are conductor, player, audience/,
+      'orch: --role "king" is not a role; the roles are conductor, player, audience\n',
     );
     r = await orch(["ca", "issue", "../evil", "--role", "player", "--ca-dir", join(dir, "ca")]);
     assertEquals(r.code, 2);

@@ -112,7 +112,10 @@ Deno.test("without the schedule verb, orch schedule add is refused, stores nothi
   const players = await c.cli(["players", "--json"]);
   assertEquals(players.code, 0, players.stderr);
   assertEquals(
-    (JSON.parse(players.stdout) as PlayerView[]).map((p) => [p.name, p.draining]),
+    (JSON.parse(players.stdout) as { players: PlayerView[] }).players.map((p) => [
+      p.name,
+      p.draining,
+    ]),
     [["db1", false], ["web1", false], ["web2", false]],
   );
   // One who holds the verb may.

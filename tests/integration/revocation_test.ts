@@ -251,12 +251,19 @@ Deno.test("orch ca list shows what was issued and revoked; revoke names what it 
   assertMatch(r.stdout, /\nconductor +conductor +[0-9A-F]+ +\d{4}-\d\d-\d\d +valid\n/);
   assertMatch(r.stdout, /\np1 +player +[0-9A-F]+ +\d{4}-\d\d-\d\d +revoked \d{4}-/);
   r = await c.cli(["ca", "list", "--ca-dir", c.caDir, "--json"]);
-  const list = JSON.parse(r.stdout) as { name: string; state: string; serial: string }[];
+  const list = (JSON.parse(r.stdout) as {
+    certificates: { name: string; state: string; serial: string; revoked_at: string | null }[];
+  }).certificates;
   assertEquals(list.map((x) => [x.name, x.state]).sort(), [
     ["alice", "valid"],
     ["conductor", "valid"],
     ["p1", "revoked"],
   ]);
+  // Times as RFC 3339, in UTC.
+  assertMatch(
+    list.find((x) => x.name === "p1")!.revoked_at!,
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+  );
   const mode = (await Deno.stat(join(c.caDir, "issued.jsonl"))).mode! & 0o777;
   assertEquals(mode, 0o600);
 

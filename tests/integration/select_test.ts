@@ -75,13 +75,16 @@ Deno.test("orch players filters by the same syntax and shows labels and facts", 
 
   const byFact = await c.cli(["players", "fact.rack=r12", "--json"]);
   assertEquals(byFact.code, 0, byFact.stderr);
-  const players = JSON.parse(byFact.stdout) as PlayerView[];
+  const { players } = JSON.parse(byFact.stdout) as { players: PlayerView[] };
   assertEquals(players.map((p) => p.name), ["db1"]);
   assertEquals(players[0].labels, { role: "db", dc: "syd" });
   assertEquals([players[0].facts.rack, players[0].facts.os], ["r12", "linux"]);
 
   const union = await c.cli(["players", "dc!=syd", "db?", "--json"]);
-  assertEquals((JSON.parse(union.stdout) as PlayerView[]).map((p) => p.name), ["db1", "web2"]);
+  assertEquals(
+    (JSON.parse(union.stdout) as { players: PlayerView[] }).players.map((p) => p.name),
+    ["db1", "web2"],
+  );
 
   const bad = await c.cli(["players", "role==web"]);
   assertEquals(bad.code, 2);

@@ -130,7 +130,7 @@ Deno.test("orch jobs filters by state, score, submitter and time", async () => {
   const list = async (args: string[]) => {
     const r = await c.cli(["jobs", "--json", ...args]);
     assertEquals(r.code, 0, r.stderr);
-    return (JSON.parse(r.stdout) as JobSummary[]).map((j) => j.id);
+    return (JSON.parse(r.stdout) as { jobs: JobSummary[] }).jobs.map((j) => j.id);
   };
   assertEquals(await list([]), [bad, ok]);
   assertEquals(await list(["--state", "failure"]), [bad]);
