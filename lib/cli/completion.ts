@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type CommandSpec, HELP_OPTION, type OptionSpec } from "./spec.ts";
+import { type CommandSpec, type Completion, HELP_OPTION, type OptionSpec } from "./spec.ts";
 
 /** The shells a completion script can be written for. */
 export const SHELLS = ["bash", "zsh", "fish"] as const;
@@ -27,6 +27,11 @@ function walk(
 
 function optionsOf(spec: CommandSpec): OptionSpec[] {
   return spec.commands ? [HELP_OPTION] : [...(spec.options ?? []), HELP_OPTION];
+}
+
+/** How the bash script names a way to complete a value. */
+function kindOf(c: Completion | undefined): string {
+  return c === undefined ? "none" : typeof c === "string" ? c : `words:${c.join(" ")}`;
 }
 
 /** A string in single quotes for sh-like shells. */
@@ -57,15 +62,15 @@ function bash(root: CommandSpec): string {
     ) => [`--${o.long}`, ...(o.short ? [`-${o.short}`] : [])]);
     return `    ${sq(n.path.join(" "))}) echo ${sq(names.join(" "))} ;;`;
   });
+  const args = nodes.filter((n) => !n.spec.commands).flatMap((n) => {
+    const kind = kindOf((n.spec.args ?? []).find((a) => a.complete !== undefined)?.complete);
+    return kind === "none" ? [] : [`    ${sq(n.path.join(" "))}) echo ${sq(kind)} ;;`];
+  });
   const values: string[] = [];
   for (const n of nodes) {
     for (const o of optionsOf(n.spec)) {
       if (!o.value) continue;
-      const kind = o.complete === undefined
-        ? "none"
-        : typeof o.complete === "string"
-        ? o.complete
-        : `words:${o.complete.join(" ")}`;
+      const kind = kindOf(o.complete);
       const keys = [`--${o.long}`, ...(o.short ? [`-${o.short}`] : [])]
         .map((k) => sq(`${n.path.join(" ")} ${k}`));
       values.push(`    ${keys.join("|")}) echo ${sq(kind)} ;;`);
@@ -83,6 +88,13 @@ ${subs.join("\n")}
 _orch_options() {
   case "$1" in
 ${opts.join("\n")}
+  esac
+}
+
+_orch_arguments() {
+  case "$1" in
+${args.join("\n")}
+    *) echo file ;;
   esac
 }
 
@@ -105,12 +117,7 @@ _orch() {
     esac
   done
   if ((COMP_CWORD > 1)) && kind=$(_orch_value "$path \${COMP_WORDS[COMP_CWORD - 1]}"); then
-    case "$kind" in
-      file) COMPREPLY=($(compgen -f -- "$cur")) ;;
-      dir) COMPREPLY=($(compgen -d -- "$cur")) ;;
-      host) COMPREPLY=($(compgen -A hostname -- "$cur")) ;;
-      words:*) COMPREPLY=($(compgen -W "\${kind#words:}" -- "$cur")) ;;
-    esac
+    _orch_complete "$kind" "$cur"
     return 0
   fi
   if [[ $cur == -* ]]; then
@@ -121,8 +128,17 @@ _orch() {
   if [[ -n $subs ]]; then
     COMPREPLY=($(compgen -W "$subs" -- "$cur"))
   else
-    COMPREPLY=($(compgen -f -- "$cur"))
+    _orch_complete "$(_orch_arguments "$path")" "$cur"
   fi
+}
+
+_orch_complete() {
+  case "$1" in
+    file) COMPREPLY=($(compgen -f -- "$2")) ;;
+    dir) COMPREPLY=($(compgen -d -- "$2")) ;;
+    host) COMPREPLY=($(compgen -A hostname -- "$2")) ;;
+    words:*) COMPREPLY=($(compgen -W "\${1#words:}" -- "$2")) ;;
+  esac
 }
 
 complete -o filenames -F _orch orch
@@ -179,8 +195,17 @@ ${cases.join("\n")}
       const excl = o.repeat ? "*" : o.short ? `'(-${o.short} --${o.long})'` : "";
       return `    ${excl}${names}'[${zdesc(o.help)}]${zshAction(o)}'`;
     });
-    const files = (n.spec.args ?? []).some((a) => a.complete === "file") ? "_files" : " ";
-    if ((n.spec.args ?? []).length) specs.push(`    '*:argument:${files}'`);
+    const c = (n.spec.args ?? []).find((a) => a.complete !== undefined)?.complete;
+    const action = c === "file"
+      ? "_files"
+      : c === "dir"
+      ? "_files -/"
+      : c === "host"
+      ? "_hosts"
+      : Array.isArray(c)
+      ? `(${c.join(" ")})`
+      : " ";
+    if ((n.spec.args ?? []).length) specs.push(`    '*:argument:${action}'`);
     fns.push(`${fn}() {\n  _arguments -s \\\n${specs.join(" \\\n")}\n}`);
   }
   return `#compdef orch
@@ -235,8 +260,12 @@ function fish(root: CommandSpec): string {
       parts.push(`-d ${sq(o.help)}`);
       lines.push(parts.join(" "));
     }
-    if ((n.spec.args ?? []).some((a) => a.complete === "file")) {
-      lines.push(`complete -c orch -n ${sq(cond)} -F`);
+    const arg = (n.spec.args ?? []).find((a) => a.complete !== undefined)?.complete;
+    if (arg === "file" || arg === "dir") lines.push(`complete -c orch -n ${sq(cond)} -F`);
+    else if (arg === "host") {
+      lines.push(`complete -c orch -n ${sq(cond)} -a '(__fish_print_hostnames)'`);
+    } else if (Array.isArray(arg)) {
+      lines.push(`complete -c orch -n ${sq(cond)} -a ${sq(arg.join(" "))}`);
     }
   }
   return `${lines.join("\n")}\n`;

@@ -22,11 +22,15 @@ export interface ManPage {
   exits: readonly [number, string][];
 }
 
-/** Text made safe for roff: backslashes, dashes, and a leading dot or quote. */
+/** Text made safe for roff: backslashes, dashes, characters beyond ASCII, a leading dot or quote. */
 export function roff(text: string): string {
   return text
     .replaceAll("\\", "\\e")
     .replaceAll("-", "\\-")
+    .replace(
+      /[^\x00-\x7f]/gu,
+      (c) => `\\[u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}]`,
+    )
     .split("\n")
     .map((line) => (/^[.']/.test(line) ? `\\&${line}` : line))
     .join("\n");

@@ -57,3 +57,10 @@ export async function assertRejects(fn: () => Promise<unknown>, pattern?: RegExp
   }
   throw new nodeAssert.AssertionError({ message: "expected the promise to reject" });
 }
+
+/** Fails unless `text` contains `part`. */
+export function assertStringIncludes(text: string, part: string, message?: string): void {
+  if (!text.includes(part)) {
+    throw new Error(message ?? `expected text to contain ${JSON.stringify(part)}:\n${text}`);
+  }
+}

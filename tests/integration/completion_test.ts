@@ -74,7 +74,7 @@ Deno.test({
       const out = await run("fish", [
         "--no-config",
         "-c",
-        `source ${file}; complete -C 'orch sta'; echo ---; complete -C 'orch submit --conn'; echo ---; complete -C 'orch ca is'`,
+        `source ${file}; complete -C 'orch sta'; echo ---; complete -C 'orch submit --con'; echo ---; complete -C 'orch ca is'`,
       ]);
       const [cmds, opts, subs] = out.split("---\n");
       assertStringIncludes(cmds, "status\t");
@@ -112,7 +112,7 @@ Deno.test({
   name: "orch man is a man page groff reads without a warning, with every command and its examples",
   ignore: !(await has("groff")),
   async fn() {
-    const r = await orch(["man"], { env: { SOURCE_DATE_EPOCH: "1795392000" } });
+    const r = await orch(["man"], { env: { SOURCE_DATE_EPOCH: "1795305600" } });
     assertEquals(r.code, 0, r.stderr);
     assert(r.stdout.startsWith('.TH ORCH 1 "2026-11-22"'), r.stdout.slice(0, 80));
     for (const section of ["NAME", "SYNOPSIS", "COMMANDS", "ENVIRONMENT", "FILES", "EXIT STATUS"]) {
