@@ -28,7 +28,7 @@ export function roff(text: string): string {
     .replaceAll("\\", "\\e")
     .replaceAll("-", "\\-")
     .replace(
-      /[^\x00-\x7f]/gu,
+      /[^ -~\n\t]/gu,
       (c) => `\\[u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}]`,
     )
     .split("\n")
