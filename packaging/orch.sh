@@ -1,0 +1,36 @@
+#!/bin/sh
+# orch: starts the Deno runtime shipped beside this launcher on the bundled orch.
+#
+# Installed as PREFIX/bin/orch, with the runtime and the bundle in PREFIX/lib/orch/;
+# a symbolic link to it (/usr/local/bin/orch -> /opt/orch/bin/orch) works too.
+# Needs only a POSIX sh, readlink and dirname.
+#
+# DENO_DIR is where Deno keeps the V8 code cache that makes later starts faster;
+# by default ~/.cache/deno. A service whose home is not writable (systemd with
+# ProtectSystem=strict) points it at a folder it owns: the units set
+# DENO_DIR=%C/orch-conductor (CacheDirectory=).
+
+self=$0
+# Follow the links to the real launcher, at most 40 (as the kernel does).
+hops=0
+while [ -L "$self" ]; do
+  hops=$((hops + 1))
+  if [ "$hops" -gt 40 ]; then
+    echo "orch: too many levels of symbolic links from $0" >&2
+    exit 1
+  fi
+  link=$(readlink -- "$self") || exit 1
+  case $link in
+    /*) self=$link ;;
+    *) self=$(dirname -- "$self")/$link ;;
+  esac
+done
+lib=$(cd -P -- "$(dirname -- "$self")/../lib/orch" 2>/dev/null && pwd -P) || {
+  echo "orch: no lib/orch beside $(dirname -- "$self"): the launcher was moved out of its release folder" >&2
+  exit 1
+}
+
+# The runtime never fetches anything: the bundle holds every dependency.
+export DENO_NO_UPDATE_CHECK=1
+exec "$lib/deno" run --allow-all --no-config --no-lock --no-remote --no-npm --quiet --no-prompt \
+  "$lib/main.js" "$@"
