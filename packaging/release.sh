@@ -65,8 +65,10 @@ npm_file() { # PACKAGE FILE → path
     fetch=$work/npm/$(echo "$1" | tr / _)
     mkdir -p "$fetch"
     echo "fetching $1@$DENO_VERSION from the npm registry" >&2
-    (cd "$fetch" && npm pack --silent "$1@$DENO_VERSION" >/dev/null 2>"$fetch.err") || die \
-      "the npm registry has no $1@$DENO_VERSION ($(tail -n 1 "$fetch.err")); give PLATFORMS= the platforms it has"
+    (cd "$fetch" && npm pack --loglevel=error "$1@$DENO_VERSION" >/dev/null 2>"$fetch.err") || die \
+      "cannot fetch $1@$DENO_VERSION from the npm registry: $(grep -v -e '^npm error code' \
+        -e '^npm error A complete log' "$fetch.err" | head -n 1 | sed 's/^npm error [a-z0-9]* *//')
+make release: give PLATFORMS= the platforms it has (this machine's: PLATFORMS=$(uname -s | tr A-Z a-z)-$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/'))"
     tar -xzf "$fetch"/*.tgz -C "$fetch" "package/$2" || die "$1@$DENO_VERSION holds no $2"
     mkdir -p "$kept.tmp.$$"
     cp -p "$fetch/package/$2" "$kept.tmp.$$/$2"
@@ -118,14 +120,19 @@ else
     "the archives hold no completions and no man page" >&2
 fi
 
+# Every runtime first: a platform the registry lacks stops the build before anything is written.
 deno_license=$(npm_file deno LICENSE)
+for p in $PLATFORMS; do
+  runtime=$(npm_file "$(npm_name "$p")" deno)
+  eval "runtime_$(echo "$p" | tr - _)=\$runtime"
+done
 
 sums=
 for p in $PLATFORMS; do
   top=orch-$version-$p
   st=$work/stage/$top
   echo "packing $top" >&2
-  runtime=$(npm_file "$(npm_name "$p")" deno)
+  eval "runtime=\$runtime_$(echo "$p" | tr - _)"
   mkdir -p "$st/bin" "$st/lib/orch" "$st/share/systemd" "$st/share/sysusers.d" \
     "$st/share/examples" "$st/share/doc/orch"
   cp "$pkg/orch.sh" "$st/bin/orch"
