@@ -3,7 +3,7 @@
 #
 # Installed as PREFIX/bin/orch, with the runtime and the bundle in PREFIX/lib/orch/;
 # a symbolic link to it (/usr/local/bin/orch -> /opt/orch/bin/orch) works too.
-# Needs only a POSIX sh, readlink and dirname.
+# Needs only a POSIX sh, and readlink when it is reached through a link.
 #
 # DENO_DIR is where Deno keeps the V8 code cache that makes later starts faster;
 # by default ~/.cache/deno. A service whose home is not writable (systemd with
@@ -11,7 +11,8 @@
 # DENO_DIR=%C/orch-conductor (CacheDirectory=).
 
 self=$0
-# Follow the links to the real launcher, at most 40 (as the kernel does).
+# Follow the links to the real launcher, at most 40 (as the kernel does). Only readlink is run,
+# once a link: no other program, so that the launcher costs about a millisecond.
 hops=0
 while [ -L "$self" ]; do
   hops=$((hops + 1))
@@ -22,11 +23,13 @@ while [ -L "$self" ]; do
   link=$(readlink -- "$self") || exit 1
   case $link in
     /*) self=$link ;;
-    *) self=$(dirname -- "$self")/$link ;;
+    *) case $self in */*) self=${self%/*}/$link ;; *) self=$link ;; esac ;;
   esac
 done
-lib=$(cd -P -- "$(dirname -- "$self")/../lib/orch" 2>/dev/null && pwd -P) || {
-  echo "orch: no lib/orch beside $(dirname -- "$self"): the launcher was moved out of its release folder" >&2
+case $self in */*) here=${self%/*} ;; *) here=. ;; esac
+# The physical folder: Deno reads "a/b/../c" as "a/c", which is another place when b is a link.
+lib=$(cd -P -- "$here/../lib/orch" 2>/dev/null && pwd -P) || {
+  echo "orch: no lib/orch beside $here: the launcher was moved out of its release folder" >&2
   exit 1
 }
 
