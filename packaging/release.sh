@@ -100,6 +100,35 @@ for where in "$root" "$work" "$npm_cache" "$(realpath -m --relative-to="$root" "
   fi
 done
 
+# The licences of the npm packages the bundle holds (each module it holds is named
+# npm/registry.npmjs.org/NAME/VERSION/... in it), for share/doc/orch/THIRD-PARTY-NOTICES.
+DIR=$work/bundle CACHE=$npm_cache OUT_FILE=$work/THIRD-PARTY-NOTICES "$DENO" eval '
+  const [dir, cache, out] = ["DIR", "CACHE", "OUT_FILE"].map((k) => Deno.env.get(k)!);
+  const found = new Set<string>();
+  const named = /npm\/registry\.npmjs\.org\/((?:@[^/"\x27\s]+\/)?[^/@"\x27\s]+)\/(\d[^/"\x27\s]*)\//g;
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.name.endsWith(".js")) continue;
+    for (const m of Deno.readTextFileSync(`${dir}/${e.name}`).matchAll(named)) {
+      found.add(`${m[1]}@${m[2]}`);
+    }
+  }
+  if (found.size === 0) throw new Error("the bundle names no npm package");
+  let text = "Software bundled in lib/orch/*.js, each with the licence it comes with.\n";
+  for (const id of [...found].sort()) {
+    const at = id.lastIndexOf("@");
+    const [name, version] = [id.slice(0, at), id.slice(at + 1)];
+    const pkgDir = `${cache}/registry.npmjs.org/${name}/${version}`;
+    const pkg = JSON.parse(Deno.readTextFileSync(`${pkgDir}/package.json`));
+    const file = [...Deno.readDirSync(pkgDir)].map((e) => e.name)
+      .filter((n) => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(n)).sort()[0];
+    const author = typeof pkg.author === "string" ? pkg.author : pkg.author?.name ?? "not named";
+    text += `\n${"=".repeat(72)}\n${name} ${version} (${pkg.license ?? "licence not named"})\n\n`;
+    text += file
+      ? Deno.readTextFileSync(`${pkgDir}/${file}`).trim() + "\n"
+      : `The package holds no licence file; its package.json names the licence ${pkg.license} and the author ${author}.\n`;
+  }
+  Deno.writeTextFileSync(out, text);'
+
 orch() {
   "$DENO" run --allow-all --no-config --no-lock --no-remote --no-npm --quiet --no-prompt \
     "$work/bundle/main.js" "$@"
@@ -149,6 +178,7 @@ for p in $PLATFORMS; do
   fi
   sed "s/@VERSION@/$version/g; s/@PLATFORM@/$p/g" "$pkg/INSTALL" >"$st/INSTALL"
   cp "$deno_license" "$st/share/doc/orch/LICENSE.deno"
+  cp "$work/THIRD-PARTY-NOTICES" "$st/share/doc/orch/THIRD-PARTY-NOTICES"
   [ ! -f "$root/LICENSE" ] || cp "$root/LICENSE" "$st/LICENSE"
   chmod 755 "$st/bin/orch" "$st/lib/orch/deno"
 

@@ -173,6 +173,7 @@ Deno.test({
           "share/examples/client.yaml",
           "share/examples/grants.yaml",
           "share/doc/orch/LICENSE.deno",
+          "share/doc/orch/THIRD-PARTY-NOTICES",
           "INSTALL",
         ]
       ) assert(names.includes(`${top}/${path}`), `the archive holds ${path}`);
