@@ -379,6 +379,8 @@ Deno.test({
           new Proc("solo", c.playerArgs("solo"), { entry: file, wrap: bareEnv(env) }),
         );
         c.players.set("solo", player);
+        // Unpacking comes first, and takes seconds on a busy machine.
+        await player.waitFor(/unpacked orch/, 60_000);
         await c.waitConnected("solo");
         const id = await c.client.submit({
           score: "hello",
