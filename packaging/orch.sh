@@ -3,7 +3,7 @@
 #
 # Installed as PREFIX/bin/orch, with the runtime and the bundle in PREFIX/lib/orch/;
 # a symbolic link to it (/usr/local/bin/orch -> /opt/orch/bin/orch) works too.
-# Needs only a POSIX sh, and readlink when it is reached through a link.
+# Needs only a POSIX sh, readlink when it is reached through a link, and tr for an error.
 #
 # DENO_DIR is where Deno keeps the V8 code cache that makes later starts faster;
 # by default ~/.cache/deno. A service whose home is not writable (systemd with
@@ -17,7 +17,7 @@ hops=0
 while [ -L "$self" ]; do
   hops=$((hops + 1))
   if [ "$hops" -gt 40 ]; then
-    echo "orch: too many levels of symbolic links from $0" >&2
+    echo "orch: too many levels of symbolic links from $0" | tr -d '\000-\010\013-\037\177' >&2
     exit 1
   fi
   link=$(readlink -- "$self") || exit 1
@@ -29,7 +29,8 @@ done
 case $self in */*) here=${self%/*} ;; *) here=. ;; esac
 # The physical folder: Deno reads "a/b/../c" as "a/c", which is another place when b is a link.
 lib=$(cd -P -- "$here/../lib/orch" 2>/dev/null && pwd -P) || {
-  echo "orch: no lib/orch beside $here: the launcher was moved out of its release folder" >&2
+  echo "orch: no lib/orch beside $here: the launcher was moved out of its release folder" |
+    tr -d '\000-\010\013-\037\177' >&2
   exit 1
 }
 

@@ -18,8 +18,9 @@
 # CACHE and every folder above it must be owned by root or that user and writable by nobody
 # else (a sticky folder such as /tmp excepted above CACHE); a CACHE that is not is passed over.
 #
-# Tools it uses on every run: sh, ls, sort (and id where there is no /proc); to unpack, also mkdir, mktemp, tail, gzip, tar,
-# mv, rm, find, and sha256sum (or shasum, or openssl). A minimal Debian has them all.
+# Tools it uses on every run: sh, ls, sort (and id where there is no /proc, tr for a message);
+# to unpack, also mkdir, mktemp, tail, gzip, tar, mv, rm, find, uname, and sha256sum (or
+# shasum, or openssl). A minimal Debian has them all.
 
 orch_version=@VERSION@
 orch_platform=@PLATFORM@
@@ -28,8 +29,12 @@ orch_top=@TOP@
 orch_skip=@SKIP@
 orch_files='@MANIFEST@'
 
+# Messages name paths from the environment: control characters are dropped on the way out.
+orch_say() {
+  printf 'orch: %s\n' "$1" | LC_ALL=C tr -d '\000-\010\013-\037\177' >&2
+}
 orch_die() {
-  printf 'orch: %s\n' "$1" >&2
+  orch_say "$1"
   [ -z "${2:-}" ] || printf 'hint: %s\n' "$2" >&2
   exit 1
 }
@@ -244,10 +249,10 @@ orch_pick_cache
 orch_dir=$orch_cache/$orch_sum
 if ! orch_intact "$orch_dir"; then
   if [ -e "$orch_dir" ]; then
-    echo "orch: $orch_dir is not as unpacked (a file changed, went or was added); unpacking again" >&2
+    orch_say "$orch_dir is not as unpacked (a file changed, went or was added); unpacking again"
   fi
   orch_unpack
-  echo "orch: unpacked orch $orch_version ($orch_platform) into $orch_dir" >&2
+  orch_say "unpacked orch $orch_version ($orch_platform) into $orch_dir"
 fi
 # Deno's code cache, in the checked cache folder.
 if [ -z "${DENO_DIR:-}" ]; then
