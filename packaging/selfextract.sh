@@ -97,13 +97,15 @@ EOF
 }
 
 # orch_intact DIR: DIR holds exactly the archive's files with their sizes, nothing else but
-# folders, none a link, every entry this user's and writable by nobody else, and every file
+# folders, none a link, DIR and every entry in it this user's and writable by nobody else (a
+# folder others may write could have a file swapped between this check and its use), every file
 # with the one modification time the archive gives them all (a file written since has
 # another, unless written in the very minute the release was built).
 orch_intact() {
   [ -f "$1/lib/orch/deno" ] && [ -f "$1/bin/orch" ] || return 1
   orch_d=$1
-  orch_ls=$(LC_ALL=C ls -lnR -- "$orch_d" 2>/dev/null) || return 1
+  # -a: "." is each folder itself (checked like the rest), and no hidden entry goes unseen.
+  orch_ls=$(LC_ALL=C ls -lnaR -- "$orch_d" 2>/dev/null) || return 1
   orch_found=
   orch_rel=.
   orch_when=
@@ -119,7 +121,9 @@ orch_intact() {
       *)
         # mode links owner group size month day time-or-year name
         set -- $orch_line
-        if [ $# -ne 9 ]; then
+        if [ "${9:-}" = .. ]; then
+          : # the folder above: checked as "." in its own listing, or as the cache
+        elif [ $# -ne 9 ]; then
           orch_found="$orch_found${orch_found:+
 }unexpected: $orch_line"
         elif ! orch_mode_ok "$1" "$3"; then
@@ -249,7 +253,7 @@ orch_pick_cache
 orch_dir=$orch_cache/$orch_sum
 if ! orch_intact "$orch_dir"; then
   if [ -e "$orch_dir" ]; then
-    orch_say "$orch_dir is not as unpacked (a file changed, went or was added); unpacking again"
+    orch_say "$orch_dir is not as unpacked (an entry changed, went or was added, or others may write it); unpacking again"
   fi
   orch_unpack
   orch_say "unpacked orch $orch_version ($orch_platform) into $orch_dir"

@@ -434,7 +434,8 @@ Deno.test({
             f.close();
           }],
           ["the runtime gone", () => Deno.remove(join(cached, "lib/orch/deno"))],
-          ["a file added", () => Deno.writeTextFile(join(cached, "lib/orch/extra.js"), "")],
+          ["a hidden file added", () => Deno.writeTextFile(join(cached, "lib/orch/.extra.js"), "")],
+          ["the folder made writable by others", () => Deno.chmod(cached, 0o757)],
           [
             "the launcher made writable by its group",
             () => Deno.chmod(join(cached, "bin/orch"), 0o775),
