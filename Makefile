@@ -11,7 +11,7 @@ DENO := $(shell d=$$(command -v deno 2>/dev/null); \
 
 TEST_FLAGS := --allow-all --parallel
 
-.PHONY: all deps demo test screenshots fmt fmt-check lint check unit integration fault bench build bundle clean
+.PHONY: all deps demo test screenshots fmt fmt-check lint check unit integration fault bench build bundle release clean
 
 all: check
 
@@ -85,6 +85,20 @@ build: deps
 bundle: deps
 	@mkdir -p dist
 	$(DENO) bundle --quiet --output dist/orch.js main.ts
+
+# Platforms the npm deno package has a runtime for (Windows left out: orch needs Unix sockets,
+# process groups and file modes). `make release PLATFORMS=linux-x64` builds one.
+PLATFORMS := linux-x64 linux-arm64 darwin-x64 darwin-arm64
+RELEASE_DIR := $(CURDIR)/dist
+# Runtimes fetched from the npm registry for platforms other than this machine's.
+RUNTIMES := $(TOOLS)/runtimes
+GZIP_LEVEL := 6
+
+## Per platform, dist/orch-VERSION-OS-ARCH.tar.gz (launcher, runtime, bundle, units, examples,
+## completions, man page) and dist/orch-OS-ARCH (one self-unpacking file); dist/SHA256SUMS.
+release: deps
+	@DENO="$(DENO)" DENO_VERSION="$(DENO_VERSION)" PLATFORMS="$(PLATFORMS)" OUT="$(RELEASE_DIR)" \
+	  RUNTIMES="$(RUNTIMES)" TOOLS="$(TOOLS)" GZIP_LEVEL="$(GZIP_LEVEL)" sh packaging/release.sh
 
 clean:
 	rm -rf dist

@@ -11,8 +11,12 @@ import { fileURLToPath } from "node:url";
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-/** What runs `orch`: the source entry point, or another file (the bundle) when given. */
+/**
+ * What runs `orch`: the source entry point, or another script (the bundle) when given, run by
+ * this Deno; or an executable (a release's launcher or single file), run as it is.
+ */
 export function orchCommand(entry = join(ROOT, "main.ts")): string[] {
+  if (!/\.[jt]s$/.test(entry)) return [entry];
   return [Deno.execPath(), "run", "--allow-all", "--quiet", "--no-prompt", entry];
 }
 
