@@ -139,15 +139,10 @@ case $said in *"$version"*) ;; *) die "deno.json says version $version, orch --v
 # Completions and the man page, from the built orch (the same declarations as --help).
 gen=$work/share
 mkdir -p "$gen/completions" "$gen/man/man1"
-if [ -f "$root/cmd/completion.ts" ]; then
-  orch completion bash >"$gen/completions/orch.bash"
-  orch completion zsh >"$gen/completions/_orch"
-  orch completion fish >"$gen/completions/orch.fish"
-  orch man >"$gen/man/man1/orch.1"
-else
-  echo "make release: this tree has no orch completion / orch man yet (cmd/completion.ts):" \
-    "the archives hold no completions and no man page" >&2
-fi
+orch completion bash >"$gen/completions/orch.bash"
+orch completion zsh >"$gen/completions/_orch"
+orch completion fish >"$gen/completions/orch.fish"
+SOURCE_DATE_EPOCH=$epoch orch man >"$gen/man/man1/orch.1"
 
 # Every runtime first: a platform the registry lacks stops the build before anything is written.
 deno_license=$(npm_file deno LICENSE)
