@@ -1,0 +1,189 @@
+/**
+ * Opening a connection to the conductor's audience API: the Unix socket
+ * with `Deno.connect`, or TLS with `Deno.connectTls` (rustls, built into
+ * the runtime), showing the audience certificate and accepting only a
+ * conductor's certificate from the deployment CA that holds the name
+ * expected. Both are bounded by a time limit.
+ *
+ * @module
+ */
+
+import { OrchError } from "../errors.ts";
+
+/** The PEM texts a TLS connection needs. */
+export interface TlsPems {
+  /** The deployment CA certificate the conductor's certificate must chain to. */
+  ca: string;
+  /** The audience certificate shown to the conductor. */
+  cert: string;
+  /** Its private key. */
+  key: string;
+}
+
+/** A conductor to dial over TLS. */
+export interface TlsTarget {
+  host: string;
+  port: number;
+  /** The name the conductor's certificate must hold (the host dialled, unless told otherwise). */
+  expectName: string;
+}
+
+/**
+ * `Deno.connectTls` checks the certificate for this name instead of the
+ * host it dials (and sends it as SNI). Deno 2.9 reads it from the options
+ * under this symbol; it is not in the typed options (checked against the
+ * runtime's `ext:deno_net/02_tls.js`), and a test dials by address while
+ * naming the certificate's host, so a runtime that drops it is caught.
+ */
+const SERVER_NAME = Symbol.for("unstableServerName");
+
+/**
+ * The TLS connection method that shows the peer's certificate (subject,
+ * SANs, validity) as the runtime's own `node:tls` reads it. Not public: it is
+ * reached through `Deno[Deno.internal]`, as the runtime exposes it to its
+ * Node layer. Undefined on a runtime without it.
+ */
+const PEER_CERTIFICATE: symbol | undefined = (() => {
+  const d = Deno as unknown as Record<symbol, Record<string, unknown> | undefined> & {
+    internal?: symbol;
+  };
+  const key = d.internal === undefined ? undefined : d[d.internal]?.getPeerCertificate;
+  return typeof key === "symbol" ? key : undefined;
+})();
+
+/** The peer certificate's fields the client reads. */
+interface PeerCertificate {
+  subject?: { CN?: string | string[]; OU?: string | string[] };
+}
+
+/** A connection given up after its time limit. */
+export class DialTimeout extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what} took over ${ms / 1000}s`);
+    this.name = "DialTimeout";
+  }
+}
+
+/** Connects to the Unix socket at `path` within `timeoutMs`. */
+export async function dialSocket(path: string, timeoutMs: number): Promise<Deno.UnixConn> {
+  return await bounded(
+    Deno.connect({ transport: "unix", path }),
+    timeoutMs,
+    "connecting",
+    (c) => c.close(),
+  );
+}
+
+/**
+ * Connects to `target` with TLS and completes the handshake within
+ * `timeoutMs`: the conductor's certificate must chain to `pems.ca`, hold
+ * `target.expectName`, and be a conductor's (its OU). Rejects with the
+ * runtime's error (see {@linkcode tlsRefusal} and {@linkcode reachFailure}
+ * to read it), or an `OrchError("forbidden")` for a certificate of another
+ * role.
+ */
+export async function dialTls(
+  target: TlsTarget,
+  pems: TlsPems,
+  timeoutMs: number,
+): Promise<Deno.TlsConn> {
+  const options: Deno.ConnectTlsOptions & Deno.TlsCertifiedKeyPem & Record<symbol, string> = {
+    hostname: target.host,
+    port: target.port,
+    caCerts: [pems.ca],
+    cert: pems.cert,
+    key: pems.key,
+  };
+  if (target.expectName !== target.host) options[SERVER_NAME] = target.expectName;
+  const conn = await bounded(Deno.connectTls(options), timeoutMs, "connecting", (c) => c.close());
+  try {
+    await bounded(conn.handshake(), timeoutMs, "the TLS handshake", () => {});
+    checkRole(conn);
+    return conn;
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
+}
+
+/** Refuses a conductor whose certificate is not a conductor's (a player's, an audience member's). */
+function checkRole(conn: Deno.TlsConn): void {
+  if (PEER_CERTIFICATE === undefined) {
+    throw new OrchError(
+      "internal",
+      "this Deno runtime does not show the conductor's certificate, so its role cannot be checked",
+      { hint: "run orch with the Deno version it is built for" },
+    );
+  }
+  const peer = conn as unknown as Record<symbol, (detailed: boolean) => PeerCertificate | null>;
+  const cert = peer[PEER_CERTIFICATE](false);
+  const ou = cert?.subject?.OU;
+  const roles = Array.isArray(ou) ? ou : ou ? [ou] : [];
+  if (!roles.includes("conductor")) {
+    const cn = cert?.subject?.CN;
+    const name = Array.isArray(cn) ? cn[0] : cn;
+    throw new OrchError(
+      "forbidden",
+      `the certificate shown by the conductor${
+        name ? ` (CN ${JSON.stringify(name)})` : ""
+      } is for ${roles.join("/") || "no orch role"}, not a conductor`,
+      {
+        hint:
+          "something else answers on that address, or the conductor was given a certificate for another role; issue one with: orch ca issue NAME --role conductor",
+      },
+    );
+  }
+}
+
+/** `work`, or a {@linkcode DialTimeout} after `ms`; a result that comes too late is disposed of. */
+async function bounded<T>(
+  work: Promise<T>,
+  ms: number,
+  what: string,
+  dispose: (late: T) => void,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DialTimeout(what, ms)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } catch (err) {
+    if (err instanceof DialTimeout) work.then(dispose, () => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Why the conductor could not be reached, in a few words, when `err` is a
+ * failure to reach it (no socket, refused, reset, a name that does not
+ * resolve, a time limit); null for anything else (a TLS refusal, a bug).
+ * `host` is the host dialled, for a name that does not resolve.
+ */
+export function reachFailure(err: unknown, host: string | null): string | null {
+  if (err instanceof DialTimeout) return `no connection: ${err.message}`;
+  if (err instanceof Deno.errors.NotFound) return "no such socket";
+  if (err instanceof Deno.errors.ConnectionRefused) return "connection refused";
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return host === null
+      ? "permission denied (check the socket's group and mode)"
+      : "permission denied";
+  }
+  if (err instanceof Deno.errors.TimedOut) return "timed out";
+  if (
+    err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.ConnectionAborted ||
+    err instanceof Deno.errors.NotConnected || err instanceof Deno.errors.BrokenPipe ||
+    err instanceof Deno.errors.AddrNotAvailable || err instanceof Deno.errors.NetworkUnreachable ||
+    err instanceof Deno.errors.UnexpectedEof
+  ) {
+    return (err as Error).message;
+  }
+  const message = err instanceof Error ? err.message : "";
+  if (/failed to lookup address|name or service not known|no address associated/i.test(message)) {
+    return `cannot resolve ${host ?? "the name"}`;
+  }
+  if (/host is unreachable|no route to host|network is unreachable/i.test(message)) return message;
+  return null;
+}
