@@ -10,10 +10,13 @@ import { Option } from "@commander-js/extra-typings";
 import { OrchError } from "../lib/errors.ts";
 import { safe } from "./_safe.ts";
 import { createLogger, type Logger, type LogLevel } from "../lib/log.ts";
-import { flagName, loadConfig, parseAddress, type Spec, type Values } from "../lib/config/mod.ts";
-import { AudienceClient } from "../lib/client/mod.ts";
+import { flagName, loadConfig, type Spec, type Values } from "../lib/config/mod.ts";
+import {
+  type AudienceClient,
+  clientFromSettings,
+  resolveClientSettings,
+} from "../lib/client/mod.ts";
 import type { JobView } from "../lib/protocol/mod.ts";
-import { loadTlsMaterial } from "../lib/tls/mod.ts";
 
 /** Exit statuses, as documented in the README. */
 export const EXIT = {
@@ -124,48 +127,22 @@ export function addAudienceFlags(cmd: CommandUnknownOpts): void {
     );
 }
 
-/** Most conductors `--conductor` may list. */
-const MAX_CONDUCTORS = 16;
-
-/** A client for the conductor the audience flags (or their environment variables) name. */
+/**
+ * A client for the conductor the audience flags name, or else the
+ * environment, the client config file or the defaults (see
+ * lib/client/settings.ts).
+ */
 export async function clientFromFlags(opts: Record<string, unknown>): Promise<AudienceClient> {
-  const pick = (flag: string, env: string, def: string) =>
-    typeof opts[flag] === "string" ? opts[flag] as string : Deno.env.get(env) ?? def;
-  const conductor = typeof opts.conductor === "string"
-    ? opts.conductor
-    : Deno.env.get("ORCH_CONDUCTOR");
-  if (conductor && typeof opts.socket !== "string") {
-    const parts = conductor.split(",");
-    if (parts.length > MAX_CONDUCTORS) {
-      throw new OrchError(
-        "usage",
-        `--conductor names ${parts.length} conductors; at most ${MAX_CONDUCTORS} are tried`,
-      );
-    }
-    const addrs = parts.map((part) => {
-      const addr = parseAddress(part, 2259);
-      if (!addr || addr.host === "0.0.0.0") {
-        throw new OrchError("usage", `--conductor ${JSON.stringify(part)} is not host:port`);
-      }
-      return addr;
-    });
-    const tls = await loadTlsMaterial(
-      {
-        ca: pick("ca", "ORCH_CA", "/etc/orchestra/ca.crt"),
-        cert: pick("cert", "ORCH_CERT", "/etc/orchestra/audience.crt"),
-        key: pick("key", "ORCH_KEY", "/etc/orchestra/audience.key"),
-      },
-      "audience",
-      new Date(),
-    );
-    const name = typeof opts.conductorName === "string" ? opts.conductorName : null;
-    const [first, ...others] = addrs.map((a) => ({ ...a, expectName: name ?? a.host }));
-    return new AudienceClient({ kind: "https", ...first, tls, others });
-  }
-  return new AudienceClient({
-    kind: "socket",
-    path: pick("socket", "ORCH_SOCKET", "/run/orchestra/audience.sock"),
+  const str = (k: string) => typeof opts[k] === "string" ? opts[k] as string : undefined;
+  const settings = await resolveClientSettings({
+    socket: str("socket"),
+    conductor: str("conductor"),
+    conductorName: str("conductorName"),
+    ca: str("ca"),
+    cert: str("cert"),
+    key: str("key"),
   });
+  return await clientFromSettings(settings);
 }
 
 /** Waits for job `id` to finish (for ever when `timeoutMs` is null), telling stderr about retries. */

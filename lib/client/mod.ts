@@ -10,6 +10,8 @@
  */
 
 export * from "./client.ts";
+export * from "./settings.ts";
+export * from "./from_settings.ts";
 export * from "./local_proof.ts";
 export * from "./events.ts";
 export * from "./sse.ts";
