@@ -8,8 +8,6 @@
  * @module
  */
 
-import { OrchError } from "../errors.ts";
-
 /** The PEM texts a TLS connection needs. */
 export interface TlsPems {
   /** The deployment CA certificate the conductor's certificate must chain to. */
@@ -37,25 +35,6 @@ export interface TlsTarget {
  */
 const SERVER_NAME = Symbol.for("unstableServerName");
 
-/**
- * The TLS connection method that shows the peer's certificate (subject,
- * SANs, validity) as the runtime's own `node:tls` reads it. Not public: it is
- * reached through `Deno[Deno.internal]`, as the runtime exposes it to its
- * Node layer. Undefined on a runtime without it.
- */
-const PEER_CERTIFICATE: symbol | undefined = (() => {
-  const d = Deno as unknown as Record<symbol, Record<string, unknown> | undefined> & {
-    internal?: symbol;
-  };
-  const key = d.internal === undefined ? undefined : d[d.internal]?.getPeerCertificate;
-  return typeof key === "symbol" ? key : undefined;
-})();
-
-/** The peer certificate's fields the client reads. */
-interface PeerCertificate {
-  subject?: { CN?: string | string[]; OU?: string | string[] };
-}
-
 /** A connection given up after its time limit. */
 export class DialTimeout extends Error {
   constructor(what: string, ms: number) {
@@ -77,10 +56,11 @@ export async function dialSocket(path: string, timeoutMs: number): Promise<Deno.
 /**
  * Connects to `target` with TLS and completes the handshake within
  * `timeoutMs`: the conductor's certificate must chain to `pems.ca`, hold
- * `target.expectName`, and be a conductor's (its OU). Rejects with the
- * runtime's error (see {@linkcode tlsRefusal} and {@linkcode reachFailure}
- * to read it), or an `OrchError("forbidden")` for a certificate of another
- * role.
+ * `target.expectName`, and allow server authentication. That last check is
+ * the role check: `orch ca issue` gives the server-authentication extended
+ * key usage to conductor certificates only (players and the audience get
+ * client authentication alone). Rejects with the runtime's error, which
+ * `reachFailure` and `tlsProblem` read.
  */
 export async function dialTls(
   target: TlsTarget,
@@ -98,40 +78,10 @@ export async function dialTls(
   const conn = await bounded(Deno.connectTls(options), timeoutMs, "connecting", (c) => c.close());
   try {
     await bounded(conn.handshake(), timeoutMs, "the TLS handshake", () => {});
-    checkRole(conn);
     return conn;
   } catch (err) {
     conn.close();
     throw err;
-  }
-}
-
-/** Refuses a conductor whose certificate is not a conductor's (a player's, an audience member's). */
-function checkRole(conn: Deno.TlsConn): void {
-  if (PEER_CERTIFICATE === undefined) {
-    throw new OrchError(
-      "internal",
-      "this Deno runtime does not show the conductor's certificate, so its role cannot be checked",
-      { hint: "run orch with the Deno version it is built for" },
-    );
-  }
-  const peer = conn as unknown as Record<symbol, (detailed: boolean) => PeerCertificate | null>;
-  const cert = peer[PEER_CERTIFICATE](false);
-  const ou = cert?.subject?.OU;
-  const roles = Array.isArray(ou) ? ou : ou ? [ou] : [];
-  if (!roles.includes("conductor")) {
-    const cn = cert?.subject?.CN;
-    const name = Array.isArray(cn) ? cn[0] : cn;
-    throw new OrchError(
-      "forbidden",
-      `the certificate shown by the conductor${
-        name ? ` (CN ${JSON.stringify(name)})` : ""
-      } is for ${roles.join("/") || "no orch role"}, not a conductor`,
-      {
-        hint:
-          "something else answers on that address, or the conductor was given a certificate for another role; issue one with: orch ca issue NAME --role conductor",
-      },
-    );
   }
 }
 

@@ -20,6 +20,8 @@ export type TlsProblem =
   | { kind: "expired"; detail: string }
   /** The conductor's certificate is not valid yet. */
   | { kind: "not_yet_valid"; detail: string }
+  /** The certificate shown may not serve (it is a player's or an audience member's). */
+  | { kind: "not_conductor" }
   /** The conductor refused this client's certificate with a TLS alert. */
   | { kind: "refused"; alert: string }
   /** Another verification or handshake failure. */
@@ -51,6 +53,7 @@ export function tlsProblem(err: unknown): TlsProblem | null {
     };
   }
   if (/UnknownIssuer|BadSignature|UnknownCA/i.test(detail)) return { kind: "unknown_ca", detail };
+  if (/extended key usage|InvalidPurpose/i.test(detail)) return { kind: "not_conductor" };
   if (/expired/i.test(detail)) return { kind: "expired", detail };
   if (/NotValidYet|not valid yet/i.test(detail)) return { kind: "not_yet_valid", detail };
   return { kind: "other", detail };
@@ -113,6 +116,13 @@ export function tlsError(problem: TlsProblem, ctx: TlsContext, cause?: unknown):
       return fail(
         `${at} shows a certificate that is not valid yet (${problem.detail})`,
         "check the clocks of this host and of the conductor",
+      );
+    case "not_conductor":
+      return fail(
+        `${at} shows a certificate that is not a conductor's (it may only be used by a client: ` +
+          "a player or an audience member)",
+        "something else answers on that address, or the conductor was given another role's " +
+          "certificate; issue it one with: orch ca issue NAME --role conductor --san HOST",
       );
     case "refused":
       return fail(
