@@ -280,9 +280,13 @@ class Reader {
       const size = parseInt(m[1], 16);
       if (size === 0) break;
       yield* this.exactly(size);
-      if ((await this.#line(0, "chunk end")) !== "") {
+      while (this.#buf.length < 2) {
+        if (!(await this.#fill())) throw new ConnectionClosed(this.#received);
+      }
+      if (this.#buf[0] !== 13 || this.#buf[1] !== 10) {
         throw new OrchError("protocol", "the conductor's answer has a chunk longer than its size");
       }
+      this.#take(2);
     }
     // Trailers, up to the blank line that ends the body: read and dropped.
     let trailers = 0;
