@@ -37,6 +37,8 @@ export interface HttpRequest {
   /** Header names in lower case; `host`, `connection` and `content-length` are set here. */
   headers: Record<string, string>;
   body?: Uint8Array;
+  /** Ask the server to keep the connection open for another request (default: close it). */
+  keepAlive?: boolean;
 }
 
 /** An answer whose head has been read; its body is read from the connection as it is iterated. */
@@ -46,6 +48,12 @@ export interface HttpAnswer {
   headers: Map<string, string>;
   /** The body as it arrives: chunks of at most 64 KiB, each a fresh array. */
   body: AsyncIterable<Uint8Array>;
+  /**
+   * True once the body has been read to its end as framed (by length or
+   * chunks), when the server did not say it closes the connection and sent
+   * nothing more: the connection may carry another request.
+   */
+  reusable(): boolean;
 }
 
 /**
@@ -66,9 +74,11 @@ export class ConnectionClosed extends Error {
 
 const encoder = new TextEncoder();
 
-/** Writes `req` whole, asking the server to close the connection after its answer. */
+/** Writes `req` whole, asking the server to close the connection after its answer unless `keepAlive`. */
 export async function writeRequest(conn: ByteConn, req: HttpRequest): Promise<void> {
-  let head = `${req.method} ${req.target} HTTP/1.1\r\nhost: ${req.host}\r\nconnection: close\r\n`;
+  let head = `${req.method} ${req.target} HTTP/1.1\r\nhost: ${req.host}\r\nconnection: ${
+    req.keepAlive ? "keep-alive" : "close"
+  }\r\n`;
   for (const [name, value] of Object.entries(req.headers)) {
     if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
       throw new OrchError("internal", `header ${JSON.stringify(name)} holds a line break`);
@@ -113,7 +123,20 @@ export async function readAnswer(conn: ByteConn, method: string): Promise<HttpAn
     headers.set(name, before === undefined ? m[2] : `${before}, ${m[2]}`);
   }
   const code = Number(status[1]);
-  return { status: code, headers, body: bodyOf(reader, method, code, headers) };
+  const framed = bodyOf(reader, method, code, headers);
+  let complete = false;
+  const body = async function* (): AsyncGenerator<Uint8Array> {
+    yield* framed.body;
+    complete = true;
+  };
+  const closes = /(^|,)\s*close\s*(,|$)/i.test(headers.get("connection") ?? "") ||
+    lines[0].startsWith("HTTP/1.0");
+  return {
+    status: code,
+    headers,
+    body: body(),
+    reusable: () => complete && framed.reusable && !closes && reader.buffered === 0,
+  };
 }
 
 /** The body's framing, as RFC 9112 §6.3 decides it. */
@@ -122,12 +145,16 @@ function bodyOf(
   method: string,
   status: number,
   headers: Map<string, string>,
-): AsyncIterable<Uint8Array> {
-  if (method === "HEAD" || status < 200 || status === 204 || status === 304) return none();
+): { body: AsyncIterable<Uint8Array>; reusable: boolean } {
+  if (method === "HEAD" || status < 200 || status === 204 || status === 304) {
+    return { body: none(), reusable: true };
+  }
   const coding = headers.get("transfer-encoding");
   if (coding !== undefined) {
     const last = coding.split(",").at(-1)!.trim().toLowerCase();
-    return last === "chunked" ? reader.chunked() : reader.untilClose();
+    return last === "chunked"
+      ? { body: reader.chunked(), reusable: true }
+      : { body: reader.untilClose(), reusable: false };
   }
   const length = headers.get("content-length");
   if (length !== undefined) {
@@ -139,9 +166,9 @@ function bodyOf(
         `the conductor's answer has a bad Content-Length: ${JSON.stringify(length.slice(0, 40))}`,
       );
     }
-    return reader.exactly(Number(only));
+    return { body: reader.exactly(Number(only)), reusable: true };
   }
-  return reader.untilClose();
+  return { body: reader.untilClose(), reusable: false };
 }
 
 // deno-lint-ignore require-yield
@@ -177,6 +204,11 @@ class Reader {
   #received = 0;
 
   constructor(readonly conn: ByteConn) {}
+
+  /** Bytes read from the connection and not yet taken. */
+  get buffered(): number {
+    return this.#buf.length;
+  }
 
   /** Reads from the connection into the buffer; false at its end. */
   async #fill(): Promise<boolean> {

@@ -103,6 +103,17 @@ interface Exchange {
   body: AsyncIterable<Uint8Array>;
   /** Closes the connection (and stops its time limit); safe to call more than once. */
   close: () => void;
+  /**
+   * After the body was read whole: keeps the connection for the next
+   * request when it may carry one (HTTPS), else closes it.
+   */
+  release: () => void;
+}
+
+/** An open HTTPS connection between requests, to the conductor at index `at`. */
+interface IdleConn {
+  conn: ByteConn;
+  at: number;
 }
 
 /**
@@ -129,6 +140,15 @@ export type AnswerCheck = (answer: Answer) => void;
 export class AudienceClient {
   /** Index of the HTTPS conductor in use (0: the endpoint's own). */
   #at = 0;
+  /**
+   * The HTTPS connection the last answer came on, kept for the next request:
+   * the first request on a new TLS connection waits about 40 ms (the
+   * runtime's TLS connections send with Nagle's algorithm, which holds the
+   * request until the end of the handshake is acknowledged), later ones do
+   * not. The conductor closes it after 30 s idle; an open connection alone
+   * does not keep a process running.
+   */
+  #idle: IdleConn | null = null;
 
   /**
    * @param endpoint Where the conductor is.
@@ -565,9 +585,11 @@ export class AudienceClient {
     let bytes: Uint8Array;
     try {
       bytes = await readBody(x.body, MAX_ANSWER);
-    } finally {
+    } catch (err) {
       x.close();
+      throw err;
     }
+    x.release();
     const text = new TextDecoder().decode(bytes);
     let parsed: unknown;
     try {
@@ -602,9 +624,16 @@ export class AudienceClient {
     target: string,
     headers: Record<string, string>,
     body: Uint8Array | undefined,
-    opts: { answerMs: number; stream: boolean; signal?: AbortSignal },
+    opts: { answerMs: number; stream: boolean; signal?: AbortSignal; fresh?: boolean },
   ): Promise<Exchange> {
-    const conn = await this.#dial();
+    const e = this.endpoint;
+    const keepAlive = e.kind === "https" && !opts.stream;
+    const idle = this.#idle;
+    this.#idle = null;
+    const reused = idle !== null && idle.at === this.#at && keepAlive && !opts.fresh;
+    if (idle !== null && !reused) closeQuietly(idle.conn);
+    const conn = reused ? idle.conn : await this.#dial();
+    const at = this.#at;
     let closed = false;
     let late = false;
     const close = () => {
@@ -612,11 +641,7 @@ export class AudienceClient {
       opts.signal?.removeEventListener("abort", close);
       if (closed) return;
       closed = true;
-      try {
-        conn.close();
-      } catch {
-        // closed already
-      }
+      closeQuietly(conn);
     };
     const timer = setTimeout(() => {
       late = true;
@@ -634,7 +659,14 @@ export class AudienceClient {
       return err instanceof OrchError ? err : this.#unavailable(err);
     };
     try {
-      await writeRequest(conn, { method, target, host: this.#hostHeader(), headers, body });
+      await writeRequest(conn, {
+        method,
+        target,
+        host: this.#hostHeader(),
+        headers,
+        body,
+        keepAlive,
+      });
       const answer = await readAnswer(conn, method);
       if (opts.stream) clearTimeout(timer);
       const translated = async function* (
@@ -652,13 +684,23 @@ export class AudienceClient {
         contentType: answer.headers.get("content-type") ?? "",
         body: translated(answer.body),
         close,
+        release: () => {
+          if (!keepAlive || closed || !answer.reusable() || this.#idle !== null) return close();
+          clearTimeout(timer);
+          opts.signal?.removeEventListener("abort", close);
+          this.#idle = { conn, at };
+        },
       };
     } catch (err) {
       close();
-      // A conductor that refuses this client's certificate closes the connection before answering.
       const early = (err instanceof ConnectionClosed && err.received === 0) ||
         err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset ||
         err instanceof Deno.errors.UnexpectedEof;
+      // A kept connection the conductor closed while it was idle: the request did not reach it.
+      if (reused && early && !late && !opts.signal?.aborted) {
+        return await this.#exchange(method, target, headers, body, { ...opts, fresh: true });
+      }
+      // A conductor that refuses this client's certificate closes the connection before answering.
       if (!late && !opts.signal?.aborted && early) {
         const refusal = await this.#refusal();
         if (refusal !== null) throw refusal;
@@ -731,6 +773,15 @@ export class AudienceClient {
       cause: err,
       hint: "is the conductor running? choose it with --socket PATH or --conductor HOST:PORT",
     });
+  }
+}
+
+/** Closes `conn`, which may be closed already. */
+function closeQuietly(conn: ByteConn): void {
+  try {
+    conn.close();
+  } catch {
+    // closed already
   }
 }
 

@@ -217,3 +217,19 @@ Deno.test("a request is written whole, with its length, asking for the connectio
     /holds a line break/,
   );
 });
+
+Deno.test("a connection may carry another request only after an answer read to its framed end, not told to close", async () => {
+  const reusable = async (text: string, read = true) => {
+    const a = await readAnswer(pipeOf(text), "GET");
+    if (read) await readBody(a.body, 1 << 20);
+    return a.reusable();
+  };
+  assertEquals(await reusable(CL), true);
+  assertEquals(await reusable(CHUNKED), true);
+  assertEquals(await reusable(CL, false), false);
+  assertEquals(await reusable(CL.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n")), false);
+  assertEquals(await reusable(CL.replace("HTTP/1.1", "HTTP/1.0")), false);
+  assertEquals(await reusable("HTTP/1.1 200 OK\r\n\r\nuntil the end"), false);
+  // Bytes after the answer: something is wrong with the connection.
+  assertEquals(await reusable(`${CL}HTTP/1.1 200 OK`), false);
+});

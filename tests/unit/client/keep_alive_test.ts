@@ -1,0 +1,59 @@
+import { assertEquals } from "../../_helpers/assert.ts";
+import { AudienceClient } from "../../../lib/client/mod.ts";
+import { startAudienceServers } from "../../../lib/conductor/http.ts";
+import { silentLogger } from "../../../lib/log.ts";
+import { createCA, issueCertificate, type Role } from "../../../lib/tls/mod.ts";
+
+const NOW = new Date();
+
+/** PEM texts of a certificate for `name` in `role` from `ca`. */
+async function pems(ca: { certPem: string; keyPem: string }, name: string, role: Role) {
+  const leaf = await issueCertificate(ca, { name, role, sans: [], days: 1, now: NOW });
+  return { ca: ca.certPem, cert: leaf.certPem, key: leaf.keyPem };
+}
+
+/**
+ * The conductor's audience HTTPS server on `port` (0: any), answering
+ * `/v1/health` and noting the client address and port of each request.
+ */
+async function serve(conductor: { ca: string; cert: string; key: string }, port: number) {
+  const from: string[] = [];
+  const servers = await startAudienceServers({
+    handler: (_req, ctx) => {
+      from.push(ctx.from ?? "");
+      return Promise.resolve(Response.json({ status: "ok" }));
+    },
+    tls: { ...conductor, name: "conductor", names: ["conductor"], notAfter: NOW },
+    listen: { host: "127.0.0.1", port },
+    socket: null,
+    socketMode: 0o600,
+    log: silentLogger,
+  });
+  return { servers, from, port: servers.address!.port };
+}
+
+Deno.test("over HTTPS the client keeps its connection for the next request, and dials again when the conductor closed it", async () => {
+  const ca = await createCA({ name: "test CA", days: 1, now: NOW });
+  const conductor = await pems(ca, "conductor", "conductor");
+  let s = await serve(conductor, 0);
+  const client = new AudienceClient({
+    kind: "https",
+    host: "127.0.0.1",
+    port: s.port,
+    expectName: "conductor",
+    tls: await pems(ca, "alice", "audience"),
+  });
+  try {
+    for (let i = 0; i < 3; i++) assertEquals(await client.health(), { status: "ok" });
+    // Three requests, one connection: each came from the same client port.
+    assertEquals(new Set(s.from).size, 1, JSON.stringify(s.from));
+
+    // The conductor goes away and comes back on the same port: the kept connection is dead.
+    await s.servers.stop();
+    s = await serve(conductor, s.port);
+    assertEquals(await client.health(), { status: "ok" });
+    assertEquals(s.from.length, 1);
+  } finally {
+    await s.servers.stop();
+  }
+});
