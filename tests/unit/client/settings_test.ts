@@ -74,6 +74,7 @@ Deno.test("each setting comes from the nearest source that has it: flag, then en
   const s = await resolveIn(home.path, { cert: "flag.crt" }, {
     ORCH_CONDUCTOR: "env-host:2000",
     ORCH_KEY: "env.key",
+    ORCH_CERT: "env.crt",
   }, file);
   const f = join(home.path, ".config", "orch", "client.yaml");
   assertEquals(s.file, f);
