@@ -19,6 +19,7 @@ import { OrchError } from "../errors.ts";
 import { loadX509 } from "../tls/ca.ts";
 import { describeCertificate, explainUnverified } from "../tls/verdict.ts";
 import { dialTls, type TlsPems, type TlsTarget } from "./_dial.ts";
+import { TlsRefusedError } from "./_tls_words.ts";
 
 /** How long a connection is watched for the conductor closing it without a request. */
 const WATCH_MS = 3000;
@@ -42,14 +43,18 @@ export async function refusedCertificate(
     ? "this client's certificate cannot be read"
     : await explainUnverified(der, pems.ca, new Date(), "", "this client");
   if (!/ was not accepted$/.test(own)) {
-    return new OrchError("forbidden", `the conductor at ${where} refused the connection: ${own}`, {
-      hint,
-    });
+    return new TlsRefusedError(
+      "client",
+      `the conductor at ${where} refused the connection: ${own}`,
+      {
+        hint,
+      },
+    );
   }
   if (!(await closesAtOnce(target, pems, timeoutMs))) return null;
   const name = der === null ? "" : ` (${await certificateName(der)})`;
-  return new OrchError(
-    "forbidden",
+  return new TlsRefusedError(
+    "client",
     `the conductor at ${where} refuses this client's certificate${name}: it closes the ` +
       "connection right after the TLS handshake; the certificate may be revoked, or issued by a " +
       "CA the conductor does not trust",

@@ -59,6 +59,22 @@ export function tlsProblem(err: unknown): TlsProblem | null {
   return { kind: "other", detail };
 }
 
+/**
+ * A TLS connection to a conductor that failed for a certificate: the
+ * conductor's (`side` "server": another conductor of the list may be
+ * fine) or this client's, refused by the conductor ("client").
+ */
+export class TlsRefusedError extends OrchError {
+  constructor(
+    readonly side: "server" | "client",
+    message: string,
+    options: { cause?: unknown; hint?: string },
+  ) {
+    super("forbidden", message, options);
+    this.name = "TlsRefusedError";
+  }
+}
+
 /** What the person ran, for the words of an error. */
 export interface TlsContext {
   /** Where the client talks to (`https://127.0.0.1:2259`). */
@@ -73,12 +89,12 @@ export interface TlsContext {
 
 /**
  * The error to report for `problem`: a refusal (`forbidden`) with a hint,
- * never "cannot reach", since trying again will not help.
+ * never "cannot reach", since trying the same conductor again will not help.
  */
-export function tlsError(problem: TlsProblem, ctx: TlsContext, cause?: unknown): OrchError {
+export function tlsError(problem: TlsProblem, ctx: TlsContext, cause?: unknown): TlsRefusedError {
   const at = `the conductor at ${ctx.where}`;
   const fail = (message: string, hint: string) =>
-    new OrchError("forbidden", message, { cause, hint });
+    new TlsRefusedError(problem.kind === "refused" ? "client" : "server", message, { cause, hint });
   switch (problem.kind) {
     case "name": {
       const asked = ctx.expectName === ctx.host

@@ -34,7 +34,7 @@ import { type AudienceEvent, decodeEvent } from "./events.ts";
 import { SseParser } from "./sse.ts";
 import { type ByteConn, ConnectionClosed, readAnswer, readBody, writeRequest } from "./_http.ts";
 import { dialSocket, dialTls, reachFailure, type TlsPems } from "./_dial.ts";
-import { tlsError, tlsProblem } from "./_tls_words.ts";
+import { tlsError, tlsProblem, TlsRefusedError } from "./_tls_words.ts";
 
 /** A conductor's HTTPS address and the name its certificate must hold. */
 export interface HttpsConductor {
@@ -173,14 +173,17 @@ export class AudienceClient {
 
   /**
    * After `err` from the conductor in use: when another conductor may serve
-   * (the error is `unavailable` or `not_leader`, and there is another), moves
+   * (the error is `unavailable`, `not_leader`, or a conductor certificate
+   * that does not fit, and there is another), moves
    * to it and says true. The next is the leader a `not_leader` answer names
    * when it is one of the list, else the following one; one in `tried` is
    * not chosen again (the caller has had its answer).
    */
   #moveOn(err: unknown, tried: ReadonlySet<number> = new Set()): boolean {
     if (!(err instanceof OrchError)) return false;
-    if (err.code !== "unavailable" && err.code !== "not_leader") return false;
+    // A conductor whose certificate does not fit is passed over too: another may be right.
+    const badCertificate = err instanceof TlsRefusedError && err.side === "server";
+    if (err.code !== "unavailable" && err.code !== "not_leader" && !badCertificate) return false;
     const list = this.#conductors();
     if (list.length < 2) return false;
     const leader = err instanceof NotLeaderError && err.leader !== null

@@ -1,4 +1,5 @@
-import { assertEquals } from "../../_helpers/assert.ts";
+import { assertEquals, assertMatch, assertRejects } from "../../_helpers/assert.ts";
+import type { OrchError } from "../../../lib/errors.ts";
 import { AudienceClient } from "../../../lib/client/mod.ts";
 import { startAudienceServers } from "../../../lib/conductor/http.ts";
 import { silentLogger } from "../../../lib/log.ts";
@@ -55,5 +56,31 @@ Deno.test("over HTTPS the client keeps its connection for the next request, and 
     assertEquals(s.from.length, 1);
   } finally {
     await s.servers.stop();
+  }
+});
+
+Deno.test("given several conductors, the client passes over one whose certificate does not fit, and says why when none fits", async () => {
+  const ca = await createCA({ name: "test CA", days: 1, now: NOW });
+  const wrong = await serve(await pems(ca, "elsewhere", "conductor"), 0);
+  const right = await serve(await pems(ca, "conductor", "conductor"), 0);
+  const tls = await pems(ca, "alice", "audience");
+  const conductor = (port: number) => ({ host: "127.0.0.1", port, expectName: "conductor" });
+  try {
+    const client = new AudienceClient({
+      kind: "https",
+      ...conductor(wrong.port),
+      tls,
+      others: [conductor(right.port)],
+    });
+    assertEquals(await client.health(), { status: "ok" });
+    assertEquals([wrong.from.length, right.from.length], [0, 1]);
+
+    const none = new AudienceClient({ kind: "https", ...conductor(wrong.port), tls });
+    const err = await assertRejects(() => none.health()) as OrchError;
+    assertEquals(err.code, "forbidden");
+    assertMatch(err.message, /shows a certificate for elsewhere, not for conductor/);
+  } finally {
+    await wrong.servers.stop();
+    await right.servers.stop();
   }
 });
