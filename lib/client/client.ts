@@ -631,9 +631,10 @@ export class AudienceClient {
   ): Promise<Exchange> {
     const e = this.endpoint;
     const keepAlive = e.kind === "https" && !opts.stream;
-    const idle = this.#idle;
-    this.#idle = null;
-    const reused = idle !== null && idle.at === this.#at && keepAlive && !opts.fresh;
+    // An event stream keeps a connection of its own; the kept one waits for the next request.
+    const idle = keepAlive ? this.#idle : null;
+    if (keepAlive) this.#idle = null;
+    const reused = idle !== null && idle.at === this.#at && !opts.fresh;
     if (idle !== null && !reused) closeQuietly(idle.conn);
     const conn = reused ? idle.conn : await this.#dial();
     const at = this.#at;
