@@ -85,6 +85,8 @@ export interface TlsContext {
   expectName: string;
   /** The CA certificate file trusted, when known. */
   caFile?: string;
+  /** Where the name expected came from when it is not the host (`ORCH_CONDUCTOR_NAME`). */
+  nameFrom?: string;
 }
 
 /**
@@ -99,7 +101,7 @@ export function tlsError(problem: TlsProblem, ctx: TlsContext, cause?: unknown):
     case "name": {
       const asked = ctx.expectName === ctx.host
         ? `${ctx.expectName}, the name dialled`
-        : `${ctx.expectName}, the name asked for (--conductor-name)`;
+        : `${ctx.expectName}, the name asked for (${ctx.nameFrom ?? "--conductor-name"})`;
       const holds = problem.names === null
         ? "other names"
         : problem.names.length === 0

@@ -47,7 +47,7 @@ export interface HttpsConductor {
  * Where the conductor's API is. Over HTTPS, `tls` holds the PEM texts of
  * the deployment CA and of the audience certificate and key (a checked
  * `TlsMaterial` from `lib/tls` will do), and `files` where they were read
- * from, for messages; `others` are further conductors (of one deployment,
+ * from, and `nameFrom` where the name came from, for messages; `others` are further conductors (of one deployment,
  * sharing one database) tried in order when the one in use cannot be
  * reached or answers that it is not the leader.
  */
@@ -61,6 +61,8 @@ export type Endpoint =
     expectName: string;
     others?: readonly HttpsConductor[];
     files?: { ca: string; cert: string; key: string };
+    /** Where `expectName` came from when it is not the host (`--conductor-name`, ...), for messages. */
+    nameFrom?: string;
   };
 
 /** Largest answer the client reads. */
@@ -739,6 +741,7 @@ export class AudienceClient {
           where: this.where,
           host: c.host,
           expectName: c.expectName,
+          nameFrom: e.nameFrom,
           caFile: e.files?.ca,
         }, err);
       }

@@ -47,6 +47,9 @@ export async function clientFromSettings(
     tls: { ca, cert, key },
     others,
     files: { ca: settings.ca.value, cert: settings.cert.value, key: settings.key.value },
+    nameFrom: settings.conductorName === null
+      ? undefined
+      : describeSource(settings.conductorName.from),
   }, check);
 }
 

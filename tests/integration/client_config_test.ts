@@ -105,7 +105,7 @@ Deno.test("a client config file in XDG_CONFIG_HOME names the conductor over HTTP
   // The environment beats the file, key by key: a name the certificate does not hold is refused.
   r = await run(c, ["status", String(job.id)], { ORCH_CONDUCTOR_NAME: "elsewhere.example" });
   assertEquals(r.code, EXIT_USAGE, r.stderr);
-  assertMatch(r.stderr, /not for elsewhere\.example, the name asked for/);
+  assertMatch(r.stderr, /not for elsewhere\.example, the name asked for \(ORCH_CONDUCTOR_NAME\)\n/);
 
   // A mistake in the file stops every command, naming the file, the line and the key.
   await Deno.writeTextFile(join(dir, "client.yaml"), "ca: certs/ca.crt\nconductor_nam: x\n");

@@ -76,4 +76,11 @@ Deno.test("a name mismatch is told as the names held, the name wanted and where 
     expectName: "orch2",
   });
   assertMatch(asked.message, /not for orch2, the name asked for \(--conductor-name\)$/);
+  const fromFile = tlsError(problem, {
+    where: "https://10.0.0.5:2259",
+    host: "10.0.0.5",
+    expectName: "orch2",
+    nameFrom: "/etc/orchestra/client.yaml:2",
+  });
+  assertMatch(fromFile.message, /the name asked for \(\/etc\/orchestra\/client\.yaml:2\)$/);
 });
