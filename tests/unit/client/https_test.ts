@@ -84,3 +84,28 @@ Deno.test("given several conductors, the client passes over one whose certificat
     await right.servers.stop();
   }
 });
+
+Deno.test("the names a conductor's certificate holds are read without trusting it, for an error that lacks them", async () => {
+  const ca = await createCA({ name: "test CA", days: 1, now: NOW });
+  const leaf = await issueCertificate(ca, {
+    name: "c1.example",
+    role: "conductor",
+    sans: ["localhost", "127.0.0.1"],
+    days: 1,
+    now: NOW,
+  });
+  const s = await serve({ ca: ca.certPem, cert: leaf.certPem, key: leaf.keyPem }, 0);
+  try {
+    const { certificateNames } = await import("../../../lib/client/_diagnose.ts");
+    assertEquals(await certificateNames("127.0.0.1", s.port, "wrong.example", 5000), [
+      "c1.example",
+      "localhost",
+      "127.0.0.1",
+    ]);
+    // Nothing listening: no names, no error.
+    await s.servers.stop();
+    assertEquals(await certificateNames("127.0.0.1", s.port, "wrong.example", 5000), null);
+  } finally {
+    await s.servers.stop();
+  }
+});
