@@ -1,6 +1,7 @@
 import { assertEquals, assertMatch, assertRejects } from "../../_helpers/assert.ts";
 import type { OrchError } from "../../../lib/errors.ts";
 import { AudienceClient } from "../../../lib/client/mod.ts";
+import { dialTls, reachFailure } from "../../../lib/client/_dial.ts";
 import { startAudienceServers } from "../../../lib/conductor/http.ts";
 import { silentLogger } from "../../../lib/log.ts";
 import { createCA, issueCertificate, type Role } from "../../../lib/tls/mod.ts";
@@ -107,5 +108,33 @@ Deno.test("the names a conductor's certificate holds are read without trusting i
     assertEquals(await certificateNames("127.0.0.1", s.port, "wrong.example", 5000), null);
   } finally {
     await s.servers.stop();
+  }
+});
+
+Deno.test("a TLS handshake that never finishes is given up after its time limit, as a conductor that cannot be reached", async () => {
+  const ca = await createCA({ name: "test CA", days: 1, now: NOW });
+  // Accepts connections and says nothing.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  try {
+    const alice = await pems(ca, "alice", "audience");
+    const target = { host: "127.0.0.1", port: listener.addr.port, expectName: "conductor" };
+    // Were there no time limit, the test would otherwise wait for ever: it gives up after 10 s.
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const err = await Promise.race([
+      assertRejects(() => dialTls(target, alice, 200)),
+      new Promise<Error>((resolve) => {
+        guard = setTimeout(() => resolve(new Error("no time limit")), 10_000);
+      }),
+    ]).finally(() => clearTimeout(guard));
+    assertEquals(err.name, "DialTimeout");
+    assertEquals(reachFailure(err, "127.0.0.1"), "no connection: the TLS handshake took over 0.2s");
+  } finally {
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
   }
 });
