@@ -17,7 +17,7 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Cluster } from "../_helpers/cluster.ts";
-import { orchCommand, ROOT } from "../_helpers/proc.ts";
+import { orchCommand, ROOT, until } from "../_helpers/proc.ts";
 
 const PAIRS = Number(Deno.args[0] ?? 20);
 const PLAYERS = Number(Deno.args[1] ?? 50);
@@ -31,32 +31,53 @@ function stats(ms: number[]): { median: number; max: number } {
   return { median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, max: s[s.length - 1] };
 }
 
-/** Runs `cmd` to its end; resolves with its wall time in ms. Throws unless it exits 0. */
-async function timed(cmd: string[], env: Record<string, string>): Promise<number> {
+/** bash, whose `time` gives a child's CPU time as well as its wall time; null without it. */
+const BASH = await Deno.stat("/bin/bash").then(() => "/bin/bash", () => null);
+
+/** Wall and CPU (user + system) time of one run, in ms; CPU is null without bash. */
+interface Took {
+  wall: number;
+  cpu: number | null;
+}
+
+/** Runs `cmd` to its end and times it. Throws unless it exits 0. */
+async function timed(cmd: string[], env: Record<string, string>): Promise<Took> {
+  // bash's time keyword measures the command alone; the command is passed as arguments, not as text.
+  const [program, args] = BASH === null
+    ? [cmd[0], cmd.slice(1)]
+    : [BASH, ["-c", 'TIMEFORMAT="orch-bench-time %3R %3U %3S"; time "$@"', "bash", ...cmd]];
   const t0 = performance.now();
-  const out = await new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
+  const out = await new Deno.Command(program, {
+    args,
     env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const ms = performance.now() - t0;
+  const wall = performance.now() - t0;
+  const stderr = new TextDecoder().decode(out.stderr);
   if (out.code !== 0) {
-    throw new Error(
-      `${cmd.join(" ")} exited ${out.code}: ${new TextDecoder().decode(out.stderr).slice(0, 500)}`,
-    );
+    throw new Error(`${cmd.join(" ")} exited ${out.code}: ${stderr.slice(0, 500)}`);
   }
-  return ms;
+  const m = /orch-bench-time ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+  if (m === null) return { wall, cpu: null };
+  return { wall: Number(m[1]) * 1000, cpu: (Number(m[2]) + Number(m[3])) * 1000 };
 }
 
-/** One line of figures. */
-function line(label: string, ms: number[], base?: number): string {
-  const s = stats(ms);
-  const ratio = base === undefined ? "" : `  ${(s.median / base).toFixed(2)}x empty`;
-  return `  ${label.padEnd(58)} median ${s.median.toFixed(1).padStart(7)} ms  max ${
-    s.max.toFixed(1).padStart(7)
-  } ms${ratio}`;
+/** One line of figures: wall time median and max, CPU time median, and their ratios to `base`. */
+function line(label: string, took: Took[], base?: Took): string {
+  const wall = stats(took.map((t) => t.wall));
+  const cpus = took.map((t) => t.cpu).filter((c): c is number => c !== null);
+  const cpu = cpus.length > 0 ? stats(cpus).median : null;
+  let text = `  ${label.padEnd(54)} wall median ${wall.median.toFixed(1).padStart(7)} ms, max ${
+    wall.max.toFixed(1).padStart(7)
+  } ms`;
+  if (cpu !== null) text += `; cpu median ${cpu.toFixed(1).padStart(6)} ms`;
+  if (base !== undefined) {
+    text += `  | ${(wall.median / base.wall).toFixed(2)}x empty`;
+    if (cpu !== null && base.cpu !== null) text += ` (cpu ${(cpu / base.cpu).toFixed(2)}x)`;
+  }
+  return text;
 }
 
 /**
@@ -72,15 +93,24 @@ async function pairs(
   const empty = [Deno.execPath(), "run", "--allow-all", "--quiet", "--no-prompt", scripts.empty];
   const all: [string, string[]][] = [["empty Deno script", empty], ...others];
   for (const [, cmd] of all) await timed(cmd, env); // warm the module cache
-  const times = all.map(() => [] as number[]);
+  const times = all.map(() => [] as Took[]);
   for (let round = 0; round < PAIRS; round++) {
     const order = all.map((_, i) => i);
     if (round % 2) order.reverse();
     for (const i of order) times[i].push(await timed(all[i][1], env));
   }
-  const base = stats(times[0]).median;
-  console.log(`${title} (${PAIRS} rounds, alternating)`);
+  const cpus = times[0].map((t) => t.cpu).filter((c): c is number => c !== null);
+  const base = {
+    wall: stats(times[0].map((t) => t.wall)).median,
+    cpu: cpus.length > 0 ? stats(cpus).median : null,
+  };
+  console.log(`${title} (${PAIRS} rounds, alternating; load average ${await loadAverage()})`);
   all.forEach(([label], i) => console.log(line(label, times[i], i === 0 ? undefined : base)));
+}
+
+/** The 1-minute load average: other work on the machine stretches wall times. */
+async function loadAverage(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
 }
 
 const dir = await Deno.makeTempDir({ prefix: "orch-bench-startup-" });
@@ -126,7 +156,17 @@ const started = performance.now();
 {
   await using c = await Cluster.create({ players: names });
   await c.startConductor(["--log-level", "info"]);
-  await Promise.all(names.map((p) => c.startPlayer(p, { extra: ["--log-level", "warn"] })));
+  // Started together, they take a while to connect on a busy machine: waited for together.
+  for (const p of names) await c.startPlayer(p, { extra: ["--log-level", "warn"], wait: false });
+  await until(
+    `${PLAYERS} players connected`,
+    async () => {
+      const players = await c.client.players();
+      return players.filter((p) => p.connected && p.slots > 0).length === PLAYERS;
+    },
+    300_000,
+    500,
+  );
   const id = await c.client.submit({ score: "hello", scope: "all", targets: names, params: {} });
   await c.client.waitJob(id, { timeoutMs: 60_000 });
   // No user or system client config file changes what is measured.
