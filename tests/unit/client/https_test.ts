@@ -138,3 +138,20 @@ Deno.test("a TLS handshake that never finishes is given up after its time limit,
     await accepting.catch(() => {});
   }
 });
+
+Deno.test("a conductor name that does not resolve is 'cannot reach', naming the host", async () => {
+  const ca = await createCA({ name: "test CA", days: 1, now: NOW });
+  const client = new AudienceClient({
+    kind: "https",
+    host: "conductor.invalid",
+    port: 2259,
+    expectName: "conductor.invalid",
+    tls: await pems(ca, "alice", "audience"),
+  });
+  const err = await assertRejects(() => client.health()) as OrchError;
+  assertEquals(err.code, "unavailable");
+  assertEquals(
+    err.message,
+    "cannot reach the conductor at https://conductor.invalid:2259: cannot resolve conductor.invalid",
+  );
+});
