@@ -89,7 +89,8 @@ export async function dialTls(
  * `work`, or a {@linkcode DialTimeout} after `ms`; a result that comes too
  * late is disposed of. Timed with `AbortSignal.timeout`, not `setTimeout`:
  * the global `setTimeout` costs 9-15 ms on its first use in Deno 2.9 (it
- * loads the Node timers), a tenth of a command's start-up.
+ * loads the Node timers), a tenth of a command's start-up. Its timer keeps
+ * the process alive only while a listener is attached: both ends remove it.
  */
 function bounded<T>(
   work: Promise<T>,

@@ -642,7 +642,8 @@ export class AudienceClient {
     const at = this.#at;
     let closed = false;
     let late = false;
-    // Not setTimeout: its first use costs 9-15 ms of a command's start-up (see _dial.ts).
+    // Not setTimeout: its first use costs 9-15 ms of a command's start-up (see _dial.ts). The
+    // deadline's timer keeps the process alive only while `onLate` listens: every end removes it.
     const deadline = AbortSignal.timeout(opts.answerMs);
     const onLate = () => {
       late = true;
