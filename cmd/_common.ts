@@ -8,8 +8,12 @@
 import { OrchError } from "../lib/errors.ts";
 import { safe } from "./_safe.ts";
 import { createLogger, type Logger, type LogLevel } from "../lib/log.ts";
-import { parseAddress, showDefault, type Spec, type Values } from "../lib/config/spec.ts";
-import { AudienceClient } from "../lib/client/mod.ts";
+import { showDefault, type Spec, type Values } from "../lib/config/spec.ts";
+import {
+  type AudienceClient,
+  clientFromSettings,
+  resolveClientSettings,
+} from "../lib/client/mod.ts";
 import type { JobView } from "../lib/protocol/mod.ts";
 import { type Input, options, type OptionSpec } from "../lib/cli/spec.ts";
 import { err, out } from "./_io.ts";
@@ -128,9 +132,13 @@ export function printJson(value: object): void {
 /** The names of the audience options, for commands that take them. */
 export type AudienceOption = (typeof AUDIENCE_OPTIONS)[number]["long"];
 
-/** A client for the conductor the audience options of `input` name. */
-export function audienceClient(input: Input<AudienceOption>): Promise<AudienceClient> {
-  return clientFromFlags({
+/**
+ * A client for the conductor the audience options of `input` name, or else
+ * the environment, the client config file or the defaults (see
+ * lib/client/settings.ts).
+ */
+export async function audienceClient(input: Input<AudienceOption>): Promise<AudienceClient> {
+  const settings = await resolveClientSettings({
     socket: input.str("socket"),
     conductor: input.str("conductor"),
     conductorName: input.str("conductor-name"),
@@ -138,51 +146,7 @@ export function audienceClient(input: Input<AudienceOption>): Promise<AudienceCl
     cert: input.str("cert"),
     key: input.str("key"),
   });
-}
-
-/** Most conductors `--conductor` may list. */
-const MAX_CONDUCTORS = 16;
-
-/** A client for the conductor the audience flags (or their environment variables) name. */
-export async function clientFromFlags(opts: Record<string, unknown>): Promise<AudienceClient> {
-  const pick = (flag: string, env: string, def: string) =>
-    typeof opts[flag] === "string" ? opts[flag] as string : Deno.env.get(env) ?? def;
-  const conductor = typeof opts.conductor === "string"
-    ? opts.conductor
-    : Deno.env.get("ORCH_CONDUCTOR");
-  if (conductor && typeof opts.socket !== "string") {
-    const parts = conductor.split(",");
-    if (parts.length > MAX_CONDUCTORS) {
-      throw new OrchError(
-        "usage",
-        `--conductor names ${parts.length} conductors; at most ${MAX_CONDUCTORS} are tried`,
-      );
-    }
-    const addrs = parts.map((part) => {
-      const addr = parseAddress(part, 2259);
-      if (!addr || addr.host === "0.0.0.0") {
-        throw new OrchError("usage", `--conductor ${JSON.stringify(part)} is not host:port`);
-      }
-      return addr;
-    });
-    const { loadTlsMaterial } = await import("../lib/tls/mod.ts");
-    const tls = await loadTlsMaterial(
-      {
-        ca: pick("ca", "ORCH_CA", "/etc/orchestra/ca.crt"),
-        cert: pick("cert", "ORCH_CERT", "/etc/orchestra/audience.crt"),
-        key: pick("key", "ORCH_KEY", "/etc/orchestra/audience.key"),
-      },
-      "audience",
-      new Date(),
-    );
-    const name = typeof opts.conductorName === "string" ? opts.conductorName : null;
-    const [first, ...others] = addrs.map((a) => ({ ...a, expectName: name ?? a.host }));
-    return new AudienceClient({ kind: "https", ...first, tls, others });
-  }
-  return new AudienceClient({
-    kind: "socket",
-    path: pick("socket", "ORCH_SOCKET", "/run/orchestra/audience.sock"),
-  });
+  return await clientFromSettings(settings);
 }
 
 /** Waits for job `id` to finish (for ever when `timeoutMs` is null), telling stderr about retries. */

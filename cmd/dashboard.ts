@@ -13,7 +13,7 @@ import {
   parseLoopbackListen,
   randomLoopbackAddress,
   startDashboardProxy,
-} from "../lib/client/mod.ts";
+} from "../lib/client/dashboard_proxy.ts";
 import { err, out, untilSignal } from "./_common.ts";
 import { summaryOf } from "./_commands.ts";
 import { safe } from "./_safe.ts";

@@ -6,14 +6,11 @@
  * @module
  */
 
-import http from "node:http";
-import https from "node:https";
 import { errorMessage, NotLeaderError, OrchError } from "../errors.ts";
 import {
   API_PREFIX,
   type AuditRecord,
   type CancelResponse,
-  concatBytes,
   type DrainResponse,
   errorFromBody,
   type JobQuery,
@@ -32,10 +29,12 @@ import {
   type TaskQuery,
   type TaskView,
 } from "../protocol/mod.ts";
-import { clientTlsOptions, type TlsMaterial } from "../tls/mod.ts";
 import { makeLocalProof } from "./local_proof.ts";
 import { type AudienceEvent, decodeEvent } from "./events.ts";
 import { SseParser } from "./sse.ts";
+import { type ByteConn, ConnectionClosed, readAnswer, readBody, writeRequest } from "./_http.ts";
+import { dialSocket, dialTls, reachFailure, type TlsPems } from "./_dial.ts";
+import { tlsError, tlsProblem, TlsRefusedError } from "./_tls_words.ts";
 
 /** A conductor's HTTPS address and the name its certificate must hold. */
 export interface HttpsConductor {
@@ -45,9 +44,12 @@ export interface HttpsConductor {
 }
 
 /**
- * Where the conductor's API is. Over HTTPS, `others` are further conductors
- * (of one deployment, sharing one database) tried in order when the one in
- * use cannot be reached or answers that it is not the leader.
+ * Where the conductor's API is. Over HTTPS, `tls` holds the PEM texts of
+ * the deployment CA and of the audience certificate and key (a checked
+ * `TlsMaterial` from `lib/tls` will do), and `files` where they were read
+ * from, and `nameFrom` where the name came from, for messages; `others` are further conductors (of one deployment,
+ * sharing one database) tried in order when the one in use cannot be
+ * reached or answers that it is not the leader.
  */
 export type Endpoint =
   | { kind: "socket"; path: string }
@@ -55,9 +57,12 @@ export type Endpoint =
     kind: "https";
     host: string;
     port: number;
-    tls: TlsMaterial;
+    tls: TlsPems;
     expectName: string;
     others?: readonly HttpsConductor[];
+    files?: { ca: string; cert: string; key: string };
+    /** Where `expectName` came from when it is not the host (`--conductor-name`, ...), for messages. */
+    nameFrom?: string;
   };
 
 /** Largest answer the client reads. */
@@ -68,6 +73,12 @@ const MAX_ERROR_ANSWER = 64 << 10;
 const STREAM_IDLE_MS = 45_000;
 /** Longest single long-poll. */
 const POLL_S = 60;
+/** A connection (and its TLS handshake) must be made within this long. */
+const CONNECT_MS = 10_000;
+/** The conductor must answer within this long (a prune of a large store included). */
+const ANSWER_MS = 300_000;
+/** A long poll must be answered within this long after the wait it asked for. */
+const POLL_GRACE_MS = 30_000;
 
 /** How {@linkcode AudienceClient.events} follows a stream. */
 export interface EventStreamOptions {
@@ -85,6 +96,26 @@ export interface EventStreamOptions {
 interface OpenStream {
   body: AsyncIterable<Uint8Array>;
   close: () => void;
+}
+
+/** An answer whose head has come: its body follows as it is iterated. */
+interface Exchange {
+  status: number;
+  contentType: string;
+  body: AsyncIterable<Uint8Array>;
+  /** Closes the connection (and stops its time limit); safe to call more than once. */
+  close: () => void;
+  /**
+   * After the body was read whole: keeps the connection for the next
+   * request when it may carry one (HTTPS), else closes it.
+   */
+  release: () => void;
+}
+
+/** An open HTTPS connection between requests, to the conductor at index `at`. */
+interface IdleConn {
+  conn: ByteConn;
+  at: number;
 }
 
 /**
@@ -111,6 +142,15 @@ export type AnswerCheck = (answer: Answer) => void;
 export class AudienceClient {
   /** Index of the HTTPS conductor in use (0: the endpoint's own). */
   #at = 0;
+  /**
+   * The HTTPS connection the last answer came on, kept for the next request:
+   * the first request on a new TLS connection waits about 40 ms (the
+   * runtime's TLS connections send with Nagle's algorithm, which holds the
+   * request until the end of the handshake is acknowledged), later ones do
+   * not. The conductor closes it after 30 s idle; an open connection alone
+   * does not keep a process running.
+   */
+  #idle: IdleConn | null = null;
 
   /**
    * @param endpoint Where the conductor is.
@@ -135,14 +175,17 @@ export class AudienceClient {
 
   /**
    * After `err` from the conductor in use: when another conductor may serve
-   * (the error is `unavailable` or `not_leader`, and there is another), moves
+   * (the error is `unavailable`, `not_leader`, or a conductor certificate
+   * that does not fit, and there is another), moves
    * to it and says true. The next is the leader a `not_leader` answer names
    * when it is one of the list, else the following one; one in `tried` is
    * not chosen again (the caller has had its answer).
    */
   #moveOn(err: unknown, tried: ReadonlySet<number> = new Set()): boolean {
     if (!(err instanceof OrchError)) return false;
-    if (err.code !== "unavailable" && err.code !== "not_leader") return false;
+    // A conductor whose certificate does not fit is passed over too: another may be right.
+    const badCertificate = err instanceof TlsRefusedError && err.side === "server";
+    if (err.code !== "unavailable" && err.code !== "not_leader" && !badCertificate) return false;
     const list = this.#conductors();
     if (list.length < 2) return false;
     const leader = err instanceof NotLeaderError && err.leader !== null
@@ -371,61 +414,43 @@ export class AudienceClient {
     const headers: Record<string, string> = { accept: "text/event-stream" };
     if (proof) headers["authorization"] = proof.header;
     if (lastId !== null) headers["last-event-id"] = lastId;
-    const options = { method: "GET", path: `${API_PREFIX}${path}`, headers };
+    const target = `${API_PREFIX}${path}`;
     try {
-      return await new Promise<OpenStream>((resolve, reject) => {
-        const onResponse = (res: http.IncomingMessage) => {
-          const status = res.statusCode ?? 0;
-          const type = String(res.headers["content-type"] ?? "");
-          if (status === 200 && type.startsWith("text/event-stream")) {
-            try {
-              this.check?.({ ...answerOf(options, res), body: undefined });
-            } catch (err) {
-              req.destroy();
-              reject(err);
-              return;
-            }
-            resolve({ body: res, close: () => req.destroy() });
-            return;
-          }
-          const chunks: Uint8Array[] = [];
-          let size = 0;
-          res.on("data", (c: Uint8Array) => {
-            size += c.length;
-            if (size > MAX_ERROR_ANSWER) req.destroy();
-            else chunks.push(c);
-          });
-          res.on("error", (err) => reject(this.#unavailable(err)));
-          res.on("end", () => {
-            let parsed: unknown = null;
-            try {
-              parsed = JSON.parse(new TextDecoder().decode(concatBytes(chunks)));
-            } catch {
-              // not JSON: errorFromBody says so by the status
-            }
-            try {
-              this.check?.({ ...answerOf(options, res), body: parsed });
-            } catch (err) {
-              reject(err);
-              return;
-            }
-            reject(
-              status === 200
-                ? new OrchError(
-                  "protocol",
-                  `the conductor answered ${path} with ${
-                    JSON.stringify(type)
-                  }, not an event stream`,
-                )
-                : errorFromBody(status, parsed),
-            );
-          });
-        };
-        const req = this.#request(options, onResponse);
-        req.on("error", (err) => reject(this.#unavailable(err)));
-        signal.addEventListener("abort", () => req.destroy(), { once: true });
-        req.end();
+      const x = await this.#exchange("GET", target, headers, undefined, {
+        answerMs: ANSWER_MS,
+        stream: true,
+        signal,
       });
+      const answer = { method: "GET", path: target, status: x.status, contentType: x.contentType };
+      if (x.status === 200 && x.contentType.startsWith("text/event-stream")) {
+        try {
+          this.check?.({ ...answer, body: undefined });
+        } catch (err) {
+          x.close();
+          throw err;
+        }
+        return { body: x.body, close: x.close };
+      }
+      let parsed: unknown = null;
+      try {
+        parsed = JSON.parse(
+          new TextDecoder().decode(await readBody(x.body, MAX_ERROR_ANSWER, "the error answer")),
+        );
+      } catch (err) {
+        // Not JSON: errorFromBody says so by the status. A broken connection is not that.
+        if (!(err instanceof SyntaxError)) throw err;
+      } finally {
+        x.close();
+      }
+      this.check?.({ ...answer, body: parsed });
+      throw x.status === 200
+        ? new OrchError(
+          "protocol",
+          `the conductor answered ${path} with ${
+            JSON.stringify(x.contentType)
+          }, not an event stream`,
+        )
+        : errorFromBody(x.status, parsed);
     } finally {
       await proof?.discard();
     }
@@ -548,86 +573,214 @@ export class AudienceClient {
     }
   }
 
-  #send(method: string, path: string, body: unknown, auth: string | undefined): Promise<unknown> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+  async #send(
+    method: string,
+    path: string,
+    body: unknown,
+    auth: string | undefined,
+  ): Promise<unknown> {
+    const payload = body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(body));
     const headers: Record<string, string> = { accept: "application/json" };
     if (auth !== undefined) headers["authorization"] = auth;
-    if (payload !== undefined) {
-      headers["content-type"] = "application/json";
-      headers["content-length"] = String(new TextEncoder().encode(payload).length);
+    if (payload !== undefined) headers["content-type"] = "application/json";
+    const target = `${API_PREFIX}${path}`;
+    const wait = /[?&]wait=([\d.]+)/.exec(path);
+    const answerMs = wait ? Number(wait[1]) * 1000 + POLL_GRACE_MS : ANSWER_MS;
+    const x = await this.#exchange(method, target, headers, payload, { answerMs, stream: false });
+    let bytes: Uint8Array;
+    try {
+      bytes = await readBody(x.body, MAX_ANSWER);
+    } catch (err) {
+      x.close();
+      throw err;
     }
-    const options = { method, path: `${API_PREFIX}${path}`, headers };
-    return new Promise((resolve, reject) => {
-      const onResponse = (res: http.IncomingMessage) => {
-        const chunks: Uint8Array[] = [];
-        let size = 0;
-        res.on("data", (c: Uint8Array) => {
-          size += c.length;
-          if (size > MAX_ANSWER) {
-            res.destroy();
-            reject(new OrchError("protocol", `the conductor's answer exceeds ${MAX_ANSWER} bytes`));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on("error", (err) => reject(this.#unavailable(err)));
-        res.on("end", () => {
-          const text = new TextDecoder().decode(concatBytes(chunks));
-          let parsed: unknown;
-          try {
-            parsed = text === "" ? null : JSON.parse(text);
-          } catch {
-            reject(
-              new OrchError(
-                "protocol",
-                `the conductor answered ${res.statusCode} with a body that is not JSON`,
-              ),
-            );
-            return;
-          }
-          const status = res.statusCode ?? 0;
-          try {
-            this.check?.({ ...answerOf(options, res), body: parsed });
-          } catch (err) {
-            reject(err);
-            return;
-          }
-          if (status >= 200 && status < 300) resolve(parsed);
-          else reject(errorFromBody(status, parsed));
-        });
-      };
-      const req = this.#request(options, onResponse);
-      req.on("error", (err) => reject(this.#unavailable(err)));
-      if (payload !== undefined) req.write(payload);
-      req.end();
+    x.release();
+    const text = new TextDecoder().decode(bytes);
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? null : JSON.parse(text);
+    } catch {
+      throw new OrchError(
+        "protocol",
+        `the conductor answered ${x.status} with a body that is not JSON`,
+      );
+    }
+    this.check?.({
+      method,
+      path: target,
+      status: x.status,
+      contentType: x.contentType,
+      body: parsed,
     });
+    if (x.status >= 200 && x.status < 300) return parsed;
+    throw errorFromBody(x.status, parsed);
   }
 
-  /** A request to the conductor over the endpoint's transport. */
-  #request(
-    options: http.RequestOptions,
-    onResponse: (res: http.IncomingMessage) => void,
-  ): http.ClientRequest {
+  /**
+   * Sends one request on a connection of its own and reads the answer's
+   * head. The time limit `answerMs` covers the whole answer, or with
+   * `stream` only its head (an event stream then flows for as long as it
+   * does); when it passes, or `signal` is aborted, the connection is closed.
+   * Errors are the client's: "cannot reach" for a conductor that cannot be
+   * reached or went away, a refusal for a TLS failure.
+   */
+  async #exchange(
+    method: string,
+    target: string,
+    headers: Record<string, string>,
+    body: Uint8Array | undefined,
+    opts: { answerMs: number; stream: boolean; signal?: AbortSignal; fresh?: boolean },
+  ): Promise<Exchange> {
     const e = this.endpoint;
-    if (e.kind === "socket") return http.request({ ...options, socketPath: e.path }, onResponse);
+    const keepAlive = e.kind === "https" && !opts.stream;
+    // An event stream keeps a connection of its own; the kept one waits for the next request.
+    const idle = keepAlive ? this.#idle : null;
+    if (keepAlive) this.#idle = null;
+    const reused = idle !== null && idle.at === this.#at && !opts.fresh;
+    if (idle !== null && !reused) closeQuietly(idle.conn);
+    const conn = reused ? idle.conn : await this.#dial();
+    const at = this.#at;
+    let closed = false;
+    let late = false;
+    // Not setTimeout: its first use costs 9-15 ms of a command's start-up (see _dial.ts). The
+    // deadline's timer keeps the process alive only while `onLate` listens: every end removes it.
+    const deadline = AbortSignal.timeout(opts.answerMs);
+    const onLate = () => {
+      late = true;
+      close();
+    };
+    const stopTiming = () => deadline.removeEventListener("abort", onLate);
+    const close = () => {
+      stopTiming();
+      opts.signal?.removeEventListener("abort", close);
+      if (closed) return;
+      closed = true;
+      closeQuietly(conn);
+    };
+    deadline.addEventListener("abort", onLate);
+    opts.signal?.addEventListener("abort", close);
+    if (opts.signal?.aborted) close();
+    const failed = (err: unknown) => {
+      if (late) {
+        return new OrchError(
+          "unavailable",
+          `the conductor at ${this.where} did not answer within ${opts.answerMs / 1000}s`,
+        );
+      }
+      return err instanceof OrchError ? err : this.#unavailable(err);
+    };
+    try {
+      await writeRequest(conn, {
+        method,
+        target,
+        host: this.#hostHeader(),
+        headers,
+        body,
+        keepAlive,
+      });
+      const answer = await readAnswer(conn, method);
+      if (opts.stream) stopTiming();
+      const translated = async function* (
+        body: AsyncIterable<Uint8Array>,
+      ): AsyncGenerator<Uint8Array> {
+        try {
+          yield* body;
+        } catch (err) {
+          if (closed && !late) return;
+          throw failed(err);
+        }
+      };
+      return {
+        status: answer.status,
+        contentType: answer.headers.get("content-type") ?? "",
+        body: translated(answer.body),
+        close,
+        release: () => {
+          if (!keepAlive || closed || !answer.reusable() || this.#idle !== null) return close();
+          stopTiming();
+          opts.signal?.removeEventListener("abort", close);
+          this.#idle = { conn, at };
+        },
+      };
+    } catch (err) {
+      close();
+      const early = (err instanceof ConnectionClosed && err.received === 0) ||
+        err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset ||
+        err instanceof Deno.errors.UnexpectedEof;
+      // A kept connection the conductor closed while it was idle: the request did not reach it.
+      if (reused && early && !late && !opts.signal?.aborted) {
+        return await this.#exchange(method, target, headers, body, { ...opts, fresh: true });
+      }
+      // A conductor that refuses this client's certificate closes the connection before answering.
+      if (!late && !opts.signal?.aborted && early) {
+        const refusal = await this.#refusal();
+        if (refusal !== null) throw refusal;
+      }
+      throw failed(err);
+    }
+  }
+
+  /** A connection to the conductor in use; rejects with the client's error. */
+  async #dial(): Promise<ByteConn> {
+    const e = this.endpoint;
+    if (e.kind === "socket") {
+      try {
+        return await dialSocket(e.path, CONNECT_MS);
+      } catch (err) {
+        throw this.#unavailable(err);
+      }
+    }
     const c = this.#conductors()[this.#at];
-    return https.request({
-      ...options,
-      host: c.host,
-      port: c.port,
-      ...clientTlsOptions(e.tls, c.expectName, "conductor"),
-    }, onResponse);
+    checkPems(e.tls, e.files);
+    try {
+      return await dialTls(c, e.tls, CONNECT_MS);
+    } catch (err) {
+      if (err instanceof OrchError) throw err;
+      const problem = reachFailure(err, c.host) === null ? tlsProblem(err) : null;
+      if (problem?.kind === "name" && problem.names === null) {
+        const { certificateNames } = await import("./_diagnose.ts");
+        problem.names = await certificateNames(c.host, c.port, c.expectName, CONNECT_MS);
+      }
+      if (problem !== null) {
+        throw tlsError(problem, {
+          where: this.where,
+          host: c.host,
+          expectName: c.expectName,
+          nameFrom: e.nameFrom,
+          caFile: e.files?.ca,
+        }, err);
+      }
+      const material = materialError(err, e.files);
+      if (material !== null) throw material;
+      throw this.#unavailable(err);
+    }
+  }
+
+  /**
+   * Over HTTPS, after the conductor closed a connection before answering:
+   * the refusal of this client's certificate when that is why, else null.
+   */
+  async #refusal(): Promise<OrchError | null> {
+    const e = this.endpoint;
+    if (e.kind !== "https") return null;
+    const { refusedCertificate } = await import("./_diagnose.ts");
+    return await refusedCertificate(this.#conductors()[this.#at], e.tls, this.where, CONNECT_MS);
+  }
+
+  /** The `Host` header: the conductor's address as dialled. */
+  #hostHeader(): string {
+    const e = this.endpoint;
+    if (e.kind === "socket") return "localhost";
+    const c = this.#conductors()[this.#at];
+    return `${c.host.includes(":") ? `[${c.host}]` : c.host}:${c.port}`;
   }
 
   #unavailable(err: unknown): OrchError {
-    const code = (err as { code?: string }).code;
-    const why = code === "ENOENT"
-      ? "no such socket"
-      : code === "ECONNREFUSED"
-      ? "connection refused"
-      : code === "EACCES"
-      ? "permission denied (check the socket's group and mode)"
-      : errorMessage(err);
+    const e = this.endpoint;
+    const host = e.kind === "socket" ? null : this.#conductors()[this.#at].host;
+    const why = err instanceof ConnectionClosed
+      ? `${err.message}`
+      : reachFailure(err, host) ?? errorMessage(err);
     return new OrchError("unavailable", `cannot reach the conductor at ${this.where}: ${why}`, {
       cause: err,
       hint: "is the conductor running? choose it with --socket PATH or --conductor HOST:PORT",
@@ -635,15 +788,60 @@ export class AudienceClient {
   }
 }
 
-/** An answer's method, path, status and content type, for an {@linkcode AnswerCheck}. */
-function answerOf(
-  options: { method: string; path: string },
-  res: http.IncomingMessage,
-): Omit<Answer, "body"> {
-  return {
-    method: options.method,
-    path: options.path,
-    status: res.statusCode ?? 0,
-    contentType: String(res.headers["content-type"] ?? ""),
-  };
+/** Closes `conn`, which may be closed already. */
+function closeQuietly(conn: ByteConn): void {
+  try {
+    conn.close();
+  } catch {
+    // closed already
+  }
+}
+
+/**
+ * Refuses PEM texts that cannot be certificate material before dialling
+ * (the runtime ignores a CA text holding no certificate, and would then
+ * blame the conductor's certificate); `files` name them.
+ */
+function checkPems(pems: TlsPems, files?: { ca: string; cert: string; key: string }): void {
+  const bad = (what: string, file: string | undefined, expected: string) =>
+    new OrchError(
+      "config",
+      `${what}${file ? ` ${file}` : ""} holds no PEM ${expected}`,
+      { hint: "give the files orch ca made: --ca ca.crt --cert NAME.crt --key NAME.key" },
+    );
+  if (!pems.ca.includes("-----BEGIN CERTIFICATE-----")) {
+    throw bad("CA certificate", files?.ca, "certificate");
+  }
+  if (!pems.cert.includes("-----BEGIN CERTIFICATE-----")) {
+    throw bad("certificate", files?.cert, "certificate");
+  }
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pems.key)) {
+    throw bad("key file", files?.key, "private key");
+  }
+}
+
+/** The error for certificate material the runtime could not load, or null for another error. */
+function materialError(
+  err: unknown,
+  files?: { ca: string; cert: string; key: string },
+): OrchError | null {
+  const message = err instanceof Error ? err.message : "";
+  const named = (what: string, file?: string) => `${what}${file ? ` ${file}` : ""}`;
+  if (/KeyMismatch|keys may not be consistent/i.test(message)) {
+    return new OrchError(
+      "config",
+      `${named("key file", files?.key)} does not belong to ${named("certificate", files?.cert)}`,
+    );
+  }
+  if (
+    /No certificates found|No keys found|Unable to decode|invalid (key|certificate)/i.test(message)
+  ) {
+    return new OrchError(
+      "config",
+      `cannot use ${named("certificate", files?.cert)} and ${
+        named("key file", files?.key)
+      }: ${message}`,
+    );
+  }
+  return null;
 }

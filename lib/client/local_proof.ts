@@ -5,7 +5,6 @@
  * @module
  */
 
-import { dirname } from "node:path";
 import { errorMessage, OrchError } from "../errors.ts";
 import { LOCAL_AUTH_SCHEME, proofFolder } from "../protocol/mod.ts";
 
@@ -34,7 +33,7 @@ export async function makeLocalProof(
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       try {
-        await Deno.lstat(dirname(path));
+        await Deno.lstat(folder);
       } catch {
         return null;
       }
