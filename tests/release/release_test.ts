@@ -115,14 +115,6 @@ async function example(prefix: string, name: string, box: string): Promise<strin
     .replaceAll("0.0.0.0:2259", "127.0.0.1:0");
 }
 
-/** Whether the tree has `path` (parts a release needs that other work may not have added yet). */
-function inTree(path: string): boolean {
-  try {
-    Deno.statSync(join(ROOT, path));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test({
@@ -291,30 +283,24 @@ Deno.test({
           assertEquals(r.code, 0, r.stdout + r.stderr);
           assertMatch(r.stdout, /greeting=hello, release from web1\.example\.com/);
 
-          if (inTree("lib/client/settings.ts")) {
-            // The audience over HTTPS, configured by the example client file.
-            const dir = join(box, "client");
-            await Deno.mkdir(dir);
-            for (const f of ["ca.crt", "alice.crt", "alice.key"]) {
-              await Deno.copyFile(join(ca, f), join(dir, f));
-            }
-            const text = await Deno.readTextFile(join(prefix, "share/examples/client.yaml"));
-            assertMatch(text, /conductor\.example\.com:2259/);
-            await Deno.writeTextFile(
-              join(dir, "client.yaml"),
-              text.replace("conductor.example.com:2259", `127.0.0.1:${m[2]}`),
-            );
-            const jobs = await run(bin, ["jobs", "--json"], {
-              ...env,
-              ORCH_CLIENT_CONFIG: join(dir, "client.yaml"),
-            });
-            assertEquals(jobs.code, 0, jobs.stderr);
-            assertMatch(jobs.stdout, /"score":\s*"hello"/);
-          } else {
-            console.log(
-              "  not checked: share/examples/client.yaml (this tree has no client configuration file yet)",
-            );
+          // The audience over HTTPS, configured by the example client file.
+          const dir = join(box, "client");
+          await Deno.mkdir(dir);
+          for (const f of ["ca.crt", "alice.crt", "alice.key"]) {
+            await Deno.copyFile(join(ca, f), join(dir, f));
           }
+          const text = await Deno.readTextFile(join(prefix, "share/examples/client.yaml"));
+          assertMatch(text, /conductor\.example\.com:2259/);
+          await Deno.writeTextFile(
+            join(dir, "client.yaml"),
+            text.replace("conductor.example.com:2259", `127.0.0.1:${m[2]}`),
+          );
+          const jobs = await run(bin, ["jobs", "--json"], {
+            ...env,
+            ORCH_CLIENT_CONFIG: join(dir, "client.yaml"),
+          });
+          assertEquals(jobs.code, 0, jobs.stderr);
+          assertMatch(jobs.stdout, /"score":\s*"hello"/);
           // Both stop cleanly on SIGTERM, the player first.
           for (const p of [...procs].reverse()) {
             const status = await p.stop(10_000);
