@@ -650,6 +650,16 @@ export class Conductor {
       await this.#metricsServer?.stop();
       await this.#legacy?.stop();
       await this.#local?.close();
+      if (!this.#failed) {
+        // An ordinary stop is mostly a restart: players are told when to come back, spread out.
+        const told = this.#gateway.askToReconnect();
+        if (told.players > 0) {
+          this.#log.info("players told to reconnect", {
+            players: told.players,
+            within_ms: told.windowMs,
+          });
+        }
+      }
       this.#gateway.closeAll(this.#failed ? "the conductor failed" : "the conductor is stopping");
       await closing;
       if (!this.#failed) {

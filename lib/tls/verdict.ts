@@ -17,6 +17,21 @@ export function describeCertificate(cn: string, serial: string): string {
   return `CN ${name}, serial ${normalizeSerial(serial).slice(0, 64) || "unknown"}`;
 }
 
+/** What is wrong with a certificate the TLS stack did not verify. */
+export type UnverifiedKind =
+  | "none"
+  | "unreadable"
+  | "foreign"
+  | "expired"
+  | "not_yet_valid"
+  | "other";
+
+/** Why a certificate was not verified: what is wrong, and the words for it. */
+export interface UnverifiedVerdict {
+  kind: UnverifiedKind;
+  why: string;
+}
+
 /**
  * Explains why the certificate `raw` (DER; null when none was shown) was
  * not verified against the CA `caPem` at `now`. `who` names its holder
@@ -30,26 +45,56 @@ export async function explainUnverified(
   code: string,
   who: string,
 ): Promise<string> {
+  return (await explainUnverifiedVerdict(raw, caPem, now, code, who)).why;
+}
+
+/** {@linkcode explainUnverified}, with what is wrong told apart for a hint. */
+export async function explainUnverifiedVerdict(
+  raw: Uint8Array<ArrayBuffer> | null,
+  caPem: string,
+  now: Date,
+  code: string,
+  who: string,
+): Promise<UnverifiedVerdict> {
   if (raw === null || raw.length === 0) {
-    return `${who} presented no ${who === "the peer" ? "client " : ""}certificate`;
+    return {
+      kind: "none",
+      why: `${who} presented no ${who === "the peer" ? "client " : ""}certificate`,
+    };
   }
   const x509 = await loadX509();
   let cert;
   try {
     cert = new x509.X509Certificate(raw);
   } catch {
-    return `${who}'s certificate cannot be read`;
+    return { kind: "unreadable", why: `${who}'s certificate cannot be read` };
   }
   const name = describeCertificate(cert.subjectName.getField("CN")[0] ?? "", cert.serialNumber);
   const ca = new x509.X509Certificate(caPem);
   const signed = await cert.verify({ publicKey: ca.publicKey, signatureOnly: true })
     .catch(() => false);
-  if (!signed) return `${who}'s certificate (${name}) is not issued by this deployment's CA`;
+  if (!signed) {
+    return {
+      kind: "foreign",
+      why: `${who}'s certificate (${name}) is not issued by this deployment's CA`,
+    };
+  }
   if (now > cert.notAfter) {
-    return `${who}'s certificate (${name}) has expired (valid until ${cert.notAfter.toISOString()})`;
+    return {
+      kind: "expired",
+      why:
+        `${who}'s certificate (${name}) has expired (valid until ${cert.notAfter.toISOString()})`,
+    };
   }
   if (now < cert.notBefore) {
-    return `${who}'s certificate (${name}) is not yet valid (valid from ${cert.notBefore.toISOString()})`;
+    return {
+      kind: "not_yet_valid",
+      why:
+        `${who}'s certificate (${name}) is not yet valid (valid from ${cert.notBefore.toISOString()})`,
+    };
   }
-  return `${who}'s certificate (${name}) was not accepted${code ? `: ${code}` : ""}`;
+  return {
+    kind: "other",
+    why: `${who}'s certificate (${name}) was not accepted${code ? `: ${code}` : ""}`,
+  };
 }
