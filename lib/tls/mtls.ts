@@ -309,7 +309,7 @@ export function connectMutualTls(opts: ConnectOptions): Promise<tls.TLSSocket> {
             opts.material.ca,
             new Date(),
             err.code ?? "",
-            "the server",
+            `the ${opts.expectRole}`,
           ),
       ).then(
         (v) =>
@@ -334,7 +334,7 @@ export function connectMutualTls(opts: ConnectOptions): Promise<tls.TLSSocket> {
         reject(
           new ConnectError(
             "forbidden",
-            `cannot connect to ${opts.host}:${opts.port}: the server's certificate (${
+            `cannot connect to ${opts.host}:${opts.port}: the ${opts.expectRole}'s certificate (${
               describeCertificate(cn, serial)
             }) is revoked (since ${when.toISOString()})`,
             false,
