@@ -327,7 +327,7 @@ async function serveHttps(
     10,
   );
   const streaming: Streaming = new Set();
-  const server = createMutualHttpsServer(
+  const server = await createMutualHttpsServer(
     tls,
     { handshakeMs: limits.handshakeMs },
     (req, res) => serveNode(req, res, handler, httpsCaller, "https://conductor", log, streaming),

@@ -49,8 +49,9 @@ import { ConnectError, connectMutualTls, Peer, type TlsMaterial } from "../tls/m
 import { Backoff } from "./backoff.ts";
 import { RepeatFilter } from "./repeats.ts";
 import { LiveOutput } from "./live.ts";
-import { PlayerMetrics } from "./metrics.ts";
-import { type MetricsServer, startMetricsServer } from "../metrics/mod.ts";
+// Loaded only when metrics are served (see serveMetrics): the Prometheus library is not small.
+import type { PlayerMetrics } from "./metrics.ts";
+import type { MetricsServer } from "../metrics/server.ts";
 import { emptyResult, failedResult, INTERRUPT, runTask, sendableResult } from "./runner.ts";
 
 /** Live output waits while more than this is queued on the link (heartbeats and results go first). */
@@ -765,6 +766,10 @@ export class Player {
    */
   /** Starts the metrics listener on `listen`; logs where it listens. */
   async serveMetrics(listen: Address): Promise<void> {
+    const [{ PlayerMetrics }, { startMetricsServer }] = await Promise.all([
+      import("./metrics.ts"),
+      import("../metrics/server.ts"),
+    ]);
     const metrics = new PlayerMetrics({
       running: () => this.#running.size,
       connected: () => this.#welcomed,

@@ -10,7 +10,7 @@
  */
 
 import tls from "node:tls";
-import https from "node:https";
+import type https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import net, { isIP } from "node:net";
 import { OrchError } from "../errors.ts";
@@ -171,14 +171,18 @@ function refuseHandshake(
   onRefused(describeHandshakeError(err));
 }
 
-/** An HTTPS server that requires a client certificate from the CA. */
-export function createMutualHttpsServer(
+/**
+ * An HTTPS server that requires a client certificate from the CA. `node:https`
+ * is loaded here, on first use: a player, which only dials, never loads it.
+ */
+export async function createMutualHttpsServer(
   material: TlsMaterial,
   timeouts: ServerTimeouts,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   onRefused: (reason: string) => void,
-): https.Server {
-  const server = https.createServer(serverOptions(material, timeouts), handler);
+): Promise<https.Server> {
+  const { createServer } = await import("node:https");
+  const server = createServer(serverOptions(material, timeouts), handler);
   // Ahead of the HTTP server's own listener: a refused socket is destroyed before it is parsed.
   server.prependListener("secureConnection", (socket: tls.TLSSocket) => {
     admitPeer(material, socket, onRefused);

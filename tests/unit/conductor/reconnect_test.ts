@@ -1,12 +1,13 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { reconnectDelays, reconnectWindow } from "../../../lib/conductor/reconnect.ts";
 
-Deno.test("the window is 1 s for a few players, grows with the fleet, and is at most 3 s", () => {
-  assertEquals(reconnectWindow(0), 1000);
-  assertEquals(reconnectWindow(1), 1001);
-  assertEquals(reconnectWindow(200), 1040);
-  assertEquals(reconnectWindow(5000), 2000);
-  assertEquals(reconnectWindow(10_000), 3000);
+Deno.test("the window is a quarter second for a few players, grows by 1 s per 5,000, and is at most 3 s", () => {
+  assertEquals(reconnectWindow(0), 250);
+  assertEquals(reconnectWindow(1), 251);
+  assertEquals(reconnectWindow(200), 290);
+  assertEquals(reconnectWindow(5000), 1250);
+  assertEquals(reconnectWindow(10_000), 2250);
+  assertEquals(reconnectWindow(13_750), 3000);
   assertEquals(reconnectWindow(1_000_000), 3000);
 });
 
