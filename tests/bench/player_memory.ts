@@ -77,12 +77,16 @@ async function idleScript(code: string): Promise<Memory> {
 }
 
 /** The idle memory of player p1 of a fresh cluster, run by `entry` (`player` subcommand or not). */
-async function idlePlayer(entry: string, subcommand: boolean): Promise<Memory> {
+async function idlePlayer(
+  entry: string,
+  subcommand: boolean,
+  env: Record<string, string> = {},
+): Promise<Memory> {
   await using c = await Cluster.create({ players: ["p1"] });
   await c.startConductor(["--log-level", "info"]);
   const args = c.playerArgs("p1", ["--log-level", "info"]);
   const player = c.track(
-    new Proc("p1", subcommand ? args : args.slice(1), { entry }),
+    new Proc("p1", subcommand ? args : args.slice(1), { entry, env }),
   );
   c.players.set("p1", player);
   await c.waitConnected("p1");
@@ -121,6 +125,17 @@ try {
   console.log(
     `  the player alone (bundle, split):  ${await median(() => idlePlayer(entry, false))}`,
   );
+  // Settings the player cannot make itself (V8 sizes its heap before any code runs): measured here.
+  for (
+    const env of [
+      { DENO_V8_FLAGS: "--max-semi-space-size=1" } as Record<string, string>,
+      { MALLOC_ARENA_MAX: "2" },
+      { DENO_V8_FLAGS: "--max-semi-space-size=1", MALLOC_ARENA_MAX: "2" },
+    ]
+  ) {
+    const shown = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ");
+    console.log(`    … with ${shown}: ${await median(() => idlePlayer(entry, false, env))}`);
+  }
 } finally {
   await Deno.remove(outdir, { recursive: true });
 }
