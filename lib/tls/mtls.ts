@@ -19,6 +19,7 @@ import type { TlsMaterial } from "./files.ts";
 import {
   describeCertificate,
   explainUnverified,
+  shownCertName,
   explainUnverifiedVerdict,
   type UnverifiedVerdict,
 } from "./verdict.ts";
@@ -453,11 +454,6 @@ export function certificateNames(cert: tls.PeerCertificate): string[] {
   return [...names];
 }
 
-/** A name as shown in a message: plain names as they are, anything else quoted with escapes. */
-function shownName(name: string): string {
-  return /^[A-Za-z0-9._:*-]{1,253}$/.test(name) ? name : JSON.stringify(name);
-}
-
 /**
  * Checks that a server's certificate `cert` holds `expectName` and role
  * `expectRole`; the error, when not, says what it holds and how to fix it.
@@ -472,16 +468,16 @@ export function checkServerCertificate(
     const names = certificateNames(cert);
     const cn = first(cert.subject?.CN) ?? "NAME";
     const sans = [...names.filter((n) => n !== cn.toLowerCase()), expectName.toLowerCase()];
-    const issue = `orch ca issue ${shownName(cn)} --role ${expectRole} ${
-      sans.map((n) => `--san ${shownName(n)}`).join(" ")
+    const issue = `orch ca issue ${shownCertName(cn)} --role ${expectRole} ${
+      sans.map((n) => `--san ${shownCertName(n)}`).join(" ")
     } --force`;
     return new ServerIdentityError(
       `the ${expectRole}'s certificate (${described}) holds ${
-        names.length === 0 ? "no name" : `the names ${names.map(shownName).join(", ")}`
-      }, not ${shownName(expectName)}, the name checked`,
+        names.length === 0 ? "no name" : `the names ${names.map(shownCertName).join(", ")}`
+      }, not ${shownCertName(expectName)}, the name checked`,
       `dial the ${expectRole} by a name its certificate holds, or set the name to check with ` +
         `--conductor-name NAME (the conductor_name key); or issue the ${expectRole} a ` +
-        `certificate that holds ${shownName(expectName)} too (${issue}) and restart it`,
+        `certificate that holds ${shownCertName(expectName)} too (${issue}) and restart it`,
     );
   }
   const ou = cert.subject?.OU;
@@ -489,7 +485,7 @@ export function checkServerCertificate(
   if (!roles.includes(expectRole)) {
     return new ServerIdentityError(
       `the server's certificate (${described}) is for ${
-        roles.map(shownName).join("/") || "no orch role"
+        roles.map(shownCertName).join("/") || "no orch role"
       }, not a ${expectRole}`,
       `check the address: it must be a ${expectRole}'s, whose certificate is issued with ` +
         `--role ${expectRole}`,

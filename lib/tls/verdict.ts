@@ -10,11 +10,22 @@
 import { loadX509 } from "./ca.ts";
 import { normalizeSerial } from "./crl.ts";
 
+/**
+ * A name from a certificate as shown in a message: a plain name as it is,
+ * anything else quoted, with every character outside printable ASCII
+ * escaped (the name is its holder's to choose).
+ */
+export function shownCertName(name: string): string {
+  if (/^[A-Za-z0-9._@:*-]{1,253}$/.test(name)) return name;
+  return JSON.stringify(name.slice(0, 253)).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** "CN p1, serial 1F…": how a certificate is named in log lines and errors. */
 export function describeCertificate(cn: string, serial: string): string {
-  // The name is the peer's to choose: anything beyond a plain name is quoted, escapes and all.
-  const name = /^[A-Za-z0-9._@-]{1,253}$/.test(cn) ? cn : JSON.stringify(cn);
-  return `CN ${name}, serial ${normalizeSerial(serial).slice(0, 64) || "unknown"}`;
+  return `CN ${shownCertName(cn)}, serial ${normalizeSerial(serial).slice(0, 64) || "unknown"}`;
 }
 
 /** What is wrong with a certificate the TLS stack did not verify. */
