@@ -66,6 +66,8 @@ fault: deps
 bench: deps bundle
 	$(DENO) run --allow-all tests/bench/submit_wait.ts
 	$(DENO) run --allow-all tests/bench/reconnect.ts
+	$(DENO) run --allow-all tests/bench/restart_reconnect.ts
+	$(DENO) run --allow-all tests/bench/player_memory.ts
 	$(DENO) run -A main.ts bench --players 1000
 	$(DENO) run --allow-all tests/bench/store_bound.ts
 	$(DENO) run --allow-all tests/bench/retention_space.ts

@@ -155,6 +155,9 @@ export const conductorCommand = command({
       audienceListen: config.audience_listen,
       audienceSocket: config.audience_socket === "" ? null : config.audience_socket,
       audienceSocketMode: config.audience_socket_mode,
+      audienceSocketGroup: config.audience_socket_group === ""
+        ? null
+        : config.audience_socket_group,
       legacySocket: config.legacy_socket === "" ? null : config.legacy_socket,
       legacySocketMode: config.legacy_socket_mode,
       legacySocketGroup: config.legacy_socket_group === "" ? null : config.legacy_socket_group,

@@ -12,8 +12,8 @@ import { PLAYER_CONFIG_PATH, playerKeys, readFactsFile } from "../lib/config/mod
 import { errorMessage, OrchError } from "../lib/errors.ts";
 import { mergeFacts, startPlayer, systemFacts } from "../lib/player/mod.ts";
 import { PLAYER_NAME, PLAYER_NAME_DESC } from "../lib/protocol/mod.ts";
-import { Journal } from "../lib/store/mod.ts";
-import { checkMetricsListen } from "../lib/metrics/mod.ts";
+import { Journal } from "../lib/store/journal.ts";
+import { checkMetricsListen } from "../lib/metrics/loopback.ts";
 import { loadTlsMaterial, Revocation } from "../lib/tls/mod.ts";
 import {
   configFromFlags,

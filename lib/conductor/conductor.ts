@@ -37,6 +37,7 @@ import { type AudienceServers, DEFAULT_AUDIENCE_LIMITS, startAudienceServers } f
 import { startLegacySocket } from "./legacy.ts";
 import type { PeerSocket } from "./peer_socket.ts";
 import { ThrottledLog } from "./throttle.ts";
+import { socketGroupId } from "./socket_group.ts";
 import { type ApiHandler, createApiHandler } from "./api.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Committer } from "./committer.ts";
@@ -71,6 +72,8 @@ export interface ConductorOptions {
   /** The audience Unix socket, or null for none. */
   audienceSocket: string | null;
   audienceSocketMode: number;
+  /** The audience socket's group, a name or a number; null (or absent) leaves the conductor's. */
+  audienceSocketGroup?: string | null;
   /** Orchestra's audience socket (`legacy.ts`), or null (absent: none). */
   legacySocket?: string | null;
   legacySocketMode?: number;
@@ -158,6 +161,9 @@ const LEGACY_MAX_CONNECTIONS = 128;
 
 /** Starts a conductor; resolves once its state is loaded and it listens everywhere. */
 export async function startConductor(opts: ConductorOptions): Promise<Conductor> {
+  // A group that does not exist is refused before anything is loaded or listens.
+  socketGroupId("audience_socket_group", opts.audienceSocketGroup ?? null);
+  socketGroupId("legacy_socket_group", opts.legacySocketGroup ?? null);
   const authorised = await readPlayersFile(opts.playersFile);
   const access = await loadAccess(opts.grantsFile);
   const c = new Conductor(opts, authorised, access);
@@ -403,6 +409,7 @@ export class Conductor {
           o.audienceSocket,
           o.audienceSocketMode,
           this.#log,
+          socketGroupId("audience_socket_group", o.audienceSocketGroup ?? null),
         );
       }
       const guard = createGuard({
@@ -650,6 +657,16 @@ export class Conductor {
       await this.#metricsServer?.stop();
       await this.#legacy?.stop();
       await this.#local?.close();
+      if (!this.#failed) {
+        // An ordinary stop is mostly a restart: players are told when to come back, spread out.
+        const told = this.#gateway.askToReconnect();
+        if (told.players > 0) {
+          this.#log.info("players told to reconnect", {
+            players: told.players,
+            within_ms: told.windowMs,
+          });
+        }
+      }
       this.#gateway.closeAll(this.#failed ? "the conductor failed" : "the conductor is stopping");
       await closing;
       if (!this.#failed) {
@@ -695,6 +712,7 @@ export function startAudienceOf(
     listen: o.audienceListen,
     socket: o.audienceSocket,
     socketMode: o.audienceSocketMode,
+    socketGid: socketGroupId("audience_socket_group", o.audienceSocketGroup ?? null),
     limits: {
       handshakeMs: limits.handshakeMs,
       requestMs: limits.requestMs,

@@ -65,6 +65,8 @@ export interface AudienceServerOptions {
   listen: Address | null;
   socket: string | null;
   socketMode: number;
+  /** The socket's group id, set before a request is served; null leaves the conductor's. */
+  socketGid?: number | null;
   limits?: AudienceLimits;
   log: Logger;
 }
@@ -84,7 +86,14 @@ export async function startAudienceServers(opts: AudienceServerOptions): Promise
   try {
     if (opts.socket !== null) {
       served.push(
-        await serveUnix(opts.socket, opts.socketMode, opts.handler, limits, opts.log),
+        await serveUnix(
+          opts.socket,
+          opts.socketMode,
+          opts.socketGid ?? null,
+          opts.handler,
+          limits,
+          opts.log,
+        ),
       );
     }
     if (opts.listen !== null) {
@@ -181,6 +190,7 @@ function trackSockets(server: http.Server): void {
 async function serveUnix(
   path: string,
   mode: number,
+  gid: number | null,
   handler: ApiHandler,
   limits: AudienceLimits,
   log: Logger,
@@ -194,7 +204,8 @@ async function serveUnix(
       `cannot create the folder of audience socket ${path}: ${errorMessage(err)}`,
     );
   }
-  // Requests that arrive before the socket's mode is set are refused, so the mode is never bypassed.
+  // Requests that arrive before the socket's mode and group are set are refused, so they are never
+  // bypassed.
   let guarded = false;
   const streaming: Streaming = new Set();
   const server = http.createServer((req, res) => {
@@ -221,11 +232,24 @@ async function serveUnix(
         `cannot listen on audience socket ${path}: ${errorMessage(err)}`,
       );
     }
-    await Deno.chmod(path, mode);
+    try {
+      if (gid !== null) await Deno.chown(path, null, gid);
+      await Deno.chmod(path, mode);
+    } catch (err) {
+      server.close();
+      throw new OrchError(
+        "config",
+        `cannot set the mode or group of audience socket ${path}: ${errorMessage(err)}`,
+      );
+    }
     guarded = true;
   };
   await start();
-  log.debug("audience socket ready", { path, mode: mode.toString(8) });
+  log.debug("audience socket ready", {
+    path,
+    mode: mode.toString(8),
+    gid: gid ?? undefined,
+  });
   return {
     restart: async () => {
       server.close();
@@ -303,7 +327,7 @@ async function serveHttps(
     10,
   );
   const streaming: Streaming = new Set();
-  const server = createMutualHttpsServer(
+  const server = await createMutualHttpsServer(
     tls,
     { handshakeMs: limits.handshakeMs },
     (req, res) => serveNode(req, res, handler, httpsCaller, "https://conductor", log, streaming),

@@ -12,7 +12,7 @@
 import { dirname } from "node:path";
 import { errorMessage, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { ACCOUNT_FILES, parseGroup, readAccountFile } from "../exec/accounts.ts";
+import { socketGroupId } from "./socket_group.ts";
 import {
   API_PREFIX,
   decodeLegacyRequest,
@@ -57,7 +57,7 @@ const WHAT = "legacy socket";
  * Linux), an unknown group, a path in use.
  */
 export async function startLegacySocket(opts: LegacySocketOptions): Promise<PeerSocket> {
-  const gid = opts.group === null ? null : groupId(opts.group);
+  const gid = socketGroupId("legacy_socket_group", opts.group);
   await clearStaleSocket(opts.path, WHAT);
   try {
     await Deno.mkdir(dirname(opts.path), { recursive: true, mode: 0o755 });
@@ -98,21 +98,6 @@ export async function startLegacySocket(opts: LegacySocketOptions): Promise<Peer
     group: opts.group ?? undefined,
   });
   return server;
-}
-
-/** The gid of `group` (a name in /etc/group, or a number). */
-function groupId(group: string): number {
-  if (/^\d{1,10}$/.test(group)) return Number(group);
-  const entry = parseGroup(readAccountFile(ACCOUNT_FILES.group) ?? "").find((g) =>
-    g.name === group
-  );
-  if (!entry) {
-    throw new OrchError(
-      "config",
-      `legacy_socket_group: no group ${JSON.stringify(group)} in ${ACCOUNT_FILES.group}`,
-    );
-  }
-  return entry.gid;
 }
 
 function encode(reply: LegacyReply): Uint8Array {

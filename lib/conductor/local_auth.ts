@@ -51,12 +51,14 @@ export class LocalAuthenticator {
   /**
    * Makes (or takes over and empties) the proof folder of the socket at
    * `socketPath`. It may be written by the same classes of users as the
-   * socket (`socketMode`), read by no one but the conductor.
+   * socket (`socketMode`; the group is the socket's, `socketGid`, when one is
+   * set), read by no one but the conductor.
    */
   static async prepare(
     socketPath: string,
     socketMode: number,
     log: Logger,
+    socketGid: number | null = null,
   ): Promise<LocalAuthenticator> {
     const folder = proofFolder(socketPath);
     // Sticky; group and others may create entries (-wx) where the socket lets them connect.
@@ -76,6 +78,8 @@ export class LocalAuthenticator {
       }
       if (!info) await Deno.mkdir(folder, { mode: 0o700 });
       else await clearFolder(folder);
+      // The socket's group writes its proofs here: the folder is that group's too.
+      if (socketGid !== null) await Deno.chown(folder, null, socketGid);
       await Deno.chmod(folder, mode);
     } catch (err) {
       throw new OrchError(

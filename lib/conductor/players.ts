@@ -33,11 +33,15 @@ import type { EventBus } from "./events.ts";
 import type { LastSeen } from "./last_seen.ts";
 import type { LiveOutputs } from "./live_output.ts";
 import { judgeHello, reconcile } from "./handshake.ts";
+import { reconnectDelays } from "./reconnect.ts";
 import type { LinkOpener } from "./link.ts";
 import { fixedHost, type TaskMachine, type TaskRec } from "./machine.ts";
 import { type Registry, Session } from "./registry.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { Timers } from "./timers.ts";
+
+/** The protocol minor from which a player understands `reconnect`. */
+const RECONNECT_MINOR = 4;
 
 /** How long a player has to say hello after its connection is made. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -141,6 +145,21 @@ export class PlayerGateway {
     });
     session.send({ type: "refuse", code, message });
     session.link.close(`refused: ${message}`);
+  }
+
+  /**
+   * Tells every welcomed player that speaks protocol minor 4 when to dial
+   * again (see `reconnect.ts`): the conductor stops on purpose and closes
+   * the connections next. Older players are told nothing and come back on
+   * their own backoff. Returns how many were told and over what window.
+   */
+  askToReconnect(): { players: number; windowMs: number } {
+    const told = [...this.#d.registry.sessions.values()].filter((s) =>
+      s.welcomed && !s.link.closed && s.minor >= RECONNECT_MINOR
+    );
+    const { delays, windowMs } = reconnectDelays(told.length);
+    told.forEach((s, i) => s.send({ type: "reconnect", delay_ms: delays[i], retry_ms: windowMs }));
+    return { players: told.length, windowMs };
   }
 
   /** Closes every connection (the conductor is stopping). */
@@ -282,6 +301,7 @@ export class PlayerGateway {
     session.name = name;
     session.lastHeard = now;
     session.version = hello.version;
+    session.minor = hello.minor ?? 0;
     session.scores = registry.announce(name, announced);
     registry.facts.set(name, hello.facts ?? {});
     registry.sessions.set(name, session);

@@ -26,6 +26,8 @@ export class Session {
   /** The player's name, once its hello is accepted. */
   name: string | null = null;
   version = "";
+  /** The protocol minor it speaks (its hello's; 0 when it gave none). */
+  minor = 0;
   /** Tasks it takes at once, as it last said; 0 until its first `ready`. */
   slots = 0;
   /** It refused a task as busy: nothing more is sent until its next `ready`. */

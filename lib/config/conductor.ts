@@ -32,7 +32,15 @@ export const conductorKeys = {
     `Unix socket of the audience API, guarded by its file mode; "" disables it.`,
     { allowEmpty: true },
   ),
-  audience_socket_mode: mode(0o660, "File mode of the audience socket."),
+  audience_socket_mode: mode(
+    0o660,
+    "File mode of the audience socket: who may connect (its owner, the conductor's user; its group; others).",
+  ),
+  audience_socket_group: str(
+    "",
+    `Group of the audience socket (a name in /etc/group or a number): with the mode's group bits, its members may use the audience API (as themselves: the grants decide what they may do); "" leaves the conductor's.`,
+    { allowEmpty: true },
+  ),
   legacy_socket: path(
     "",
     `Unix socket speaking Orchestra's own audience protocol, for its existing clients (callers are the socket's local users, by their peer credentials; glibc Linux only); "" disables it.`,

@@ -54,7 +54,11 @@ export const playerKeys = {
   state_dir: path("/var/lib/orchestra/player", "Folder of the player's journal."),
   slots: int(4, "Tasks run at the same time.", 1, 1024),
   heartbeat: duration(15_000, "A conductor silent this long is taken for gone.", 300),
-  reconnect_max: duration(30_000, "Longest wait between attempts to reach the conductor.", 100),
+  reconnect_max: duration(
+    30_000,
+    "Longest wait between attempts to reach a conductor that refuses this player (TLS or hello); one that is not there at all (down, restarting) is tried at least every 5 s.",
+    100,
+  ),
   kill_grace: duration(5_000, "Time between SIGTERM and SIGKILL when a score is stopped.", 0),
   stop_grace: duration(
     30_000,

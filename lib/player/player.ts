@@ -5,7 +5,10 @@
  * whenever the conductor goes away: given several conductors, it dials them
  * in order, moving to the next on a failure, a disconnect or a "not the
  * leader" refusal (straight to the leader that refusal names), and waits a
- * capped, jittered, exponentially growing time after each full round.
+ * capped, jittered, exponentially growing time after each full round. A
+ * conductor that stops on purpose says when to dial again (`reconnect`):
+ * then the player waits that instead, and retries at the short interval it
+ * was given, for a bounded time, rather than backing off.
  *
  * @module
  */
@@ -42,11 +45,13 @@ import {
 } from "../protocol/mod.ts";
 import { type Catalog, checkParams, formatProblem, scanScores, scoreInfo } from "../score/mod.ts";
 import type { Journal, JournalKey } from "../store/mod.ts";
-import { connectMutualTls, Peer, type TlsMaterial } from "../tls/mod.ts";
+import { ConnectError, connectMutualTls, Peer, type TlsMaterial } from "../tls/mod.ts";
 import { Backoff } from "./backoff.ts";
+import { RepeatFilter } from "./repeats.ts";
 import { LiveOutput } from "./live.ts";
-import { PlayerMetrics } from "./metrics.ts";
-import { type MetricsServer, startMetricsServer } from "../metrics/mod.ts";
+// Loaded only when metrics are served (see serveMetrics): the Prometheus library is not small.
+import type { PlayerMetrics } from "./metrics.ts";
+import type { MetricsServer } from "../metrics/server.ts";
 import { emptyResult, failedResult, INTERRUPT, runTask, sendableResult } from "./runner.ts";
 
 /** Live output waits while more than this is queued on the link (heartbeats and results go first). */
@@ -83,12 +88,25 @@ export interface PlayerOptions {
 
 type Link = Peer<ConductorMessage, PlayerMessage>;
 
+/** A conductor's `reconnect`: when to dial again after it closes, and then how often. */
+interface Notice {
+  delayMs: number;
+  retryMs: number;
+}
+
 /** How one connection to a conductor ended. */
 type SessionEnd =
-  /** It could not be made (connection or TLS refused, timed out). */
-  | { kind: "unreachable"; why: string }
-  /** It closed; `welcomed` when the conductor had welcomed this player. */
-  | { kind: "closed"; why: string; welcomed: boolean }
+  /**
+   * It could not be made: `down` when nothing took the TCP connection (see
+   * `Backoff`); `refused` when the TLS handshake refused the conductor's
+   * certificate, `hint` saying how to fix that.
+   */
+  | { kind: "unreachable"; why: string; down: boolean; refused: boolean; hint?: string }
+  /**
+   * It closed; `welcomed` when the conductor had welcomed this player;
+   * `notice` when the conductor said when to come back.
+   */
+  | { kind: "closed"; why: string; welcomed: boolean; notice?: Notice }
   /** The conductor refused the hello. */
   | { kind: "refused"; code: string; why: string; leader: Address | null }
   /** The player is stopping. */
@@ -100,6 +118,12 @@ const ACK_WAIT_MS = 2000;
 const STABLE_SESSION_MS = 3_000;
 /** Conductors whose last leaving line is remembered (to log repeats at debug) at most. */
 const LAST_LEFT_MAX = 64;
+/**
+ * After a conductor's `reconnect`, how long the player dials at the interval
+ * it was given before it falls back to its backoff: a restart takes seconds;
+ * a conductor away for longer is waited for like one that went away unannounced.
+ */
+const NOTICE_FOR_MS = 60_000;
 
 interface Running {
   abort: AbortController;
@@ -144,13 +168,14 @@ export class Player {
   /** The conductor being dialled or talked to. */
   #target: Address;
   /** The last line logged on leaving each conductor, so a retry storm logs each once. */
-  readonly #lastLeft = new Map<string, string>();
+  readonly #lastLeft = new RepeatFilter(LAST_LEFT_MAX);
   #welcomed = false;
   #conductorId: string | null = null;
   /** The protocol minor the conductor speaks (from its welcome). */
   #conductorMinor = 0;
   readonly #running = new Map<string, Running>();
   readonly #backoff: Backoff;
+  readonly #random: () => number = Math.random;
   #stopping = false;
   #wake: (() => void) | null = null;
   /** Called when the journal empties (every result acknowledged). */
@@ -165,7 +190,7 @@ export class Player {
     this.#opts = opts;
     this.#log = opts.log;
     this.#catalog = catalog;
-    this.#backoff = new Backoff(250, opts.reconnectMaxMs);
+    this.#backoff = new Backoff(250, opts.reconnectMaxMs, this.#random);
     if (opts.conductors.length === 0) throw new RangeError("a player needs a conductor address");
     this.#target = opts.conductors[0];
     this.#logCatalog();
@@ -212,6 +237,9 @@ export class Player {
    * without a welcome, which waits the backoff. A "not the leader" refusal
    * naming the leader dials it next (the certificate check applies to it as
    * to any conductor, so a named address is no more trusted than a listed one).
+   * A conductor that closed with a `reconnect` notice is followed by its
+   * delay, and rounds then wait its retry interval instead of the backoff,
+   * for {@linkcode NOTICE_FOR_MS} or until a conductor welcomes this player.
    */
   run(): void {
     this.#loop ??= (async () => {
@@ -222,6 +250,10 @@ export class Player {
       let redirect: Address | null = null;
       /** Dials since the round began (a welcome begins one). */
       let tried = 0;
+      /** Every dial of this round found no conductor there at all (the backoff's shorter cap). */
+      let allDown = true;
+      /** The last notice, while it holds: its retry interval and until when (monotonic ms). */
+      let notice: { retryMs: number; until: number } | null = null;
       while (!this.#stopping) {
         const target = redirect ?? list[at];
         redirect = null;
@@ -237,7 +269,11 @@ export class Player {
         if (stable) {
           this.#backoff.reset();
           this.#lastLeft.clear();
+          allDown = true;
         }
+        // A welcome, or a refusal that waiting will not mend, ends what a notice asked.
+        if ((end.kind === "closed" && end.welcomed) || end.kind === "refused") notice = null;
+        allDown &&= end.kind === "unreachable" && end.down;
         const i = list.findIndex((a) => sameAddress(a, target));
         if (i >= 0) at = (i + 1) % list.length;
         if (end.kind === "refused" && end.leader && !sameAddress(end.leader, target)) {
@@ -245,38 +281,72 @@ export class Player {
           if (j >= 0) at = j;
           else redirect = end.leader;
         }
+        const next = redirect ?? list[at];
+        if (end.kind === "closed" && end.notice) {
+          // Told when to come back: a new round begins after the delay the conductor chose.
+          notice = { retryMs: end.notice.retryMs, until: performance.now() + NOTICE_FOR_MS };
+          tried = 0;
+          allDown = true;
+          this.#log.info("the conductor is stopping and asked this player to reconnect", {
+            conductor: formatAddress(target),
+            in_ms: end.notice.delayMs,
+            retry_ms: end.notice.retryMs,
+            next: formatAddress(next),
+          });
+          await this.#pause(end.notice.delayMs);
+          continue;
+        }
         const roundDone = tried >= list.length + (redirect ? 1 : 0);
-        this.#logLeaving(target, end, roundDone ? null : (redirect ?? list[at]));
+        if (notice !== null && performance.now() >= notice.until) notice = null;
+        this.#logLeaving(target, end, roundDone ? null : next, notice !== null);
         if (!roundDone) continue;
         tried = 0;
-        const delay = this.#backoff.next();
-        this.#log.debug("reconnecting", { in_ms: delay, conductor: formatAddress(list[at]) });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          this.#wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
+        // Around the notice's interval, so that each player keeps its place in the spread.
+        const delay = notice !== null
+          ? Math.round(notice.retryMs * (0.9 + this.#random() * 0.2))
+          : this.#backoff.next(allDown);
+        allDown = true;
+        this.#log.debug("reconnecting", {
+          in_ms: delay,
+          conductor: formatAddress(list[at]),
+          wait: notice !== null ? "notice" : "backoff",
         });
-        this.#wake = null;
+        await this.#pause(delay);
       }
     })();
   }
 
+  /** Waits `ms`, or less when the player stops or rescans meanwhile. */
+  async #pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = null;
+  }
+
   /**
    * Logs why this player left conductor `from` and where it goes next (null:
-   * it waits a backoff first): one line per move, at warn, or at debug when
-   * it repeats what was last logged on leaving `from` (a welcome clears that).
+   * it waits a backoff first): one line per move, at warn (error for a
+   * refusal), or at debug when it repeats what was last logged on leaving
+   * `from` (a welcome clears that), but for a reminder with the count of
+   * repeats every 10 minutes. While a conductor's notice holds (`noticed`),
+   * finding no conductor there is expected, and logged at debug only.
    */
-  #logLeaving(from: Address, end: SessionEnd, next: Address | null): void {
+  #logLeaving(from: Address, end: SessionEnd, next: Address | null, noticed: boolean): void {
     if (end.kind === "stopping") return;
     const conductor = formatAddress(from);
     const to = next === null ? undefined : formatAddress(next);
     let msg: string;
     let fields: Record<string, string | undefined>;
+    let refused = false;
     if (end.kind === "unreachable") {
-      msg = "cannot reach the conductor";
-      fields = { conductor, error: end.why };
+      refused = end.refused;
+      msg = refused ? "the conductor's certificate is not accepted" : "cannot reach the conductor";
+      fields = { conductor, error: end.why, hint: end.hint };
     } else if (end.kind === "closed") {
       msg = "disconnected from the conductor";
       fields = {
@@ -294,24 +364,21 @@ export class Player {
         reason: end.why,
       };
     } else {
+      refused = true;
       msg = "the conductor refused this player";
       fields = { conductor, code: end.code, reason: end.why };
     }
-    const line = `${msg} ${JSON.stringify(fields)}`;
-    const repeated = this.#lastLeft.get(conductor) === line;
-    this.#lastLeft.delete(conductor);
-    this.#lastLeft.set(conductor, line);
-    // Refusals may name any address: the oldest are forgotten beyond a bound.
-    for (const old of this.#lastLeft.keys()) {
-      if (this.#lastLeft.size <= LAST_LEFT_MAX) break;
-      this.#lastLeft.delete(old);
+    if (noticed && end.kind === "unreachable" && end.down) {
+      this.#log.debug(msg, { ...fields, next: to });
+      return;
     }
-    const level = repeated
-      ? "debug"
-      : end.kind === "refused" && end.code !== "not_leader"
-      ? "error"
-      : "warn";
-    this.#log[level](msg, { ...fields, next: to });
+    const seen = this.#lastLeft.note(conductor, `${msg} ${JSON.stringify(fields)}`);
+    const level = !seen.show ? "debug" : refused ? "error" : "warn";
+    this.#log[level](msg, {
+      ...fields,
+      next: to,
+      repeated: seen.show && seen.repeats > 0 ? seen.repeats : undefined,
+    });
   }
 
   /** One connection to `target`, from connect to close. */
@@ -329,7 +396,14 @@ export class Player {
         timeoutMs: Math.max(5000, o.heartbeatMs),
       });
     } catch (err) {
-      return { kind: "unreachable", why: errorMessage(err) };
+      const c = err instanceof ConnectError ? err : null;
+      return {
+        kind: "unreachable",
+        why: errorMessage(err),
+        down: c?.down ?? false,
+        refused: c?.code === "forbidden",
+        hint: c?.hint,
+      };
     }
     if (this.#stopping) {
       socket.destroy();
@@ -338,6 +412,7 @@ export class Player {
     return await new Promise<SessionEnd>((resolve) => {
       let refused: SessionEnd | null = null;
       let welcomed = false;
+      let notice: Notice | undefined;
       const link: Link = new Peer<ConductorMessage, PlayerMessage>(socket, {
         maxFrame: o.maxFrame,
         heartbeatMs: o.heartbeatMs,
@@ -348,6 +423,10 @@ export class Player {
             refused = { kind: "refused", code: m.code, why: m.message, leader };
             if (m.code === "forbidden") this.#backoff.max();
             link.close(`refused: ${m.message}`);
+            return;
+          }
+          if (m.type === "reconnect") {
+            notice = { delayMs: m.delay_ms, retryMs: m.retry_ms };
             return;
           }
           if (m.type === "welcome") {
@@ -368,7 +447,7 @@ export class Player {
             this.#log.info("disconnected from the conductor", { reason });
             return resolve({ kind: "stopping" });
           }
-          resolve({ kind: "closed", why: reason, welcomed });
+          resolve({ kind: "closed", why: reason, welcomed, notice });
         },
       });
       this.#link = link;
@@ -687,6 +766,10 @@ export class Player {
    */
   /** Starts the metrics listener on `listen`; logs where it listens. */
   async serveMetrics(listen: Address): Promise<void> {
+    const [{ PlayerMetrics }, { startMetricsServer }] = await Promise.all([
+      import("./metrics.ts"),
+      import("../metrics/server.ts"),
+    ]);
     const metrics = new PlayerMetrics({
       running: () => this.#running.size,
       connected: () => this.#welcomed,

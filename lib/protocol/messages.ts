@@ -46,9 +46,11 @@ export const PROTOCOL_VERSION = 1;
  * their values (an older player ignores the field; the conductor masks what
  * it sends back all the same). 3: a player streams a running score's output
  * in `output` messages; a result may say how many bytes of each stream were
- * dropped between the head and the tail it keeps.
+ * dropped between the head and the tail it keeps. 4: a conductor that stops on
+ * purpose tells each player when to dial again (`reconnect`); it sends it only
+ * to players that say they speak minor 4.
  */
-export const PROTOCOL_MINOR = 3;
+export const PROTOCOL_MINOR = 4;
 
 /** A range of protocol majors, both ends included. */
 export interface ProtocolRange {
@@ -352,6 +354,24 @@ export interface Cancel {
   attempt: number;
 }
 
+/**
+ * Conductor → player (minor 4): this conductor is stopping on purpose (a
+ * restart, an upgrade) and closes the connection right after. The player
+ * dials again `delay_ms` after the close (each player gets its own delay,
+ * spread over a window sized to the fleet, so that they do not all return
+ * at once), then, while no conductor welcomes it, every `retry_ms` (about
+ * the same window: the spread is kept) for a bounded time, instead of its
+ * growing backoff. Only sent to a player whose hello says minor 4 or more.
+ */
+export interface Reconnect {
+  type: "reconnect";
+  delay_ms: number;
+  retry_ms: number;
+}
+
+/** Largest `delay_ms` and `retry_ms` of a {@linkcode Reconnect}: one minute. */
+export const MAX_RECONNECT_MS = 60_000;
+
 /** Either side: are you there? */
 export interface Ping {
   type: "ping";
@@ -367,7 +387,15 @@ export interface Pong {
 /** Messages a player sends. */
 export type PlayerMessage = Hello | Ready | Accept | Reject | Output | Result | Ping | Pong;
 /** Messages a conductor sends. */
-export type ConductorMessage = Welcome | Refuse | Assign | ResultAck | Cancel | Ping | Pong;
+export type ConductorMessage =
+  | Welcome
+  | Refuse
+  | Assign
+  | ResultAck
+  | Cancel
+  | Reconnect
+  | Ping
+  | Pong;
 /** Any protocol message. */
 export type Message = PlayerMessage | ConductorMessage;
 
@@ -544,6 +572,7 @@ export const MESSAGE_TYPES: readonly Message["type"][] = [
   "result",
   "result_ack",
   "cancel",
+  "reconnect",
   "ping",
   "pong",
 ];
@@ -696,6 +725,12 @@ function decodeBody(type: Message["type"], o: Obj): Message {
     case "result_ack":
     case "cancel":
       return { type, ...taskRef(o) };
+    case "reconnect":
+      return {
+        type,
+        delay_ms: o.int("delay_ms", 0, MAX_RECONNECT_MS),
+        retry_ms: o.int("retry_ms", 1, MAX_RECONNECT_MS),
+      };
     case "ping":
     case "pong":
       return { type, t: o.int("t", 0, MAX_TIME) };
@@ -717,6 +752,7 @@ export const CONDUCTOR_TYPES = [
   "assign",
   "result_ack",
   "cancel",
+  "reconnect",
   "ping",
   "pong",
   "refuse",

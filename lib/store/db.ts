@@ -46,6 +46,11 @@ export interface OpenOptions {
    * file): an existing database keeps the mode it was made with.
    */
   incrementalVacuum?: boolean;
+  /**
+   * The error when another process holds the database (its lock), saying
+   * who that is likely to be and what to do; absent: a generic one.
+   */
+  inUse?: () => OrchError;
 }
 
 /** The mode of every database file (and its -wal, -shm), whatever the umask. */
@@ -97,9 +102,10 @@ export function openDatabase(path: string, opts: OpenOptions): Database {
     if (err instanceof OrchError) throw err;
     const msg = (err as Error).message;
     if (/locked|busy/i.test(msg)) {
-      throw new OrchError("conflict", `${opts.what} ${path} is in use by another process`, {
-        hint: "only one conductor may use a database; is another one running?",
-      });
+      throw opts.inUse?.() ??
+        new OrchError("conflict", `${opts.what} ${path} is in use by another process`, {
+          hint: "only one conductor may use a database; is another one running?",
+        });
     }
     if (/not a database|malformed|corrupt/i.test(msg)) {
       throw new OrchError(

@@ -9,7 +9,27 @@
  */
 
 import type { ResultBody } from "../protocol/mod.ts";
+import { basename, dirname, join } from "node:path";
+import { OrchError } from "../errors.ts";
 import { type Database, openDatabase, transaction } from "./db.ts";
+
+/** The file, beside the journal, that holds the process id of the player that has it open. */
+export const PID_FILE = "player.pid";
+
+/**
+ * The process id in `pidFile` when that process still runs, else null (no
+ * file, not a number, or a process long gone).
+ */
+function holderPid(pidFile: string): number | null {
+  try {
+    const pid = Number(Deno.readTextFileSync(pidFile).trim());
+    if (!Number.isSafeInteger(pid) || pid <= 0) return null;
+    Deno.statSync(`/proc/${pid}`);
+    return pid;
+  } catch {
+    return null;
+  }
+}
 
 /** The journal's schema steps, in order. */
 export const JOURNAL_MIGRATIONS = [
@@ -79,24 +99,49 @@ type Row = Record<string, unknown>;
 /** The player's journal. Every method commits before it returns. */
 export class Journal {
   readonly #db: Database;
+  readonly #pidFile: string | null;
 
-  constructor(db: Database) {
+  /** @param pidFile the holder's process id file, removed on close; null for none */
+  constructor(db: Database, pidFile: string | null = null) {
     this.#db = db;
+    this.#pidFile = pidFile;
   }
 
   /**
    * Opens the journal at `path`, creating it when absent: a player that lost
-   * its journal is set right by the conductor when it reconnects.
+   * its journal is set right by the conductor when it reconnects. Only one
+   * player may hold it: the holder writes its process id beside it
+   * (`player.pid`), so that a second player started on the same state dir
+   * is told which process has it.
    */
   static open(path: string): Journal {
-    return new Journal(
-      openDatabase(path, {
-        what: "player journal",
-        migrations: JOURNAL_MIGRATIONS,
-        exclusive: true,
-        create: true,
-      }),
-    );
+    const pidFile = join(dirname(path), PID_FILE);
+    const db = openDatabase(path, {
+      what: "player journal",
+      migrations: JOURNAL_MIGRATIONS,
+      exclusive: true,
+      create: true,
+      inUse: () => {
+        const pid = holderPid(pidFile);
+        return new OrchError(
+          "conflict",
+          `another player${pid === null ? "" : ` (pid ${pid})`} is using the state dir ${
+            dirname(path)
+          }: its journal ${basename(path)} is locked`,
+          {
+            hint: "stop that player first, or give this one a state dir of its own " +
+              "(--state-dir, the state_dir key)",
+          },
+        );
+      },
+    });
+    try {
+      // Only the journal's holder writes it: the lock is held for as long as the journal is open.
+      Deno.writeTextFileSync(pidFile, `${Deno.pid}\n`, { mode: 0o644 });
+    } catch {
+      // Only for the message a second player gets: the journal works without it.
+    }
+    return new Journal(db, pidFile);
   }
 
   /** Records an accepted task, before its score starts. */
@@ -184,6 +229,14 @@ export class Journal {
 
   /** Closes the journal. */
   close(): void {
+    // Before the lock is let go: a file removed after could be the next holder's.
+    if (this.#pidFile !== null) {
+      try {
+        Deno.removeSync(this.#pidFile);
+      } catch {
+        // already gone
+      }
+    }
     this.#db.close();
   }
 }

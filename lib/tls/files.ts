@@ -9,7 +9,7 @@
 
 import type * as X509 from "./_x509.ts";
 import { OrchError } from "../errors.ts";
-import { importPrivateKey, loadX509, type Role } from "./ca.ts";
+import { loadX509, type Role } from "./ca.ts";
 import type { Revocation } from "./revocation.ts";
 
 /** Paths of the three files a node needs. */
@@ -57,7 +57,10 @@ export async function readTextFile(path: string, what: string): Promise<string> 
   }
 }
 
-/** Parses one PEM certificate; `what` and `path` name it in errors. */
+/**
+ * Parses one PEM certificate with the certificate library, for the commands
+ * that make and inspect certificates; `what` and `path` name it in errors.
+ */
 export async function parseCertificate(
   pem: string,
   what: string,
@@ -69,6 +72,50 @@ export async function parseCertificate(
   } catch (err) {
     throw new OrchError("config", `${what} ${path} is not a PEM certificate`, { cause: err });
   }
+}
+
+/** What `node:crypto` offers for checking certificates, loaded on first use. */
+type NodeCrypto = typeof import("node:crypto");
+type NodeCertificate = InstanceType<NodeCrypto["X509Certificate"]>;
+
+/**
+ * Parses one PEM certificate with the runtime's own X.509 code (`node:crypto`,
+ * loaded on first use): much lighter than the certificate library, which only
+ * the commands that make certificates need. `what` and `path` name it in errors.
+ */
+function parseNodeCertificate(
+  c: NodeCrypto,
+  pem: string,
+  what: string,
+  path: string,
+): NodeCertificate {
+  try {
+    return new c.X509Certificate(pem);
+  } catch (err) {
+    throw new OrchError("config", `${what} ${path} is not a PEM certificate`, { cause: err });
+  }
+}
+
+/** A PEM PKCS#8 ECDSA P-256 private key, the kind `orch ca` makes; `what` names it in errors. */
+function parsePrivateKey(c: NodeCrypto, pem: string, what: string) {
+  const fail = (cause?: unknown) =>
+    new OrchError("config", `${what} is not a PEM PKCS#8 ECDSA P-256 private key`, { cause });
+  if (!/-----BEGIN PRIVATE KEY-----/.test(pem)) throw fail();
+  let key;
+  try {
+    key = c.createPrivateKey({ key: pem, format: "pem" });
+  } catch (err) {
+    throw fail(err);
+  }
+  if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+    throw fail();
+  }
+  return key;
+}
+
+/** A distinguished name's attribute as `node:crypto` gives it: absent, one value, or several. */
+function values(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
 /**
@@ -84,16 +131,17 @@ export async function loadTlsMaterial(
   const certPem = await readTextFile(paths.cert, "certificate");
   const keyPem = await readTextFile(paths.key, "key file");
   await checkKeyMode(paths.key);
-  const x509 = await loadX509();
-  const ca = await parseCertificate(caPem, "CA certificate", paths.ca);
-  const cert = await parseCertificate(certPem, "certificate", paths.cert);
-  const key = await importPrivateKey(keyPem, `key file ${paths.key}`).catch((err) => {
-    throw new OrchError("config", (err as Error).message);
-  });
+  const c = await import("node:crypto");
+  const ca = parseNodeCertificate(c, caPem, "CA certificate", paths.ca);
+  const cert = parseNodeCertificate(c, certPem, "certificate", paths.cert);
+  const key = parsePrivateKey(c, keyPem, `key file ${paths.key}`);
 
-  const signed = await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }).catch(() =>
-    false
-  );
+  let signed = false;
+  try {
+    signed = cert.verify(ca.publicKey);
+  } catch {
+    // A key of another kind: not signed by this CA either.
+  }
   if (!signed) {
     throw new OrchError(
       "config",
@@ -103,7 +151,8 @@ export async function loadTlsMaterial(
       },
     );
   }
-  const ou = cert.subjectName.getField("OU");
+  const legacy = cert.toLegacyObject();
+  const ou = values(legacy.subject?.OU);
   if (!ou.includes(role)) {
     throw new OrchError(
       "config",
@@ -113,38 +162,40 @@ export async function loadTlsMaterial(
       { hint: `issue one with: orch ca issue NAME --role ${role}` },
     );
   }
-  if (now < cert.notBefore) {
+  const notBefore = cert.validFromDate;
+  const notAfter = cert.validToDate;
+  if (now < notBefore) {
     throw new OrchError(
       "config",
-      `certificate ${paths.cert} is not valid before ${cert.notBefore.toISOString()}`,
+      `certificate ${paths.cert} is not valid before ${notBefore.toISOString()}`,
     );
   }
-  if (now > cert.notAfter) {
+  if (now > notAfter) {
     throw new OrchError(
       "config",
-      `certificate ${paths.cert} expired on ${cert.notAfter.toISOString()}`,
+      `certificate ${paths.cert} expired on ${notAfter.toISOString()}`,
     );
   }
-  if (now > ca.notAfter) {
+  if (now > ca.validToDate) {
     throw new OrchError(
       "config",
-      `CA certificate ${paths.ca} expired on ${ca.notAfter.toISOString()}`,
+      `CA certificate ${paths.ca} expired on ${ca.validToDate.toISOString()}`,
     );
   }
-  if (!(await keyMatches(key, cert))) {
+  if (!cert.checkPrivateKey(key)) {
     throw new OrchError(
       "config",
       `key file ${paths.key} does not belong to certificate ${paths.cert}`,
     );
   }
-  const cn = cert.subjectName.getField("CN")[0] ?? "";
+  const cn = values(legacy.subject?.CN)[0] ?? "";
   return {
     ca: caPem,
     cert: certPem,
     key: keyPem,
     name: cn,
-    names: certNames(cert, x509),
-    notAfter: cert.notAfter,
+    names: certNames(cn, legacy.subjectaltname ?? ""),
+    notAfter,
   };
 }
 
@@ -169,18 +220,28 @@ async function checkKeyMode(path: string): Promise<void> {
   }
 }
 
-async function keyMatches(key: CryptoKey, cert: X509.X509Certificate): Promise<boolean> {
-  const jwk = await crypto.subtle.exportKey("jwk", key);
-  const certJwk = await crypto.subtle.exportKey("jwk", await cert.publicKey.export());
-  return jwk.x === certJwk.x && jwk.y === certJwk.y;
-}
-
-function certNames(cert: X509.X509Certificate, x509: typeof X509): string[] {
+/**
+ * The names a certificate holds: its CN and its DNS and IP SANs, lower case;
+ * `san` as `node:crypto` writes it (`DNS:a, IP Address:10.0.0.1`). IPv6
+ * addresses are written as URLs write them (`::1`).
+ */
+function certNames(cn: string, san: string): string[] {
   const names = new Set<string>();
-  for (const cn of cert.subjectName.getField("CN")) names.add(cn.toLowerCase());
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  for (const n of san?.names.items ?? []) {
-    if (n.type === "dns" || n.type === "ip") names.add(n.value.toLowerCase());
+  if (cn) names.add(cn.toLowerCase());
+  for (const part of san.split(",")) {
+    const [kind, value] = part.trim().split(/:(.*)/s);
+    if (kind === "DNS" && value) names.add(value.toLowerCase());
+    if (kind === "IP Address" && value) names.add(ipText(value));
   }
   return [...names];
+}
+
+/** An IP address as a URL writes it: IPv4 as it is, IPv6 compressed, lower case. */
+function ipText(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip.toLowerCase();
+  }
 }

@@ -10,13 +10,19 @@
  */
 
 import tls from "node:tls";
-import https from "node:https";
+import type https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import net, { isIP } from "node:net";
 import { OrchError } from "../errors.ts";
 import type { Role } from "./ca.ts";
 import type { TlsMaterial } from "./files.ts";
-import { describeCertificate, explainUnverified } from "./verdict.ts";
+import {
+  describeCertificate,
+  explainUnverified,
+  shownCertName,
+  explainUnverifiedVerdict,
+  type UnverifiedVerdict,
+} from "./verdict.ts";
 
 /** A TLS socket, for code that must not import `node:tls` itself. */
 export type TLSSocket = tls.TLSSocket;
@@ -41,13 +47,7 @@ export function peerIdentity(socket: tls.TLSSocket): PeerIdentity | null {
   const cn = first(cert.subject.CN) ?? "";
   const ou = cert.subject.OU;
   const roles = Array.isArray(ou) ? ou : ou ? [ou] : [];
-  const names = new Set<string>();
-  if (cn) names.add(cn.toLowerCase());
-  for (const part of (cert.subjectaltname ?? "").split(",")) {
-    const [kind, value] = part.trim().split(/:(.*)/s);
-    if ((kind === "DNS" || kind === "IP Address") && value) names.add(value.toLowerCase());
-  }
-  return { cn, role: roles.length === 1 ? roles[0] : null, names: [...names] };
+  return { cn, role: roles.length === 1 ? roles[0] : null, names: certificateNames(cert) };
 }
 
 function first(v: string | string[] | undefined): string | undefined {
@@ -172,14 +172,18 @@ function refuseHandshake(
   onRefused(describeHandshakeError(err));
 }
 
-/** An HTTPS server that requires a client certificate from the CA. */
-export function createMutualHttpsServer(
+/**
+ * An HTTPS server that requires a client certificate from the CA. `node:https`
+ * is loaded here, on first use: a player, which only dials, never loads it.
+ */
+export async function createMutualHttpsServer(
   material: TlsMaterial,
   timeouts: ServerTimeouts,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   onRefused: (reason: string) => void,
-): https.Server {
-  const server = https.createServer(serverOptions(material, timeouts), handler);
+): Promise<https.Server> {
+  const { createServer } = await import("node:https");
+  const server = createServer(serverOptions(material, timeouts), handler);
   // Ahead of the HTTP server's own listener: a refused socket is destroyed before it is parsed.
   server.prependListener("secureConnection", (socket: tls.TLSSocket) => {
     admitPeer(material, socket, onRefused);
@@ -231,8 +235,34 @@ export interface ConnectOptions {
 }
 
 /**
+ * Why a connection could not be made, beyond its message: `down` when no
+ * TCP connection was made at all (nothing listens there, the host or the
+ * network is unreachable, the name does not resolve), which costs the
+ * other end nothing and is worth retrying soon; false when the other end
+ * took the connection and the TLS handshake failed or was refused, which a
+ * quick retry will not fix and costs the other end a handshake each time.
+ * The error itself is an `OrchError`: `unavailable`, or `forbidden` when
+ * the server's certificate was not accepted (with a hint on how to fix it).
+ */
+export class ConnectError extends OrchError {
+  readonly down: boolean;
+
+  constructor(
+    code: "unavailable" | "forbidden",
+    message: string,
+    down: boolean,
+    options?: { cause?: unknown; hint?: string },
+  ) {
+    super(code, message, options);
+    this.name = "ConnectError";
+    this.down = down;
+  }
+}
+
+/**
  * Connects with mutual TLS and checks the server's name and role. Resolves
- * with the open socket once the handshake is complete.
+ * with the open socket once the handshake is complete; rejects with a
+ * {@linkcode ConnectError} that says why, in words an operator can act on.
  */
 export function connectMutualTls(opts: ConnectOptions): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -241,23 +271,57 @@ export function connectMutualTls(opts: ConnectOptions): Promise<tls.TLSSocket> {
       port: opts.port,
       ...clientTlsOptions(opts.material, opts.expectName, opts.expectRole),
     });
+    /** The TCP connection was made: what fails from now on is the TLS handshake. */
+    let connected = false;
+    socket.once("connect", () => (connected = true));
     const timer = setTimeout(() => {
       socket.destroy();
       reject(
-        new OrchError("unavailable", `TLS handshake with ${opts.host}:${opts.port} timed out`),
+        new ConnectError(
+          "unavailable",
+          `TLS handshake with ${opts.host}:${opts.port} timed out`,
+          !connected,
+        ),
       );
     }, opts.timeoutMs);
     const onError = (err: Error & { code?: string }) => {
       clearTimeout(timer);
       socket.destroy();
-      const fail = (message: string) =>
-        reject(new OrchError("unavailable", message, { cause: err }));
+      if (err instanceof ServerIdentityError) {
+        return reject(
+          new ConnectError(
+            "forbidden",
+            `cannot connect to ${opts.host}:${opts.port}: ${err.message}`,
+            false,
+            { cause: err, hint: err.hint },
+          ),
+        );
+      }
+      const down = !connected && NETWORK_DOWN.has(err.code ?? "");
+      const fail = (message: string, hint?: string) =>
+        reject(
+          new ConnectError(hint === undefined ? "unavailable" : "forbidden", message, down, {
+            cause: err,
+            hint,
+          }),
+        );
       if (!UNVERIFIED.has(err.code ?? "")) return fail(connectErrorMessage(opts, err));
       // The TLS stack says only that the chain did not verify: look at the certificate to say why.
       probeServerCertificate(opts).then(
-        (raw) => explainUnverified(raw, opts.material.ca, new Date(), err.code ?? "", "the server"),
+        (raw) =>
+          explainUnverifiedVerdict(
+            raw,
+            opts.material.ca,
+            new Date(),
+            err.code ?? "",
+            `the ${opts.expectRole}`,
+          ),
       ).then(
-        (why) => fail(`cannot connect to ${opts.host}:${opts.port}: ${why}`),
+        (v) =>
+          fail(
+            `cannot connect to ${opts.host}:${opts.port}: ${v.why}`,
+            unverifiedHint(v, opts.expectRole),
+          ),
         () => fail(connectErrorMessage(opts, err)),
       );
     };
@@ -273,11 +337,13 @@ export function connectMutualTls(opts: ConnectOptions): Promise<tls.TLSSocket> {
       if (when !== null) {
         socket.destroy();
         reject(
-          new OrchError(
+          new ConnectError(
             "forbidden",
-            `cannot connect to ${opts.host}:${opts.port}: the server's certificate (${
+            `cannot connect to ${opts.host}:${opts.port}: the ${opts.expectRole}'s certificate (${
               describeCertificate(cn, serial)
             }) is revoked (since ${when.toISOString()})`,
+            false,
+            { hint: "the CRL this side reads lists it: issue the server a new certificate" },
           ),
         );
         return;
@@ -286,6 +352,35 @@ export function connectMutualTls(opts: ConnectOptions): Promise<tls.TLSSocket> {
       resolve(socket);
     });
   });
+}
+
+/** Errors of a connection that never reached the other end's TCP stack (or was turned away by it). */
+const NETWORK_DOWN = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENETDOWN",
+]);
+
+/** How to fix a server certificate the TLS stack did not verify, by what is wrong with it. */
+function unverifiedHint(v: UnverifiedVerdict, role: Role): string | undefined {
+  switch (v.kind) {
+    case "foreign":
+      return `the ca file (--ca) must be the CA that issued the ${role}'s certificate: use ` +
+        `this deployment's ca.crt, or issue the ${role} a certificate from this CA ` +
+        `(orch ca issue NAME --role ${role}) and restart it`;
+    case "expired":
+      return `issue the ${role} a new certificate (orch ca issue NAME --role ${role} --force, ` +
+        "with the same --san names) and restart it";
+    case "not_yet_valid":
+      return "the clocks of the two hosts disagree: check both (NTP)";
+    default:
+      return undefined;
+  }
 }
 
 /** Verification errors of a server's certificate chain, which a look at the certificate explains. */
@@ -331,6 +426,75 @@ function probeServerCertificate(opts: ConnectOptions): Promise<Uint8Array<ArrayB
 }
 
 /**
+ * The server's certificate does not hold the name it was checked for, or is
+ * not for the role expected: says which name was checked, which names the
+ * certificate holds, and how to fix it (`hint`).
+ */
+export class ServerIdentityError extends Error {
+  /** Node's code for a name mismatch, which it also uses for one it finds itself. */
+  readonly code = "ERR_TLS_CERT_ALTNAME_INVALID";
+  readonly hint: string;
+
+  constructor(message: string, hint: string) {
+    super(message);
+    this.name = "ServerIdentityError";
+    this.hint = hint;
+  }
+}
+
+/** The names a peer certificate holds (CN and DNS / IP SANs, lower case), as `node:tls` shows it. */
+export function certificateNames(cert: tls.PeerCertificate): string[] {
+  const names = new Set<string>();
+  const cn = first(cert.subject?.CN);
+  if (cn) names.add(cn.toLowerCase());
+  for (const part of (cert.subjectaltname ?? "").split(",")) {
+    const [kind, value] = part.trim().split(/:(.*)/s);
+    if ((kind === "DNS" || kind === "IP Address") && value) names.add(value.toLowerCase());
+  }
+  return [...names];
+}
+
+/**
+ * Checks that a server's certificate `cert` holds `expectName` and role
+ * `expectRole`; the error, when not, says what it holds and how to fix it.
+ */
+export function checkServerCertificate(
+  expectName: string,
+  expectRole: Role,
+  cert: tls.PeerCertificate,
+): ServerIdentityError | undefined {
+  const described = describeCertificate(first(cert.subject?.CN) ?? "", cert.serialNumber ?? "");
+  if (tls.checkServerIdentity(expectName, cert)) {
+    const names = certificateNames(cert);
+    const cn = first(cert.subject?.CN) ?? "NAME";
+    const sans = [...names.filter((n) => n !== cn.toLowerCase()), expectName.toLowerCase()];
+    const issue = `orch ca issue ${shownCertName(cn)} --role ${expectRole} ${
+      sans.map((n) => `--san ${shownCertName(n)}`).join(" ")
+    } --force`;
+    return new ServerIdentityError(
+      `the ${expectRole}'s certificate (${described}) holds ${
+        names.length === 0 ? "no name" : `the names ${names.map(shownCertName).join(", ")}`
+      }, not ${shownCertName(expectName)}, the name checked`,
+      `dial the ${expectRole} by a name its certificate holds, or set the name to check with ` +
+        `--conductor-name NAME (the conductor_name key); or issue the ${expectRole} a ` +
+        `certificate that holds ${shownCertName(expectName)} too (${issue}) and restart it`,
+    );
+  }
+  const ou = cert.subject?.OU;
+  const roles = Array.isArray(ou) ? ou : ou ? [ou] : [];
+  if (!roles.includes(expectRole)) {
+    return new ServerIdentityError(
+      `the server's certificate (${described}) is for ${
+        roles.map(shownCertName).join("/") || "no orch role"
+      }, not a ${expectRole}`,
+      `check the address: it must be a ${expectRole}'s, whose certificate is issued with ` +
+        `--role ${expectRole}`,
+    );
+  }
+  return undefined;
+}
+
+/**
  * TLS options for a client that shows `material` and accepts only a server
  * whose certificate, from the same CA, holds `expectName` and role `expectRole`.
  */
@@ -345,20 +509,7 @@ export function clientTlsOptions(
     key: material.key,
     minVersion: "TLSv1.3",
     servername: isIP(expectName) ? undefined : expectName,
-    checkServerIdentity: (_host, cert) => {
-      const err = tls.checkServerIdentity(expectName, cert);
-      if (err) return err;
-      const ou = cert.subject?.OU;
-      const roles = Array.isArray(ou) ? ou : ou ? [ou] : [];
-      if (!roles.includes(expectRole)) {
-        return new Error(
-          `the server's certificate is for ${
-            roles.join("/") || "no orch role"
-          }, not a ${expectRole}`,
-        );
-      }
-      return undefined;
-    },
+    checkServerIdentity: (_host, cert) => checkServerCertificate(expectName, expectRole, cert),
   };
 }
 

@@ -150,7 +150,7 @@ Deno.test("a player refuses a revoked conductor certificate, and leaves one revo
   assertEquals(r.code, 0, r.stderr);
   await p1.waitFor(/closed a connection: the peer's certificate is revoked .*cn=conductor serial=/);
   await p1.waitFor(
-    /cannot reach the conductor .*error="cannot connect to 127\.0\.0\.1:\d+: the server's certificate \(CN conductor, serial [0-9A-F]+\) is revoked/,
+    /the conductor's certificate is not accepted .*error="cannot connect to 127\.0\.0\.1:\d+: the conductor's certificate \(CN conductor, serial [0-9A-F]+\) is revoked/,
   );
   await until("p1 offline", async () => {
     const players = await c.client.players();

@@ -50,3 +50,20 @@ Deno.test("reset after max starts again from the base", () => {
   b.reset();
   assertEquals(delays(b, 2), [100, 200]);
 });
+
+Deno.test("while the conductor is down (nothing listens) the delay is capped at 5 s, whatever the cap", () => {
+  const b = new Backoff(250, 30_000, () => 1);
+  const down = Array.from({ length: 8 }, () => b.next(true));
+  assertEquals(down, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+  // A refusal (the conductor was there) lets the wait grow to the full cap again.
+  assertEquals(delays(b, 2), [30_000, 30_000]);
+  // A cap below 5 s stays the cap.
+  const small = new Backoff(250, 1000, () => 1);
+  assertEquals(Array.from({ length: 4 }, () => small.next(true)), [250, 500, 1000, 1000]);
+});
+
+Deno.test("after max, a conductor found down waits at most the shorter cap", () => {
+  const b = new Backoff(250, 30_000, () => 1);
+  b.max();
+  assertEquals(b.next(true), 5000);
+});

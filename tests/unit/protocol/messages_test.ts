@@ -30,6 +30,7 @@ const ALL_TYPES: Message["type"][] = [
   "result",
   "result_ack",
   "cancel",
+  "reconnect",
   "ping",
   "pong",
 ];
@@ -241,6 +242,25 @@ Deno.test("a result_ack and a cancel decode", () => {
     const m = { type, task_id: 9, attempt: 3 };
     assertEquals(decode(m), m);
   }
+});
+
+Deno.test("a reconnect decodes, its delay and retry bounded to a minute", () => {
+  const m = { type: "reconnect", delay_ms: 0, retry_ms: 1000 };
+  assertEquals(decode(m), m);
+  assertEquals(decode({ ...m, delay_ms: 60_000, retry_ms: 60_000 }), {
+    ...m,
+    delay_ms: 60_000,
+    retry_ms: 60_000,
+  });
+  refused({ ...m, delay_ms: 60_001 }, "reconnect.delay_ms: expected 0..60000, got 60001");
+  refused({ ...m, retry_ms: 0 }, "reconnect.retry_ms: expected 1..60000, got 0");
+  refused(
+    { type: "reconnect", delay_ms: 5 },
+    "reconnect.retry_ms: expected an integer, got nothing",
+  );
+  // Only a conductor sends it.
+  refused(m, 'unexpected message type "reconnect"', [...PLAYER_TYPES]);
+  assertEquals(decode(m, [...CONDUCTOR_TYPES]), m);
 });
 
 Deno.test("a ping and a pong decode", () => {

@@ -271,7 +271,7 @@ Deno.test("a client refuses a server whose certificate is revoked, expired or no
     await using srv = await serve(material(d.ca, d.server, "localhost"));
     await assertRejects(
       () => connect(srv.port, { ...client, revocation }),
-      /cannot connect to 127\.0\.0\.1:\d+: the server's certificate \(CN localhost, serial [0-9A-F]+\) is revoked/,
+      /cannot connect to 127\.0\.0\.1:\d+: the conductor's certificate \(CN localhost, serial [0-9A-F]+\) is revoked/,
     );
     // Without the CRL the same server is fine.
     (await connect(srv.port, client)).destroy();
@@ -293,7 +293,7 @@ Deno.test("a client refuses a server whose certificate is revoked, expired or no
     });
     await using srv = await serve(material(d.ca, stale, "localhost"));
     const err = await assertRejects(() => connect(srv.port, client));
-    assertMatch(err.message, /the server's certificate \(CN localhost, serial [0-9A-F]+\) /);
+    assertMatch(err.message, /the conductor's certificate \(CN localhost, serial [0-9A-F]+\) /);
     assertMatch(err.message, says);
   }
   revocation.close();
