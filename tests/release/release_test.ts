@@ -115,8 +115,6 @@ async function example(prefix: string, name: string, box: string): Promise<strin
     .replaceAll("0.0.0.0:2259", "127.0.0.1:0");
 }
 
-}
-
 Deno.test({
   name: "the release",
   ignore: PLATFORM === null,
