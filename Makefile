@@ -88,6 +88,7 @@ build: deps
 bundle: deps
 	@mkdir -p dist
 	$(DENO) bundle --quiet --output dist/orch.js main.ts
+	$(DENO) run --quiet --allow-read --allow-write packaging/lazy_require.ts dist/orch.js
 
 # Platforms the npm deno package has a runtime for (Windows left out: orch needs Unix sockets,
 # process groups and file modes). `make release PLATFORMS=linux-x64` builds one.

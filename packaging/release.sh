@@ -93,6 +93,9 @@ FROM=$(realpath -m --relative-to="$root" "$npm_cache")/ TO=npm/ DIR=$work/bundle
     const f = `${dir}/${e.name}`;
     Deno.writeTextFileSync(f, Deno.readTextFileSync(f).replaceAll(from, to));
   }'
+# Its require() reaches node:module only when a CommonJS package first asks (see the script).
+"$DENO" run --quiet --allow-read --allow-write "$root/packaging/lazy_require.ts" "$work/bundle"/*.js ||
+  die "cannot make the bundle's require lazy"
 # Nothing in it may point into this machine: the source tree, the temp folder, Deno's cache.
 for where in "$root" "$work" "$npm_cache" "$(realpath -m --relative-to="$root" "$npm_cache")"; do
   if grep -lF -- "$where" "$work/bundle"/*.js >"$work/leak" 2>/dev/null; then
