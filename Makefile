@@ -84,11 +84,13 @@ build: deps
 	  exit 1; }
 	@echo "wrote dist/orch"
 
-## One JavaScript file, dist/orch.js, that any deno runs: deno run -A dist/orch.js
+## One JavaScript file, dist/orch.js, that any deno runs: deno run -A dist/orch.js; and the same
+## split as the release holds it, dist/bundle/main.js and its chunks (each command loads its own).
 bundle: deps
 	@mkdir -p dist
 	$(DENO) bundle --quiet --output dist/orch.js main.ts
-	$(DENO) run --quiet --allow-read --allow-write packaging/lazy_require.ts dist/orch.js
+	rm -rf dist/bundle && $(DENO) bundle --quiet --code-splitting --outdir dist/bundle main.ts
+	$(DENO) run --quiet --allow-read --allow-write packaging/lazy_require.ts dist/orch.js dist/bundle/*.js
 
 # Platforms the npm deno package has a runtime for (Windows left out: orch needs Unix sockets,
 # process groups and file modes). `make release PLATFORMS=linux-x64` builds one.

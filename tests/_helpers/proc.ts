@@ -17,7 +17,9 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
  */
 export function orchCommand(entry = join(ROOT, "main.ts")): string[] {
   if (!/\.[jt]s$/.test(entry)) return [entry];
-  return [Deno.execPath(), "run", "--allow-all", "--quiet", "--no-prompt", entry];
+  // A bundle needs no deno.json and no lockfile, as the release's launcher runs it.
+  const bundled = entry.endsWith(".js") ? ["--no-config", "--no-lock"] : [];
+  return [Deno.execPath(), "run", "--allow-all", ...bundled, "--quiet", "--no-prompt", entry];
 }
 
 /** The result of a finished `orch` run. */
