@@ -19,8 +19,8 @@ import type { TlsMaterial } from "./files.ts";
 import {
   describeCertificate,
   explainUnverified,
-  shownCertName,
   explainUnverifiedVerdict,
+  shownCertName,
   type UnverifiedVerdict,
 } from "./verdict.ts";
 
