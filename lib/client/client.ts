@@ -586,7 +586,16 @@ export class AudienceClient {
     const target = `${API_PREFIX}${path}`;
     const wait = /[?&]wait=([\d.]+)/.exec(path);
     const answerMs = wait ? Number(wait[1]) * 1000 + POLL_GRACE_MS : ANSWER_MS;
-    const x = await this.#exchange(method, target, headers, payload, { answerMs, stream: false });
+    // A request that may be sent twice safely (a read, or a submit with its request id) may go on
+    // the kept connection, and again on a new one when the conductor closed that one unseen;
+    // any other goes on a new connection, so that it is never sent again after it may have arrived.
+    const repeatable = method === "GET" ||
+      (typeof body === "object" && body !== null && "request_id" in body);
+    const x = await this.#exchange(method, target, headers, payload, {
+      answerMs,
+      stream: false,
+      fresh: !repeatable,
+    });
     let bytes: Uint8Array;
     try {
       bytes = await readBody(x.body, MAX_ANSWER);

@@ -60,6 +60,29 @@ Deno.test("over HTTPS the client keeps its connection for the next request, and 
   }
 });
 
+Deno.test("over HTTPS a request that must not be sent twice (a cancel) goes on a new connection, never on the kept one", async () => {
+  const ca = await createCA({ name: "test CA", days: 1, now: NOW });
+  const s = await serve(await pems(ca, "conductor", "conductor"), 0);
+  const client = new AudienceClient({
+    kind: "https",
+    host: "127.0.0.1",
+    port: s.port,
+    expectName: "conductor",
+    tls: await pems(ca, "alice", "audience"),
+  });
+  try {
+    assertEquals(await client.health(), { status: "ok" });
+    assertEquals(await client.health(), { status: "ok" });
+    // The test server answers every request alike: the cancel's answer does not decode.
+    await client.cancel(1).catch(() => {});
+    assertEquals(s.from.length, 3);
+    assertEquals(s.from[0], s.from[1], "the reads share the kept connection");
+    assertEquals(s.from[2] !== s.from[0], true, `the cancel came from ${s.from[2]} too`);
+  } finally {
+    await s.servers.stop();
+  }
+});
+
 Deno.test("given several conductors, the client passes over one whose certificate does not fit, and says why when none fits", async () => {
   const ca = await createCA({ name: "test CA", days: 1, now: NOW });
   const wrong = await serve(await pems(ca, "elsewhere", "conductor"), 0);
