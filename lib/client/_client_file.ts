@@ -31,20 +31,15 @@ export interface FileValue {
   line: number;
 }
 
-/** Largest client config file read. */
-const MAX_FILE = 64 << 10;
-
 /**
- * The keys set in the client config file `path` whose text is `text`;
+ * The keys set in the client config file `path` whose text is `text` (its
+ * size bounded by the reader, settings.ts);
  * throws `OrchError("config")` naming `path`, the line and the key.
  */
 export function parseClientFile(
   path: string,
   text: string,
 ): Partial<Record<ClientFileKey, FileValue>> {
-  if (text.length > MAX_FILE) {
-    throw new OrchError("config", `client config file ${path} is larger than ${MAX_FILE} bytes`);
-  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { readSmallFile, SmallFileError } from "./_read.ts";
 import { OrchError } from "../errors.ts";
 import { type AnswerCheck, AudienceClient } from "./client.ts";
 import { type ClientSettings, describeSource, type Setting } from "./settings.ts";
@@ -57,9 +58,8 @@ export async function clientFromSettings(
 async function readPem(setting: Setting<string>, what: string, hint: string): Promise<string> {
   const path = setting.value;
   const named = `${what} ${path} (${fromWords(setting)})`;
-  let file: Deno.FsFile;
   try {
-    file = await Deno.open(path, { read: true });
+    return await readSmallFile(path, MAX_PEM);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new OrchError("config", `${named} does not exist`, { hint });
@@ -67,27 +67,8 @@ async function readPem(setting: Setting<string>, what: string, hint: string): Pr
     if (err instanceof Deno.errors.PermissionDenied) {
       throw new OrchError("config", `${named} cannot be read: permission denied`);
     }
+    if (err instanceof SmallFileError) throw new OrchError("config", `${named} ${err.message}`);
     throw new OrchError("config", `${named} cannot be read: ${(err as Error).message}`);
-  }
-  try {
-    const info = await file.stat();
-    if (!info.isFile) throw new OrchError("config", `${named} is not a file`);
-    if (info.size > MAX_PEM) {
-      throw new OrchError("config", `${named} is larger than ${MAX_PEM} bytes`);
-    }
-    const bytes = new Uint8Array(info.size);
-    let off = 0;
-    while (off < bytes.length) {
-      const n = await file.read(bytes.subarray(off));
-      if (n === null) break;
-      off += n;
-    }
-    return new TextDecoder().decode(bytes.subarray(0, off));
-  } catch (err) {
-    if (err instanceof OrchError) throw err;
-    throw new OrchError("config", `${named} cannot be read: ${(err as Error).message}`);
-  } finally {
-    file.close();
   }
 }
 

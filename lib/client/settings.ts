@@ -19,6 +19,7 @@
  * @module
  */
 
+import { readSmallFile, SmallFileError } from "./_read.ts";
 import { OrchError } from "../errors.ts";
 import type { ClientFileKey, FileValue } from "./_client_file.ts";
 
@@ -188,7 +189,13 @@ export async function resolveClientSettings(
     value: parseConductors(conductorRaw.value, conductorRaw.from),
     from: conductorRaw.from,
   };
-  const nameRaw = raw("conductor_name");
+  // The name to check belongs with the conductors it names: one from a farther source than the
+  // conductors' (a file's conductor_name under a --conductor flag) does not apply to them.
+  const nameFound = raw("conductor_name");
+  const nameRaw = nameFound !== null && conductors !== null &&
+      rank(nameFound.from) < rank(conductors.from)
+    ? null
+    : nameFound;
   let conductorName: Setting<string> | null = null;
   if (nameRaw !== null) {
     const name = nameRaw.value[0];
@@ -227,6 +234,9 @@ function rank(from: SettingSource): number {
   return { flag: 3, env: 2, file: 1, default: 0 }[from.kind];
 }
 
+/** Largest client config file read. */
+const MAX_CLIENT_FILE = 64 << 10;
+
 /** Reads the first client config file that exists; none is fine unless one was named. */
 async function readClientFile(
   env: SettingsEnv,
@@ -236,15 +246,15 @@ async function readClientFile(
   for (const path of paths) {
     let text: string;
     try {
-      text = await Deno.readTextFile(path);
+      text = await readSmallFile(path, MAX_CLIENT_FILE);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound && !required) continue;
       const why = err instanceof Deno.errors.NotFound
         ? "does not exist"
         : err instanceof Deno.errors.PermissionDenied
         ? "cannot be read: permission denied"
-        : err instanceof Deno.errors.IsADirectory
-        ? "is a directory"
+        : err instanceof SmallFileError
+        ? err.message
         : `cannot be read: ${(err as Error).message}`;
       throw new OrchError(
         "config",

@@ -54,7 +54,7 @@ Deno.test("a missing certificate file is named with where its path came from; a 
   ]);
   assertEquals(err.hint, "issue one with: orch ca issue NAME --role audience");
   err = await assertRejects(() => clientOrError({}, { ...vars, ORCH_CA: dir.path })) as OrchError;
-  assertEquals(err.message, `CA certificate ${dir.path} (from ORCH_CA) is not a file`);
+  assertEquals(err.message, `CA certificate ${dir.path} (from ORCH_CA) is a directory`);
 
   await Deno.chmod(join(dir.path, "me.key"), 0o644);
   err = await assertRejects(() => clientOrError({}, vars)) as OrchError;

@@ -82,7 +82,8 @@ Deno.test("each setting comes from the nearest source that has it: flag, then en
     transport: "https",
     socket: ["/run/orchestra/audience.sock", "default"],
     conductors: [[{ host: "env-host", port: 2000 }], "ORCH_CONDUCTOR"],
-    conductorName: ["file-name", `${f}:3`],
+    // The file's conductor_name is for the file's conductor, not for the one in ORCH_CONDUCTOR.
+    conductorName: null,
     // Relative paths in the file are the file's folder's; those of flags and variables are kept.
     ca: [join(home.path, ".config", "orch", "ca.crt"), `${f}:6`],
     cert: ["flag.crt", "--cert"],
@@ -202,6 +203,44 @@ Deno.test("a bad client config file is refused naming the file, the line and the
     err.hint,
     "a client config file holds only: conductor, conductor_name, cert, key, ca, socket",
   );
+});
+
+Deno.test("conductor_name applies to conductors from a source no nearer than its own", async () => {
+  await using home = await tempDir();
+  const file = "conductor: a.example\nconductor_name: a-name\n";
+  const f = join(home.path, ".config", "orch", "client.yaml");
+  const fromFile = await resolveIn(home.path, {}, {}, file);
+  assertEquals(summary(fromFile).conductorName, ["a-name", `${f}:2`]);
+  // --conductor b.example: the file's name is not b's.
+  const flag = await resolveIn(home.path, { conductor: "b.example" }, {});
+  assertEquals(summary(flag).conductorName, null);
+  // A name given as near as the conductor (or nearer) applies.
+  const env = await resolveIn(home.path, { conductor: "b.example" }, {
+    ORCH_CONDUCTOR_NAME: "b-name",
+  });
+  assertEquals(summary(env).conductorName, null);
+  const both = await resolveIn(home.path, { conductor: "b.example", conductorName: "b-name" }, {});
+  assertEquals(summary(both).conductorName, ["b-name", "--conductor-name"]);
+  const envBoth = await resolveIn(home.path, {}, {
+    ORCH_CONDUCTOR: "c.example",
+    ORCH_CONDUCTOR_NAME: "c-name",
+  });
+  assertEquals(summary(envBoth).conductorName, ["c-name", "ORCH_CONDUCTOR_NAME"]);
+});
+
+Deno.test("a client config file that is not a regular file, or is too large, is refused unread", async () => {
+  await using home = await tempDir();
+  for (const [path, says] of [["/dev/zero", "is not a file"]] as const) {
+    const err = await assertRejects(() => resolveIn(home.path, {}, { ORCH_CLIENT_CONFIG: path }));
+    assertMatch(
+      err.message,
+      new RegExp(`^client config file ${path} \\(ORCH_CLIENT_CONFIG\\) ${says}$`),
+    );
+  }
+  const big = join(home.path, "big.yaml");
+  await Deno.writeTextFile(big, `# ${"x".repeat(70_000)}\n`);
+  const err = await assertRejects(() => resolveIn(home.path, {}, { ORCH_CLIENT_CONFIG: big }));
+  assertMatch(err.message, /is larger than 65536 bytes$/);
 });
 
 Deno.test("a client config file that cannot be read is named", async () => {
