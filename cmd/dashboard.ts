@@ -7,6 +7,7 @@
  * @module
  */
 
+import { resolveClientSettings } from "../lib/client/settings.ts";
 import { command } from "../lib/cli/spec.ts";
 import {
   checkDashboardReachable,
@@ -57,8 +58,8 @@ export const dashboardCommand = command({
   async run(input) {
     const listen = input.str("listen");
     const given = listen === undefined ? undefined : parseLoopbackListen(listen, "--listen");
-    const socket = input.str("socket") ?? Deno.env.get("ORCH_SOCKET") ??
-      "/run/orchestra/audience.sock";
+    // The socket as every audience command finds it: --socket, ORCH_SOCKET, client.yaml, default.
+    const socket = (await resolveClientSettings({ socket: input.str("socket") })).socket.value;
     await checkDashboardReachable(socket);
     const onRefusal = input.flag("quiet")
       ? undefined

@@ -169,6 +169,14 @@ orch_sha256() {
 orch_why=
 orch_try() {
   case $1 in /*) orch_c=$1 ;; *) orch_c=$PWD/$1 ;; esac
+  # A link named like the cache, in a folder others may write (/tmp), may be anyone's: it could
+  # send what is unpacked, and what is cleaned up, into a folder of this user's they chose.
+  if [ -L "$orch_c" ]; then
+    orch_e=$(cd -P -- "${orch_c%/*}/" 2>/dev/null && pwd -P) && orch_safe_folder "$orch_e" || {
+      orch_why="$orch_why; $1: is a symbolic link in a folder others may write"
+      return 1
+    }
+  fi
   if [ ! -d "$orch_c" ]; then
     orch_e=$orch_c
     while [ ! -d "$orch_e" ]; do

@@ -57,7 +57,11 @@ export interface Input<N extends string = string> {
   readonly args: readonly string[];
   /** A switch: true when given. */
   flag(name: N): boolean;
-  /** An option's value: the last one given, else its environment variable, else undefined. */
+  /**
+   * An option's value: the last one given, else its declared `default`, else
+   * undefined. The environment is not read here: a command that documents a
+   * variable (`env`) reads it itself, in its own order of sources.
+   */
   str(name: N): string | undefined;
   /** A repeatable option's values, in order. */
   list(name: N): string[];

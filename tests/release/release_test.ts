@@ -454,6 +454,22 @@ Deno.test({
       assertEquals(r2.code, 1, r2.stdout + r2.stderr);
       assertMatch(r2.stderr, /writable by another user/);
       assertEquals([...Deno.readDirSync(open)], [], "nothing made there");
+
+      // A link named like the cache in a sticky folder others write (/tmp) is anyone's: it may
+      // point at a folder of this user's that the link's maker chose; it is refused.
+      const sticky = join(tmp.path, "sticky");
+      const mine = join(tmp.path, "node/home/mine");
+      await Deno.mkdir(sticky);
+      await Deno.chmod(sticky, 0o1777);
+      await Deno.mkdir(mine, { recursive: true, mode: 0o700 });
+      await Deno.symlink(mine, join(sticky, "orch-cache"));
+      const r3 = await run(single, ["--version"], {
+        HOME: join(tmp.path, "node/home"),
+        ORCH_CACHE_DIR: join(sticky, "orch-cache"),
+      });
+      assertEquals(r3.code, 1, r3.stdout + r3.stderr);
+      assertMatch(r3.stderr, /is a symbolic link in a folder others may write/);
+      assertEquals([...Deno.readDirSync(mine)], [], "nothing unpacked through the link");
     });
 
     await t.step(
