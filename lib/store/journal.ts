@@ -11,7 +11,7 @@
 import type { ResultBody } from "../protocol/mod.ts";
 import { basename, dirname, join } from "node:path";
 import { OrchError } from "../errors.ts";
-import { type Database, openDatabase, transaction } from "./db.ts";
+import { type Database, DATABASE_MODE, openDatabase, transaction } from "./db.ts";
 
 /** The file, beside the journal, that holds the process id of the player that has it open. */
 export const PID_FILE = "player.pid";
@@ -137,7 +137,9 @@ export class Journal {
     });
     try {
       // Only the journal's holder writes it: the lock is held for as long as the journal is open.
-      Deno.writeTextFileSync(pidFile, `${Deno.pid}\n`, { mode: 0o644 });
+      // Private like everything in the state dir (a second player runs as the same user).
+      Deno.writeTextFileSync(pidFile, `${Deno.pid}\n`, { mode: DATABASE_MODE });
+      Deno.chmodSync(pidFile, DATABASE_MODE);
     } catch {
       // Only for the message a second player gets: the journal works without it.
     }
