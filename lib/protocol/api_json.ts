@@ -80,8 +80,8 @@ export function attemptViewJson(a: AttemptView): AttemptViewJson {
 }
 
 /** A task (a row, or in detail with its attempts) as sent. */
-export function taskViewJson(t: TaskView): TaskViewJson;
 export function taskViewJson(t: TaskDetail): TaskDetailJson;
+export function taskViewJson(t: TaskView): TaskViewJson;
 export function taskViewJson(t: TaskView | TaskDetail): TaskViewJson | TaskDetailJson;
 export function taskViewJson(t: TaskView | TaskDetail): TaskViewJson | TaskDetailJson {
   const times = {
