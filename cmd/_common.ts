@@ -14,7 +14,7 @@ import {
   clientFromSettings,
   resolveClientSettings,
 } from "../lib/client/mod.ts";
-import type { JobView } from "../lib/protocol/mod.ts";
+import type { JobViewJson as JobView } from "../lib/protocol/mod.ts";
 import { type Input, options, type OptionSpec } from "../lib/cli/spec.ts";
 import { err, out } from "./_io.ts";
 

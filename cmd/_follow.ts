@@ -18,7 +18,13 @@ import {
   type ProgressEvent,
   type TaskEvent,
 } from "../lib/client/mod.ts";
-import { isFinal, type JobView, type TaskState, type TaskView } from "../lib/protocol/mod.ts";
+import {
+  isFinal,
+  type JobViewJson as JobView,
+  type TaskState,
+  type TaskViewJson as TaskView,
+  timeMs,
+} from "../lib/protocol/mod.ts";
 import { err, EXIT, exitState, out, waitForJob } from "./_common.ts";
 import { jobExit, printJob, type ShowOptions } from "./_format.ts";
 import { safe } from "./_safe.ts";
@@ -83,7 +89,7 @@ export function taskEndText(state: string, t: TaskView | null, why?: string): st
   if (t?.signal) parts.push(`signal ${safe(t.signal)}`);
   else if (t?.exit_code !== null && t?.exit_code !== undefined) parts.push(`exit ${t.exit_code}`);
   if (t && t.started_at !== null && t.ended_at !== null) {
-    parts.push(formatDuration(t.ended_at - t.started_at));
+    parts.push(formatDuration(timeMs(t.ended_at) - timeMs(t.started_at)));
   }
   const reason = why ?? t?.reason ?? null;
   const text = parts.join(", ");
@@ -152,7 +158,7 @@ export class FollowPrinter {
   event(ev: AudienceEvent): string[] {
     switch (ev.type) {
       case "snapshot": {
-        for (const h of ev.job?.targets ?? []) this.#widen(h);
+        for (const h of ev.job?.hosts ?? []) this.#widen(h);
         const lines: string[] = [];
         for (const t of ev.live) {
           this.#widen(t.host);
@@ -308,7 +314,7 @@ export async function followJob(
   }
   const printer = new FollowPrinter({
     colour: colourEnabled(Deno.stdout.isTerminal(), Deno.env.get("NO_COLOR")),
-    hosts: first.targets,
+    hosts: first.hosts,
   });
   const int = interrupt();
   let ended = false;
@@ -376,7 +382,7 @@ export async function waitWithProgress(
     tty: Deno.stderr.isTerminal(),
     write: writeErr,
     now: Date.now,
-    since: first.submitted_at,
+    since: timeMs(first.submitted_at),
   });
   try {
     for await (

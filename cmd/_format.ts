@@ -10,17 +10,17 @@
 import { formatDuration } from "../lib/config/units.ts";
 import { droppedMarker } from "../lib/exec/output.ts";
 import type {
-  AttemptView,
-  AuditRecord,
-  JobSummary,
-  JobView,
-  PlayerView,
-  TaskDetail,
-  TaskPage,
+  AttemptViewJson as AttemptView,
+  AuditRecordJson as AuditRecord,
+  JobSummaryJson as JobSummary,
+  JobViewJson as JobView,
+  PlayerViewJson as PlayerView,
+  TaskDetailJson as TaskDetail,
+  TaskPageJson as TaskPage,
   TaskQuery,
-  TaskView,
+  TaskViewJson as TaskView,
 } from "../lib/protocol/mod.ts";
-import { TASK_STATES } from "../lib/protocol/mod.ts";
+import { TASK_STATES, timeMs } from "../lib/protocol/mod.ts";
 import { EXIT, out } from "./_common.ts";
 import { safe } from "./_safe.ts";
 
@@ -43,10 +43,17 @@ export function table(header: string[], rows: string[][]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
-/** A time as `2026-11-22 08:40:01Z`. */
-export function formatTime(ms: number | null): string {
-  if (ms === null) return "-";
+/** A time (epoch ms, or RFC 3339 as the API sends it) as `2026-11-22 08:40:01Z`. */
+export function formatTime(at: number | string | null): string {
+  if (at === null) return "-";
+  const ms = typeof at === "number" ? at : timeMs(at);
+  if (!Number.isFinite(ms)) return safe(String(at));
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+/** The time from `from` to `to` (as the API sends them) as a duration: `3.2s`. */
+function between(from: string, to: string): string {
+  return formatDuration(timeMs(to) - timeMs(from));
 }
 
 function scopeText(
@@ -58,17 +65,15 @@ function scopeText(
 }
 
 function targetsText(job: JobView): string {
-  const shown = job.targets.slice(0, HEADER_TARGETS).map(safe);
-  if (job.target_count <= shown.length) return shown.join(", ");
-  return `${job.target_count} targets: ${shown.join(", ")} and ${
-    job.target_count - shown.length
-  } more`;
+  const shown = job.hosts.slice(0, HEADER_TARGETS).map(safe);
+  if (job.host_count <= shown.length) return shown.join(", ");
+  return `${job.host_count} targets: ${shown.join(", ")} and ${job.host_count - shown.length} more`;
 }
 
 /** True when the job was asked for with globs or selectors, not just its hosts. */
 function askedOtherwise(job: JobView): boolean {
-  const asked = job.asked ?? job.targets;
-  return asked.length !== job.targets.length || asked.some((a, i) => a !== job.targets[i]);
+  const asked = job.targets;
+  return asked.length !== job.hosts.length || asked.some((a, i) => a !== job.hosts[i]);
 }
 
 function exitText(t: TaskView): string {
@@ -80,7 +85,7 @@ function exitText(t: TaskView): string {
 function durationText(t: TaskView): string {
   if (t.started_at === null) return "-";
   if (t.ended_at === null) return "running";
-  return formatDuration(t.ended_at - t.started_at);
+  return between(t.started_at, t.ended_at);
 }
 
 /** The last `n` lines of `text` (all when n is Infinity). */
@@ -107,7 +112,7 @@ function attemptText(a: AttemptView): string {
   if (a.signal) parts.push(safe(a.signal));
   else if (a.exit_code !== null) parts.push(`exit ${a.exit_code}`);
   if (a.started_at !== null && a.ended_at !== null) {
-    parts.push(formatDuration(a.ended_at - a.started_at));
+    parts.push(between(a.started_at, a.ended_at));
   }
   if (a.error && a.state !== "succeeded") parts.push(`(${safe(a.error)})`);
   return parts.join(" ");
@@ -126,9 +131,11 @@ function isDetail(t: TaskView | TaskDetail): t is TaskDetail {
  * says since when: `queued, host offline since 2026-11-22 10:00:01Z (3m ago)`.
  */
 export function stateText(t: TaskView, now: number): string {
-  const since = t.offline_since ?? null;
+  const since = t.offline_since === null || t.offline_since === undefined
+    ? null
+    : timeMs(t.offline_since);
   if (since === null || t.state !== "queued") return safe(t.state);
-  // 0: the conductor has no record of the host ever connecting.
+  // The epoch: the conductor has no record of the host ever connecting.
   if (since === 0) return "queued, host offline (never connected)";
   return `queued, host offline since ${formatTime(since)} (${
     formatDuration(Math.max(0, now - since))
@@ -153,10 +160,10 @@ export function formatJobSummary(job: JobView): string[] {
         } not connected`,
       ]
       : []),
-    ...(askedOtherwise(job) ? [`asked: ${(job.asked ?? []).map(safe).join(" ")}`] : []),
+    ...(askedOtherwise(job) ? [`asked: ${job.targets.map(safe).join(" ")}`] : []),
     `submitted: ${formatTime(job.submitted_at)} by ${safe(job.submitted_by)}` +
     (job.finished_at !== null
-      ? `, finished after ${formatDuration(job.finished_at - job.submitted_at)}`
+      ? `, finished after ${between(job.submitted_at, job.finished_at)}`
       : ""),
   ];
   const params = Object.entries(job.params);
@@ -310,7 +317,7 @@ export function formatJobs(jobs: JobSummary[]): string[] {
       String(j.id),
       safe(j.score),
       scopeText(j),
-      String(j.targets),
+      String(j.host_count),
       safe(j.aggregate),
       formatTime(j.submitted_at),
       safe(j.submitted_by),
@@ -404,7 +411,7 @@ export async function printJob(
 }
 
 /** The exit status for a job: by aggregate once finished, "pending" while not. */
-export function jobExit(job: JobView): number {
+export function jobExit(job: Pick<JobView, "aggregate">): number {
   switch (job.aggregate) {
     case "success":
       return EXIT.ok;

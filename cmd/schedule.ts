@@ -7,7 +7,11 @@
 
 import { command } from "../lib/cli/spec.ts";
 import { OrchError } from "../lib/errors.ts";
-import { decodeScheduleRequest, MISSED_POLICIES, type ScheduleView } from "../lib/protocol/mod.ts";
+import {
+  decodeScheduleRequest,
+  MISSED_POLICIES,
+  type ScheduleViewJson as ScheduleView,
+} from "../lib/protocol/mod.ts";
 import { AUDIENCE_OPTIONS, audienceClient, JSON_OPTION, out, printJson } from "./_common.ts";
 import { summaryOf } from "./_commands.ts";
 import { safe } from "./_safe.ts";

@@ -7,7 +7,7 @@
  */
 
 import { OrchError } from "../errors.ts";
-import type { JobView } from "../protocol/mod.ts";
+import type { JobViewJson as JobView } from "../protocol/mod.ts";
 import { answer, type BenchContext, submitBench } from "./context.ts";
 import { STALL_MS } from "./fleet.ts";
 import { CpuMeter, cpuMs, type CpuUse, round, rssKiB } from "./proc_stats.ts";

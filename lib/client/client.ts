@@ -9,25 +9,26 @@
 import { errorMessage, NotLeaderError, OrchError } from "../errors.ts";
 import {
   API_PREFIX,
-  type AuditRecord,
+  type AuditRecordJson,
   type CancelResponse,
   type DrainResponse,
   errorFromBody,
   type JobQuery,
-  type JobSummary,
-  type JobView,
+  type JobSummaryJson,
+  type JobViewJson,
   MAX_TASK_PAGE,
   MAX_TASK_PAGE_OUTPUT,
   parseConductorAddress,
-  type PlayerView,
-  type PruneResponse,
+  type PlayerViewJson,
+  type PruneResponseJson,
   type ScheduleRequest,
-  type ScheduleView,
+  type ScheduleViewJson,
   type SubmitInput,
-  type TaskDetail,
-  type TaskPage,
+  type TaskDetailJson,
+  type TaskPageJson,
   type TaskQuery,
-  type TaskView,
+  type TaskViewJson,
+  timeText,
 } from "../protocol/mod.ts";
 import { makeLocalProof } from "./local_proof.ts";
 import { type AudienceEvent, decodeEvent } from "./events.ts";
@@ -222,7 +223,11 @@ export class AudienceClient {
     req: SubmitInput,
     opts: { retryForMs?: number; onRetry?: (err: OrchError) => void } = {},
   ): Promise<number> {
-    const body = { ...req, request_id: req.request_id ?? crypto.randomUUID() };
+    const body = {
+      ...req,
+      request_id: req.request_id ?? crypto.randomUUID(),
+      ...(req.deadline == null ? {} : { deadline: timeText(req.deadline) }),
+    };
     const deadline = Date.now() + (opts.retryForMs ?? 0);
     return await this.#reaching(
       deadline,
@@ -242,8 +247,9 @@ export class AudienceClient {
    * Prunes the jobs finished before `before` (epoch ms), or counts them with
    * `dryRun`; answers once every batch is done.
    */
-  async prune(before: number, dryRun = false): Promise<PruneResponse> {
-    return await this.#call("POST", "/prune", { before, dry_run: dryRun }) as PruneResponse;
+  async prune(before: number, dryRun = false): Promise<PruneResponseJson> {
+    const body = { before: timeText(before), dry_run: dryRun };
+    return await this.#call("POST", "/prune", body) as PruneResponseJson;
   }
 
   async cancel(id: number): Promise<CancelResponse> {
@@ -251,22 +257,22 @@ export class AudienceClient {
   }
 
   /** A job's summary as it is now: what was asked, and its tasks counted by state. */
-  async job(id: number): Promise<JobView> {
-    return await this.#call("GET", `/jobs/${id}`) as JobView;
+  async job(id: number): Promise<JobViewJson> {
+    return await this.#call("GET", `/jobs/${id}`) as JobViewJson;
   }
 
   /** A page of a job's tasks (with their output tails and attempts when `query.output`). */
-  async tasks(id: number, query: TaskQuery): Promise<TaskPage> {
+  async tasks(id: number, query: TaskQuery): Promise<TaskPageJson> {
     const q = new URLSearchParams({ page: String(query.page), limit: String(query.limit) });
     if (query.state !== undefined) q.set("state", query.state);
     if (query.host !== undefined) q.set("host", query.host);
     if (query.output) q.set("output", "1");
-    return await this.#call("GET", `/jobs/${id}/tasks?${q}`) as TaskPage;
+    return await this.#call("GET", `/jobs/${id}/tasks?${q}`) as TaskPageJson;
   }
 
   /** One task of a job, with its output tails and every attempt. */
-  async task(id: number, taskId: number): Promise<TaskDetail> {
-    return await this.#call("GET", `/jobs/${id}/tasks/${taskId}`) as TaskDetail;
+  async task(id: number, taskId: number): Promise<TaskDetailJson> {
+    return await this.#call("GET", `/jobs/${id}/tasks/${taskId}`) as TaskDetailJson;
   }
 
   /**
@@ -274,12 +280,12 @@ export class AudienceClient {
    * with its output tails and attempts. Sized by the job: for scripts and
    * tests, not for jobs of many thousands of tasks with output.
    */
-  allTasks(id: number, opts: { output: true }): Promise<TaskDetail[]>;
-  allTasks(id: number, opts?: { output?: boolean }): Promise<TaskView[]>;
-  async allTasks(id: number, opts: { output?: boolean } = {}): Promise<TaskView[]> {
+  allTasks(id: number, opts: { output: true }): Promise<TaskDetailJson[]>;
+  allTasks(id: number, opts?: { output?: boolean }): Promise<TaskViewJson[]>;
+  async allTasks(id: number, opts: { output?: boolean } = {}): Promise<TaskViewJson[]> {
     // A row carries its response (up to 256 KiB): 200 rows stay under the 64 MiB answer bound.
     const limit = opts.output ? MAX_TASK_PAGE_OUTPUT : MAX_TASK_PAGE;
-    const all: TaskView[] = [];
+    const all: TaskViewJson[] = [];
     for (let page = 1;; page++) {
       const p = await this.tasks(id, { page, limit, output: opts.output });
       all.push(...p.tasks);
@@ -297,12 +303,12 @@ export class AudienceClient {
   async waitJob(
     id: number,
     opts: { timeoutMs: number | null; onRetry?: (err: OrchError) => void },
-  ): Promise<JobView> {
+  ): Promise<JobViewJson> {
     const deadline = opts.timeoutMs === null ? Infinity : Date.now() + opts.timeoutMs;
     for (;;) {
       const job = await this.#reaching(deadline, opts.onRetry, () => {
         const waitS = Math.max(0, Math.min(POLL_S, (deadline - Date.now()) / 1000));
-        return this.#call("GET", `/jobs/${id}?wait=${waitS.toFixed(3)}`) as Promise<JobView>;
+        return this.#call("GET", `/jobs/${id}?wait=${waitS.toFixed(3)}`) as Promise<JobViewJson>;
       });
       if (job.finished_at !== null || Date.now() >= deadline) return job;
     }
@@ -488,31 +494,32 @@ export class AudienceClient {
     limit: number,
     before?: number,
     filter: Omit<JobQuery, "limit" | "before"> = {},
-  ): Promise<JobSummary[]> {
+  ): Promise<JobSummaryJson[]> {
     const params = new URLSearchParams({ limit: String(limit) });
     if (before !== undefined) params.set("before", String(before));
     if (filter.state !== undefined) params.set("state", filter.state);
     if (filter.score !== undefined) params.set("score", filter.score);
     if (filter.submittedBy !== undefined) params.set("submitted_by", filter.submittedBy);
-    if (filter.since !== undefined) params.set("since", String(filter.since));
-    if (filter.until !== undefined) params.set("until", String(filter.until));
-    return (await this.#call("GET", `/jobs?${params}`) as { jobs: JobSummary[] }).jobs;
+    if (filter.since !== undefined) params.set("since", timeText(filter.since));
+    if (filter.until !== undefined) params.set("until", timeText(filter.until));
+    return (await this.#call("GET", `/jobs?${params}`) as { jobs: JobSummaryJson[] }).jobs;
   }
 
   /** Audit records, newest first. */
   async audit(
     q: { limit: number; before?: number; since?: number; who?: string },
-  ): Promise<AuditRecord[]> {
+  ): Promise<AuditRecordJson[]> {
     const params = new URLSearchParams({ limit: String(q.limit) });
     if (q.before !== undefined) params.set("before", String(q.before));
-    if (q.since !== undefined) params.set("since", String(q.since));
+    if (q.since !== undefined) params.set("since", timeText(q.since));
     if (q.who !== undefined) params.set("who", q.who);
-    return (await this.#call("GET", `/audit?${params}`) as { records: AuditRecord[] }).records;
+    return (await this.#call("GET", `/audit?${params}`) as { records: AuditRecordJson[] })
+      .records;
   }
 
   /** The players. */
-  async players(): Promise<PlayerView[]> {
-    return (await this.#call("GET", "/players") as { players: PlayerView[] }).players;
+  async players(): Promise<PlayerViewJson[]> {
+    return (await this.#call("GET", "/players") as { players: PlayerViewJson[] }).players;
   }
 
   /** The conductor's health answer. */
@@ -521,18 +528,19 @@ export class AudienceClient {
   }
 
   /** Adds a schedule; answers with it as stored. */
-  async addSchedule(req: ScheduleRequest): Promise<ScheduleView> {
+  async addSchedule(req: ScheduleRequest): Promise<ScheduleViewJson> {
     const body: Record<string, unknown> = { name: req.name, policy: req.policy, job: req.job };
     if ("cron" in req.spec) {
       body.cron = req.spec.cron;
       if (req.spec.timezone !== null) body.timezone = req.spec.timezone;
     } else body.every_ms = req.spec.every_ms;
-    return await this.#call("POST", "/schedules", body) as ScheduleView;
+    return await this.#call("POST", "/schedules", body) as ScheduleViewJson;
   }
 
   /** Every schedule. */
-  async schedules(): Promise<ScheduleView[]> {
-    return (await this.#call("GET", "/schedules") as { schedules: ScheduleView[] }).schedules;
+  async schedules(): Promise<ScheduleViewJson[]> {
+    return (await this.#call("GET", "/schedules") as { schedules: ScheduleViewJson[] })
+      .schedules;
   }
 
   /** Removes a schedule. */

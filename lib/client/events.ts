@@ -8,7 +8,12 @@
  */
 
 import { OrchError } from "../errors.ts";
-import type { Aggregate, JobView, TaskState } from "../protocol/mod.ts";
+import {
+  type Aggregate,
+  type JobViewJson,
+  parseTimeText,
+  type TaskState,
+} from "../protocol/mod.ts";
 import type { SseEvent } from "./sse.ts";
 
 /** Which output stream of a score. */
@@ -37,7 +42,7 @@ export interface SnapshotEvent {
   type: "snapshot";
   id: string | null;
   /** The job as it is (per-job streams only). */
-  job?: JobView;
+  job?: JobViewJson;
   /** The latest output of its running tasks (per-job streams only). */
   live: LiveTask[];
   /** The event's data as sent, for `GET /v1/events`' own snapshot fields. */
@@ -55,7 +60,8 @@ export interface TaskEvent {
   /** The attempt, or null before the first. */
   attempt: number | null;
   state: TaskState;
-  at: number;
+  /** When (RFC 3339, as sent). */
+  at: string;
   why?: string;
 }
 
@@ -88,7 +94,8 @@ export interface EndEvent {
   id: string | null;
   job: number;
   aggregate: Aggregate;
-  finished_at: number;
+  /** When (RFC 3339, as sent). */
+  finished_at: string;
 }
 
 /** A player connected or went away (`GET /v1/events` only). */
@@ -97,7 +104,8 @@ export interface PlayerEvent {
   id: string | null;
   player: string;
   connected: boolean;
-  at: number;
+  /** When (RFC 3339, as sent). */
+  at: string;
   reason?: string;
 }
 
@@ -148,6 +156,13 @@ function num(o: Record<string, unknown>, k: string, what: string): number {
   return v;
 }
 
+/** A time field: an RFC 3339 string, kept as sent. */
+function time(o: Record<string, unknown>, k: string, what: string): string {
+  const v = str(o, k, what);
+  if (parseTimeText(v) === null) throw bad(`${what}.${k} is not an RFC 3339 time`);
+  return v;
+}
+
 function str(o: Record<string, unknown>, k: string, what: string): string {
   const v = o[k];
   if (typeof v !== "string") throw bad(`${what}.${k} is not a string`);
@@ -187,7 +202,9 @@ export function decodeEvent(sse: SseEvent): AudienceEvent | null {
       return {
         type,
         id,
-        ...(d.job === undefined ? {} : { job: obj(d.job, "snapshot.job") as unknown as JobView }),
+        ...(d.job === undefined
+          ? {}
+          : { job: obj(d.job, "snapshot.job") as unknown as JobViewJson }),
         live: live.map((l, i) => {
           const t = obj(l, `snapshot.live[${i}]`);
           const pieces = Array.isArray(t.pieces) ? t.pieces : [];
@@ -210,7 +227,7 @@ export function decodeEvent(sse: SseEvent): AudienceEvent | null {
         host: d.host === null ? null : str(d, "host", type),
         attempt: d.attempt === null ? null : num(d, "attempt", type),
         state: str(d, "state", type) as TaskState,
-        at: num(d, "at", type),
+        at: time(d, "at", type),
         ...(typeof d.why === "string" ? { why: d.why } : {}),
       };
     case "output":
@@ -240,7 +257,7 @@ export function decodeEvent(sse: SseEvent): AudienceEvent | null {
         id,
         job: num(d, "job", type),
         aggregate: str(d, "aggregate", type) as Aggregate,
-        finished_at: num(d, "finished_at", type),
+        finished_at: time(d, "finished_at", type),
       };
     case "player":
       return {
@@ -248,7 +265,7 @@ export function decodeEvent(sse: SseEvent): AudienceEvent | null {
         id,
         player: str(d, "player", type),
         connected: d.connected === true,
-        at: num(d, "at", type),
+        at: time(d, "at", type),
         ...(typeof d.reason === "string" ? { reason: d.reason } : {}),
       };
     case "cutoff":

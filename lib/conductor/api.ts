@@ -45,18 +45,22 @@ import {
   API_PREFIX,
   AUDIT_WHO,
   type AuditRecord,
+  auditRecordJson,
   type Caller,
   callerLabel,
   type CancelResponse,
   concatBytes,
   decodeSubmit,
+  decodeTimeParam,
   type DrainResponse,
   errorToBody,
   JOB_STATE_FILTERS,
   type JobQuery,
   type JobStateFilter,
   type JobSummary,
+  jobSummaryJson,
   type JobView,
+  jobViewJson,
   LIMITS,
   matchTarget,
   MAX_TASK_PAGE,
@@ -67,6 +71,7 @@ import {
   PLAYER_NAME,
   PLAYER_NAME_DESC,
   type PlayerView,
+  playerViewJson,
   type ReadyView,
   SCORE_NAME,
   SCORE_NAME_DESC,
@@ -77,8 +82,10 @@ import {
   TASK_STATES,
   type TaskDetail,
   type TaskPage,
+  taskPageJson,
   type TaskQuery,
   type TaskState,
+  taskViewJson,
 } from "../protocol/mod.ts";
 
 /** What the API needs from the conductor. */
@@ -219,7 +226,7 @@ export function createApiApp(
     const players = exprs.length === 0
       ? all
       : all.filter((p) => exprs.some((e) => matchTarget(e, p)));
-    return json(200, { players });
+    return json(200, { players: players.map(playerViewJson) });
   });
   app.all("/players", notAllowed("GET"));
 
@@ -247,7 +254,7 @@ export function createApiApp(
       if (jq.submittedBy !== undefined && jq.submittedBy !== own) return json(200, { jobs: [] });
       jq.submittedBy = own;
     }
-    return json(200, { jobs: await backend.jobs(jq) });
+    return json(200, { jobs: (await backend.jobs(jq)).map(jobSummaryJson) });
   });
   app.post("/jobs", guard("submit"), async (c) => {
     query(c, []);
@@ -267,7 +274,8 @@ export function createApiApp(
       : await backend.job(id);
     if (!job) throw noJob(id);
     const mayCancel = c.get("mayCancel");
-    return json(200, mayCancel === undefined ? job : { ...job, may_cancel: mayCancel });
+    const sent = jobViewJson(job);
+    return json(200, mayCancel === undefined ? sent : { ...sent, may_cancel: mayCancel });
   });
   app.all("/jobs/:id", notAllowed("GET"));
 
@@ -275,7 +283,7 @@ export function createApiApp(
     const id = parseId(c.req.param("id"), "job id");
     const page = await backend.tasks(id, taskQuery(query(c, TASK_QUERY_KEYS)));
     if (!page) throw noJob(id);
-    return json(200, page);
+    return json(200, taskPageJson(page));
   });
   app.all("/jobs/:id/tasks", notAllowed("GET"));
 
@@ -285,7 +293,7 @@ export function createApiApp(
     query(c, []);
     const task = await backend.task(id, tid);
     if (!task) throw new OrchError("not_found", `no task ${tid} in job ${id}`);
-    return json(200, task);
+    return json(200, taskViewJson(task));
   });
   app.all("/jobs/:id/tasks/:tid", notAllowed("GET"));
 
@@ -312,7 +320,7 @@ export function createApiApp(
     const aq: AuditQuery = { limit: intParam(q, "limit", 1, MAX_JOBS) ?? DEFAULT_JOBS };
     const before = intParam(q, "before", 1, Number.MAX_SAFE_INTEGER);
     if (before !== undefined) aq.before = before;
-    const since = intParam(q, "since", 0, Number.MAX_SAFE_INTEGER);
+    const since = timeParam(q, "since");
     if (since !== undefined) aq.since = since;
     const who = q.get("who");
     if (who !== undefined) {
@@ -324,7 +332,7 @@ export function createApiApp(
       }
       aq.who = who;
     }
-    return json(200, { records: await backend.audit(aq) });
+    return json(200, { records: (await backend.audit(aq)).map(auditRecordJson) });
   });
   app.all("/audit", notAllowed("GET"));
 
@@ -464,9 +472,9 @@ export function jobQuery(q: Map<string, string>): JobQuery {
     }
     jq.submittedBy = by;
   }
-  const since = intParam(q, "since", 0, Number.MAX_SAFE_INTEGER, " (epoch ms)");
+  const since = timeParam(q, "since");
   if (since !== undefined) jq.since = since;
-  const until = intParam(q, "until", 0, Number.MAX_SAFE_INTEGER, " (epoch ms)");
+  const until = timeParam(q, "until");
   if (until !== undefined) jq.until = until;
   return jq;
 }
@@ -569,6 +577,12 @@ function intParam(
     );
   }
   return Number(v);
+}
+
+/** A time parameter: RFC 3339 with its zone, or epoch ms. */
+function timeParam(q: Map<string, string>, key: string): number | undefined {
+  const v = q.get(key);
+  return v === undefined ? undefined : decodeTimeParam(v, `query parameter ${key}`);
 }
 
 function floatParam(q: Map<string, string>, key: string, min: number, max: number) {

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { utf8Length } from "../protocol/mod.ts";
+import { timeText, utf8Length } from "../protocol/mod.ts";
 import type { ConductorEvent } from "./events.ts";
 
 /** The event types of the audience's stream. */
@@ -93,7 +93,7 @@ export function wireOf(e: ConductorEvent): { job: number | null; type: WireType;
           host: null,
           attempt: null,
           state: "queued",
-          at: e.at,
+          at: timeText(e.at),
           ...(e.why ? { why: e.why } : {}),
         },
       };
@@ -113,7 +113,7 @@ export function wireOf(e: ConductorEvent): { job: number | null; type: WireType;
             : e.type === "task.assigned"
             ? "assigned"
             : "running",
-          at: e.at,
+          at: timeText(e.at),
         },
       };
     case "task.output":
@@ -135,15 +135,19 @@ export function wireOf(e: ConductorEvent): { job: number | null; type: WireType;
       return {
         job: e.job,
         type: "end",
-        data: { job: e.job, aggregate: e.aggregate, finished_at: e.at },
+        data: { job: e.job, aggregate: e.aggregate, finished_at: timeText(e.at) },
       };
     case "player.connected":
-      return { job: null, type: "player", data: { player: e.player, connected: true, at: e.at } };
+      return {
+        job: null,
+        type: "player",
+        data: { player: e.player, connected: true, at: timeText(e.at) },
+      };
     case "player.disconnected":
       return {
         job: null,
         type: "player",
-        data: { player: e.player, connected: false, at: e.at, reason: e.reason },
+        data: { player: e.player, connected: false, at: timeText(e.at), reason: e.reason },
       };
   }
 }

@@ -17,14 +17,14 @@ import {
   API_PREFIX,
   decodeLegacyRequest,
   errorFromBody,
-  type JobView,
+  type JobViewJson,
   JsonObjectScanner,
   LEGACY_MAX_REQUEST,
   type LegacyReply,
   legacyStatus,
   MAX_TASK_PAGE,
-  type TaskPage,
-  type TaskView,
+  type TaskPageJson,
+  type TaskViewJson,
 } from "../protocol/mod.ts";
 import type { ApiHandler } from "./api.ts";
 import { clearStaleSocket } from "./http.ts";
@@ -155,13 +155,13 @@ async function reply(req: PeerRequest, o: LegacySocketOptions): Promise<LegacyRe
     }) as { id: number };
     return ["OK", made.id];
   }
-  const job = await call("GET", `/jobs/${r.id}`) as JobView;
-  const tasks: TaskView[] = [];
+  const job = await call("GET", `/jobs/${r.id}`) as JobViewJson;
+  const tasks: TaskViewJson[] = [];
   for (let page = 1; page <= MAX_PAGES; page++) {
     const p = await call(
       "GET",
       `/jobs/${r.id}/tasks?page=${page}&limit=${MAX_TASK_PAGE}`,
-    ) as TaskPage;
+    ) as TaskPageJson;
     tasks.push(...p.tasks);
     if (p.tasks.length === 0 || tasks.length >= p.total) break;
   }

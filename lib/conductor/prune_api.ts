@@ -3,13 +3,19 @@
  *
  * | method | path | what |
  * | --- | --- | --- |
- * | POST | /v1/prune | `{"before": epoch_ms, "dry_run"?: bool}`: prune the jobs finished before then; `{before, jobs, tasks, dry_run}` once done |
+ * | POST | /v1/prune | `{"before": RFC 3339 time or epoch ms, "dry_run"?: bool}`: prune the jobs finished before then; `{before, jobs, tasks, dry_run}` once done |
  *
  * @module
  */
 
 import type { Hono } from "hono";
-import { callerLabel, decodePrune, type PruneBody, type PruneResponse } from "../protocol/mod.ts";
+import {
+  callerLabel,
+  decodePrune,
+  type PruneBody,
+  type PruneResponse,
+  pruneResponseJson,
+} from "../protocol/mod.ts";
 import type { ApiEnv } from "./api.ts";
 import type { Guard } from "./guard.ts";
 import type { RouteHelpers } from "./schedules_api.ts";
@@ -31,7 +37,7 @@ export function pruneRoutes(
   app.post("/prune", guard("prune"), async (c) => {
     query(c, []);
     const body = decodePrune(await readJson(c.req.raw));
-    return json(200, await backend.onDemand(body, callerLabel(c.env.caller)));
+    return json(200, pruneResponseJson(await backend.onDemand(body, callerLabel(c.env.caller))));
   });
   app.all("/prune", notAllowed("POST"));
 }

@@ -21,6 +21,7 @@ import {
   type ScheduleRequest,
   type ScheduleRunResponse,
   type ScheduleView,
+  scheduleViewJson,
 } from "../protocol/mod.ts";
 import type { ApiEnv } from "./api.ts";
 import type { Guard } from "./guard.ts";
@@ -61,7 +62,9 @@ export function scheduleRoutes(
     const by = c.get("jobsBy");
     const all = backend.list();
     return json(200, {
-      schedules: by === undefined ? all : all.filter((s) => s.owner_label === by),
+      schedules: (by === undefined ? all : all.filter((s) => s.owner_label === by)).map(
+        scheduleViewJson,
+      ),
     });
   });
   app.post("/schedules", guard("schedule_add"), async (c) => {
@@ -69,7 +72,7 @@ export function scheduleRoutes(
     const req = c.get("scheduleAdd") ??
       decodeScheduleRequest(await helpers.readJson(c.req.raw));
     const groups = c.get("principal")?.groups ?? [];
-    return json(201, await backend.add(req, c.env.caller, groups));
+    return json(201, scheduleViewJson(await backend.add(req, c.env.caller, groups)));
   });
   app.all("/schedules", notAllowed("GET, POST"));
   app.delete("/schedules/:name", guard("schedule"), async (c) => {

@@ -22,7 +22,14 @@
 
 import { OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { isFinal, type JobView, type TaskState, utf8Length } from "../protocol/mod.ts";
+import {
+  isFinal,
+  type JobView,
+  jobViewJson,
+  type TaskState,
+  timeText,
+  utf8Length,
+} from "../protocol/mod.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 import {
   type EventId,
@@ -441,7 +448,7 @@ export class EventStreams {
       }
     } else {
       const snapshot = {
-        job: view,
+        job: jobViewJson(view),
         live: live.map((t) => ({
           task: t.task,
           attempt: t.attempt,
@@ -459,7 +466,11 @@ export class EventStreams {
         job: id,
         text: frame(
           "end",
-          JSON.stringify({ job: id, aggregate: view.aggregate, finished_at: view.finished_at }),
+          JSON.stringify({
+            job: id,
+            aggregate: view.aggregate,
+            finished_at: timeText(view.finished_at),
+          }),
         ),
         end: true,
       });

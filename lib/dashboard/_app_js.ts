@@ -39,9 +39,10 @@ const load = loader(
   errorBox,
 );
 
-function when(ms) {
-  if (ms === null) return "never";
-  return new Date(ms).toLocaleString();
+/** A time as the API sends it (RFC 3339), in the browser's local time. */
+function when(at) {
+  if (at === null) return "never";
+  return new Date(at).toLocaleString();
 }
 
 /** Draws the current page of players, the pager and the summary. */

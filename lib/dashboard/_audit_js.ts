@@ -42,7 +42,7 @@ function apiUrl() {
   const q = new URLSearchParams({ limit: String(limit) });
   if (before !== null) q.set("before", String(before));
   if (who !== "") q.set("who", who);
-  if (sinceMs !== null && Number.isFinite(sinceMs)) q.set("since", String(Math.max(0, sinceMs)));
+  if (sinceMs !== null && Number.isFinite(sinceMs)) q.set("since", new Date(Math.max(0, sinceMs)).toISOString());
   return "/v1/audit?" + q;
 }
 

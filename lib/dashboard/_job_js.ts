@@ -55,8 +55,14 @@ function data(ev) {
   }
 }
 
-function when(ms) {
-  return ms === null || ms === undefined ? "—" : new Date(ms).toLocaleString();
+/** A time as the API sends it (RFC 3339), in the browser's local time. */
+function when(at) {
+  return at === null || at === undefined ? "—" : new Date(at).toLocaleString();
+}
+
+/** Milliseconds from one time the API sent to another. */
+function between(from, to) {
+  return Date.parse(to) - Date.parse(from);
 }
 
 function duration(ms) {
@@ -103,9 +109,9 @@ function drawJob() {
   document.title = "orch — job #" + job.id;
   $("score").textContent = job.score;
   $("scope").textContent = job.scope === "one" ? "one of" : "all of";
-  const more = job.target_count > job.targets.length ? ", …" : "";
-  $("targets").textContent = job.target_count + " (" + job.targets.slice(0, 10).join(", ") +
-    (job.targets.length > 10 ? ", …" : more) + ")";
+  const more = job.host_count > job.hosts.length ? ", …" : "";
+  $("targets").textContent = job.host_count + " (" + job.hosts.slice(0, 10).join(", ") +
+    (job.hosts.length > 10 ? ", …" : more) + ")";
   $("submitted").textContent = job.submitted_by + ", " + when(job.submitted_at);
   $("submitted").title = new Date(job.submitted_at).toISOString();
   const ps = Object.entries(job.params);
@@ -179,7 +185,7 @@ function row(t) {
   cell(tr, when(t.started_at));
   cell(tr, when(t.ended_at));
   const d = t.started_at !== null && t.ended_at !== null
-    ? duration(t.ended_at - t.started_at)
+    ? duration(between(t.started_at, t.ended_at))
     : (t.started_at !== null ? "running" : "—");
   cell(tr, d, "num");
   return tr;

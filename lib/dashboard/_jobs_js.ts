@@ -57,8 +57,9 @@ function drawProgress(td, job) {
   td.dataset.offline = String(p.offline);
 }
 
-function when(ms) {
-  return new Date(ms).toLocaleString();
+/** A time as the API sends it (RFC 3339), in the browser's local time. */
+function when(at) {
+  return new Date(at).toLocaleString();
 }
 
 function row(job) {
@@ -73,7 +74,7 @@ function row(job) {
   tr.append(id);
   cell(tr, job.score);
   cell(tr, job.scope === "one" ? "one of" : "all of");
-  cell(tr, String(job.targets), "num");
+  cell(tr, String(job.host_count), "num");
   cell(tr, job.submitted_by);
   const at = cell(tr, when(job.submitted_at));
   at.title = new Date(job.submitted_at).toISOString();

@@ -187,7 +187,7 @@ function body() {
   if (deadline !== "") {
     const at = new Date(deadline).getTime();
     if (!Number.isFinite(at)) throw new Error("start by: not a date and time");
-    req.deadline = at;
+    req.deadline = new Date(at).toISOString();
   }
   const quorum = integer("quorum", "quorum");
   if (quorum !== null) req.quorum = quorum;

@@ -16,6 +16,7 @@ import {
 } from "./names.ts";
 import { type Aggregate, ERROR_STATES, type TaskState } from "./states.ts";
 import { parseTarget } from "./targets.ts";
+import { decodeTime } from "./times.ts";
 import { isPlainObject, Obj } from "./validate.ts";
 
 /** The audience API version prefix. */
@@ -39,7 +40,10 @@ export interface SubmitRequest {
   params: Record<string, string>;
   /** Timeout of each run in ms; null for the score's default. Never above the score's `max_timeout`. */
   timeout_ms: number | null;
-  /** Epoch ms by which a task must have started, or it ends `expired`; null for none. */
+  /**
+   * Epoch ms by which a task must have started, or it ends `expired`; null
+   * for none. On the wire an RFC 3339 time (or epoch ms).
+   */
   deadline: number | null;
   /** Runs again after a failure, for idempotent scores only. */
   retries: number;
@@ -203,6 +207,9 @@ export type SubmitInput =
   & Omit<SubmitRequest, "asked" | SubmitOptions>
   & Partial<Pick<SubmitRequest, SubmitOptions>>;
 
+/** The latest deadline a submit may give (epoch ms, in the year 2286). */
+export const MAX_DEADLINE_MS = 9_999_999_999_999;
+
 /** Largest number of retries a job may ask for. */
 export const MAX_RETRIES = 100;
 
@@ -214,6 +221,11 @@ export interface CancelResponse {
   /** Tasks running (or sent to a player) that are being stopped. */
   stopping: number;
 }
+
+/**
+ * The views below hold times as epoch ms (or null); the API sends each as
+ * an RFC 3339 string (see `api_json.ts`).
+ */
 
 /** One attempt of a task. */
 export interface AttemptView {
@@ -413,7 +425,7 @@ export interface TaskPage {
   tasks: (TaskView | TaskDetail)[];
 }
 
-/** Targets a job view lists at most; `target_count` says how many there are. */
+/** Hosts (and target expressions) a job view lists at most; `host_count` says how many hosts there are. */
 export const MAX_VIEW_TARGETS = 100;
 
 /** A job, as the audience sees it: what was asked, and how its tasks stand (counted, not listed). */
@@ -422,14 +434,15 @@ export interface JobView {
   score: string;
   scope: Scope;
   /**
-   * The target expressions as given (names, globs, selectors); the first
-   * {@linkcode MAX_VIEW_TARGETS}. Jobs stored before expressions existed: their targets.
+   * The target expressions as the submit gave them (names, globs,
+   * selectors); the first {@linkcode MAX_VIEW_TARGETS}. Jobs stored before
+   * expressions existed: their hosts.
    */
-  asked: string[];
-  /** The first {@linkcode MAX_VIEW_TARGETS} hosts chosen, in the order given. */
   targets: string[];
-  /** How many targets the job has. */
-  target_count: number;
+  /** The first {@linkcode MAX_VIEW_TARGETS} hosts the targets chose, in order: one task each (all-of). */
+  hosts: string[];
+  /** How many hosts the targets chose. */
+  host_count: number;
   /** The parameters; a secret one's value is shown as {@linkcode SECRET_SHOWN}. */
   params: Record<string, string>;
   /** The keys of `params` whose values are secret. */
@@ -493,7 +506,8 @@ export interface JobSummary {
   id: number;
   score: string;
   scope: Scope;
-  targets: number;
+  /** How many hosts its targets chose (as `host_count` of a job's view). */
+  host_count: number;
   submitted_at: number;
   submitted_by: string;
   finished_at: number | null;
@@ -530,9 +544,9 @@ export interface JobQuery {
   score?: string;
   /** Only jobs this caller submitted ({@linkcode callerLabel}, e.g. `local:alice`). */
   submittedBy?: string;
-  /** Only jobs submitted at or after this time (epoch ms). */
+  /** Only jobs submitted at or after this time (epoch ms; on the wire RFC 3339 or epoch ms). */
   since?: number;
-  /** Only jobs submitted before this time (epoch ms). */
+  /** Only jobs submitted before this time (epoch ms; on the wire RFC 3339 or epoch ms). */
   until?: number;
 }
 
@@ -610,7 +624,10 @@ export interface DrainResponse {
 
 /** Body of `POST /v1/prune`. */
 export interface PruneBody {
-  /** Jobs finished before this (epoch ms) go; it may not be later than now. */
+  /**
+   * Jobs finished before this (epoch ms) go; it may not be later than now.
+   * On the wire an RFC 3339 time (or epoch ms).
+   */
   before: number;
   /** Count what would go, remove nothing. */
   dry_run: boolean;
@@ -630,7 +647,7 @@ export function decodePrune(value: unknown): PruneBody {
   const o = Obj.from(value, "", "invalid");
   o.only(["before", "dry_run"]);
   return {
-    before: o.int("before", 0, Number.MAX_SAFE_INTEGER),
+    before: decodeTime(o.raw.before, o.at("before")),
     dry_run: o.optBool("dry_run", false),
   };
 }
@@ -701,7 +718,9 @@ export function decodeSubmit(value: unknown): SubmitRequest {
     params,
     secret,
     timeout_ms: o.optInt("timeout_ms", 1, LIMITS.maxTimeoutMs) ?? null,
-    deadline: o.optInt("deadline", 1, 9_999_999_999_999) ?? null,
+    deadline: o.has("deadline")
+      ? decodeTime(o.raw.deadline, o.at("deadline"), 1, MAX_DEADLINE_MS)
+      : null,
     retries: o.optInt("retries", 0, MAX_RETRIES) ?? 0,
     request_id: o.optStr("request_id", {
       pattern: REQUEST_ID,

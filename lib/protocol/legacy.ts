@@ -120,7 +120,7 @@ export function legacyPlayerWord(state: TaskState, code: string | null = null): 
 const REFUSED_REASON = /^\S+ refused it: ([a-z_]+): /;
 
 /** Why a rejected task was refused, as a reject code, or null when it does not say. */
-export function rejectCodeOf(task: TaskView): string | null {
+export function rejectCodeOf(task: Pick<TaskView, "state" | "reason" | "tried">): string | null {
   if (task.state !== "rejected") return null;
   const m = task.reason === null ? null : REFUSED_REASON.exec(task.reason);
   if (m) return m[1];
@@ -146,7 +146,10 @@ export function legacyResponse(response: Record<string, unknown> | null): Record
  * player that refused a one-of task (which then moved on) is there too,
  * with the word of its refusal. A one-of job not yet placed has none.
  */
-export function legacyStatus(job: JobView, tasks: readonly TaskView[]): LegacyStatus {
+export function legacyStatus(
+  job: Pick<JobView, "aggregate">,
+  tasks: readonly Pick<TaskView, "tried" | "host" | "state" | "reason" | "response">[],
+): LegacyStatus {
   const players: Record<string, LegacyPlayerStatus> = {};
   for (const t of tasks) {
     for (const x of t.tried) {

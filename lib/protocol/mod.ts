@@ -7,6 +7,7 @@
  */
 
 export * from "./api.ts";
+export * from "./api_json.ts";
 export * from "./framing.ts";
 export * from "./legacy.ts";
 export * from "./masking.ts";
@@ -16,6 +17,7 @@ export * from "./schedules.ts";
 export * from "./names.ts";
 export * from "./states.ts";
 export * from "./targets.ts";
+export * from "./times.ts";
 export * from "./validate.ts";
 
 export { ORCH_VERSION } from "../version.ts";

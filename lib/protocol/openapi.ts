@@ -34,6 +34,19 @@ const int = (min = 0, max = Number.MAX_SAFE_INTEGER): Schema => ({
   maximum: max,
 });
 const str: Schema = { type: "string" };
+/** A time the API sends: RFC 3339, UTC, with milliseconds (`2026-11-23T03:30:00.123Z`). */
+const time: Schema = { type: "string", format: "date-time" };
+/** A time, or null. */
+const timeOrNull: Schema = { type: ["string", "null"], format: "date-time" };
+/** A time a request gives: RFC 3339 with its zone, or epoch ms. */
+const timeIn = (description: string, nullable = false): Schema => ({
+  oneOf: [
+    { type: "string", format: "date-time" },
+    { type: "integer", minimum: 0, description: "Epoch ms." },
+    ...(nullable ? [{ type: "null" }] : []),
+  ],
+  description,
+});
 const strMap: Schema = { type: "object", additionalProperties: str };
 
 /** An object with exactly these properties: `required` must be there, `optional` may be. */
@@ -120,7 +133,7 @@ const schemas: Record<string, Schema> = {
     running: int(),
     draining: { type: "boolean" },
     scores: { type: "array", items: str },
-    last_seen: nullable("integer"),
+    last_seen: timeOrNull,
     labels: strMap,
     facts: strMap,
   }),
@@ -160,7 +173,7 @@ const schemas: Record<string, Schema> = {
           maxProperties: LIMITS.maxParams,
         },
         timeout_ms: { type: ["integer", "null"], minimum: 1, maximum: LIMITS.maxTimeoutMs },
-        deadline: { type: ["integer", "null"], minimum: 1, description: "Epoch ms." },
+        deadline: timeIn("Tasks not started by then end `expired`.", true),
         retries: int(0, MAX_RETRIES),
         request_id: { type: ["string", "null"], pattern: REQUEST_ID.source },
         secret: { type: "array", items: str, maxItems: LIMITS.maxParams },
@@ -194,19 +207,23 @@ const schemas: Record<string, Schema> = {
     id: int(1),
     score: str,
     scope: { enum: ["all", "one"] },
-    asked: { type: "array", items: str },
-    targets: { type: "array", items: str },
-    target_count: int(),
+    targets: {
+      type: "array",
+      items: str,
+      description: "The target expressions as submitted (the first 100).",
+    },
+    hosts: { type: "array", items: str, description: "The hosts they chose (the first 100)." },
+    host_count: int(),
     params: strMap,
     secret: { type: "array", items: str },
-    submitted_at: int(),
+    submitted_at: time,
     submitted_by: str,
     caller: ref("Caller"),
-    finished_at: nullable("integer"),
+    finished_at: timeOrNull,
     timeout_ms: nullable("integer"),
-    deadline: nullable("integer"),
+    deadline: timeOrNull,
     retries: int(),
-    cancelled_at: nullable("integer"),
+    cancelled_at: timeOrNull,
     schedule: nullable("string"),
     aggregate: { enum: AGGREGATES },
     counts,
@@ -225,10 +242,10 @@ const schemas: Record<string, Schema> = {
     id: int(1),
     score: str,
     scope: { enum: ["all", "one"] },
-    targets: int(),
-    submitted_at: int(),
+    host_count: int(),
+    submitted_at: time,
     submitted_by: str,
-    finished_at: nullable("integer"),
+    finished_at: timeOrNull,
     aggregate: { enum: AGGREGATES },
     counts,
     offline: int(),
@@ -239,8 +256,8 @@ const schemas: Record<string, Schema> = {
       attempt: int(),
       player: str,
       state: str,
-      started_at: nullable("integer"),
-      ended_at: nullable("integer"),
+      started_at: timeOrNull,
+      ended_at: timeOrNull,
       exit_code: nullable("integer"),
       signal: nullable("string"),
       error: nullable("string"),
@@ -271,7 +288,7 @@ const schemas: Record<string, Schema> = {
   }),
   AuditRecord: obj({
     id: int(1),
-    at: int(),
+    at: time,
     who: str,
     auth: str,
     transport: str,
@@ -329,14 +346,17 @@ const schemas: Record<string, Schema> = {
     job: ref("ScheduleJob"),
     owner: ref("Caller"),
     owner_label: str,
-    created_at: int(),
-    last_due: nullable("integer"),
-    next_due: nullable("integer"),
+    created_at: time,
+    last_due: timeOrNull,
+    next_due: timeOrNull,
     enabled: { type: "boolean" },
   }),
   ScheduleRunResponse: obj({ name: str, id: int(1) }),
-  PruneRequest: obj({ before: int() }, { dry_run: { type: "boolean" } }),
-  PruneResponse: obj({ before: int(), jobs: int(), tasks: int(), dry_run: { type: "boolean" } }),
+  PruneRequest: obj(
+    { before: timeIn("Jobs finished before this go; not later than now.") },
+    { dry_run: { type: "boolean" } },
+  ),
+  PruneResponse: obj({ before: time, jobs: int(), tasks: int(), dry_run: { type: "boolean" } }),
 };
 
 function taskViewFields(): Record<string, Schema> {
@@ -348,13 +368,17 @@ function taskViewFields(): Record<string, Schema> {
     reason: nullable("string"),
     exit_code: nullable("integer"),
     signal: nullable("string"),
-    started_at: nullable("integer"),
-    ended_at: nullable("integer"),
+    started_at: timeOrNull,
+    ended_at: timeOrNull,
     response: { type: ["object", "null"] },
     tried: { type: "array", items: ref("TriedPlayer") },
-    not_before: nullable("integer"),
+    not_before: timeOrNull,
     cancel_requested: { type: "boolean" },
-    offline_since: nullable("integer"),
+    offline_since: {
+      ...timeOrNull,
+      description: "A queued task whose host is not connected: since when; " +
+        "1970-01-01T00:00:00.000Z when the host has not connected since the conductor started.",
+    },
   };
 }
 
@@ -435,6 +459,16 @@ const intQuery = (name: string, min: number, max: number, description: string) =
     { type: "string", pattern: "^[0-9]{1,16}$" },
     `${description} (${min}..${max}).`,
   );
+const timeQuery = (name: string, description: string) =>
+  param(
+    name,
+    "query",
+    {
+      type: "string",
+      description: "RFC 3339 with its zone (`2026-11-23T03:30:00Z`, a `+` as `%2B`), or epoch ms.",
+    },
+    `${description} this time.`,
+  );
 const lastEventId = param(
   "last_event_id",
   "query",
@@ -468,7 +502,8 @@ const eventStream = (description: string): Record<string, Json> => ({
       "text/event-stream": {
         schema: {
           type: "string",
-          description: "Server-sent events, each with an `id`, an `event` type and JSON `data`; " +
+          description: "Server-sent events, each with an `id`, an `event` type and JSON `data` " +
+            "(times in it, `at` and `finished_at`, are RFC 3339 strings as in the JSON answers); " +
             "a comment line every 15 s keeps the stream alive.",
         },
       },
@@ -558,8 +593,8 @@ const paths: Record<string, Record<string, Json>> = {
         ),
         param("score", "query", { type: "string", pattern: SCORE_NAME.source }, "A score name."),
         param("submitted_by", "query", str, "A caller, e.g. `local:alice`."),
-        intQuery("since", 0, Number.MAX_SAFE_INTEGER, "Submitted at or after (epoch ms)"),
-        intQuery("until", 0, Number.MAX_SAFE_INTEGER, "Submitted before (epoch ms)"),
+        timeQuery("since", "Submitted at or after"),
+        timeQuery("until", "Submitted before"),
         intQuery("limit", 1, 1000, "How many (default 50)"),
         intQuery("before", 1, Number.MAX_SAFE_INTEGER, "Only ids below this"),
       ],
@@ -664,7 +699,7 @@ const paths: Record<string, Record<string, Json>> = {
       parameters: [
         intQuery("limit", 1, 1000, "How many (default 50)"),
         intQuery("before", 1, Number.MAX_SAFE_INTEGER, "Only ids below this"),
-        intQuery("since", 0, Number.MAX_SAFE_INTEGER, "Only records at or after (epoch ms)"),
+        timeQuery("since", "Only records at or after"),
         param("who", "query", str, "Only this identity, e.g. `local:alice`."),
       ],
       responses: {

@@ -17,7 +17,7 @@
 import { join } from "node:path";
 import { AudienceClient } from "../../lib/client/mod.ts";
 import { makeLocalProof } from "../../lib/client/mod.ts";
-import type { JobView, SubmitInput, TaskDetail } from "../../lib/protocol/mod.ts";
+import type { JobViewJson, SubmitInput, TaskDetailJson } from "../../lib/protocol/mod.ts";
 import { loadTlsMaterial } from "../../lib/tls/mod.ts";
 import { openApiChecker } from "./openapi.ts";
 import { orch, Proc, ROOT, until } from "./proc.ts";
@@ -50,7 +50,7 @@ export const OPEN_GRANTS = `grants:
 `;
 
 /** A job's summary with every one of its tasks, each with its output tails and attempts. */
-export type FullJob = JobView & { tasks: TaskDetail[] };
+export type FullJob = JobViewJson & { tasks: TaskDetailJson[] };
 
 /** Where a started conductor listens. */
 export interface ConductorInfo {

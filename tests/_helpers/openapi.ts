@@ -12,6 +12,9 @@
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { OPENAPI } from "../../lib/protocol/openapi.ts";
 
+/** A time as the API sends it (`2026-11-23T03:30:00.123Z`). */
+const SENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** The description, read as what it is. */
 interface Doc {
   servers: { url: string }[];
@@ -45,6 +48,8 @@ export class OpenApiChecker {
     this.#doc = doc as Doc;
     this.#prefix = this.#doc.servers[0]?.url ?? "";
     this.#ajv = new Ajv2020({ allErrors: true, strict: false });
+    // Every time the API sends is as `Date.prototype.toISOString` writes it: UTC, milliseconds.
+    this.#ajv.addFormat("date-time", SENT_TIME);
     this.#ajv.addSchema({ $id: "orch:components", components: this.#doc.components });
     for (const [template, ops] of Object.entries(this.#doc.paths)) {
       const re = new RegExp(

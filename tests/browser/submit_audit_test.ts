@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { newPage, openBrowser, type Page, shot } from "../_helpers/browser.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { ROOT } from "../_helpers/proc.ts";
-import type { AuditRecord } from "../../lib/protocol/mod.ts";
+import type { AuditRecordJson } from "../../lib/protocol/mod.ts";
 
 const TESTDATA = join(ROOT, "tests/testdata/scores");
 const GRANTS = `grants:
@@ -236,7 +236,7 @@ Deno.test("a user with read_all only sees neither Submit nor Audit, is shown the
   });
   assertEquals(status, [403, "forbidden"]);
   assertEquals(await c.client.jobs(100), []);
-  const refused = (await c.client.audit({ limit: 100 })).filter((r: AuditRecord) =>
+  const refused = (await c.client.audit({ limit: 100 })).filter((r: AuditRecordJson) =>
     r.who === "audience:bob"
   );
   assertEquals(refused.map((r) => [r.action, r.outcome]), [["submit", "refused"]]);

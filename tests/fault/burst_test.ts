@@ -62,7 +62,7 @@ Deno.test("fault 1: kill -9 of the conductor mid-burst of 500 submits: every ack
     page = await c.client.jobs(1000, page[page.length - 1].id);
   }
   for (const j of jobs) {
-    assertEquals(j.targets, 2, `job ${j.id}`);
+    assertEquals(j.host_count, 2, `job ${j.id}`);
     assertEquals(j.counts.succeeded ?? 0, 2, `job ${j.id}: ${JSON.stringify(j.counts)}`);
   }
   const stored = new Set(jobs.map((j) => j.id));

@@ -61,8 +61,8 @@ Deno.test("a grant limited to web* is checked against the hosts a selector resol
   assertEquals(web.code, 0, web.stderr);
   const job = await c.wait((JSON.parse(web.stdout) as { id: number }).id);
   assertEquals(job.aggregate, "success");
-  assertEquals(job.asked, ["role=web"]);
-  assertEquals(job.targets, ["web1", "web2"]);
+  assertEquals(job.targets, ["role=web"]);
+  assertEquals(job.hosts, ["web1", "web2"]);
 
   const submits = (await auditOf(c)).filter((r) => r.action === "submit").reverse();
   assertEquals(submits.map((r) => [r.who, r.outcome, r.subject]), [

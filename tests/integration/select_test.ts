@@ -46,8 +46,8 @@ Deno.test("targets chosen by label and by glob: the job records what was asked a
   assertEquals(r.code, 0, r.stderr);
   const id = (JSON.parse(r.stdout) as { id: number }).id;
   const job = await c.wait(id);
-  assertEquals(job.asked, ["role=web,dc=syd", "db*"]);
-  assertEquals(job.targets, ["web1", "db1"]);
+  assertEquals(job.targets, ["role=web,dc=syd", "db*"]);
+  assertEquals(job.hosts, ["web1", "db1"]);
   assertEquals(job.tasks.map((t) => [t.host, t.state]), [["web1", "succeeded"], [
     "db1",
     "succeeded",

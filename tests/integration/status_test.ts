@@ -18,7 +18,10 @@ Deno.test("a task waiting for an offline host says since when, and runs once the
   assertEquals([job.aggregate, job.offline], ["pending", 1]);
   const [task] = (await c.client.tasks(id, { page: 1, limit: 10 })).tasks;
   assertEquals(task.state, "queued");
-  assert(task.offline_since !== null && task.offline_since > 0, JSON.stringify(task));
+  assert(
+    task.offline_since !== null && Date.parse(task.offline_since) > 0,
+    JSON.stringify(task),
+  );
   // The wait answer carries the count too.
   const waited = await c.client.waitJob(id, { timeoutMs: 100 });
   assertEquals(waited.offline, 1);
@@ -40,7 +43,10 @@ Deno.test("a task waiting for an offline host says since when, and runs once the
   });
   const neverShown = await c.cli(["status", String(never)]);
   assertMatch(neverShown.stdout, /p2 +queued, host offline \(never connected\)/);
-  assertEquals((await c.client.tasks(never, { page: 1, limit: 1 })).tasks[0].offline_since, 0);
+  assertEquals(
+    (await c.client.tasks(never, { page: 1, limit: 1 })).tasks[0].offline_since,
+    "1970-01-01T00:00:00.000Z",
+  );
 
   await c.startPlayer("p1");
   const done = await c.wait(id);

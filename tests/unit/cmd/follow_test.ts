@@ -21,7 +21,17 @@ function output(host: string, data: string, stream: "stdout" | "stderr" = "stdou
 }
 function ended(host: string, state: TaskEvent["state"], why?: string): TaskEvent {
   const task = host === "p1" ? 1 : 2;
-  return { type: "task", id: null, job: 7, task, host, attempt: 1, state, at: 0, why };
+  return {
+    type: "task",
+    id: null,
+    job: 7,
+    task,
+    host,
+    attempt: 1,
+    state,
+    at: "1970-01-01T00:00:00.000Z",
+    why,
+  };
 }
 
 Deno.test("lines are assembled per stream; a partial line waits, and is flushed when its task ends", () => {

@@ -2,8 +2,25 @@ import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../../_helpers/assert.ts";
 import { jobOf, pageOf, T0, task } from "../../_helpers/fake_backend.ts";
 import { ROOT } from "../../_helpers/proc.ts";
-import { formatJob, formatJobs, formatPlayers, safe } from "../../../cmd/_format.ts";
-import type { TaskDetail } from "../../../lib/protocol/mod.ts";
+import {
+  formatJob as formatSentJob,
+  formatJobs,
+  formatPlayers,
+  safe,
+} from "../../../cmd/_format.ts";
+import {
+  type JobView,
+  jobViewJson,
+  type TaskDetail,
+  type TaskPage,
+  taskPageJson,
+  timeText,
+} from "../../../lib/protocol/mod.ts";
+
+/** formatJob of a job and a page as the conductor builds them, sent as the API sends them. */
+function formatJob(job: JobView, page: TaskPage, opts?: Parameters<typeof formatSentJob>[2]) {
+  return formatSentJob(jobViewJson(job), taskPageJson(page), opts);
+}
 
 /** Three tasks of job 7: one succeeded with a response, one failed, one timed out after a retry. */
 const THREE: TaskDetail[] = [
@@ -249,8 +266,8 @@ Deno.test("nothing a score, player or user sent reaches the terminal raw", () =>
       id: 1,
       score: "s",
       scope: "all",
-      targets: 1,
-      submitted_at: T0,
+      host_count: 1,
+      submitted_at: timeText(T0),
       submitted_by: `audience:${evil}`,
       finished_at: null,
       aggregate: "running",
@@ -267,7 +284,7 @@ Deno.test("nothing a score, player or user sent reaches the terminal raw", () =>
       running: 0,
       draining: false,
       scores: [`s${evil}`],
-      last_seen: T0,
+      last_seen: timeText(T0),
       labels: { role: `w${evil}` },
       facts: { [`k${evil}`]: "v" },
     }]),

@@ -4,7 +4,7 @@ import { type ApiContext, createApiApp, createApiHandler } from "../../../lib/co
 import type { Guard } from "../../../lib/conductor/guard.ts";
 import { OrchError } from "../../../lib/errors.ts";
 import { createLogger } from "../../../lib/log.ts";
-import { type Caller, LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
+import { type Caller, jobViewJson, LOCAL_CALLER } from "../../../lib/protocol/mod.ts";
 
 const ALICE: Caller = { transport: "https", name: "alice", auth: "client_certificate" };
 
@@ -208,7 +208,7 @@ Deno.test("a job is its summary; a missing one is 404 and a bad id 400", async (
   const { backend, call } = setup();
   const r = await call("GET", "/v1/jobs/1");
   assertEquals(r.status, 200);
-  assertEquals(r.body, backend.jobsById.get(1)!.view);
+  assertEquals(r.body, jobViewJson(backend.jobsById.get(1)!.view));
   assert(!Object.hasOwn(r.body as object, "tasks"), "a job view lists no tasks");
   expectError(await call("GET", "/v1/jobs/9"), 404, "not_found", /^no job 9$/);
   for (const bad of ["abc", "0", "-1", "1e3", "1.5", "9999999999999999"]) {

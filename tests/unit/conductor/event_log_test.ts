@@ -51,7 +51,10 @@ function view(id: number, finished = false): JobView {
     counts: finished ? { succeeded: 1 } : { running: 1 },
     task_count: 1,
     aggregate: finished ? "success" : "running",
+    submitted_at: 1,
     finished_at: finished ? 5 : null,
+    cancelled_at: null,
+    deadline: null,
   } as unknown as JobView;
 }
 

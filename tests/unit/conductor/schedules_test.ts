@@ -181,8 +181,8 @@ Deno.test("a schedule's targets may be globs and selectors, resolved each time i
     await settle();
     const [id] = await jobsOf(store, "glob");
     const job = await store.job(id);
-    assertEquals(job?.targets, ["p1", "p2"]);
-    assertEquals(job?.asked, ["p*"]);
+    assertEquals(job?.hosts, ["p1", "p2"]);
+    assertEquals(job?.targets, ["p*"]);
     // A target that matches no player is refused when the schedule is added.
     await assertRejects(
       () =>

@@ -97,7 +97,18 @@ Deno.test("a timeout, deadline or retries out of range is refused", () => {
     "timeout_ms: expected 1..2147483647, got 2592000000",
   );
   invalid({ ...valid, timeout_ms: "1m" }, 'timeout_ms: expected an integer, got the string "1m"');
-  invalid({ ...valid, deadline: 0 }, "deadline: expected 1..9999999999999, got 0");
+  invalid(
+    { ...valid, deadline: 0 },
+    "deadline: expected a time from 1970-01-01T00:00:00.001Z to 2286-11-20T17:46:39.999Z, got 1970-01-01T00:00:00.000Z",
+  );
+  invalid(
+    { ...valid, deadline: "2026-11-23T03:30:00" },
+    'deadline: expected an RFC 3339 time with its zone such as 2026-11-23T03:30:00Z, got "2026-11-23T03:30:00"',
+  );
+  invalid(
+    { ...valid, deadline: true },
+    "deadline: expected an RFC 3339 time (or epoch milliseconds), got boolean",
+  );
   invalid({ ...valid, retries: -1 }, "retries: expected 0..100, got -1");
   invalid({ ...valid, retries: 101 }, "retries: expected 0..100, got 101");
   invalid({ ...valid, retries: 1.5 }, "retries: expected an integer, got the number 1.5");

@@ -351,9 +351,9 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       id: 1,
       score: "deploy",
       scope: "all",
-      asked: ["p1", "p2"],
       targets: ["p1", "p2"],
-      target_count: 2,
+      hosts: ["p1", "p2"],
+      host_count: 2,
       params: { A: "1" },
       secret: [],
       submitted_at: T0,
@@ -537,7 +537,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     const j = jobRecord(4, { scope: "one", targets: ["p1", "p2", "p3"] });
     await store.write((tx) => tx.insertJob(j, [queuedTask(10, 4, 1, null)]));
     const v = await store.job(4);
-    assertEquals([v?.scope, v?.targets, v?.target_count, v?.task_count], [
+    assertEquals([v?.scope, v?.hosts, v?.host_count, v?.task_count], [
       "one",
       ["p1", "p2", "p3"],
       3,
@@ -560,8 +560,8 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     const j = jobRecord(1, { targets, caller: ALICE });
     await store.write((tx) => tx.insertJob(j, allOfTasks(j, 1, 1)));
     const v = await store.job(1);
-    assertEquals(v?.targets, targets.slice(0, MAX_VIEW_TARGETS));
-    assertEquals([v?.target_count, v?.task_count, v?.counts], [
+    assertEquals(v?.hosts, targets.slice(0, MAX_VIEW_TARGETS));
+    assertEquals([v?.host_count, v?.task_count, v?.counts], [
       MAX_VIEW_TARGETS + 50,
       MAX_VIEW_TARGETS + 50,
       { queued: MAX_VIEW_TARGETS + 50 },
@@ -579,9 +579,9 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     const store = await s.reopen();
     assertEquals((await store.load()).jobs, [a, b]);
     const va = await store.job(1);
-    assertEquals([va?.asked, va?.targets], [["web*", "role=db"], ["web1", "web2", "db1"]]);
-    // Asked nothing but the hosts: the view shows them as asked.
-    assertEquals((await store.job(2))?.asked, ["p1"]);
+    assertEquals([va?.targets, va?.hosts], [["web*", "role=db"], ["web1", "web2", "db1"]]);
+    // Asked nothing but the hosts: the view shows them as the targets.
+    assertEquals((await store.job(2))?.targets, ["p1"]);
   });
 
   test("earlier attempts are history, listed before the current one", async ({ store }) => {
@@ -1177,7 +1177,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         id: 3,
         score: "deploy",
         scope: "all",
-        targets: 1,
+        host_count: 1,
         submitted_at: T0,
         submitted_by: "local",
         finished_at: T0 + 7,
@@ -1189,7 +1189,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         id: 2,
         score: "other",
         scope: "one",
-        targets: 2,
+        host_count: 2,
         submitted_at: T0 + 1,
         submitted_by: "audience:alice",
         finished_at: null,
@@ -1201,7 +1201,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         id: 1,
         score: "deploy",
         scope: "all",
-        targets: 3,
+        host_count: 3,
         submitted_at: T0,
         submitted_by: "local",
         finished_at: null,

@@ -254,7 +254,7 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
       const bob = { transport: "https", name: "bob", auth: "client_certificate" };
       const j2 = await s.job(2);
       assertEquals(
-        [j2?.caller, j2?.submitted_by, j2?.targets, j2?.target_count, j2?.task_count, j2?.asked],
+        [j2?.caller, j2?.submitted_by, j2?.hosts, j2?.host_count, j2?.task_count, j2?.targets],
         // Before version 6 no expressions were kept: what was asked is the targets.
         [bob, "audience:bob", ["p1", "p2"], 2, 1, ["p1", "p2"]],
       );
@@ -272,7 +272,7 @@ Deno.test("a database made by schema versions 1 to 3 keeps every job, task and a
         60_000,
       ]);
       assertEquals((await s.job(3))?.finished_at, T0 + 50);
-      assertEquals((await s.jobs({ limit: 10 })).map((j) => [j.id, j.targets, j.submitted_by]), [
+      assertEquals((await s.jobs({ limit: 10 })).map((j) => [j.id, j.host_count, j.submitted_by]), [
         [4, 2, "local"],
         [3, 1, "local"],
         [2, 2, "audience:bob"],
