@@ -65,7 +65,6 @@ fault: deps
 ## Benchmarks print figures; they never fail on timing.
 bench: deps bundle
 	$(DENO) run --allow-all tests/bench/submit_wait.ts
-	$(DENO) run --allow-all tests/bench/reconnect.ts
 	$(DENO) run --allow-all tests/bench/restart_reconnect.ts
 	$(DENO) run --allow-all tests/bench/player_memory.ts
 	$(DENO) run -A main.ts bench --players 1000
