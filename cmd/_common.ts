@@ -65,16 +65,19 @@ export async function configFromFlags<S extends Spec>(
   });
 }
 
+/** `--socket`: the audience socket, for the audience commands and `orch dashboard`. */
+export const SOCKET_OPTION = {
+  long: "socket",
+  value: "path",
+  help: "the conductor's audience socket",
+  env: "ORCH_SOCKET",
+  shows: "/run/orchestra/audience.sock",
+  complete: "file",
+} as const satisfies OptionSpec;
+
 /** The options that say how to reach the conductor's audience API. */
 export const AUDIENCE_OPTIONS = options([
-  {
-    long: "socket",
-    value: "path",
-    help: "the conductor's audience socket",
-    env: "ORCH_SOCKET",
-    shows: "/run/orchestra/audience.sock",
-    complete: "file",
-  },
+  SOCKET_OPTION,
   {
     long: "conductor",
     value: "host:port,...",

@@ -15,7 +15,7 @@ import {
   randomLoopbackAddress,
   startDashboardProxy,
 } from "../lib/client/dashboard_proxy.ts";
-import { err, out, untilSignal } from "./_common.ts";
+import { err, out, SOCKET_OPTION, untilSignal } from "./_common.ts";
 import { summaryOf } from "./_commands.ts";
 import { safe } from "./_safe.ts";
 
@@ -28,14 +28,7 @@ export const dashboardCommand = command({
     "through an SSH tunnel), and runs until SIGINT or SIGTERM. The token is new on each run. " +
     "Refused requests are logged on stderr. A missing socket exits 6, a refused proof 2.",
   options: [
-    {
-      long: "socket",
-      value: "path",
-      help: "the conductor's audience socket",
-      env: "ORCH_SOCKET",
-      shows: "/run/orchestra/audience.sock",
-      complete: "file",
-    },
+    SOCKET_OPTION,
     {
       long: "listen",
       value: "host:port",

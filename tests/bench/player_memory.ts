@@ -5,10 +5,9 @@
  * runtime's own code), and for comparison those of an empty Deno script and
  * of one that imports node:tls, idling alike.
  *
- * The player runs as `orch player` from main.ts, from the bundle
- * (dist/orch.js, when `make bundle` made it), and alone: what the player
- * itself loads, without the rest of the command line (`_player_entry.ts`),
- * from source and bundled as the release bundles orch (code split).
+ * The player runs as `orch player` from main.ts, and from the bundles
+ * `make bundle` makes: dist/orch.js (one file) and dist/bundle/ (code
+ * split, as the release holds it: `orch player` loads only its own modules).
  *
  * Run: `deno run -A tests/bench/player_memory.ts` (RUNS=N for other than 3 runs of each).
  * Prints figures.
@@ -110,20 +109,12 @@ if (await Deno.stat(bundle).then(() => true, () => false)) {
     `  orch player (dist/orch.js):        ${await median(() => idlePlayer(bundle, true))}`,
   );
 }
-const alone = join(ROOT, "tests", "bench", "_player_entry.ts");
-console.log(`  the player alone (source):         ${await median(() => idlePlayer(alone, false))}`);
-// Bundled as the release bundles orch: code split, each dynamic import a chunk of its own.
-const outdir = await Deno.makeTempDir({ prefix: "orch-player-bundle-" });
-try {
-  const made = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--code-splitting", "--outdir", outdir, alone],
-    cwd: ROOT,
-    stderr: "inherit",
-  }).output();
-  if (!made.success) throw new Error("deno bundle failed");
-  const entry = join(outdir, "_player_entry.js");
+// Bundled as the release holds it (dist/bundle/, made by make bundle): code split, so that
+// `orch player` loads the player's modules and not the rest of the command line.
+const split = join(ROOT, "dist", "bundle", "main.js");
+if (await Deno.stat(split).then(() => true, () => false)) {
   console.log(
-    `  the player alone (bundle, split):  ${await median(() => idlePlayer(entry, false))}`,
+    `  orch player (dist/bundle, split):  ${await median(() => idlePlayer(split, true))}`,
   );
   // Settings the player cannot make itself (V8 sizes its heap before any code runs): measured here.
   for (
@@ -134,10 +125,8 @@ try {
     ]
   ) {
     const shown = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ");
-    console.log(`    … with ${shown}: ${await median(() => idlePlayer(entry, false, env))}`);
+    console.log(`    … with ${shown}: ${await median(() => idlePlayer(split, true, env))}`);
   }
-} finally {
-  await Deno.remove(outdir, { recursive: true });
 }
 console.log(`empty Deno script, ${idle}:            ${await median(() => idleScript(""))}`);
 console.log(
