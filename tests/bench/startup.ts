@@ -221,6 +221,21 @@ const started = performance.now();
     ], env);
   }
 
+  // The job alone: the same submit and wait through the client library in this process (no
+  // process start, no command line), the floor any orch command pays for this job.
+  const inProcess: number[] = [];
+  for (let i = 0; i < PAIRS; i++) {
+    const t0 = performance.now();
+    const job = await c.client.submit({ score: "hello", scope: "all", targets: names, params: {} });
+    await c.client.waitJob(job, { timeoutMs: 60_000 });
+    inProcess.push(performance.now() - t0);
+  }
+  const floor = stats(inProcess);
+  console.log(
+    `\nthe job itself: submit + wait through the client library in-process (${PAIRS} runs): ` +
+      `wall median ${floor.median.toFixed(1)} ms, max ${floor.max.toFixed(1)} ms`,
+  );
+
   // A player's memory once connected and idle.
   await new Promise((r) => setTimeout(r, IDLE_MS));
   const rss: number[] = [];
