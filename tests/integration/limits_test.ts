@@ -164,7 +164,9 @@ Deno.test("2,000 abandoned long polls on the socket let go of their descriptors"
     s.once("data", () => answered++);
     return s;
   });
-  await until("the conductor holds the long polls", () => fdCount(pid) >= before + MANY).catch(
+  // A few descriptors counted in `before` may be passing ones (a request's connection, a
+  // file the store had open at that moment): the polls are held when nearly all are counted.
+  await until("the conductor holds the long polls", () => fdCount(pid) >= before + MANY - 20).catch(
     (err) => {
       throw new Error(
         `${err.message}: ${fdCount(pid)} descriptors, ${before} before; ${polls.closed} closed`,
