@@ -63,16 +63,19 @@ Deno.test("a second conductor on the same database refuses to start", async () =
   assertMatch(r.stderr, /conductor database .* is in use by another process/);
 });
 
-Deno.test("the one-file bundle runs a player from an empty folder", async () => {
-  const bundle = join(ROOT, "dist/orch.js");
-  const built = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--output", bundle, join(ROOT, "main.ts")],
-    cwd: ROOT,
-  }).output();
-  assertEquals(built.code, 0, new TextDecoder().decode(built.stderr));
+Deno.test("the one-file bundle, as make bundle makes it, runs a player from an empty folder", async () => {
   const empty = await Deno.makeTempDir({ prefix: "orch-bundle-" });
+  const bundle = join(empty, "orch.js");
   try {
-    await Deno.copyFile(bundle, join(empty, "orch.js"));
+    for (
+      const args of [
+        ["bundle", "--quiet", "--output", bundle, join(ROOT, "main.ts")],
+        ["run", "--quiet", "--allow-read", "--allow-write", "packaging/lazy_require.ts", bundle],
+      ]
+    ) {
+      const made = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT }).output();
+      assertEquals(made.code, 0, new TextDecoder().decode(made.stderr));
+    }
     await using c = await Cluster.create({ players: ["p1"] });
     await c.startConductor();
     const player = c.track(
