@@ -7,6 +7,8 @@
  * @module
  */
 
+import { readAtMost } from "../read_at_most.ts";
+
 /** Why a small file cannot be read, in words for a message. */
 export class SmallFileError extends Error {}
 
@@ -17,15 +19,9 @@ export async function readSmallFile(path: string, max: number): Promise<string> 
   if (info.size > max) throw new SmallFileError(`is larger than ${max} bytes`);
   const file = await Deno.open(path, { read: true });
   try {
-    const bytes = new Uint8Array(max + 1);
-    let off = 0;
-    while (off < bytes.length) {
-      const n = await file.read(bytes.subarray(off));
-      if (n === null) break;
-      off += n;
-    }
-    if (off > max) throw new SmallFileError(`is larger than ${max} bytes`);
-    return new TextDecoder().decode(bytes.subarray(0, off));
+    const bytes = await readAtMost(file, max);
+    if (bytes.length > max) throw new SmallFileError(`is larger than ${max} bytes`);
+    return new TextDecoder().decode(bytes);
   } finally {
     file.close();
   }

@@ -9,6 +9,7 @@
 
 import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import { OrchError } from "../errors.ts";
+import { readAtMost } from "../read_at_most.ts";
 import { checkLabel, type Labels, TARGET_LIMITS } from "../protocol/targets.ts";
 
 /** Largest facts file read, in bytes. */
@@ -72,17 +73,11 @@ export async function readFactsFile(file: string): Promise<Labels> {
   try {
     const f = await Deno.open(file);
     try {
-      const buf = new Uint8Array(MAX_FACTS_FILE + 1);
-      let n = 0;
-      while (n < buf.length) {
-        const got = await f.read(buf.subarray(n));
-        if (got === null) break;
-        n += got;
-      }
-      if (n > MAX_FACTS_FILE) {
+      const bytes = await readAtMost(f, MAX_FACTS_FILE);
+      if (bytes.length > MAX_FACTS_FILE) {
         throw new OrchError("config", `facts file ${file} is over ${MAX_FACTS_FILE} bytes`);
       }
-      text = new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, n));
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } finally {
       f.close();
     }
