@@ -34,17 +34,22 @@ async function serve(conductor: { ca: string; cert: string; key: string }, port:
   return { servers, from, port: servers.address!.port };
 }
 
+/** A client of the conductor on `port` with alice's audience certificate from `ca`. */
+async function aliceClient(ca: { certPem: string; keyPem: string }, port: number) {
+  return new AudienceClient({
+    kind: "https",
+    host: "127.0.0.1",
+    port,
+    expectName: "conductor",
+    tls: await pems(ca, "alice", "audience"),
+  });
+}
+
 Deno.test("over HTTPS the client keeps its connection for the next request, and dials again when the conductor closed it", async () => {
   const ca = await createCA({ name: "test CA", days: 1, now: NOW });
   const conductor = await pems(ca, "conductor", "conductor");
   let s = await serve(conductor, 0);
-  const client = new AudienceClient({
-    kind: "https",
-    host: "127.0.0.1",
-    port: s.port,
-    expectName: "conductor",
-    tls: await pems(ca, "alice", "audience"),
-  });
+  const client = await aliceClient(ca, s.port);
   try {
     for (let i = 0; i < 3; i++) assertEquals(await client.health(), { status: "ok" });
     // Three requests, one connection: each came from the same client port.
@@ -63,13 +68,7 @@ Deno.test("over HTTPS the client keeps its connection for the next request, and 
 Deno.test("over HTTPS a request that must not be sent twice (a cancel) goes on a new connection, never on the kept one", async () => {
   const ca = await createCA({ name: "test CA", days: 1, now: NOW });
   const s = await serve(await pems(ca, "conductor", "conductor"), 0);
-  const client = new AudienceClient({
-    kind: "https",
-    host: "127.0.0.1",
-    port: s.port,
-    expectName: "conductor",
-    tls: await pems(ca, "alice", "audience"),
-  });
+  const client = await aliceClient(ca, s.port);
   try {
     assertEquals(await client.health(), { status: "ok" });
     assertEquals(await client.health(), { status: "ok" });
