@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { AudienceClient } from "../../lib/client/mod.ts";
 import { makeLocalProof } from "../../lib/client/mod.ts";
 import type { JobViewJson, SubmitInput, TaskDetailJson } from "../../lib/protocol/mod.ts";
-import { loadTlsMaterial } from "../../lib/tls/mod.ts";
+import { loadTlsMaterial, type TlsMaterial } from "../../lib/tls/mod.ts";
 import { openApiChecker } from "./openapi.ts";
 import { orch, Proc, ROOT, until } from "./proc.ts";
 
@@ -178,9 +178,9 @@ export class Cluster implements AsyncDisposable {
     await this.orchOk(["ca", "issue", name, "--role", "audience", "--ca-dir", this.caDir]);
   }
 
-  /** A client over HTTPS with the audience certificate of `name` (see {@linkcode issueAudience}). */
-  async httpsClient(name: string): Promise<AudienceClient> {
-    const tls = await loadTlsMaterial(
+  /** The CA, certificate and key of the audience member `name` (see {@linkcode issueAudience}). */
+  audienceTls(name: string): Promise<TlsMaterial> {
+    return loadTlsMaterial(
       {
         ca: join(this.caDir, "ca.crt"),
         cert: join(this.caDir, `${name}.crt`),
@@ -189,6 +189,11 @@ export class Cluster implements AsyncDisposable {
       "audience",
       new Date(),
     );
+  }
+
+  /** A client over HTTPS with the audience certificate of `name` (see {@linkcode issueAudience}). */
+  async httpsClient(name: string): Promise<AudienceClient> {
+    const tls = await this.audienceTls(name);
     return new AudienceClient({
       kind: "https",
       host: "127.0.0.1",

@@ -20,7 +20,6 @@ import { PgCluster } from "../_helpers/postgres.ts";
 import { at, startMember, TEST_LEASE } from "../_helpers/conductor_pair.ts";
 import { Proc, ROOT, until } from "../_helpers/proc.ts";
 import { AudienceClient } from "../../lib/client/mod.ts";
-import { loadTlsMaterial } from "../../lib/tls/mod.ts";
 
 const KILLS = Math.max(1, Math.min(50, Number(Deno.args[0] ?? 10)));
 const HOSTS = ["p1", "p2", "p3", "p4", "p5"];
@@ -79,15 +78,7 @@ async function once(pg: PgCluster, run: number): Promise<Kill> {
   const out = join(c.dir, "runs");
   await Deno.mkdir(out);
 
-  const tls = await loadTlsMaterial(
-    {
-      ca: join(c.caDir, "ca.crt"),
-      cert: join(c.caDir, "alice.crt"),
-      key: join(c.caDir, "alice.key"),
-    },
-    "audience",
-    new Date(),
-  );
+  const tls = await c.audienceTls("alice");
   const others = [{ host: "127.0.0.1", port: b.audience, expectName: "localhost" }];
   let acked = 0;
   let next = 0;

@@ -12,7 +12,6 @@ import { PgCluster } from "../_helpers/postgres.ts";
 import { Proc, ROOT, until } from "../_helpers/proc.ts";
 import { AudienceClient } from "../../lib/client/mod.ts";
 import type { JobSummaryJson as JobSummary, SubmitInput } from "../../lib/protocol/mod.ts";
-import { loadTlsMaterial } from "../../lib/tls/mod.ts";
 import { openApiChecker } from "../_helpers/openapi.ts";
 import { at, type Member, startMember } from "../_helpers/conductor_pair.ts";
 
@@ -183,15 +182,7 @@ const RESEND_MS = 60_000;
 
 /** An HTTPS client of alice's that knows both conductors, `first` first. */
 async function listClient(c: Cluster, first: Member, second: Member): Promise<AudienceClient> {
-  const tls = await loadTlsMaterial(
-    {
-      ca: join(c.caDir, "ca.crt"),
-      cert: join(c.caDir, "alice.crt"),
-      key: join(c.caDir, "alice.key"),
-    },
-    "audience",
-    new Date(),
-  );
+  const tls = await c.audienceTls("alice");
   return new AudienceClient({
     kind: "https",
     host: "127.0.0.1",
