@@ -9,10 +9,26 @@
 import { collectDefaultMetrics, Counter, Registry } from "prom-client";
 import { peerCounts } from "../tls/mod.ts";
 
+/**
+ * Default metrics left out: Node's active handles, requests and resources.
+ * Under Deno they count nothing of orch's (handles and requests are always
+ * 0), and the three `…_total` gauges break Prometheus's naming rules
+ * (`promtool check metrics`: "non-counter metrics should not have _total").
+ */
+const LEFT_OUT = [
+  "nodejs_active_handles",
+  "nodejs_active_handles_total",
+  "nodejs_active_requests",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources",
+  "nodejs_active_resources_total",
+];
+
 /** A new registry holding the process metrics. */
 export function newRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  for (const name of LEFT_OUT) registry.removeSingleMetric(name);
   return registry;
 }
 

@@ -187,3 +187,36 @@ export function parseExposition(text: string): Map<string, PromFamily> {
   for (const f of families.values()) if (f.type === "histogram") checkHistogram(f);
   return families;
 }
+
+/**
+ * Checks `text` with Prometheus's own parser and linter (`promtool check
+ * metrics`, from Debian's prometheus package; `.ci/run` installs it): fails
+ * with promtool's words when it cannot parse the exposition or finds a name,
+ * unit or suffix against Prometheus's conventions.
+ */
+export async function promtoolCheck(text: string, what: string): Promise<void> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("promtool", {
+      args: ["check", "metrics"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new Error(
+        "promtool is not installed (bash .ci/run installs it from Debian's prometheus)",
+      );
+    }
+    throw err;
+  }
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(text));
+  await w.close();
+  const out = await child.output();
+  const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (out.code !== 0) {
+    throw new Error(`promtool check metrics refused ${what} (exit ${out.code}):\n${said}`);
+  }
+}

@@ -7,7 +7,7 @@
 import type { OrchError } from "../../lib/errors.ts";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { parseExposition, type PromFamily } from "../_helpers/prom_text.ts";
+import { parseExposition, type PromFamily, promtoolCheck } from "../_helpers/prom_text.ts";
 import { join } from "node:path";
 import { orch, ROOT, tempDir, until } from "../_helpers/proc.ts";
 
@@ -15,11 +15,15 @@ const TESTDATA = join(ROOT, "tests/testdata/scores");
 
 type Scraped = Map<string, PromFamily>;
 
-async function scrape(port: number): Promise<Scraped> {
+async function scrapeText(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   assertEquals(res.status, 200);
   assertMatch(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
-  return parseExposition(await res.text());
+  return await res.text();
+}
+
+async function scrape(port: number): Promise<Scraped> {
+  return parseExposition(await scrapeText(port));
 }
 
 /**
@@ -91,6 +95,10 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
     (err: unknown) => (err as OrchError).code,
   );
   assertEquals(missing, "not_found");
+
+  // Prometheus's own parser and linter take both expositions as they are.
+  await promtoolCheck(await scrapeText(cPort), "the conductor's metrics");
+  await promtoolCheck(await scrapeText(pPort), "the player's metrics");
 
   const m = await scrape(cPort);
   assertEquals(value(m, "orch_submits_total", { result: "refused" }), 1);
