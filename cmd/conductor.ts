@@ -180,6 +180,7 @@ export const conductorCommand = command({
       },
       eventStreams: { maxStreams: config.max_event_streams },
       metricsListen: config.metrics_listen,
+      metricsPerPlayer: config.metrics_per_player,
       log,
     };
     // With PostgreSQL: a conductor that leads while it holds the lock, and stands by otherwise.

@@ -103,6 +103,8 @@ export interface ConductorOptions {
   auditRetentionMs?: number;
   /** The Prometheus metrics listener (plain HTTP), or null/absent for none. */
   metricsListen?: Address | null;
+  /** Each player's queue in the metrics, labelled by its name (`metrics_per_player`). */
+  metricsPerPlayer?: boolean;
   /** Players' last-heard times are written at most this often (ms); {@linkcode LAST_SEEN_FLUSH_MS} when absent. */
   lastSeenFlushMs?: number;
 }
@@ -436,6 +438,7 @@ export class Conductor {
           machine: this.#machine,
           players: this.#registry,
           clock: this.#clock,
+          perPlayer: o.metricsPerPlayer,
         });
         this.#committer.onCommit = (s, n) => metrics.commit(s, n);
         handler = metrics.countApi(handler);

@@ -2,8 +2,9 @@
  * The conductor's Prometheus metrics. Counters are bumped inline from the
  * event bus, the committer and the API; what needs a look over the open
  * work (tasks by state, queue depth and age) is counted when scraped, in
- * one pass over the open tasks. No label holds a job id or a host name;
- * score names are capped (the first 200, the rest `other`: `metrics/tasks.ts`).
+ * one pass over the open tasks. No label holds a job id, nor a host name
+ * unless `metrics_per_player` asks for the queue of each player; score names
+ * are capped (the first 200, the rest `other`: `metrics/tasks.ts`).
  *
  * @module
  */
@@ -37,6 +38,8 @@ export interface ConductorMetricsDeps {
   machine: TaskMachine;
   players: Players;
   clock: Clock;
+  /** Give each player's queue depth and oldest age, labelled by its name (`metrics_per_player`). */
+  perPlayer?: boolean;
 }
 
 /** The conductor's metrics and the hooks that feed them. */
@@ -132,6 +135,7 @@ export class ConductorMetrics {
         this.set(last().worstAge);
       },
     });
+    if (d.perPlayer) this.#perPlayerGauges(registers);
     this.#tasks = new TaskOutcomes(registers, {
       finished: "orch_tasks_finished_total",
       finishedHelp:
@@ -186,7 +190,48 @@ export class ConductorMetrics {
     d.bus.tap((e) => this.#event(e));
   }
 
-  #last = { queued: 0, oldestAge: 0, worstDepth: 0, worstAge: 0 };
+  #last = {
+    queued: 0,
+    oldestAge: 0,
+    worstDepth: 0,
+    worstAge: 0,
+    perHost: new Map<string, { n: number; oldest: number }>(),
+  };
+
+  /**
+   * The queue of each player, labelled by its name: every listed player (0
+   * when nothing waits for it, so a series does not come and go) and any other
+   * host tasks wait for. One series per player each: asked for, never default.
+   */
+  #perPlayerGauges(registers: Registry[]): void {
+    const last = () => this.#last;
+    const hosts = () => new Set([...this.#d.players.authorised.keys(), ...last().perHost.keys()]);
+    const now = () => this.#d.clock.now();
+    new Gauge({
+      name: "orch_queue_player_depth",
+      help: "Tasks queued for each player (metrics_per_player).",
+      labelNames: ["player"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const player of hosts()) this.set({ player }, last().perHost.get(player)?.n ?? 0);
+      },
+    });
+    new Gauge({
+      name: "orch_queue_player_oldest_age_seconds",
+      help: "Age of the oldest task queued for each player, 0 when none (metrics_per_player).",
+      labelNames: ["player"] as const,
+      registers,
+      collect() {
+        this.reset();
+        const at = now();
+        for (const player of hosts()) {
+          const h = last().perHost.get(player);
+          this.set({ player }, h ? (at - h.oldest) / 1000 : 0);
+        }
+      },
+    });
+  }
 
   /** One pass over the open tasks: counts by state, and the queue's depth and age. */
   #scan(): { queued: number; assigned: number; running: number } {
@@ -219,6 +264,7 @@ export class ConductorMetrics {
       oldestAge: queued > 0 ? (now - oldest) / 1000 : 0,
       worstDepth,
       worstAge: worstDepth > 0 ? (now - worstOldest) / 1000 : 0,
+      perHost,
     };
     return { queued, assigned, running };
   }

@@ -168,6 +168,10 @@ export const conductorKeys = {
     false,
     "Allow metrics_listen on an address other than loopback (the metrics are served without authentication).",
   ),
+  metrics_per_player: bool(
+    false,
+    "Also give each player's queue depth and oldest queued age, labelled by the player's name (two series per listed player: 20,000 at 10,000 players).",
+  ),
   log_level: oneOf("info", LOG_LEVELS, "Least severe log lines written."),
   log_format: oneOf("text", ["text", "json"] as const, "Log lines as text or as JSON objects."),
 };

@@ -159,7 +159,8 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
     ["nodejs_eventloop_lag_p99_seconds", "gauge"],
   ];
   for (const [name, type, labels] of conductorShapes) assertShape(m, name, type, labels);
-  // No job ids or host names as labels.
+  // No job ids or host names as labels: each player's queue only when asked.
+  assert(!m.has("orch_queue_player_depth"));
   for (const f of m.values()) {
     for (const s of f.samples) {
       for (const k of Object.keys(s.labels)) {
@@ -210,6 +211,30 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
   const refusal = await fetch(`http://127.0.0.1:${cPort}/metrics`, { method: "POST" });
   assertEquals(refusal.status, 405);
   await refusal.body?.cancel();
+});
+
+Deno.test("metrics_per_player gives each listed player's queue, labelled by its name", async () => {
+  await using c = await Cluster.create({ players: ["m1", "m2"] });
+  const cPort = await conductorMetricsPort(c, ["--metrics-per-player", "true"]);
+  await c.startPlayer("m1");
+  await c.waitConnected("m1");
+  // m2 is offline: its task waits in the queue.
+  await c.client.submit({ score: "hello", scope: "all", targets: ["m2"], params: {} });
+  const text = await until("m2's queued task is counted", async () => {
+    const text = await scrapeText(cPort);
+    const m = parseExposition(text);
+    return value(m, "orch_queue_player_depth", { player: "m2" }) === 1 &&
+      value(m, "orch_queue_player_oldest_age_seconds", { player: "m2" }) > 0 && text;
+  });
+  await promtoolCheck(text, "the conductor's metrics with metrics_per_player");
+  const m = parseExposition(text);
+  assertShape(m, "orch_queue_player_depth", "gauge", ["player"]);
+  assertShape(m, "orch_queue_player_oldest_age_seconds", "gauge", ["player"]);
+  // A listed player with nothing queued has its series, at 0.
+  assertEquals(value(m, "orch_queue_player_depth", { player: "m1" }), 0);
+  assertEquals(value(m, "orch_queue_player_oldest_age_seconds", { player: "m1" }), 0);
+  assertEquals(m.get("orch_queue_player_depth")?.samples.length, 2);
+  assertEquals(value(m, "orch_queue_worst_player_depth"), 1);
 });
 
 Deno.test("metrics_listen on an address that is not loopback is refused without metrics_listen_public", async () => {
