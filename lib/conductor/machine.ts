@@ -314,6 +314,11 @@ export class TaskMachine {
     return this.#jobs.size;
   }
 
+  /** Every open job (for the metrics' look over the open work). */
+  jobs(): IterableIterator<JobRec> {
+    return this.#jobs.values();
+  }
+
   /**
    * For a queued task waiting for a host that is not connected: since when
    * that host is offline (epoch ms; 0 when it was never seen). Null for any

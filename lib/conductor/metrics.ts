@@ -19,6 +19,7 @@ import {
   TaskOutcomes,
 } from "../metrics/mod.ts";
 import { ERROR_CODES } from "../errors.ts";
+import { type Aggregate, aggregateOfCounts, type TaskState } from "../protocol/mod.ts";
 import type { ApiHandler } from "./api.ts";
 import type { Clock } from "./clock.ts";
 import type { EventBus } from "./events.ts";
@@ -81,6 +82,8 @@ export class ConductorMetrics {
         this.set(d.players.authorised.size);
       },
     });
+    // prom-client collects in the order of registration: `orch_tasks` (registered first of the
+    // gauges reading the open work) makes the one pass, the later ones read what it found.
     const scan = () => this.#scan();
     const last = () => this.#last;
     new Gauge({
@@ -97,10 +100,15 @@ export class ConductorMetrics {
     });
     new Gauge({
       name: "orch_jobs_open",
-      help: "Jobs with tasks not final yet.",
+      help: "Jobs not finished yet, by their aggregate now (pending, running; with a quorum, " +
+        "success or failure can be decided before the last task ends).",
+      labelNames: ["aggregate"] as const,
       registers,
       collect() {
-        this.set(d.machine.jobCount);
+        this.reset();
+        this.set({ aggregate: "pending" }, 0);
+        this.set({ aggregate: "running" }, 0);
+        for (const [aggregate, n] of last().openJobs) this.set({ aggregate }, n);
       },
     });
     new Gauge({
@@ -129,7 +137,7 @@ export class ConductorMetrics {
     });
     new Gauge({
       name: "orch_queue_worst_player_oldest_age_seconds",
-      help: "Age of the oldest queued task bound to one player, the worst player's.",
+      help: "Age of the oldest queued task bound to a player (any player's; 0 when none).",
       registers,
       collect() {
         this.set(last().worstAge);
@@ -196,6 +204,7 @@ export class ConductorMetrics {
     worstDepth: 0,
     worstAge: 0,
     perHost: new Map<string, { n: number; oldest: number }>(),
+    openJobs: new Map<Aggregate, number>(),
   };
 
   /**
@@ -254,6 +263,16 @@ export class ConductorMetrics {
         }
       }
     }
+    const openJobs = new Map<Aggregate, number>();
+    for (const job of this.#d.machine.jobs()) {
+      const counts: Partial<Record<TaskState, number>> = {
+        succeeded: job.succeeded,
+        failed: job.unsucceeded,
+      };
+      for (const t of job.open) counts[t.state] = (counts[t.state] ?? 0) + 1;
+      const aggregate = aggregateOfCounts(counts, job.rollout?.quorum ?? null);
+      openJobs.set(aggregate, (openJobs.get(aggregate) ?? 0) + 1);
+    }
     let worstDepth = 0, worstOldest = now;
     for (const h of perHost.values()) {
       if (h.n > worstDepth) worstDepth = h.n;
@@ -265,6 +284,7 @@ export class ConductorMetrics {
       worstDepth,
       worstAge: worstDepth > 0 ? (now - worstOldest) / 1000 : 0,
       perHost,
+      openJobs,
     };
     return { queued, assigned, running };
   }

@@ -110,7 +110,8 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
   assertEquals(m.get("orch_player_connections_total")?.type, "counter");
   assertEquals(value(m, "orch_player_connections_total"), 1);
   assertEquals(value(m, "orch_jobs_finished_total", { aggregate: "success" }), 1);
-  assertEquals(value(m, "orch_jobs_open"), 0);
+  assertEquals(value(m, "orch_jobs_open", { aggregate: "pending" }), 0);
+  assertEquals(value(m, "orch_jobs_open", { aggregate: "running" }), 0);
   assertEquals(value(m, "orch_tasks_finished_total", { score: "hello", outcome: "succeeded" }), 1);
   assertEquals(
     histogramCount(m, "orch_task_duration_seconds", { score: "hello", outcome: "succeeded" }),
@@ -134,7 +135,7 @@ Deno.test("conductor and player serve Prometheus metrics that count a job run", 
     ["orch_players_connected", "gauge"],
     ["orch_players_listed", "gauge"],
     ["orch_tasks", "gauge", ["state"]],
-    ["orch_jobs_open", "gauge"],
+    ["orch_jobs_open", "gauge", ["aggregate"]],
     ["orch_jobs_finished_total", "counter", ["aggregate"]],
     ["orch_tasks_finished_total", "counter", ["score", "outcome"]],
     ["orch_task_duration_seconds", "histogram", ["score", "outcome"]],
@@ -235,6 +236,23 @@ Deno.test("metrics_per_player gives each listed player's queue, labelled by its 
   assertEquals(value(m, "orch_queue_player_oldest_age_seconds", { player: "m1" }), 0);
   assertEquals(m.get("orch_queue_player_depth")?.samples.length, 2);
   assertEquals(value(m, "orch_queue_worst_player_depth"), 1);
+  // The job waiting for m2 is open and pending.
+  assertEquals(value(m, "orch_jobs_open", { aggregate: "pending" }), 1);
+  assertEquals(value(m, "orch_jobs_open", { aggregate: "running" }), 0);
+
+  // A job with a score running on m1 is open and running.
+  const running = await c.client.submit({
+    score: "sleep",
+    scope: "all",
+    targets: ["m1"],
+    params: { SECONDS: "600" },
+  });
+  await until("the sleep runs", async () => (await c.job(running)).tasks[0].state === "running");
+  const r = await scrape(cPort);
+  assertEquals(value(r, "orch_jobs_open", { aggregate: "running" }), 1);
+  assertEquals(value(r, "orch_jobs_open", { aggregate: "pending" }), 1);
+  assertEquals(value(r, "orch_tasks", { state: "running" }), 1);
+  await c.client.cancel(running);
 });
 
 Deno.test("metrics_listen on an address that is not loopback is refused without metrics_listen_public", async () => {
