@@ -1,11 +1,13 @@
 /**
  * The dashboard's script (an ES module, run by the browser): the fleet
  * page. Players come from `GET /v1/players?target=`; the page asks again
- * when the event stream (`GET /v1/events`) says a player came or went, never
- * on a timer, and at most once a second under a storm of such events (one
- * request in flight at most). Rows are drawn a page of 200 at a time, so a
- * fleet of 10,000 players draws 200 rows. Everything shown is set as text,
- * never parsed as HTML.
+ * when the event stream (`GET /v1/events`) says a player came or went (at
+ * most once a second under a storm of such events), and when a task is
+ * sent to, or leaves, a player whose row is on screen, so that slots in use
+ * stay live (at most once every 5 s: the list of a fleet of 10,000 players
+ * is near 2 MB). Never on a timer; one request in flight at most. Rows are
+ * drawn a page of 200 at a time, so a fleet of 10,000 players draws 200
+ * rows. Everything shown is set as text, never parsed as HTML.
  */
 export const APP_JS = `// orch dashboard: the fleet page.
 import { $, cell, follow, loader, throttle } from "./common.js";
@@ -21,11 +23,15 @@ const next = $("next");
 
 /** Rows drawn at once. */
 const PAGE_SIZE = 200;
-/** Least time between two reloads asked for by events. */
+/** Least time between two reloads asked for by player events. */
 const RELOAD_MS = 1000;
+/** Least time between two reloads asked for by task events (many more of them, same answer). */
+const TASK_RELOAD_MS = 5000;
 
 let players = [];
 let page = 0;
+/** The names of the players whose rows are on screen. */
+const onScreen = new Set();
 
 let target = new URLSearchParams(location.search).get("target") ?? "";
 input.value = target;
@@ -51,6 +57,8 @@ function render() {
   page = Math.min(page, pages - 1);
   const first = page * PAGE_SIZE;
   const shown = players.slice(first, first + PAGE_SIZE);
+  onScreen.clear();
+  for (const p of shown) onScreen.add(p.name);
   const rows = shown.map((p) => {
     const tr = document.createElement("tr");
     tr.dataset.player = p.name;
@@ -107,8 +115,28 @@ function turn(to) {
 prev.addEventListener("click", () => turn(Math.max(0, page - 1)));
 next.addEventListener("click", () => turn(page + 1));
 
-/** Reloads for an event: at once if the last reload was a second ago, else once when it is. */
+/** Reloads for a player event: at once if the last was a second ago, else once when it is. */
 const reloadSoon = throttle(() => load(), RELOAD_MS);
+/** Reloads for a task event, the same way, at most once every 5 s. */
+const reloadForTasks = throttle(() => load(), TASK_RELOAD_MS);
+
+/**
+ * A task event: a task sent to a player on screen (assigned) or ending there takes or frees one
+ * of its slots; one put back in the queue (why) has left a player the event does not name.
+ * Running follows assigned on the same slot: no change.
+ */
+function onTask(ev) {
+  let t;
+  try {
+    t = JSON.parse(ev.data);
+  } catch {
+    return;
+  }
+  if (t === null || typeof t !== "object" || t.state === "running") return;
+  const held = typeof t.host === "string" && onScreen.has(t.host);
+  const putBack = t.host === null && t.state === "queued" && typeof t.why === "string";
+  if (held || putBack) reloadForTasks();
+}
 
 $("filter").addEventListener("submit", (ev) => {
   ev.preventDefault();
@@ -122,5 +150,5 @@ $("filter").addEventListener("submit", (ev) => {
 });
 
 load();
-follow(live, reloadSoon, { player: reloadSoon }, { errorBox });
+follow(live, reloadSoon, { player: reloadSoon, task: onTask }, { errorBox });
 `;

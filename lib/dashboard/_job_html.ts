@@ -14,6 +14,7 @@ export const JOB_HTML = page({
       <dt>Score</dt><dd id="score"></dd>
       <dt>Scope</dt><dd id="scope"></dd>
       <dt>Targets</dt><dd id="targets"></dd>
+      <dt>Hosts</dt><dd id="hosts"></dd>
       <dt>Submitted</dt><dd id="submitted"></dd>
       <dt>Parameters</dt><dd id="params"></dd>
       <dt>Aggregate</dt><dd id="aggregate"></dd>

@@ -104,14 +104,38 @@ function address() {
 
 // The job.
 
+/** Target expressions and hosts the page names at most; the rest are counted or elided. */
+const FEW = 10;
+
+/** The first few of list, joined, with "…" when there are more (total of them, when known). */
+function firstFew(list, total = list.length) {
+  return list.slice(0, FEW).join(", ") + (total > FEW ? ", …" : "");
+}
+
+/** What the job asked for (its target expressions, as submitted) and the hosts they chose. */
+function drawTargets() {
+  $("targets").replaceChildren(...job.targets.slice(0, FEW).flatMap((t, i) => {
+    const c = document.createElement("code");
+    c.textContent = t;
+    return i === 0 ? [c] : [" ", c];
+  }));
+  if (job.targets.length > FEW) $("targets").append(" …");
+  const n = job.host_count;
+  const some = job.rollout_settings?.some;
+  const names = n === 0 ? "" : ": " + firstFew(job.hosts, n);
+  $("hosts").textContent = job.scope === "one"
+    ? "runs on one of " + n + (n === 1 ? " host" : " hosts") + names
+    : some !== undefined
+    ? "runs on " + some + " of " + n + " hosts" + names
+    : n + (n === 1 ? " host" : " hosts") + names;
+}
+
 function drawJob() {
   $("title").textContent = "Job #" + job.id;
   document.title = "orch — job #" + job.id;
   $("score").textContent = job.score;
   $("scope").textContent = job.scope === "one" ? "one of" : "all of";
-  const more = job.host_count > job.hosts.length ? ", …" : "";
-  $("targets").textContent = job.host_count + " (" + job.hosts.slice(0, 10).join(", ") +
-    (job.hosts.length > 10 ? ", …" : more) + ")";
+  drawTargets();
   $("submitted").textContent = job.submitted_by + ", " + when(job.submitted_at);
   $("submitted").title = new Date(job.submitted_at).toISOString();
   const ps = Object.entries(job.params);

@@ -12,8 +12,9 @@
  */
 
 import { join } from "node:path";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type HTTPResponse, type Page } from "puppeteer-core";
 import type { Cluster } from "./cluster.ts";
+import { openApiChecker } from "./openapi.ts";
 
 export type { Browser, Page };
 
@@ -78,6 +79,17 @@ export async function browserHome(c: Cluster, user = "alice"): Promise<string> {
   return home;
 }
 
+/**
+ * A time as the pages print it (`Date.prototype.toLocaleString` in the
+ * browser's en-US locale, which {@linkcode launch} sets):
+ * `11/23/2026, 3:30:00 AM` (newer ICU puts a narrow space before AM).
+ */
+export const SHOWN_TIME =
+  /^(1[0-2]|[1-9])\/(3[01]|[12]\d|[1-9])\/\d{4}, (1[0-2]|[1-9]):[0-5]\d:[0-5]\d[ \u202f][AP]M$/;
+
+/** A time as the API sends it, and as the pages keep it in a time cell's title. */
+export const SENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** Headless Chromium with `home` (from {@linkcode browserHome}) as its home. */
 export async function launch(home: string): Promise<Browser> {
   try {
@@ -105,9 +117,11 @@ export async function launch(home: string): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
       "--no-first-run",
+      // The pages print times in the browser's locale: one known locale, so tests know the form.
+      "--lang=en-US",
       `--user-data-dir=${join(home, "profile")}`,
     ],
-    env: { ...Deno.env.toObject(), HOME: home },
+    env: { ...Deno.env.toObject(), HOME: home, LANG: "en_US.UTF-8", LANGUAGE: "en_US" },
   });
 }
 
@@ -122,23 +136,116 @@ export async function openBrowser(
   });
 }
 
+/** What {@linkcode newPage} gives: the page, and what went wrong on it. */
+export interface CheckedPage {
+  page: Page;
+  /**
+   * Script errors, policy refusals and API answers that break the OpenAPI
+   * description, as they are found (an answer's check may still be under
+   * way: read them with `problems()` at the end).
+   */
+  violations: string[];
+  /** The API answers checked so far, as `METHOD PATH STATUS`. */
+  checked: string[];
+  /** Every violation, once the checks of the answers received so far are done. */
+  problems(): Promise<string[]>;
+}
+
 /**
- * A new laptop-sized page, and the list its script errors and policy
- * refusals are gathered in (answers with an error status are expected in
- * some tests, so "Failed to load resource" is not one). A test ends with
- * `assertEquals(violations, [])`.
+ * A new laptop-sized page, and the list its script errors, policy refusals
+ * and API answers that break the description are gathered in (answers with
+ * an error status are expected in some tests, so "Failed to load resource"
+ * is not one). Every `application/json` answer to a `/v1/` path the page
+ * gets (its own requests and a test's `fetch` in it alike) is checked
+ * against the OpenAPI description: method, path with query, status,
+ * content type and body. Event streams are never read (their bodies do not
+ * end). A test ends with `assertEquals(await problems(), [])`.
  */
-export async function newPage(browser: Browser): Promise<{ page: Page; violations: string[] }> {
+export async function newPage(browser: Browser): Promise<CheckedPage> {
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 720 });
   const violations: string[] = [];
+  const checked: string[] = [];
+  const pending = new Set<Promise<void>>();
   page.on("pageerror", (e) => violations.push(String(e)));
   page.on("console", (m) => {
     if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
       violations.push(m.text());
     }
   });
-  return { page, violations };
+  page.on("response", (res) => {
+    const check = checkAnswer(res, violations, checked);
+    if (check === null) return;
+    pending.add(check);
+    check.finally(() => pending.delete(check));
+  });
+  return {
+    page,
+    violations,
+    checked,
+    async problems() {
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+      return violations;
+    },
+  };
+}
+
+/**
+ * Checks one answer the page got against the OpenAPI description, adding
+ * what breaks it to `violations`; null when it is not a JSON answer of the
+ * API (an event stream, an asset, another origin's).
+ */
+function checkAnswer(
+  res: HTTPResponse,
+  violations: string[],
+  checked: string[],
+): Promise<void> | null {
+  const url = new URL(res.url());
+  const contentType = res.headers()["content-type"] ?? "";
+  if (!url.pathname.startsWith("/v1/")) return null;
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) return null;
+  const method = res.request().method();
+  const path = url.pathname + url.search;
+  const status = res.status();
+  return (async () => {
+    let text: string;
+    try {
+      text = await res.text();
+    } catch {
+      // The page went on (navigated, closed) before the body could be read: nothing to check.
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      violations.push(
+        `${method} ${path} answered ${status}: its body is not JSON: ${text.slice(0, 200)}`,
+      );
+      return;
+    }
+    try {
+      openApiChecker.check({ method, path, status, contentType, body });
+      checked.push(`${method} ${path} ${status}`);
+    } catch (err) {
+      violations.push(err instanceof Error ? err.message : String(err));
+    }
+  })();
+}
+
+/** A time cell: its text, its title (the time the API sent), and the title as the browser prints it. */
+export interface TimeCell {
+  text: string;
+  title: string;
+  printed: string;
+}
+
+/** The time cell `sel` of `page` (see {@linkcode TimeCell}). */
+export function timeCell(page: Page, sel: string): Promise<TimeCell> {
+  return page.$eval(sel, (e) => {
+    const title = e.getAttribute("title") ?? "";
+    return { text: e.textContent ?? "", title, printed: new Date(title).toLocaleString() };
+  });
 }
 
 /** Saves a screenshot of `page` as `name` (see the module's note on where). */

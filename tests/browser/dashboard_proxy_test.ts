@@ -25,7 +25,7 @@ Deno.test("a browser with no certificate opens the address orch dashboard prints
   await Deno.mkdir(home, { recursive: true });
   const browser = await launch(home);
   try {
-    const { page, violations } = await newPage(browser);
+    const { page, problems } = await newPage(browser);
     const res = await page.goto(url);
     assertEquals(res?.status(), 200);
     // The token went into a cookie; the address no longer shows it.
@@ -40,7 +40,7 @@ Deno.test("a browser with no certificate opens the address orch dashboard prints
     await page.waitForFunction(
       `document.querySelector('#players tr[data-player="web2"] td:nth-child(2)')?.textContent === "connected"`,
     );
-    assertEquals(violations, []);
+    assertEquals(await problems(), []);
   } finally {
     await browser.close();
   }

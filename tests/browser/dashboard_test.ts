@@ -4,9 +4,17 @@
  * port and presents an audience certificate.
  */
 
-import { assert, assertEquals } from "../_helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { join } from "node:path";
-import { newPage, openBrowser, type Page, shot } from "../_helpers/browser.ts";
+import {
+  newPage,
+  openBrowser,
+  type Page,
+  SENT_TIME,
+  shot,
+  SHOWN_TIME,
+  timeCell,
+} from "../_helpers/browser.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { ROOT, until } from "../_helpers/proc.ts";
 
@@ -14,6 +22,19 @@ const PLAYERS = ["web1", "web2", "db1"];
 const TESTDATA = join(ROOT, "tests/testdata/scores");
 /** Rows in the fleet table, as an expression the page evaluates. */
 const ROWS = `document.querySelectorAll("#players tbody tr").length`;
+
+/** The selector of player `name`'s Last heartbeat cell. */
+function heartbeatCell(name: string): string {
+  return `#players tr[data-player="${name}"] > :nth-child(5)`;
+}
+
+/** Asserts player `name`'s Last heartbeat is a time the API sent, as the browser prints it. */
+async function assertHeartbeat(page: Page, name: string): Promise<void> {
+  const t = await timeCell(page, heartbeatCell(name));
+  assertMatch(t.text, SHOWN_TIME, name);
+  assertMatch(t.title, SENT_TIME, name);
+  assertEquals(t.text, t.printed, name);
+}
 
 /** The rows of the fleet table: name → the texts of its cells. */
 function rows(page: Page): Promise<Record<string, string[]>> {
@@ -36,7 +57,7 @@ Deno.test("the fleet page shows three real players over mTLS, and live when one 
   for (const p of PLAYERS) await c.startPlayer(p);
   await using browser = await openBrowser(c);
   {
-    const { page, violations } = await newPage(browser);
+    const { page, problems, checked } = await newPage(browser);
     const res = await page.goto(`https://localhost:${c.audiencePort}/`);
     assertEquals(res?.status(), 200);
     assert(res?.headers()["content-security-policy"]?.includes("script-src 'self'"));
@@ -49,6 +70,7 @@ Deno.test("the fleet page shows three real players over mTLS, and live when one 
     assertEquals(r.web1[2], "role=webdc=syd");
     assert(/^0 of \d+$/.test(r.web1[3]), r.web1[3]);
     assertEquals(r.db1[5], "0.1.0");
+    for (const p of PLAYERS) await assertHeartbeat(page, p);
     await shot(page, c, "fleet.png");
 
     // Filter by the target syntax, server-side.
@@ -77,8 +99,19 @@ Deno.test("the fleet page shows three real players over mTLS, and live when one 
     );
     r = await rows(page);
     assertEquals(r.web1[1], "connected");
+    // A player gone: when it was last heard.
+    await assertHeartbeat(page, "web2");
     await shot(page, c, "fleet-disconnected.png");
-    assertEquals(violations, []);
+    assertEquals(await problems(), []);
+    // The answers the page got were checked against the description (none broke it, above).
+    assert(
+      checked.some((a) => a.startsWith("GET /v1/players?target=role%3Dweb 200")),
+      checked.join(),
+    );
+    assert(
+      checked.some((a) => a.startsWith("GET /v1/players?target=role%3D%3Dx 400")),
+      checked.join(),
+    );
   }
 });
 
@@ -123,7 +156,7 @@ Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a 
   await c.wait(done);
   await using browser = await openBrowser(c);
   {
-    const { page, violations } = await newPage(browser);
+    const { page, problems } = await newPage(browser);
     // Reached from the fleet page's navigation.
     const res = await page.goto(`https://localhost:${c.audiencePort}/`);
     assertEquals(res?.status(), 200);
@@ -140,6 +173,11 @@ Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a 
       "audience:alice",
     ]);
     assertEquals(r[String(done)][7], "1 of 1 done · 0 running · 0 queued · 0 offline");
+    // Submitted: the time the API sent, as the browser prints it.
+    const submitted = await timeCell(page, `#jobs tr[data-job="${done}"] > :nth-child(6)`);
+    assertMatch(submitted.text, SHOWN_TIME);
+    assertEquals(submitted.title, (await c.client.job(done)).submitted_at);
+    assertEquals(submitted.text, submitted.printed);
 
     // A job submitted while the page is open appears, running on both players.
     const id = await c.client.submit({
@@ -212,7 +250,7 @@ Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a 
       await page.$$eval(`#jobs tr[data-job="${away}"] .bar .seg`, (s) => s.map((e) => e.className)),
       ["seg seg-done", "seg seg-offline"],
     );
-    assertEquals(violations, []);
+    assertEquals(await problems(), []);
   }
 });
 
@@ -224,7 +262,7 @@ Deno.test("the fleet page of 500 listed players draws 200 a page with a pager an
   await c.startPlayer("web1");
   assertEquals((await c.cli(["drain", "web1"])).code, 0);
   await using browser = await openBrowser(c);
-  const { page, violations } = await newPage(browser);
+  const { page, problems } = await newPage(browser);
   await page.goto(`https://localhost:${c.audiencePort}/`);
   await page.waitForFunction(ROWS + " === 200");
   const text = (id: string) => page.$eval(`#${id}`, (e) => e.textContent ?? "");
@@ -250,6 +288,47 @@ Deno.test("the fleet page of 500 listed players draws 200 a page with a pager an
   await page.click("#prev");
   await page.waitForFunction(ROWS + " === 200");
   assertEquals(await text("page-info"), "Page 2 of 3 (players 201–400)");
+  // Listed but never seen: no time to show.
+  assertEquals((await timeCell(page, heartbeatCell("h201"))).text, "never");
   await shot(page, c, "fleet-paged.png");
-  assertEquals(violations, []);
+  assertEquals(await problems(), []);
+});
+
+Deno.test("the fleet page's slots in use follow a task taking and freeing a slot, without a reload of the page", async () => {
+  await using c = await Cluster.create({ players: ["web1", "web2"], scoresDir: TESTDATA });
+  await c.startConductor();
+  for (const p of ["web1", "web2"]) await c.startPlayer(p);
+  const slots = (await c.client.players()).find((p) => p.name === "web1")!.slots;
+  assert(slots > 1, String(slots));
+  await using browser = await openBrowser(c);
+  const { page, problems } = await newPage(browser);
+  await page.goto(`https://localhost:${c.audiencePort}/`);
+  await page.waitForFunction(ROWS + " === 2");
+  await page.waitForFunction(`document.getElementById("live").textContent === "live"`);
+  const slotsOf = (name: string) => `#players tr[data-player="${name}"] > :nth-child(4)`;
+  const slotsAre = (name: string, text: string) =>
+    `document.querySelector(${JSON.stringify(slotsOf(name))})?.textContent === ${
+      JSON.stringify(text)
+    }`;
+  assertEquals(await page.$eval(slotsOf("web1"), (e) => e.textContent), `0 of ${slots}`);
+  // Set in this document only: a reload of the page would lose it.
+  await page.evaluate(`document.body.dataset.sameDocument = "yes"`);
+
+  // A task holds one of web1's slots until its file exists: no player comes or goes meanwhile.
+  const release = join(c.dir, "release");
+  const id = await c.client.submit({
+    score: "holdon",
+    scope: "all",
+    targets: ["web1"],
+    params: { UNTIL: release },
+  });
+  await page.waitForFunction(slotsAre("web1", `1 of ${slots}`));
+  assertEquals(await page.$eval(slotsOf("web2"), (e) => e.textContent), `0 of ${slots}`);
+  await assertHeartbeat(page, "web1");
+
+  await Deno.writeTextFile(release, "");
+  assertEquals((await c.wait(id)).aggregate, "success");
+  await page.waitForFunction(slotsAre("web1", `0 of ${slots}`));
+  assertEquals(await page.evaluate(`document.body.dataset.sameDocument`), "yes");
+  assertEquals(await problems(), []);
 });

@@ -4,9 +4,16 @@
  * response, paging through many tasks, and cancel behind the grants.
  */
 
-import { assert, assertEquals } from "../_helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { join } from "node:path";
-import { newPage, openBrowser, type Page, shot } from "../_helpers/browser.ts";
+import {
+  newPage,
+  openBrowser,
+  type Page,
+  shot,
+  SHOWN_TIME,
+  timeCell,
+} from "../_helpers/browser.ts";
 import { Cluster, OPEN_GRANTS } from "../_helpers/cluster.ts";
 import { ROOT, tempDir, until } from "../_helpers/proc.ts";
 
@@ -72,6 +79,9 @@ function rowState(host: string, state: string): string {
 
 const LIVE = textIs("#live", "live");
 
+/** A task's duration as the page prints it. */
+const SHOWN_DURATION = /^(\d+ ms|\d+\.\d s|(\d+ h )?\d+ min \d+ s)$/;
+
 /** Is the element `id` hidden? */
 function hidden(page: Page, id: string): Promise<boolean> {
   return page.evaluate(`document.getElementById(${JSON.stringify(id)}).hidden`) as Promise<boolean>;
@@ -82,6 +92,7 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   await Deno.writeTextFile(join(scores.path, "step"), STEP, { mode: 0o755 });
   await Deno.writeTextFile(join(scores.path, "step.conf"), STEP_CONF);
   await using c = await Cluster.create({ players: ["web1", "web2"], scoresDir: scores.path });
+  await Deno.writeTextFile(c.playersFile, "web1 role=web\nweb2 role=web\n");
   await c.startConductor();
   for (const p of ["web1", "web2"]) await c.startPlayer(p);
   const go = join(c.dir, "go");
@@ -90,7 +101,7 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   const id = await alice.submit({
     score: "step",
     scope: "all",
-    targets: ["web1", "web2"],
+    targets: ["role=web"],
     params: { GO: go, UNTIL: release, WORD: "hello", TOKEN: "s3cr3t-value" },
   });
   await until(
@@ -98,7 +109,7 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
     async () => (await c.client.job(id)).counts.running === 2,
   );
   await using browser = await openBrowser(c);
-  const { page, violations } = await newPage(browser);
+  const { page, problems } = await newPage(browser);
   // The job's event streams the page opens, in order (their output filters are checked below).
   const streams: string[] = [];
   page.on("request", (r) => {
@@ -114,11 +125,19 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   await page.waitForFunction(LIVE);
   await page.waitForFunction(textIs("#title", `Job #${id}`));
   assertEquals(await page.$eval("#score", (e) => e.textContent), "step");
-  assertEquals(await page.$eval("#targets", (e) => e.textContent), "2 (web1, web2)");
-  assertEquals(
-    await page.$eval("#submitted", (e) => e.textContent?.split(",")[0]),
-    "audience:alice",
-  );
+  // What was asked for, as submitted, and apart from it the hosts it chose.
+  assertEquals(await page.$eval("#targets", (e) => e.textContent), "role=web");
+  assertEquals(await page.$eval("#hosts", (e) => e.textContent), "2 hosts: web1, web2");
+  // Who submitted it and when: the time the API sent, as the browser prints it.
+  const submitted = await timeCell(page, "#submitted");
+  const [by, at] = [
+    submitted.text.slice(0, submitted.text.indexOf(", ")),
+    submitted.text.slice(submitted.text.indexOf(", ") + 2),
+  ];
+  assertEquals(by, "audience:alice");
+  assertMatch(at, SHOWN_TIME);
+  assertEquals(submitted.title, (await c.client.job(id)).submitted_at);
+  assertEquals(at, submitted.printed);
   const params = await page.$eval("#params", (e) => e.textContent ?? "");
   // A secret stays masked as the conductor gives it.
   assert(params.includes("TOKEN=[secret]"), params);
@@ -179,7 +198,19 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   );
   await page.waitForFunction(textIs("#live", "finished"));
   assertEquals(await hidden(page, "cancel"), true);
-  assertEquals((await taskRow(page, "web1"))[3], "exit 0");
+  const ended = await taskRow(page, "web1");
+  assertEquals(ended[3], "exit 0");
+  // Started, Finished and Duration of a task that ended: real times, a real duration.
+  assertMatch(ended[4], SHOWN_TIME);
+  assertMatch(ended[5], SHOWN_TIME);
+  assertMatch(ended[6], SHOWN_DURATION);
+  // The chosen task's attempt: started and ended, as real times.
+  const attempt = await page.$$eval(
+    "#attempts tbody tr",
+    (trs) => [...trs[0].children].map((td) => td.textContent ?? ""),
+  );
+  assertMatch(attempt[2], SHOWN_TIME);
+  assertMatch(attempt[3], SHOWN_TIME);
 
   // A reload of the address shows the chosen task again.
   await page.reload();
@@ -202,7 +233,7 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   await page.waitForFunction(`!document.getElementById("error").hidden`);
   error = await page.$eval("#error", (e) => e.textContent ?? "");
   assert(error.includes("host"), error);
-  assertEquals(violations, []);
+  assertEquals(await problems(), []);
 });
 
 /** Is the cancel dialog open? */
@@ -221,7 +252,7 @@ Deno.test("the job page cancels a running job after a confirmation, and Keep run
     params: { UNTIL: join(c.dir, "never") },
   });
   await using browser = await openBrowser(c);
-  const { page, violations } = await newPage(browser);
+  const { page, problems } = await newPage(browser);
   await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=${id}`);
   await page.waitForFunction(LIVE);
   await page.waitForFunction(rowState("web1", "running"));
@@ -252,7 +283,7 @@ Deno.test("the job page cancels a running job after a confirmation, and Keep run
   await page.waitForFunction(`document.getElementById("cancel").hidden`);
   job = await c.client.job(id);
   assertEquals(job.counts, { cancelled: 1 });
-  assertEquals(violations, []);
+  assertEquals(await problems(), []);
 });
 
 Deno.test("a user without the cancel grant sees no cancel button, and the API refuses his cancel from the page", async () => {
@@ -272,7 +303,7 @@ Deno.test("a user without the cancel grant sees no cancel button, and the API re
     params: { UNTIL: release },
   });
   await using browser = await openBrowser(c, "bob");
-  const { page, violations } = await newPage(browser);
+  const { page, problems } = await newPage(browser);
   await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=${id}`);
   await page.waitForFunction(LIVE);
   await page.waitForFunction(rowState("web1", "running"));
@@ -296,7 +327,7 @@ Deno.test("a user without the cancel grant sees no cancel button, and the API re
   assertEquals((await c.client.job(id)).may_cancel, true); // local:root may
   await Deno.writeTextFile(release, "");
   assertEquals((await c.wait(id)).aggregate, "success");
-  assertEquals(violations, []);
+  assertEquals(await problems(), []);
 });
 
 Deno.test("the job page pages through many tasks, with a state filter kept in the address", async () => {
@@ -316,9 +347,14 @@ Deno.test("the job page pages through many tasks, with a state filter kept in th
     params: { UNTIL: join(c.dir, "never") },
   });
   await using browser = await openBrowser(c);
-  const { page, violations } = await newPage(browser);
+  const { page, problems } = await newPage(browser);
   await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=${id}`);
   await page.waitForFunction(textIs("#summary", "120 tasks, page 1 of 3"));
+  assertEquals(await page.$eval("#targets", (e) => e.textContent), "host*");
+  assertEquals(
+    await page.$eval("#hosts", (e) => e.textContent),
+    "120 hosts: " + names.slice(0, 10).join(", ") + ", …",
+  );
   const hosts = () =>
     page.$$eval("#tasks tbody tr button", (bs) => bs.map((b) => b.textContent ?? ""));
   let shown = await hosts();
@@ -349,7 +385,7 @@ Deno.test("the job page pages through many tasks, with a state filter kept in th
   await page.reload();
   await page.waitForFunction(textIs("#summary", "1 tasks (queued, on host077), page 1 of 1"));
   assertEquals(await page.evaluate(`document.getElementById("state").value`), "queued");
-  assertEquals(violations, []);
+  assertEquals(await problems(), []);
 });
 
 Deno.test("what a score prints and responds reaches the job page as text, never as HTML", async () => {
@@ -359,13 +395,13 @@ Deno.test("what a score prints and responds reaches the job page as text, never 
   const evil = `<img src=x onerror="document.title='pwned'">`;
   const id = await c.client.submit({
     score: "sayafter",
-    scope: "all",
-    targets: ["web1"],
+    scope: "one",
+    targets: ["web*"],
     params: { WHO: evil },
   });
   assertEquals((await c.wait(id)).aggregate, "success");
   await using browser = await openBrowser(c);
-  const { page, violations } = await newPage(browser);
+  const { page, problems } = await newPage(browser);
   await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=${id}`);
   await page.waitForFunction(rowState("web1", "succeeded"));
   await page.click(`#tasks tbody tr:first-child button`);
@@ -378,5 +414,8 @@ Deno.test("what a score prints and responds reaches the job page as text, never 
   assert((await page.$eval("#params", (e) => e.textContent ?? "")).includes(`WHO=${evil}`));
   assertEquals(await page.evaluate(`document.querySelectorAll("img").length`), 0);
   assertEquals(await page.title(), `orch — job #${id}`);
-  assertEquals(violations, []);
+  // A one-of job: the expression asked, and that it runs on one of the hosts it chose.
+  assertEquals(await page.$eval("#targets", (e) => e.textContent), "web*");
+  assertEquals(await page.$eval("#hosts", (e) => e.textContent), "runs on one of 1 host: web1");
+  assertEquals(await problems(), []);
 });

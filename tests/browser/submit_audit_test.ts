@@ -8,7 +8,15 @@
 
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { join } from "node:path";
-import { newPage, openBrowser, type Page, shot } from "../_helpers/browser.ts";
+import {
+  newPage,
+  openBrowser,
+  type Page,
+  SENT_TIME,
+  shot,
+  SHOWN_TIME,
+  timeCell,
+} from "../_helpers/browser.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { ROOT } from "../_helpers/proc.ts";
 import type { AuditRecordJson } from "../../lib/protocol/mod.ts";
@@ -59,7 +67,7 @@ Deno.test("a job submitted from the page runs on the real players with its param
   await c.startConductor();
   for (const p of ["web1", "web2", "db1"]) await c.startPlayer(p);
   await using browser = await openBrowser(c);
-  const { page, violations } = await newPage(browser);
+  const { page, problems } = await newPage(browser);
   const base = `https://localhost:${c.audiencePort}`;
 
   // From the fleet page's header: alice may submit and read the audit trail.
@@ -142,6 +150,14 @@ Deno.test("a job submitted from the page runs on the real players with its param
   const records = await c.client.audit({ limit: 1000 });
   let rows = await auditRows(page);
   assertEquals(rows.map((r) => r.id), records.map((r) => String(r.id)));
+  // When: the time the API sent (kept as the title), as the browser prints it.
+  for (const r of records.slice(0, 3)) {
+    const at = await timeCell(page, `#audit tr[data-record="${r.id}"] > :first-child`);
+    assertMatch(at.text, SHOWN_TIME);
+    assertMatch(at.title, SENT_TIME);
+    assertEquals(at.title, r.at);
+    assertEquals(at.text, at.printed);
+  }
   const submits = rows.filter((r) => r.cells[2] === "submit");
   assertEquals(submits.map((r) => [r.cells[1], r.cells[3]]), [
     ["audience:alice", "refused"],
@@ -191,7 +207,7 @@ Deno.test("a job submitted from the page runs on the real players with its param
   assertEquals(new URL(page.url()).searchParams.get("who"), "no such one");
   await page.waitForFunction(`!document.getElementById("error").hidden`);
   assertMatch(await text(page, "#error"), /who/);
-  assertEquals(violations, []);
+  assertEquals(await problems(), []);
 });
 
 Deno.test("a user with read_all only sees neither Submit nor Audit, is shown the refusal on the audit page, and a submit from his page is refused 403", async () => {
@@ -200,7 +216,7 @@ Deno.test("a user with read_all only sees neither Submit nor Audit, is shown the
   await c.startConductor();
   await c.startPlayer("web1");
   await using browser = await openBrowser(c, "bob");
-  const { page, violations } = await newPage(browser);
+  const { page, problems } = await newPage(browser);
   const base = `https://localhost:${c.audiencePort}`;
 
   for (const path of ["/", "/ui/jobs"]) {
@@ -240,5 +256,5 @@ Deno.test("a user with read_all only sees neither Submit nor Audit, is shown the
     r.who === "audience:bob"
   );
   assertEquals(refused.map((r) => [r.action, r.outcome]), [["submit", "refused"]]);
-  assertEquals(violations, []);
+  assertEquals(await problems(), []);
 });
