@@ -50,7 +50,8 @@ export interface HttpsConductor {
  * `TlsMaterial` from `lib/tls` will do), and `files` where they were read
  * from, and `nameFrom` where the name came from, for messages; `others` are further conductors (of one deployment,
  * sharing one database) tried in order when the one in use cannot be
- * reached or answers that it is not the leader.
+ * reached or answers that it is not the leader (a request that must not be
+ * sent twice, only when it provably reached none).
  */
 export type Endpoint =
   | { kind: "socket"; path: string }
