@@ -50,7 +50,8 @@ export interface HttpsConductor {
  * `TlsMaterial` from `lib/tls` will do), and `files` where they were read
  * from, and `nameFrom` where the name came from, for messages; `others` are further conductors (of one deployment,
  * sharing one database) tried in order when the one in use cannot be
- * reached or answers that it is not the leader.
+ * reached or answers that it is not the leader (a request that must not be
+ * sent twice, only when it provably reached none).
  */
 export type Endpoint =
   | { kind: "socket"; path: string }
@@ -236,7 +237,6 @@ export class AudienceClient {
     );
   }
 
-  /** Cancels a job. */
   /** Drains player `name` (`on`: no new work goes to it) or undrains it. */
   async drain(name: string, on: boolean): Promise<DrainResponse> {
     const path = `/players/${encodeURIComponent(name)}/${on ? "drain" : "undrain"}`;
@@ -252,6 +252,7 @@ export class AudienceClient {
     return await this.#call("POST", "/prune", body) as PruneResponseJson;
   }
 
+  /** Cancels a job. */
   async cancel(id: number): Promise<CancelResponse> {
     return await this.#call("POST", `/jobs/${id}/cancel`, {}) as CancelResponse;
   }
@@ -558,24 +559,34 @@ export class AudienceClient {
   /**
    * One request; over HTTPS with several conductors, tried on each in turn
    * (at most once each) while they cannot be reached or are not the leader.
-   * The same body goes to each: a submit keeps its request id.
+   * The same body goes to each: a submit keeps its request id. A request
+   * that must not be sent twice (see {@linkcode isRepeatable}) goes to the
+   * next conductor only when it provably reached none: the dial failed, or
+   * the connection ended before a byte of it was written, or a standby
+   * answered `not_leader`. Lost after it was written, it is not sent again:
+   * the error says it may have taken effect, and how to check.
    */
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {
     const e = this.endpoint;
+    const repeatable = isRepeatable(method, body);
     if (e.kind === "https") {
       const tried = new Set<number>();
       for (;;) {
         tried.add(this.#at);
         try {
-          return await this.#send(method, path, body, undefined);
+          return await this.#send(method, path, body, undefined, repeatable);
         } catch (err) {
+          if (!repeatable) throwIfMayHaveArrived(err, method, path, this.where);
           if (!this.#moveOn(err, tried)) throw err;
         }
       }
     }
     const proof = await makeLocalProof(e.path);
     try {
-      return await this.#send(method, path, body, proof?.header);
+      return await this.#send(method, path, body, proof?.header, repeatable);
+    } catch (err) {
+      if (!repeatable) throwIfMayHaveArrived(err, method, path, this.where);
+      throw err;
     } finally {
       await proof?.discard();
     }
@@ -586,6 +597,7 @@ export class AudienceClient {
     path: string,
     body: unknown,
     auth: string | undefined,
+    repeatable: boolean,
   ): Promise<unknown> {
     const payload = body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(body));
     const headers: Record<string, string> = { accept: "application/json" };
@@ -594,11 +606,9 @@ export class AudienceClient {
     const target = `${API_PREFIX}${path}`;
     const wait = /[?&]wait=([\d.]+)/.exec(path);
     const answerMs = wait ? Number(wait[1]) * 1000 + POLL_GRACE_MS : ANSWER_MS;
-    // A request that may be sent twice safely (a read, or a submit with its request id) may go on
-    // the kept connection, and again on a new one when the conductor closed that one unseen;
-    // any other goes on a new connection, so that it is never sent again after it may have arrived.
-    const repeatable = method === "GET" ||
-      (typeof body === "object" && body !== null && "request_id" in body);
+    // A request that may be sent twice safely may go on the kept connection, and again on a new
+    // one when the conductor closed that one unseen; any other goes on a new connection, so that
+    // it is never sent again after it may have arrived.
     const x = await this.#exchange(method, target, headers, payload, {
       answerMs,
       stream: false,
@@ -655,8 +665,24 @@ export class AudienceClient {
     if (keepAlive) this.#idle = null;
     const reused = idle !== null && idle.at === this.#at && !opts.fresh;
     if (idle !== null && !reused) closeQuietly(idle.conn);
-    const conn = reused ? idle.conn : await this.#dial();
+    let conn: ByteConn;
+    try {
+      conn = reused ? idle.conn : await this.#dial();
+    } catch (err) {
+      throw notSent(err);
+    }
     const at = this.#at;
+    /** Bytes of the request handed to the connection: none, and it cannot have arrived. */
+    let written = 0;
+    const counted: ByteConn = {
+      read: (p) => conn.read(p),
+      write: async (p) => {
+        const n = await conn.write(p);
+        written += n;
+        return n;
+      },
+      close: () => conn.close(),
+    };
     let closed = false;
     let late = false;
     // Not setTimeout: its first use costs 9-15 ms of a command's start-up (see _dial.ts). The
@@ -687,7 +713,7 @@ export class AudienceClient {
       return err instanceof OrchError ? err : this.#unavailable(err);
     };
     try {
-      await writeRequest(conn, {
+      await writeRequest(counted, {
         method,
         target,
         host: this.#hostHeader(),
@@ -728,12 +754,14 @@ export class AudienceClient {
       if (reused && early && !late && !opts.signal?.aborted) {
         return await this.#exchange(method, target, headers, body, { ...opts, fresh: true });
       }
-      // A conductor that refuses this client's certificate closes the connection before answering.
+      // A conductor that refuses this client's certificate closes the connection before answering:
+      // the request never reached its API.
       if (!late && !opts.signal?.aborted && early) {
         const refusal = await this.#refusal();
-        if (refusal !== null) throw refusal;
+        if (refusal !== null) throw notSent(refusal);
       }
-      throw failed(err);
+      const e = failed(err);
+      throw written === 0 ? notSent(e) : e;
     }
   }
 
@@ -803,6 +831,57 @@ export class AudienceClient {
       hint: "is the conductor running? choose it with --socket PATH or --conductor HOST:PORT",
     });
   }
+}
+
+/**
+ * Whether a request may be sent again safely: a read, or a submit with its
+ * request id (the conductor answers a second one with the job the first made).
+ */
+function isRepeatable(method: string, body: unknown): boolean {
+  return method === "GET" || (typeof body === "object" && body !== null && "request_id" in body);
+}
+
+/** Errors of a request that provably never reached a conductor's API (see `notSent`). */
+const unsent = new WeakSet<object>();
+
+/** Marks `err` as the failure of a request that never reached the conductor; returns it. */
+function notSent(err: unknown): unknown {
+  if (typeof err === "object" && err !== null) unsent.add(err);
+  return err;
+}
+
+/**
+ * After a request that must not be sent twice failed: when it was lost
+ * after it may have reached the conductor (the connection ended or timed
+ * out once it was written), throws an error saying so and how to check
+ * whether it took effect; else returns, and the caller goes on with `err`.
+ */
+function throwIfMayHaveArrived(err: unknown, method: string, path: string, where: string): void {
+  if (!(err instanceof OrchError) || err.code !== "unavailable" || unsent.has(err)) return;
+  const why = err.cause instanceof Error ? err.cause.message : err.message;
+  throw new OrchError(
+    "unavailable",
+    `${method} ${API_PREFIX}${
+      path.replace(/\?.*$/, "")
+    } may have reached the conductor at ${where} ` +
+      `(${why}); it was not sent again, to it or to another conductor`,
+    {
+      cause: err,
+      hint: `before trying again, see whether it took effect: ${checkCommand(method, path)}`,
+    },
+  );
+}
+
+/** The command that shows whether the request `method path` took effect. */
+function checkCommand(method: string, path: string): string {
+  const p = path.replace(/\?.*$/, "");
+  const cancel = /^\/jobs\/(\d+)\/cancel$/.exec(p);
+  if (cancel) return `orch status ${cancel[1]}`;
+  if (/^\/players\/[^/]+\/(un)?drain$/.test(p)) return "orch players";
+  if (p === "/prune") return "orch prune --dry-run with the same --before (it counts what is left)";
+  if (/^\/schedules\/[^/]+\/run$/.test(p)) return "orch jobs (a job of the schedule, just made)";
+  if (p.startsWith("/schedules")) return "orch schedule list";
+  return method === "POST" && p === "/jobs" ? "orch jobs" : "orch jobs, orch status JOB";
 }
 
 /** Closes `conn`, which may be closed already. */

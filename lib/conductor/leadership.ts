@@ -9,7 +9,8 @@
  * A standby polls for the lock, reads who leads from the one-row table
  * `orch_leader`, and serves nothing but that: `/v1/health` (role standby),
  * `/v1/ready` 503, every other audience request 503 `not_leader` naming the
- * leader's audience address, and every player's hello a `not_leader`
+ * leader's audience address (or the leader, when it serves no audience HTTPS
+ * port), and every player's hello a `not_leader`
  * refusal naming the leader's players address.
  *
  * Taking over: the epoch is bumped (with this conductor's name and
@@ -320,15 +321,17 @@ export function standbyHandler(leader: () => LeaderInfo | null): ApiHandler {
       return json(503, view);
     }
     const at = l?.audience ?? null;
-    return Promise.resolve(errorResponse(
-      new NotLeaderError(
-        at === null
-          ? "this conductor is a standby; no leader is known yet"
-          : `this conductor is a standby; the leader is ${at}`,
-        at,
-        { hint: "send it to the leader; give the CLI every conductor (--conductor A,B)" },
-      ),
-    ));
+    const name = l?.name ?? null;
+    // A leader without an audience HTTPS port is still named: it is reached on its host's socket.
+    const message = at !== null
+      ? `this conductor is a standby; the leader is ${at}`
+      : name !== null
+      ? `this conductor is a standby; the leader is ${name}, which serves no audience HTTPS port`
+      : "this conductor is a standby; no leader is known yet";
+    const hint = at === null && name !== null
+      ? "run the command on the leader's host, over its audience socket (--socket PATH), or give the leader an audience_listen address"
+      : "send it to the leader; give the CLI every conductor (--conductor A,B)";
+    return Promise.resolve(errorResponse(new NotLeaderError(message, at, { hint })));
   };
 }
 

@@ -3,7 +3,8 @@
  * (`sqlite:/var/lib/orchestra/conductor.db`, or a bare path as the `db` key
  * takes) or a PostgreSQL database (`postgres://USER@HOST[:PORT]/DB?sslmode=…`,
  * `postgresql://…`, or libpq's Unix socket form
- * `postgres://USER@/DB?host=/run/postgresql`).
+ * `postgres://USER@/DB?host=/run/postgresql`). Text that begins with
+ * `postgres:` or `postgresql:` without `//` is refused, not taken for a path.
  *
  * The password is never part of the spec: a URL holding one is refused (a
  * command line shows in `ps`, a config file is read by many). It comes, in
@@ -113,6 +114,15 @@ export function parseStoreSpec(text: string, where: string): StoreSpec {
     const p = text.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
     if (p === "") throw wrong(where, "sqlite: names no file (sqlite:/path/to/conductor.db)");
     return { kind: "sqlite", path: p };
+  }
+  // "postgres:" without "//" is no SQLite path: the rest may hold a password, so it is not quoted.
+  const bare = /^(postgres(?:ql)?):(?!\/\/)/i.exec(text);
+  if (bare !== null) {
+    throw wrong(
+      where,
+      `${bare[1]}: is not followed by //; a PostgreSQL store is postgres://USER@HOST[:PORT]/DB`,
+      "write postgres://, and give no password in it (--store-password-file or ORCH_STORE_PASSWORD)",
+    );
   }
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text);
   if (scheme === null) return { kind: "sqlite", path: text };

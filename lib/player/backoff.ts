@@ -9,7 +9,8 @@
  * within a few seconds of its conductor, however long it was away; when a
  * conductor took the connection and refused it (a TLS or hello refusal), a
  * retry costs it a handshake and will not help soon, and the wait grows to
- * the full cap (`reconnect_max`).
+ * the full cap (`reconnect_max`). A standby's "not the leader" is not such a
+ * refusal: it will lead soon, and the player's loop counts it as "down".
  *
  * @module
  */
@@ -40,7 +41,7 @@ export class Backoff {
    * `down`: the conductor was not there at all (see the module's note).
    */
   next(down = false): number {
-    const cap = down ? Math.min(this.capMs, this.downCapMs) : this.capMs;
+    const cap = this.capFor(down);
     if (this.#pinned) {
       this.#pinned = false;
       return Math.round(cap * (0.5 + this.random() / 2));
@@ -48,6 +49,11 @@ export class Backoff {
     const ceiling = Math.min(cap, this.baseMs * 2 ** Math.min(this.#failures, 30));
     this.#failures++;
     return Math.max(50, Math.round(ceiling * this.random()));
+  }
+
+  /** The longest delay {@linkcode Backoff.next} gives with that `down`. */
+  capFor(down: boolean): number {
+    return down ? Math.min(this.capMs, this.downCapMs) : this.capMs;
   }
 
   /** Waits the longest for the next attempt (after a refusal that retrying soon will not fix). */

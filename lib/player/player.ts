@@ -47,6 +47,7 @@ import { type Catalog, checkParams, formatProblem, scanScores, scoreInfo } from 
 import type { Journal, JournalKey } from "../store/mod.ts";
 import { ConnectError, connectMutualTls, Peer, type TlsMaterial } from "../tls/mod.ts";
 import { Backoff } from "./backoff.ts";
+import { DialPlan, type Notice, type SessionEnd } from "./_dial_plan.ts";
 import { RepeatFilter } from "./repeats.ts";
 import { LiveOutput } from "./live.ts";
 // Loaded only when metrics are served (see serveMetrics): the Prometheus library is not small.
@@ -88,42 +89,10 @@ export interface PlayerOptions {
 
 type Link = Peer<ConductorMessage, PlayerMessage>;
 
-/** A conductor's `reconnect`: when to dial again after it closes, and then how often. */
-interface Notice {
-  delayMs: number;
-  retryMs: number;
-}
-
-/** How one connection to a conductor ended. */
-type SessionEnd =
-  /**
-   * It could not be made: `down` when nothing took the TCP connection (see
-   * `Backoff`); `refused` when the TLS handshake refused the conductor's
-   * certificate, `hint` saying how to fix that.
-   */
-  | { kind: "unreachable"; why: string; down: boolean; refused: boolean; hint?: string }
-  /**
-   * It closed; `welcomed` when the conductor had welcomed this player;
-   * `notice` when the conductor said when to come back.
-   */
-  | { kind: "closed"; why: string; welcomed: boolean; notice?: Notice }
-  /** The conductor refused the hello. */
-  | { kind: "refused"; code: string; why: string; leader: Address | null }
-  /** The player is stopping. */
-  | { kind: "stopping" };
-
 /** On stop, how long to wait for the conductor to acknowledge the last results. */
 const ACK_WAIT_MS = 2000;
-/** A welcomed connection shorter than this does not begin a new round of dials. */
-const STABLE_SESSION_MS = 3_000;
 /** Conductors whose last leaving line is remembered (to log repeats at debug) at most. */
 const LAST_LEFT_MAX = 64;
-/**
- * After a conductor's `reconnect`, how long the player dials at the interval
- * it was given before it falls back to its backoff: a restart takes seconds;
- * a conductor away for longer is waited for like one that went away unannounced.
- */
-const NOTICE_FOR_MS = 60_000;
 
 interface Running {
   abort: AbortController;
@@ -136,10 +105,6 @@ const MAX_MESSAGE = 1000;
 
 function keyText(k: JournalKey): string {
   return `${k.conductorId}/${k.taskId}/${k.attempt}`;
-}
-
-function sameAddress(a: Address, b: Address): boolean {
-  return a.port === b.port && a.host.toLowerCase() === b.host.toLowerCase();
 }
 
 /** Starts a player: recovers its journal, reads its scores, and begins connecting. */
@@ -231,87 +196,43 @@ export class Player {
   }
 
   /**
-   * Connects, and reconnects whenever the connection ends, until stopped.
-   * The conductors are dialled in order; after each connection (failed or
-   * ended) the next one is, at once, except after a full round of dials
-   * without a welcome, which waits the backoff. A "not the leader" refusal
-   * naming the leader dials it next (the certificate check applies to it as
-   * to any conductor, so a named address is no more trusted than a listed one).
-   * A conductor that closed with a `reconnect` notice is followed by its
-   * delay, and rounds then wait its retry interval instead of the backoff,
-   * for {@linkcode NOTICE_FOR_MS} or until a conductor welcomes this player.
+   * Connects, and reconnects whenever the connection ends, until stopped:
+   * where to and when as `_dial_plan.ts` decides (in order, moving on at
+   * once, to the leader a "not the leader" refusal names, with a backoff
+   * after each full round, or the interval a conductor's notice gave). A
+   * named leader's certificate is checked as any conductor's, so a named
+   * address is no more trusted than a listed one.
    */
   run(): void {
     this.#loop ??= (async () => {
-      const list = this.#opts.conductors;
-      /** Index in `list` of the next conductor to dial. */
-      let at = 0;
-      /** A leader named by a refusal that is not in `list`, dialled next. */
-      let redirect: Address | null = null;
-      /** Dials since the round began (a welcome begins one). */
-      let tried = 0;
-      /** Every dial of this round found no conductor there at all (the backoff's shorter cap). */
-      let allDown = true;
-      /** The last notice, while it holds: its retry interval and until when (monotonic ms). */
-      let notice: { retryMs: number; until: number } | null = null;
+      const plan = new DialPlan(this.#opts.conductors, this.#backoff, this.#random);
       while (!this.#stopping) {
-        const target = redirect ?? list[at];
-        redirect = null;
+        const target = plan.target();
         const dialled = performance.now();
         const end = await this.#session(target);
         if (end.kind === "stopping" || this.#stopping) break;
-        // A welcome begins a new round only when the connection then lasted: conductors that
-        // welcome and close at once are not redialled without a pause.
-        const lasted = performance.now() - dialled >= STABLE_SESSION_MS;
-        const stable = end.kind === "closed" && end.welcomed && lasted;
-        tried = stable ? 1 : tried + 1;
-        // Likewise the backoff and the repeated leaving lines start over only then.
-        if (stable) {
-          this.#backoff.reset();
-          this.#lastLeft.clear();
-          allDown = true;
-        }
-        // A welcome, or a refusal that waiting will not mend, ends what a notice asked.
-        if ((end.kind === "closed" && end.welcomed) || end.kind === "refused") notice = null;
-        allDown &&= end.kind === "unreachable" && end.down;
-        const i = list.findIndex((a) => sameAddress(a, target));
-        if (i >= 0) at = (i + 1) % list.length;
-        if (end.kind === "refused" && end.leader && !sameAddress(end.leader, target)) {
-          const j = list.findIndex((a) => sameAddress(a, end.leader!));
-          if (j >= 0) at = j;
-          else redirect = end.leader;
-        }
-        const next = redirect ?? list[at];
-        if (end.kind === "closed" && end.notice) {
-          // Told when to come back: a new round begins after the delay the conductor chose.
-          notice = { retryMs: end.notice.retryMs, until: performance.now() + NOTICE_FOR_MS };
-          tried = 0;
-          allDown = true;
+        const step = plan.after(target, end, performance.now() - dialled);
+        // The repeated leaving lines start over once a connection lasted.
+        if (step.stable) this.#lastLeft.clear();
+        if (step.notice !== null) {
           this.#log.info("the conductor is stopping and asked this player to reconnect", {
             conductor: formatAddress(target),
-            in_ms: end.notice.delayMs,
-            retry_ms: end.notice.retryMs,
-            next: formatAddress(next),
+            in_ms: step.notice.delayMs,
+            retry_ms: step.notice.retryMs,
+            next: formatAddress(step.next),
           });
-          await this.#pause(end.notice.delayMs);
+          await this.#pause(step.notice.delayMs);
           continue;
         }
-        const roundDone = tried >= list.length + (redirect ? 1 : 0);
-        if (notice !== null && performance.now() >= notice.until) notice = null;
-        this.#logLeaving(target, end, roundDone ? null : next, notice !== null);
-        if (!roundDone) continue;
-        tried = 0;
-        // Around the notice's interval, so that each player keeps its place in the spread.
-        const delay = notice !== null
-          ? Math.round(notice.retryMs * (0.9 + this.#random() * 0.2))
-          : this.#backoff.next(allDown);
-        allDown = true;
+        this.#logLeaving(target, end, step.wait === null ? step.next : null, step.noticed);
+        if (step.wait === null) continue;
         this.#log.debug("reconnecting", {
-          in_ms: delay,
-          conductor: formatAddress(list[at]),
-          wait: notice !== null ? "notice" : "backoff",
+          in_ms: step.wait.ms,
+          conductor: formatAddress(step.next),
+          wait: step.wait.why,
+          cap_ms: step.wait.why === "backoff" ? step.wait.capMs : undefined,
         });
-        await this.#pause(delay);
+        await this.#pause(step.wait.ms);
       }
     })();
   }
@@ -334,7 +255,9 @@ export class Player {
    * refusal), or at debug when it repeats what was last logged on leaving
    * `from` (a welcome clears that), but for a reminder with the count of
    * repeats every 10 minutes. While a conductor's notice holds (`noticed`),
-   * finding no conductor there is expected, and logged at debug only.
+   * what a planned restart looks like is expected, and logged at debug only:
+   * no conductor there, a standby that does not lead yet, a connection
+   * closed before its welcome.
    */
   #logLeaving(from: Address, end: SessionEnd, next: Address | null, noticed: boolean): void {
     if (end.kind === "stopping") return;
@@ -368,7 +291,12 @@ export class Player {
       msg = "the conductor refused this player";
       fields = { conductor, code: end.code, reason: end.why };
     }
-    if (noticed && end.kind === "unreachable" && end.down) {
+    const expected = end.kind === "unreachable"
+      ? !end.refused
+      : end.kind === "closed"
+      ? !end.welcomed
+      : end.code === "not_leader";
+    if (noticed && expected) {
       this.#log.debug(msg, { ...fields, next: to });
       return;
     }
@@ -421,7 +349,6 @@ export class Player {
           if (m.type === "refuse") {
             const leader = m.leader === undefined ? null : parseConductorAddress(m.leader);
             refused = { kind: "refused", code: m.code, why: m.message, leader };
-            if (m.code === "forbidden") this.#backoff.max();
             link.close(`refused: ${m.message}`);
             return;
           }

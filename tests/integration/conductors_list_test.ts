@@ -2,7 +2,9 @@
  * Players and the audience CLI given several conductors: they dial them in
  * order, move on when one cannot be reached, goes away, or answers that it
  * is not the leader (straight to the leader it names), and a submit moved
- * from one conductor to another is still made once.
+ * from one conductor to another is still made once; a request that must
+ * not be sent twice is not, once it may have arrived. The list comes from
+ * a flag, ORCH_CONDUCTOR or client.yaml.
  */
 
 import https from "node:https";
@@ -10,7 +12,7 @@ import tls from "node:tls";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { Proc, until } from "../_helpers/proc.ts";
+import { orch, Proc, until } from "../_helpers/proc.ts";
 import { AudienceClient } from "../../lib/client/mod.ts";
 
 /** A loopback port nothing listens on (it was free a moment ago; connecting to it is refused). */
@@ -87,6 +89,47 @@ async function fakeStandbyApi(c: Cluster, leader: string): Promise<Fake> {
       server.closeAllConnections();
       server.close(() => r());
     });
+  return fake;
+}
+
+/**
+ * An audience HTTPS port that reads each request whole, then drops the
+ * connection without an answer: a conductor that went away after the
+ * request arrived. `count` is the requests it read.
+ */
+async function fakeDropper(c: Cluster): Promise<Fake> {
+  const fake = { port: 0, count: 0 } as Fake;
+  const server = https.createServer({ ...await conductorCert(c) }, (req, res) => {
+    req.resume();
+    req.on("end", () => {
+      fake.count++;
+      res.socket?.destroy();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  fake.port = (server.address() as { port: number }).port;
+  fake[Symbol.asyncDispose] = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return fake;
+}
+
+/** A port that takes each TCP connection and closes it at once, before any TLS. */
+function fakeCloser(): Fake {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const fake = { port: (listener.addr as Deno.NetAddr).port, count: 0 } as Fake;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      fake.count++;
+      conn.close();
+    }
+  })().catch(() => {});
+  fake[Symbol.asyncDispose] = async () => {
+    listener.close();
+    await accepting;
+  };
   return fake;
 }
 
@@ -220,4 +263,96 @@ Deno.test("the audience CLI given several conductors submits once, past a dead o
   assertMatch(r.stderr, new RegExp(`standby; the leader is ${real}`));
   assertEquals((await c.client.jobs(10)).length, 2);
   assert(standby.count >= 2, "a standby's answer is tried again until --connect-timeout");
+});
+
+Deno.test("a cancel lost after it reached one conductor is not sent to the next: the CLI says it may have taken effect and how to check", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  // p1 is drained: the job waits for it, and can be cancelled.
+  await c.client.drain("p1", true);
+  const id = await c.client.submit({ score: "hello", scope: "all", targets: ["p1"], params: {} });
+  const real = at(c.audiencePort);
+  const cli = (list: string, args: string[]) =>
+    c.cli([...args, ...c.httpsFlags("alice"), "--conductor", list]);
+  await using dropper = await fakeDropper(c);
+
+  let r = await cli(`${at(dropper.port)},${real}`, ["cancel", String(id)]);
+  assertEquals(r.code, 6, r.stderr);
+  assertEquals(dropper.count, 1);
+  assertMatch(
+    r.stderr,
+    new RegExp(
+      `^orch: POST /v1/jobs/${id}/cancel may have reached the conductor at https://${
+        at(dropper.port)
+      } \\(.*\\); it was not sent again, to it or to another conductor\n` +
+        `hint: before trying again, see whether it took effect: orch status ${id}\n$`,
+    ),
+  );
+  // The second conductor never heard of it.
+  const job = await c.client.job(id);
+  assertEquals([job.finished_at, job.counts.cancelled ?? 0], [null, 0], JSON.stringify(job));
+  assertEquals((await c.client.audit({ limit: 100 })).filter((a) => a.action === "cancel"), []);
+
+  // A read may be sent again: it goes on to the next conductor.
+  r = await cli(`${at(dropper.port)},${real}`, ["status", String(id)]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(dropper.count, 2);
+
+  // A conductor that closed the connection before the request was sent: the cancel goes on.
+  await using closer = fakeCloser();
+  r = await cli(`${at(closer.port)},${real}`, ["cancel", String(id)]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(closer.count >= 1);
+  assertEquals((await c.client.job(id)).counts.cancelled, 1);
+  const cancels = (await c.client.audit({ limit: 100 })).filter((a) => a.action === "cancel");
+  assertEquals(cancels.map((a) => [a.who, a.outcome]), [["audience:alice", "allowed"]]);
+});
+
+Deno.test("a list of conductors from ORCH_CONDUCTOR or from client.yaml: past a dead one and a standby to the leader, the job submitted and waited for", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  const real = at(c.audiencePort);
+  const dead = at(deadPort());
+  await using standby = await fakeStandbyApi(c, real);
+  const list = [dead, at(standby.port), real];
+  const home = join(c.dir, "xdg");
+  await Deno.mkdir(join(home, "orch"), { recursive: true });
+  const tls = {
+    ORCH_CONDUCTOR_NAME: "localhost",
+    ORCH_CA: join(c.caDir, "ca.crt"),
+    ORCH_CERT: join(c.caDir, "alice.crt"),
+    ORCH_KEY: join(c.caDir, "alice.key"),
+  };
+  const submit = ["submit", "hello", "--all", "-t", "p1", "--wait"];
+
+  // From the environment (no client.yaml in XDG_CONFIG_HOME).
+  let r = await orch(submit, {
+    env: { XDG_CONFIG_HOME: home, ORCH_CONDUCTOR: list.join(","), ...tls },
+  });
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(standby.count, 1);
+
+  // From client.yaml, as a YAML list, found in XDG_CONFIG_HOME; nothing in the environment.
+  await Deno.writeTextFile(
+    join(home, "orch", "client.yaml"),
+    [
+      "conductor:",
+      ...list.map((a) => `  - ${a}`),
+      "conductor_name: localhost",
+      `ca: ${tls.ORCH_CA}`,
+      `cert: ${tls.ORCH_CERT}`,
+      `key: ${tls.ORCH_KEY}`,
+      "",
+    ].join("\n"),
+  );
+  r = await orch(submit, { env: { XDG_CONFIG_HOME: home } });
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(standby.count, 2);
+
+  const jobs = await c.client.jobs(10);
+  assertEquals(jobs.length, 2);
+  assert(jobs.every((j) => j.aggregate === "success"), JSON.stringify(jobs));
+  assert(jobs.every((j) => j.submitted_by === "audience:alice"), JSON.stringify(jobs));
 });

@@ -1,11 +1,16 @@
 /**
  * The leadership session: the server versions it accepts, and a close that
- * never waits on a server that does not answer.
+ * never waits on a server that does not answer; what a standby answers.
  */
 
 import { assert, assertEquals, assertMatch } from "../../_helpers/assert.ts";
 import { PgCluster } from "../../_helpers/postgres.ts";
-import { LockSession, serverVersionProblem } from "../../../lib/conductor/leadership.ts";
+import {
+  type LeaderInfo,
+  LockSession,
+  serverVersionProblem,
+  standbyHandler,
+} from "../../../lib/conductor/leadership.ts";
 
 Deno.test("leadership needs PostgreSQL 14 or later, and says which version it found", () => {
   assertEquals(serverVersionProblem(140000), null);
@@ -46,4 +51,31 @@ Deno.test("closing the leadership session does not wait on a server that stopped
   } finally {
     Deno.kill(pid, "SIGCONT");
   }
+});
+
+/** A standby's answer to `GET /v1/jobs` while `leader` leads: its status and error. */
+async function standbyAnswer(leader: LeaderInfo | null) {
+  const res = await standbyHandler(() => leader)(new Request("https://orch/v1/jobs"), {
+    caller: { transport: "https", name: "alice", auth: "client_certificate" },
+  });
+  return { status: res.status, error: (await res.json()).error as Record<string, unknown> };
+}
+
+Deno.test("a standby names the leader's audience address, or the leader itself when it serves no audience HTTPS port", async () => {
+  const leader = { epoch: 3, name: "c1[812]", player: "c1.example:2258", since: 0 };
+  let a = await standbyAnswer({ ...leader, audience: "c1.example:2259" });
+  assertEquals([a.status, a.error.code, a.error.leader], [503, "not_leader", "c1.example:2259"]);
+  assertEquals(a.error.message, "this conductor is a standby; the leader is c1.example:2259");
+
+  // audience_listen off and nothing advertised: who leads is still known, and said.
+  a = await standbyAnswer({ ...leader, audience: null });
+  assertEquals([a.status, a.error.code, "leader" in a.error], [503, "not_leader", false]);
+  assertEquals(
+    a.error.message,
+    "this conductor is a standby; the leader is c1[812], which serves no audience HTTPS port",
+  );
+  assertMatch(String(a.error.hint), /on the leader's host, over its audience socket \(--socket/);
+
+  a = await standbyAnswer(null);
+  assertEquals(a.error.message, "this conductor is a standby; no leader is known yet");
 });

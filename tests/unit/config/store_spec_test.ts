@@ -201,3 +201,25 @@ Deno.test("the CA comes from store_tls_ca or sslrootcert, is read, and only with
     );
   });
 });
+
+Deno.test("postgres: without // is refused, not taken for a SQLite path, and what follows is never quoted", async () => {
+  for (
+    const text of [
+      "postgres:orch:s3cr3t-pw@db/orch",
+      "postgresql:orch:s3cr3t-pw@db/orch",
+      "POSTGRES:orch:s3cr3t-pw@db/orch",
+      "PostgreSQL:/orch:s3cr3t-pw@db/orch",
+      "postgres:",
+    ]
+  ) {
+    const e = await refusal(() => parseStoreSpec(text, "--store"));
+    assertMatch(e.message, /^--store: postgres(ql)?: is not followed by \/\//i, text);
+    assertMatch(e.message, /postgres:\/\/USER@HOST\[:PORT\]\/DB/, text);
+    assertNotMatch(`${e.message} ${e.hint}`, /s3cr3t|orch:|@db/, text);
+  }
+  // A path that merely holds the word is still a path.
+  assertEquals(parseStoreSpec("./postgres:db", "--store"), {
+    kind: "sqlite",
+    path: "./postgres:db",
+  });
+});
