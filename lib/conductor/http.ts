@@ -327,11 +327,15 @@ async function serveHttps(
     10,
   );
   const streaming: Streaming = new Set();
+  // A stop cuts off handshakes under way itself: those are not the peers' refusals.
+  let stopping = false;
   const server = await createMutualHttpsServer(
     tls,
     { handshakeMs: limits.handshakeMs },
     (req, res) => serveNode(req, res, handler, httpsCaller, "https://conductor", log, streaming),
-    (reason) => refused.note({ reason }),
+    (reason) => {
+      if (!stopping) refused.note({ reason });
+    },
   );
   requestDeadline(server, "secureConnection", limits.requestMs);
   trackSockets(server);
@@ -349,7 +353,10 @@ async function serveHttps(
       server.close();
       await listen(server, address.host, address.port);
     },
-    stop: () => closeServer(server, streaming),
+    stop: () => {
+      stopping = true;
+      return closeServer(server, streaming);
+    },
     listening: () => server.listening,
   };
 }
