@@ -463,7 +463,10 @@ function eventSchemas(): Record<string, Schema> {
     },
     EventPlayer: {
       ...obj({ player: str, connected: { type: "boolean" }, at: time }, { reason: str }),
-      description: "A player connected, or went away (with the `reason`).",
+      if: { properties: { connected: { const: false } }, required: ["connected"] },
+      then: { required: ["reason"] },
+      else: { properties: { reason: false } },
+      description: "A player connected, or went away (then with the `reason`).",
     },
     EventCutoff: {
       ...obj({ reason: str }),

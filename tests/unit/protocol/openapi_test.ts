@@ -303,6 +303,19 @@ Deno.test("an event whose data breaks its schema fails, naming the event and the
   );
 });
 
+Deno.test("a player that went away is told with its reason; one that connected, without", () => {
+  const player = (data: Record<string, unknown>) => () =>
+    checker.checkEvent("/v1/events", "player", { player: "p1", at: AT, ...data });
+  checker.checkEvent("/v1/events", "player", {
+    player: "p1",
+    connected: false,
+    at: AT,
+    reason: "closed",
+  });
+  assertThrows(player({ connected: false }), /must have required property 'reason'/);
+  assertThrows(player({ connected: true, reason: "closed" }), /\/reason boolean schema is false/);
+});
+
 Deno.test("a standby's refusal is described on every route and off them; another 503 is not", () => {
   const refusal = {
     error: { code: "not_leader", message: "this conductor is a standby", leader: "c1:2259" },
