@@ -140,6 +140,46 @@ export interface Answer {
  */
 export type AnswerCheck = (answer: Answer) => void;
 
+/** One event of an event stream as the client got it, for an {@linkcode EventCheck}. */
+export interface StreamEvent {
+  /** The stream's path (`/v1/jobs/3/events`). */
+  path: string;
+  /** Its type (the `event:` field). */
+  type: string;
+  /** Its data parsed as JSON; undefined when it is not JSON. */
+  data: unknown;
+}
+
+/**
+ * Told of every event of a stream, whatever its type, before the client
+ * uses it; what it throws is what the stream ends with (it is not opened
+ * again). For tests that check events against the API's description.
+ */
+export type EventCheck = (event: StreamEvent) => void;
+
+/** What an {@linkcode AnswerCheck} or {@linkcode EventCheck} threw, on its way out of a stream. */
+class CheckFailed {
+  constructor(readonly error: unknown) {}
+}
+
+/** `text` parsed as JSON; undefined when it is not JSON. */
+function jsonOf(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a check; what it throws is wrapped so that no retry takes it for the conductor's fault. */
+function checking(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    throw new CheckFailed(err);
+  }
+}
+
 /** A client of one conductor. */
 export class AudienceClient {
   /** Index of the HTTPS conductor in use (0: the endpoint's own). */
@@ -157,8 +197,13 @@ export class AudienceClient {
   /**
    * @param endpoint Where the conductor is.
    * @param check Told of every answer (see {@linkcode AnswerCheck}); none by default.
+   * @param checkEvent Told of every event of a stream (see {@linkcode EventCheck}); none by default.
    */
-  constructor(readonly endpoint: Endpoint, readonly check?: AnswerCheck) {}
+  constructor(
+    readonly endpoint: Endpoint,
+    readonly check?: AnswerCheck,
+    readonly checkEvent?: EventCheck,
+  ) {}
 
   /** Where the client talks to, for messages. */
   get where(): string {
@@ -366,6 +411,12 @@ export class AudienceClient {
             clearTimeout(idleTimer);
             idleTimer = setTimeout(onIdle, STREAM_IDLE_MS);
             for (const sse of parser.push(decoder.decode(chunk, { stream: true }))) {
+              const told = this.checkEvent;
+              if (told) {
+                checking(() =>
+                  told({ path: `${API_PREFIX}${path}`, type: sse.event, data: jsonOf(sse.data) })
+                );
+              }
               const ev = decodeEvent(sse);
               if (sse.id !== null) lastId = sse.id;
               if (ev === null) continue;
@@ -387,6 +438,7 @@ export class AudienceClient {
             );
           }
         } catch (err) {
+          if (err instanceof CheckFailed) throw err.error;
           if (stop.signal.aborted) return;
           const e = err instanceof OrchError ? err : this.#unavailable(err);
           if (e.code !== "unavailable" && e.code !== "not_leader") throw e;
@@ -431,7 +483,7 @@ export class AudienceClient {
       const answer = { method: "GET", path: target, status: x.status, contentType: x.contentType };
       if (x.status === 200 && x.contentType.startsWith("text/event-stream")) {
         try {
-          this.check?.({ ...answer, body: undefined });
+          checking(() => this.check?.({ ...answer, body: undefined }));
         } catch (err) {
           x.close();
           throw err;
@@ -449,7 +501,7 @@ export class AudienceClient {
       } finally {
         x.close();
       }
-      this.check?.({ ...answer, body: parsed });
+      checking(() => this.check?.({ ...answer, body: parsed }));
       throw x.status === 200
         ? new OrchError(
           "protocol",

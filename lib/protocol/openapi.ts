@@ -19,7 +19,7 @@ import {
   MISSED_POLICIES,
   SCHEDULE_NAME,
 } from "./schedules.ts";
-import { TASK_STATES } from "./states.ts";
+import { isFinal, TASK_STATES } from "./states.ts";
 import { ORCH_VERSION } from "./mod.ts";
 
 /** A JSON value as the document holds it. */
@@ -68,6 +68,12 @@ const counts: Schema = {
 const amount: Schema = {
   oneOf: [obj({ count: int(1, LIMITS.maxTargets) }), obj({ percent: int(1, 100) })],
 };
+
+/**
+ * Why a queued task went back to the queue (a `task` event's `why`); as the
+ * conductor's `task.queued` event has it (a unit test holds the two equal).
+ */
+export const QUEUED_WHY = ["retry", "refused", "unstarted", "busy", "offline"] as const;
 
 const schemas: Record<string, Schema> = {
   Error: {
@@ -357,7 +363,118 @@ const schemas: Record<string, Schema> = {
     { dry_run: { type: "boolean" } },
   ),
   PruneResponse: obj({ before: time, jobs: int(), tasks: int(), dry_run: { type: "boolean" } }),
+  ...eventSchemas(),
 };
+
+/** The data of each event of the event streams (`x-events` of their answers). */
+function eventSchemas(): Record<string, Schema> {
+  const piece = {
+    stream: { enum: ["stdout", "stderr"] },
+    offset: int(),
+    bytes: int(),
+    data: str,
+  };
+  const stateIs = (states: readonly string[]): Schema => ({
+    properties: { state: { enum: [...states] } },
+    required: ["state"],
+  });
+  return {
+    EventSnapshot: {
+      ...obj({
+        job: ref("JobView"),
+        live: {
+          type: "array",
+          items: obj({
+            task: int(1),
+            attempt: int(1),
+            host: str,
+            pieces: { type: "array", items: obj(piece) },
+          }),
+        },
+      }),
+      description: "The first event of a job's stream without a usable resume point: the job, " +
+        "and the latest output of its running tasks (oldest piece first) as the `output` query " +
+        "parameter chooses. Its id is the resume point of what follows.",
+    },
+    EventSnapshotAll: {
+      ...obj({ players: obj({ connected: int() }) }),
+      description: "The first event of `GET /v1/events` without a usable resume point: how " +
+        "many players are connected.",
+    },
+    EventTask: {
+      ...obj({
+        job: int(1),
+        task: int(1),
+        host: nullable("string"),
+        attempt: nullable("integer"),
+        state: { enum: [...TASK_STATES] },
+        at: time,
+      }, {
+        why: {
+          enum: [...QUEUED_WHY],
+          description: "Why a `queued` task went back: absent for a new one.",
+        },
+      }),
+      allOf: [
+        {
+          if: stateIs(["queued"]),
+          then: { properties: { host: { type: "null" }, attempt: { type: "null" } } },
+          else: { properties: { why: false } },
+        },
+        {
+          if: stateIs(["assigned", "running"]),
+          then: { properties: { host: str, attempt: int(1) } },
+        },
+        {
+          if: stateIs(TASK_STATES.filter(isFinal)),
+          then: { properties: { attempt: int() } },
+        },
+      ],
+      description: "A task entered `state` at `at`. A `queued` one has no host nor attempt " +
+        "(`why` says why it went back, when it did); an `assigned` or `running` one names both; " +
+        "a final one names the attempt (0: it never ran) and the host (null: never placed).",
+    },
+    EventOutput: {
+      ...obj({
+        job: int(1),
+        task: int(1),
+        host: str,
+        attempt: int(1),
+        ...piece,
+      }),
+      description: "A piece of a running task's output, secret values masked: `bytes` of " +
+        "`stream` from `offset`; a jump in `offset` means bytes not streamed.",
+    },
+    EventProgress: {
+      ...obj({
+        job: int(1),
+        total: int(),
+        done: int(),
+        counts,
+        offline: int(),
+        aggregate: { enum: AGGREGATES },
+      }),
+      description: "The job's counts: `total` tasks, `done` of them final, `counts` by state, " +
+        "`offline` queued for a host not connected.",
+    },
+    EventEnd: {
+      ...obj({ job: int(1), aggregate: { enum: AGGREGATES }, finished_at: time }),
+      description: "The job finished; a job's stream ends after it.",
+    },
+    EventPlayer: {
+      ...obj({ player: str, connected: { type: "boolean" }, at: time }, { reason: str }),
+      if: { properties: { connected: { const: false } }, required: ["connected"] },
+      then: { required: ["reason"] },
+      else: { properties: { reason: false } },
+      description: "A player connected, or went away (then with the `reason`).",
+    },
+    EventCutoff: {
+      ...obj({ reason: str }),
+      description: "The conductor ends the stream (the client is too slow, or it is stopping): " +
+        "open it again with the last id seen.",
+    },
+  };
+}
 
 function taskViewFields(): Record<string, Schema> {
   return {
@@ -393,7 +510,8 @@ const WHY: Partial<Record<ErrorCode, string>> = {
   too_large: "the body is over the bound",
   too_many: "the caller holds as many event streams as one caller may",
   unavailable: "the conductor is stopping, or a bound is reached",
-  not_leader: "this conductor is a standby; `leader` names the one that serves, when known",
+  not_leader: "this conductor is a standby (which answers so on every route but health and " +
+    "ready); `leader` names the one that serves, when known",
   internal: "something that should not happen did; see the conductor's log",
 };
 
@@ -495,21 +613,42 @@ const body = (schema: Schema, required = true): Json => ({
   content: { "application/json": { schema } },
 });
 
-const eventStream = (description: string): Record<string, Json> => ({
+/**
+ * The answer of an event stream; `events` gives the schema of each event
+ * type's `data` (`x-events` on the media type: OpenAPI describes no event
+ * payloads itself).
+ */
+const eventStream = (
+  description: string,
+  events: Record<string, string>,
+): Record<string, Json> => ({
   "200": {
     description,
     content: {
       "text/event-stream": {
         schema: {
           type: "string",
-          description: "Server-sent events, each with an `id`, an `event` type and JSON `data` " +
-            "(times in it, `at` and `finished_at`, are RFC 3339 strings as in the JSON answers); " +
-            "a comment line every 15 s keeps the stream alive.",
+          description: "Server-sent events, each with an `id` (`BOOT.SEQ`; the `progress` right " +
+            "after a snapshot has none), an `event` type and one line of JSON `data`, whose " +
+            "schema by type is in `x-events` (times are RFC 3339 strings as in the JSON " +
+            "answers); a comment line after 15 s of silence keeps the stream alive.",
         },
+        "x-events": Object.fromEntries(
+          Object.entries(events).map(([type, schema]) => [type, ref(schema)]),
+        ),
       },
     },
   },
 });
+
+/** The events both streams carry, and the schema of each one's data. */
+const JOB_EVENTS: Record<string, string> = {
+  task: "EventTask",
+  output: "EventOutput",
+  progress: "EventProgress",
+  end: "EventEnd",
+  cutoff: "EventCutoff",
+};
 
 const paths: Record<string, Record<string, Json>> = {
   "/health": {
@@ -537,7 +676,8 @@ const paths: Record<string, Record<string, Json>> = {
       summary: "This document; no grant needed (it describes the API's shape, holds no data).",
       responses: {
         ...ok(200, "The OpenAPI 3.1 description.", { type: "object" }),
-        ...errors(...UNGUARDED),
+        // A standby serves health and ready only: this too is the leader's to answer.
+        ...errors(...UNGUARDED, "not_leader"),
       },
     },
   },
@@ -675,7 +815,10 @@ const paths: Record<string, Record<string, Json>> = {
       summary: "The job's events as they happen, after a snapshot (or after the resume point).",
       parameters: [jobId, lastEventId, jobOutput],
       responses: {
-        ...eventStream("The job's event stream; it ends after the job's `end` event."),
+        ...eventStream("The job's event stream; it ends after the job's `end` event.", {
+          snapshot: "EventSnapshot",
+          ...JOB_EVENTS,
+        }),
         ...errors(...GUARDED, "not_found", "too_many"),
       },
     },
@@ -687,7 +830,11 @@ const paths: Record<string, Record<string, Json>> = {
         "The events of every job the caller may read, and players' connects and disconnects.",
       parameters: [lastEventId, allOutput],
       responses: {
-        ...eventStream("The event stream."),
+        ...eventStream("The event stream.", {
+          snapshot: "EventSnapshotAll",
+          ...JOB_EVENTS,
+          player: "EventPlayer",
+        }),
         ...errors(...GUARDED, "too_many"),
       },
     },
@@ -772,7 +919,9 @@ export const OPENAPI: { [key: string]: Json } = {
       "On the conductor's Unix socket (a local user's proof in `Authorization: OrchLocal …`) " +
       "or on HTTPS (an audience certificate), behind the grants. Every error is " +
       "`{error: {code, message, hint?}}`; a wrong method is a 405 `not_allowed` with an `Allow` " +
-      "header, an unknown path a 404 `not_found`.",
+      "header, an unknown path a 404 `not_found`. A standby of several conductors sharing one " +
+      "PostgreSQL database answers only `GET /health` and `GET /ready`; every other request, " +
+      "on a route or not, gets a 503 `not_leader` naming the leader.",
   },
   servers: [{ url: API_PREFIX }],
   paths: paths as unknown as Json,

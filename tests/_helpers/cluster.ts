@@ -19,7 +19,7 @@ import { AudienceClient } from "../../lib/client/mod.ts";
 import { makeLocalProof } from "../../lib/client/mod.ts";
 import type { JobViewJson, SubmitInput, TaskDetailJson } from "../../lib/protocol/mod.ts";
 import { loadTlsMaterial, type TlsMaterial } from "../../lib/tls/mod.ts";
-import { openApiChecker } from "./openapi.ts";
+import { answerCheck, eventCheck, openApiChecker } from "./openapi.ts";
 import { orch, Proc, ROOT, until } from "./proc.ts";
 
 /** What to make. */
@@ -194,13 +194,17 @@ export class Cluster implements AsyncDisposable {
   /** A client over HTTPS with the audience certificate of `name` (see {@linkcode issueAudience}). */
   async httpsClient(name: string): Promise<AudienceClient> {
     const tls = await this.audienceTls(name);
-    return new AudienceClient({
-      kind: "https",
-      host: "127.0.0.1",
-      port: this.audiencePort,
-      tls,
-      expectName: "localhost",
-    }, (a) => openApiChecker.check(a));
+    return new AudienceClient(
+      {
+        kind: "https",
+        host: "127.0.0.1",
+        port: this.audiencePort,
+        tls,
+        expectName: "localhost",
+      },
+      answerCheck,
+      eventCheck,
+    );
   }
 
   /** Flags that make an audience command use HTTPS with the certificate of `name`. */
@@ -228,7 +232,8 @@ export class Cluster implements AsyncDisposable {
   get client(): AudienceClient {
     return new AudienceClient(
       { kind: "socket", path: this.socket },
-      (a) => openApiChecker.check(a),
+      answerCheck,
+      eventCheck,
     );
   }
 

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { Cluster } from "./cluster.ts";
 import { Proc } from "./proc.ts";
-import { openApiChecker } from "./openapi.ts";
+import { answerCheck, eventCheck } from "./openapi.ts";
 import { AudienceClient } from "../../lib/client/mod.ts";
 
 /** The lease the tests give their conductors: short, so that a takeover after a pause is quick. */
@@ -69,6 +69,6 @@ export function startMember(c: Cluster, url: string, name: string, ports?: Membe
     players,
     audience,
     socket,
-    client: new AudienceClient({ kind: "socket", path: socket }, (a) => openApiChecker.check(a)),
+    client: new AudienceClient({ kind: "socket", path: socket }, answerCheck, eventCheck),
   };
 }

@@ -2,15 +2,17 @@
  * Checks answers of the audience API against its OpenAPI description
  * (lib/protocol/openapi.ts): the operation is found by method and path
  * template, then the status must be one it lists, the content type one it
- * gives for that status, and a JSON body must match the schema. Used by the
- * test cluster on every answer its clients get, so the description cannot
- * drift from the code.
+ * gives for that status, and a JSON body must match the schema; the data of
+ * each event of an event stream must match its type's schema (`x-events`).
+ * Used by the test cluster on every answer and event its clients get, so
+ * the description cannot drift from the code.
  *
  * @module
  */
 
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { OPENAPI } from "../../lib/protocol/openapi.ts";
+import type { AnswerCheck, EventCheck } from "../../lib/client/mod.ts";
 
 /** A time as the API sends it (`2026-11-23T03:30:00.123Z`). */
 const SENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -22,7 +24,12 @@ interface Doc {
   components: { schemas: Record<string, unknown> };
 }
 interface Operation {
-  responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+  responses: Record<string, { content?: Record<string, Media> }>;
+}
+interface Media {
+  schema?: unknown;
+  /** An event stream's events: the schema of each type's data. */
+  "x-events"?: Record<string, unknown>;
 }
 
 /** One answer, as a client saw it. */
@@ -71,14 +78,19 @@ export class OpenApiChecker {
     const onPath = rel === null ? [] : this.#routes.filter((r) => r.re.test(rel));
     const route = onPath.find((r) => r.method === a.method);
     if (!route) {
-      // Outside the description: only the error answers of an unknown path or a wrong method.
+      // Outside the description: only the error answers of an unknown path or a wrong method,
+      // or a standby's refusal (its answer to every request but health and ready).
       const want = onPath.length === 0 ? 404 : 405;
+      if (a.status === 503) {
+        this.#match(where, NOT_LEADER, a.body);
+        return;
+      }
       if (a.status !== want) {
         throw new Error(
           `${where}: not described (expected a ${want} error for an undescribed route)`,
         );
       }
-      this.#match(where, { $ref: "orch:components#/components/schemas/Error" }, a.body);
+      this.#match(where, ERROR, a.body);
       return;
     }
     const res = route.op.responses[String(a.status)];
@@ -101,6 +113,29 @@ export class OpenApiChecker {
     }
   }
 
+  /**
+   * Throws an error naming the stream, the event type and the field when
+   * the data of an event of the stream at `path` breaks the description, or
+   * when the description lists no such event for that stream.
+   */
+  checkEvent(path: string, type: string, data: unknown): void {
+    const pathOnly = path.split("?")[0];
+    const rel = pathOnly.startsWith(this.#prefix + "/") ? pathOnly.slice(this.#prefix.length) : "";
+    const route = this.#routes.find((r) => r.method === "GET" && r.re.test(rel));
+    const events = route?.op.responses["200"]?.content?.["text/event-stream"]?.["x-events"];
+    if (!route || !events) {
+      throw new Error(`GET ${path}: not an event stream of the description`);
+    }
+    const schema = events[type];
+    if (schema === undefined) {
+      throw new Error(
+        `GET ${path}: event ${JSON.stringify(type)} is not described for GET ${route.template} ` +
+          `(described: ${Object.keys(events).join(", ")})`,
+      );
+    }
+    this.#match(`GET ${path}: event ${type} (GET ${route.template})`, schema, data);
+  }
+
   #match(where: string, schema: unknown, body: unknown): void {
     let v = this.#compiled.get(schema);
     if (!v) {
@@ -115,6 +150,14 @@ export class OpenApiChecker {
     }
   }
 }
+
+/** Any error answer. */
+const ERROR = { $ref: "orch:components#/components/schemas/Error" };
+/** A standby's refusal. */
+const NOT_LEADER = {
+  allOf: [ERROR],
+  properties: { error: { properties: { code: { const: "not_leader" } } } },
+};
 
 /** `schema` with its `#/components/…` references pointed at the registered components. */
 function rebase(schema: unknown): unknown {
@@ -131,3 +174,9 @@ function rebase(schema: unknown): unknown {
 
 /** The checker every test cluster shares. */
 export const openApiChecker: OpenApiChecker = new OpenApiChecker();
+
+/** An audience client's answer check: {@linkcode openApiChecker}'s. */
+export const answerCheck: AnswerCheck = (a) => openApiChecker.check(a);
+
+/** An audience client's event check: {@linkcode openApiChecker}'s. */
+export const eventCheck: EventCheck = (e) => openApiChecker.checkEvent(e.path, e.type, e.data);

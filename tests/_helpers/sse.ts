@@ -1,7 +1,9 @@
 /**
  * A raw reader of server-sent events for tests: over the audience socket
  * (with a local proof) or over HTTPS (with an audience certificate), parsing
- * `id:` / `event:` / `data:` lines itself.
+ * `id:` / `event:` / `data:` lines itself. Like the test cluster's clients it
+ * checks what it gets against the API's description: the answer's status
+ * and content type (and the body of a refusal), and every event's data.
  *
  * @module
  */
@@ -10,6 +12,10 @@ import https from "node:https";
 import { join } from "node:path";
 import { makeLocalProof } from "../../lib/client/mod.ts";
 import type { Cluster } from "./cluster.ts";
+import { openApiChecker } from "./openapi.ts";
+
+/** The largest refusal read (an error answer is a few hundred bytes). */
+const MAX_REFUSAL = 64 << 10;
 
 /** One event as received; `comment` for a `:` line alone. */
 export interface SseEvent {
@@ -22,6 +28,8 @@ export interface SseEvent {
 /** An open stream of events. */
 export class SseReader {
   readonly status: number;
+  /** The stream's path with its query, as asked for. */
+  readonly path: string;
   readonly #chunks: AsyncIterator<Uint8Array>;
   readonly #close: () => void;
   readonly #decoder = new TextDecoder();
@@ -32,34 +40,83 @@ export class SseReader {
   /** Every event read so far. */
   readonly seen: SseEvent[] = [];
 
-  private constructor(status: number, chunks: AsyncIterator<Uint8Array>, close: () => void) {
+  private constructor(
+    path: string,
+    status: number,
+    chunks: AsyncIterator<Uint8Array>,
+    close: () => void,
+  ) {
+    this.path = path;
     this.status = status;
     this.#chunks = chunks;
     this.#close = close;
   }
 
-  /** Opens `path` on the cluster's audience socket, as this process's user. */
+  /**
+   * The reader of an answer: its status and content type checked against
+   * the description, and a refusal's body too (read whole, and kept for
+   * {@linkcode text}); on a failed check the connection is dropped and the
+   * check's error thrown.
+   */
+  static async #checked(
+    path: string,
+    status: number,
+    contentType: string,
+    chunks: AsyncIterator<Uint8Array>,
+    close: () => void,
+  ): Promise<SseReader> {
+    const reader = new SseReader(path, status, chunks, close);
+    try {
+      let body: unknown = undefined;
+      // A refusal's body is read whole (it ends); a stream's, as it comes.
+      if (status !== 200) {
+        const text = await reader.text();
+        try {
+          body = /^application\/json\b/i.test(contentType) ? JSON.parse(text) : undefined;
+        } catch {
+          throw new Error(`GET ${path} answered ${status} with a JSON type but no JSON body`);
+        }
+      }
+      openApiChecker.check({ method: "GET", path, status, contentType, body });
+    } catch (err) {
+      close();
+      throw err;
+    }
+    return reader;
+  }
+
+  /**
+   * Opens `path` on the cluster's audience socket (or another), as this
+   * process's user; `proof: false` sends no local proof (a standby makes none).
+   */
   static async socket(
-    c: Cluster,
+    c: Pick<Cluster, "socket">,
     path: string,
     headers: Record<string, string> = {},
-  ): Promise<SseReader & { body?: string }> {
-    const proof = await makeLocalProof(c.socket);
-    if (!proof) throw new Error("no local proof could be made");
+    opts: { proof?: boolean } = {},
+  ): Promise<SseReader> {
+    const proof = opts.proof === false ? null : await makeLocalProof(c.socket);
+    if (!proof && opts.proof !== false) throw new Error("no local proof could be made");
     const client = Deno.createHttpClient({ proxy: { transport: "unix", path: c.socket } });
     const abort = new AbortController();
     const res = await fetch(`http://orch${path}`, {
-      headers: { ...headers, authorization: proof.header },
+      headers: { ...headers, ...(proof ? { authorization: proof.header } : {}) },
       client,
       signal: abort.signal,
     });
-    await proof.discard();
+    await proof?.discard();
     const close = () => {
       abort.abort();
       client.close();
     };
     if (!res.body) throw new Error("no body");
-    return new SseReader(res.status, res.body[Symbol.asyncIterator](), close);
+    return await SseReader.#checked(
+      path,
+      res.status,
+      res.headers.get("content-type") ?? "",
+      res.body[Symbol.asyncIterator](),
+      close,
+    );
   }
 
   /** Opens `path` on the cluster's audience HTTPS port with the certificate of `name`. */
@@ -82,7 +139,13 @@ export class SseReader {
         agent: false,
       }, (res) => {
         const it = (res as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-        resolve(new SseReader(res.statusCode ?? 0, it, () => req.destroy()));
+        SseReader.#checked(
+          path,
+          res.statusCode ?? 0,
+          String(res.headers["content-type"] ?? ""),
+          it,
+          () => req.destroy(),
+        ).then(resolve, reject);
       });
       req.on("error", reject);
       req.end();
@@ -98,6 +161,7 @@ export class SseReader {
         this.#text = this.#text.slice(end + 2);
         const e = this.#parse(block);
         if (e) {
+          openApiChecker.checkEvent(this.path, e.event, e.data);
           this.seen.push(e);
           return e;
         }
@@ -131,10 +195,18 @@ export class SseReader {
     return got;
   }
 
-  /** The whole body that is left, as text (for an error answer). */
+  /** The whole body that is left, as text (for an error answer; at most 64 KiB). */
   async text(): Promise<string> {
-    for (let r = await this.#chunks.next(); !r.done; r = await this.#chunks.next()) {
+    while (!this.#ended) {
+      const r = await this.#chunks.next();
+      if (r.done) {
+        this.#ended = true;
+        break;
+      }
       this.#text += this.#decoder.decode(r.value, { stream: true });
+      if (this.#text.length > MAX_REFUSAL) {
+        throw new Error(`GET ${this.path} answered ${this.status} with over 64 KiB`);
+      }
     }
     return this.#text;
   }

@@ -14,6 +14,7 @@ import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
 import { orch, Proc, until } from "../_helpers/proc.ts";
 import { AudienceClient } from "../../lib/client/mod.ts";
+import { answerCheck, eventCheck } from "../_helpers/openapi.ts";
 
 /** A loopback port nothing listens on (it was free a moment ago; connecting to it is refused). */
 function deadPort(): number {
@@ -202,7 +203,7 @@ Deno.test("a player sticks to the first conductor that welcomes it, and moves to
     ),
   );
   const port2 = Number((await second.waitFor(/conductor ready players=[^ ]*:(\d+)/))[1]);
-  const client2 = new AudienceClient({ kind: "socket", path: socket2 });
+  const client2 = new AudienceClient({ kind: "socket", path: socket2 }, answerCheck, eventCheck);
   const connected2 = async () =>
     (await client2.players()).some((p) => p.name === "p1" && p.connected);
 

@@ -9,6 +9,7 @@ import http from "node:http";
 import { userInfo } from "node:os";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
+import { openApiChecker } from "../_helpers/openapi.ts";
 import { Proc, until } from "../_helpers/proc.ts";
 import { DASHBOARD_HEADERS } from "../../lib/dashboard/mod.ts";
 import { LIMITS } from "../../lib/protocol/mod.ts";
@@ -84,11 +85,46 @@ function openStream(d: Dashboard, path: string): Promise<Stream> {
       path,
       headers: { host: `${d.host}:${d.port}`, cookie: d.cookie, accept: "text/event-stream" },
     }, (res) => {
+      if (res.statusCode === 200) {
+        try {
+          // A stream as the conductor answers it (a refusal may be the proxy's own).
+          openApiChecker.check({
+            method: "GET",
+            path,
+            status: 200,
+            contentType: String(res.headers["content-type"] ?? ""),
+            body: undefined,
+          });
+        } catch (err) {
+          req.destroy();
+          return reject(err);
+        }
+      }
       let text = "";
+      // Each whole event, checked against the API's description as it comes; the first that
+      // breaks it fails every wait.
+      let checked = 0;
+      let broken: Error | null = null;
       const waiters = new Set<() => void>();
       res.setEncoding("utf8");
       res.on("data", (c: string) => {
         text += c;
+        for (
+          let end = text.indexOf("\n\n", checked);
+          end >= 0;
+          end = text.indexOf("\n\n", checked)
+        ) {
+          const block = text.slice(checked, end);
+          checked = end + 2;
+          const type = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (type === undefined || data === undefined || broken) continue;
+          try {
+            openApiChecker.checkEvent(path, type, JSON.parse(data));
+          } catch (err) {
+            broken = err as Error;
+          }
+        }
         for (const w of [...waiters]) w();
       });
       res.on("error", () => {});
@@ -102,6 +138,11 @@ function openStream(d: Dashboard, path: string): Promise<Stream> {
               fail(new Error(`no ${re} in the stream within 15s: ${text}`));
             }, 15_000);
             const check = () => {
+              if (broken) {
+                clearTimeout(timer);
+                waiters.delete(check);
+                return fail(broken);
+              }
               if (!re.test(text)) return;
               clearTimeout(timer);
               waiters.delete(check);

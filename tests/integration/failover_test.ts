@@ -7,12 +7,13 @@
 
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
-import { Cluster, type FullJob } from "../_helpers/cluster.ts";
+import { checkAnswer, Cluster, type FullJob } from "../_helpers/cluster.ts";
 import { PgCluster } from "../_helpers/postgres.ts";
 import { Proc, ROOT, until } from "../_helpers/proc.ts";
 import { AudienceClient } from "../../lib/client/mod.ts";
 import type { JobSummaryJson as JobSummary, SubmitInput } from "../../lib/protocol/mod.ts";
-import { openApiChecker } from "../_helpers/openapi.ts";
+import { answerCheck, eventCheck } from "../_helpers/openapi.ts";
+import { SseReader } from "../_helpers/sse.ts";
 import { at, type Member, startMember } from "../_helpers/conductor_pair.ts";
 
 const TESTDATA = join(ROOT, "tests/testdata/scores");
@@ -62,12 +63,21 @@ async function connected(m: Member, names: string[]): Promise<void> {
   }, 30_000);
 }
 
-/** A GET on a Unix socket: the status and the JSON body. */
-async function socketGet(socket: string, path: string): Promise<{ status: number; body: unknown }> {
+/**
+ * A request without a proof on a Unix socket, its answer checked against
+ * the API's description: the status and the JSON body.
+ */
+async function socketGet(
+  socket: string,
+  path: string,
+  method = "GET",
+): Promise<{ status: number; body: unknown }> {
   const client = Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
   try {
-    const res = await fetch(`http://orch${path}`, { client });
-    return { status: res.status, body: await res.json() };
+    const res = await fetch(`http://orch${path}`, { client, method });
+    const body = new Uint8Array(await res.arrayBuffer());
+    checkAnswer(method, path, res, body);
+    return { status: res.status, body: JSON.parse(new TextDecoder().decode(body)) };
   } finally {
     client.close();
   }
@@ -100,6 +110,27 @@ Deno.test("two conductors on one database: one leads, the standby refuses player
     at(a.audience),
   );
   assertEquals((jobsAnswer.body as { error: Record<string, unknown> }).error.code, "not_leader");
+  // Every other request too, on a route or not, the dashboard's page and the event streams
+  // included; each answer as the description says.
+  for (
+    const [method, path] of [
+      ["GET", "/v1/openapi.json"],
+      ["GET", "/v1/me"],
+      ["POST", "/v1/jobs"],
+      ["POST", "/v1/health"],
+      ["GET", "/v1/nothing"],
+      ["GET", "/"],
+    ]
+  ) {
+    const r = await socketGet(b.socket, path, method);
+    assertEquals(r.status, 503, `${method} ${path}`);
+    assertEquals((r.body as { error: Record<string, unknown> }).error.leader, at(a.audience));
+  }
+  for (const path of ["/v1/events", "/v1/jobs/1/events"]) {
+    using s = await SseReader.socket({ socket: b.socket }, path, {}, { proof: false });
+    assertEquals(s.status, 503, path);
+    assertMatch(await s.text(), /"code":"not_leader"/);
+  }
 
   const cliArgs = (list: string) => [
     "submit",
@@ -183,14 +214,18 @@ const RESEND_MS = 60_000;
 /** An HTTPS client of alice's that knows both conductors, `first` first. */
 async function listClient(c: Cluster, first: Member, second: Member): Promise<AudienceClient> {
   const tls = await c.audienceTls("alice");
-  return new AudienceClient({
-    kind: "https",
-    host: "127.0.0.1",
-    port: first.audience,
-    tls,
-    expectName: "localhost",
-    others: [{ host: "127.0.0.1", port: second.audience, expectName: "localhost" }],
-  }, (a) => openApiChecker.check(a));
+  return new AudienceClient(
+    {
+      kind: "https",
+      host: "127.0.0.1",
+      port: first.audience,
+      tls,
+      expectName: "localhost",
+      others: [{ host: "127.0.0.1", port: second.audience, expectName: "localhost" }],
+    },
+    answerCheck,
+    eventCheck,
+  );
 }
 
 /** Every job `m` holds, newest first, page by page. */

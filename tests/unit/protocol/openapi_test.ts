@@ -42,7 +42,7 @@ Deno.test("the description is valid OpenAPI 3.1", () => {
 
 Deno.test("every schema of the description compiles and every reference resolves", () => {
   // Not strict: the document's own keys (openapi, paths, …) are not JSON Schema keywords.
-  const ajv = new Ajv2020({ strict: false });
+  const ajv = new Ajv2020({ strict: false, formats: { "date-time": true } });
   // Each component, reached through the document, so broken $refs fail here.
   ajv.addSchema({ $id: "doc", ...OPENAPI } as object);
   const names = Object.keys((OPENAPI.components as { schemas: object }).schemas);
@@ -202,5 +202,138 @@ Deno.test("a wrong content type, or an undescribed route answering 200, fails", 
         body: {},
       }),
     /not described/,
+  );
+});
+
+const AT = "2026-11-23T03:30:00.123Z";
+
+Deno.test("events that match the description pass, on the stream each belongs to", () => {
+  const job = "/v1/jobs/7/events?output=none";
+  checker.checkEvent(job, "task", {
+    job: 7,
+    task: 9,
+    host: null,
+    attempt: null,
+    state: "queued",
+    at: AT,
+    why: "retry",
+  });
+  checker.checkEvent(job, "task", {
+    job: 7,
+    task: 9,
+    host: "p1",
+    attempt: 1,
+    state: "running",
+    at: AT,
+  });
+  checker.checkEvent(job, "task", {
+    job: 7,
+    task: 9,
+    host: null,
+    attempt: 0,
+    state: "expired",
+    at: AT,
+  });
+  checker.checkEvent(job, "output", {
+    job: 7,
+    task: 9,
+    host: "p1",
+    attempt: 1,
+    stream: "stdout",
+    offset: 0,
+    bytes: 3,
+    data: "hi\n",
+  });
+  checker.checkEvent(job, "end", { job: 7, aggregate: "success", finished_at: AT });
+  checker.checkEvent(job, "cutoff", { reason: "the conductor is stopping" });
+  checker.checkEvent("/v1/events", "player", { player: "p1", connected: true, at: AT });
+  checker.checkEvent("/v1/events", "snapshot", { players: { connected: 2 } });
+  checker.checkEvent("/v1/events", "progress", {
+    job: 7,
+    total: 2,
+    done: 1,
+    counts: { succeeded: 1, running: 1 },
+    offline: 0,
+    aggregate: "running",
+  });
+});
+
+Deno.test("an event of a type a stream does not carry fails, naming the stream and the type", () => {
+  assertThrows(
+    () =>
+      checker.checkEvent("/v1/jobs/7/events", "player", { player: "p1", connected: true, at: AT }),
+    /GET \/v1\/jobs\/7\/events: event "player" is not described/,
+  );
+  assertThrows(
+    () => checker.checkEvent("/v1/events", "message", {}),
+    /event "message" is not described/,
+  );
+  assertThrows(
+    () => checker.checkEvent("/v1/jobs/7", "end", {}),
+    /not an event stream/,
+  );
+});
+
+Deno.test("an event whose data breaks its schema fails, naming the event and the field", () => {
+  const end = (data: unknown) => () => checker.checkEvent("/v1/jobs/7/events", "end", data);
+  let err = assertThrows(end({ job: 7, aggregate: "success", finished: AT }));
+  assert((err as Error).message.includes("event end"), (err as Error).message);
+  assert((err as Error).message.includes("finished_at"), (err as Error).message);
+  assert(
+    (err as Error).message.includes('"additionalProperty":"finished"'),
+    (err as Error).message,
+  );
+  // Times are RFC 3339 as the API writes them, not epoch ms.
+  err = assertThrows(end({ job: 7, aggregate: "success", finished_at: 1_700_000_000_000 }));
+  assert((err as Error).message.includes("/finished_at must be string"), (err as Error).message);
+  err = assertThrows(end({ job: 7, aggregate: "success", finished_at: "2026-11-23" }));
+  assert((err as Error).message.includes('/finished_at must match format "date-time"'));
+  // A queued task names no host; a running one names its host and attempt.
+  const task = (data: Record<string, unknown>) => () =>
+    checker.checkEvent("/v1/events", "task", { job: 7, task: 9, at: AT, ...data });
+  assertThrows(task({ host: "p1", attempt: null, state: "queued" }), /\/host must be null/);
+  assertThrows(
+    task({ host: null, attempt: null, state: "running" }),
+    /\/host must be string/,
+  );
+  assertThrows(task({ host: "p1", attempt: 1, state: "running", why: "retry" }), /why/);
+  assertThrows(
+    task({ host: null, attempt: null, state: "queued", why: "bored" }),
+    /\/why must be equal to one of the allowed values/,
+  );
+});
+
+Deno.test("a player that went away is told with its reason; one that connected, without", () => {
+  const player = (data: Record<string, unknown>) => () =>
+    checker.checkEvent("/v1/events", "player", { player: "p1", at: AT, ...data });
+  checker.checkEvent("/v1/events", "player", {
+    player: "p1",
+    connected: false,
+    at: AT,
+    reason: "closed",
+  });
+  assertThrows(player({ connected: false }), /must have required property 'reason'/);
+  assertThrows(player({ connected: true, reason: "closed" }), /\/reason boolean schema is false/);
+});
+
+Deno.test("a standby's refusal is described on every route and off them; another 503 is not", () => {
+  const refusal = {
+    error: { code: "not_leader", message: "this conductor is a standby", leader: "c1:2259" },
+  };
+  for (
+    const [method, path] of [["GET", "/v1/openapi.json"], ["GET", "/v1/nothing"], ["GET", "/"]]
+  ) {
+    checker.check({ method, path, status: 503, contentType: JSON_TYPE, body: refusal });
+  }
+  assertThrows(
+    () =>
+      checker.check({
+        method: "GET",
+        path: "/v1/nothing",
+        status: 503,
+        contentType: JSON_TYPE,
+        body: { error: { code: "unavailable", message: "stopping" } },
+      }),
+    /\/error\/code must be equal to constant/,
   );
 });
