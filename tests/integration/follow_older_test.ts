@@ -4,17 +4,13 @@
  * served without its event routes, over a backend of fixed jobs.
  */
 
-import { join } from "node:path";
 import { assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { FakeBackend, jobOf, task } from "../_helpers/fake_backend.ts";
-import { orch, tempDir } from "../_helpers/proc.ts";
+import { orch } from "../_helpers/proc.ts";
+import { serveOnSocket } from "../_helpers/socket_api.ts";
 import { createApiHandler } from "../../lib/conductor/api.ts";
-import { startAudienceServers } from "../../lib/conductor/http.ts";
 import { silentLogger } from "../../lib/log.ts";
 import type { JobView } from "../../lib/protocol/mod.ts";
-
-/** TLS material for a listener that serves only the Unix socket (it is never read). */
-const NO_TLS = { ca: "", cert: "", key: "", name: "", names: [], notAfter: new Date(0) };
 
 /** Job 1 shows running until waited for: then it has finished, one task failed. */
 class RunningThenDone extends FakeBackend {
@@ -40,24 +36,8 @@ class RunningThenDone extends FakeBackend {
 }
 
 async function olderConductor() {
-  const dir = await tempDir();
   const backend = new RunningThenDone();
-  const servers = await startAudienceServers({
-    handler: createApiHandler(backend, silentLogger),
-    tls: NO_TLS,
-    listen: null,
-    socket: join(dir.path, "audience.sock"),
-    socketMode: 0o600,
-    log: silentLogger,
-  });
-  return {
-    backend,
-    socket: servers.socket!,
-    async [Symbol.asyncDispose]() {
-      await servers.stop();
-      await dir[Symbol.asyncDispose]();
-    },
-  };
+  return Object.assign(await serveOnSocket(createApiHandler(backend, silentLogger)), { backend });
 }
 
 Deno.test("--follow and --wait fall back to a long-poll wait when the conductor serves no events", async () => {

@@ -1,34 +1,18 @@
-import { join } from "node:path";
 import { assert, assertEquals, assertRejects } from "../../_helpers/assert.ts";
 import { FakeBackend, task } from "../../_helpers/fake_backend.ts";
-import { tempDir } from "../../_helpers/proc.ts";
+import { serveOnSocket } from "../../_helpers/socket_api.ts";
 import { AudienceClient } from "../../../lib/client/mod.ts";
 import { type ApiHandler, createApiHandler } from "../../../lib/conductor/api.ts";
-import { startAudienceServers } from "../../../lib/conductor/http.ts";
 import { OrchError } from "../../../lib/errors.ts";
 import { silentLogger } from "../../../lib/log.ts";
 import type { TaskState } from "../../../lib/protocol/mod.ts";
 
-/** TLS material for a listener that serves only the Unix socket (it is never read). */
-const NO_TLS = { ca: "", cert: "", key: "", name: "", names: [], notAfter: new Date(0) };
-
 /** Serves `handler` on a Unix socket in a temp dir, with a client for it. */
 async function serve(handler: ApiHandler) {
-  const dir = await tempDir();
-  const servers = await startAudienceServers({
-    handler,
-    tls: NO_TLS,
-    listen: null,
-    socket: join(dir.path, "audience.sock"),
-    socketMode: 0o600,
-    log: silentLogger,
-  });
+  const served = await serveOnSocket(handler);
   return {
-    client: new AudienceClient({ kind: "socket", path: servers.socket! }),
-    async [Symbol.asyncDispose]() {
-      await servers.stop();
-      await dir[Symbol.asyncDispose]();
-    },
+    client: new AudienceClient({ kind: "socket", path: served.socket }),
+    [Symbol.asyncDispose]: () => served[Symbol.asyncDispose](),
   };
 }
 

@@ -4,20 +4,14 @@
  * conductor gone away (which would open the stream again).
  */
 
-import { join } from "node:path";
 import { assertEquals, assertRejects } from "../../_helpers/assert.ts";
-import { tempDir } from "../../_helpers/proc.ts";
+import { serveOnSocket } from "../../_helpers/socket_api.ts";
 import {
   type AnswerCheck,
   AudienceClient,
   type EventCheck,
   type StreamEvent,
 } from "../../../lib/client/mod.ts";
-import { startAudienceServers } from "../../../lib/conductor/http.ts";
-import { silentLogger } from "../../../lib/log.ts";
-
-/** TLS material for a listener that serves only the Unix socket (it is never read). */
-const NO_TLS = { ca: "", cert: "", key: "", name: "", names: [], notAfter: new Date(0) };
 
 const STREAM = [
   'id: b.1\nevent: snapshot\ndata: {"live":[]}\n\n',
@@ -27,28 +21,17 @@ const STREAM = [
 
 /** A server whose only answer is job 1's stream, counting the requests; a client of it. */
 async function serve(check?: AnswerCheck, checkEvent?: EventCheck) {
-  const dir = await tempDir();
   let asked = 0;
-  const servers = await startAudienceServers({
-    handler: () => {
-      asked++;
-      return Promise.resolve(
-        new Response(STREAM, { headers: { "content-type": "text/event-stream; charset=utf-8" } }),
-      );
-    },
-    tls: NO_TLS,
-    listen: null,
-    socket: join(dir.path, "audience.sock"),
-    socketMode: 0o600,
-    log: silentLogger,
+  const served = await serveOnSocket(() => {
+    asked++;
+    return Promise.resolve(
+      new Response(STREAM, { headers: { "content-type": "text/event-stream; charset=utf-8" } }),
+    );
   });
   return {
-    client: new AudienceClient({ kind: "socket", path: servers.socket! }, check, checkEvent),
+    client: new AudienceClient({ kind: "socket", path: served.socket }, check, checkEvent),
     asked: () => asked,
-    async [Symbol.asyncDispose]() {
-      await servers.stop();
-      await dir[Symbol.asyncDispose]();
-    },
+    [Symbol.asyncDispose]: () => served[Symbol.asyncDispose](),
   };
 }
 

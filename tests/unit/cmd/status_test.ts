@@ -1,15 +1,11 @@
-import { join } from "node:path";
 import { assertEquals, assertThrows } from "../../_helpers/assert.ts";
 import { FakeBackend, T0, task } from "../../_helpers/fake_backend.ts";
-import { orch, tempDir } from "../../_helpers/proc.ts";
+import { orch } from "../../_helpers/proc.ts";
+import { serveOnSocket } from "../../_helpers/socket_api.ts";
 import { hostFlag, limitFlag, pageFlag, stateFlag } from "../../../cmd/status.ts";
 import { createApiHandler } from "../../../lib/conductor/api.ts";
-import { startAudienceServers } from "../../../lib/conductor/http.ts";
 import { silentLogger } from "../../../lib/log.ts";
 import type { TaskDetail } from "../../../lib/protocol/mod.ts";
-
-/** TLS material for a listener that serves only the Unix socket (it is never read). */
-const NO_TLS = { ca: "", cert: "", key: "", name: "", names: [], notAfter: new Date(0) };
 
 /** Job 7: 120 tasks on n1…n120, every tenth failed with a line on stderr. */
 const TASKS: TaskDetail[] = Array.from({ length: 120 }, (_, i) =>
@@ -24,25 +20,14 @@ const TASKS: TaskDetail[] = Array.from({ length: 120 }, (_, i) =>
 
 /** Serves a fake backend holding job 7 on a Unix socket; `run` runs the real orch against it. */
 async function serve() {
-  const dir = await tempDir();
   const backend = new FakeBackend();
   backend.add(TASKS, { id: 7, aggregate: "partial", finished_at: T0 + 2000 });
   backend.nextId = 7;
-  const servers = await startAudienceServers({
-    handler: createApiHandler(backend, silentLogger),
-    tls: NO_TLS,
-    listen: null,
-    socket: join(dir.path, "audience.sock"),
-    socketMode: 0o600,
-    log: silentLogger,
-  });
+  const served = await serveOnSocket(createApiHandler(backend, silentLogger));
   return {
     backend,
-    run: (args: string[]) => orch([...args, "--socket", servers.socket!]),
-    async [Symbol.asyncDispose]() {
-      await servers.stop();
-      await dir[Symbol.asyncDispose]();
-    },
+    run: (args: string[]) => orch([...args, "--socket", served.socket]),
+    [Symbol.asyncDispose]: () => served[Symbol.asyncDispose](),
   };
 }
 
