@@ -7,6 +7,7 @@
  * a flag, ORCH_CONDUCTOR or client.yaml.
  */
 
+import type { ServerResponse } from "node:http";
 import https from "node:https";
 import tls from "node:tls";
 import { join } from "node:path";
@@ -74,13 +75,23 @@ async function fakeStandbyApi(c: Cluster, leader: string): Promise<Fake> {
       leader,
     },
   });
+  return await fakeApi(c, (res) => {
+    res.writeHead(503, { "content-type": "application/json", connection: "close" });
+    res.end(body);
+  });
+}
+
+/**
+ * An audience HTTPS port with the conductor's certificate that reads each
+ * request whole, counts it, then does `after` with its answer.
+ */
+async function fakeApi(c: Cluster, after: (res: ServerResponse) => void): Promise<Fake> {
   const fake = { port: 0, count: 0 } as Fake;
   const server = https.createServer({ ...await conductorCert(c) }, (req, res) => {
-    fake.count++;
     req.resume();
     req.on("end", () => {
-      res.writeHead(503, { "content-type": "application/json", connection: "close" });
-      res.end(body);
+      fake.count++;
+      after(res);
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -98,23 +109,8 @@ async function fakeStandbyApi(c: Cluster, leader: string): Promise<Fake> {
  * connection without an answer: a conductor that went away after the
  * request arrived. `count` is the requests it read.
  */
-async function fakeDropper(c: Cluster): Promise<Fake> {
-  const fake = { port: 0, count: 0 } as Fake;
-  const server = https.createServer({ ...await conductorCert(c) }, (req, res) => {
-    req.resume();
-    req.on("end", () => {
-      fake.count++;
-      res.socket?.destroy();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  fake.port = (server.address() as { port: number }).port;
-  fake[Symbol.asyncDispose] = () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    });
-  return fake;
+function fakeDropper(c: Cluster): Promise<Fake> {
+  return fakeApi(c, (res) => res.socket?.destroy());
 }
 
 /** A port that takes each TCP connection and closes it at once, before any TLS. */
