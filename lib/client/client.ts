@@ -692,7 +692,8 @@ export class AudienceClient {
       body: parsed,
     });
     if (x.status >= 200 && x.status < 300) return parsed;
-    throw errorFromBody(x.status, parsed);
+    // An error answer: the conductor refused the request, it did not act on it.
+    throw hadNoEffect(errorFromBody(x.status, parsed));
   }
 
   /**
@@ -721,7 +722,7 @@ export class AudienceClient {
     try {
       conn = reused ? idle.conn : await this.#dial();
     } catch (err) {
-      throw notSent(err);
+      throw hadNoEffect(err);
     }
     const at = this.#at;
     /** Bytes of the request handed to the connection: none, and it cannot have arrived. */
@@ -810,10 +811,10 @@ export class AudienceClient {
       // the request never reached its API.
       if (!late && !opts.signal?.aborted && early) {
         const refusal = await this.#refusal();
-        if (refusal !== null) throw notSent(refusal);
+        if (refusal !== null) throw hadNoEffect(refusal);
       }
       const e = failed(err);
-      throw written === 0 ? notSent(e) : e;
+      throw written === 0 ? hadNoEffect(e) : e;
     }
   }
 
@@ -886,19 +887,26 @@ export class AudienceClient {
 }
 
 /**
- * Whether a request may be sent again safely: a read, or a submit with its
- * request id (the conductor answers a second one with the job the first made).
+ * Whether a request may be sent again safely: a read, a submit with its
+ * request id (the conductor answers a second one with the job the first
+ * made), or a dry run (it changes nothing).
  */
 function isRepeatable(method: string, body: unknown): boolean {
-  return method === "GET" || (typeof body === "object" && body !== null && "request_id" in body);
+  if (method === "GET") return true;
+  if (typeof body !== "object" || body === null) return false;
+  return "request_id" in body || ("dry_run" in body && body.dry_run === true);
 }
 
-/** Errors of a request that provably never reached a conductor's API (see `notSent`). */
-const unsent = new WeakSet<object>();
+/**
+ * Errors of a request that provably had no effect: it never reached a
+ * conductor's API, or the conductor answered it with an error (it refuses
+ * before it acts). See {@linkcode hadNoEffect}.
+ */
+const noEffect = new WeakSet<object>();
 
-/** Marks `err` as the failure of a request that never reached the conductor; returns it. */
-function notSent(err: unknown): unknown {
-  if (typeof err === "object" && err !== null) unsent.add(err);
+/** Marks `err` as the failure of a request that had no effect; returns it. */
+function hadNoEffect(err: unknown): unknown {
+  if (typeof err === "object" && err !== null) noEffect.add(err);
   return err;
 }
 
@@ -909,8 +917,9 @@ function notSent(err: unknown): unknown {
  * whether it took effect; else returns, and the caller goes on with `err`.
  */
 function throwIfMayHaveArrived(err: unknown, method: string, path: string, where: string): void {
-  if (!(err instanceof OrchError) || err.code !== "unavailable" || unsent.has(err)) return;
-  const why = err.cause instanceof Error ? err.cause.message : err.message;
+  if (!(err instanceof OrchError) || err.code !== "unavailable" || noEffect.has(err)) return;
+  const why = (err.cause instanceof Error ? err.cause.message : err.message)
+    .replace(`the conductor at ${where} `, "it ");
   throw new OrchError(
     "unavailable",
     `${method} ${API_PREFIX}${
@@ -919,13 +928,13 @@ function throwIfMayHaveArrived(err: unknown, method: string, path: string, where
       `(${why}); it was not sent again, to it or to another conductor`,
     {
       cause: err,
-      hint: `before trying again, see whether it took effect: ${checkCommand(method, path)}`,
+      hint: `before trying again, see whether it took effect: ${checkCommand(path)}`,
     },
   );
 }
 
-/** The command that shows whether the request `method path` took effect. */
-function checkCommand(method: string, path: string): string {
+/** The command that shows whether the request to `path` took effect. */
+function checkCommand(path: string): string {
   const p = path.replace(/\?.*$/, "");
   const cancel = /^\/jobs\/(\d+)\/cancel$/.exec(p);
   if (cancel) return `orch status ${cancel[1]}`;
@@ -933,7 +942,7 @@ function checkCommand(method: string, path: string): string {
   if (p === "/prune") return "orch prune --dry-run with the same --before (it counts what is left)";
   if (/^\/schedules\/[^/]+\/run$/.test(p)) return "orch jobs (a job of the schedule, just made)";
   if (p.startsWith("/schedules")) return "orch schedule list";
-  return method === "POST" && p === "/jobs" ? "orch jobs" : "orch jobs, orch status JOB";
+  return "orch jobs, orch status JOB";
 }
 
 /** Closes `conn`, which may be closed already. */

@@ -13,7 +13,7 @@ import tls from "node:tls";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { Cluster } from "../_helpers/cluster.ts";
-import { orch, Proc, until } from "../_helpers/proc.ts";
+import { orch, Proc, tempDir, until } from "../_helpers/proc.ts";
 import { AudienceClient } from "../../lib/client/mod.ts";
 import { answerCheck, eventCheck } from "../_helpers/openapi.ts";
 
@@ -352,4 +352,102 @@ Deno.test("a list of conductors from ORCH_CONDUCTOR or from client.yaml: past a 
   assertEquals(jobs.length, 2);
   assert(jobs.every((j) => j.aggregate === "success"), JSON.stringify(jobs));
   assert(jobs.every((j) => j.submitted_by === "audience:alice"), JSON.stringify(jobs));
+});
+
+Deno.test("a one-shot request the first conductor answered with an error (stopping, nothing stored) goes on to the next, as it had no effect", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await c.client.drain("p1", true);
+  const id = await c.client.submit({ score: "hello", scope: "all", targets: ["p1"], params: {} });
+  // The answer a conductor gives while it stops: the request was refused before anything was done.
+  await using stopping = await fakeApi(c, (res) => {
+    res.writeHead(503, { "content-type": "application/json", connection: "close" });
+    res.end(
+      JSON.stringify({ error: { code: "unavailable", message: "the conductor is stopping" } }),
+    );
+  });
+  const r = await c.cli([
+    "cancel",
+    String(id),
+    ...c.httpsFlags("alice"),
+    "--conductor",
+    `${at(stopping.port)},${at(c.audiencePort)}`,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(stopping.count, 1);
+  assertEquals((await c.client.job(id)).counts.cancelled, 1);
+});
+
+Deno.test("a one-shot request whose certificate a conductor refuses at the TLS handshake ends with that refusal, not as a request that may have arrived", async () => {
+  await using c = await Cluster.create({ players: ["p1"] });
+  await c.startConductor();
+  await c.startPlayer("p1");
+  await c.client.drain("p1", true);
+  const id = await c.client.submit({ score: "hello", scope: "all", targets: ["p1"], params: {} });
+  // A conductor of this deployment's name that trusts another CA: alice's certificate is refused
+  // after the handshake's first flight, when the request may already be on its way.
+  await using other = await tempDir();
+  const init = await orch(["ca", "init", other.path]);
+  assertEquals(init.code, 0, init.stderr);
+  let count = 0;
+  const server = tls.createServer({
+    ...await conductorCert(c),
+    ca: await Deno.readTextFile(join(other.path, "ca.crt")),
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: "TLSv1.3",
+  }, (s) => {
+    s.destroy();
+  });
+  server.on("tlsClientError", () => count++);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const r = await c.cli([
+      "cancel",
+      String(id),
+      ...c.httpsFlags("alice"),
+      "--conductor",
+      `${at(port)},${at(c.audiencePort)}`,
+    ]);
+    // The conductors of one deployment trust the same CA: another would refuse it alike.
+    assertEquals(r.code, 2, r.stderr);
+    assertMatch(
+      r.stderr,
+      /^orch: the conductor at https:\/\/127\.0\.0\.1:\d+ refuses this client's certificate/,
+    );
+    assert(!r.stderr.includes("may have reached"), r.stderr);
+    assert(count >= 1, "the first conductor saw no handshake");
+    assertEquals((await c.client.job(id)).counts.cancelled ?? 0, 0);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+Deno.test("over the socket, a cancel lost after it was written says it may have taken effect", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "audience.sock");
+  const listener = Deno.listen({ transport: "unix", path });
+  let read = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      // Reads what the client sends, then goes away without an answer.
+      const n = await conn.read(new Uint8Array(65536)).catch(() => null);
+      read += n ?? 0;
+      conn.close();
+    }
+  })().catch(() => {});
+  try {
+    const r = await orch(["cancel", "7", "--socket", path]);
+    assertEquals(r.code, 6, r.stderr);
+    assert(read > 0, "the request did not reach the socket");
+    assertMatch(
+      r.stderr,
+      /^orch: POST \/v1\/jobs\/7\/cancel may have reached the conductor at .*audience\.sock \(.*\); it was not sent again, to it or to another conductor\nhint: before trying again, see whether it took effect: orch status 7\n$/,
+    );
+  } finally {
+    listener.close();
+    await serving;
+  }
 });
