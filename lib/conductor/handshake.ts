@@ -66,20 +66,24 @@ export function judgeHello(hello: Hello, identity: PeerIdentity, ctx: HelloConte
 
 /**
  * A standby's answer to every hello: not the leader, naming the leader's
- * players address when it is known (the player dials it next).
+ * players address when it is known (the player dials it next), and with
+ * `retryMs` how long the player should wait before it dials the standby again.
  */
-export function notLeaderRefusal(leader: string | null): Refuse {
+export function notLeaderRefusal(leader: string | null, retryMs?: number): Refuse {
+  const retry = retryMs === undefined ? {} : { retry_ms: retryMs };
   return leader === null
     ? {
       type: "refuse",
       code: "not_leader",
       message: "this conductor is a standby; no leader is known yet",
+      ...retry,
     }
     : {
       type: "refuse",
       code: "not_leader",
       message: `this conductor is a standby; the leader is ${leader}`,
       leader,
+      ...retry,
     };
 }
 

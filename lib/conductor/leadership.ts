@@ -31,7 +31,7 @@
 import type net from "node:net";
 import { errorMessage, NotLeaderError, OrchError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Address } from "../config/mod.ts";
+import { type Address, readPlayersFile } from "../config/mod.ts";
 import { encodeFrame, ORCH_VERSION, type ReadyView } from "../protocol/mod.ts";
 import { PgStore, type PgTlsOptions } from "../store/pg_store.ts";
 import {
@@ -59,6 +59,24 @@ const MIN_BACKOFF_MS = 250;
 const LEADER_LOCK = LEADER_LOCK_KEY;
 /** A refused player's connection is closed after this at most. */
 const REFUSE_CLOSE_MS = 5_000;
+
+/**
+ * Hellos a standby is willing to refuse a second, all its players together:
+ * each is a mutual-TLS handshake for nothing. The wait it asks of each
+ * player ({@linkcode standbyRetryMs}) keeps a whole fleet dialling it under
+ * this rate, so that a takeover is not slowed by refusals.
+ */
+export const STANDBY_HELLOS_PER_S = 2_000;
+
+/**
+ * The wait a standby asks of each player it refuses (`retry_ms`): the
+ * fleet's size over {@linkcode STANDBY_HELLOS_PER_S}, at least 1 s (a
+ * small fleet finds the new leader at once), at most 30 s. Players wait
+ * between half of it and one and a half times it.
+ */
+export function standbyRetryMs(players: number): number {
+  return Math.min(30_000, Math.max(1_000, Math.ceil(players * 1000 / STANDBY_HELLOS_PER_S)));
+}
 
 /** Who leads, as the leader row says. */
 export interface LeaderInfo {
@@ -351,12 +369,15 @@ class StandbyServers {
     let players: Address | null = null;
     try {
       if (o.listen !== null) {
+        // Sized to the fleet the players file lists (one that cannot be read: the shortest wait).
+        const listed = await readPlayersFile(o.playersFile).then((p) => p.size, () => 0);
+        const retryMs = standbyRetryMs(listed);
         const server = createMutualTlsServer(
           o.tls,
           { handshakeMs: limits.handshakeMs },
           (socket) => {
             // The hello comes first; whatever it says, the answer is the refusal.
-            const frame = encodeFrame(notLeaderRefusal(leader()?.player ?? null));
+            const frame = encodeFrame(notLeaderRefusal(leader()?.player ?? null, retryMs));
             const closeAnyway = setTimeout(() => socket.destroy(), REFUSE_CLOSE_MS);
             socket.once("data", () => socket.end(frame));
             socket.on("close", () => clearTimeout(closeAnyway));

@@ -56,7 +56,7 @@ export const playerKeys = {
   heartbeat: duration(15_000, "A conductor silent this long is taken for gone.", 300),
   reconnect_max: duration(
     30_000,
-    "Longest wait between attempts to reach a conductor that refuses this player (TLS or hello); one not there at all (down, restarting) or a standby is tried at least every 5 s.",
+    "Longest wait between attempts to reach a conductor that refuses this player (TLS or hello); one not there (down, restarting) is tried at least every 5 s, a standby as it asks.",
     100,
   ),
   kill_grace: duration(5_000, "Time between SIGTERM and SIGKILL when a score is stopped.", 0),

@@ -13,10 +13,13 @@
  *
  * A standby's "not the leader" refusal is not one that waiting will not
  * mend: a standby leads as soon as the leader is gone (the database back,
- * the lease run out), and refusing a hello costs it little. So it counts as
- * a conductor that is not there for the backoff's cap, and it leaves a
- * notice in force (after a planned restart of the leader, its standby
- * refuses until it has taken over).
+ * the lease run out). It leaves a notice in force (after a planned restart
+ * of the leader, its standby refuses until it has taken over). A standby
+ * that says how long to wait (`retry_ms`, sized to the fleet so that the
+ * hellos it refuses stay at a rate it bears) is dialled again after that,
+ * spread between half of it and one and a half times it, when the round
+ * ends; one that does not counts as a conductor that is not there for the
+ * backoff's cap.
  *
  * @module
  */
@@ -44,7 +47,14 @@ export type SessionEnd =
    */
   | { kind: "closed"; why: string; welcomed: boolean; notice?: Notice }
   /** The conductor refused the hello. */
-  | { kind: "refused"; code: string; why: string; leader: Address | null }
+  | {
+    kind: "refused";
+    code: string;
+    why: string;
+    leader: Address | null;
+    /** A standby's `retry_ms`: how long it asks this player to wait, or null. */
+    retryMs?: number | null;
+  }
   /** The player is stopping. */
   | { kind: "stopping" };
 
@@ -75,7 +85,11 @@ export interface Step {
    * notice's delay or retry interval (`notice`), or the backoff's
    * (`backoff`, with the cap it was drawn under).
    */
-  wait: { ms: number; why: "notice" } | { ms: number; why: "backoff"; capMs: number } | null;
+  wait:
+    | { ms: number; why: "notice" }
+    | { ms: number; why: "standby"; retryMs: number }
+    | { ms: number; why: "backoff"; capMs: number }
+    | null;
 }
 
 function sameAddress(a: Address, b: Address): boolean {
@@ -98,11 +112,13 @@ export class DialPlan {
   #allDown = true;
   /** The last notice, while it holds: its retry interval and until when (`now` ms). */
   #notice: { retryMs: number; until: number } | null = null;
+  /** The longest wait a standby asked for in this round (`retry_ms`), or 0. */
+  #standbyMs = 0;
 
   /**
    * @param list The conductors, in the order they are dialled (at least one).
    * @param backoff The waits between rounds.
-   * @param random Spreads the notice's interval (±10 %).
+   * @param random Spreads the notice's interval (±10 %) and a standby's wait (±50 %).
    * @param now A monotonic clock (ms), for how long a notice holds.
    */
   constructor(
@@ -139,6 +155,7 @@ export class DialPlan {
     if (stable) {
       this.#backoff.reset();
       this.#allDown = true;
+      this.#standbyMs = 0;
     }
     const standby = end.kind === "refused" && end.code === "not_leader";
     // A refusal of this player will not be mended by retrying soon: the longest waits.
@@ -147,6 +164,7 @@ export class DialPlan {
     // that refuses will lead soon, which is what the notice waits for.
     if (welcomed || (end.kind === "refused" && !standby)) this.#notice = null;
     this.#allDown &&= (end.kind === "unreachable" && end.down) || standby;
+    if (standby && end.retryMs) this.#standbyMs = Math.max(this.#standbyMs, end.retryMs);
     const i = list.findIndex((a) => sameAddress(a, target));
     if (i >= 0) this.#at = (i + 1) % list.length;
     if (end.kind === "refused" && end.leader && !sameAddress(end.leader, target)) {
@@ -161,6 +179,7 @@ export class DialPlan {
       this.#notice = { retryMs: end.notice.retryMs, until: this.#now() + NOTICE_FOR_MS };
       this.#tried = 0;
       this.#allDown = true;
+      this.#standbyMs = 0;
       return {
         next,
         stable,
@@ -177,11 +196,24 @@ export class DialPlan {
     this.#tried = 0;
     const down = this.#allDown;
     this.#allDown = true;
+    const standbyMs = this.#standbyMs;
+    this.#standbyMs = 0;
     if (notice !== null) {
       // Around the notice's interval, so that each player keeps its place in the spread.
       return {
         ...step,
         wait: { ms: Math.round(notice.retryMs * (0.9 + this.#random() * 0.2)), why: "notice" },
+      };
+    }
+    if (standbyMs > 0 && down) {
+      // Every dial of the round found a standby or nothing there, and a standby said how long.
+      return {
+        ...step,
+        wait: {
+          ms: Math.round(standbyMs * (0.5 + this.#random())),
+          why: "standby",
+          retryMs: standbyMs,
+        },
       };
     }
     const capMs = this.#backoff.capFor(down);

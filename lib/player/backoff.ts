@@ -10,7 +10,8 @@
  * conductor took the connection and refused it (a TLS or hello refusal), a
  * retry costs it a handshake and will not help soon, and the wait grows to
  * the full cap (`reconnect_max`). A standby's "not the leader" is not such a
- * refusal: it will lead soon, and the player's loop counts it as "down".
+ * refusal: it will lead soon; the player's loop waits what the standby asks
+ * (`retry_ms`), or counts it as "down" when it asks nothing.
  *
  * @module
  */

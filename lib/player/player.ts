@@ -231,6 +231,7 @@ export class Player {
           conductor: formatAddress(step.next),
           wait: step.wait.why,
           cap_ms: step.wait.why === "backoff" ? step.wait.capMs : undefined,
+          retry_ms: step.wait.why === "standby" ? step.wait.retryMs : undefined,
         });
         await this.#pause(step.wait.ms);
       }
@@ -291,8 +292,10 @@ export class Player {
       msg = "the conductor refused this player";
       fields = { conductor, code: end.code, reason: end.why };
     }
+    // What a planned restart looks like: nobody there (nothing listening, no route, no answer),
+    // a close before the welcome, a standby not leading yet. A certificate refused is not.
     const expected = end.kind === "unreachable"
-      ? !end.refused
+      ? end.down && !end.refused
       : end.kind === "closed"
       ? !end.welcomed
       : end.code === "not_leader";
@@ -348,7 +351,13 @@ export class Player {
         onMessage: (m) => {
           if (m.type === "refuse") {
             const leader = m.leader === undefined ? null : parseConductorAddress(m.leader);
-            refused = { kind: "refused", code: m.code, why: m.message, leader };
+            refused = {
+              kind: "refused",
+              code: m.code,
+              why: m.message,
+              leader,
+              retryMs: m.retry_ms ?? null,
+            };
             link.close(`refused: ${m.message}`);
             return;
           }

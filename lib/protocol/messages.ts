@@ -265,6 +265,13 @@ export interface Refuse {
   message: string;
   /** With `not_leader`: the leader's address (host:port), when known. */
   leader?: string;
+  /**
+   * With `not_leader`: about how long (ms) this player should wait before it
+   * dials the standby again, sized by the standby to the fleet so that the
+   * hellos it refuses stay at a rate it bears (players that do not know the
+   * field ignore it, and wait their own backoff).
+   */
+  retry_ms?: number;
 }
 
 /** Player → conductor: how many tasks it takes at once from now on (0 stops new work). */
@@ -668,6 +675,11 @@ function decodeBody(type: Message["type"], o: Obj): Message {
         if (refuse.code !== "not_leader") o.fail("leader", "only a not_leader refusal names one");
         if (parseConductorAddress(leader) === null) o.fail("leader", "the port is not 1..65535");
         refuse.leader = leader;
+      }
+      const retry = o.optInt("retry_ms", 1, MAX_RECONNECT_MS);
+      if (retry !== undefined) {
+        if (refuse.code !== "not_leader") o.fail("retry_ms", "only a not_leader refusal gives one");
+        refuse.retry_ms = retry;
       }
       return refuse;
     }

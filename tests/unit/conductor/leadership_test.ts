@@ -9,7 +9,9 @@ import {
   type LeaderInfo,
   LockSession,
   serverVersionProblem,
+  STANDBY_HELLOS_PER_S,
   standbyHandler,
+  standbyRetryMs,
 } from "../../../lib/conductor/leadership.ts";
 
 Deno.test("leadership needs PostgreSQL 14 or later, and says which version it found", () => {
@@ -78,4 +80,12 @@ Deno.test("a standby names the leader's audience address, or the leader itself w
 
   a = await standbyAnswer(null);
   assertEquals(a.error.message, "this conductor is a standby; no leader is known yet");
+});
+
+Deno.test("a standby asks each player to wait in proportion to the fleet, within 1 s and 30 s", () => {
+  assertEquals(standbyRetryMs(0), 1_000);
+  assertEquals(standbyRetryMs(1_000), 1_000);
+  // 10,000 players waiting 5 s on average: 2,000 hellos a second, the rate a standby bears.
+  assertEquals(standbyRetryMs(10_000), 10_000 * 1000 / STANDBY_HELLOS_PER_S);
+  assertEquals(standbyRetryMs(1_000_000), 30_000);
 });

@@ -138,3 +138,24 @@ Deno.test("a leader named outside the list is dialled next, and the round goes o
   assertEquals(gone.next, B);
   assert(gone.wait !== null, "the round waits before its next");
 });
+
+Deno.test("a standby that says how long to wait (retry_ms) is dialled again after half to one and a half times it, not after the backoff", () => {
+  const asking = (retryMs: number): End => ({ ...standby(null), retryMs } as End);
+  // The spread's two ends: the smallest draw waits half of it, the largest one and a half times it.
+  for (const [draw, want] of [[0, 2_500], [1, 7_500]] as const) {
+    const { end } = plan([A, B], () => draw);
+    assertEquals(end(asking(5_000)).wait, null, "the next conductor is dialled at once");
+    assertEquals(end(down).wait, { ms: want, why: "standby", retryMs: 5_000 });
+  }
+  // The longest wait asked in the round is the one kept; the next round starts afresh.
+  const { end } = plan([A, B]);
+  assertEquals(end(asking(3_000)).wait, null);
+  assertEquals(end(asking(9_000)).wait, { ms: 13_500, why: "standby", retryMs: 9_000 });
+  const w = (end(standby(null)), end(standby(null)).wait);
+  assert(w !== null && w.why === "backoff", JSON.stringify(w));
+  // A round where some conductor was there and did not refuse as a standby waits the backoff.
+  const mixed = plan([A, B]);
+  mixed.end(asking(3_000));
+  const m = mixed.end({ kind: "closed", why: "gone", welcomed: false }).wait;
+  assert(m !== null && m.why === "backoff", JSON.stringify(m));
+});

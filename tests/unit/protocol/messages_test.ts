@@ -607,3 +607,11 @@ Deno.test("a refusal's leader must be host:port with a port 1..65535, and only w
     "refuse.leader: only a not_leader refusal names one",
   );
 });
+
+Deno.test("a not_leader refusal may say how long to wait (retry_ms), within a minute; no other refusal may", () => {
+  const m = { type: "refuse", code: "not_leader", message: "a standby", retry_ms: 5_000 };
+  assertEquals(decode(m), m);
+  refused({ ...m, retry_ms: 0 }, "refuse.retry_ms: expected 1..60000, got 0");
+  refused({ ...m, retry_ms: 60_001 }, "refuse.retry_ms: expected 1..60000, got 60001");
+  refused({ ...m, code: "forbidden" }, "refuse.retry_ms: only a not_leader refusal gives one");
+});
