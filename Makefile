@@ -71,6 +71,7 @@ bench: deps bundle
 	$(DENO) run --allow-all tests/bench/store_bound.ts
 	$(DENO) run --allow-all tests/bench/retention_space.ts
 	$(DENO) run --allow-all tests/bench/failover_time.ts
+	$(DENO) run --allow-all tests/bench/standby_refusals.ts
 	$(DENO) run --allow-all tests/bench/startup.ts
 
 ## A single executable, dist/orch. Offline: DENORT_BIN=/path/to/denort make build

@@ -62,11 +62,13 @@ const REFUSE_CLOSE_MS = 5_000;
 
 /**
  * Hellos a standby is willing to refuse a second, all its players together:
- * each is a mutual-TLS handshake for nothing. The wait it asks of each
- * player ({@linkcode standbyRetryMs}) keeps a whole fleet dialling it under
- * this rate, so that a takeover is not slowed by refusals.
+ * each is a mutual-TLS handshake for nothing, about 1 ms of CPU (0.95 ms
+ * measured by `tests/bench/standby_refusals.ts` on a 2-core machine), so
+ * about one core. The wait it asks of each player ({@linkcode standbyRetryMs})
+ * keeps a whole fleet dialling it under this rate, so that a takeover is not
+ * slowed by refusals.
  */
-export const STANDBY_HELLOS_PER_S = 2_000;
+export const STANDBY_HELLOS_PER_S = 1_000;
 
 /**
  * The wait a standby asks of each player it refuses (`retry_ms`): the
