@@ -21,6 +21,7 @@ import {
   parseConductorAddress,
   type PlayerViewJson,
   type PruneResponseJson,
+  sameAddress,
   type ScheduleRequest,
   type ScheduleViewJson,
   type SubmitInput,
@@ -238,11 +239,7 @@ export class AudienceClient {
     const leader = err instanceof NotLeaderError && err.leader !== null
       ? parseConductorAddress(err.leader)
       : null;
-    const named = leader === null
-      ? -1
-      : list.findIndex((c) =>
-        c.port === leader.port && c.host.toLowerCase() === leader.host.toLowerCase()
-      );
+    const named = leader === null ? -1 : list.findIndex((c) => sameAddress(c, leader));
     if (named >= 0 && !tried.has(named)) {
       this.#at = named;
       return true;

@@ -25,6 +25,7 @@
  */
 
 import type { Address } from "../config/mod.ts";
+import { sameAddress } from "../protocol/mod.ts";
 import type { Backoff } from "./backoff.ts";
 
 /** A conductor's `reconnect`: when to dial again after it closes, and then how often. */
@@ -90,10 +91,6 @@ export interface Step {
     | { ms: number; why: "standby"; retryMs: number }
     | { ms: number; why: "backoff"; capMs: number }
     | null;
-}
-
-function sameAddress(a: Address, b: Address): boolean {
-  return a.port === b.port && a.host.toLowerCase() === b.host.toLowerCase();
 }
 
 /** The state of a player's dialling, from one connection to the next. */

@@ -73,6 +73,14 @@ export const CONDUCTOR_ADDRESS =
 /** How {@linkcode CONDUCTOR_ADDRESS} reads to a person. */
 export const CONDUCTOR_ADDRESS_DESC = "a conductor address (host:port or [v6]:port)";
 
+/** Whether two conductor addresses are the same: the same port, and host names alike but for case. */
+export function sameAddress(
+  a: { host: string; port: number },
+  b: { host: string; port: number },
+): boolean {
+  return a.port === b.port && a.host.toLowerCase() === b.host.toLowerCase();
+}
+
 /** Splits a {@linkcode CONDUCTOR_ADDRESS} into host and port; null when it is not one. */
 export function parseConductorAddress(text: string): { host: string; port: number } | null {
   const m = CONDUCTOR_ADDRESS.exec(text);
