@@ -67,7 +67,7 @@ export function judgeHello(hello: Hello, identity: PeerIdentity, ctx: HelloConte
 /**
  * A standby's answer to every hello: not the leader, naming the leader's
  * players address when it is known (the player dials it next), and with
- * `retryMs` how long the player should wait before it dials the standby again.
+ * `retryMs` the ceiling of the player's waits before it dials the standby again.
  */
 export function notLeaderRefusal(leader: string | null, retryMs?: number): Refuse {
   const retry = retryMs === undefined ? {} : { retry_ms: retryMs };

@@ -71,13 +71,14 @@ const REFUSE_CLOSE_MS = 5_000;
 export const STANDBY_HELLOS_PER_S = 1_000;
 
 /**
- * The wait a standby asks of each player it refuses (`retry_ms`): the
- * fleet's size over {@linkcode STANDBY_HELLOS_PER_S}, at least 1 s (a
- * small fleet finds the new leader at once), at most 30 s. Players wait
- * between half of it and one and a half times it.
+ * The ceiling of the waits a standby asks of each player it refuses
+ * (`retry_ms`). A player draws its wait up to it (after a few quicker
+ * first tries), half of it on average, so the ceiling is twice the fleet's
+ * size over {@linkcode STANDBY_HELLOS_PER_S}: at least 1 s (a small fleet
+ * finds the new leader at once), at most a minute.
  */
 export function standbyRetryMs(players: number): number {
-  return Math.min(30_000, Math.max(1_000, Math.ceil(players * 1000 / STANDBY_HELLOS_PER_S)));
+  return Math.min(60_000, Math.max(1_000, Math.ceil(players * 2000 / STANDBY_HELLOS_PER_S)));
 }
 
 /** Who leads, as the leader row says. */

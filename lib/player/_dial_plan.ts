@@ -14,12 +14,12 @@
  * A standby's "not the leader" refusal is not one that waiting will not
  * mend: a standby leads as soon as the leader is gone (the database back,
  * the lease run out). It leaves a notice in force (after a planned restart
- * of the leader, its standby refuses until it has taken over). A standby
- * that says how long to wait (`retry_ms`, sized to the fleet so that the
- * hellos it refuses stay at a rate it bears) is dialled again after that,
- * spread between half of it and one and a half times it, when the round
- * ends; one that does not counts as a conductor that is not there for the
- * backoff's cap.
+ * of the leader, its standby refuses until it has taken over). When a round
+ * found only standbys (or nobody there), the backoff's ceiling is the one a
+ * standby gave (`retry_ms`, sized to the fleet so that the hellos it refuses
+ * stay at a rate it bears): the first retries stay quick (a takeover takes
+ * a moment), a long wait settles at the standby's pace. A standby that gives
+ * none counts as a conductor that is not there for the ceiling.
  *
  * @module
  */
@@ -53,7 +53,7 @@ export type SessionEnd =
     code: string;
     why: string;
     leader: Address | null;
-    /** A standby's `retry_ms`: how long it asks this player to wait, or null. */
+    /** A standby's `retry_ms`: the ceiling of this player's waits it asks for, or null. */
     retryMs?: number | null;
   }
   /** The player is stopping. */
@@ -88,8 +88,7 @@ export interface Step {
    */
   wait:
     | { ms: number; why: "notice" }
-    | { ms: number; why: "standby"; retryMs: number }
-    | { ms: number; why: "backoff"; capMs: number }
+    | { ms: number; why: "backoff" | "standby"; capMs: number }
     | null;
 }
 
@@ -109,13 +108,13 @@ export class DialPlan {
   #allDown = true;
   /** The last notice, while it holds: its retry interval and until when (`now` ms). */
   #notice: { retryMs: number; until: number } | null = null;
-  /** The longest wait a standby asked for in this round (`retry_ms`), or 0. */
+  /** The highest ceiling a standby gave in this round (`retry_ms`), or 0. */
   #standbyMs = 0;
 
   /**
    * @param list The conductors, in the order they are dialled (at least one).
    * @param backoff The waits between rounds.
-   * @param random Spreads the notice's interval (±10 %) and a standby's wait (±50 %).
+   * @param random Spreads the notice's interval (±10 %).
    * @param now A monotonic clock (ms), for how long a notice holds.
    */
   constructor(
@@ -202,18 +201,10 @@ export class DialPlan {
         wait: { ms: Math.round(notice.retryMs * (0.9 + this.#random() * 0.2)), why: "notice" },
       };
     }
-    if (standbyMs > 0 && down) {
-      // Every dial of the round found a standby or nothing there, and a standby said how long.
-      return {
-        ...step,
-        wait: {
-          ms: Math.round(standbyMs * (0.5 + this.#random())),
-          why: "standby",
-          retryMs: standbyMs,
-        },
-      };
-    }
-    const capMs = this.#backoff.capFor(down);
-    return { ...step, wait: { ms: this.#backoff.next(down), why: "backoff", capMs } };
+    // Every dial of the round found a standby or nothing there, and a standby gave a ceiling.
+    const paced = standbyMs > 0 && down;
+    const capMs = Math.min(paced ? standbyMs : this.#backoff.capFor(down), this.#backoff.capMs);
+    const ms = this.#backoff.next(down, capMs);
+    return { ...step, wait: { ms, why: paced ? "standby" : "backoff", capMs } };
   }
 }

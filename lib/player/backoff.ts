@@ -10,8 +10,8 @@
  * conductor took the connection and refused it (a TLS or hello refusal), a
  * retry costs it a handshake and will not help soon, and the wait grows to
  * the full cap (`reconnect_max`). A standby's "not the leader" is not such a
- * refusal: it will lead soon; the player's loop waits what the standby asks
- * (`retry_ms`), or counts it as "down" when it asks nothing.
+ * refusal: it will lead soon; the player's loop takes the ceiling the
+ * standby gives (`retry_ms`), or counts it as "down" when it gives none.
  *
  * @module
  */
@@ -39,10 +39,12 @@ export class Backoff {
 
   /**
    * The delay before the next attempt; each call counts one more failure.
-   * `down`: the conductor was not there at all (see the module's note).
+   * `down`: the conductor was not there at all (see the module's note);
+   * `cap`: another ceiling than {@linkcode Backoff.capFor} gives (a
+   * standby's), never above `reconnect_max`.
    */
-  next(down = false): number {
-    const cap = this.capFor(down);
+  next(down = false, cap: number = this.capFor(down)): number {
+    cap = Math.min(cap, this.capMs);
     if (this.#pinned) {
       this.#pinned = false;
       return Math.round(cap * (0.5 + this.random() / 2));

@@ -230,8 +230,7 @@ export class Player {
           in_ms: step.wait.ms,
           conductor: formatAddress(step.next),
           wait: step.wait.why,
-          cap_ms: step.wait.why === "backoff" ? step.wait.capMs : undefined,
-          retry_ms: step.wait.why === "standby" ? step.wait.retryMs : undefined,
+          cap_ms: step.wait.why === "notice" ? undefined : step.wait.capMs,
         });
         await this.#pause(step.wait.ms);
       }

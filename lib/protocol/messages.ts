@@ -266,7 +266,7 @@ export interface Refuse {
   /** With `not_leader`: the leader's address (host:port), when known. */
   leader?: string;
   /**
-   * With `not_leader`: about how long (ms) this player should wait before it
+   * With `not_leader`: the ceiling (ms) of this player's waits before it
    * dials the standby again, sized by the standby to the fleet so that the
    * hellos it refuses stay at a rate it bears (players that do not know the
    * field ignore it, and wait their own backoff).

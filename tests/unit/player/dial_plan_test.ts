@@ -139,21 +139,31 @@ Deno.test("a leader named outside the list is dialled next, and the round goes o
   assert(gone.wait !== null, "the round waits before its next");
 });
 
-Deno.test("a standby that says how long to wait (retry_ms) is dialled again after half to one and a half times it, not after the backoff", () => {
+Deno.test("a standby's retry_ms is the ceiling of the waits after rounds that found only standbys: quick first tries, then its pace, not reconnect_max nor 5 s", () => {
   const asking = (retryMs: number): End => ({ ...standby(null), retryMs } as End);
-  // The spread's two ends: the smallest draw waits half of it, the largest one and a half times it.
-  for (const [draw, want] of [[0, 2_500], [1, 7_500]] as const) {
-    const { end } = plan([A, B], () => draw);
-    assertEquals(end(asking(5_000)).wait, null, "the next conductor is dialled at once");
-    assertEquals(end(down).wait, { ms: want, why: "standby", retryMs: 5_000 });
-  }
-  // The longest wait asked in the round is the one kept; the next round starts afresh.
+  // The largest draw each time: the ceiling doubles from 250 ms, up to the standby's 20 s.
   const { end } = plan([A, B]);
-  assertEquals(end(asking(3_000)).wait, null);
-  assertEquals(end(asking(9_000)).wait, { ms: 13_500, why: "standby", retryMs: 9_000 });
-  const w = (end(standby(null)), end(standby(null)).wait);
-  assert(w !== null && w.why === "backoff", JSON.stringify(w));
-  // A round where some conductor was there and did not refuse as a standby waits the backoff.
+  const waits: Step["wait"][] = [];
+  for (let round = 0; round < 12; round++) {
+    assertEquals(end(asking(20_000)).wait, null, "the next conductor is dialled at once");
+    waits.push(end(down).wait);
+  }
+  assertEquals(waits[0], { ms: 250, why: "standby", capMs: 20_000 });
+  assertEquals(waits[1], { ms: 500, why: "standby", capMs: 20_000 });
+  assertEquals(waits[11], { ms: 20_000, why: "standby", capMs: 20_000 });
+  // A ceiling under the 5 s one is kept too; the highest of a round counts.
+  const low = plan([A, B]);
+  for (let round = 0; round < 12; round++) {
+    low.end(asking(1_000));
+    waits.push(low.end(asking(2_000)).wait);
+  }
+  assertEquals(waits.at(-1), { ms: 2_000, why: "standby", capMs: 2_000 });
+  // Never above reconnect_max.
+  const capped = new DialPlan([A], new Backoff(250, 3_000, () => 1), () => 1, () => 0);
+  let w: Step["wait"] = null;
+  for (let round = 0; round < 12; round++) w = capped.after(A, asking(20_000), 10).wait;
+  assertEquals(w, { ms: 3_000, why: "standby", capMs: 3_000 });
+  // A round where a conductor was there and did not refuse as a standby waits the backoff.
   const mixed = plan([A, B]);
   mixed.end(asking(3_000));
   const m = mixed.end({ kind: "closed", why: "gone", welcomed: false }).wait;
