@@ -52,7 +52,7 @@ export interface HttpsConductor {
  * from, and `nameFrom` where the name came from, for messages; `others` are further conductors (of one deployment,
  * sharing one database) tried in order when the one in use cannot be
  * reached or answers that it is not the leader (a request that must not be
- * sent twice, only when it provably reached none).
+ * sent twice, only when it provably had no effect).
  */
 export type Endpoint =
   | { kind: "socket"; path: string }
@@ -610,10 +610,11 @@ export class AudienceClient {
    * (at most once each) while they cannot be reached or are not the leader.
    * The same body goes to each: a submit keeps its request id. A request
    * that must not be sent twice (see {@linkcode isRepeatable}) goes to the
-   * next conductor only when it provably reached none: the dial failed, or
-   * the connection ended before a byte of it was written, or a standby
-   * answered `not_leader`. Lost after it was written, it is not sent again:
-   * the error says it may have taken effect, and how to check.
+   * next conductor only when it provably had no effect: the dial failed,
+   * the connection ended before a byte of it was written, or the conductor
+   * answered with an error (a standby's `not_leader`, a 503 while it stops).
+   * Lost after it was written, it is not sent again: the error says it may
+   * have taken effect, and how to check.
    */
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {
     const e = this.endpoint;
