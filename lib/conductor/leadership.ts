@@ -11,7 +11,8 @@
  * `/v1/ready` 503, every other audience request 503 `not_leader` naming the
  * leader's audience address (or the leader, when it serves no audience HTTPS
  * port), and every player's hello a `not_leader`
- * refusal naming the leader's players address.
+ * refusal naming the leader's players address and the ceiling of the
+ * player's waits before it dials the standby again ({@linkcode standbyRetryMs}).
  *
  * Taking over: the epoch is bumped (with this conductor's name and
  * addresses), THEN the queue is loaded and the conductor starts, with a
