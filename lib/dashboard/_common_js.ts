@@ -1,7 +1,8 @@
 /**
  * What every dashboard page's script shares (an ES module, imported by the
  * pages' modules from `/ui/common.js`): loading a list one request at a
- * time, the error box, table cells set as text, and following the event
+ * time, the error box, table cells set as text, rows redrawn without
+ * losing the keyboard's focus, and following the event
  * stream with its live indicator; who the caller is (`GET /v1/me`), and
  * the header's links to pages behind a verb, shown only when a grant gives it.
  */
@@ -24,6 +25,25 @@ export function cell(row, text, className) {
   row.append(td);
   return td;
 }
+
+/**
+ * Puts rows in tbody in place of those there. The rows carry their key in
+ * data-key; a keyboard user's focus on a control in a row that is redrawn
+ * moves to the same control of the row with the same key, so a list that
+ * reloads on events never throws the focus back to the top of the page.
+ */
+export function replaceRows(tbody, rows, key) {
+  const active = document.activeElement;
+  const was = active !== null && tbody.contains(active) ? active.closest("tr") : null;
+  let at = -1;
+  if (was !== null) at = [...was.querySelectorAll(FOCUSABLE)].indexOf(active);
+  tbody.replaceChildren(...rows);
+  if (was === null || at < 0) return;
+  const again = rows.find((tr) => tr.dataset[key] === was.dataset[key]);
+  again?.querySelectorAll(FOCUSABLE)[at]?.focus();
+}
+
+const FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]";
 
 /**
  * A load function: GETs url() and hands the answer to render, or

@@ -10,7 +10,7 @@
  * is set as text, never parsed as HTML.
  */
 export const JOB_JS = `// orch dashboard: the one-job page.
-import { $, cell, FINAL_STATES, follow, loader, progressBar, showError, throttle } from "./common.js";
+import { $, cell, FINAL_STATES, follow, loader, progressBar, replaceRows, showError, throttle } from "./common.js";
 
 const liveBox = $("live");
 const errorBox = $("error");
@@ -222,7 +222,7 @@ function drawTasks(body) {
     shown.set(t.id, tr);
     return tr;
   });
-  tbody.replaceChildren(...rows);
+  replaceRows(tbody, rows, "task");
   const pages = Math.max(1, Math.ceil(body.total / body.limit));
   const what = [filters.state, filters.host === "" ? "" : "on " + filters.host].filter((w) => w !== "");
   $("summary").textContent = body.total + " tasks" + (what.length ? " (" + what.join(", ") + ")" : "") +

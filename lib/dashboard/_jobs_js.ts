@@ -7,7 +7,7 @@
  * shown is set as text, never parsed as HTML.
  */
 export const JOBS_JS = `// orch dashboard: the jobs page.
-import { $, cell, follow, loader, progressBar, throttle } from "./common.js";
+import { $, cell, follow, loader, progressBar, replaceRows, throttle } from "./common.js";
 
 const live = $("live");
 const errorBox = $("error");
@@ -95,7 +95,7 @@ function render(jobs) {
   });
   shown.clear();
   for (const [k, v] of next) shown.set(k, v);
-  tbody.replaceChildren(...rows);
+  replaceRows(tbody, rows, "job");
   if (jobs.length > 0) newestKnown = Math.max(newestKnown, jobs[0].id);
   summary.textContent = jobs.length === 0
     ? "No jobs" + (before === null ? "." : " older than #" + before + ".")

@@ -179,7 +179,9 @@ Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a 
     assertEquals(submitted.title, (await c.client.job(done)).submitted_at);
     assertEquals(submitted.text, submitted.printed);
 
-    // A job submitted while the page is open appears, running on both players.
+    // A job submitted while the page is open appears, running on both players; the list is
+    // drawn anew, and a keyboard user's focus stays on the link it was on.
+    await page.focus(`#jobs tr[data-job="${done}"] th a`);
     const id = await c.client.submit({
       score: "holdon",
       scope: "all",
@@ -192,6 +194,10 @@ Deno.test("the jobs page lists jobs newest first, pages, filters, and follows a 
     r = await jobRows(page);
     // Newest first (an object's integer keys would sort, so the order is read on its own).
     assertEquals(await jobOrder(page), [String(id), String(done)]);
+    assertEquals(
+      await page.evaluate(`document.activeElement?.closest("#jobs tbody tr")?.dataset.job ?? null`),
+      String(done),
+    );
     assertEquals(r[String(id)][6], "running");
     assertEquals(
       await page.$$eval(`#jobs tr[data-job="${id}"] .bar .seg`, (s) => s.map((e) => e.className)),

@@ -79,6 +79,10 @@ function rowState(host: string, state: string): string {
 
 const LIVE = textIs("#live", "live");
 
+/** An expression giving the host of the task row holding the keyboard's focus, or null. */
+const FOCUSED_ROW =
+  `document.activeElement?.closest("#tasks tbody tr")?.querySelector("button")?.textContent ?? null`;
+
 /** A task's duration as the page prints it. */
 const SHOWN_DURATION = /^(\d+ ms|\d+\.\d s|(\d+ h )?\d+ min \d+ s)$/;
 
@@ -118,8 +122,11 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   });
   // Reached from the jobs page: the job's id is a link.
   await page.goto(`https://localhost:${c.audiencePort}/ui/jobs`);
-  await page.waitForSelector(`#jobs tr[data-job="${id}"] th a`);
-  await Promise.all([page.waitForNavigation(), page.click(`#jobs tr[data-job="${id}"] th a`)]);
+  // A locator, not page.click: the row may be drawn anew between finding and clicking it.
+  await Promise.all([
+    page.waitForNavigation(),
+    page.locator(`#jobs tr[data-job="${id}"] th a`).click(),
+  ]);
   assertEquals(new URL(page.url()).pathname, "/ui/job");
   assertEquals(new URL(page.url()).searchParams.get("id"), String(id));
   await page.waitForFunction(LIVE);
@@ -178,6 +185,8 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   // web1's task ends while the job runs on: its row turns to succeeded from its task event.
   await Deno.writeTextFile(`${release}.web1`, "");
   await page.waitForFunction(rowState("web1", "succeeded"));
+  // The rows were drawn anew, and the keyboard's focus stayed on web1's.
+  assertEquals(await page.evaluate(FOCUSED_ROW), "web1");
   assertEquals(await page.$eval("#live", (e) => e.textContent), "live");
   assertEquals((await taskRow(page, "web2"))[1], "running");
   await page.waitForFunction(
@@ -404,7 +413,8 @@ Deno.test("what a score prints and responds reaches the job page as text, never 
   const { page, problems } = await newPage(browser);
   await page.goto(`https://localhost:${c.audiencePort}/ui/job?id=${id}`);
   await page.waitForFunction(rowState("web1", "succeeded"));
-  await page.click(`#tasks tbody tr:first-child button`);
+  // A locator, not page.click: the rows are drawn anew as the job's end arrives.
+  await page.locator(`#tasks tbody tr:first-child button`).click();
   await page.waitForFunction(textHas("#stdout", `who=${evil}`));
   // The response value, the output line and the parameter, each as literal text.
   assertEquals(
