@@ -28,9 +28,10 @@ export function cell(row, text, className) {
 
 /**
  * Puts rows in tbody in place of those there. The rows carry their key in
- * data-key; a keyboard user's focus on a control in a row that is redrawn
- * moves to the same control of the row with the same key, so a list that
- * reloads on events never throws the focus back to the top of the page.
+ * data-<key>; a keyboard user's focus on a control in a row that is redrawn
+ * moves to the same control of the row with the same key (without
+ * scrolling), so a list that reloads on events never throws the focus back
+ * to the top of the page.
  */
 export function replaceRows(tbody, rows, key) {
   const active = document.activeElement;
@@ -40,7 +41,7 @@ export function replaceRows(tbody, rows, key) {
   tbody.replaceChildren(...rows);
   if (was === null || at < 0) return;
   const again = rows.find((tr) => tr.dataset[key] === was.dataset[key]);
-  again?.querySelectorAll(FOCUSABLE)[at]?.focus();
+  again?.querySelectorAll(FOCUSABLE)[at]?.focus({ preventScroll: true });
 }
 
 const FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]";
