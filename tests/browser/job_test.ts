@@ -158,7 +158,8 @@ Deno.test("the job page follows a task's output live, shows its attempts and res
   assertEquals(await hidden(page, "cancel"), false);
 
   // Choose web1 with the keyboard: its detail opens, with what it printed so far.
-  await page.focus(`#tasks tbody tr:first-child button`);
+  // Focused in one step in the page (page.focus finds, then focuses: a redraw may come between).
+  await page.evaluate(`document.querySelector("#tasks tbody tr:first-child button").focus()`);
   await page.keyboard.press("Enter");
   await page.waitForFunction(textHas("#detail-title", "on web1"));
   const chosen = new URL(page.url()).searchParams.get("task");
