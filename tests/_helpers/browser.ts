@@ -173,8 +173,14 @@ export async function newPage(browser: Browser): Promise<CheckedPage> {
       violations.push(m.text());
     }
   });
+  // Main-frame navigations so far: an answer whose body never came is a fault only if the
+  // page stayed where it was (Chromium may never finish a load a navigation cut).
+  let navigations = 0;
+  page.on("framenavigated", (frame) => {
+    if (frame === page.mainFrame()) navigations++;
+  });
   page.on("response", (res) => {
-    const check = checkAnswer(res, violations, checked);
+    const check = checkAnswer(res, violations, checked, () => navigations);
     if (check === null) return;
     pending.add(check);
     check.finally(() => pending.delete(check));
@@ -199,6 +205,7 @@ function checkAnswer(
   res: HTTPResponse,
   violations: string[],
   checked: string[],
+  navigations: () => number,
 ): Promise<void> | null {
   const url = new URL(res.url());
   const contentType = res.headers()["content-type"] ?? "";
@@ -207,12 +214,19 @@ function checkAnswer(
   const method = res.request().method();
   const path = url.pathname + url.search;
   const status = res.status();
+  const seen = navigations();
   return (async () => {
-    let text: string;
-    try {
-      text = await res.text();
-    } catch {
+    const text = await bodyOf(res);
+    if (text === UNREADABLE) {
       // The page went on (navigated, closed) before the body could be read: nothing to check.
+      return;
+    }
+    if (text === NEVER_CAME) {
+      if (navigations() === seen && !res.frame()?.page().isClosed()) {
+        violations.push(
+          `${method} ${path} answered ${status}, but its body did not arrive in ${BODY_WAIT_MS} ms`,
+        );
+      }
       return;
     }
     let body: unknown;
@@ -231,6 +245,31 @@ function checkAnswer(
       violations.push(err instanceof Error ? err.message : String(err));
     }
   })();
+}
+
+/** How long an answer's body may take once its headers came. */
+const BODY_WAIT_MS = 10_000;
+const UNREADABLE = Symbol("unreadable");
+const NEVER_CAME = Symbol("never came");
+
+/**
+ * The body of an answer; UNREADABLE when Chromium no longer has it, and
+ * NEVER_CAME when it did not arrive in BODY_WAIT_MS. A load cut by a
+ * navigation may never end, and puppeteer's `text()` then waits for ever
+ * (puppeteer/puppeteer#7094): the wait is bounded so a test cannot hang.
+ */
+async function bodyOf(res: HTTPResponse): Promise<string | typeof UNREADABLE | typeof NEVER_CAME> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<typeof NEVER_CAME>((resolve) => {
+    timer = setTimeout(() => resolve(NEVER_CAME), BODY_WAIT_MS);
+  });
+  try {
+    return await Promise.race([res.text(), late]);
+  } catch {
+    return UNREADABLE;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A time cell: its text, its title (the time the API sent), and the title as the browser prints it. */
