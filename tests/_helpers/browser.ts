@@ -147,7 +147,7 @@ export interface CheckedPage {
   violations: string[];
   /** The API answers checked so far, as `METHOD PATH STATUS`. */
   checked: string[];
-  /** Every violation, once the checks of the answers received so far are done. */
+  /** Every violation, once the checks of the answers received so far are done (each waits 10 s at most). */
   problems(): Promise<string[]>;
 }
 
